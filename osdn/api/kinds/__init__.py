@@ -1,0 +1,38 @@
+"""Per-kind hooks: the pydantic model, defaulting and validation of every kind in the registry.
+
+Pure. Each module here exports `HOOKS: dict[kind, Hooks]`; `hooks_for(kind)` merges them.
+A validator gets the defaulted new object and the stored old one (None on create) and returns
+FieldErrors with kube-style paths; it never raises for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from osdn.errors import FieldError
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    model: Any = None                                              # pydantic model class (typed access)
+    default: Callable[[Obj], None] | None = None                   # in-place defaulting
+    validate: Callable[[Obj, Obj | None], list[FieldError]] | None = None
+
+
+@cache
+def _all() -> dict[str, Hooks]:
+    from osdn.api.kinds import apps, core, network, networking, project, rbac, route, template
+
+    merged: dict[str, Hooks] = {}
+    for module in (core, apps, networking, network, rbac, route, template, project):
+        merged.update(module.HOOKS)
+    return merged
+
+
+def hooks_for(kind: str) -> Hooks:
+    return _all().get(kind, Hooks())

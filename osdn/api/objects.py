@@ -1,0 +1,157 @@
+"""The generic object pipeline: metadata rules, defaulting and validation for any kind.
+
+Pure: `now` and `uid` are arguments. The API server calls `prepare_create` / `prepare_update`; both
+return a new dict and raise ValidationError with every problem found, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from osdn.api.kinds import hooks_for
+from osdn.api.registry import KindInfo
+from osdn.errors import FieldError, ObjectRef, ValidationError
+
+Obj = dict[str, Any]
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+# Kinds whose names must be DNS-1123 labels (they become parts of other names).
+_LABEL_NAMED = {"Namespace", "Project", "Service", "NetNamespace"}
+# System-set metadata the client may not choose on create.
+_SYSTEM_META = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
+
+
+def ref_of(info: KindInfo, obj: Obj) -> ObjectRef:
+    meta = obj.get("metadata") or {}
+    return ObjectRef(info.kind, str(meta.get("name") or ""), str(meta.get("namespace") or ""), info.group)
+
+
+def is_dns1123_label(value: str) -> bool:
+    return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def is_dns1123_subdomain(value: str) -> bool:
+    return len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+
+
+def validate_qualified_name(key: str) -> str | None:
+    """Label/annotation key rule: optional DNS subdomain prefix + '/' + name of <=63 chars."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or not is_dns1123_subdomain(prefix)):
+        return f'prefix part of "{key}" must be a DNS-1123 subdomain'
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return (f'name part of "{key}" must consist of alphanumeric characters, "-", "_" or ".", start and '
+                "end with an alphanumeric character, and be at most 63 characters")
+    return None
+
+
+def validate_labels(labels: Any, path: str) -> list[FieldError]:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [FieldError(path, "must be a map of string keys to string values")]
+    errs = []
+    for k, v in labels.items():
+        problem = validate_qualified_name(str(k))
+        if problem:
+            errs.append(FieldError(f"{path}[{k}]", problem))
+        if not isinstance(v, str):
+            errs.append(FieldError(f"{path}[{k}]", f"value {v!r} must be a string (quote it in YAML)"))
+        elif len(v) > 63 or not _LABEL_VALUE.match(v):
+            errs.append(FieldError(f"{path}[{k}]", f'invalid label value "{v}": at most 63 characters, '
+                                   "alphanumeric, '-', '_' or '.', starting and ending alphanumeric"))
+    return errs
+
+
+def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, dict):
+        return [FieldError(path, "must be a map of string keys to string values")]
+    errs = []
+    for k, v in annotations.items():
+        problem = validate_qualified_name(str(k))
+        if problem:
+            errs.append(FieldError(f"{path}[{k}]", problem))
+        if not isinstance(v, str):
+            errs.append(FieldError(f"{path}[{k}]", f"value {v!r} must be a string (quote it in YAML)"))
+    return errs
+
+
+def validate_metadata(info: KindInfo, obj: Obj) -> list[FieldError]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return [FieldError("metadata", "is required and must be an object", "FieldValueRequired")]
+    errs: list[FieldError] = []
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        errs.append(FieldError("metadata.name", "name or generateName is required", "FieldValueRequired"))
+    elif info.kind in _LABEL_NAMED and not is_dns1123_label(name):
+        errs.append(FieldError("metadata.name", f'"{name}": a DNS-1123 label must consist of lower case '
+                               "alphanumeric characters or '-', start and end with an alphanumeric "
+                               "character, and be at most 63 characters"))
+    elif info.kind not in _LABEL_NAMED and not is_dns1123_subdomain(name) and info.kind != "ClusterRole" \
+            and info.kind != "ClusterRoleBinding" and info.kind != "RoleBinding":
+        errs.append(FieldError("metadata.name", f'"{name}": a DNS-1123 subdomain must consist of lower case '
+                               "alphanumeric characters, '-' or '.', and must start and end with an "
+                               "alphanumeric character"))
+    errs += validate_labels(meta.get("labels"), "metadata.labels")
+    errs += validate_annotations(meta.get("annotations"), "metadata.annotations")
+    return errs
+
+
+def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
+    hooks = hooks_for(info.kind)
+    errs = validate_metadata(info, obj)
+    if not errs and hooks.default is not None:
+        hooks.default(obj)
+    if not errs and hooks.validate is not None:
+        errs += hooks.validate(obj, old)
+    if errs:
+        raise ValidationError.of(ref_of(info, obj), errs)
+
+
+def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, uid: str) -> Obj:
+    """A validated, defaulted copy of `obj` ready to store (resourceVersion is the store's job)."""
+    new = copy.deepcopy(obj)
+    new["apiVersion"], new["kind"] = info.api_version, info.kind
+    meta = new.setdefault("metadata", {}) if isinstance(new.get("metadata", {}), dict) else new["metadata"]
+    if isinstance(meta, dict):
+        for key in _SYSTEM_META:
+            meta.pop(key, None)
+        if info.namespaced:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        meta["uid"] = uid
+        meta["creationTimestamp"] = now
+        meta["generation"] = 1
+    _run_hooks(info, new, None)
+    return new
+
+
+def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
+    """A validated copy of `obj` replacing `old`; system metadata is carried over from `old`."""
+    new = copy.deepcopy(obj)
+    new["apiVersion"], new["kind"] = info.api_version, info.kind
+    meta = new.get("metadata")
+    if not isinstance(meta, dict):
+        raise ValidationError.of(ref_of(info, old), [FieldError("metadata", "is required")])
+    old_meta = old["metadata"]
+    if meta.get("name") != old_meta["name"]:
+        raise ValidationError.of(ref_of(info, old), [FieldError(
+            "metadata.name", f'field is immutable (was "{old_meta["name"]}")')])
+    for key in ("uid", "creationTimestamp", "namespace"):
+        if key in old_meta:
+            meta[key] = old_meta[key]
+    changed_spec = {k: v for k, v in new.items() if k not in ("metadata", "status")} != \
+        {k: v for k, v in old.items() if k not in ("metadata", "status")}
+    meta["generation"] = int(old_meta.get("generation", 1)) + (1 if changed_spec else 0)
+    _run_hooks(info, new, old)
+    return new
