@@ -1,7 +1,186 @@
-"""Kinds of group 'networking': models, defaulting and validation. Pure."""
+"""Kinds of group 'networking.k8s.io' (v1): NetworkPolicy model, defaulting and validation. Pure.
+
+Validation is the whole upstream `ValidateNetworkPolicySpec`: peers (ipBlock exclusive with
+selectors, `except` strictly inside `cidr`), ports (1..65535 or an IANA service name; endPort needs a
+numeric port and is >= it), protocols TCP/UDP/SCTP, policyTypes and label selectors.
+Defaulting: `podSelector: null` -> {}, port protocol -> TCP, policyTypes -> ["Ingress"] (+ "Egress"
+when egress rules are present).
+"""
 
 from __future__ import annotations
 
-from osdn.api.kinds import Hooks
+from pydantic import Field
 
-HOOKS: dict[str, Hooks] = {}
+from osdn.api import validation as v
+from osdn.api.kinds import Hooks
+from osdn.api.kinds.meta import (
+    IntOrString,
+    KubeModel,
+    LabelSelector,
+    Obj,
+    TypedObject,
+    items,
+    parse_strict,
+    set_default,
+    sub,
+    validate_selector,
+)
+from osdn.errors import FieldError
+
+POLICY_TYPES = ("Ingress", "Egress")
+
+
+class IPBlock(KubeModel):
+    cidr: str | None = None
+    except_: list[str] | None = Field(None, alias="except")
+
+
+class NetworkPolicyPeer(KubeModel):
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+
+class NetworkPolicyPort(KubeModel):
+    protocol: str | None = None
+    port: IntOrString | None = None
+    end_port: int | None = None
+
+
+class NetworkPolicyIngressRule(KubeModel):
+    ports: list[NetworkPolicyPort] | None = None
+    from_: list[NetworkPolicyPeer] | None = Field(None, alias="from")
+
+
+class NetworkPolicyEgressRule(KubeModel):
+    ports: list[NetworkPolicyPort] | None = None
+    to: list[NetworkPolicyPeer] | None = None
+
+
+class NetworkPolicySpec(KubeModel):
+    pod_selector: LabelSelector | None = None
+    ingress: list[NetworkPolicyIngressRule] | None = None
+    egress: list[NetworkPolicyEgressRule] | None = None
+    policy_types: list[str] | None = None
+
+
+class NetworkPolicy(TypedObject):
+    spec: NetworkPolicySpec | None = None
+
+
+# ---- defaulting
+
+def default_network_policy(obj: Obj) -> None:
+    if not isinstance(obj, dict):
+        return
+    set_default(obj, "spec", {})
+    spec = sub(obj, "spec")
+    if spec is None:
+        return
+    set_default(spec, "podSelector", {})
+    for rule in items(spec, "ingress") + items(spec, "egress"):
+        for port in items(rule, "ports"):
+            set_default(port, "protocol", "TCP")
+    if not spec.get("policyTypes"):
+        egress = spec.get("egress")
+        spec["policyTypes"] = ["Ingress", "Egress"] if isinstance(egress, list) and egress else ["Ingress"]
+
+
+# ---- validation
+
+def _strict_subset(inner: v.AnyNetwork, outer: v.AnyNetwork) -> bool:
+    if inner.version != outer.version or inner.prefixlen <= outer.prefixlen:
+        return False
+    return inner.supernet(new_prefix=outer.prefixlen) == outer
+
+
+def validate_ip_block(block: IPBlock, path: str) -> list[FieldError]:
+    if not block.cidr:
+        return [v.required(f"{path}.cidr")]
+    net = v.parse_cidr_sloppy(block.cidr)
+    if net is None:
+        return [v.invalid(f"{path}.cidr", block.cidr, "must be a valid CIDR (e.g. 10.0.0.0/16)")]
+    errs: list[FieldError] = []
+    for i, text in enumerate(block.except_ or []):
+        p = f"{path}.except[{i}]"
+        exc = v.parse_cidr_sloppy(text)
+        if exc is None:
+            errs.append(v.invalid(p, text, "must be a valid CIDR (e.g. 10.0.1.0/24)"))
+        elif not _strict_subset(exc, net):
+            errs.append(v.invalid(p, text, "must be a strict subset of `cidr`"))
+    return errs
+
+
+def validate_peer(peer: NetworkPolicyPeer, path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    count = 0
+    for field, selector in (("podSelector", peer.pod_selector), ("namespaceSelector", peer.namespace_selector)):
+        if selector is not None:
+            count += 1
+            errs += validate_selector(selector, f"{path}.{field}")
+    if peer.ip_block is not None:
+        count += 1
+        errs += validate_ip_block(peer.ip_block, f"{path}.ipBlock")
+    if count == 0:
+        errs.append(v.required(path, "must specify a peer"))
+    elif count > 1 and peer.ip_block is not None:
+        errs.append(v.forbidden(path, "may not specify both ipBlock and another peer"))
+    return errs
+
+
+def validate_np_port(port: NetworkPolicyPort, path: str) -> list[FieldError]:
+    errs = v.validate_protocol(port.protocol, f"{path}.protocol")
+    if port.port is not None:
+        errs += v.validate_port_num_or_name(port.port, f"{path}.port")
+    if port.end_port is None:
+        return errs
+    if port.port is None:
+        errs.append(v.required(f"{path}.port", "must specify `port` when `endPort` is specified"))
+    elif not v.is_int(port.port):
+        errs.append(v.invalid(f"{path}.endPort", port.end_port, "may not be specified when `port` is non-numeric"))
+    else:
+        errs += v.validate_port_number(port.end_port, f"{path}.endPort")
+        if port.end_port < port.port:
+            errs.append(v.invalid(f"{path}.endPort", port.end_port, "must be greater than or equal to `port`"))
+    return errs
+
+
+def _validate_rule(ports: list[NetworkPolicyPort] | None, peers: list[NetworkPolicyPeer] | None,
+                   path: str, peer_field: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for i, port in enumerate(ports or []):
+        errs += validate_np_port(port, f"{path}.ports[{i}]")
+    for i, peer in enumerate(peers or []):
+        errs += validate_peer(peer, f"{path}.{peer_field}[{i}]")
+    return errs
+
+
+def validate_policy_types(types: list[str] | None) -> list[FieldError]:
+    errs = [v.not_supported(f"spec.policyTypes[{i}]", t, POLICY_TYPES)
+            for i, t in enumerate(types or []) if t not in POLICY_TYPES]
+    if len(types or []) > 2:
+        errs.append(v.invalid("spec.policyTypes", types, "may not specify more than two policyTypes"))
+    return errs
+
+
+def validate_network_policy_spec(spec: NetworkPolicySpec) -> list[FieldError]:
+    errs = validate_selector(spec.pod_selector, "spec.podSelector")
+    for i, ingress in enumerate(spec.ingress or []):
+        errs += _validate_rule(ingress.ports, ingress.from_, f"spec.ingress[{i}]", "from")
+    for i, egress in enumerate(spec.egress or []):
+        errs += _validate_rule(egress.ports, egress.to, f"spec.egress[{i}]", "to")
+    return errs + validate_policy_types(spec.policy_types)
+
+
+def validate_network_policy(obj: Obj, old: Obj | None) -> list[FieldError]:
+    policy, errs = parse_strict(NetworkPolicy, obj)
+    if policy is None:
+        return errs
+    if policy.spec is None:
+        return [v.required("spec")]
+    return validate_network_policy_spec(policy.spec)
+
+
+HOOKS: dict[str, Hooks] = {
+    "NetworkPolicy": Hooks(NetworkPolicy, default_network_policy, validate_network_policy),
+}

@@ -1,7 +1,45 @@
-"""Kinds of group 'project': models, defaulting and validation. Pure."""
+"""Kinds of group 'project.openshift.io' (v1): Project model and validation. Pure.
+
+The RunOnceDuration annotation `openshift.io/active-deadline-seconds-override` must be a string
+holding a non-negative integer (seconds).
+"""
 
 from __future__ import annotations
 
-from osdn.api.kinds import Hooks
+import re
 
-HOOKS: dict[str, Hooks] = {}
+from osdn.api import validation as v
+from osdn.api.kinds import Hooks
+from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
+from osdn.errors import FieldError
+
+ACTIVE_DEADLINE_OVERRIDE = "openshift.io/active-deadline-seconds-override"
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+class ProjectSpec(KubeModel):
+    finalizers: list[str] | None = None
+
+
+class Project(TypedObject):
+    spec: ProjectSpec | None = None
+    status: dict[str, object] | None = None
+
+    @property
+    def active_deadline_override(self) -> int | None:
+        value = (self.metadata.annotations or {}).get(ACTIVE_DEADLINE_OVERRIDE)
+        return int(value) if value is not None and _DIGITS.match(value) else None
+
+
+def validate_project(obj: Obj, old: Obj | None) -> list[FieldError]:
+    project, errs = parse_strict(Project, obj)
+    if project is None:
+        return errs
+    value = (project.metadata.annotations or {}).get(ACTIVE_DEADLINE_OVERRIDE)
+    if value is not None and not _DIGITS.match(value):
+        errs.append(v.invalid(f"metadata.annotations[{ACTIVE_DEADLINE_OVERRIDE}]", value,
+                              "must be a non-negative integer number of seconds, as a string"))
+    return errs
+
+
+HOOKS: dict[str, Hooks] = {"Project": Hooks(Project, None, validate_project)}

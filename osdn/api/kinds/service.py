@@ -1,0 +1,172 @@
+"""Service and Endpoints (core/v1): models, defaulting and validation.
+
+Pure. Defaults follow Kubernetes: type ClusterIP, sessionAffinity None, port protocol TCP,
+targetPort = port.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from osdn.api import validation as v
+from osdn.api.kinds.meta import (
+    IntOrString,
+    KubeModel,
+    Obj,
+    TypedObject,
+    items,
+    parse_strict,
+    set_default,
+    sub,
+    validate_label_map,
+)
+from osdn.errors import FieldError
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+SESSION_AFFINITIES = ("None", "ClientIP")
+
+
+class ServicePort(KubeModel):
+    name: str | None = None
+    protocol: str | None = None
+    port: int | None = None
+    target_port: IntOrString | None = None
+    node_port: int | None = None
+
+
+class ServiceSpec(KubeModel):
+    type: str | None = None
+    ports: list[ServicePort] | None = None
+    selector: dict[str, str] | None = None
+    cluster_ip: str | None = Field(None, alias="clusterIP")
+    external_ips: list[str] | None = Field(None, alias="externalIPs")
+    external_name: str | None = None
+    session_affinity: str | None = None
+
+
+class Service(TypedObject):
+    spec: ServiceSpec | None = None
+
+
+class EndpointAddress(KubeModel):
+    ip: str | None = None
+    hostname: str | None = None
+    node_name: str | None = None
+
+
+class EndpointPort(KubeModel):
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+
+
+class EndpointSubset(KubeModel):
+    addresses: list[EndpointAddress] | None = None
+    not_ready_addresses: list[EndpointAddress] | None = None
+    ports: list[EndpointPort] | None = None
+
+
+class Endpoints(TypedObject):
+    subsets: list[EndpointSubset] | None = None
+
+
+def default_service(obj: Obj) -> None:
+    spec = sub(obj, "spec")
+    if spec is None:
+        return
+    set_default(spec, "type", "ClusterIP")
+    set_default(spec, "sessionAffinity", "None")
+    for port in items(spec, "ports"):
+        set_default(port, "protocol", "TCP")
+        if port.get("targetPort") is None and port.get("port") is not None:
+            port["targetPort"] = port["port"]
+
+
+def _validate_service_port(port: ServicePort, path: str, many: bool) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if port.name:
+        errs += v.validate_dns1123_label(port.name, f"{path}.name")
+    elif many:
+        errs.append(v.required(f"{path}.name"))
+    errs += v.validate_port_number(port.port, f"{path}.port")
+    errs += v.validate_protocol(port.protocol, f"{path}.protocol")
+    if port.target_port is not None:
+        errs += v.validate_port_num_or_name(port.target_port, f"{path}.targetPort")
+    if port.node_port:
+        errs += v.validate_port_number(port.node_port, f"{path}.nodePort")
+    return errs
+
+
+def _validate_cluster_ip(spec: ServiceSpec) -> list[FieldError]:
+    ip = spec.cluster_ip
+    if ip in (None, "", "None") or v.parse_ip(ip) is not None:
+        return []
+    return [v.invalid("spec.clusterIP", ip, 'must be empty, "None", or a valid IP address')]
+
+
+def _validate_cluster_ip_update(spec: ServiceSpec, old: Obj | None) -> list[FieldError]:
+    before = (sub(old, "spec") or {}).get("clusterIP")
+    if before and spec.cluster_ip != before:
+        return [v.invalid("spec.clusterIP", spec.cluster_ip, "field is immutable")]
+    return []
+
+
+def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
+    svc, errs = parse_strict(Service, obj)
+    if svc is None:
+        return errs
+    spec = svc.spec
+    if spec is None:
+        return [v.required("spec")]
+    if spec.type not in SERVICE_TYPES:
+        errs.append(v.not_supported("spec.type", spec.type, SERVICE_TYPES))
+    if spec.session_affinity not in SESSION_AFFINITIES:
+        errs.append(v.not_supported("spec.sessionAffinity", spec.session_affinity, SESSION_AFFINITIES))
+    ports = spec.ports or []
+    if spec.type == "ExternalName":
+        errs += v.validate_dns1123_subdomain(spec.external_name, "spec.externalName")
+    elif not ports and spec.cluster_ip != "None":
+        errs.append(v.required("spec.ports"))
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        errs += _validate_service_port(port, f"spec.ports[{i}]", len(ports) > 1)
+        if port.name and port.name in names:
+            errs.append(v.duplicate(f"spec.ports[{i}].name", port.name))
+        names.add(port.name or "")
+    for i, ip in enumerate(spec.external_ips or []):
+        errs += [] if v.parse_ip(ip) else [v.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address")]
+    errs += _validate_cluster_ip(spec) + _validate_cluster_ip_update(spec, old)
+    return errs + validate_label_map(spec.selector, "spec.selector")
+
+
+def _validate_subset(subset: EndpointSubset, path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for field, addresses in (("addresses", subset.addresses), ("notReadyAddresses", subset.not_ready_addresses)):
+        for i, addr in enumerate(addresses or []):
+            if v.parse_ip(addr.ip) is None:
+                errs.append(v.invalid(f"{path}.{field}[{i}].ip", addr.ip, "must be a valid IP address"))
+    ports = subset.ports or []
+    for i, port in enumerate(ports):
+        p = f"{path}.ports[{i}]"
+        if port.name:
+            errs += v.validate_dns1123_label(port.name, f"{p}.name")
+        elif len(ports) > 1:
+            errs.append(v.required(f"{p}.name"))
+        errs += v.validate_port_number(port.port, f"{p}.port")
+        errs += v.validate_protocol(port.protocol, f"{p}.protocol")
+    return errs
+
+
+def default_endpoints(obj: Obj) -> None:
+    for subset in items(obj, "subsets"):
+        for port in items(subset, "ports"):
+            set_default(port, "protocol", "TCP")
+
+
+def validate_endpoints(obj: Obj, old: Obj | None) -> list[FieldError]:
+    eps, errs = parse_strict(Endpoints, obj)
+    if eps is None:
+        return errs
+    for i, subset in enumerate(eps.subsets or []):
+        errs += _validate_subset(subset, f"subsets[{i}]")
+    return errs

@@ -1,0 +1,81 @@
+"""Kubernetes `resource.Quantity` parsing ("10M", "1Mi", "1.2k", "500m", "1e3") to an exact value.
+
+Pure. Grammar (k8s.io/apimachinery/pkg/api/resource):
+    <quantity> ::= <signedNumber><suffix>
+    <suffix>   ::= <binarySI> | <decimalExponent> | <decimalSI>
+    binarySI   ::= Ki | Mi | Gi | Ti | Pi | Ei
+    decimalSI  ::= n | u | m | "" | k | M | G | T | P | E
+    exponent   ::= e<signedNumber> | E<signedNumber>
+The amount is kept as a Fraction, so nothing is lost; `value()` rounds up (away from zero) like
+`Quantity.Value()`, `milli_value()` likewise for `MilliValue()`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+_FORMAT = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+_EXPONENT = re.compile(r"^[eE][+-]?[0-9]+$")
+
+_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
+_DECIMAL = {"n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
+            "k": Fraction(10 ** 3), "M": Fraction(10 ** 6), "G": Fraction(10 ** 9), "T": Fraction(10 ** 12),
+            "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes quantity; the message says which part is wrong."""
+
+
+@dataclass(frozen=True)
+class Quantity:
+    amount: Fraction
+    text: str
+
+    def value(self) -> int:
+        """The amount as an integer, rounded up (away from zero), like k8s `Quantity.Value()`."""
+        return _round_up(self.amount)
+
+    def milli_value(self) -> int:
+        return _round_up(self.amount * 1000)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _round_up(x: Fraction) -> int:
+    return math.ceil(x) if x >= 0 else math.floor(x)
+
+
+def _multiplier(suffix: str) -> Fraction:
+    if suffix in _BINARY:
+        return Fraction(_BINARY[suffix])
+    if suffix in _DECIMAL:
+        return _DECIMAL[suffix]
+    if _EXPONENT.match(suffix):
+        exp = int(suffix[1:])
+        if abs(exp) > 1000:
+            raise QuantityError("quantity exponent out of range")
+        return Fraction(10) ** exp
+    raise QuantityError(f"unable to parse quantity's suffix {suffix!r}")
+
+
+def parse_quantity(text: str) -> Quantity:
+    """Parse a quantity string; raises QuantityError (a ValueError) with a clear message."""
+    if not isinstance(text, str):
+        raise QuantityError(f"quantity must be a string, got {text!r}")
+    s = text.strip()
+    if not s:
+        raise QuantityError("quantities must be non-empty")
+    m = _QUANTITY.match(s)
+    if not m:
+        raise QuantityError(f"quantities must match the regular expression '{_FORMAT}' (got {text!r})")
+    number, suffix = m.groups()
+    if not _NUMBER.match(number):
+        raise QuantityError(f"unable to parse numeric part of quantity {text!r}")
+    return Quantity(Fraction(number) * _multiplier(suffix), text)

@@ -1,0 +1,207 @@
+"""Shared field checks for API validation: IPv4 addresses and CIDRs, DNS-1123 names, ports, IANA
+service names, and the kube-style FieldError constructors the kind validators use.
+
+Pure: no I/O, no clock. Every `validate_*` function returns a list of FieldErrors (empty when the
+value is fine) and never raises for bad input; `parse_*` functions return None for bad input.
+Messages follow Kubernetes / OpenShift wording where the reference gives one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from osdn.errors import FieldError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_IANA_SVC_NAME = re.compile(r"^[-a-z0-9]+$")
+_HAS_LETTER = re.compile(r"[a-z]")
+
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+AnyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DNS1123_LABEL_MSG = ("a DNS-1123 label must consist of lower case alphanumeric characters or '-', start and "
+                     "end with an alphanumeric character, and be at most 63 characters")
+DNS1123_SUBDOMAIN_MSG = ("a DNS-1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                         "must start and end with an alphanumeric character, and be at most 253 characters")
+
+
+# ---- FieldError constructors (kube field.Required / Invalid / NotSupported / Duplicate / Forbidden)
+
+def show(value: Any) -> str:
+    """A value as the user wrote it, JSON-style: strings quoted, numbers and booleans bare."""
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def required(path: str, detail: str = "") -> FieldError:
+    return FieldError(path, f"Required value: {detail}" if detail else "Required value", "FieldValueRequired")
+
+
+def invalid(path: str, value: Any, detail: str) -> FieldError:
+    return FieldError(path, f"Invalid value: {show(value)}: {detail}")
+
+
+def not_supported(path: str, value: Any, allowed: Iterable[str]) -> FieldError:
+    choices = ", ".join(f'"{a}"' for a in allowed)
+    return FieldError(path, f"Unsupported value: {show(value)}: supported values: {choices}",
+                      "FieldValueNotSupported")
+
+
+def duplicate(path: str, value: Any) -> FieldError:
+    return FieldError(path, f"Duplicate value: {show(value)}", "FieldValueDuplicate")
+
+
+def forbidden(path: str, detail: str) -> FieldError:
+    return FieldError(path, f"Forbidden: {detail}", "FieldValueForbidden")
+
+
+def too_many(path: str, detail: str) -> FieldError:
+    return FieldError(path, detail, "FieldValueTooMany")
+
+
+# ---- IPv4 addresses and CIDRs
+
+def parse_ipv4(value: Any) -> ipaddress.IPv4Address | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.IPv4Address(value)
+    except ValueError:
+        return None
+
+
+def parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def parse_cidr(value: Any) -> ipaddress.IPv4Network | None:
+    """A canonical IPv4 CIDR (`10.1.0.0/16`), else None."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return None
+    return net if isinstance(net, ipaddress.IPv4Network) else None
+
+
+def parse_cidr_sloppy(value: Any) -> AnyNetwork | None:
+    """Any IPv4 or IPv6 CIDR, host bits allowed (Kubernetes ipBlock style); the network it names."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
+def validate_ipv4(value: Any, path: str) -> list[FieldError]:
+    if parse_ipv4(value) is None:
+        return [invalid(path, value, "must be a valid IPv4 address")]
+    return []
+
+
+def cidr_problem(value: Any) -> str | None:
+    """Why `value` is not a canonical IPv4 CIDR (OpenShift wording), or None."""
+    if not isinstance(value, str) or not value:
+        return f"invalid CIDR address: {show(value)}"
+    try:
+        iface = ipaddress.ip_interface(value) if "/" in value else None
+    except ValueError:
+        iface = None
+    if iface is None:
+        return f"invalid CIDR address: {value}"
+    if iface.version != 4:
+        return "must be an IPv4 network"
+    net = iface.network
+    if str(iface.ip) != str(net.network_address):
+        return (f'CIDR network specification "{value}" is not in canonical form (should be '
+                f"{net.network_address}/{net.prefixlen} or {iface.ip}/32?)")
+    return None
+
+
+def validate_cidr(value: Any, path: str) -> list[FieldError]:
+    """Canonical IPv4 CIDR check (`10.1.2.0/24` ok; `10.1.2.3/24`, IPv6, `""` rejected)."""
+    problem = cidr_problem(value)
+    return [invalid(path, value, problem)] if problem else []
+
+
+# ---- names
+
+def is_dns1123_label(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def is_dns1123_subdomain(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+
+
+def validate_dns1123_label(value: Any, path: str) -> list[FieldError]:
+    return [] if is_dns1123_label(value) else [invalid(path, value, DNS1123_LABEL_MSG)]
+
+
+def validate_dns1123_subdomain(value: Any, path: str) -> list[FieldError]:
+    return [] if is_dns1123_subdomain(value) else [invalid(path, value, DNS1123_SUBDOMAIN_MSG)]
+
+
+def iana_svc_name_problem(value: Any) -> str | None:
+    """Kubernetes IsValidPortName: <=15 chars, [-a-z0-9], a letter, no leading/trailing/double '-'."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if not 1 <= len(value) <= 15:
+        return "must be no more than 15 characters"
+    if not _IANA_SVC_NAME.match(value):
+        return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+    if "--" in value:
+        return "must not contain consecutive hyphens"
+    if not _HAS_LETTER.search(value):
+        return "must contain at least one letter (a-z)"
+    if value.startswith("-") or value.endswith("-"):
+        return "must not begin or end with a hyphen"
+    return None
+
+
+def validate_port_name(value: Any, path: str) -> list[FieldError]:
+    problem = iana_svc_name_problem(value)
+    return [invalid(path, value, problem)] if problem else []
+
+
+# ---- numbers
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_port_number(value: Any, path: str) -> list[FieldError]:
+    if not is_int(value) or not 1 <= value <= 65535:
+        return [invalid(path, value, "must be between 1 and 65535, inclusive")]
+    return []
+
+
+def validate_port_num_or_name(value: Any, path: str) -> list[FieldError]:
+    """IntOrString port: a number 1..65535 or an IANA service name."""
+    if is_int(value):
+        return validate_port_number(value, path)
+    return validate_port_name(value, path)
+
+
+def validate_protocol(value: Any, path: str) -> list[FieldError]:
+    return [] if value in PROTOCOLS else [not_supported(path, value, PROTOCOLS)]
+
+
+def validate_non_negative(value: Any, path: str) -> list[FieldError]:
+    if value is not None and (not is_int(value) or value < 0):
+        return [invalid(path, value, "must be greater than or equal to 0")]
+    return []
