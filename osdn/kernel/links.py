@@ -82,6 +82,11 @@ def osdn_link_name(tag: str, key: str) -> str:
     return check_ifname(head + hashlib.sha256(key.encode()).hexdigest()[: IFNAMSIZ - len(head)])
 
 
+def ifb_name(host_veth: str) -> str:
+    """The IFB device carrying a pod's egress limit (see osdn.kernel.tc); derived from its host veth."""
+    return osdn_link_name("i", host_veth)
+
+
 def pod_mac(ip: str) -> str:
     """OpenShift's pod MAC: 0a:58 followed by the four bytes of the IPv4 address."""
     packed = ipaddress.IPv4Address(ip.split("/")[0]).packed
@@ -439,8 +444,8 @@ def _pod_side(nl: NL, spec: PodInterface) -> bool:
 
 
 def delete_pod_interface(node_netns: str, host_veth: str) -> bool:
-    """Delete the pod's veth pair (deleting the host side removes the pod side too)."""
-    return with_netlink(node_netns, lambda nl: delete_link(nl, host_veth))
+    """Delete the pod's veth pair (the host side takes the pod side along) and its IFB, if any."""
+    return delete_links(node_netns, [host_veth, ifb_name(host_veth)])
 
 
 def ensure_macvlan(netns: str, parent: str, name: str, target_netns: str, mode: str = "private") -> bool:
