@@ -47,6 +47,7 @@ class ObjectRef:
 class OsdnError(Exception):
     code = 500
     reason = "InternalError"
+    from_server = False  # True when rebuilt by the client from a server's Status
 
     def __init__(self, message: str, ref: ObjectRef | None = None,
                  causes: list[FieldError] | None = None) -> None:
@@ -154,6 +155,7 @@ def error_from_status(status: dict[str, Any]) -> OsdnError:
               ObjectRef(details.get("kind", ""), details.get("name", ""), "", details.get("group", "")),
               causes)
     err.code = int(status.get("code", cls.code))
+    err.from_server = True
     return err
 
 

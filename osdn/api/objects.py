@@ -119,7 +119,7 @@ def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
 
 def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, uid: str) -> Obj:
     """A validated, defaulted copy of `obj` ready to store (resourceVersion is the store's job)."""
-    new = copy.deepcopy(obj)
+    new = {"apiVersion": info.api_version, "kind": info.kind, **copy.deepcopy(obj)}
     new["apiVersion"], new["kind"] = info.api_version, info.kind
     meta = new.setdefault("metadata", {}) if isinstance(new.get("metadata", {}), dict) else new["metadata"]
     if isinstance(meta, dict):

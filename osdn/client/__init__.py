@@ -1,1 +1,139 @@
-"""osdn.client."""
+"""Typed API client over HTTP (httpx) and the watch cache (informer) built on it.
+
+Errors come back as the same OsdnError subclasses the server raised (rebuilt from the Status).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from osdn.api.registry import KindInfo, by_kind, for_object, resolve
+from osdn.client.config import ClientConfig, load_config
+from osdn.errors import OsdnError, error_from_status
+
+Obj = dict[str, Any]
+_PATCH_CT = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
+             "strategic": "application/strategic-merge-patch+json"}
+
+__all__ = ["Client", "ClientConfig", "load_config", "kind_info"]
+
+
+def kind_info(kind: str | KindInfo) -> KindInfo:
+    if isinstance(kind, KindInfo):
+        return kind
+    try:
+        return by_kind(kind)
+    except OsdnError:
+        return resolve(kind)
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        status = response.json()
+    except ValueError:
+        status = {"message": response.text or response.reason_phrase, "code": response.status_code}
+    if not isinstance(status, dict) or "message" not in status:
+        status = {"message": str(status), "code": response.status_code}
+    status.setdefault("code", response.status_code)
+    raise error_from_status(status)
+
+
+class Client:
+    def __init__(self, config: ClientConfig, timeout: float = 30.0) -> None:
+        self.config = config
+        headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
+        self.http = httpx.Client(base_url=config.server, headers=headers, timeout=timeout)
+        self.last_warnings: list[str] = []
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- raw ---------------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+                content_type: str = "application/json") -> Any:
+        content = None if body is None else json.dumps(body).encode()
+        try:
+            r = self.http.request(method, path, content=content, params=params,
+                                  headers={"Content-Type": content_type} if content is not None else None)
+        except httpx.TransportError as e:
+            raise OsdnError(f"cannot reach the osdn server at {self.config.server}: {e}") from None
+        self.last_warnings = [w.split('"')[1] if '"' in w else w for w in
+                              r.headers.get_list("warning")] if "warning" in r.headers else []
+        _raise_for(r)
+        return r.json() if r.content else None
+
+    # ---- typed -------------------------------------------------------------------------------
+    def get(self, kind: str | KindInfo, name: str, namespace: str = "") -> Obj:
+        info = kind_info(kind)
+        return self.request("GET", info.path(namespace, name))
+
+    def list(self, kind: str | KindInfo, namespace: str = "", label_selector: str = "",
+             field_selector: str = "") -> Obj:
+        info = kind_info(kind)
+        params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        return self.request("GET", info.path(namespace or None), params=params)
+
+    def create(self, obj: Obj, namespace: str = "", dry_run: bool = False) -> Obj:
+        info = for_object(obj)
+        ns = namespace or (obj.get("metadata") or {}).get("namespace") or ""
+        return self.request("POST", info.path(ns or None), obj, {"dryRun": "All"} if dry_run else None)
+
+    def update(self, obj: Obj, namespace: str = "", subresource: str = "", dry_run: bool = False) -> Obj:
+        info = for_object(obj)
+        meta = obj.get("metadata") or {}
+        path = info.path(namespace or meta.get("namespace") or None, meta.get("name"))
+        if subresource:
+            path += f"/{subresource}"
+        return self.request("PUT", path, obj, {"dryRun": "All"} if dry_run else None)
+
+    def patch(self, kind: str | KindInfo, name: str, patch: Any, namespace: str = "", patch_type: str = "merge",
+              subresource: str = "", dry_run: bool = False) -> Obj:
+        info = kind_info(kind)
+        path = info.path(namespace or None, name) + (f"/{subresource}" if subresource else "")
+        return self.request("PATCH", path, patch, {"dryRun": "All"} if dry_run else None, _PATCH_CT[patch_type])
+
+    def delete(self, kind: str | KindInfo, name: str, namespace: str = "", dry_run: bool = False) -> Obj:
+        info = kind_info(kind)
+        return self.request("DELETE", info.path(namespace or None, name), None,
+                            {"dryRun": "All"} if dry_run else None)
+
+    def watch(self, kind: str | KindInfo, namespace: str = "", resource_version: str = "",
+              label_selector: str = "", timeout: float | None = None) -> Iterator[Obj]:
+        """Yield watch events ({"type", "object"}) until the server closes the stream."""
+        info = kind_info(kind)
+        params = {"watch": "true"}
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if timeout:
+            params["timeoutSeconds"] = str(int(timeout))
+        try:
+            with self.http.stream("GET", info.path(namespace or None), params=params,
+                                  timeout=httpx.Timeout(10.0, read=None)) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    _raise_for(r)
+                for line in r.iter_lines():
+                    if line:
+                        yield json.loads(line)
+        except httpx.TransportError as e:
+            raise OsdnError(f"watch of {info.plural} from {self.config.server} failed: {e}") from None
+
+    def whoami(self) -> Obj:
+        return self.request("GET", "/osdn/v1/whoami")
+
+    def create_token(self, user: str, groups: list[str] | None = None) -> str:
+        return str(self.request("POST", "/osdn/v1/tokens", {"user": user, "groups": groups or []})["token"])

@@ -1,1 +1,57 @@
-"""osdn.store."""
+"""The object store: one interface, the embedded SQLite backend today, etcd later.
+
+Contract (the shared suite in tests/unit/store/test_contract.py holds every backend to it):
+- every write gets the next cluster-wide resourceVersion (an integer, strictly increasing);
+- `update`/`delete` with `expected_rv` fail with ConflictError when the stored rv differs;
+- `subscribe` replays the events after `since_rv` and then delivers live ones, in rv order,
+  with no gap and no duplicate; GoneError if history older than `since_rv` was compacted;
+- an acknowledged write survives `kill -9` of the process.
+Objects handed out are shared, read-only snapshots: callers copy before they mutate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Key:
+    resource: str          # fully qualified resource: "pods", "netnamespaces.network.openshift.io"
+    namespace: str         # "" for cluster-scoped objects
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.resource}/{self.namespace}/{self.name}" if self.namespace else f"{self.resource}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str              # ADDED | MODIFIED | DELETED
+    key: Key
+    rv: int
+    object: Obj
+    raw: bytes             # the object as JSON, serialized once for every watcher
+
+
+Callback = Callable[[Event], None]
+
+
+class Subscription(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Store(Protocol):
+    def current_rv(self) -> int: ...
+    def get(self, key: Key) -> Obj: ...
+    def get_raw(self, key: Key) -> bytes: ...
+    def list(self, resource: str, namespace: str | None = None) -> tuple[list[tuple[Obj, bytes]], int]: ...
+    def create(self, key: Key, obj: Obj) -> Obj: ...
+    def update(self, key: Key, obj: Obj, expected_rv: int | None = None) -> Obj: ...
+    def delete(self, key: Key, expected_rv: int | None = None) -> Obj: ...
+    def subscribe(self, resource: str | None, namespace: str | None, since_rv: int,
+                  callback: Callback) -> tuple[list[Event], Subscription]: ...
+    def close(self) -> None: ...

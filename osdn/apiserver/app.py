@@ -1,0 +1,357 @@
+"""The HTTP face of the API server: kube-style paths, JSON/YAML bodies, watch streams, discovery.
+
+Paths: /api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]] and /apis/GROUP/VERSION/... ; `?watch=true`
+streams newline-delimited `{"type": ..., "object": ...}` events. Errors are kube Status objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from osdn import __version__
+from osdn.api import labels
+from osdn.api.patch import json_patch, merge_patch
+from osdn.api.registry import KindInfo, all_kinds, for_path
+from osdn.apiserver.auth import TokenFile, User
+from osdn.apiserver.openapi import openapi_document
+from osdn.apiserver.projects import Projects
+from osdn.apiserver.resources import Resources
+from osdn.errors import (
+    BadRequestError,
+    ForbiddenError,
+    MethodNotAllowedError,
+    NotFoundError,
+    OsdnError,
+    UnauthorizedError,
+)
+from osdn.store import Event, Store
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("osdn_apiserver_requests_total", "API requests", ["verb", "resource", "code"])
+LATENCY = Histogram("osdn_apiserver_request_duration_seconds", "API request latency", ["verb"],
+                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+WATCH_EVENTS = Counter("osdn_apiserver_watch_events_total", "Events sent to watchers")
+
+_PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+}
+
+
+@dataclass
+class Target:
+    info: KindInfo
+    namespace: str
+    name: str
+    subresource: str
+
+
+def parse_target(prefix: str, segments: list[str]) -> Target:
+    """Split `/api/v1/...` or `/apis/g/v/...` (segments after the version) into a Target."""
+    if "/" in prefix:
+        group, version = prefix.split("/", 1)
+    else:
+        group, version = "", prefix
+    namespace = ""
+    if len(segments) >= 3 and segments[0] == "namespaces" and segments[2] not in ("status", "finalize"):
+        namespace, segments = segments[1], segments[2:]
+    if not segments or len(segments) > 3:
+        raise NotFoundError("the server could not find the requested resource")
+    info = for_path(group, version, segments[0])
+    name = segments[1] if len(segments) > 1 else ""
+    sub = segments[2] if len(segments) > 2 else ""
+    if namespace and not info.namespaced:
+        raise NotFoundError(f"{info.plural} is not namespaced")
+    return Target(info, namespace, name, sub)
+
+
+def _list_body(info: KindInfo, raws: list[bytes], rv: int) -> bytes:
+    head = json.dumps({"apiVersion": info.api_version, "kind": f"{info.kind}List",
+                       "metadata": {"resourceVersion": str(rv)}})[:-1]
+    return (head + ',"items":[').encode() + b",".join(raws) + b"]}"
+
+
+def _warning_headers(items: list[str]) -> dict[str, str]:
+    return {"Warning": ", ".join(f'299 - "{w}"' for w in items)} if items else {}
+
+
+class Api:
+    def __init__(self, store: Store, tokens: TokenFile, resources: Resources, projects: Projects) -> None:
+        self.store, self.tokens, self.resources, self.projects = store, tokens, resources, projects
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def user(self, request: Request) -> User:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            raise UnauthorizedError("Unauthorized: no bearer token (use --token or a config file)")
+        return self.tokens.authenticate(auth[7:].strip())
+
+    @staticmethod
+    async def body(request: Request) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            raise BadRequestError("the request body is empty")
+        ctype = request.headers.get("content-type", "")
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as e:
+            raise BadRequestError(f"the request body is not valid {'YAML' if 'yaml' in ctype else 'JSON'}: {e}") \
+                from None
+
+    @staticmethod
+    def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
+                warnings: list[str] | None = None) -> Response:
+        headers = _warning_headers(warnings or [])
+        if "yaml" in request.headers.get("accept", ""):
+            data = obj if obj is not None else json.loads(raw or b"null")
+            return Response(yaml.safe_dump(data, sort_keys=False), status, headers, "application/yaml")
+        if raw is None:
+            raw = json.dumps(obj, separators=(",", ":")).encode()
+        return Response(raw, status, headers, "application/json")
+
+    async def handle(self, request: Request) -> Response:
+        start = time.perf_counter()
+        verb, resource, code = request.method.lower(), "", 500
+        try:
+            response = await self._dispatch(request)
+            code = response.status_code
+            return response
+        except OsdnError as e:
+            code = e.code
+            return JSONResponse(e.to_status(), e.code)
+        except Exception as e:  # an unexpected bug must still answer with a Status
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            code = 500
+            return JSONResponse(OsdnError(f"internal error: {e}").to_status(), 500)
+        finally:
+            REQUESTS.labels(verb, resource, str(code)).inc()
+            LATENCY.labels(verb).observe(time.perf_counter() - start)
+
+    async def _dispatch(self, request: Request) -> Response:
+        parts = [p for p in request.url.path.split("/") if p]
+        if parts[0] == "api":
+            if len(parts) == 1:
+                return JSONResponse({"kind": "APIVersions", "versions": ["v1"]})
+            prefix, rest = parts[1], parts[2:]
+        else:
+            if len(parts) == 1:
+                return JSONResponse(self.group_list())
+            if len(parts) < 3:
+                raise NotFoundError("the server could not find the requested resource")
+            prefix, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+        if not rest:
+            return JSONResponse(self.resource_list(prefix))
+        user = self.user(request)
+        target = parse_target(prefix, rest)
+        if target.info.kind == "Project":
+            return await self.project(request, user, target)
+        return await self.crud(request, user, target)
+
+    # ---- CRUD --------------------------------------------------------------------------------
+    async def crud(self, request: Request, user: User, t: Target) -> Response:
+        q = request.query_params
+        dry_run = q.get("dryRun") == "All"
+        res = self.resources
+        method = request.method
+        if method == "GET" and not t.name:
+            if q.get("watch") in ("true", "1"):
+                return await self.watch(request, user, t)
+            raws, rv = res.list_raw(user, t.info, t.namespace or None, q.get("labelSelector", ""),
+                                    q.get("fieldSelector", ""))
+            return Response(_list_body(t.info, raws, rv), 200, media_type="application/json") \
+                if "yaml" not in request.headers.get("accept", "") else \
+                self.respond(request, json.loads(_list_body(t.info, raws, rv)))
+        if method == "GET":
+            return self.respond(request, None, raw=res.get_raw(user, t.info, t.namespace, t.name))
+        if method == "POST" and not t.name:
+            r = res.create(user, t.info, t.namespace, await self._object(request), dry_run)
+            return self.respond(request, r.obj, 201, warnings=r.warnings.items)
+        if method == "PUT" and t.name:
+            r = res.update(user, t.info, t.namespace, t.name, await self._object(request), t.subresource, dry_run)
+            return self.respond(request, r.obj, warnings=r.warnings.items)
+        if method == "PATCH" and t.name:
+            ptype = _PATCH_TYPES.get(request.headers.get("content-type", "").split(";")[0].strip(), "merge")
+            r = res.patch(user, t.info, t.namespace, t.name, await self.body(request), ptype, t.subresource,
+                          dry_run)
+            return self.respond(request, r.obj, warnings=r.warnings.items)
+        if method == "DELETE" and t.name:
+            expected = None
+            raw = await request.body()
+            if raw.strip():
+                pre = (json.loads(raw).get("preconditions") or {})
+                expected = int(pre["resourceVersion"]) if pre.get("resourceVersion") else None
+            r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run)
+            return self.respond(request, r.obj, warnings=r.warnings.items)
+        raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
+
+    async def _object(self, request: Request) -> dict[str, Any]:
+        body = await self.body(request)
+        if not isinstance(body, dict):
+            raise BadRequestError("the request body must be an object")
+        return body
+
+    async def project(self, request: Request, user: User, t: Target) -> Response:
+        method = request.method
+        if method == "GET" and not t.name:
+            items, rv = self.projects.list(user, request.query_params.get("labelSelector", ""))
+            return self.respond(request, {"apiVersion": t.info.api_version, "kind": "ProjectList",
+                                          "metadata": {"resourceVersion": str(rv)}, "items": items})
+        if method == "GET":
+            return self.respond(request, self.projects.get(user, t.name))
+        if method == "POST":
+            dry_run = request.query_params.get("dryRun") == "All"
+            return self.respond(request, self.projects.create(user, await self._object(request), dry_run), 201)
+        if method == "DELETE":
+            return self.respond(request, self.projects.delete(user, t.name))
+        if method == "PUT":
+            return self.respond(request, self.projects.update(user, t.name, await self._object(request)))
+        if method == "PATCH":
+            body = await self.body(request)
+            kind = _PATCH_TYPES.get(request.headers.get("content-type", "").split(";")[0].strip(), "merge")
+            fn = (lambda o: json_patch(o, body)) if kind == "json" else (lambda o: merge_patch(o, body))
+            return self.respond(request, self.projects.update(user, t.name, {}, fn))
+        raise MethodNotAllowedError(f"{method} is not supported on projects")
+
+    # ---- watch -------------------------------------------------------------------------------
+    async def watch(self, request: Request, user: User, t: Target) -> Response:
+        q = request.query_params
+        self.resources.authorize(user, "watch", t.info, t.namespace)
+        sel = labels.parse(q.get("labelSelector", ""))
+        fields = labels.parse_field_selector(q.get("fieldSelector", ""))
+        timeout = float(q.get("timeoutSeconds") or 0) or None
+        rv_param = q.get("resourceVersion", "")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        ns = t.namespace if t.info.namespaced and t.namespace else None
+
+        def deliver(event: Event) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        initial: list[bytes] = []
+        if rv_param in ("", "0"):
+            items, since = self.store.list(t.info.resource, ns)
+            initial = [b'{"type":"ADDED","object":' + raw + b"}\n" for o, raw in items
+                       if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]
+            backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
+        else:
+            try:
+                since = int(rv_param)
+            except ValueError:
+                raise BadRequestError(f'resourceVersion "{rv_param}" is not valid') from None
+            backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
+
+        def encode(ev: Event) -> bytes | None:
+            if not (sel.matches(ev.object["metadata"].get("labels")) and labels.match_fields(ev.object, fields)):
+                return None
+            return b'{"type":"' + ev.type.encode() + b'","object":' + ev.raw + b"}\n"
+
+        async def stream() -> AsyncIterator[bytes]:
+            deadline = time.monotonic() + timeout if timeout else None
+            try:
+                for line in initial:
+                    yield line
+                for ev in backlog:
+                    if (line := encode(ev)) is not None:
+                        yield line
+                yield b""
+                while True:
+                    wait = None if deadline is None else deadline - time.monotonic()
+                    if wait is not None and wait <= 0:
+                        return
+                    try:
+                        ev = await asyncio.wait_for(queue.get(), wait)
+                    except TimeoutError:
+                        return
+                    if (line := encode(ev)) is not None:
+                        WATCH_EVENTS.inc()
+                        yield line
+            finally:
+                sub.cancel()
+
+        return StreamingResponse(stream(), media_type="application/json")
+
+    # ---- discovery ---------------------------------------------------------------------------
+    @staticmethod
+    def group_list() -> dict[str, Any]:
+        groups: dict[str, list[str]] = {}
+        for k in all_kinds():
+            if k.group:
+                groups.setdefault(k.group, [])
+                if k.version not in groups[k.group]:
+                    groups[k.group].append(k.version)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+            for g, vs in sorted(groups.items())]}
+
+    @staticmethod
+    def resource_list(group_version: str) -> dict[str, Any]:
+        kinds = [k for k in all_kinds() if k.api_version == group_version]
+        if not kinds:
+            raise NotFoundError(f"the server could not find the requested resource ({group_version})")
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": [
+            {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
+             "shortNames": list(k.short_names),
+             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]} for k in kinds]}
+
+
+def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects) -> Starlette:
+    api = Api(store, tokens, resources, projects)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def version(request: Request) -> Response:
+        return JSONResponse({"osdn": __version__, "gitVersion": f"v{__version__}"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def tokens_endpoint(request: Request) -> Response:
+        try:
+            user = api.user(request)
+            if not user.is_cluster_admin:
+                raise ForbiddenError(f'User "{user.name}" cannot create tokens: only cluster admins can')
+            body = await api._object(request)
+            name = str(body.get("user") or "")
+            groups = tuple(str(g) for g in body.get("groups") or ())
+            return JSONResponse({"user": name, "groups": list(groups), "token": tokens.create(name, groups)}, 201)
+        except OsdnError as e:
+            return JSONResponse(e.to_status(), e.code)
+
+    async def whoami(request: Request) -> Response:
+        try:
+            user = api.user(request)
+            return JSONResponse({"user": user.name, "groups": list(user.groups)})
+        except OsdnError as e:
+            return JSONResponse(e.to_status(), e.code)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    return Starlette(routes=[
+        Route("/healthz", healthz), Route("/readyz", healthz), Route("/version", version),
+        Route("/metrics", metrics), Route("/openapi/v2", openapi), Route("/openapi.json", openapi),
+        Route("/osdn/v1/tokens", tokens_endpoint, methods=["POST"]),
+        Route("/osdn/v1/whoami", whoami),
+        Route("/api", api.handle, methods=methods), Route("/api/{rest:path}", api.handle, methods=methods),
+        Route("/apis", api.handle, methods=methods), Route("/apis/{rest:path}", api.handle, methods=methods),
+    ])

@@ -1,0 +1,94 @@
+"""What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork.
+
+Bootstrap is idempotent: on every start, missing objects are created and built-in roles are
+reconciled to their current rules; nothing an administrator created is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from osdn.api.registry import by_kind
+from osdn.apiserver.auth import RBAC, User
+from osdn.apiserver.resources import Resources, key_of
+from osdn.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+ADMIN = User("system:admin", ("system:cluster-admins",))
+
+_READ = ["get", "list", "watch"]
+_ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_NET = "network.openshift.io"
+_PROJECT_WRITABLE = [
+    ("", ["pods", "pods/status", "services", "endpoints", "configmaps", "replicationcontrollers", "events"]),
+    ("apps", ["deployments"]),
+    ("route.openshift.io", ["routes", "routes/status"]),
+    ("networking.k8s.io", ["networkpolicies"]),
+    ("template.openshift.io", ["templates"]),
+]
+
+
+def _rule(group: str, resources: list[str], verbs: list[str]) -> Obj:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
+def builtin_roles() -> dict[str, list[Obj]]:
+    """Rules of the built-in ClusterRoles (bound per project by RoleBindings, or cluster-wide)."""
+    edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE]
+    readonly = [_rule("", ["namespaces"], _READ), _rule("project.openshift.io", ["projects"], _READ),
+                _rule(_NET, ["egressnetworkpolicies"], _READ)]
+    return {
+        "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        # Project admin: everything in the project except the egress firewall, which only cluster
+        # admins may create or edit (seed: "Project administrators can neither create
+        # EgressNetworkPolicy objects, nor edit the ones you create in their project").
+        "admin": edit + readonly + [
+            _rule(RBAC, ["rolebindings"], _ALL),
+            _rule("project.openshift.io", ["projects"], ["get", "update", "patch", "delete"]),
+        ],
+        "edit": edit + readonly,
+        "view": [_rule(g, r, _READ) for g, r in _PROJECT_WRITABLE] + readonly,
+        # Node agents: read the cluster's network state, register their Node, report pod status.
+        "system:node": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": _READ},
+            _rule("", ["nodes", "nodes/status"], ["create", "update", "patch"]),
+            _rule("", ["pods", "pods/status", "events"], ["create", "update", "patch", "delete"]),
+        ],
+    }
+
+
+def _ensure(resources: Resources, kind: str, obj: Obj, reconcile: bool = False) -> None:
+    info = by_kind(kind)
+    meta = obj["metadata"]
+    try:
+        current = resources.store.get(key_of(info, meta.get("namespace", ""), meta["name"]))
+    except NotFoundError:
+        resources.create(ADMIN, info, meta.get("namespace", ""), obj)
+        log.info("bootstrap: created %s %s", kind, meta["name"])
+        return
+    if reconcile and current.get("rules") != obj.get("rules"):
+        resources.update(ADMIN, info, "", meta["name"], {**current, "rules": obj["rules"]})
+        log.info("bootstrap: reconciled %s %s", kind, meta["name"])
+
+
+def bootstrap(resources: Resources, cluster_network: Obj) -> None:
+    for name, rules in builtin_roles().items():
+        _ensure(resources, "ClusterRole", {
+            "apiVersion": f"{RBAC}/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": {"osdn.io/bootstrap": "true"}}, "rules": rules}, reconcile=True)
+    _ensure(resources, "ClusterRoleBinding", {
+        "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:nodes"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "system:node"},
+        "subjects": [{"kind": "Group", "name": "system:nodes", "apiGroup": RBAC}]})
+    _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+    _ensure(resources, "ClusterNetwork", cluster_network)
+
+
+def default_cluster_network(plugin: str, cidr: str, host_subnet_length: int, service_network: str) -> Obj:
+    return {
+        "apiVersion": f"{_NET}/v1", "kind": "ClusterNetwork", "metadata": {"name": "default"},
+        "clusterNetworks": [{"CIDR": cidr, "hostSubnetLength": host_subnet_length}],
+        "serviceNetwork": service_network, "pluginName": plugin, "vxlanPort": 4789, "mtu": 1450,
+    }

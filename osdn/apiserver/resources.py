@@ -1,0 +1,196 @@
+"""CRUD over the store with admission and authorization; no HTTP here (the app maps requests to it).
+
+Every write follows one path: authorize -> decode -> defaults/validation (osdn.api.objects) ->
+admission -> store. Any failure raises before the store is touched, so nothing is half-written.
+`dry_run` runs the whole path except the store write.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import secrets
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.api import labels, objects, patch
+from osdn.api.registry import KindInfo, all_kinds, by_kind
+from osdn.apiserver.admission import AdmissionChain, AdmissionContext
+from osdn.apiserver.auth import Attributes, Authorizer, User
+from osdn.errors import BadRequestError, NotFoundError, ObjectRef, Warnings
+from osdn.store import Key, Store
+
+Obj = dict[str, Any]
+NS_KIND = by_kind("Namespace")
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Result:
+    obj: Obj
+    warnings: Warnings
+
+
+def key_of(info: KindInfo, namespace: str, name: str) -> Key:
+    return Key(info.resource, namespace if info.namespaced else "", name)
+
+
+def _rv_of(obj: Obj) -> int | None:
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    if rv in (None, ""):
+        return None
+    try:
+        return int(rv)
+    except (TypeError, ValueError):
+        raise BadRequestError(f'metadata.resourceVersion "{rv}" is not a valid resource version') from None
+
+
+class Resources:
+    def __init__(self, store: Store, authorizer: Authorizer, admission: AdmissionChain,
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.store, self.authorizer, self.admission, self.clock = store, authorizer, admission, clock
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def authorize(self, user: User, verb: str, info: KindInfo, namespace: str = "", name: str = "",
+                  subresource: str = "") -> None:
+        self.authorizer.check(user, Attributes(verb, info.group, info.plural, subresource,
+                                               namespace if info.namespaced else "", name))
+
+    def _require_namespace(self, info: KindInfo, namespace: str) -> None:
+        if not info.namespaced:
+            return
+        if not namespace:
+            raise BadRequestError(f"{info.kind} is namespaced: a namespace is required (-n NAMESPACE)")
+        try:
+            self.store.get(Key(NS_KIND.resource, "", namespace))
+        except NotFoundError:
+            raise NotFoundError(f'namespaces "{namespace}" not found', ObjectRef("Namespace", namespace)) from None
+
+    def _admit(self, op: str, info: KindInfo, user: User, obj: Obj, old: Obj | None,
+               subresource: str = "") -> Warnings:
+        ctx = AdmissionContext(op, info, user, obj, old, self.store, self.authorizer, subresource)
+        self.admission.admit(ctx)
+        return ctx.warnings
+
+    # ---- reads -------------------------------------------------------------------------------
+    def get_raw(self, user: User, info: KindInfo, namespace: str, name: str) -> bytes:
+        self.authorize(user, "get", info, namespace, name)
+        return self.store.get_raw(key_of(info, namespace, name))
+
+    def list_raw(self, user: User, info: KindInfo, namespace: str | None, label_selector: str = "",
+                 field_selector: str = "", verb: str = "list") -> tuple[list[bytes], int]:
+        self.authorize(user, verb, info, namespace or "")
+        sel = labels.parse(label_selector)
+        fields = labels.parse_field_selector(field_selector)
+        items, rv = self.store.list(info.resource, namespace if info.namespaced else None)
+        out = [(o["metadata"].get("namespace", ""), o["metadata"]["name"], raw) for o, raw in items
+               if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]
+        out.sort(key=lambda t: (t[0], t[1]))
+        return [raw for _, _, raw in out], rv
+
+    # ---- writes ------------------------------------------------------------------------------
+    def _name_or_generate(self, info: KindInfo, body: Obj) -> None:
+        meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict) or meta.get("name"):
+            return
+        prefix = meta.get("generateName") or f"{info.singular}-"
+        suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+        meta["name"] = f"{prefix}{suffix}"
+
+    def create(self, user: User, info: KindInfo, namespace: str, body: Obj, dry_run: bool = False) -> Result:
+        body = copy.deepcopy(body)
+        body_ns = (body.get("metadata") or {}).get("namespace") if isinstance(body.get("metadata"), dict) else None
+        if info.namespaced and body_ns and namespace and body_ns != namespace:
+            raise BadRequestError(f'the namespace of the object ({body_ns}) does not match the namespace on '
+                                  f'the request ({namespace})')
+        namespace = namespace or body_ns or ""
+        self.authorize(user, "create", info, namespace)
+        self._require_namespace(info, namespace)
+        self._name_or_generate(info, body)
+        obj = objects.prepare_create(info, body, namespace, self.clock(), str(uuid.uuid4()))
+        warnings = self._admit("CREATE", info, user, obj, None)
+        if dry_run:
+            return Result(obj, warnings)
+        return Result(self.store.create(key_of(info, namespace, obj["metadata"]["name"]), obj), warnings)
+
+    def update(self, user: User, info: KindInfo, namespace: str, name: str, body: Obj,
+               subresource: str = "", dry_run: bool = False, verb: str = "update") -> Result:
+        self.authorize(user, verb, info, namespace, name, subresource)
+        if not isinstance(body, dict):
+            raise BadRequestError("the request body must be a JSON or YAML object")
+        key = key_of(info, namespace, name)
+        old = self.store.get(key)
+        body_name = (body.get("metadata") or {}).get("name") if isinstance(body.get("metadata"), dict) else None
+        if body_name and body_name != name:
+            raise BadRequestError(f'the name of the object ({body_name}) does not match the name on the URL ({name})')
+        body = copy.deepcopy(body)
+        body.setdefault("metadata", {})["name"] = name
+        expected = _rv_of(body)
+        body = self._merge_status(info, body, old, subresource)
+        obj = objects.prepare_update(info, body, old)
+        warnings = self._admit("UPDATE", info, user, obj, old, subresource)
+        if dry_run:
+            return Result(obj, warnings)
+        return Result(self.store.update(key, obj, expected), warnings)
+
+    @staticmethod
+    def _merge_status(info: KindInfo, body: Obj, old: Obj, subresource: str) -> Obj:
+        """Main resource writes keep the stored status; /status writes change only the status."""
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            new["status"] = body.get("status")
+            new["metadata"]["resourceVersion"] = body["metadata"].get("resourceVersion")
+            return new
+        if subresource:
+            raise NotFoundError(f'{info.plural} has no subresource "{subresource}"')
+        if info.has_status:
+            if "status" in old:
+                body["status"] = old["status"]
+            else:
+                body.pop("status", None)
+        return body
+
+    def patch(self, user: User, info: KindInfo, namespace: str, name: str, patch_body: Any,
+              patch_type: str, subresource: str = "", dry_run: bool = False) -> Result:
+        self.authorize(user, "patch", info, namespace, name, subresource)
+        old = self.store.get(key_of(info, namespace, name))
+        if patch_type == "json":
+            new = patch.json_patch(old, patch_body)
+        elif patch_type in ("merge", "strategic"):
+            if not isinstance(patch_body, dict):
+                raise BadRequestError("a merge patch must be a JSON object")
+            new = patch.merge_patch(old, patch_body)
+        else:
+            raise BadRequestError(f'unknown patch type "{patch_type}" (use merge, json or strategic)')
+        if not isinstance(new, dict):
+            raise BadRequestError("the patched object is not an object")
+        new.setdefault("metadata", {})["resourceVersion"] = (patch_body.get("metadata") or {}).get(
+            "resourceVersion") if isinstance(patch_body, dict) and isinstance(patch_body.get("metadata"), dict) \
+            else None
+        return self.update(user, info, namespace, name, new, subresource, dry_run, verb="patch")
+
+    def delete(self, user: User, info: KindInfo, namespace: str, name: str, expected_rv: int | None = None,
+               dry_run: bool = False) -> Result:
+        self.authorize(user, "delete", info, namespace, name)
+        key = key_of(info, namespace, name)
+        old = self.store.get(key)
+        warnings = self._admit("DELETE", info, user, old, old)
+        if dry_run:
+            return Result(old, warnings)
+        if info.kind == "Namespace":
+            self._delete_contents(name)
+        return Result(self.store.delete(key, expected_rv), warnings)
+
+    def _delete_contents(self, namespace: str) -> None:
+        """Namespace deletion removes everything in it (synchronously; no finalizers yet)."""
+        for info in all_kinds():
+            if info.namespaced:
+                for obj, _raw in self.store.list(info.resource, namespace)[0]:
+                    self.store.delete(key_of(info, namespace, obj["metadata"]["name"]))
+

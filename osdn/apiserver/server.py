@@ -1,0 +1,94 @@
+"""`osdn server`: the API server process (and, with later issues, the master controllers).
+
+Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tokens, 0600),
+`admin.conf` (client config with the admin token, 0600; written on first start).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import yaml
+
+from osdn.apiserver.admission import AdmissionChain
+from osdn.apiserver.app import create_app
+from osdn.apiserver.auth import Authorizer, TokenFile
+from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
+from osdn.apiserver.projects import Projects
+from osdn.apiserver.resources import Resources
+from osdn.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8443
+    network_plugin: str = "redhat/openshift-ovs-networkpolicy"
+    cluster_network: str = "10.128.0.0/14"
+    host_subnet_length: int = 9
+    service_network: str = "172.30.0.0/16"
+    master_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def write_client_config(path: Path, server: str, token: str, user: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "server": server,
+                                   "user": user, "token": token}, sort_keys=False))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def ensure_admin_config(cfg: ServerConfig, tokens: TokenFile) -> Path:
+    """Create the admin token and admin.conf on first start; keep the server URL current after."""
+    path = cfg.data_dir / "admin.conf"
+    if path.exists():
+        current = yaml.safe_load(path.read_text()) or {}
+        if current.get("server") != cfg.url and current.get("token"):
+            write_client_config(path, cfg.url, current["token"], current.get("user", "system:admin"))
+        return path
+    token = tokens.create("system:admin", ("system:cluster-admins",))
+    write_client_config(path, cfg.url, token, "system:admin")
+    return path
+
+
+@dataclass
+class Server:
+    """Everything one API server process holds; built by `build`, run by `serve`."""
+
+    cfg: ServerConfig
+    store: SQLiteStore
+    tokens: TokenFile
+    resources: Resources
+    projects: Projects
+
+
+def build(cfg: ServerConfig) -> Server:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(cfg.data_dir, 0o700)
+    store = SQLiteStore(cfg.data_dir / "osdn.db")
+    tokens = TokenFile(cfg.data_dir / "tokens")
+    ensure_admin_config(cfg, tokens)
+    resources = Resources(store, Authorizer(store), AdmissionChain())
+    bootstrap(resources, default_cluster_network(cfg.network_plugin, cfg.cluster_network,
+                                                 cfg.host_subnet_length, cfg.service_network))
+    return Server(cfg, store, tokens, resources, Projects(resources))
+
+
+def serve(server: Server) -> None:
+    app = create_app(server.store, server.tokens, server.resources, server.projects)
+    log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
+    uvicorn.run(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
+                access_log=False, timeout_graceful_shutdown=1)
+    server.store.close()

@@ -1,0 +1,188 @@
+"""Administration commands: `adm token`, `adm policy`, `new-project`, `project`, `whoami`, `version`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from osdn import __version__
+from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.errors import BadRequestError, NotFoundError
+
+RBAC = "rbac.authorization.k8s.io"
+Obj = dict[str, Any]
+
+
+@click.group()
+def adm() -> None:
+    """Cluster administration (tokens, role bindings, pod networks, analysis)."""
+
+
+@adm.group()
+def token() -> None:
+    """Bearer tokens for users."""
+
+
+@token.command("create")
+@click.argument("user")
+@click.option("--group", "groups", multiple=True, help="Group the user belongs to (repeatable).")
+@click.option("--write-config", type=click.Path(dir_okay=False), default=None,
+              help="Also write a client config file for this user (use with --config FILE).")
+@pass_ctx
+@handle_errors
+def token_create(ctx: Ctx, user: str, groups: tuple[str, ...], write_config: str | None) -> None:
+    """Create a token for USER and print it (it is shown only once). Cluster admins only."""
+    raw = ctx.client.create_token(user, list(groups))
+    if write_config:
+        path = Path(write_config)
+        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "server": ctx.client.config.server,
+                                        "user": user, "token": raw}, sort_keys=False))
+        path.chmod(0o600)
+        click.echo(f"wrote {path} for user {user}", err=True)
+    click.echo(raw)
+
+
+# ------------------------------------------------------------------------------------------- policy
+@adm.group()
+def policy() -> None:
+    """Grant and revoke roles."""
+
+
+def _subject(user: str) -> Obj:
+    return {"kind": "User", "apiGroup": RBAC, "name": user}
+
+
+def _change_binding(ctx: Ctx, kind: str, role: str, users: tuple[str, ...], namespace: str, add: bool) -> None:
+    """Add/remove users on the binding named after the role (creating it if needed), as oc does."""
+    client = ctx.client
+    info = "RoleBinding" if kind == "RoleBinding" else "ClusterRoleBinding"
+    client.get("ClusterRole", role)  # fail early with NotFound for a typo'd role
+    try:
+        binding = client.get(info, role, namespace)
+    except NotFoundError:
+        if not add:
+            raise
+        binding = {"apiVersion": f"{RBAC}/v1", "kind": info, "metadata": {"name": role},
+                   "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": []}
+        subjects = [_subject(u) for u in users]
+        client.create({**binding, "subjects": subjects}, namespace)
+        return
+    subjects = [s for s in binding.get("subjects") or []
+                if not (s.get("kind") == "User" and s.get("name") in users)]
+    if add:
+        subjects += [_subject(u) for u in users]
+    binding["subjects"] = subjects
+    client.update(binding, namespace)
+
+
+@policy.command("add-role-to-user")
+@click.argument("role")
+@click.argument("users", nargs=-1, required=True)
+@click.option("-n", "--namespace", default=None)
+@pass_ctx
+@handle_errors
+def add_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None) -> None:
+    """Give USERS the cluster role ROLE in one project, e.g. add-role-to-user admin alice -n p1."""
+    ns = ctx.namespace(namespace)
+    _change_binding(ctx, "RoleBinding", role, users, ns, True)
+    click.echo(f'role "{role}" added: {", ".join(repr(u) for u in users)} (project {ns})')
+
+
+@policy.command("remove-role-from-user")
+@click.argument("role")
+@click.argument("users", nargs=-1, required=True)
+@click.option("-n", "--namespace", default=None)
+@pass_ctx
+@handle_errors
+def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None) -> None:
+    ns = ctx.namespace(namespace)
+    _change_binding(ctx, "RoleBinding", role, users, ns, False)
+    click.echo(f'role "{role}" removed: {", ".join(repr(u) for u in users)} (project {ns})')
+
+
+@policy.command("add-cluster-role-to-user")
+@click.argument("role")
+@click.argument("users", nargs=-1, required=True)
+@pass_ctx
+@handle_errors
+def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...]) -> None:
+    """Give USERS the cluster role ROLE everywhere, e.g. add-cluster-role-to-user route-editor user."""
+    _change_binding(ctx, "ClusterRoleBinding", role, users, "", True)
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {", ".join(repr(u) for u in users)}')
+
+
+@policy.command("remove-cluster-role-from-user")
+@click.argument("role")
+@click.argument("users", nargs=-1, required=True)
+@pass_ctx
+@handle_errors
+def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...]) -> None:
+    _change_binding(ctx, "ClusterRoleBinding", role, users, "", False)
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {", ".join(repr(u) for u in users)}')
+
+
+# ------------------------------------------------------------------------------------------ project
+@click.command("new-project")
+@click.argument("name")
+@click.option("--display-name", default="")
+@click.option("--description", default="")
+@pass_ctx
+@handle_errors
+def new_project(ctx: Ctx, name: str, display_name: str, description: str) -> None:
+    """Create a project; you become its admin."""
+    annotations = {k: v for k, v in (("openshift.io/display-name", display_name),
+                                     ("openshift.io/description", description)) if v}
+    ctx.client.create({"apiVersion": "project.openshift.io/v1", "kind": "Project",
+                       "metadata": {"name": name, **({"annotations": annotations} if annotations else {})}})
+    click.echo(f'Now using project "{name}" on server "{ctx.client.config.server}".')
+    _set_current(ctx, name)
+
+
+def _set_current(ctx: Ctx, name: str) -> None:
+    src = ctx.client.config.source
+    if src and src != "flags" and Path(src).exists():
+        data = yaml.safe_load(Path(src).read_text()) or {}
+        data["namespace"] = name
+        Path(src).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@click.command()
+@click.argument("name", required=False)
+@pass_ctx
+@handle_errors
+def project(ctx: Ctx, name: str | None) -> None:
+    """Show the current project, or switch to NAME (saved in the config file)."""
+    if not name:
+        click.echo(f'Using project "{ctx.namespace(None)}" on server "{ctx.client.config.server}".')
+        return
+    ctx.client.get("Project", name)
+    _set_current(ctx, name)
+    click.echo(f'Now using project "{name}" on server "{ctx.client.config.server}".')
+
+
+@click.command()
+@pass_ctx
+@handle_errors
+def whoami(ctx: Ctx) -> None:
+    """Print the user the current token belongs to."""
+    click.echo(ctx.client.whoami()["user"])
+
+
+@click.command()
+@click.option("--client", "client_only", is_flag=True, help="Only the client version.")
+@pass_ctx
+def version(ctx: Ctx, client_only: bool) -> None:
+    """Print the client and server versions."""
+    click.echo(f"Client Version: {__version__}")
+    if client_only:
+        return
+    try:
+        info = ctx.client.request("GET", "/version")
+        click.echo(f"Server Version: {info.get('osdn')}")
+    except BadRequestError:
+        pass
+    except Exception as e:  # an unreachable server must not hide the client version
+        click.echo(f"Server Version: unavailable ({e})", err=True)

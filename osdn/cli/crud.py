@@ -1,0 +1,392 @@
+"""kubectl-shaped object commands: get, describe, create, apply, replace, delete, patch, edit."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+import click
+import yaml
+
+from osdn.api import patch as patching
+from osdn.api.registry import KindInfo, for_object, resolve
+from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
+from osdn.cli.manifests import read_manifests
+from osdn.cli.printers import qualified_name, render
+from osdn.errors import BadRequestError, NotFoundError, OsdnError
+
+Obj = dict[str, Any]
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+namespace_opt = click.option("-n", "--namespace", default=None, help="Project (namespace) to act in.")
+file_opt = click.option("-f", "--filename", "files", multiple=True, metavar="FILE|DIR|-",
+                        help="Manifest file, directory of manifests, or - for stdin (repeatable).")
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def split_targets(args: tuple[str, ...]) -> list[tuple[KindInfo, list[str]]]:
+    """`pods a b`, `pod/a svc/b`, `pods,services` -> [(kind, names)]."""
+    if not args:
+        raise BadRequestError("you must specify the type of resource to get, e.g. `osdn get pods`")
+    if "/" in args[0] and not args[0].startswith("/"):
+        out: list[tuple[KindInfo, list[str]]] = []
+        for a in args:
+            kind, _, name = a.partition("/")
+            if not name:
+                raise BadRequestError(f'"{a}" is not KIND/NAME')
+            out.append((resolve(kind), [name]))
+        return out
+    kinds = [resolve(k) for k in args[0].split(",") if k]
+    if len(kinds) > 1 and len(args) > 1:
+        raise BadRequestError("names cannot be given together with more than one resource type")
+    return [(k, list(args[1:])) for k in kinds]
+
+
+def _ns_for(ctx: Ctx, info: KindInfo, explicit: str | None, obj: Obj | None = None) -> str:
+    if not info.namespaced:
+        return ""
+    if obj is not None and (obj.get("metadata") or {}).get("namespace") and not explicit:
+        return str(obj["metadata"]["namespace"])
+    return ctx.namespace(explicit)
+
+
+# ---------------------------------------------------------------------------------------------- get
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@namespace_opt
+@click.option("-A", "--all-namespaces", is_flag=True, help="List across all projects.")
+@click.option("-o", "--output", default="", help="json|yaml|wide|name|jsonpath={.path}")
+@click.option("-l", "--selector", default="", help="Label selector, e.g. -l 'app=web,tier!=db'.")
+@click.option("--field-selector", default="", help="Field selector, e.g. spec.nodeName=node1.")
+@click.option("-w", "--watch", is_flag=True, help="After listing, watch for changes.")
+@click.option("--show-labels", is_flag=True, help="Add a LABELS column.")
+@pass_ctx
+@handle_errors
+def get(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, all_namespaces: bool, output: str,
+        selector: str, field_selector: str, watch: bool, show_labels: bool) -> None:
+    """Show objects. Examples:
+
+    \b
+      osdn get netnamespaces
+      osdn get hostsubnets
+      osdn get pods -o wide -n myproject
+      osdn get egressnetworkpolicy default -n p1 -o yaml
+    """
+    client = ctx.client
+    blocks = []
+    for info, names in split_targets(targets):
+        ns = "" if all_namespaces or not info.namespaced else ctx.namespace(namespace)
+        if names:
+            items = [client.get(info, n, ns) for n in names]
+        else:
+            items = client.list(info, ns, selector, field_selector)["items"]
+        text = render(info, items, output or "table", now(), single=bool(names), all_namespaces=all_namespaces,
+                      show_labels=show_labels)
+        if text:
+            blocks.append(text)
+        elif not output:
+            where = f" in {ns} namespace" if ns else ""
+            click.echo(f"No resources found{where}.", err=True)
+        if watch:
+            click.echo("\n\n".join(blocks))
+            blocks = []
+            for ev in client.watch(info, ns, label_selector=selector):
+                click.echo(render(info, [ev["object"]], output or "table", now()).splitlines()[-1]
+                           if not output else render(info, [ev["object"]], output, now(), single=True))
+    if blocks:
+        click.echo("\n\n".join(blocks))
+
+
+# ----------------------------------------------------------------------------------------- describe
+def _describe(info: KindInfo, obj: Obj, events: list[Obj]) -> str:
+    meta = obj.get("metadata", {})
+    lines = [f"Name:         {meta.get('name')}"]
+    if info.namespaced:
+        lines.append(f"Namespace:    {meta.get('namespace')}")
+    for title, key in (("Labels", "labels"), ("Annotations", "annotations")):
+        values = meta.get(key) or {}
+        items = [f"{k}={v}" for k, v in sorted(values.items()) if k != LAST_APPLIED] or ["<none>"]
+        lines.append(f"{title + ':':<14}{items[0]}")
+        lines += [" " * 14 + i for i in items[1:]]
+    lines.append(f"Created:      {meta.get('creationTimestamp')}")
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    if body:
+        lines.append(yaml.safe_dump(body, sort_keys=False, default_flow_style=False).rstrip())
+    lines.append("Events:")
+    if not events:
+        lines.append("  <none>")
+    for ev in events:
+        lines.append(f"  {ev.get('type', 'Normal'):<8} {ev.get('reason', ''):<24} {ev.get('message', '')}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@namespace_opt
+@click.option("-l", "--selector", default="")
+@pass_ctx
+@handle_errors
+def describe(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, selector: str) -> None:
+    """Show one or more objects in detail, with their events."""
+    client = ctx.client
+    out = []
+    for info, names in split_targets(targets):
+        ns = ctx.namespace(namespace) if info.namespaced else ""
+        objs = [client.get(info, n, ns) for n in names] if names else client.list(info, ns, selector)["items"]
+        for obj in objs:
+            name = obj["metadata"]["name"]
+            events = [e for e in client.list("events", obj["metadata"].get("namespace") or "default")["items"]
+                      if (e.get("involvedObject") or {}).get("name") == name
+                      and (e.get("involvedObject") or {}).get("kind") == info.kind]
+            out.append(_describe(info, obj, events))
+    click.echo("\n\n".join(out))
+
+
+# ------------------------------------------------------------------------------------------- create
+def _parsed(files: tuple[str, ...], recursive: bool) -> list[tuple[str, Obj, KindInfo]]:
+    return [(src, obj, for_object(obj)) for src, obj in read_manifests(files, recursive)]
+
+
+def _dry(dry_run: str) -> bool:
+    if dry_run not in ("", "none", "server", "client", "impact"):
+        raise BadRequestError(f'--dry-run must be none, server, client or impact, not "{dry_run}"')
+    return dry_run in ("server", "client")
+
+
+def _report(info: KindInfo, obj: Obj, verb: str, output: str, dry: bool) -> None:
+    if output:
+        click.echo(render(info, [obj], output, now(), single=True))
+    else:
+        click.echo(f"{qualified_name(info, obj['metadata']['name'])} {verb}{' (dry run)' if dry else ''}")
+
+
+@click.group(invoke_without_command=True)
+@file_opt
+@namespace_opt
+@click.option("-R", "--recursive", is_flag=True, help="Read directories recursively.")
+@click.option("--dry-run", default="", help="server: validate and admit without storing.")
+@click.option("-o", "--output", default="", help="Print the created object (json|yaml|name).")
+@pass_ctx
+@click.pass_context
+@handle_errors
+def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bool,
+           dry_run: str, output: str) -> None:
+    """Create objects from manifests (`-f FILE|DIR|-`), or a kind from flags (see subcommands)."""
+    if cctx.invoked_subcommand:
+        return
+    if not files:
+        raise BadRequestError("must specify -f FILE (or a subcommand: osdn create --help)")
+    dry = _dry(dry_run)
+    objs = _parsed(files, recursive)
+    failed = False
+    for src, obj, info in objs:
+        try:
+            created = ctx.client.create(obj, _ns_for(ctx, info, namespace, obj), dry_run=dry)
+            warn(ctx.client)
+            _report(info, created, "created", output, dry)
+        except OsdnError as e:
+            failed = True
+            name = (obj.get("metadata") or {}).get("name", "")
+            prefix = f"Error from server ({e.reason})" if e.from_server else "error"
+            click.echo(f"{prefix}: error when creating \"{src}\": {e.message}" if len(objs) > 1 or name
+                       else f"{prefix}: {e.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+# -------------------------------------------------------------------------------------------- apply
+def apply_one(ctx: Ctx, info: KindInfo, obj: Obj, namespace: str, dry: bool) -> tuple[Obj, str]:
+    client = ctx.client
+    desired = copy.deepcopy(obj)
+    desired.pop("status", None)
+    name = (desired.get("metadata") or {}).get("name")
+    if not name:
+        raise BadRequestError(f"{info.kind} has no metadata.name: apply needs a name to find the object")
+    applied = json.dumps(desired, sort_keys=True, separators=(",", ":"))
+    desired.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = applied
+    try:
+        live = client.get(info, name, namespace)
+    except NotFoundError:
+        return client.create(desired, namespace, dry_run=dry), "created"
+    last_text = (live.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED)
+    last = json.loads(last_text) if last_text else None
+    if last_text == applied:
+        return live, "unchanged"
+    patch = patching.three_way_patch(last, desired)
+    result = client.patch(info, name, patch, namespace, "merge", dry_run=dry)
+    return result, "configured"
+
+
+@click.command()
+@file_opt
+@namespace_opt
+@click.option("-R", "--recursive", is_flag=True)
+@click.option("--dry-run", default="", help="server: validate without storing; impact: list the "
+              "connections the change would open and close.")
+@click.option("-o", "--output", default="")
+@pass_ctx
+@handle_errors
+def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bool, dry_run: str,
+          output: str) -> None:
+    """Create or update objects to match the manifests (three-way merge, like kubectl apply)."""
+    if not files:
+        raise BadRequestError("must specify -f FILE")
+    objs = _parsed(files, recursive)
+    if dry_run == "impact":
+        from osdn.cli.impact import print_apply_impact
+        print_apply_impact(ctx, [(info, obj, _ns_for(ctx, info, namespace, obj)) for _, obj, info in objs])
+        return
+    dry = _dry(dry_run)
+    for _src, obj, info in objs:
+        result, verb = apply_one(ctx, info, obj, _ns_for(ctx, info, namespace, obj), dry)
+        warn(ctx.client)
+        _report(info, result, verb, output, dry)
+
+
+@click.command()
+@file_opt
+@namespace_opt
+@click.option("--force", is_flag=True, help="Delete and re-create instead of updating.")
+@pass_ctx
+@handle_errors
+def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool) -> None:
+    """Replace objects with the manifests' content (the object must exist)."""
+    if not files:
+        raise BadRequestError("must specify -f FILE")
+    for _src, obj, info in _parsed(files, False):
+        ns = _ns_for(ctx, info, namespace, obj)
+        name = (obj.get("metadata") or {}).get("name")
+        if force:
+            ctx.client.delete(info, name, ns)
+            result = ctx.client.create(obj, ns)
+        else:
+            live = ctx.client.get(info, name, ns)
+            new = copy.deepcopy(obj)
+            new.setdefault("metadata", {}).setdefault("resourceVersion", live["metadata"]["resourceVersion"])
+            result = ctx.client.update(new, ns)
+        warn(ctx.client)
+        _report(info, result, "replaced", "", False)
+
+
+# ------------------------------------------------------------------------------------------- delete
+@click.command()
+@click.argument("targets", nargs=-1)
+@file_opt
+@namespace_opt
+@click.option("-l", "--selector", default="")
+@click.option("--all", "all_", is_flag=True, help="Delete every object of the kind in the project.")
+@click.option("--ignore-not-found", is_flag=True, help="Treat a missing object as deleted.")
+@pass_ctx
+@handle_errors
+def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace: str | None, selector: str,
+           all_: bool, ignore_not_found: bool) -> None:
+    """Delete objects by kind and name, by label selector, or as listed in manifests."""
+    client = ctx.client
+    work: list[tuple[KindInfo, str, str]] = []
+    if files:
+        for _src, obj, info in _parsed(files, False):
+            work.append((info, obj["metadata"]["name"], _ns_for(ctx, info, namespace, obj)))
+    for info, names in split_targets(targets) if targets else []:
+        ns = ctx.namespace(namespace) if info.namespaced else ""
+        if not names:
+            if not (selector or all_):
+                raise BadRequestError(f"resource(s) were provided, but no name was specified "
+                                      f"(use a name, -l SELECTOR or --all for {info.plural})")
+            names = [o["metadata"]["name"] for o in client.list(info, ns, selector)["items"]]
+        work += [(info, n, ns) for n in names]
+    if not work and not (selector or all_):
+        raise BadRequestError("you must specify objects to delete (KIND NAME, KIND/NAME or -f FILE)")
+    failed = False
+    for info, name, ns in work:
+        try:
+            client.delete(info, name, ns)
+            click.echo(f'{qualified_name(info, name)} deleted')
+        except NotFoundError as e:
+            if not ignore_not_found:
+                click.echo(f"Error from server (NotFound): {e.message}", err=True)
+                failed = True
+    if failed:
+        sys.exit(1)
+
+
+# -------------------------------------------------------------------------------------------- patch
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@namespace_opt
+@click.option("-p", "--patch", "patch_text", required=True, help="The patch, JSON or YAML.")
+@click.option("--type", "patch_type", default="strategic", type=click.Choice(["strategic", "merge", "json"]),
+              show_default=True)
+@click.option("--dry-run", default="")
+@pass_ctx
+@handle_errors
+def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text: str, patch_type: str,
+          dry_run: str) -> None:
+    """Change fields of an object. Example:
+
+    \b
+      osdn patch netnamespace project1 --type=merge -p '{"egressIPs": ["192.168.1.100"]}'
+    """
+    try:
+        body = yaml.safe_load(patch_text)
+    except yaml.YAMLError as e:
+        raise BadRequestError(f"the patch is not valid JSON or YAML: {e}") from None
+    dry = _dry(dry_run)
+    for info, names in split_targets(targets):
+        ns = ctx.namespace(namespace) if info.namespaced else ""
+        for name in names:
+            before = ctx.client.get(info, name, ns)
+            after = ctx.client.patch(info, name, body, ns, patch_type, dry_run=dry)
+            warn(ctx.client)
+            same = before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"] or \
+                {k: v for k, v in before.items() if k != "metadata"} == \
+                {k: v for k, v in after.items() if k != "metadata"} and \
+                before["metadata"].get("labels") == after["metadata"].get("labels") and \
+                before["metadata"].get("annotations") == after["metadata"].get("annotations")
+            click.echo(f"{qualified_name(info, name)} patched{' (no change)' if same else ''}")
+
+
+# --------------------------------------------------------------------------------------------- edit
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@namespace_opt
+@click.option("-o", "--output", default="yaml", type=click.Choice(["yaml", "json"]))
+@pass_ctx
+@handle_errors
+def edit(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, output: str) -> None:
+    """Edit an object in $EDITOR (or $OSDN_EDITOR); saved changes are sent as an update."""
+    (info, names), = split_targets(targets)
+    if len(names) != 1:
+        raise BadRequestError("edit takes exactly one object")
+    ns = ctx.namespace(namespace) if info.namespaced else ""
+    obj = ctx.client.get(info, names[0], ns)
+    text = yaml.safe_dump(obj, sort_keys=False) if output == "yaml" else json.dumps(obj, indent=2)
+    editor = os.environ.get("OSDN_EDITOR") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=f".{output}", prefix=f"osdn-edit-{names[0]}-", delete=False) as f:
+        f.write(text)
+        path = f.name
+    try:
+        subprocess.run(f'{editor} "{path}"', shell=True, check=True)
+        with open(path) as f:
+            new_text = f.read()
+        if new_text == text:
+            click.echo("Edit cancelled, no changes made.")
+            return
+        try:
+            new = yaml.safe_load(new_text)
+        except yaml.YAMLError as e:
+            raise BadRequestError(f"the edited file is not valid YAML: {e}") from None
+        result = ctx.client.update(new, ns)
+        warn(ctx.client)
+        click.echo(f"{qualified_name(info, result['metadata']['name'])} edited")
+    finally:
+        os.unlink(path)
+

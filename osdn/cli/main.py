@@ -1,0 +1,36 @@
+"""The `osdn` command line: kubectl/oc-shaped object commands plus osdn's own admin tools."""
+
+from __future__ import annotations
+
+import click
+
+from osdn import __version__
+from osdn.cli import admin, crud, meta, server_cmd
+from osdn.cli.context import Ctx
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--config", "config_path", envvar="OSDN_CONFIG", default=None, metavar="FILE",
+              help="Client config file (server URL + token); default $OSDN_CONFIG or ~/.osdn/config.")
+@click.option("--server", default=None, metavar="URL", help="API server URL (overrides the config file).")
+@click.option("--token", default=None, help="Bearer token (overrides the config file).")
+@click.version_option(__version__, "--version", prog_name="osdn")
+@click.pass_context
+def cli(cctx: click.Context, config_path: str | None, server: str | None, token: str | None) -> None:
+    """osdn: a software-defined network for multi-tenant container clusters.
+
+    \b
+    Start a server:      osdn server --data-dir DIR
+    Talk to it:          osdn --config DIR/admin.conf get netnamespaces
+    """
+    cctx.obj = Ctx(config_path, server, token)
+
+
+for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, crud.delete, crud.patch,
+                crud.edit, meta.label, meta.annotate, meta.expose, admin.adm, admin.new_project,
+                admin.project, admin.whoami, admin.version, server_cmd.server):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="osdn")

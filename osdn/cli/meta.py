@@ -1,0 +1,234 @@
+"""Commands that build objects from flags: label, annotate, expose, create configmap|clusterrole|namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osdn.api.registry import KindInfo, resolve_subresource
+from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
+from osdn.cli.crud import create, namespace_opt, split_targets
+from osdn.cli.printers import qualified_name
+from osdn.errors import BadRequestError
+
+Obj = dict[str, Any]
+
+
+def parse_changes(pairs: tuple[str, ...], what: str) -> tuple[dict[str, str], list[str]]:
+    """`k=v` sets, `k-` removes; anything else is an error naming the argument."""
+    sets: dict[str, str] = {}
+    removes: list[str] = []
+    for p in pairs:
+        if "=" in p:
+            k, v = p.split("=", 1)
+            sets[k] = v
+        elif p.endswith("-"):
+            removes.append(p[:-1])
+        else:
+            raise BadRequestError(f'invalid {what} "{p}": use KEY=VALUE to set or KEY- to remove')
+    return sets, removes
+
+
+def _meta_command(ctx: Ctx, field: str, args: tuple[str, ...], namespace: str | None, overwrite: bool,
+                  selector: str, all_: bool) -> None:
+    what = "label" if field == "labels" else "annotation"
+    split = [i for i, a in enumerate(args) if "=" in a or (a.endswith("-") and i > 0)]
+    if not split:
+        raise BadRequestError(f"at least one {what} update is required (KEY=VALUE or KEY-)")
+    targets, changes = args[:split[0]], args[split[0]:]
+    sets, removes = parse_changes(changes, what)
+    client = ctx.client
+    for info, names in split_targets(targets):
+        ns = ctx.namespace(namespace) if info.namespaced else ""
+        if not names:
+            if not (selector or all_):
+                raise BadRequestError(f"give a name, -l SELECTOR or --all for {info.plural}")
+            names = [o["metadata"]["name"] for o in client.list(info, ns, selector)["items"]]
+        for name in names:
+            obj = client.get(info, name, ns)
+            current = obj["metadata"].get(field) or {}
+            for k, v in sets.items():
+                if k in current and current[k] != v and not overwrite:
+                    raise BadRequestError(f"'{k}' already has a value ({current[k]}), and --overwrite is false")
+            patch = {"metadata": {field: {**{k: v for k, v in sets.items()}, **{k: None for k in removes}},
+                                  "resourceVersion": obj["metadata"]["resourceVersion"]}}
+            client.patch(info, name, patch, ns, "merge")
+            warn(client)
+            verb = "labeled" if field == "labels" else "annotated"
+            click.echo(f"{qualified_name(info, name)} {verb}")
+
+
+_META_OPTS = [namespace_opt,
+              click.option("--overwrite", is_flag=True, help="Allow changing an existing value."),
+              click.option("-l", "--selector", default=""),
+              click.option("--all", "all_", is_flag=True)]
+
+
+def _with(opts: list[Any]) -> Any:
+    def deco(fn: Any) -> Any:
+        for o in reversed(opts):
+            fn = o(fn)
+        return fn
+    return deco
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True)
+@_with(_META_OPTS)
+@pass_ctx
+@handle_errors
+def label(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
+          all_: bool) -> None:
+    """Set (KEY=VALUE) or remove (KEY-) labels. Example: osdn label namespace default name=default"""
+    _meta_command(ctx, "labels", args, namespace, overwrite, selector, all_)
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True)
+@_with(_META_OPTS)
+@pass_ctx
+@handle_errors
+def annotate(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
+             all_: bool) -> None:
+    """Set (KEY=VALUE) or remove (KEY-) annotations. Example:
+
+    \b
+      osdn annotate netnamespace p1 netnamespace.network.openshift.io/multicast-enabled=true
+    """
+    _meta_command(ctx, "annotations", args, namespace, overwrite, selector, all_)
+
+
+# --------------------------------------------------------------------------------------- create ...
+@create.command("configmap")
+@click.argument("name")
+@click.option("--from-file", "from_file", multiple=True, metavar="[KEY=]PATH",
+              help="Add a file's content; the key defaults to the file name.")
+@click.option("--from-literal", multiple=True, metavar="KEY=VALUE")
+@namespace_opt
+@pass_ctx
+@handle_errors
+def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_literal: tuple[str, ...],
+                     namespace: str | None) -> None:
+    """Create a ConfigMap from files and literals, e.g. --from-file=destination=my-egress-destination.txt"""
+    data: dict[str, str] = {}
+    for spec in from_file:
+        key, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        p = Path(path)
+        if not p.is_file():
+            raise BadRequestError(f'--from-file: "{path}" is not a file')
+        data[key or p.name] = p.read_text()
+    for spec in from_literal:
+        if "=" not in spec:
+            raise BadRequestError(f'--from-literal "{spec}" must be KEY=VALUE')
+        k, v = spec.split("=", 1)
+        data[k] = v
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+    result = ctx.client.create(obj, ctx.namespace(namespace))
+    click.echo(f"configmap/{result['metadata']['name']} created")
+
+
+@create.command("clusterrole")
+@click.argument("name")
+@click.option("--verb", multiple=True, required=True, help="Verb(s), repeatable or comma-separated.")
+@click.option("--resource", multiple=True, required=True,
+              help="Resource(s) as PLURAL[.GROUP][/SUBRESOURCE], e.g. routes.route.openshift.io/custom-host.")
+@click.option("--resource-name", multiple=True)
+@pass_ctx
+@handle_errors
+def create_clusterrole(ctx: Ctx, name: str, verb: tuple[str, ...], resource: tuple[str, ...],
+                       resource_name: tuple[str, ...]) -> None:
+    """Create a ClusterRole with one rule per API group."""
+    verbs = [v for item in verb for v in item.split(",") if v]
+    by_group: dict[str, list[str]] = {}
+    for item in (r for spec in resource for r in spec.split(",") if r):
+        info, sub = resolve_subresource(item)
+        by_group.setdefault(info.group, []).append(f"{info.plural}/{sub}" if sub else info.plural)
+    rules = [{"apiGroups": [g], "resources": rs, "verbs": verbs,
+              **({"resourceNames": list(resource_name)} if resource_name else {})} for g, rs in by_group.items()]
+    ctx.client.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                       "metadata": {"name": name}, "rules": rules})
+    click.echo(f"clusterrole.rbac.authorization.k8s.io/{name} created")
+
+
+@create.command("namespace")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def create_namespace(ctx: Ctx, name: str) -> None:
+    """Create a Namespace (prefer `osdn new-project`, which also makes you its admin)."""
+    ctx.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    click.echo(f"namespace/{name} created")
+
+
+# ------------------------------------------------------------------------------------------- expose
+def _selector_of(info: KindInfo, obj: Obj) -> dict[str, str]:
+    spec = obj.get("spec") or {}
+    if info.kind == "Pod":
+        sel = obj["metadata"].get("labels") or {}
+    elif info.kind == "ReplicationController":
+        sel = spec.get("selector") or (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
+    elif info.kind == "Deployment":
+        sel = (spec.get("selector") or {}).get("matchLabels") or {}
+    elif info.kind == "Service":
+        sel = spec.get("selector") or {}
+    else:
+        raise BadRequestError(f"cannot expose a {info.kind}: expose pods, replicationcontrollers, "
+                              "deployments or services")
+    if not sel:
+        raise BadRequestError(f'{info.kind} "{obj["metadata"]["name"]}" has no labels to select its pods')
+    return dict(sel)
+
+
+def _ports_of(obj: Obj) -> list[int]:
+    spec = obj.get("spec") or {}
+    pod_spec = spec.get("template", {}).get("spec", spec) if "template" in spec else spec
+    return [p["containerPort"] for c in pod_spec.get("containers") or [] for p in c.get("ports") or []
+            if "containerPort" in p]
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@namespace_opt
+@click.option("--port", type=int, help="Service port (default: the first container port).")
+@click.option("--target-port", default=None, help="Container port or name (default: --port).")
+@click.option("--protocol", default="TCP", type=click.Choice(["TCP", "UDP", "SCTP"]))
+@click.option("--name", "svc_name", default=None, help="Name of the new Service/Route.")
+@click.option("--type", "svc_type", default="ClusterIP")
+@click.option("--hostname", default=None, help="Route host name (exposing a service).")
+@pass_ctx
+@handle_errors
+def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
+           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None) -> None:
+    """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose)."""
+    (info, names), = split_targets(targets)
+    if len(names) != 1:
+        raise BadRequestError("expose takes exactly one object")
+    ns = ctx.namespace(namespace)
+    obj = ctx.client.get(info, names[0], ns)
+    name = svc_name or names[0]
+    if info.kind == "Service":
+        route: Obj = {"apiVersion": "route.openshift.io/v1", "kind": "Route",
+                      "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}},
+                      "spec": {"to": {"kind": "Service", "name": names[0]}}}
+        if hostname:
+            route["spec"]["host"] = hostname
+        ctx.client.create(route, ns)
+        click.echo(f"route.route.openshift.io/{name} exposed")
+        return
+    selector = _selector_of(info, obj)
+    ports = [port] if port else _ports_of(obj)
+    if not ports:
+        raise BadRequestError(f'couldn\'t find a port for {info.singular} "{names[0]}": pass --port')
+    svc_ports = [{"name": f"port-{p}" if len(ports) > 1 else None, "port": p, "protocol": protocol,
+                  "targetPort": (int(target_port) if target_port and target_port.isdigit() else target_port) or p}
+                 for p in ports]
+    svc_ports = [{k: v for k, v in sp.items() if v is not None} for sp in svc_ports]
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}},
+           "spec": {"selector": selector, "ports": svc_ports, "type": svc_type}}
+    ctx.client.create(svc, ns)
+    warn(ctx.client)
+    click.echo(f"service/{name} exposed")
+

@@ -1,0 +1,54 @@
+"""`osdn server`: run the API server (and master controllers) in the foreground."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import yaml
+
+from osdn.cli.context import handle_errors
+from osdn.errors import BadRequestError
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadRequestError(f'--listen "{listen}" must be HOST:PORT, e.g. 127.0.0.1:8443')
+    return host, int(port)
+
+
+@click.command()
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False),
+              help="Where the store, tokens and admin.conf live (created if missing).")
+@click.option("--listen", default="127.0.0.1:8443", show_default=True, help="HOST:PORT to serve on.")
+@click.option("--config", "master_config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Master config file (master.yaml: admissionConfig, networkConfig, ...).")
+@click.option("--network-plugin", default="redhat/openshift-ovs-networkpolicy", show_default=True,
+              help="SDN mode for a new cluster: subnet, multitenant or networkpolicy (or the "
+                   "redhat/openshift-ovs-* names).")
+@click.option("--cluster-network", default="10.128.0.0/14", show_default=True)
+@click.option("--host-subnet-length", default=9, show_default=True, type=int,
+              help="Bits for pods per node (9 -> /23 per node).")
+@click.option("--service-network", default="172.30.0.0/16", show_default=True)
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@handle_errors
+def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
+           host_subnet_length: int, service_network: str, log_level: str) -> None:
+    """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
+
+    \b
+      osdn server --data-dir /var/lib/osdn --listen 127.0.0.1:8443 &
+      osdn --config /var/lib/osdn/admin.conf get netnamespaces
+    """
+    from osdn.apiserver.server import ServerConfig, build, serve
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = parse_listen(listen)
+    plugin = network_plugin if "/" in network_plugin else f"redhat/openshift-ovs-{network_plugin}"
+    mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
+    cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc)
+    srv = build(cfg)
+    click.echo(f"osdn server: serving on {cfg.url}; admin config: {cfg.data_dir / 'admin.conf'}", err=True)
+    serve(srv)
