@@ -1,0 +1,73 @@
+"""Services: a ClusterIP (or `<svc>.<ns>.svc.cluster.local`) and port -> the endpoints it forwards to.
+
+Pure. The service port is found by port and protocol. With an Endpoints object the endpoints are
+taken from it (the port by the service port's name); without one they are derived as the endpoints
+controller would: pods of the service's namespace matching its selector, with an IP, the target
+port resolved per pod (a named targetPort that a pod lacks excludes that pod). A headless service
+forwards nothing: its name resolves straight to the pods, on the requested port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from osdn.model.cluster import ClusterState
+from osdn.model.objects import IPv4, Service, ServicePort
+from osdn.model.verdict import DENY, INFO, Step
+
+STAGE = "service"
+
+
+@dataclass(frozen=True)
+class Backend:
+    pod: int | None  # index into state.pods, None for an endpoint that is not a pod
+    ip: IPv4
+    port: int
+
+
+def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int) -> tuple[list[Backend], list[Step]]:
+    """The endpoints a connection to `svc` on protocol/port is load-balanced to, with the explanation."""
+    ref = f"Service {svc.key}"
+    if svc.cluster_ip is None:
+        pods = _selected(state, svc)
+        backends = [Backend(i, state.pods[i].ip, port) for i in pods]  # type: ignore[arg-type]
+        return backends, [Step(STAGE, INFO, ref, "spec.clusterIP", f"headless: resolves to {len(backends)} pod(s)")]
+    for i, sp in enumerate(svc.ports):
+        if sp.port == port and sp.protocol == protocol:
+            backends = _from_endpoints(state, svc, sp) if svc.key in state.endpoints else _from_pods(state, svc, sp)
+            rule = f"spec.ports[{i}]"
+            if not backends:
+                return [], [Step(STAGE, DENY, ref, rule, "service has no endpoints; connection rejected")]
+            targets = ", ".join(_name(state, b) for b in backends)
+            return backends, [Step(STAGE, INFO, ref, rule, f"{svc.cluster_ip}:{port}/{protocol} -> {targets}")]
+    return [], [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")]
+
+
+def _name(state: ClusterState, b: Backend) -> str:
+    return f"{state.pods[b.pod].key}:{b.port}" if b.pod is not None else f"{b.ip}:{b.port}"
+
+
+def _selected(state: ClusterState, svc: Service) -> list[int]:
+    if svc.selector is None:
+        return []
+    return [i for i in state.pods_by_ns.get(svc.namespace, ())
+            if state.pods[i].ip is not None and all(state.pods[i].labels.get(k) == v for k, v in svc.selector.items())]
+
+
+def _from_pods(state: ClusterState, svc: Service, sp: ServicePort) -> list[Backend]:
+    out = []
+    for i in _selected(state, svc):
+        pod = state.pods[i]
+        target = sp.target if isinstance(sp.target, int) else pod.named_port(sp.target, sp.protocol)
+        if target is not None and pod.ip is not None:
+            out.append(Backend(i, pod.ip, target))
+    return out
+
+
+def _from_endpoints(state: ClusterState, svc: Service, sp: ServicePort) -> list[Backend]:
+    out = []
+    for ips, ports in state.endpoints[svc.key].subsets:
+        for ep in ports:
+            if ep.name == sp.name and ep.protocol == sp.protocol:
+                out.extend(Backend(state.pod_by_ip.get(ip), ip, ep.port) for ip in ips)
+    return sorted(out, key=lambda b: (int(b.ip), b.port))
