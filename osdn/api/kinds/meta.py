@@ -102,7 +102,7 @@ def loc_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
 
 
 def _type_message(err: Any) -> str:
-    words = _TYPE_WORDS.get(err["type"], err["msg"])
+    words = _TYPE_WORDS.get(err["type"], err["msg"].removeprefix("Value error, "))
     got = err.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
     hint = " (quote it in YAML)" if err["type"] == "string_type" and isinstance(got, (bool, int, float)) else ""
