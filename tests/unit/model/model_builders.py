@@ -11,7 +11,7 @@ from osdn.model.verdict import Connection, Verdict
 Obj = dict[str, Any]
 
 
-def namespace(name: str, **labels: str) -> Obj:
+def namespace(name: str, /, **labels: str) -> Obj:
     return {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name, "labels": dict(labels)}}
 
 
