@@ -301,9 +301,11 @@ class _Planner:
                      for n in self.nodes if n.egress_cidrs}
 
     def empty(self) -> tuple[dict[str, list[str]], set[str]]:
-        """Fresh allocation; unused and conflicting IPs are 'done' (never placed, dropped if present)."""
+        """Fresh allocation. 'done' IPs are never placed: unused, conflicting, or held by a node without
+        egressCIDRs (manual; even when inactive, placing it elsewhere would make two nodes claim it)."""
         done = {ip for ip, c in self.claims.items()
-                if len(c.netids) != 1 or len(c.nodes) > 1}
+                if len(c.netids) != 1 or len(c.nodes) > 1
+                or any(n.name not in self.auto for n in c.nodes)}   # held manually: never ours to move
         return {name: [] for name in self.auto}, done
 
     def keep_existing(self, alloc: dict[str, list[str]], done: set[str]) -> bool:
