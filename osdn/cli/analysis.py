@@ -1,0 +1,119 @@
+"""`osdn adm reachability` and `osdn adm trace`: the model's answers, offline from a manifest file.
+
+Reads the manifest (multi-document YAML, JSON or a kube List), builds a ClusterState and prints
+what osdn.model computes. The online forms (state read from a server) are not written yet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from collections.abc import Iterable
+
+import click
+
+from osdn.cli.manifests import read_manifests
+from osdn.errors import OsdnError
+from osdn.model.cluster import ClusterState
+from osdn.model.matrix import compute_matrix
+from osdn.model.multicast import compute_multicast_receivers
+from osdn.model.oracle import compute_verdict, resolve_endpoint
+from osdn.model.trace import matrix_to_dict, render_matrix_table, render_trace, verdict_to_dict
+from osdn.model.verdict import PROTOCOLS, Connection
+
+_ONLINE = "online mode needs a server; use --offline -f FILE"
+
+
+def _common(fn):  # type: ignore[no-untyped-def]
+    opts = [
+        click.option("--offline", is_flag=True, help="Compute from the manifest given with -f, no server."),
+        click.option("-f", "--filename", "files", multiple=True, help="Manifest with the cluster state."),
+        click.option("--port", type=click.IntRange(1, 65535), default=80, show_default=True),
+        click.option("--protocol", type=click.Choice(PROTOCOLS, case_sensitive=False), default="TCP",
+                     show_default=True),
+        click.option("--dns", "dns", multiple=True, metavar="NAME=IP[,IP...]",
+                     help="DNS resolution for EgressNetworkPolicy dnsName rules (repeatable)."),
+        click.option("--offline-node", "offline_nodes", multiple=True, metavar="NODE",
+                     help="Treat this node as offline for egress IPs (repeatable)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _state(offline: bool, files: tuple[str, ...], dns: Iterable[str], offline_nodes: Iterable[str]) -> ClusterState:
+    if not offline:
+        click.echo(_ONLINE, err=True)
+        sys.exit(2)
+    if not files:
+        raise click.UsageError("--offline needs -f FILE")
+    table: dict[str, list[str]] = {}
+    for entry in dns:
+        name, sep, ips = entry.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{entry!r}: expected NAME=IP[,IP...]", param_hint="--dns")
+        table.setdefault(name, []).extend(x.strip() for x in ips.split(",") if x.strip())
+    objs = [obj for _, obj in read_manifests(files)]
+    return ClusterState.from_objects(objs, table, offline_nodes)
+
+
+@click.command("reachability")
+@_common
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def reachability(offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
+                 offline_nodes: tuple[str, ...], output: str) -> None:
+    """Print the pod-to-pod reachability matrix for one port and protocol."""
+    try:
+        state = _state(offline, files, dns, offline_nodes)
+        matrix = compute_matrix(state, protocol.upper(), port)
+    except OsdnError as e:
+        raise click.ClickException(e.message) from None
+    if output == "json":
+        click.echo(json.dumps(matrix_to_dict(matrix), indent=2))
+    else:
+        click.echo(render_matrix_table(matrix))
+
+
+@click.command("trace")
+@_common
+@click.option("--from", "src", required=True, help="ns/pod, pod IP, node/NAME or an IP.")
+@click.option("--to", "dst", required=True,
+              help="ns/pod, ns/service, svc.ns.svc.cluster.local, node/NAME, an IP, or a multicast group IP.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def trace(offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
+          offline_nodes: tuple[str, ...], src: str, dst: str, output: str) -> None:
+    """Explain, step by step, whether a connection is allowed and by which rules."""
+    try:
+        state = _state(offline, files, dns, offline_nodes)
+        if _is_multicast(dst):
+            _print_multicast(state, src, dst, output)
+            return
+        conn = Connection(resolve_endpoint(state, src), resolve_endpoint(state, dst), protocol.upper(), port)
+        verdict = compute_verdict(state, conn)
+    except OsdnError as e:
+        raise click.ClickException(e.message) from None
+    click.echo(json.dumps(verdict_to_dict(verdict), indent=2) if output == "json" else render_trace(verdict))
+
+
+def _is_multicast(text: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(text).is_multicast
+    except ValueError:
+        return False
+
+
+def _print_multicast(state: ClusterState, src: str, group: str, output: str) -> None:
+    endpoint = resolve_endpoint(state, src)
+    if endpoint.pod is None:
+        raise click.ClickException("multicast senders must be pods")
+    result = compute_multicast_receivers(state, endpoint.pod)
+    if output == "json":
+        click.echo(json.dumps({"from": result.sender, "group": group, "receivers": list(result.receivers),
+                               "steps": [str(s) for s in result.steps]}, indent=2))
+        return
+    click.echo(f"multicast from pod {result.sender} to group {group}: {len(result.receivers)} receiver(s)")
+    for n, step in enumerate(result.steps, 1):
+        click.echo(f"  {n}. {step}")
+    for r in result.receivers:
+        click.echo(f"  -> {r}")
