@@ -153,10 +153,28 @@ class NL:
     ipr: IPRoute
     netns: str
     changed: list[str] = field(default_factory=list)
+    _indexes: dict[str, int] = field(default_factory=dict)  # positive lookups; delete_link evicts
+
+    def link(self, name: str) -> Any | None:
+        """The RTM_NEWLINK message of `name`, or None. (Not link_lookup: that dumps every link.)"""
+        try:
+            return self.ipr.link("get", ifname=name)[0]
+        except NetlinkError as exc:
+            if exc.code == errno.ENODEV:
+                return None
+            raise
 
     def index(self, name: str) -> int | None:
-        found = self.ipr.link_lookup(ifname=name)
-        return found[0] if found else None
+        if name in self._indexes:
+            return self._indexes[name]
+        msg = self.link(name)
+        if msg is None:
+            return None
+        self._indexes[name] = msg["index"]
+        return msg["index"]
+
+    def forget(self, name: str) -> None:
+        self._indexes.pop(name, None)
 
     def require(self, name: str) -> int:
         idx = self.index(name)
@@ -193,10 +211,10 @@ def nl_errors(what: str) -> Iterator[None]:
 # -- primitives (inside with_netlink) ---------------------------------------------------------------
 
 def observe_link(nl: NL, name: str) -> LinkState | None:
-    idx = nl.index(name)
-    if idx is None:
+    msg = nl.link(name)
+    if msg is None:
         return None
-    msg = nl.ipr.link("get", index=idx)[0]
+    idx = msg["index"]
     linkinfo = msg.get_attr("IFLA_LINKINFO")
     kind = linkinfo.get_attr("IFLA_INFO_KIND") if linkinfo else ""
     data = linkinfo.get_attr("IFLA_INFO_DATA") if linkinfo else None
@@ -215,22 +233,22 @@ def observe_link(nl: NL, name: str) -> LinkState | None:
 def set_link(nl: NL, name: str, *, mtu: int | None = None, mac: str | None = None,
              master: str | None = None, up: bool | None = True) -> bool:
     """Set only the attributes that differ from what the kernel has."""
-    cur = observe_link(nl, name)
+    cur = nl.link(name)
     if cur is None:
         raise LinkNotFoundError(f"link {name!r} not found in netns {nl.netns!r}")
     attrs: dict[str, Any] = {}
-    if mtu is not None and cur.mtu != mtu:
+    if mtu is not None and cur.get_attr("IFLA_MTU") != mtu:
         attrs["mtu"] = mtu
-    if mac is not None and cur.mac.lower() != mac.lower():
+    if mac is not None and cur.get_attr("IFLA_ADDRESS").lower() != mac.lower():
         attrs["address"] = mac
-    if master is not None and cur.master != master:
-        attrs["master"] = nl.require(master)
-    if up is not None and cur.up != up:
+    if master is not None and cur.get_attr("IFLA_MASTER") != (master_idx := nl.require(master)):
+        attrs["master"] = master_idx
+    if up is not None and bool(cur["flags"] & IFF_UP) != up:
         attrs["state"] = "up" if up else "down"
     if not attrs:
         return False
     with nl_errors(f"set {sorted(attrs)} on link {name!r} in netns {nl.netns!r}"):
-        nl.ipr.link("set", index=cur.index, **attrs)
+        nl.ipr.link("set", index=cur["index"], **attrs)
     return nl.note(f"set {name} {sorted(attrs)}")
 
 
@@ -274,6 +292,7 @@ def delete_link(nl: NL, name: str) -> bool:
     idx = nl.index(name)
     if idx is None:
         return False
+    nl.forget(name)
     try:
         with nl_errors(f"delete link {name!r} in netns {nl.netns!r}"):
             nl.ipr.link("del", index=idx)

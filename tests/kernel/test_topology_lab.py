@@ -145,7 +145,10 @@ def test_node_reaches_external_server_through_router(lab):
     def fetch() -> bytes:
         with socket.create_connection((lab.web_ips[0], 80), timeout=3) as s:
             s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            return s.recv(4096)
+            reply = b""
+            while chunk := s.recv(4096):  # HTTP/1.0: the server closes after the body
+                reply += chunk
+            return reply
 
     reply = netns.run_in_netns(node.netns, fetch)
     assert f"you are {node.ip}:".encode() in reply
