@@ -136,7 +136,7 @@ def validate_np_port(port: NetworkPolicyPort, path: str) -> list[FieldError]:
         return errs
     if port.port is None:
         errs.append(v.required(f"{path}.port", "must specify `port` when `endPort` is specified"))
-    elif not v.is_int(port.port):
+    elif isinstance(port.port, str):
         errs.append(v.invalid(f"{path}.endPort", port.end_port, "may not be specified when `port` is non-numeric"))
     else:
         errs += v.validate_port_number(port.end_port, f"{path}.endPort")
