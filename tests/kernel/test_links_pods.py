@@ -104,6 +104,7 @@ def test_bandwidth_limits_hold_both_directions(node):
     assert tc.ensure_bandwidth(NODE, b.host_veth, tc.Bandwidth(ingress=LIMIT))
     assert tc.observe_bandwidth(NODE, b.host_veth) == tc.Bandwidth(ingress=LIMIT)
     ingress = measure_mbps(a.pod_netns, b.pod_netns, b_ip)
+    print(f"\nMbit/s: unlimited {unlimited:.0f}, egress-limited {egress:.1f}, ingress-limited {ingress:.1f}")
     assert 1 < ingress < 2 * LIMIT / 1e6
 
 
