@@ -39,7 +39,7 @@ def _int_or_string(value: Any) -> int | str:
     raise ValueError("must be an integer or a string")
 
 
-IntOrString = Annotated[int | str, PlainValidator(_int_or_string)]
+IntOrString = Annotated[int | str, PlainValidator(_int_or_string, json_schema_input_type=int | str)]
 
 
 class OwnerReference(KubeModel):
