@@ -171,9 +171,11 @@ def _build_ports(topo: LabTopology, say: Progress) -> None:
             if port.gateway:
                 links.ensure_routes(nl, port.ifname, [links.Route("0.0.0.0/0", port.gateway)])
 
+        def switch_side(nl: links.NL, port: Port = port) -> None:
+            links.set_link(nl, port.switch_port, master=topo.bridge, up=True)
+
         links.with_netlink(port.netns, host_side)
-        links.with_netlink(port.switch, lambda nl, port=port: links.set_link(
-            nl, port.switch_port, master=topo.bridge, up=True))
+        links.with_netlink(port.switch, switch_side)
     say(f"{len(topo.ports)} links, {len(topo.nodes)} nodes on {topo.underlay_cidr}")
 
 
