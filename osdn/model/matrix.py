@@ -10,7 +10,8 @@ Host-network pods are not in the matrix: they are their node, not pods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from osdn.model.cluster import MULTITENANT, NETWORKPOLICY, ClusterState
 from osdn.model.netpol import EGRESS, INGRESS, PeerTable, compute_egress_table, compute_ingress_table
@@ -18,8 +19,7 @@ from osdn.model.netpol import EGRESS, INGRESS, PeerTable, compute_egress_table, 
 Probe = tuple[str, int]  # (protocol, port)
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     src: str
     dst: str
     allowed: bool
@@ -37,6 +37,7 @@ class Matrix:
     allowed: tuple[bytes, ...]
     egress: dict[int, PeerTable]
     ingress: dict[int, PeerTable]
+    _memo: dict[tuple[int, int, int], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def pods(self) -> tuple[str, ...]:
@@ -48,12 +49,19 @@ class Matrix:
 
     def cells(self) -> Iterator[Cell]:
         """Every ordered pair of distinct pods, sources in order, with its reason."""
-        pods = self.state.pods
+        keys = self.pods
+        reason = self._policy_reason if self.state.mode == NETWORKPOLICY else self.reason
         for a, s in enumerate(self.index):
             row = self.allowed[a]
             for b, d in enumerate(self.index):
                 if a != b:
-                    yield Cell(pods[s].key, pods[d].key, bool(row[b]), self.reason(s, d))
+                    yield Cell(keys[a], keys[b], bool(row[b]), reason(s, d))
+
+    def _policy_reason(self, s: int, d: int) -> str:
+        pods = self.state.pods
+        if pods[s].ip is None or pods[d].ip is None:
+            return self.reason(s, d)
+        return f"egress: {self._part(s, d, EGRESS)}; ingress: {self._part(d, s, INGRESS)}"
 
     def reason(self, s: int, d: int) -> str:
         st, pods = self.state, self.state.pods
@@ -65,8 +73,17 @@ class Matrix:
             return f"multitenant: netid {sv} -> netid {dv}: {why}"
         if st.mode != NETWORKPOLICY:
             return "subnet mode: every pod reaches every pod"
-        return f"egress: {_why(self.egress[s], d, pods[s].key, EGRESS)}; ingress: {_why(self.ingress[d], s, pods[d].key, INGRESS)}"
+        return f"egress: {self._part(s, d, EGRESS)}; ingress: {self._part(d, s, INGRESS)}"
 
+    def _part(self, me: int, peer: int, direction: str) -> str:
+        """One direction's reason, memoised by (pod, deciding rule): few distinct strings per matrix."""
+        table = self.egress[me] if direction == EGRESS else self.ingress[me]
+        hit = (table.hits.get(peer) or table.fallback) if table.isolated_by else None
+        key = (me, id(hit), direction == EGRESS)
+        text = self._memo.get(key)
+        if text is None:
+            text = self._memo[key] = _why(table, peer, self.state.pods[me].key, direction)
+        return text
 
 def _why(table: PeerTable, peer: int, key: str, direction: str) -> str:
     if not table.isolated_by:
