@@ -82,7 +82,7 @@ def _to_pod(state: ClusterState, src: Endpoint, di: int, protocol: str, port: in
         steps.append(Step("subnet", ALLOW, "", "", "subnet mode: every pod reaches every pod"))
         ok = True
     elif state.mode == MULTITENANT:
-        ok, step = multitenant.compute_multitenant(state, src.pod.split("/")[0] if src.kind == POD else None,
+        ok, step = multitenant.compute_multitenant(state, src.pod.split("/")[0] if src.kind == POD and src.pod else None,
                                                    dst_pod.namespace)
         steps.append(step)
     else:

@@ -65,7 +65,7 @@ def _from_pods(state: ClusterState, svc: Service, sp: ServicePort) -> list[Backe
 
 
 def _from_endpoints(state: ClusterState, svc: Service, sp: ServicePort) -> list[Backend]:
-    out = []
+    out: list[Backend] = []
     for ips, ports in state.endpoints[svc.key].subsets:
         for ep in ports:
             if ep.name == sp.name and ep.protocol == sp.protocol:
