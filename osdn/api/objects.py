@@ -7,6 +7,7 @@ return a new dict and raise ValidationError with every problem found, so nothing
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -62,7 +63,7 @@ def validate_labels(labels: Any, path: str) -> list[FieldError]:
         if problem:
             errs.append(FieldError(f"{path}[{k}]", problem))
         if not isinstance(v, str):
-            errs.append(FieldError(f"{path}[{k}]", f"value {v!r} must be a string (quote it in YAML)"))
+            errs.append(FieldError(f"{path}[{k}]", f"value {json.dumps(v)} must be a string (quote it in YAML)"))
         elif len(v) > 63 or not _LABEL_VALUE.match(v):
             errs.append(FieldError(f"{path}[{k}]", f'invalid label value "{v}": at most 63 characters, '
                                    "alphanumeric, '-', '_' or '.', starting and ending alphanumeric"))
@@ -80,7 +81,7 @@ def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
         if problem:
             errs.append(FieldError(f"{path}[{k}]", problem))
         if not isinstance(v, str):
-            errs.append(FieldError(f"{path}[{k}]", f"value {v!r} must be a string (quote it in YAML)"))
+            errs.append(FieldError(f"{path}[{k}]", f"value {json.dumps(v)} must be a string (quote it in YAML)"))
     return errs
 
 

@@ -159,7 +159,7 @@ class Resources:
     def patch(self, user: User, info: KindInfo, namespace: str, name: str, patch_body: Any,
               patch_type: str, subresource: str = "", dry_run: bool = False) -> Result:
         self.authorize(user, "patch", info, namespace, name, subresource)
-        old = self.store.get(key_of(info, namespace, name))
+        old = copy.deepcopy(self.store.get(key_of(info, namespace, name)))  # store snapshots are shared
         if patch_type == "json":
             new = patch.json_patch(old, patch_body)
         elif patch_type in ("merge", "strategic"):

@@ -154,7 +154,7 @@ def test_macvlan_annotation(problems: Problems, spec: dict[str, Any], value: str
 def test_unquoted_true_annotation_says_quote_it(problems: Problems) -> None:
     """YAML `assign-macvlan: true` (unquoted) arrives as a bool; the message must say what to do."""
     errs = problems(pod({"containers": [c(**PRIV)]}, {MACVLAN: True}))
-    assert errs == [f"metadata.annotations[{MACVLAN}]: value True must be a string (quote it in YAML)"]
+    assert errs == [f"metadata.annotations[{MACVLAN}]: value true must be a string (quote it in YAML)"]
 
 
 def test_pod_defaults(created: Callable[..., Any]) -> None:

@@ -1,0 +1,5 @@
+"""`python -m osdn` is the `osdn` command."""
+
+from osdn.cli.main import main
+
+main()

@@ -1,0 +1,107 @@
+"""Shared fixtures: a real `osdn server` process on a free loopback port, and root-only skips."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root (kernel/e2e test)")
+    for item in items:
+        if "kernel" in item.keywords or "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProc:
+    data_dir: Path
+    port: int
+    args: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config(self) -> Path:
+        return self.data_dir / "admin.conf"
+
+    def start(self) -> None:
+        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "osdn", "server", "--data-dir", str(self.data_dir),
+             "--listen", f"127.0.0.1:{self.port}", *self.args], stdout=log, stderr=log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"osdn server exited with {self.proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200 and self.config.exists():
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("osdn server did not become healthy in 20 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cli(self, *args: str, token: str | None = None, config: Path | None = None,
+            input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "osdn", "--config", str(config or self.config)]
+        if token:
+            cmd += ["--token", token]
+        r = subprocess.run([*cmd, *args], capture_output=True, text=True, input=input, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"osdn {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+
+def start_server(tmp_path: Path, *args: str) -> ServerProc:
+    srv = ServerProc(tmp_path / "data", free_port(), list(args))
+    srv.start()
+    return srv
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProc]:
+    srv = start_server(tmp_path)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def multitenant_server(tmp_path: Path) -> Iterator[ServerProc]:
+    srv = start_server(tmp_path, "--network-plugin", "multitenant")
+    try:
+        yield srv
+    finally:
+        srv.stop()
