@@ -161,9 +161,12 @@ class Nft:
 
     def list_table_json(self, family: str, table: str) -> list[dict[str, Any]] | None:
         """`nft -j list table FAMILY TABLE` as a list of objects; None if the table does not exist."""
-        if not self.table_exists(family, table):
-            return None
-        doc = self.run_json_output(f"list table {family} {table}")
+        try:
+            doc = self.run_json_output(f"list table {family} {table}")
+        except KernelError as exc:
+            if "No such file or directory" in str(exc):
+                return None
+            raise
         return [o for o in doc.get("nftables", []) if "metainfo" not in o]
 
     def table_exists(self, family: str, table: str) -> bool:

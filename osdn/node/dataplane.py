@@ -66,12 +66,9 @@ class Dataplane:
         desired = render_node(intent)  # a bad intent raises here, before the kernel is touched
         todo = plan(desired, self.observe())
         full = False
-        if not todo.is_empty():
+        if not todo.is_empty():  # an empty plan already proves the kernel matches: no re-read
             full = self._apply(todo, desired)
-        left = plan(desired, self.observe())
-        if not left.is_empty():
-            raise KernelError(f"nft verify failed in netns {self.netns!r}: {_describe(left)} still to do",
-                              ObjectRef(kind="Node", name=intent.node_name))
+            self._verify(desired, intent)
         stats = SyncStats(tuple(f"{t.family} {t.name}" for t in todo.replace) or
                           (tuple(f"{f} {n}" for f, n in MANAGED_TABLES) if full else ()),
                           todo.elements_added(), todo.elements_removed(), desired.element_count(),
@@ -80,6 +77,12 @@ class Dataplane:
                  intent.node_name, self.netns, ",".join(stats.replaced_tables) or "-",
                  stats.elements_added, stats.elements_removed, stats.elements_total, stats.duration_s)
         return stats
+
+    def _verify(self, desired: Ruleset, intent: NodeIntent) -> None:
+        left = plan(desired, self.observe())
+        if not left.is_empty():
+            raise KernelError(f"nft verify failed in netns {self.netns!r}: {_describe(left)} still to do",
+                              ObjectRef(kind="Node", name=intent.node_name))
 
     def _apply(self, todo: Plan, desired: Ruleset) -> bool:
         """Apply `todo`; on failure of an element-only plan, replace everything. True if it did."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from osdn.node.intent import DestPort, PortRange
 
 
+@lru_cache(maxsize=1 << 17)
 def ip(addr: str) -> str:
-    """A canonical IPv4 address."""
+    """A canonical IPv4 address (cached: render sees the same pod IPs many times)."""
     return str(ipaddress.IPv4Address(addr))
 
 

@@ -12,6 +12,7 @@ from node_builders import base_intent, intents, local_pod, sample_intent
 from osdn.node.intent import ClusterPod, NetID, Policy, PolicyRule, PortRange, ipblock_cidrs
 from osdn.node.render import render_node, render_node_text
 from osdn.node.render.elements import merge_ports, nets, proto_ports
+from osdn.node.render.policy import policy_ids
 from osdn.node.render.ruleset import Ruleset, Table
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -89,8 +90,8 @@ def test_policy_targets_and_dispatch_only_hold_local_pods() -> None:
                            pol.ingress_rules, pol.egress_rules)
     sets = table(render_node(base_intent("networkpolicy", pods=intent.pods, local_pods=intent.local_pods,
                                          policies=(remote_target,))), "inet").set_by_name()
-    tgt = next(s for n, s in sets.items() if n.endswith("_tgt"))
-    assert tgt.elements == {"10.128.0.2"}
+    pid = policy_ids((remote_target,))[("a", "allow-web")]
+    assert sets["np_tgt"].elements == {f"{pid} . 10.128.0.2"}
     assert sets["np_ingress_dispatch"].elements == {"10.128.0.2 : jump np_in_a"}
     assert sets["np_egress_dispatch"].elements == {"10.128.0.2 : jump np_eg_a"}
 
@@ -115,7 +116,15 @@ def test_200_targets_from_200_peers_is_O_400_elements_not_40000() -> None:
     inet = table(render_node(base_intent("networkpolicy", pods=pods, local_pods=local, policies=(pol,))), "inet")
     policy_elements = sum(len(s.elements) for s in inet.sets if s.name.startswith("np_"))
     assert policy_elements == 200 + 200 + 1 + 200  # targets, peers, port, ingress dispatch
+    assert len([s for s in inet.sets if s.name.startswith("np_")]) == 7  # constant, whatever the policies
     assert sum(len(c.rules) for c in inet.chains if c.name.startswith("np_in_")) == 2  # allow + drop
+
+
+def test_policy_ids_are_unique_stable_and_leave_room_for_rules() -> None:
+    pols = tuple(Policy("ns", f"p{i}", frozenset()) for i in range(3000))
+    ids = policy_ids(pols)
+    assert len(set(ids.values())) == 3000 and all(v % 256 == 0 and v > 0 for v in ids.values())
+    assert policy_ids(pols[:10])[("ns", "p3")] == ids[("ns", "p3")]
 
 
 def test_ipblock_except_matches_openshift_vector() -> None:
