@@ -122,3 +122,14 @@ class Lab:
 def leftovers() -> list[str]:
     """Namespaces of this run that still exist (should be none after cleanup)."""
     return [n for n in netns_list() if n.startswith(PREFIX)]
+
+
+def join_nodes(a: Lab, b: Lab, vni: int = 42) -> None:
+    """Underlay veth between two node namespaces and a VXLAN port (`vxlan0`) on each bridge."""
+    sh("ip", "link", "add", "ul0", "netns", a.node, "type", "veth", "peer", "name", "ul0", "netns", b.node)
+    for n, (lab, peer) in enumerate(((a, 2), (b, 1)), start=1):
+        sh("ip", "-n", lab.node, "addr", "add", f"10.255.0.{n}/24", "dev", "ul0")
+        sh("ip", "-n", lab.node, "link", "set", "ul0", "up")
+        sh("ip", "-n", lab.node, "link", "add", "vxlan0", "type", "vxlan", "id", str(vni), "local",
+           f"10.255.0.{n}", "remote", f"10.255.0.{peer}", "dstport", "4789", "dev", "ul0")
+        sh("ip", "-n", lab.node, "link", "set", "vxlan0", "mtu", "1450", "master", "br0", "up")
