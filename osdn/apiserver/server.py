@@ -1,4 +1,4 @@
-"""`osdn server`: the API server process (and, with later issues, the master controllers).
+"""`osdn server`: the API server process; `serve` also runs the master controllers given as services.
 
 Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tokens, 0600),
 `admin.conf` (client config with the admin token, 0600; written on first start).
@@ -6,11 +6,15 @@ Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tok
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 import yaml
@@ -19,6 +23,8 @@ from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.app import create_app
 from osdn.apiserver.auth import Authorizer, TokenFile
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
+from osdn.apiserver.plugins import build_plugins
+from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
 from osdn.store.sqlite import SQLiteStore
@@ -80,15 +86,58 @@ def build(cfg: ServerConfig) -> Server:
     store = SQLiteStore(cfg.data_dir / "osdn.db")
     tokens = TokenFile(cfg.data_dir / "tokens")
     ensure_admin_config(cfg, tokens)
-    resources = Resources(store, Authorizer(store), AdmissionChain())
+    resources = Resources(store, Authorizer(store), AdmissionChain(build_plugins(cfg.master_config)))
     bootstrap(resources, default_cluster_network(cfg.network_plugin, cfg.cluster_network,
                                                  cfg.host_subnet_length, cfg.service_network))
-    return Server(cfg, store, tokens, resources, Projects(resources))
+    projects = Projects(resources)
+    projects.on_created.append(ProjectRequestTemplate(resources))
+    return Server(cfg, store, tokens, resources, projects)
 
 
-def serve(server: Server) -> None:
+class Service(Protocol):
+    """Something that runs next to the API server (the master controllers): started once the
+    server listens, stopped when it shuts down."""
+
+    def start(self) -> Any: ...
+    def stop(self) -> None: ...
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn.Server that stops the services first on shutdown (their watches end cleanly)."""
+
+    services: Sequence[Service] = ()
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        stopping = asyncio.gather(*(asyncio.to_thread(_stop, s) for s in self.services))
+        await super().shutdown(sockets)
+        await stopping
+
+
+def _stop(service: Service) -> None:
+    try:
+        service.stop()
+    except Exception:
+        log.exception("stopping %s failed", type(service).__name__)
+
+
+def _start_when_listening(server: _Uvicorn, services: Sequence[Service]) -> None:
+    while not server.started and not server.should_exit:
+        time.sleep(0.005)
+    for service in services:
+        if server.should_exit:
+            return
+        try:
+            service.start()
+        except Exception:
+            log.exception("%s failed to start; the API server keeps running without it", type(service).__name__)
+
+
+def serve(server: Server, services: Sequence[Service] = ()) -> None:
     app = create_app(server.store, server.tokens, server.resources, server.projects)
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
-    uvicorn.run(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=1)
+    userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
+                                      access_log=False, timeout_graceful_shutdown=1))
+    userver.services = services
+    threading.Thread(target=_start_when_listening, args=(userver, services), name="services", daemon=True).start()
+    userver.run()
     server.store.close()

@@ -43,12 +43,16 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
       osdn --config /var/lib/osdn/admin.conf get netnamespaces
     """
     from osdn.apiserver.server import ServerConfig, build, serve
+    from osdn.client import load_config
+    from osdn.master.manager import Master, MasterOptions
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = parse_listen(listen)
     plugin = network_plugin if "/" in network_plugin else f"redhat/openshift-ovs-{network_plugin}"
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc)
+    options = MasterOptions.from_config(mc)
     srv = build(cfg)
+    master = Master(load_config(str(cfg.data_dir / "admin.conf")), options)
     click.echo(f"osdn server: serving on {cfg.url}; admin config: {cfg.data_dir / 'admin.conf'}", err=True)
-    serve(srv)
+    serve(srv, [master])

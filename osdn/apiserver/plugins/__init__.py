@@ -1,0 +1,62 @@
+"""Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
+
+Always on: ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS, IngressAdmission
+(allowHostnameChanges false unless configured). RunOnceDuration runs only when configured. Plugin
+names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
+`configuration` or a `location` (a YAML file). Unknown plugin names are logged and ignored (a real
+master.yaml lists plugins osdn does not have).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from osdn.apiserver.admission import Plugin
+from osdn.apiserver.plugins.clusternetwork import ClusterNetworkMode
+from osdn.apiserver.plugins.egressfirewall import EgressFirewallPlacement
+from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
+from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
+from osdn.errors import BadRequestError
+
+log = logging.getLogger(__name__)
+KNOWN = ("RunOnceDuration", "IngressAdmission")
+
+
+def plugin_configs(master_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`admissionConfig.pluginConfig` as {short plugin name: configuration dict}."""
+    raw = ((master_config or {}).get("admissionConfig") or {}).get("pluginConfig") or {}
+    if not isinstance(raw, dict):
+        raise BadRequestError("master config admissionConfig.pluginConfig must be a mapping of plugin names")
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in raw.items():
+        short = str(name).removeprefix("openshift.io/")
+        if short not in KNOWN:
+            log.warning("admission plugin %s in the master config is not known to osdn; ignored", name)
+            continue
+        entry = entry or {}
+        config = entry.get("configuration")
+        if config is None and entry.get("location"):
+            try:
+                config = yaml.safe_load(Path(entry["location"]).read_text())
+            except (OSError, yaml.YAMLError) as err:
+                raise BadRequestError(f"admission plugin {name}: cannot read location {entry['location']}: {err}") \
+                    from None
+        if not isinstance(config or {}, dict):
+            raise BadRequestError(f"admission plugin {name}: configuration must be a mapping")
+        out[short] = dict(config or {})
+    return out
+
+
+def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
+    configs = plugin_configs(master_config or {})
+    plugins: list[Plugin] = []
+    if "RunOnceDuration" in configs:
+        plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
+    ingress = configs.get("IngressAdmission", {})
+    plugins += [ClusterNetworkMode(), EgressFirewallPlacement(), RouteHostname(), RouteHSTS(),
+                IngressAdmission(bool(ingress.get("allowHostnameChanges", False)))]
+    return plugins

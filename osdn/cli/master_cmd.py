@@ -1,0 +1,43 @@
+"""`osdn master`: run the SDN master controllers against a (remote) API server."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+import yaml
+
+from osdn.cli.context import Ctx, handle_errors, pass_ctx
+
+
+@click.command("master")
+@click.option("--master-config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="master.yaml (the egressHealth section configures egress node probing).")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@pass_ctx
+@handle_errors
+def master(ctx: Ctx, master_config: str | None, log_level: str) -> None:
+    """Run the master controllers (NetIDs, HostSubnets, egress IPs) until interrupted.
+
+    \b
+    `osdn server` already runs them in-process; use this against a server started elsewhere:
+      osdn --config admin.conf master --master-config master.yaml
+    """
+    from osdn.master.manager import Master, MasterOptions
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
+    running = Master(ctx.client.config, MasterOptions.from_config(mc)).start()
+    click.echo(f"osdn master: {running.network.mode.value if running.network else '?'} mode, "
+               f"controllers running against {ctx.client.config.server}", err=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()

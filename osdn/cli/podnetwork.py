@@ -1,0 +1,171 @@
+"""`osdn adm pod-network`: join, isolate and make global the pod networks of projects (multitenant).
+
+Like `oc adm pod-network`: each verb sets `pod.network.openshift.io/multitenant.change-network`
+on the projects' NetNamespaces, then waits until the master has applied it (annotation removed) or
+refused it (`network.osdn.io/change-network-error`), and reports each project's resulting NetID.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import click
+
+from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.client import Client
+from osdn.errors import BadRequestError, NotFoundError, OsdnError
+from osdn.model.netid import CHANGE_NETWORK_ANNOTATION, DEFAULT_NAMESPACE
+from osdn.model.sdnconfig import Mode, parse_mode
+
+CHANGE_ERROR_ANNOTATION = "network.osdn.io/change-network-error"
+WAIT_SECONDS = 15.0
+
+
+@dataclass
+class Outcome:
+    project: str
+    netid: int | None = None
+    error: str | None = None
+
+
+def require_multitenant(client: Client) -> None:
+    plugin = str(client.get("ClusterNetwork", "default").get("pluginName") or "")
+    if parse_mode(plugin) is not Mode.MULTITENANT:
+        raise BadRequestError("managing pod network is only supported for openshift multitenant network "
+                              f"plugin (this cluster runs {plugin!r})")
+
+
+def select_projects(client: Client, names: tuple[str, ...], selector: str) -> list[str]:
+    if names and selector:
+        raise BadRequestError("either specify --selector or projects but not both")
+    if not names and not selector:
+        raise BadRequestError("must provide --selector=<project_selector> or projects")
+    if selector:
+        found = [p["metadata"]["name"] for p in client.list("Project", label_selector=selector)["items"]]
+        if not found:
+            raise NotFoundError(f'no projects found matching selector "{selector}"')
+        return found
+    missing = []
+    for name in names:
+        try:
+            client.get("Project", name)
+        except NotFoundError:
+            missing.append(name)
+    if missing:
+        raise NotFoundError(f"project(s) not found: {', '.join(missing)}")
+    return list(dict.fromkeys(names))
+
+
+def _request(client: Client, project: str, value: str) -> None:
+    """Set the change annotation (and clear an old error); waits for the NetNamespace to exist."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    patch = {"metadata": {"annotations": {CHANGE_NETWORK_ANNOTATION: value, CHANGE_ERROR_ANNOTATION: None}}}
+    while True:
+        try:
+            client.patch("NetNamespace", project, patch)
+            return
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise NotFoundError(f'project "{project}" has no NetNamespace yet (is the master running?)') from None
+            time.sleep(0.1)
+
+
+def _wait(client: Client, project: str, value: str, deadline: float) -> Outcome:
+    delay = 0.02
+    while True:
+        netns = client.get("NetNamespace", project)
+        annotations = (netns.get("metadata") or {}).get("annotations") or {}
+        error = annotations.get(CHANGE_ERROR_ANNOTATION)
+        if error and error.startswith(f"{value}: "):
+            return Outcome(project, error=error[len(value) + 2:])
+        if CHANGE_NETWORK_ANNOTATION not in annotations:
+            return Outcome(project, netid=int(netns.get("netid") or 0))
+        if time.monotonic() > deadline:
+            return Outcome(project, error=f"the master did not apply {value!r} within {WAIT_SECONDS:.0f}s "
+                                          "(is it running in multitenant mode?)")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def change_network(client: Client, projects: list[str], value: str) -> list[Outcome]:
+    """Request `value` for every project, then wait for all of them (they run in parallel)."""
+    outcomes: dict[str, Outcome] = {}
+    for project in projects:
+        try:
+            _request(client, project, value)
+        except OsdnError as err:
+            outcomes[project] = Outcome(project, error=err.message)
+    deadline = time.monotonic() + WAIT_SECONDS
+    for project in projects:
+        if project not in outcomes:
+            outcomes[project] = _wait(client, project, value, deadline)
+    return [outcomes[p] for p in projects]
+
+
+def report(outcomes: list[Outcome], done: str) -> None:
+    failed = False
+    for o in outcomes:
+        if o.error:
+            failed = True
+            click.echo(f'error: project "{o.project}": {o.error}', err=True)
+        else:
+            click.echo(f'project "{o.project}" {done} (netid {o.netid})')
+    if failed:
+        sys.exit(1)
+
+
+@click.group("pod-network")
+def pod_network() -> None:
+    """Join, isolate or make global project pod networks (multitenant plugin only)."""
+
+
+_selector = click.option("--selector", default="", help="Label selector of the projects (instead of names).")
+
+
+@pod_network.command("join-projects")
+@click.option("--to", "to", default="", help="The project whose pod network the others join.")
+@_selector
+@click.argument("projects", nargs=-1)
+@pass_ctx
+@handle_errors
+def join_projects(ctx: Ctx, to: str, selector: str, projects: tuple[str, ...]) -> None:
+    """Join PROJECTS (or --selector) to the pod network of --to: they get its NetID."""
+    client = ctx.client
+    require_multitenant(client)
+    if not to:
+        raise BadRequestError("must provide --to=<project_name>")
+    try:
+        client.get("Project", to)
+    except NotFoundError:
+        raise NotFoundError(f'project "{to}" not found (from --to)') from None
+    names = [p for p in select_projects(client, projects, selector) if p != to]
+    report(change_network(client, names, f"join:{to}"), f'joined to "{to}"')
+
+
+@pod_network.command("isolate-projects")
+@_selector
+@click.argument("projects", nargs=-1)
+@pass_ctx
+@handle_errors
+def isolate_projects(ctx: Ctx, selector: str, projects: tuple[str, ...]) -> None:
+    """Give PROJECTS (or --selector) pod networks of their own."""
+    client = ctx.client
+    require_multitenant(client)
+    names = select_projects(client, projects, selector)
+    if DEFAULT_NAMESPACE in names:
+        raise BadRequestError(f'network isolation for project "{DEFAULT_NAMESPACE}" is forbidden')
+    report(change_network(client, names, "isolate"), "isolated")
+
+
+@pod_network.command("make-projects-global")
+@_selector
+@click.argument("projects", nargs=-1)
+@pass_ctx
+@handle_errors
+def make_projects_global(ctx: Ctx, selector: str, projects: tuple[str, ...]) -> None:
+    """Make PROJECTS (or --selector) global: they reach, and are reached by, every project."""
+    client = ctx.client
+    require_multitenant(client)
+    report(change_network(client, select_projects(client, projects, selector), "global"), "made global")

@@ -1,0 +1,228 @@
+"""Egress IP controller: automatic assignment, activity/conflicts, node health, published decisions.
+
+One key ("egress"): any change of a NetNamespace, HostSubnet or Node, or a node health transition,
+marks the whole egress state dirty; the reconcile (debounced by `debounce` seconds) then
+1. runs `reallocate_egress_ips` when some node has egressCIDRs and writes changed
+   HostSubnet.egressIPs (an IP taken off a node is placed on the next round, as the reference);
+2. computes `compute_egress_state` (activity: exactly one node and one NetID claim an IP) with the
+   offline nodes, and publishes, where node agents and `osdn get/describe` see them:
+   - NetNamespace annotation `network.osdn.io/egress`: JSON `{"action": "via"|"drop", "egressIP",
+     "node", "nodeIP", "standby": [...], "reason"}` (absent: no egress IPs, normal masquerade);
+   - HostSubnet annotations `network.osdn.io/egress-active` (the IPs this node must host, comma
+     separated) and `network.osdn.io/egress-health` (`online` / `offline: <why>`);
+   - Events: decision changes (Normal when using an IP, Warning when dropping), IP conflicts, node
+     health transitions.
+A namespace whose egress IPs are all unusable has its egress traffic dropped (never the node IP).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+from collections.abc import Hashable
+from typing import Any
+
+from osdn.client import Client
+from osdn.master.controller import Controller, Informers
+from osdn.master.events import Recorder
+from osdn.master.probe import ProbeOptions, Target, TcpProber, heartbeat_problem, probe_target
+from osdn.model.egressip import (
+    Egress,
+    EgressDecision,
+    EgressState,
+    NamespaceEgress,
+    NodeEgress,
+    compute_egress_state,
+    reallocate_egress_ips,
+)
+from osdn.model.health import Transition
+from osdn.model.sdnconfig import NetworkConfig
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+KEY = "egress"
+EGRESS_ANNOTATION = "network.osdn.io/egress"
+ACTIVE_ANNOTATION = "network.osdn.io/egress-active"
+HEALTH_ANNOTATION = "network.osdn.io/egress-health"
+
+
+def decision_annotation(d: EgressDecision) -> str | None:
+    """The published form of a namespace's egress decision (None for normal egress). Pure."""
+    if d.action is Egress.NORMAL:
+        return None
+    body: dict[str, Any] = {"action": d.action.value}
+    if d.action is Egress.VIA:
+        body.update(egressIP=d.egress_ip, node=d.node, nodeIP=d.node_ip, standby=list(d.standby))
+    else:
+        body["reason"] = d.reason
+    return json.dumps(body, separators=(",", ":"))
+
+
+def describe_decision(d: EgressDecision) -> str:
+    if d.action is Egress.VIA:
+        return f"egress via {d.egress_ip} on node {d.node}" + (f" (standby {', '.join(d.standby)})" if d.standby else "")
+    return f"egress traffic dropped: {d.reason}"
+
+
+class EgressController(Controller):
+    name = "egress"
+
+    def __init__(self, client: Client, informers: Informers, network: NetworkConfig, recorder: Recorder,
+                 probe: ProbeOptions, debounce: float = 0.05) -> None:
+        super().__init__(client)
+        self.network, self.recorder, self.probe, self.debounce = network, recorder, probe, debounce
+        self.netnamespaces = informers.on("NetNamespace", self._on_event)
+        self.hostsubnets = informers.on("HostSubnet", self._on_event)
+        self.nodes = informers.on("Node", self._on_event)
+        self.prober = TcpProber(probe, self._on_health) if probe.mode == "tcp" else None
+        self._heartbeat_down: dict[str, str] = {}
+        self._reported: set[tuple[str, str]] = set()
+        self.last_state: EgressState | None = None
+        self.transitions: list[Transition] = []
+        self._tick_thread: threading.Thread | None = None
+
+    def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        self.queue.add_after(KEY, self.debounce)
+
+    def _on_health(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            self.transitions.append(t)
+            state = "online" if t.online else "offline"
+            self.recorder.event("HostSubnet", t.node, f"EgressNode{state.capitalize()}",
+                                f"egress node {t.node} is {state}: {t.reason}", warning=not t.online)
+        self.enqueue(KEY)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        self.enqueue(KEY)
+
+    def start(self) -> None:
+        super().start()
+        if self.prober is not None:
+            self.prober.start()
+        self._tick_thread = threading.Thread(target=self._tick, name="master-egress-heartbeat", daemon=True)
+        self._tick_thread.start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.prober is not None:
+            self.prober.stop()
+        if self._tick_thread is not None:
+            self._tick_thread.join(timeout=2)
+
+    def _tick(self) -> None:
+        """Heartbeats expire without any API event: re-check them twice a second."""
+        while not self._stop.wait(0.5):
+            if self._heartbeat_offline() != self._heartbeat_down:
+                self.enqueue(KEY)
+
+    # ---- health ------------------------------------------------------------------------------
+    def _heartbeat_offline(self) -> dict[str, str]:
+        now = time.time()
+        out = {}
+        for node in self.nodes.items():
+            problem = heartbeat_problem(node, now, self.probe.heartbeat_timeout)
+            if problem:
+                out[node["metadata"]["name"]] = problem
+        return out
+
+    def offline(self) -> dict[str, str]:
+        """Offline egress nodes with the reason (probe or heartbeat)."""
+        down = dict(self._heartbeat_offline())
+        self._heartbeat_down = dict(down)
+        if self.prober is not None:
+            for node in self.prober.offline():
+                down.setdefault(node, "not answering health probes")
+        return down
+
+    def _update_probe_targets(self, hostsubnets: list[Obj]) -> None:
+        if self.prober is None:
+            return
+        targets: dict[str, Target] = {}
+        for hs in hostsubnets:
+            if hs.get("egressIPs") or hs.get("egressCIDRs"):
+                target = probe_target(self.probe, hs["metadata"]["name"], hs)
+                if target is not None:
+                    targets[hs["metadata"]["name"]] = target
+        self.prober.set_targets(targets)
+
+    # ---- reconcile ---------------------------------------------------------------------------
+    def reconcile(self, key: Hashable) -> None:
+        if not self.network.supports_vnids:
+            return
+        hostsubnets = {h["metadata"]["name"]: h for h in self.hostsubnets.items()}
+        hostsubnets.update({n: o for n in hostsubnets if (o := self.writes.latest(self.hostsubnets, n))})
+        self._update_probe_targets(list(hostsubnets.values()))
+        netns = [self.writes.latest(self.netnamespaces, o["metadata"]["name"]) or o for o in self.netnamespaces.items()]
+        namespaces = [NamespaceEgress.from_dict(o) for o in netns]
+        down = self.offline()
+        if any(h.get("egressCIDRs") for h in hostsubnets.values()):
+            self._assign(namespaces, hostsubnets, set(down))
+        nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
+        state = compute_egress_state(namespaces, nodes, set(down))
+        self.last_state = state
+        self._publish_namespaces(state, netns)
+        self._publish_nodes(state, hostsubnets, down)
+        self._report_conflicts(state, hostsubnets, netns)
+
+    def _assign(self, namespaces: list[NamespaceEgress], hostsubnets: dict[str, Obj], down: set[str]) -> None:
+        nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
+        alloc = reallocate_egress_ips(namespaces, nodes, down)
+        for name, ips in alloc.changes(nodes).items():
+            body = copy.deepcopy(hostsubnets[name])
+            body["egressIPs"] = ips
+            stored = self.client.update(body)
+            self.writes.record("HostSubnet", name, stored)
+            hostsubnets[name] = stored
+            log.info("egress: HostSubnet %s egressIPs -> %s", name, ips)
+        if alloc.again:
+            self.queue.add_after(KEY, self.debounce)
+
+    def _publish_namespaces(self, state: EgressState, netnamespaces: list[Obj]) -> None:
+        for netns in netnamespaces:
+            name = netns["metadata"]["name"]
+            decision = state.namespaces.get(int(netns.get("netid") or 0))
+            wanted = decision_annotation(decision) if decision and netns.get("egressIPs") else None
+            current = (netns["metadata"].get("annotations") or {}).get(EGRESS_ANNOTATION)
+            if wanted == current:
+                continue
+            self._set_annotations("NetNamespace", netns, {EGRESS_ANNOTATION: wanted})
+            if decision is not None and wanted is not None:
+                self.recorder.event("NetNamespace", name, "EgressDropped" if decision.action is Egress.DROP
+                                    else "EgressIP", describe_decision(decision),
+                                    warning=decision.action is Egress.DROP)
+
+    def _publish_nodes(self, state: EgressState, hostsubnets: dict[str, Obj], down: dict[str, str]) -> None:
+        for name, hs in hostsubnets.items():
+            egress_node = bool(hs.get("egressIPs") or hs.get("egressCIDRs"))
+            active = ",".join(s.ip for s in state.hosted_by(name)) if egress_node else None
+            health = (f"offline: {down[name]}" if name in down else "online") if egress_node else None
+            annotations = hs["metadata"].get("annotations") or {}
+            if annotations.get(ACTIVE_ANNOTATION) != active or annotations.get(HEALTH_ANNOTATION) != health:
+                self._set_annotations("HostSubnet", hs, {ACTIVE_ANNOTATION: active, HEALTH_ANNOTATION: health})
+
+    def _set_annotations(self, kind: str, obj: Obj, values: dict[str, str | None]) -> None:
+        body = copy.deepcopy(obj)
+        annotations = dict(body["metadata"].get("annotations") or {})
+        for key, value in values.items():
+            if value is None:
+                annotations.pop(key, None)
+            else:
+                annotations[key] = value
+        body["metadata"]["annotations"] = annotations
+        self.writes.record(kind, body["metadata"]["name"], self.client.update(body))
+
+    def _report_conflicts(self, state: EgressState, hostsubnets: dict[str, Obj], netns: list[Obj]) -> None:
+        """A Warning event on every HostSubnet and NetNamespace claiming an IP in a new conflict."""
+        errors = {s.ip: s.error for s in state.ips.values() if s.error}
+        for ip, error in sorted(errors.items()):
+            if (ip, error) in self._reported:
+                continue
+            for kind, objs in (("HostSubnet", hostsubnets.values()), ("NetNamespace", netns)):
+                for obj in objs:
+                    if ip in (obj.get("egressIPs") or []):
+                        self.recorder.event(kind, obj["metadata"]["name"], "EgressIPConflict", error, warning=True)
+        self._reported = set(errors.items())

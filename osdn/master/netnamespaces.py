@@ -1,0 +1,174 @@
+"""NetNamespace controller: one NetNamespace per Namespace, NetIDs, and the change-network annotation.
+
+Key: a namespace name. Level-triggered: for each name it makes the NetNamespace match the
+Namespace (create with a fresh NetID, `default` -> 0; delete when the Namespace is gone, releasing
+the NetID once no namespace uses it) and applies a pending
+`pod.network.openshift.io/multitenant.change-network` annotation (`global`, `join:<ns>`, `isolate`)
+with `osdn.model.netid.compute_network_change`. Results are written back on the NetNamespace: the
+new netid with the annotation removed, or the error in `CHANGE_ERROR_ANNOTATION` (plus a Warning
+event), which `osdn adm pod-network` reports.
+
+osdn refuses to make a project global or to join it with others while the resulting shared pod
+network holds an EgressNetworkPolicy (admission refuses it first; this is the race-free check).
+Only multitenant and networkpolicy modes have NetNamespaces; in subnet mode this controller idles.
+Restart-safe: `prepare` re-marks the NetIDs of all existing NetNamespaces as allocated.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Hashable
+from typing import Any
+
+from osdn.client import Client
+from osdn.errors import AlreadyExistsError, NotFoundError
+from osdn.master.controller import Controller, Informers
+from osdn.master.events import Recorder
+from osdn.model.netid import (
+    CHANGE_NETWORK_ANNOTATION,
+    GLOBAL_VNID,
+    NetIDAllocator,
+    NetIDRegistry,
+    compute_network_change,
+)
+from osdn.model.sdnconfig import NetworkConfig
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+CHANGE_ERROR_ANNOTATION = "network.osdn.io/change-network-error"
+NETNS_API = "network.openshift.io/v1"
+
+
+def blocking_policies(value: str, namespace: str, netids: dict[str, int], policy_namespaces: set[str]) -> list[str]:
+    """Namespaces whose EgressNetworkPolicy would end up in a global or shared pod network. Pure.
+
+    `global` affects the namespace itself; `join:<t>` the namespace plus every namespace that shares
+    the target's NetID (all global ones if the target is global). `isolate` never blocks.
+    """
+    if value == "global":
+        members = {namespace}
+    elif value.startswith("join:"):
+        target = value.split(":", 1)[1]
+        target_id = netids.get(target)
+        members = {namespace, target} | ({n for n, v in netids.items() if v == target_id}
+                                         if target_id not in (None, GLOBAL_VNID) else set())
+    else:
+        return []
+    return sorted(members & policy_namespaces)
+
+
+def _annotations(obj: Obj) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+class NetNamespaceController(Controller):
+    name = "netnamespaces"
+
+    def __init__(self, client: Client, informers: Informers, network: NetworkConfig,
+                 recorder: Recorder, allocator: NetIDAllocator | None = None) -> None:
+        super().__init__(client)
+        self.network, self.recorder = network, recorder
+        self.registry = NetIDRegistry(allocator or NetIDAllocator())
+        self.namespaces = informers.on("Namespace", self._on_event)
+        self.netnamespaces = informers.on("NetNamespace", self._on_event)
+        self.policies = informers.get("EgressNetworkPolicy")
+
+    def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        self.enqueue(((new or old) or {})["metadata"]["name"])
+
+    def prepare(self) -> None:
+        stored = [(o["metadata"]["name"], int(o.get("netid") or 0)) for o in self.netnamespaces.items()]
+        for warning in self.registry.load(stored):
+            log.warning("%s", warning)
+        log.info("netnamespaces: %d NetNamespaces adopted, %d NetIDs in use", len(stored),
+                 self.registry.allocator.size - self.registry.allocator.free())
+        for obj in self.namespaces.items() + self.netnamespaces.items():
+            self.enqueue(obj["metadata"]["name"])
+
+    # ---- reconcile ---------------------------------------------------------------------------
+    def reconcile(self, key: Hashable) -> None:
+        if not self.network.supports_vnids:
+            return
+        name = str(key)
+        ns = self.namespaces.get(name)
+        netns = self.writes.latest(self.netnamespaces, name)
+        if netns is not None:
+            self._adopt(name, int(netns.get("netid") or 0))
+        if ns is None or (ns.get("metadata") or {}).get("deletionTimestamp"):
+            self._remove(name, netns)
+        elif netns is None:
+            self._create(name)
+        elif CHANGE_NETWORK_ANNOTATION in _annotations(netns):
+            self._change(netns, _annotations(netns)[CHANGE_NETWORK_ANNOTATION])
+
+    def _adopt(self, name: str, netid: int) -> None:
+        """Make the registry agree with the stored NetNamespace (after a failed write, a hand edit)."""
+        if self.registry.netid_of(name) != netid:
+            for warning in self.registry.load([(name, netid)]):
+                log.warning("%s", warning)
+
+    def _remove(self, name: str, netns: Obj | None) -> None:
+        if netns is not None:
+            try:
+                deleted = self.client.delete("NetNamespace", name)
+                self.writes.record_delete("NetNamespace", name, deleted)
+            except NotFoundError:
+                pass
+        if self.registry.netid_of(name) is not None:
+            released = self.registry.release(name)
+            log.debug("netnamespaces: %s deleted, netid %d has %d users", name, released,
+                      self.registry.users(released))
+
+    def _create(self, name: str) -> None:
+        netid, _ = self.registry.assign(name)
+        body = {"apiVersion": NETNS_API, "kind": "NetNamespace", "metadata": {"name": name},
+                "netname": name, "netid": netid}
+        try:
+            stored = self.client.create(body)
+        except AlreadyExistsError:
+            self.registry.release(name)       # someone else created it: adopt theirs next round
+            raise
+        except Exception:
+            self.registry.release(name)
+            raise
+        self.writes.record("NetNamespace", name, stored)
+
+    def _change(self, netns: Obj, value: str) -> None:
+        name = netns["metadata"]["name"]
+        policies = {p["metadata"].get("namespace", "") for p in self.policies.items()}
+        blocked = blocking_policies(value, name, self.registry.items(), policies)
+        if blocked:
+            what = "make it global" if value == "global" else f"join it to {value.split(':', 1)[1]!r}"
+            self._fail(netns, value, f"cannot {what}: project(s) {', '.join(blocked)} have an "
+                       "EgressNetworkPolicy, which is not allowed in a global or shared pod network; "
+                       "delete the policy first", remove=True)
+            return
+        change = compute_network_change(self.registry, name, value, self.network.mode)
+        if change.error is not None:
+            self._fail(netns, value, change.error, change.remove_annotation)
+            return
+        body = copy.deepcopy(netns)
+        body["netid"] = change.netid
+        annotations = _annotations(body)
+        annotations.pop(CHANGE_NETWORK_ANNOTATION, None)
+        annotations.pop(CHANGE_ERROR_ANNOTATION, None)
+        body["metadata"]["annotations"] = annotations
+        self.writes.record("NetNamespace", name, self.client.update(body))
+        if change.netid != change.old_netid:
+            self.recorder.event("NetNamespace", name, "NetIDChanged",
+                                f"{value}: netid {change.old_netid} -> {change.netid}")
+
+    def _fail(self, netns: Obj, value: str, message: str, remove: bool) -> None:
+        name = netns["metadata"]["name"]
+        body = copy.deepcopy(netns)
+        annotations = _annotations(body)
+        if remove:
+            annotations.pop(CHANGE_NETWORK_ANNOTATION, None)
+        wanted = f"{value}: {message}"
+        if annotations.get(CHANGE_ERROR_ANNOTATION) == wanted and not remove:
+            return
+        annotations[CHANGE_ERROR_ANNOTATION] = wanted
+        body["metadata"]["annotations"] = annotations
+        self.writes.record("NetNamespace", name, self.client.update(body))
+        self.recorder.event("NetNamespace", name, "ChangeNetworkFailed", f"{value}: {message}", warning=True)
