@@ -142,14 +142,14 @@ def ipblock_cidrs(cidr: str, excepts: tuple[str, ...] = ()) -> frozenset[str]:
     >>> sorted(ipblock_cidrs("10.0.0.0/30", ("10.0.0.1/32",)))
     ['10.0.0.0/32', '10.0.0.2/31']
     """
-    nets = [ipaddress.ip_network(cidr, strict=False)]
+    nets = [ipaddress.IPv4Network(cidr, strict=False)]
     for exc in excepts:
-        hole = ipaddress.ip_network(exc, strict=False)
-        nxt = []
+        hole = ipaddress.IPv4Network(exc, strict=False)
+        nxt: list[ipaddress.IPv4Network] = []
         for net in nets:
-            if hole.subnet_of(net):  # type: ignore[arg-type]
-                nxt.extend(net.address_exclude(hole))  # type: ignore[arg-type]
-            elif not net.subnet_of(hole):  # type: ignore[arg-type]
+            if hole.subnet_of(net):
+                nxt.extend(net.address_exclude(hole))
+            elif not net.subnet_of(hole):
                 nxt.append(net)
         nets = nxt
-    return frozenset(str(n) for n in ipaddress.collapse_addresses(nets))  # type: ignore[arg-type]
+    return frozenset(str(n) for n in ipaddress.collapse_addresses(nets))
