@@ -1,18 +1,20 @@
-"""`osdn adm reachability` and `osdn adm trace`: the model's answers, offline from a manifest file.
+"""`osdn adm reachability` and `osdn adm trace`: the model's answers, from a manifest or a server.
 
-Reads the manifest (multi-document YAML, JSON or a kube List), builds a ClusterState and prints
-what osdn.model computes. The online forms (state read from a server) are not written yet.
+Offline (`--offline -f FILE`) reads the manifest (multi-document YAML, JSON or a kube List); online
+reads the same objects from the API server. Both build a ClusterState and print what osdn.model
+computes.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import sys
 from collections.abc import Iterable
 
 import click
 
+from osdn.cli.clusterstate import fetch_objects
+from osdn.cli.context import Ctx, pass_ctx
 from osdn.cli.manifests import read_manifests
 from osdn.errors import OsdnError
 from osdn.model.cluster import ClusterState
@@ -21,8 +23,6 @@ from osdn.model.multicast import compute_multicast_receivers
 from osdn.model.oracle import compute_verdict, resolve_endpoint
 from osdn.model.trace import matrix_to_dict, render_matrix_table, render_trace, verdict_to_dict
 from osdn.model.verdict import PROTOCOLS, Connection
-
-_ONLINE = "online mode needs a server; use --offline -f FILE"
 
 
 def _common(fn):  # type: ignore[no-untyped-def]
@@ -42,11 +42,11 @@ def _common(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _state(offline: bool, files: tuple[str, ...], dns: Iterable[str], offline_nodes: Iterable[str]) -> ClusterState:
-    if not offline:
-        click.echo(_ONLINE, err=True)
-        sys.exit(2)
-    if not files:
+def _state(ctx: Ctx, offline: bool, files: tuple[str, ...], dns: Iterable[str],
+           offline_nodes: Iterable[str]) -> ClusterState:
+    if files and not offline:
+        raise click.UsageError("-f FILE reads a manifest: add --offline (or drop -f to ask the server)")
+    if offline and not files:
         raise click.UsageError("--offline needs -f FILE")
     table: dict[str, list[str]] = {}
     for entry in dns:
@@ -54,18 +54,19 @@ def _state(offline: bool, files: tuple[str, ...], dns: Iterable[str], offline_no
         if not sep or not name:
             raise click.BadParameter(f"{entry!r}: expected NAME=IP[,IP...]", param_hint="--dns")
         table.setdefault(name, []).extend(x.strip() for x in ips.split(",") if x.strip())
-    objs = [obj for _, obj in read_manifests(files)]
+    objs = [obj for _, obj in read_manifests(files)] if offline else fetch_objects(ctx.client)
     return ClusterState.from_objects(objs, table, offline_nodes)
 
 
 @click.command("reachability")
 @_common
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def reachability(offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
+@pass_ctx
+def reachability(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
                  offline_nodes: tuple[str, ...], output: str) -> None:
     """Print the pod-to-pod reachability matrix for one port and protocol."""
     try:
-        state = _state(offline, files, dns, offline_nodes)
+        state = _state(ctx, offline, files, dns, offline_nodes)
         matrix = compute_matrix(state, protocol.upper(), port)
     except OsdnError as e:
         raise click.ClickException(e.message) from None
@@ -81,11 +82,12 @@ def reachability(offline: bool, files: tuple[str, ...], port: int, protocol: str
 @click.option("--to", "dst", required=True,
               help="ns/pod, ns/service, svc.ns.svc.cluster.local, node/NAME, an IP, or a multicast group IP.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def trace(offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
+@pass_ctx
+def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
           offline_nodes: tuple[str, ...], src: str, dst: str, output: str) -> None:
     """Explain, step by step, whether a connection is allowed and by which rules."""
     try:
-        state = _state(offline, files, dns, offline_nodes)
+        state = _state(ctx, offline, files, dns, offline_nodes)
         if _is_multicast(dst):
             _print_multicast(state, src, dst, output)
             return
