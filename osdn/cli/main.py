@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from osdn import __version__
-from osdn.cli import admin, crud, master_cmd, meta, podnetwork, server_cmd
+from osdn.cli import admin, analysis, crud, master_cmd, meta, podnetwork, server_cmd
 from osdn.cli.context import Ctx
 
 
@@ -30,6 +30,8 @@ for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, 
                 crud.edit, meta.label, meta.annotate, meta.expose, admin.adm, admin.new_project,
                 admin.project, admin.whoami, admin.version, server_cmd.server, master_cmd.master):
     cli.add_command(command)
+admin.adm.add_command(analysis.reachability)
+admin.adm.add_command(analysis.trace)
 admin.adm.add_command(podnetwork.pod_network)
 
 
