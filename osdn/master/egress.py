@@ -3,7 +3,11 @@
 One key ("egress"): any change of a NetNamespace, HostSubnet or Node, or a node health transition,
 marks the whole egress state dirty; the reconcile (debounced by `debounce` seconds) then
 1. runs `reallocate_egress_ips` when some node has egressCIDRs and writes changed
-   HostSubnet.egressIPs (an IP taken off a node is placed on the next round, as the reference);
+   HostSubnet.egressIPs (an IP taken off a node is placed on the next round, as the reference).
+   As in the reference, automatic assignment waits until the API inputs have been quiet for
+   `assign_quiet` (1 s), so a burst of edits (IPs, then each node's egressCIDRs) is placed as one
+   balanced batch; a node health transition and follow-up rounds run at once (fast failover), and
+   the controller's own writes do not count as input;
 2. computes `compute_egress_state` (activity: exactly one node and one NetID claim an IP) with the
    offline nodes, and publishes, where node agents and `osdn get/describe` see them:
    - NetNamespace annotation `network.osdn.io/egress`: JSON `{"action": "via"|"drop", "egressIP",
@@ -26,7 +30,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from osdn.client import Client
-from osdn.master.controller import Controller, Informers
+from osdn.master.controller import Controller, Informers, rv_of
 from osdn.master.events import Recorder
 from osdn.master.probe import ProbeOptions, Target, TcpProber, heartbeat_problem, probe_target
 from osdn.model.egressip import (
@@ -71,9 +75,13 @@ class EgressController(Controller):
     name = "egress"
 
     def __init__(self, client: Client, informers: Informers, network: NetworkConfig, recorder: Recorder,
-                 probe: ProbeOptions, debounce: float = 0.05) -> None:
+                 probe: ProbeOptions, debounce: float = 0.05, assign_quiet: float = 1.0) -> None:
         super().__init__(client)
         self.network, self.recorder, self.probe, self.debounce = network, recorder, probe, debounce
+        self.assign_quiet = assign_quiet
+        self._last_input = -float("inf")       # a restarted master assigns at once
+        self._assign_now = False
+        self._own_rvs: set[int] = set()
         self.netnamespaces = informers.on("NetNamespace", self._on_event)
         self.hostsubnets = informers.on("HostSubnet", self._on_event)
         self.nodes = informers.on("Node", self._on_event)
@@ -85,7 +93,16 @@ class EgressController(Controller):
         self._tick_thread: threading.Thread | None = None
 
     def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        if rv_of(new or old) not in self._own_rvs:
+            self._last_input = time.monotonic()
         self.queue.add_after(KEY, self.debounce)
+
+    def _written(self, kind: str, stored: Obj) -> Obj:
+        self.writes.record(kind, stored["metadata"]["name"], stored)
+        if len(self._own_rvs) > 10000:
+            self._own_rvs.clear()
+        self._own_rvs.add(rv_of(stored))
+        return stored
 
     def _on_health(self, transitions: list[Transition]) -> None:
         for t in transitions:
@@ -93,6 +110,7 @@ class EgressController(Controller):
             state = "online" if t.online else "offline"
             self.recorder.event("HostSubnet", t.node, f"EgressNode{state.capitalize()}",
                                 f"egress node {t.node} is {state}: {t.reason}", warning=not t.online)
+        self._assign_now = True
         self.enqueue(KEY)
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -160,7 +178,16 @@ class EgressController(Controller):
         namespaces = [NamespaceEgress.from_dict(o) for o in netns]
         down = self.offline()
         if any(h.get("egressCIDRs") for h in hostsubnets.values()):
-            self._assign(namespaces, hostsubnets, set(down))
+            quiet = time.monotonic() - self._last_input
+            if self._assign_now or quiet >= self.assign_quiet:
+                self._assign_now = False
+                try:
+                    self._assign(namespaces, hostsubnets, set(down))
+                except Exception:
+                    self._assign_now = True
+                    raise
+            else:
+                self.queue.add_after(KEY, self.assign_quiet - quiet)
         nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
         state = compute_egress_state(namespaces, nodes, set(down))
         self.last_state = state
@@ -174,11 +201,10 @@ class EgressController(Controller):
         for name, ips in alloc.changes(nodes).items():
             body = copy.deepcopy(hostsubnets[name])
             body["egressIPs"] = ips
-            stored = self.client.update(body)
-            self.writes.record("HostSubnet", name, stored)
-            hostsubnets[name] = stored
+            hostsubnets[name] = self._written("HostSubnet", self.client.update(body))
             log.info("egress: HostSubnet %s egressIPs -> %s", name, ips)
         if alloc.again:
+            self._assign_now = True
             self.queue.add_after(KEY, self.debounce)
 
     def _publish_namespaces(self, state: EgressState, netnamespaces: list[Obj]) -> None:
@@ -213,7 +239,7 @@ class EgressController(Controller):
             else:
                 annotations[key] = value
         body["metadata"]["annotations"] = annotations
-        self.writes.record(kind, body["metadata"]["name"], self.client.update(body))
+        self._written(kind, self.client.update(body))
 
     def _report_conflicts(self, state: EgressState, hostsubnets: dict[str, Obj], netns: list[Obj]) -> None:
         """A Warning event on every HostSubnet and NetNamespace claiming an IP in a new conflict."""

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 class MasterOptions:
     probe: ProbeOptions = field(default_factory=ProbeOptions)
     egress_debounce: float = 0.05
+    egress_assign_quiet: float = 1.0
 
     @classmethod
     def from_config(cls, master_config: dict[str, Any] | None) -> MasterOptions:
@@ -66,7 +67,7 @@ class Master:
             NetNamespaceController(self.client, self.informers, self.network, recorder),
             HostSubnetController(self.client, self.informers, self.network, recorder),
             EgressController(self.client, self.informers, self.network, recorder, self.options.probe,
-                             self.options.egress_debounce),
+                             self.options.egress_debounce, self.options.egress_assign_quiet),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):
