@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from osdn import __version__
-from osdn.cli import admin, analysis, crud, master_cmd, meta, podnetwork, server_cmd
+from osdn.cli import admin, analysis, crud, master_cmd, meta, podnetwork, pods, server_cmd
 from osdn.cli.context import Ctx
+from osdn.lab import cli as lab_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -33,6 +34,7 @@ for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, 
 admin.adm.add_command(analysis.reachability)
 admin.adm.add_command(analysis.trace)
 admin.adm.add_command(podnetwork.pod_network)
+cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
 
 
 def main() -> None:

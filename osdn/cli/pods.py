@@ -1,0 +1,90 @@
+"""`osdn exec` and `osdn logs` for pods run by a local osdn lab.
+
+The lab kubelet marks each pod it runs with `lab.osdn.io/netns` (its network namespace),
+`lab.osdn.io/log` (its output) and `lab.osdn.io/bin` (busybox applets): `exec` runs a command in
+that namespace with the caller's terminal and exits with its status; `logs` prints the file.
+Pods not run by a lab on this machine get a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.errors import OsdnError
+from osdn.kernel import netns
+
+ANNOTATION_NETNS, ANNOTATION_LOG, ANNOTATION_BIN = "lab.osdn.io/netns", "lab.osdn.io/log", "lab.osdn.io/bin"
+
+
+def _lab_annotation(pod: dict[str, Any], key: str) -> str:
+    meta = pod.get("metadata") or {}
+    value = (meta.get("annotations") or {}).get(key, "")
+    if not value:
+        raise OsdnError(f'pod "{meta.get("name")}" in project "{meta.get("namespace")}" has no {key} '
+                        "annotation: exec and logs work only for pods run by a local osdn lab, once running")
+    return str(value)
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-n", "--namespace", default=None, help="Project of the pod.")
+@click.argument("pod_name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_ctx
+@handle_errors
+def exec_(ctx: Ctx, namespace: str | None, pod_name: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside a lab pod's network namespace: `osdn exec -n P POD -- CMD ARGS...`."""
+    ns = ctx.namespace(namespace)
+    pod = ctx.client.get("Pod", pod_name, ns)
+    pod_ns = _lab_annotation(pod, ANNOTATION_NETNS)
+    if not netns.netns_exists(pod_ns):
+        raise OsdnError(f'pod "{pod_name}" in project "{ns}": network namespace {pod_ns!r} (from '
+                        f"{ANNOTATION_NETNS}) does not exist on this machine")
+    env = dict(os.environ)
+    bin_dir = (pod["metadata"].get("annotations") or {}).get(ANNOTATION_BIN, "")
+    if bin_dir:
+        env["PATH"] = f"{env.get('PATH', '/usr/bin:/bin')}:{bin_dir}"
+    env.update(POD_NAME=pod_name, POD_NAMESPACE=ns, POD_IP=str((pod.get("status") or {}).get("podIP", "")))
+    try:
+        proc = netns.spawn_in_netns(pod_ns, list(command), env=env)
+    except FileNotFoundError:
+        raise OsdnError(f"{command[0]}: command not found (in pod {pod_name!r})") from None
+    sys.exit(_wait(proc))
+
+
+def _wait(proc: subprocess.Popen[Any]) -> int:
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+@click.command()
+@click.option("-n", "--namespace", default=None, help="Project of the pod.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
+@click.argument("pod_name")
+@pass_ctx
+@handle_errors
+def logs(ctx: Ctx, namespace: str | None, pod_name: str, follow: bool) -> None:
+    """Print the output of a lab pod."""
+    ns = ctx.namespace(namespace)
+    path = _lab_annotation(ctx.client.get("Pod", pod_name, ns), ANNOTATION_LOG)
+    try:
+        with open(path, errors="replace") as fh:
+            sys.stdout.write(fh.read())
+            while follow:
+                sys.stdout.write(fh.read())
+                sys.stdout.flush()
+                time.sleep(0.3)
+    except FileNotFoundError:
+        raise OsdnError(f'log of pod "{pod_name}" in project "{ns}": {path} does not exist on this machine') \
+            from None
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,221 @@
+"""`osdn lab ...`: up, down, status, run, demo and the (internal) kubelet command.
+
+Role: argument parsing and printing only; the work is in osdn.lab.cluster (processes), osdn.lab.kubelet
+(pods) and osdn.lab.demo. Does not import osdn.cli (a sibling layer): the few shared bits (error
+printing, which config file) are done here. Heavy imports happen inside the commands, so
+registering this group costs `osdn` nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from osdn.errors import OsdnError
+
+if TYPE_CHECKING:  # the lab modules pull in pyroute2: imported when a lab command runs, not by `osdn`
+    from osdn.client import Client
+    from osdn.lab.cluster import LabInfo
+
+MODES = ("multitenant", "networkpolicy", "subnet")
+F = TypeVar("F", bound=Callable[..., Any])
+_name = click.option("--name", default="lab", show_default=True, help="Lab name (1-12 lowercase letters/digits).")
+_dir = click.option("--dir", "lab_dir", default="", metavar="DIR",
+                    help="Lab directory (default /var/lib/osdn/lab/NAME, or /tmp/osdn-lab-NAME).")
+
+
+def lab_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (OsdnError, ValueError, TimeoutError) as exc:
+            click.echo(f"error: {getattr(exc, 'message', None) or exc}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+def progress() -> Callable[[str], None]:
+    t0 = time.monotonic()
+    return lambda msg: click.echo(f"[{time.monotonic() - t0:5.1f}s] {msg}", err=True)
+
+
+def find_lab(name: str, lab_dir: str) -> LabInfo:
+    from osdn.lab import cluster
+    lab_dir = lab_dir or cluster.default_lab_dir(name)
+    lab = cluster.load_lab(lab_dir)
+    if lab is None:
+        raise OsdnError(f"no lab {name!r} in {lab_dir} (start one with `osdn lab up --name {name}`)")
+    return lab
+
+
+def lab_client(lab: LabInfo) -> Client:
+    """The --config/$OSDN_CONFIG client if one was given, else the lab's admin."""
+    from osdn.client import Client, load_config
+    root = click.get_current_context().find_root()
+    explicit = getattr(root.obj, "config_path", None) or os.environ.get("OSDN_CONFIG")
+    return Client(load_config(explicit or lab.admin_conf))
+
+
+@click.group()
+def lab() -> None:
+    """A whole osdn cluster on this machine, out of network namespaces (see docs/lab.md).
+
+    \b
+      osdn lab up --nodes 3 --mode networkpolicy [--demo]
+      export OSDN_CONFIG=/var/lib/osdn/lab/lab/server/admin.conf
+      osdn lab run web -n blue --port 80
+      osdn exec -n blue web -- wget -qO- http://10.128.2.2
+      osdn lab down
+    """
+
+
+@lab.command()
+@_name
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 89))
+@click.option("--mode", default="networkpolicy", show_default=True, type=click.Choice(MODES))
+@click.option("--demo", is_flag=True, help="Then create projects and pods and show isolation at work.")
+@_dir
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the nodes.")
+@lab_errors
+def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float) -> None:
+    """Build the lab and start the server, node agents and the lab kubelet."""
+    from osdn.client import Client, load_config
+    from osdn.lab import cluster
+    say = progress()
+    info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout), say)
+    say(f"lab {name!r} is up")
+    _print_next(info)
+    if demo:
+        from osdn.lab import demo as demo_mod
+        with Client(load_config(info.admin_conf)) as client:
+            demo_mod.run_demo(info, client, click.echo)
+
+
+def _print_next(info: LabInfo) -> None:
+    names = " ".join(n.name for n in info.nodes)
+    click.echo(f"""
+Lab {info.name!r}: {len(info.nodes)} nodes ({names}), mode {info.mode}, dir {info.dir}
+  export OSDN_CONFIG={info.admin_conf}
+  osdn get nodes; osdn get hostsubnets; osdn get netnamespaces
+  osdn new-project blue
+  osdn lab run web -n blue --port 80            # an HTTP server pod; prints its IP
+  osdn lab run client -n blue --image busybox -- sleep 3600
+  osdn exec -n blue client -- wget -qO- -T 2 http://POD_IP/
+  osdn logs -n blue web
+  osdn lab status{'' if info.name == 'lab' else f' --name {info.name}'}
+  osdn lab down{'' if info.name == 'lab' else f' --name {info.name}'}""")
+
+
+@lab.command()
+@_name
+@_dir
+@lab_errors
+def down(name: str, lab_dir: str) -> None:
+    """Stop every lab process and delete every lab namespace (also after a crash). Idempotent."""
+    from osdn.lab import cluster
+    t0 = time.monotonic()
+    report = cluster.down(name, lab_dir)
+    left = cluster.leftovers(name)
+    click.echo(f"lab {name!r} down: {len(report.killed)} processes stopped, {len(report.namespaces)} "
+               f"namespaces deleted in {time.monotonic() - t0:.1f}s")
+    if left:
+        raise OsdnError(f"namespaces left behind: {', '.join(left)}")
+
+
+@lab.command()
+@_name
+@_dir
+@lab_errors
+def status(name: str, lab_dir: str) -> None:
+    """Processes, nodes, HostSubnets and pods of the lab."""
+    from osdn.lab import cluster
+    info = find_lab(name, lab_dir)
+    click.echo(f"lab {info.name!r} ({info.mode}) in {info.dir}; server {info.server}")
+    for p in cluster.process_status(info.dir):
+        click.echo(f"  {p.role:<28} pid {p.pid:<8} {'running' if p.alive else 'DEAD'}  netns {p.netns}")
+    with lab_client(info) as client:
+        _print_cluster(client)
+
+
+def _print_cluster(client: Client) -> None:
+    subnets = {s["metadata"]["name"]: s for s in client.list("HostSubnet").get("items", [])}
+    click.echo("nodes:")
+    for node in client.list("Node").get("items", []):
+        name = node["metadata"]["name"]
+        conds = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        sub = subnets.get(name, {})
+        click.echo(f"  {name:<10} Ready={conds.get('Ready', '?'):<6} hostIP {sub.get('hostIP', '-'):<14} "
+                   f"subnet {sub.get('subnet', '-')}")
+    click.echo("pods:")
+    for pod in client.list("Pod").get("items", []):
+        meta, st = pod["metadata"], pod.get("status") or {}
+        click.echo(f"  {meta.get('namespace', '') + '/' + meta['name']:<28} {st.get('phase', 'Pending'):<8} "
+                   f"{st.get('podIP', '-'):<15} {(pod.get('spec') or {}).get('nodeName', '-')}")
+
+
+@lab.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pod_name")
+@click.option("-n", "--namespace", required=True, help="Project (namespace) of the pod.")
+@click.option("--node", default="", help="Put the pod on this node (else the kubelet schedules it).")
+@click.option("--labels", default="", help="Pod labels, k=v,k2=v2.")
+@click.option("--image", default="python", show_default=True, type=click.Choice(["python", "busybox"]))
+@click.option("--port", "ports", multiple=True, type=int, help="containerPort (repeatable; default 80).")
+@click.option("--timeout", default=60.0, show_default=True)
+@_name
+@_dir
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@lab_errors
+def run(pod_name: str, namespace: str, node: str, labels: str, image: str, ports: tuple[int, ...],
+        timeout: float, name: str, lab_dir: str, command: tuple[str, ...]) -> None:
+    """Create a pod (default: an HTTP server on --port) and wait for its IP: `lab run NAME -n P -- CMD...`."""
+    from osdn.lab.pods import PodRequest, create_pod, wait_pod_ip
+    info = find_lab(name, lab_dir)
+    req = PodRequest(pod_name, namespace, node, parse_labels(labels), image, list(ports), list(command))
+    with lab_client(info) as client:
+        create_pod(client, req)
+        ip = wait_pod_ip(client, namespace, pod_name, timeout)
+    click.echo(f"pod/{pod_name} running in {namespace}: {ip}")
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise OsdnError(f"--labels {text!r}: {item!r} is not key=value")
+        out[key] = value
+    return out
+
+
+@lab.command("demo")
+@_name
+@_dir
+@lab_errors
+def demo_cmd(name: str, lab_dir: str) -> None:
+    """Create demo projects and pods on a running lab and show isolation (as `up --demo`)."""
+    from osdn.lab import demo as demo_mod
+    info = find_lab(name, lab_dir)
+    with lab_client(info) as client:
+        demo_mod.run_demo(info, client, click.echo)
+
+
+@lab.command(hidden=True)
+@click.option("--dir", "lab_dir", required=True)
+@click.option("--log-level", default="info")
+def kubelet(lab_dir: str, log_level: str) -> None:
+    """Run the lab kubelet in the foreground (`lab up` starts it)."""
+    from osdn.lab import cluster
+    from osdn.lab.kubelet import run_kubelet
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    info = cluster.load_lab(lab_dir)
+    if info is None:
+        raise click.ClickException(f"no lab.json in {lab_dir}")
+    run_kubelet(info)

@@ -1,0 +1,212 @@
+"""The lab's container runtime: a pod is a network namespace, a CNI ADD and a host process in it.
+
+Role: `start_pod` makes the pod namespace `osdn-<lab>-pod-<hash>`, asks the node's osdn agent for its
+network by running the `osdn-cni` plugin (CNI env + netconf on stdin, like a kubelet does) and starts
+the pod's command in that namespace with stdout/stderr to a log file; `stop_pod` undoes it (kill,
+CNI DEL, delete the namespace). "Images" are host programs: `busybox` puts the applets of the host's
+/bin/busybox first on PATH; anything else (`python`, ...) runs the command with the host's tools.
+A container without a command serves HTTP on each containerPort (default 80), so policies can be
+probed: the answer is "<namespace>/<pod> on port P: you are IP:PORT".
+
+Invariants: the namespace and the process are recorded in the lab state (under its lock) before
+or right after they exist, so `osdn lab down` removes them whatever happens to the kubelet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.kernel import links, netns
+from osdn.lab.cluster import LabInfo, NodeInfo, locked_state, record_process
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+CNI_VERSION = "1.0.0"
+
+HTTP_SERVER = """
+import http.server, socketserver, sys, threading
+who = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        port = self.server.server_address[1]
+        body = ("%s on port %d: you are %s:%d\\n" % ((who, port) + self.client_address[:2])).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, fmt, *a): sys.stdout.write("%s %s\\n" % (self.client_address[0], fmt % a)); sys.stdout.flush()
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True; allow_reuse_address = True
+servers = [S(("0.0.0.0", int(p)), H) for p in sys.argv[2:]]
+print("serving HTTP on ports", " ".join(sys.argv[2:]), flush=True)
+for s in servers[1:]: threading.Thread(target=s.serve_forever, daemon=True).start()
+servers[0].serve_forever()
+"""
+
+
+class CniError(Exception):
+    """The CNI plugin failed; the message carries its error output."""
+
+
+@dataclass
+class PodRuntime:
+    """What runs for one pod: enough to stop it, also after a kubelet restart."""
+
+    key: str  # namespace/name
+    uid: str
+    node: str
+    netns: str
+    log: str
+    pid: int = 0
+    ip: str = ""
+
+
+def pod_key(pod: Obj) -> str:
+    meta = pod["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+def pod_netns_name(lab: LabInfo, pod: Obj) -> str:
+    """`osdn-<lab>-pod-<10 hex of namespace/name/uid>`: unique per pod incarnation, swept by destroy."""
+    meta = pod["metadata"]
+    digest = hashlib.sha256(f"{pod_key(pod)}/{meta.get('uid', '')}".encode()).hexdigest()[:10]
+    return f"{lab.prefix}pod-{digest}"
+
+
+def ensure_busybox_bin(lab: LabInfo) -> str:
+    """A directory of busybox applet links (from the host's /bin/busybox); empty if there is none."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    os.makedirs(lab.bin_dir, exist_ok=True)
+    if not os.path.exists(busybox) or os.listdir(lab.bin_dir):
+        return lab.bin_dir
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=False).stdout.split()
+    for applet in applets:
+        with contextlib.suppress(FileExistsError):
+            os.symlink(busybox, os.path.join(lab.bin_dir, applet))
+    return lab.bin_dir
+
+
+def pod_argv(pod: Obj) -> list[str]:
+    """The command of the pod's first container, or an HTTP server on its containerPorts."""
+    container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
+    command = [*(container.get("command") or []), *(container.get("args") or [])]
+    if command:
+        return [str(a) for a in command]
+    ports = [str(p["containerPort"]) for p in container.get("ports") or [] if p.get("containerPort")]
+    return [sys.executable, "-u", "-c", HTTP_SERVER, pod_key(pod), *(ports or ["80"])]
+
+
+def pod_env(lab: LabInfo, pod: Obj, ip: str) -> dict[str, str]:
+    container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
+    image = str(container.get("image") or "")
+    path = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    path = f"{lab.bin_dir}:{path}" if "busybox" in image else f"{path}:{lab.bin_dir}"
+    meta = pod["metadata"]
+    env = {"PATH": path, "HOME": "/", "POD_NAME": meta["name"], "POD_NAMESPACE": meta.get("namespace", ""),
+           "POD_IP": ip, "PYTHONUNBUFFERED": "1"}
+    for var in container.get("env") or []:
+        if "value" in var:
+            env[var["name"]] = str(var["value"])
+    return env
+
+
+# -- CNI ------------------------------------------------------------------------------------------
+
+def cni_argv() -> list[str]:
+    plugin = shutil.which("osdn-cni")
+    return [plugin] if plugin else [sys.executable, "-m", "osdn.cni.plugin"]
+
+
+def run_cni(command: str, node: NodeInfo, pod: Obj, ns: str, timeout: float = 60.0) -> Obj:
+    """Run the osdn CNI plugin for `pod` (CNI_COMMAND=`command`); the parsed result (or {})."""
+    meta = pod["metadata"]
+    env = {**os.environ, "CNI_COMMAND": command, "CNI_CONTAINERID": meta.get("uid") or ns,
+           "CNI_NETNS": netns.netns_path(ns), "CNI_IFNAME": "eth0", "CNI_PATH": os.path.dirname(cni_argv()[0]),
+           "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={meta.get('namespace', '')};"
+                       f"K8S_POD_NAME={meta['name']};K8S_POD_INFRA_CONTAINER_ID={meta.get('uid') or ns}"}
+    conf = {"cniVersion": CNI_VERSION, "name": "osdn", "type": "osdn-cni", "socket": node.socket}
+    try:
+        done = subprocess.run(cni_argv(), input=json.dumps(conf), env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise CniError(f"CNI {command} for pod {pod_key(pod)} timed out after {timeout}s") from None
+    if done.returncode != 0:
+        raise CniError(f"CNI {command} for pod {pod_key(pod)} on {node.name} failed "
+                       f"(exit {done.returncode}): {(done.stdout + done.stderr).strip()[:500]}")
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def result_ip(result: Obj) -> str:
+    for ip in result.get("ips") or []:
+        if "." in str(ip.get("address", "")):
+            return str(ip["address"]).split("/")[0]
+    return ""
+
+
+# -- start / stop ---------------------------------------------------------------------------------
+
+def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subprocess.Popen[bytes]]:
+    """Namespace, CNI ADD, process. On failure the namespace is removed again (CNI DEL best effort)."""
+    ns = pod_netns_name(lab, pod)
+    log_dir = os.path.join(lab.dir, "pods")
+    os.makedirs(log_dir, exist_ok=True)
+    meta = pod["metadata"]
+    rt = PodRuntime(pod_key(pod), meta.get("uid", ""), node.name, ns,
+                    os.path.join(log_dir, f"{meta.get('namespace', '')}_{meta['name']}.log"))
+    with locked_state(lab.dir) as state:
+        if state is not None:
+            state.add_namespace(ns)
+    netns.ensure_netns(ns)
+    try:
+        links.with_netlink(ns, lambda nl: links.set_link(nl, "lo", up=True))
+        rt.ip = result_ip(run_cni("ADD", node, pod, ns))
+        proc = _spawn_pod_process(lab, pod, rt)
+    except BaseException:
+        stop_pod(lab, node, pod, rt)
+        raise
+    return rt, proc
+
+
+def _spawn_pod_process(lab: LabInfo, pod: Obj, rt: PodRuntime) -> subprocess.Popen[bytes]:
+    argv = pod_argv(pod)
+    with open(rt.log, "ab") as fh:
+        fh.write(f"--- {time.strftime('%H:%M:%S')} {rt.key} ({rt.ip}) in {rt.netns}: {argv[:3]}\n".encode())
+        fh.flush()
+        proc = netns.spawn_in_netns(rt.netns, argv, stdin=subprocess.DEVNULL, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env=pod_env(lab, pod, rt.ip), cwd="/tmp")
+    record_process(lab.dir, proc, rt.netns, f"pod:{rt.key}:{rt.uid}")
+    rt.pid = proc.pid
+    return proc
+
+
+def stop_pod(lab: LabInfo, node: NodeInfo | None, pod: Obj, rt: PodRuntime) -> None:
+    """Kill the pod's processes, release its network (CNI DEL) and delete its namespace. Idempotent."""
+    if netns.netns_exists(rt.netns):
+        netns.kill_pids(netns.pids_in_netns(rt.netns), signal.SIGTERM)
+        _wait_empty(rt.netns, 1.0)
+        if node is not None:
+            try:
+                run_cni("DEL", node, pod, rt.netns)
+            except CniError as exc:
+                log.warning("pod %s: %s", rt.key, exc)
+        netns.delete_netns(rt.netns, kill=True)
+    with locked_state(lab.dir) as state:
+        if state is not None:
+            state.processes = [p for p in state.processes if p.netns != rt.netns]
+            state.namespaces = [n for n in state.namespaces if n != rt.netns]
+
+
+def _wait_empty(ns: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while netns.pids_in_netns(ns) and time.monotonic() < deadline:
+        time.sleep(0.02)
