@@ -47,14 +47,15 @@ class ServerProc:
         return self.data_dir / "admin.conf"
 
     def start(self) -> None:
-        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "osdn", "server", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}", *self.args], stdout=log, stderr=log)
+        log_path = self.data_dir.parent / f"server-{self.port}.log"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "osdn", "server", "--data-dir", str(self.data_dir),
+                 "--listen", f"127.0.0.1:{self.port}", *self.args], stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"osdn server exited with {self.proc.returncode}; see {log.name}")
+                raise RuntimeError(f"osdn server exited with {self.proc.returncode}; see {log_path}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200 and self.config.exists():
                     return

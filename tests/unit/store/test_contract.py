@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -32,10 +33,8 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
         return s
     yield factory
     for s in opened:
-        try:
+        with contextlib.suppress(Exception):  # a test may have closed it already
             s.close()
-        except Exception:
-            pass
 
 
 def pod(name: str, ns: str = "p1", **labels: str) -> dict:
