@@ -6,7 +6,6 @@ return a new dict and raise ValidationError with every problem found, so nothing
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
@@ -26,6 +25,11 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAMED = {"Namespace", "Project", "Service", "NetNamespace"}
 # System-set metadata the client may not choose on create.
 _SYSTEM_META = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
+
+
+def clone(obj: Obj) -> Obj:
+    """A deep copy of a JSON-shaped object (several times faster than copy.deepcopy)."""
+    return json.loads(json.dumps(obj))
 
 
 def ref_of(info: KindInfo, obj: Obj) -> ObjectRef:
@@ -120,7 +124,7 @@ def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
 
 def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, uid: str) -> Obj:
     """A validated, defaulted copy of `obj` ready to store (resourceVersion is the store's job)."""
-    new = {"apiVersion": info.api_version, "kind": info.kind, **copy.deepcopy(obj)}
+    new = {"apiVersion": info.api_version, "kind": info.kind, **clone(obj)}
     new["apiVersion"], new["kind"] = info.api_version, info.kind
     meta = new.setdefault("metadata", {}) if isinstance(new.get("metadata", {}), dict) else new["metadata"]
     if isinstance(meta, dict):
@@ -139,7 +143,7 @@ def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, ui
 
 def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
     """A validated copy of `obj` replacing `old`; system metadata is carried over from `old`."""
-    new = copy.deepcopy(obj)
+    new = clone(obj)
     new["apiVersion"], new["kind"] = info.api_version, info.kind
     meta = new.get("metadata")
     if not isinstance(meta, dict):

@@ -104,7 +104,9 @@ class Resources:
         meta["name"] = f"{prefix}{suffix}"
 
     def create(self, user: User, info: KindInfo, namespace: str, body: Obj, dry_run: bool = False) -> Result:
-        body = copy.deepcopy(body)
+        body = dict(body)  # shallow: prepare_create deep-copies before it changes anything nested
+        if isinstance(body.get("metadata"), dict):
+            body["metadata"] = dict(body["metadata"])
         body_ns = (body.get("metadata") or {}).get("namespace") if isinstance(body.get("metadata"), dict) else None
         if info.namespaced and body_ns and namespace and body_ns != namespace:
             raise BadRequestError(f'the namespace of the object ({body_ns}) does not match the namespace on '
