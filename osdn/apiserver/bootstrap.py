@@ -84,6 +84,20 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         "subjects": [{"kind": "Group", "name": "system:nodes", "apiGroup": RBAC}]})
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
     _ensure(resources, "ClusterNetwork", cluster_network)
+    _ensure(resources, "Template", project_request_template())
+
+
+def project_request_template() -> Obj:
+    """The `project-request` Template whose objects every new project gets (none until an admin adds
+    some, e.g. the seed's default NetworkPolicies, with `osdn edit template project-request -n default`)."""
+    return {
+        "apiVersion": "template.openshift.io/v1", "kind": "Template",
+        "metadata": {"name": "project-request", "namespace": "default",
+                     "annotations": {"description": "Objects created in every new project"}},
+        "objects": [],
+        "parameters": [{"name": n} for n in ("PROJECT_NAME", "PROJECT_DISPLAYNAME", "PROJECT_DESCRIPTION",
+                                             "PROJECT_ADMIN_USER", "PROJECT_REQUESTING_USER")],
+    }
 
 
 def default_cluster_network(plugin: str, cidr: str, host_subnet_length: int, service_network: str) -> Obj:
