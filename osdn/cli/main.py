@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from osdn import __version__
-from osdn.cli import admin, analysis, crud, master_cmd, meta, podnetwork, pods, server_cmd
+from osdn.cli import admin, analysis, crud, master_cmd, meta, node_cmd, podnetwork, pods, server_cmd
 from osdn.cli.context import Ctx
 from osdn.lab import cli as lab_cli
 
@@ -29,7 +29,7 @@ def cli(cctx: click.Context, config_path: str | None, server: str | None, token:
 
 for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, crud.delete, crud.patch,
                 crud.edit, meta.label, meta.annotate, meta.expose, admin.adm, admin.new_project,
-                admin.project, admin.whoami, admin.version, server_cmd.server, master_cmd.master):
+                admin.project, admin.whoami, admin.version, server_cmd.server, master_cmd.master, node_cmd.node):
     cli.add_command(command)
 admin.adm.add_command(analysis.reachability)
 admin.adm.add_command(analysis.trace)

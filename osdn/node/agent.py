@@ -1,0 +1,299 @@
+"""`osdn node`: the node agent. Runs in the root namespace, acts on the node's namespace by name.
+
+Lifecycle: register the Node (InternalIP, Ready heartbeat) -> informers (Pods, Namespaces,
+NetNamespaces, NetworkPolicies, HostSubnets, ClusterNetworks) synced -> wait for this node's
+HostSubnet -> serve CNI -> sync loop. Each sync: compile (pure) -> links (bridge with the gateway,
+VXLAN flooding to every other node, stale pod veths removed) -> `Dataplane.sync` (render, plan,
+apply, verify) -> one INFO line. Events only mark the runner dirty (see `runner.SyncRunner`).
+
+Restart-safe: nothing is flushed at start. The bridge, VXLAN and nft tables are adopted as found
+(ensure_* and plan change only differences); the IPAM file says which pod veths are ours; a veth
+with osdn's pod prefix and no lease, or a lease whose veth and pod namespace are both gone, is
+cleaned up by the sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osdn.api.cni import DEFAULT_SOCKET, CniRequest
+from osdn.client import Client, ClientConfig
+from osdn.client.informer import Informer
+from osdn.errors import NotFoundError, OsdnError
+from osdn.kernel import links
+from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
+from osdn.node import metrics
+from osdn.node.cniserver import CniServer
+from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent
+from osdn.node.dataplane import Dataplane
+from osdn.node.intent import NodeIntent
+from osdn.node.ipam import Ipam
+from osdn.node.podnet import PodNetConfig, PodNetwork
+from osdn.node.runner import SyncRunner
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork")
+POD_VETH_PREFIX = links.LINK_PREFIX + "p"
+VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
+
+
+class AgentError(OsdnError):
+    """The agent cannot start (no HostSubnet, namespace missing, ...)."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    name: str
+    netns: str
+    node_ip: str
+    client: ClientConfig
+    cni_socket: str = DEFAULT_SOCKET
+    state_dir: str = ""  # default: the CNI socket's directory
+    sync_period: float = 30.0
+    min_sync_period: float = 1.0
+    subnet_timeout: float = 60.0
+    heartbeat: float = 5.0
+    bridge: str = "osdnbr0"
+    vxlan: str = "osdnvx0"
+    metrics_listen: str = ""
+
+    @property
+    def ipam_path(self) -> Path:
+        return Path(self.state_dir or os.path.dirname(self.cni_socket)) / f"ipam-{self.name}.json"
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.client = Client(cfg.client)
+        self.informers = {k: Informer(cfg.client, k, handlers=[self._on_event]) for k in KINDS}
+        self.dataplane: Dataplane | None = None
+        self.runner = SyncRunner(self.sync_once, cfg.min_sync_period, cfg.sync_period)
+        self.stopping = threading.Event()
+        self.cni: CniServer | None = None
+        self.podnet: PodNetwork | None = None
+        self.ipam: Ipam | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Everything up to serving CNI; the sync loop runs on its own thread."""
+        links.with_netlink(self.cfg.netns, lambda nl: None)  # fails early, naming a missing namespace
+        register_node(self.client, self.cfg)
+        self._spawn(self._heartbeat_loop, "heartbeat")
+        for inf in self.informers.values():
+            inf.start()
+        for kind, inf in self.informers.items():
+            if not inf.wait_synced(30):
+                raise AgentError(f"could not list {kind} objects from {self.cfg.client.server} within 30s")
+        subnet = self._wait_host_subnet()
+        network = self._network()
+        self.ipam = Ipam(self.cfg.ipam_path, subnet)
+        self.dataplane = Dataplane(self.cfg.netns)
+        self.podnet = PodNetwork(self._podnet_config(subnet, network), self.ipam, Client(self.cfg.client),
+                                 self.await_rules, self._seen_pod)
+        self._spawn(self.runner.run, "sync")
+        self.await_rules(60)  # the first sync adopts what a previous agent left, before any new pod
+        self.cni = CniServer(self.cfg.cni_socket, self.handle_cni).start()
+        if self.cfg.metrics_listen:
+            metrics.serve(self.cfg.metrics_listen)
+        log.info("node %s ready: netns %s, subnet %s, CNI on %s", self.cfg.name, self.cfg.netns, subnet,
+                 self.cfg.cni_socket)
+
+    def run(self) -> None:
+        self.start()
+        self.stopping.wait()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.cni is not None:
+            self.cni.stop()
+        self.runner.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._stop_informers()
+        with contextlib.suppress(OsdnError):
+            mark_not_ready(self.client, self.cfg)
+        if self.dataplane is not None:
+            self.dataplane.close()
+        self.client.close()
+
+    def _stop_informers(self, wait: float = 0.5) -> None:
+        """All at once, bounded: `Informer.stop` cannot interrupt a blocking watch read (daemon threads)."""
+        threads = [threading.Thread(target=i.stop, daemon=True) for i in self.informers.values()]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + wait
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _spawn(self, fn: Any, name: str) -> None:
+        t = threading.Thread(target=fn, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # -- events and CNI --------------------------------------------------------------------------
+    def _on_event(self, _type: str, _new: Obj | None, _old: Obj | None) -> None:
+        self.runner.request()
+
+    def await_rules(self, timeout: float) -> None:
+        self.runner.wait(self.runner.request(), timeout)
+
+    def handle_cni(self, req: CniRequest) -> Obj:
+        assert self.podnet is not None
+        with metrics.CNI_SECONDS.labels(req.command).time(), self.podnet.lock:
+            if req.command == "ADD":
+                return self.podnet.add(req)
+            if req.command == "DEL":
+                self.podnet.delete(req)
+            else:
+                self.podnet.check(req)
+            self.runner.request()
+            return {}
+
+    def _seen_pod(self, namespace: str, name: str, ip: str) -> bool:
+        pod = self.informers["Pod"].get(name, namespace)
+        return pod is not None and (pod.get("status") or {}).get("podIP") == ip
+
+    # -- start-up helpers ------------------------------------------------------------------------
+    def _wait_host_subnet(self) -> str:
+        deadline = time.monotonic() + self.cfg.subnet_timeout
+        while not self.stopping.is_set():
+            hs = self.informers["HostSubnet"].get(self.cfg.name)
+            if hs and hs.get("subnet"):
+                return str(hs["subnet"])
+            if time.monotonic() > deadline:
+                raise AgentError(
+                    f"node {self.cfg.name}: no HostSubnet after {self.cfg.subnet_timeout:.0f}s. The master "
+                    f"allocates it for the registered Node; is a master running (`osdn server` or `osdn master`)? "
+                    f"Check `osdn get hostsubnets` and the Node's events.")
+            time.sleep(0.05)
+        raise AgentError("stopped while waiting for the HostSubnet")
+
+    def _network(self) -> Obj:
+        cn = self.informers["ClusterNetwork"].get("default")
+        if cn is None:
+            raise AgentError("ClusterNetwork 'default' not found: the API server creates it at bootstrap")
+        return cn
+
+    def _podnet_config(self, subnet: str, cn: Obj) -> PodNetConfig:
+        from osdn.model.subnets import gateway_for
+        cidrs = tuple(str(c.get("CIDR") or c.get("cidr")) for c in cn.get("clusterNetworks") or [])
+        return PodNetConfig(self.cfg.name, self.cfg.netns, self.cfg.node_ip, self.cfg.bridge, gateway_for(subnet),
+                            int(cn.get("mtu") or DEFAULT_MTU), cidrs or (str(cn.get("network")),),
+                            str(cn.get("serviceNetwork")))
+
+    def _heartbeat_loop(self) -> None:
+        with Client(self.cfg.client) as client:
+            while not self.stopping.wait(self.cfg.heartbeat):
+                try:
+                    heartbeat(client, self.cfg)
+                except OsdnError as exc:
+                    log.warning("node %s heartbeat failed: %s", self.cfg.name, exc.message)
+
+    # -- the sync --------------------------------------------------------------------------------
+    def snapshot(self) -> list[Obj]:
+        return [obj for inf in self.informers.values() for obj in inf.items()]
+
+    def facts(self) -> NodeFacts:
+        assert self.ipam is not None
+        atts = tuple(LocalAttachment(x.namespace, x.pod, x.ip, links.pod_mac(x.ip), x.host_veth)
+                     for x in self.ipam.all())
+        return NodeFacts(self.cfg.name, self.cfg.node_ip, atts, uplinks=(self.cfg.vxlan,))
+
+    def sync_once(self) -> None:
+        """One reconcile of the node's kernel state with the API state."""
+        assert self.dataplane is not None
+        start = time.perf_counter()
+        with metrics.SYNC_ERRORS.count_exceptions():
+            intent = compile_intent(self.snapshot(), self.facts())
+            stale = self._sync_links(intent)
+            stats = self.dataplane.sync(intent)
+        took = time.perf_counter() - start
+        metrics.observe_sync(intent, stats, took)
+        log.info("sync node=%s mode=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
+                 "nft +%d -%d elements=%d replaced=%s in %.3fs", self.cfg.name, intent.mode, len(intent.pods),
+                 len(intent.local_pods), len(intent.nodes), len(intent.policies), stale, stats.elements_added,
+                 stats.elements_removed, stats.elements_total, ",".join(stats.replaced_tables) or "-", took)
+
+    def _sync_links(self, intent: NodeIntent) -> int:
+        """Bridge, VXLAN flood list, stale pod veths; the number of stale veths removed."""
+        prefix = int(intent.local_subnet.split("/")[1])
+        links.ensure_node_bridge(self.cfg.netns, self.cfg.bridge, f"{intent.gateway}/{prefix}", self._mtu())
+        remotes = sorted({n.node_ip for n in intent.nodes if n.name != self.cfg.name and n.node_ip != self.cfg.node_ip})
+        links.ensure_vxlan(self.cfg.netns, self.cfg.vxlan, VXLAN_VNI, self.cfg.node_ip, self._vxlan_port(), remotes,
+                           bridge=self.cfg.bridge, mtu=self._mtu())
+        return self._collect_garbage()
+
+    def _collect_garbage(self) -> int:
+        assert self.ipam is not None and self.podnet is not None
+        if not self.podnet.lock.acquire(blocking=False):
+            return 0  # a CNI request is running: it owns the leases now; next sync
+        try:
+            veths = {s.name for s in links.observe_links(self.cfg.netns, POD_VETH_PREFIX)}
+            leased = {x.host_veth: x for x in self.ipam.all()}
+            stale = sorted(veths - set(leased))
+            if stale:
+                log.warning("node %s: removing pod veths without a lease: %s", self.cfg.name, ", ".join(stale))
+                links.delete_links(self.cfg.netns, stale)
+            for veth, lease in leased.items():
+                if veth not in veths and not os.path.exists(lease.netns):
+                    log.warning("node %s: pod %s/%s is gone (netns %s); releasing %s", self.cfg.name,
+                                lease.namespace, lease.pod, lease.netns, lease.ip)
+                    self.podnet.teardown(lease)
+            return len(stale)
+        finally:
+            self.podnet.lock.release()
+
+    def _mtu(self) -> int:
+        cn = self.informers["ClusterNetwork"].get("default") or {}
+        return int(cn.get("mtu") or DEFAULT_MTU)
+
+    def _vxlan_port(self) -> int:
+        cn = self.informers["ClusterNetwork"].get("default") or {}
+        return int(cn.get("vxlanPort") or DEFAULT_VXLAN_PORT)
+
+
+# -- the Node object ------------------------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_status(cfg: AgentConfig) -> Obj:
+    now = _now()
+    return {"addresses": [{"type": "InternalIP", "address": cfg.node_ip}, {"type": "Hostname", "address": cfg.name}],
+            "conditions": [{"type": "Ready", "status": "True", "reason": "OsdnNodeReady",
+                            "message": "osdn node agent is running", "lastHeartbeatTime": now,
+                            "lastTransitionTime": now}]}
+
+
+def register_node(client: Client, cfg: AgentConfig) -> None:
+    """Create the Node (or take over an existing one) with its InternalIP and a Ready condition."""
+    try:
+        client.get("Node", cfg.name)
+    except NotFoundError:
+        client.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": cfg.name},
+                       "status": node_status(cfg)})
+    heartbeat(client, cfg)
+    log.info("node %s registered (InternalIP %s)", cfg.name, cfg.node_ip)
+
+
+def mark_not_ready(client: Client, cfg: AgentConfig) -> None:
+    """On a clean stop: Ready=False, so the master stops counting on this node at once."""
+    status = node_status(cfg)
+    status["conditions"][0].update(status="False", reason="OsdnNodeStopped", message="osdn node agent stopped")
+    client.patch("Node", cfg.name, {"status": status}, subresource="status")
+
+
+def heartbeat(client: Client, cfg: AgentConfig) -> None:
+    client.patch("Node", cfg.name, {"status": node_status(cfg)}, subresource="status")

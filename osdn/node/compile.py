@@ -1,0 +1,170 @@
+"""Compile API objects plus this node's local facts into a `NodeIntent` (the input of render).
+
+Pure: no I/O. The reachability oracle's `ClusterState` does the API semantics once (netids, policy
+selection, named ports); this module only reshapes its answer into the node's sets:
+- every pod with an IP (not host-network) -> `ClusterPod` (identity = IP), with its namespace's netid;
+- this node's attached pods (from the agent's IPAM leases) -> `LocalPod`, and also `ClusterPod` even
+  before the API shows their IP, so a pod being added is protected in the same sync;
+- NetworkPolicies -> `Policy` with IP sets (ipBlock minus excepts, numeric ports, named ports
+  resolved per destination pod). A rule's shape (which kinds of peers/ports it has) never depends on
+  how many pods match, so pod churn stays element-only;
+- multicast is enabled for a netid iff every namespace sharing it has the annotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.model import objects as o
+from osdn.model.cluster import ClusterState
+from osdn.model.netpol import CompiledPolicy, Rule
+from osdn.model.subnets import gateway_for
+from osdn.node.intent import (
+    ClusterPod,
+    DestPort,
+    LocalPod,
+    NetID,
+    Node,
+    NodeIntent,
+    Policy,
+    PolicyRule,
+    PortRange,
+    Proto,
+    ipblock_cidrs,
+)
+
+_PROTOS: dict[str, Proto] = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+
+
+@dataclass(frozen=True)
+class LocalAttachment:
+    """A pod attached to this node's bridge (what the CNI ADD made)."""
+
+    namespace: str
+    pod: str
+    ip: str
+    mac: str
+    host_veth: str
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What only the node knows: its name, IP, device names and attached pods."""
+
+    name: str
+    node_ip: str
+    attachments: tuple[LocalAttachment, ...] = ()
+    uplinks: tuple[str, ...] = ("vxlan0",)
+
+
+class NoHostSubnetError(LookupError):
+    """The node has no HostSubnet (yet)."""
+
+
+def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeIntent:
+    """Pure: the intent of node `facts.name` for the cluster described by `objs`."""
+    state = ClusterState.from_objects(objs)
+    own = next((h for h in state.host_subnets if h.node == facts.name and h.subnet is not None), None)
+    if own is None:
+        raise NoHostSubnetError(f"node {facts.name} has no HostSubnet with a subnet")
+    subnet = str(own.subnet)
+    return NodeIntent(
+        mode=state.mode,  # type: ignore[arg-type]
+        node_name=facts.name,
+        cluster_cidrs=tuple(str(c) for c in state.cluster_cidrs),
+        service_cidr=str(state.service_cidr),
+        local_subnet=subnet,
+        gateway=gateway_for(subnet),
+        node_ip=facts.node_ip,
+        nodes=compute_nodes(state),
+        pods=compute_cluster_pods(state, facts),
+        local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
+        uplinks=facts.uplinks,
+        policies=tuple(compute_policy(state, p) for p in state.policies),
+        multicast_netids=compute_multicast_netids(state),
+    )
+
+
+def compute_nodes(state: ClusterState) -> tuple[Node, ...]:
+    return tuple(sorted(Node(h.node, str(h.host_ip), str(h.subnet), gateway_for(str(h.subnet)))
+                        for h in state.host_subnets if h.subnet is not None and h.host_ip is not None))
+
+
+def compute_cluster_pods(state: ClusterState, facts: NodeFacts) -> tuple[ClusterPod, ...]:
+    """Every pod IP of the cluster; a local attachment wins over a (stale) API pod with its IP."""
+    local = {a.ip: a for a in facts.attachments}
+    pods = {str(p.ip): ClusterPod(str(p.ip), p.namespace, NetID(state.netid(p.namespace)), p.node)
+            for p in state.pods if p.ip is not None and not p.host_network and str(p.ip) not in local}
+    for a in facts.attachments:
+        pods[a.ip] = ClusterPod(a.ip, a.namespace, NetID(state.netid(a.namespace)), facts.name)
+    return tuple(sorted(pods.values()))
+
+
+def compute_multicast_netids(state: ClusterState) -> frozenset[NetID]:
+    by_netid: dict[int, list[bool]] = {}
+    for nn in state.netnamespaces.values():
+        by_netid.setdefault(nn.netid, []).append(nn.multicast)
+    return frozenset(NetID(n) for n, flags in by_netid.items() if all(flags))
+
+
+def compute_policy(state: ClusterState, pol: CompiledPolicy) -> Policy:
+    """One model policy as sets of IPs; named ports resolve on the destination pods."""
+    targets = _ips(state.pods, pol.selected)
+    ingress = tuple(_rule(state, r, targets, "ingress") for r in pol.ingress or ())
+    egress = tuple(_rule(state, r, targets, "egress") for r in pol.egress or ())
+    return Policy(pol.namespace, pol.name, frozenset(targets), ingress=pol.ingress is not None,
+                  egress=pol.egress is not None, ingress_rules=ingress, egress_rules=egress)
+
+
+def _ips(pods: Sequence[o.Pod], idxs: Iterable[int]) -> set[str]:
+    return {str(pods[i].ip) for i in idxs if pods[i].ip is not None and not pods[i].host_network}
+
+
+def _rule(state: ClusterState, rule: Rule, targets: set[str], direction: str) -> PolicyRule:
+    peer_ips: frozenset[str] | None = None
+    cidrs: set[str] = set()
+    peer_idxs: set[int] = set()
+    for peer in rule.peers or ():
+        peer_idxs |= peer.pods  # named egress ports resolve on every peer pod, ipBlock ones included
+        if peer.block is not None:
+            cidrs |= ipblock_cidrs(str(peer.block), tuple(str(e) for e in peer.excepts))
+        elif not peer.text.startswith("ipBlock"):
+            peer_ips = frozenset(peer_ips or ()) | frozenset(_ips(state.pods, peer.pods))
+    ports: set[PortRange] = set()
+    dest: set[DestPort] | None = None
+    for pm in rule.ports or ():
+        proto = _PROTOS.get(pm.protocol)
+        if proto is None:
+            continue  # an unknown protocol matches nothing
+        if isinstance(pm.port, str):
+            dest = dest or set()
+            dest |= _named(state, pm.port, pm.protocol, proto, _dest_pods(state, rule, targets, peer_idxs, direction))
+        elif pm.port is None:
+            ports.add(PortRange(proto, 0, 65535))
+        else:
+            end = pm.end_port if pm.end_port is not None and pm.end_port >= pm.port else pm.port
+            ports.add(PortRange(proto, pm.port, end))
+    return PolicyRule(all_peers=rule.peers is None, peer_ips=peer_ips, peer_cidrs=frozenset(cidrs),
+                      all_ports=rule.ports is None, ports=frozenset(ports),
+                      dest_ports=None if dest is None else frozenset(dest))
+
+
+def _dest_pods(state: ClusterState, rule: Rule, targets: set[str], peer_idxs: set[int],
+               direction: str) -> list[o.Pod]:
+    """Where a named port is looked up: the policy's pods (ingress) or the peers (egress)."""
+    if direction == "ingress":
+        return [p for p in state.pods if p.ip is not None and str(p.ip) in targets]
+    if rule.peers is None:
+        return list(state.pods)
+    return [state.pods[i] for i in sorted(peer_idxs)]
+
+
+def _named(state: ClusterState, name: str, protocol: str, proto: Proto, pods: Iterable[o.Pod]) -> set[DestPort]:
+    out = set()
+    for pod in pods:
+        port = pod.named_port(name, protocol)
+        if port is not None and pod.ip is not None and not pod.host_network:
+            out.add(DestPort(str(pod.ip), proto, port))
+    return out

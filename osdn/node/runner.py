@@ -1,0 +1,123 @@
+"""A bounded-frequency sync runner (kube-proxy's BoundedFrequencyRunner, simplified).
+
+Events only call `request()`; one thread runs `sync` when work is pending, at most `burst` times
+back to back and then no more often than once per `min_period` (a token bucket), and at least every
+`period` (periodic full resync). A failed sync is retried after `min_period` (at least 1 s).
+
+`request()` returns a ticket; `wait(ticket, timeout)` returns once a sync that *started after* the
+ticket was issued has succeeded, and raises the error of such a sync if it failed. That is how a
+CNI ADD waits until its pod's rules are in the kernel. The clock is injectable for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class SyncTimeoutError(TimeoutError):
+    pass
+
+
+class SyncRunner:
+    def __init__(self, sync: Callable[[], object], min_period: float, period: float, burst: int = 2,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sync, self.min_period, self.period = sync, min_period, period
+        self.burst, self.clock = max(1, burst), clock
+        self._cv = threading.Condition()
+        self._issued = 0        # last ticket handed out
+        self._done = 0          # every ticket <= this is covered by a successful sync
+        self._failed = 0        # every ticket <= this was covered by a failed sync ...
+        self._error: BaseException | None = None  # ... with this error
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+        self._last_sync = float("-inf")
+        self._retry_at = float("-inf")
+        self._stop = False
+
+    # -- callers ---------------------------------------------------------------------------------
+    def request(self) -> int:
+        with self._cv:
+            self._issued += 1
+            self._cv.notify_all()
+            return self._issued
+
+    def wait(self, ticket: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._done < ticket:
+                if self._failed >= ticket and self._error is not None:
+                    raise self._error
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SyncTimeoutError(f"no dataplane sync finished within {timeout:.1f}s")
+                self._cv.wait(left)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until `stop()`; the first sync happens at once."""
+        self.request()
+        while True:
+            with self._cv:
+                if not self._wait_for_work():
+                    return
+                covered = self._issued
+                self._take_token()
+            self._run_once(covered)
+
+    def _pending(self) -> bool:
+        return self._issued > max(self._done, self._failed)
+
+    def _wait_for_work(self) -> bool:
+        """Under the lock: wait until a sync is due and allowed; False when stopping."""
+        while not self._stop:
+            now = self.clock()
+            due = self._pending() or now - self._last_sync >= self.period
+            gap = max(self._token_wait(now), self._retry_at - now)
+            if due and gap <= 0:
+                return True
+            wake = gap if due else self._last_sync + self.period - now
+            self._cv.wait(max(0.001, min(wake, 1.0)))
+        return False
+
+    def _refill(self, now: float) -> None:
+        if self.min_period <= 0:
+            self._tokens = float(self.burst)
+        else:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) / self.min_period)
+        self._stamp = now
+
+    def _token_wait(self, now: float) -> float:
+        self._refill(now)
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.min_period
+
+    def _take_token(self) -> None:
+        self._refill(self.clock())
+        self._tokens = max(0.0, self._tokens - 1)
+        self._last_sync = self.clock()
+
+    def _run_once(self, covered: int) -> None:
+        try:
+            self.sync()
+        except Exception as exc:
+            log.warning("dataplane sync failed (retrying): %s", exc)
+            with self._cv:
+                self._failed, self._error = max(self._failed, covered), exc
+                self._issued += 1  # pending again: retried ...
+                self._retry_at = self.clock() + max(self.min_period, 1.0)  # ... after a pause
+                self._cv.notify_all()
+            return
+        with self._cv:
+            self._done = max(self._done, covered)
+            self._error = None
+            self._retry_at = float("-inf")
+            self._cv.notify_all()
