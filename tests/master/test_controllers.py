@@ -70,7 +70,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, fake_nodes: dict[str, FakeNode
 def test_every_project_gets_a_netnamespace_default_is_global(srv: ServerProc) -> None:
     for p in ("alpha", "bravo", "charlie"):
         srv.cli("new-project", p, check=True)
-    ids = wait_for(lambda: (n := netids(srv)) if {"alpha", "bravo", "charlie"} <= set(netids(srv)) else None,
+    ids = wait_for(lambda: (n := netids(srv)) and {"alpha", "bravo", "charlie"} <= set(n) and n,
                    what="netnamespaces")
     assert ids["default"] == 0
     values = [ids[p] for p in ("alpha", "bravo", "charlie")]

@@ -95,7 +95,7 @@ class EgressFirewallPlacement:
         ns, name = ctx.namespace, ctx.obj["metadata"]["name"]
         ref = ObjectRef("EgressNetworkPolicy", name, ns, ctx.info.group)
         if _mode(ctx) is Mode.SUBNET:
-            ctx.warnings.add(f'EgressNetworkPolicy "{name}" in project "{ns}" has no effect: the cluster '
+            ctx.warnings.add(f"EgressNetworkPolicy {name} in project {ns} has no effect: the cluster "
                              "runs the subnet plugin (egress firewalls need multitenant or networkpolicy)")
         existing = sorted(o["metadata"]["name"] for o, _ in ctx.store.list(ENP, ns)[0])
         if existing:

@@ -87,7 +87,8 @@ class RouteHSTS:
         termination = (((ctx.obj.get("spec") or {}).get("tls") or {}).get("termination") or "")
         if termination not in ("edge", "reencrypt"):
             how = f"{termination} termination" if termination else "no TLS"
-            ctx.warnings.add(f'route "{ctx.obj["metadata"]["name"]}": annotation {HSTS_ANNOTATION} has no '
+            # no double quotes: they would end the HTTP Warning header's quoted text
+            ctx.warnings.add(f"route {ctx.obj['metadata']['name']}: annotation {HSTS_ANNOTATION} has no "
                              f"effect: HSTS works only on edge or reencrypt routes and this route has {how}")
 
 
