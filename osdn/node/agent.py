@@ -28,7 +28,7 @@ from osdn.api.cni import DEFAULT_SOCKET, CniRequest
 from osdn.client import Client, ClientConfig
 from osdn.client.informer import Informer
 from osdn.errors import NotFoundError, OsdnError
-from osdn.kernel import links
+from osdn.kernel import links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
 from osdn.node.cniserver import CniServer
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork")
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
+NODE_SYSCTLS = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
 
 
@@ -88,6 +89,7 @@ class Agent:
     def start(self) -> None:
         """Everything up to serving CNI; the sync loop runs on its own thread."""
         links.with_netlink(self.cfg.netns, lambda nl: None)  # fails early, naming a missing namespace
+        netns.set_sysctls(self.cfg.netns, NODE_SYSCTLS)
         register_node(self.client, self.cfg)
         self._spawn(self._heartbeat_loop, "heartbeat")
         for inf in self.informers.values():

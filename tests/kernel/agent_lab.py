@@ -130,6 +130,15 @@ class AgentLab:
                 node.proc.kill()
                 node.proc.wait()
 
+    def add_host(self, short: str, ip: str) -> str:
+        """A plain host on the underlay (outside the pod network), usable like a pod by `connect`."""
+        ns = self.add_netns(short)
+        sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"ul-{short}", "netns", UNDERLAY)
+        sh("ip", "-n", UNDERLAY, "link", "set", f"ul-{short}", "master", "ul", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        return ns
+
     # -- pods --------------------------------------------------------------------------------------
     def add_netns(self, short: str) -> str:
         ns = self._netns(f"{PREFIX}p-{short}")
