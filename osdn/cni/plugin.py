@@ -115,3 +115,7 @@ def main(env: Mapping[str, str] | None = None, stdin: TextIO | None = None, stdo
     if out is not None:
         (stdout or sys.stdout).write(json.dumps(out) + "\n")
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

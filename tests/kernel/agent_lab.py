@@ -113,8 +113,8 @@ class AgentLab:
         argv = [sys.executable, "-m", "osdn", "node", "--name", node.name, "--netns", node.netns,
                 "--node-ip", node.ip, "--config", str(self.node_config(node)), "--cni-socket", node.socket,
                 "--min-sync-period", "0.1s", "--subnet-timeout", "20s", *extra]
-        log = open(node.log, "ab")
-        node.proc = subprocess.Popen(argv, stdout=log, stderr=log)
+        with open(node.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            node.proc = subprocess.Popen(argv, stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while not os.path.exists(node.socket):
             if node.proc.poll() is not None or time.monotonic() > deadline:
