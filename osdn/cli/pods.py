@@ -40,6 +40,10 @@ def _lab_annotation(pod: dict[str, Any], key: str) -> str:
 @handle_errors
 def exec_(ctx: Ctx, namespace: str | None, pod_name: str, command: tuple[str, ...]) -> None:
     """Run COMMAND inside a lab pod's network namespace: `osdn exec -n P POD -- CMD ARGS...`."""
+    if command[:1] == ("--",):
+        command = command[1:]
+    if not command:
+        raise OsdnError("no command: osdn exec -n PROJECT POD -- COMMAND [ARGS...]")
     ns = ctx.namespace(namespace)
     pod = ctx.client.get("Pod", pod_name, ns)
     pod_ns = _lab_annotation(pod, ANNOTATION_NETNS)

@@ -140,7 +140,7 @@ def status(name: str, lab_dir: str) -> None:
     info = find_lab(name, lab_dir)
     click.echo(f"lab {info.name!r} ({info.mode}) in {info.dir}; server {info.server}")
     for p in cluster.process_status(info.dir):
-        click.echo(f"  {p.role:<28} pid {p.pid:<8} {'running' if p.alive else 'DEAD'}  netns {p.netns}")
+        click.echo(f"  {p.role.rsplit(':', 1)[0] if p.role.startswith('pod:') else p.role:<28} pid {p.pid:<8} {'running' if p.alive else 'DEAD'}  netns {p.netns}")
     with lab_client(info) as client:
         _print_cluster(client)
 
@@ -215,6 +215,7 @@ def kubelet(lab_dir: str, log_level: str) -> None:
     from osdn.lab import cluster
     from osdn.lab.kubelet import run_kubelet
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     info = cluster.load_lab(lab_dir)
     if info is None:
         raise click.ClickException(f"no lab.json in {lab_dir}")

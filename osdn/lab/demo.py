@@ -116,7 +116,7 @@ def render_matrix(labels: list[str], result: dict[tuple[str, str], bool]) -> str
     head = " " * width + " ".join(f"{i + 1:>3}" for i in range(len(labels)))
     rows = [head]
     for i, src in enumerate(labels):
-        cells = [" . " if src == dst else (" ok" if result.get((src, dst)) else " --") for dst in labels]
+        cells = ["  ." if src == dst else (" ok" if result.get((src, dst)) else " --") for dst in labels]
         rows.append(f"{src:<{width}}" + " ".join(cells) + f"   {i + 1}")
     return "\n".join(rows)
 

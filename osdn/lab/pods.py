@@ -59,13 +59,15 @@ def create_pod(client: Client, req: PodRequest) -> Obj:
 
 
 def wait_pod_ip(client: Client, namespace: str, name: str, timeout: float = 60.0) -> str:
-    """status.podIP of the pod once it is Running; raise naming the kubelet's error if it never is."""
+    """status.podIP once the lab kubelet runs the pod (its netns annotation is set; the agent may
+    report the IP first); raise naming the kubelet's error if that never happens."""
     deadline = time.monotonic() + timeout
     pod: Obj = {}
     while time.monotonic() < deadline:
         pod = client.get("Pod", name, namespace)
         status = pod.get("status") or {}
-        if status.get("podIP") and status.get("phase") == "Running":
+        started = ANNOTATION_NETNS in ((pod.get("metadata") or {}).get("annotations") or {})
+        if status.get("podIP") and started:
             return str(status["podIP"])
         time.sleep(0.1)
     why = ((pod.get("metadata") or {}).get("annotations") or {}).get("lab.osdn.io/error", "")

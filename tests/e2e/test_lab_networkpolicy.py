@@ -11,7 +11,7 @@ import yaml
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
-from osdn.lab.pods import wait_pod_ip
+from osdn.lab.pods import ensure_project, wait_pod_ip
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = "tests/fixtures/seeds"
@@ -80,6 +80,7 @@ def test_seed_policies_isolate_a_namespace(lab: Lab, pods: dict[str, tuple[str, 
 
 def test_scheduler_honours_node_selector(lab: Lab) -> None:
     lab.client.patch("Node", "node3", {"metadata": {"labels": {"disk": "ssd"}}})
+    ensure_project(lab.client, "gamma")
     for i in range(4):
         spec = {"restartPolicy": "Never",
                 "containers": [{"name": "c", "image": "python", "ports": [{"containerPort": 8080}]}]}
