@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork")
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
-NODE_SYSCTLS = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
+NODE_SYSCTLS: dict[str, str | int] = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
 
 
