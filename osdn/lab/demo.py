@@ -84,7 +84,6 @@ def run_demo(lab: LabInfo, client: Client, echo: Echo) -> None:
     else:
         echo("subnet mode: one flat pod network, no isolation.")
         return
-    time.sleep(1.0)  # let the agents' minimum sync gap pass
     show_matrix(pods, "connections after the change", echo)
 
 
@@ -121,9 +120,21 @@ def render_matrix(labels: list[str], result: dict[tuple[str, str], bool]) -> str
     return "\n".join(rows)
 
 
+def settled(pods: list[DemoPod], tries: int = 4) -> dict[tuple[str, str], bool]:
+    """Measure until two rounds agree: agents learn new pods and policies within a sync or two."""
+    result = measure(pods)
+    for _ in range(tries):
+        time.sleep(0.5)
+        again = measure(pods)
+        if again == result:
+            break
+        result = again
+    return result
+
+
 def show_matrix(pods: list[DemoPod], title: str, echo: Echo) -> dict[tuple[str, str], bool]:
     t0 = time.monotonic()
-    result = measure(pods)
+    result = settled(pods)
     allowed = sum(result.values())
     echo(f"\n{title}: {allowed}/{len(result)} allowed (TCP :80, 1 s timeout, {time.monotonic() - t0:.1f}s)")
     echo(render_matrix([p.label for p in pods], result))
