@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def make_lab(tag: str, mode: str, nodes: int) -> Iterator[Lab]:
             yield Lab(info, client, took)
     finally:
         teardown_and_check(name, lab_dir)
+    shutil.rmtree(lab_dir)  # kept (with its logs) only when something failed
 
 
 def teardown_and_check(name: str, lab_dir: str) -> None:

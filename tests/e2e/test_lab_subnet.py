@@ -4,6 +4,7 @@ of the same lab is refused, `down` is idempotent and works after the kubelet and
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -66,3 +67,4 @@ def test_down_after_a_crash_leaves_nothing() -> None:
         teardown_and_check(name, lab_dir)
     osdn("lab", "down", "--name", name, "--dir", lab_dir)  # idempotent
     assert cluster.leftovers(name) == []
+    shutil.rmtree(lab_dir)
