@@ -65,6 +65,26 @@ def decision_annotation(d: EgressDecision) -> str | None:
     return json.dumps(body, separators=(",", ":"))
 
 
+def egress_view(obj: Obj | None) -> tuple[Any, ...] | None:
+    """The part of a NetNamespace, HostSubnet or Node that egress decisions depend on (None: none). Pure.
+
+    Objects without egress IPs/CIDRs (most of them) never wake the controller, so creating 10,000
+    namespaces costs it nothing.
+    """
+    if obj is None:
+        return None
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    if obj.get("kind") == "Node":
+        ready = [(c.get("status"), c.get("lastHeartbeatTime")) for c in (obj.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Ready"]
+        return ("node", tuple(ready)) if ready else None
+    egress = (tuple(obj.get("egressIPs") or ()), tuple(obj.get("egressCIDRs") or ()))
+    published = (ann.get(EGRESS_ANNOTATION), ann.get(ACTIVE_ANNOTATION), ann.get(HEALTH_ANNOTATION))
+    if egress == ((), ()) and published == (None, None, None):
+        return None
+    return egress, published, obj.get("netid"), obj.get("hostIP"), obj.get("subnet")
+
+
 def describe_decision(d: EgressDecision) -> str:
     if d.action is Egress.VIA:
         return f"egress via {d.egress_ip} on node {d.node}" + (f" (standby {', '.join(d.standby)})" if d.standby else "")
@@ -93,6 +113,8 @@ class EgressController(Controller):
         self._tick_thread: threading.Thread | None = None
 
     def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        if egress_view(new) == egress_view(old):
+            return
         if rv_of(new or old) not in self._own_rvs:
             self._last_input = time.monotonic()
         self.queue.add_after(KEY, self.debounce)
@@ -174,7 +196,8 @@ class EgressController(Controller):
         hostsubnets = {h["metadata"]["name"]: h for h in self.hostsubnets.items()}
         hostsubnets.update({n: o for n in hostsubnets if (o := self.writes.latest(self.hostsubnets, n))})
         self._update_probe_targets(list(hostsubnets.values()))
-        netns = [self.writes.latest(self.netnamespaces, o["metadata"]["name"]) or o for o in self.netnamespaces.items()]
+        netns = [self.writes.latest(self.netnamespaces, o["metadata"]["name"]) or o
+                 for o in self.netnamespaces.items() if egress_view(o) is not None]
         namespaces = [NamespaceEgress.from_dict(o) for o in netns]
         down = self.offline()
         if any(h.get("egressCIDRs") for h in hostsubnets.values()):
