@@ -1,8 +1,9 @@
 """NetNamespace controller: one NetNamespace per Namespace, NetIDs, and the change-network annotation.
 
 Key: a namespace name. Level-triggered: for each name it makes the NetNamespace match the
-Namespace (create with a fresh NetID, `default` -> 0; delete when the Namespace is gone, releasing
-the NetID once no namespace uses it) and applies a pending
+Namespace (create with a fresh NetID, `default` -> 0; delete when the Namespace is deleted, releasing
+the NetID once no namespace uses it; as the reference, a NetNamespace made by hand without a
+Namespace is adopted and left alone) and applies a pending
 `pod.network.openshift.io/multitenant.change-network` annotation (`global`, `join:<ns>`, `isolate`)
 with `osdn.model.netid.compute_network_change`. Results are written back on the NetNamespace: the
 new netid with the annotation removed, or the error in `CHANGE_ERROR_ANNOTATION` (plus a Warning
@@ -70,12 +71,21 @@ class NetNamespaceController(Controller):
         super().__init__(client)
         self.network, self.recorder = network, recorder
         self.registry = NetIDRegistry(allocator or NetIDAllocator())
-        self.namespaces = informers.on("Namespace", self._on_event)
+        self._gone: set[str] = set()              # namespaces seen deleted by this master
+        self.namespaces = informers.on("Namespace", self._on_namespace)
         self.netnamespaces = informers.on("NetNamespace", self._on_event)
         self.policies = informers.get("EgressNetworkPolicy")
 
     def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
         self.enqueue(((new or old) or {})["metadata"]["name"])
+
+    def _on_namespace(self, type_: str, new: Obj | None, old: Obj | None) -> None:
+        name = ((new or old) or {})["metadata"]["name"]
+        if type_ == "DELETED":
+            self._gone.add(name)
+        else:
+            self._gone.discard(name)
+        self.enqueue(name)
 
     def prepare(self) -> None:
         stored = [(o["metadata"]["name"], int(o.get("netid") or 0)) for o in self.netnamespaces.items()]
@@ -96,7 +106,8 @@ class NetNamespaceController(Controller):
         if netns is not None:
             self._adopt(name, int(netns.get("netid") or 0))
         if ns is None or (ns.get("metadata") or {}).get("deletionTimestamp"):
-            self._remove(name, netns)
+            if name in self._gone or netns is None:
+                self._remove(name, netns)     # a NetNamespace made without a Namespace is left alone
         elif netns is None:
             self._create(name)
         elif CHANGE_NETWORK_ANNOTATION in _annotations(netns):
@@ -109,6 +120,7 @@ class NetNamespaceController(Controller):
                 log.warning("%s", warning)
 
     def _remove(self, name: str, netns: Obj | None) -> None:
+        self._gone.discard(name)
         if netns is not None:
             try:
                 deleted = self.client.delete("NetNamespace", name)
