@@ -1,4 +1,5 @@
-"""`--dry-run=impact`: which connections between existing pods a change would open and close.
+"""`--dry-run=impact`: which connections between existing pods a change would open and close
+(`osdn apply --dry-run=impact`, `osdn adm pod-network ... --dry-run=impact`).
 
 The change is first sent to the server as a dry run, so the objects compared are exactly what the
 server would store (defaults applied, admission passed); nothing is written.
@@ -16,6 +17,8 @@ from osdn.cli.context import Ctx
 from osdn.errors import NotFoundError
 from osdn.model.cluster import ClusterState
 from osdn.model.matrix import compute_impact
+from osdn.model.netid import NetIDRegistry, compute_network_change
+from osdn.model.sdnconfig import Mode
 
 Obj = dict[str, Any]
 DEFAULT_PROBE = ("TCP", 80)
@@ -64,4 +67,22 @@ def print_apply_impact(ctx: Ctx, objs: list[tuple[KindInfo, Obj, str]]) -> None:
             changed.append(client.patch(info, name, obj, ns, "merge", dry_run=True))
         except NotFoundError:
             changed.append(client.create(obj, ns, dry_run=True))
+    print_impact(before, replace_objects(before, changed))
+
+
+def print_pod_network_impact(ctx: Ctx, projects: list[str], value: str) -> None:
+    """What `adm pod-network ...` would open and close: replay the change-network decisions on a
+    copy of the NetID registry, then compare the model's matrices before and after."""
+    before = fetch_objects(ctx.client)
+    registry = NetIDRegistry()
+    netnamespaces = [o for o in before if o.get("kind") == "NetNamespace"]
+    registry.load((o["metadata"]["name"], int(o.get("netid") or 0)) for o in netnamespaces)
+    changed: list[Obj] = []
+    by_name = {o["metadata"]["name"]: o for o in netnamespaces}
+    for project in projects:
+        change = compute_network_change(registry, project, value, Mode.MULTITENANT)
+        if change.error:
+            click.echo(f"{project}: {change.error}", err=True)
+        elif project in by_name:
+            changed.append({**by_name[project], "netid": change.netid})
     print_impact(before, replace_objects(before, changed))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import click
 
 from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.cli.impact import print_pod_network_impact
 from osdn.client import Client
 from osdn.errors import BadRequestError, NotFoundError, OsdnError
 from osdn.model.netid import CHANGE_NETWORK_ANNOTATION, DEFAULT_NAMESPACE
@@ -122,15 +123,19 @@ def pod_network() -> None:
 
 
 _selector = click.option("--selector", default="", help="Label selector of the projects (instead of names).")
+_dry_run = click.option("--dry-run", "dry_run", type=click.Choice(["impact"]), default=None,
+                        help="impact: list the connections between existing pods the change would open and "
+                             "close, and change nothing.")
 
 
 @pod_network.command("join-projects")
 @click.option("--to", "to", default="", help="The project whose pod network the others join.")
 @_selector
+@_dry_run
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def join_projects(ctx: Ctx, to: str, selector: str, projects: tuple[str, ...]) -> None:
+def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
     """Join PROJECTS (or --selector) to the pod network of --to: they get its NetID."""
     client = ctx.client
     require_multitenant(client)
@@ -141,31 +146,43 @@ def join_projects(ctx: Ctx, to: str, selector: str, projects: tuple[str, ...]) -
     except NotFoundError:
         raise NotFoundError(f'project "{to}" not found (from --to)') from None
     names = [p for p in select_projects(client, projects, selector) if p != to]
+    if dry_run:
+        print_pod_network_impact(ctx, names, f"join:{to}")
+        return
     report(change_network(client, names, f"join:{to}"), f'joined to "{to}"')
 
 
 @pod_network.command("isolate-projects")
 @_selector
+@_dry_run
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def isolate_projects(ctx: Ctx, selector: str, projects: tuple[str, ...]) -> None:
+def isolate_projects(ctx: Ctx, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
     """Give PROJECTS (or --selector) pod networks of their own."""
     client = ctx.client
     require_multitenant(client)
     names = select_projects(client, projects, selector)
     if DEFAULT_NAMESPACE in names:
         raise BadRequestError(f'network isolation for project "{DEFAULT_NAMESPACE}" is forbidden')
+    if dry_run:
+        print_pod_network_impact(ctx, names, "isolate")
+        return
     report(change_network(client, names, "isolate"), "isolated")
 
 
 @pod_network.command("make-projects-global")
 @_selector
+@_dry_run
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def make_projects_global(ctx: Ctx, selector: str, projects: tuple[str, ...]) -> None:
+def make_projects_global(ctx: Ctx, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
     """Make PROJECTS (or --selector) global: they reach, and are reached by, every project."""
     client = ctx.client
     require_multitenant(client)
-    report(change_network(client, select_projects(client, projects, selector), "global"), "made global")
+    names = select_projects(client, projects, selector)
+    if dry_run:
+        print_pod_network_impact(ctx, names, "global")
+        return
+    report(change_network(client, names, "global"), "made global")

@@ -192,3 +192,19 @@ def test_users_tokens_and_second_config(srv: ServerProc, tmp_path: Path) -> None
     enp = SEEDS / "002-egressnetworkpolicy-default.json"
     r = srv.cli("create", "-f", str(enp), "-n", "p1", config=conf)
     assert r.returncode == 1 and "Forbidden" in r.stderr
+
+
+def test_impact_preview_changes_nothing(srv: ServerProc, tmp_path: Path) -> None:
+    for project, ip in (("imp-a", "10.128.0.21"), ("imp-b", "10.128.0.22")):
+        srv.cli("new-project", project, check=True)
+        srv.cli("create", "-f", "-", "-n", project, check=True, input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}, "status": {"podIP": ip}}))
+    before = srv.cli("get", "netnamespaces", check=True).stdout
+    r = srv.cli("adm", "pod-network", "join-projects", "--to=imp-a", "imp-b", "--dry-run=impact", check=True)
+    assert "would OPEN" in r.stdout and "imp-b/web -> imp-a/web TCP/80" in r.stdout
+    assert srv.cli("get", "netnamespaces", check=True).stdout == before
+    deny = SEEDS / "002-networkpolicy-deny-by-default.yaml"
+    r = srv.cli("apply", "--dry-run=impact", "-f", str(deny), "-n", "imp-a", check=True)
+    assert "No connection between existing pods would change." in r.stdout  # multitenant ignores NetworkPolicy
+    assert srv.cli("get", "networkpolicy", "-n", "imp-a", "-o", "name").stdout.strip() == ""

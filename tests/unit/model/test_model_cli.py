@@ -64,11 +64,11 @@ def test_trace_multicast(manifest: str) -> None:
     assert res.exit_code == 0 and "0 receiver(s)" in res.output
 
 
-def test_online_mode_is_not_available(manifest: str) -> None:
+def test_file_without_offline_and_offline_without_file_are_usage_errors(manifest: str) -> None:
     res = CliRunner().invoke(reachability, ["-f", manifest])
-    assert res.exit_code == 2 and "online mode needs a server; use --offline -f FILE" in res.output
-    res = CliRunner().invoke(trace, ["--from", "x/a", "--to", "y/b"])
-    assert res.exit_code == 2
+    assert res.exit_code == 2 and "add --offline" in res.output
+    res = CliRunner().invoke(trace, ["--offline", "--from", "x/a", "--to", "y/b"])
+    assert res.exit_code == 2 and "--offline needs -f FILE" in res.output
 
 
 def test_unknown_endpoint_is_an_error(manifest: str) -> None:
