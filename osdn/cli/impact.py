@@ -25,8 +25,8 @@ DEFAULT_PROBE = ("TCP", 80)
 
 
 def probes_for(objs: list[Obj]) -> list[tuple[str, int]]:
-    """Ports worth probing: every numbered container port and policy port, else TCP/80."""
-    found: set[tuple[str, int]] = set()
+    """Ports worth probing: TCP/80 plus every numbered container port and policy port."""
+    found: set[tuple[str, int]] = {DEFAULT_PROBE}
     for obj in objs:
         if obj.get("kind") == "Pod":
             for c in (obj.get("spec") or {}).get("containers") or []:
@@ -39,7 +39,7 @@ def probes_for(objs: list[Obj]) -> list[tuple[str, int]]:
                 for p in rule.get("ports") or []:
                     if isinstance(p.get("port"), int):
                         found.add((str(p.get("protocol") or "TCP").upper(), p["port"]))
-    return sorted(found) or [DEFAULT_PROBE]
+    return sorted(found)
 
 
 def print_impact(before_objs: list[Obj], after_objs: list[Obj]) -> None:

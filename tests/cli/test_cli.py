@@ -80,7 +80,7 @@ def test_seed_label_annotate_patch_commands(srv: ServerProc) -> None:
     assert ns["metadata"]["labels"]["name"] == "default"
     srv.cli("create", "-f", "-", input=json.dumps({
         "apiVersion": "network.openshift.io/v1", "kind": "NetNamespace", "metadata": {"name": "project1"},
-        "netname": "project1", "netid": 4242}), check=False)
+        "netname": "project1", "netid": 4242}), check=True)
     srv.cli("annotate", "netnamespace", "project1",
             "netnamespace.network.openshift.io/multicast-enabled=true", check=True)
     nn = json.loads(srv.cli("get", "netnamespace", "project1", "-o", "json", check=True).stdout)
@@ -202,7 +202,7 @@ def test_impact_preview_changes_nothing(srv: ServerProc, tmp_path: Path) -> None
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}, "status": {"podIP": ip}}))
     before = srv.cli("get", "netnamespaces", check=True).stdout
     r = srv.cli("adm", "pod-network", "join-projects", "--to=imp-a", "imp-b", "--dry-run=impact", check=True)
-    assert "would OPEN" in r.stdout and "imp-b/web -> imp-a/web TCP/80" in r.stdout
+    assert "would OPEN" in r.stdout and "imp-b/web -> imp-a/web TCP/80:" in r.stdout
     assert srv.cli("get", "netnamespaces", check=True).stdout == before
     deny = SEEDS / "002-networkpolicy-deny-by-default.yaml"
     r = srv.cli("apply", "--dry-run=impact", "-f", str(deny), "-n", "imp-a", check=True)
