@@ -62,6 +62,7 @@ _KINDS: list[KindInfo] = [
     KindInfo(*_CORE, "Event", "events", True, ("ev",)),
     KindInfo("apps", "v1", "Deployment", "deployments", True, ("deploy",), has_status=True),
     KindInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), has_status=True),
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),

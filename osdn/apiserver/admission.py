@@ -35,9 +35,10 @@ class AdmissionContext:
     def namespace(self) -> str:
         return str((self.obj.get("metadata") or {}).get("namespace") or "")
 
-    def user_may(self, verb: str, resource: str, subresource: str = "") -> bool:
-        return self.authorizer.allowed(self.user, Attributes(verb, self.info.group, resource, subresource,
-                                                             self.namespace))
+    def user_may(self, verb: str, resource: str, subresource: str = "", group: str | None = None) -> bool:
+        """RBAC check for the request's user in the object's namespace (group defaults to the kind's)."""
+        return self.authorizer.allowed(self.user, Attributes(
+            verb, self.info.group if group is None else group, resource, subresource, self.namespace))
 
 
 class Plugin(Protocol):

@@ -25,7 +25,7 @@ _PROJECT_WRITABLE = [
     ("", ["pods", "pods/status", "services", "endpoints", "configmaps", "replicationcontrollers", "events"]),
     ("apps", ["deployments"]),
     ("route.openshift.io", ["routes", "routes/status"]),
-    ("networking.k8s.io", ["networkpolicies"]),
+    ("networking.k8s.io", ["networkpolicies", "ingresses"]),
     ("template.openshift.io", ["templates"]),
 ]
 

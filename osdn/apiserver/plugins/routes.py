@@ -107,7 +107,8 @@ class IngressAdmission:
     def admit(self, ctx: AdmissionContext) -> None:
         if ctx.info.kind != "Ingress" or ctx.operation != "UPDATE" or self.allow_hostname_changes:
             return
-        if self.hosts(ctx.old) != self.hosts(ctx.obj) and not ctx.user_may("update", "routes", "custom-host"):
+        if self.hosts(ctx.old) != self.hosts(ctx.obj) and not ctx.user_may("update", "routes", "custom-host",
+                                                                           group="route.openshift.io"):
             ref = ObjectRef("Ingress", ctx.obj["metadata"]["name"], ctx.namespace, ctx.info.group)
             raise ForbiddenError(f"{ref.describe()}: cannot change the host names of an ingress after creation "
                                  "(allowHostnameChanges is false in the IngressAdmission config)", ref)
