@@ -33,9 +33,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
               help="Bits for pods per node (9 -> /23 per node).")
 @click.option("--service-network", default="172.30.0.0/16", show_default=True)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--controllers/--no-controllers", default=True, show_default=True,
+              help="Run the master controllers in this process (else run `osdn master` elsewhere).")
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
-           host_subnet_length: int, service_network: str, log_level: str) -> None:
+           host_subnet_length: int, service_network: str, log_level: str, controllers: bool) -> None:
     """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
 
     \b
@@ -53,6 +55,6 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc)
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
-    master = Master(load_config(str(cfg.data_dir / "admin.conf")), options)
+    services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []
     click.echo(f"osdn server: serving on {cfg.url}; admin config: {cfg.data_dir / 'admin.conf'}", err=True)
-    serve(srv, [master])
+    serve(srv, services)
