@@ -1,4 +1,6 @@
-"""Kinds of group 'networking.k8s.io' (v1): NetworkPolicy model, defaulting and validation. Pure.
+"""Kinds of group 'networking.k8s.io' (v1): NetworkPolicy and Ingress models, defaulting, validation.
+
+Pure. Ingress is kept minimal: the host names of its rules (what IngressAdmission guards).
 
 Validation is the whole upstream `ValidateNetworkPolicySpec`: peers (ipBlock exclusive with
 selectors, `except` strictly inside `cidr`), ports (1..65535 or an IANA service name; endPort needs a
@@ -181,6 +183,28 @@ def validate_network_policy(obj: Obj, old: Obj | None) -> list[FieldError]:
     return validate_network_policy_spec(policy.spec)
 
 
+class IngressRule(KubeModel):
+    host: str | None = None
+
+
+class IngressSpec(KubeModel):
+    rules: list[IngressRule] | None = None
+
+
+class Ingress(TypedObject):
+    spec: IngressSpec | None = None
+
+
+def validate_ingress(obj: Obj, old: Obj | None) -> list[FieldError]:
+    ingress, errs = parse_strict(Ingress, obj)
+    if ingress is None:
+        return errs
+    rules = ingress.spec.rules if ingress.spec else None
+    return [e for i, rule in enumerate(rules or []) if rule.host
+            for e in v.validate_dns1123_subdomain(rule.host, f"spec.rules[{i}].host")]
+
+
 HOOKS: dict[str, Hooks] = {
     "NetworkPolicy": Hooks(NetworkPolicy, default_network_policy, validate_network_policy),
+    "Ingress": Hooks(Ingress, None, validate_ingress),
 }
