@@ -12,6 +12,7 @@ from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
 from osdn.lab.pods import ensure_project, wait_pod_ip
+from osdn.lab.topology import plan_lab
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = "tests/fixtures/seeds"
@@ -76,6 +77,24 @@ def test_seed_policies_isolate_a_namespace(lab: Lab, pods: dict[str, tuple[str, 
     lab.client.delete("NetworkPolicy", "deny-by-default", "beta")
     lab.client.delete("NetworkPolicy", "allow-same-namespace", "beta")
     assert lab.can_connect(a1_ns, b1_ip, want=True), "open again once the policies are gone"
+
+
+def test_egress_ipblock_limits_traffic_to_the_outside(lab: Lab) -> None:
+    """An egress policy with an ipBlock decides on the pod's own address, before masquerade."""
+    web, web2 = plan_lab(lab.info.name, 3).web_ips
+    _, ns = lab.pod("out", "delta", "node2", {"app": "out"})
+    assert lab.get(ns, web).startswith("you are 198.18.0.12:")
+    lab.client.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                       "metadata": {"name": "only-web2"},
+                       "spec": {"podSelector": {"matchLabels": {"app": "out"}}, "policyTypes": ["Egress"],
+                                "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.0/24",
+                                                                "except": [f"{web}/32"]}}],
+                                            "ports": [{"port": 80}]}]}}, namespace="delta")
+    assert not lab.can_connect(ns, web, want=False), "the excepted address must be blocked"
+    assert lab.can_connect(ns, web2, want=True)
+    assert lab.get(ns, web2).startswith("you are 198.18.0.12:")
+    lab.client.delete("NetworkPolicy", "only-web2", "delta")
+    assert lab.can_connect(ns, web, want=True)
 
 
 def test_scheduler_honours_node_selector(lab: Lab) -> None:

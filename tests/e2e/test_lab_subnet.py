@@ -13,6 +13,7 @@ import pytest
 from labkit import Lab, make_lab, needs_agent, osdn, teardown_and_check
 
 from osdn.lab import cluster
+from osdn.lab.topology import plan_lab
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 
@@ -29,6 +30,18 @@ def test_all_projects_reach_each_other(lab: Lab) -> None:
     assert lab.get(x_ns, y_ip).startswith(f"two/y on port 80: you are {x_ip}:")
     assert lab.get(y_ns, x_ip).startswith(f"one/x on port 80: you are {y_ip}:")
     assert lab.get(z_ns, x_ip).startswith(f"one/x on port 80: you are {z_ip}:")
+
+
+def test_pods_reach_the_outside_masqueraded_to_their_node(lab: Lab) -> None:
+    """The lab's web server (external network, behind the router) sees the pod's node as the source,
+    as the model says (`adm trace` shows the source address)."""
+    x_ip, x_ns = lab.pod("out1", "one", "node1")
+    _, y_ns = lab.pod("out2", "two", "node2")
+    web = plan_lab(lab.info.name, 2).web_ips[0]
+    assert lab.get(x_ns, web).startswith("you are 198.18.0.11:")
+    assert lab.get(y_ns, web).startswith("you are 198.18.0.12:")
+    trace = lab.cli("adm", "trace", "--from", "one/out1", "--to", web).stdout
+    assert "198.18.0.11" in trace and x_ip in trace
 
 
 def test_lab_run_prints_the_ip(lab: Lab) -> None:

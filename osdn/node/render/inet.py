@@ -13,6 +13,11 @@ bridge table; then per mode:
   netid and reach only netid-0 pods. Drops count in `drop_multitenant`.
 - networkpolicy: see `render.policy`; plus an input chain so pod -> own node traffic obeys egress
   policy too (DNS to the node is always allowed, as in openshift-sdn).
+
+postrouting (nat, every mode): pod traffic leaving the cluster network is masqueraded to the node's
+address on the way out (openshift-sdn's `-s clusterNetwork ! -d clusterNetwork -j MASQUERADE`), so
+the outside world answers the node and conntrack hands the reply back to the pod. Policy decisions
+happen earlier (forward) on the pod's own address. Pod-to-pod traffic is never translated.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ HEAD = (
     "ct state invalid counter name drop_invalid drop",
     "ip daddr 224.0.0.0/4 accept",
 )
+
+SRCNAT_PRIO = 100  # `priority srcnat`
+MASQUERADE = "ip saddr @cluster_cidrs ip daddr != @cluster_cidrs masquerade"
 
 
 def render_inet_table(intent: NodeIntent) -> Table:
@@ -48,6 +56,7 @@ def render_inet_table(intent: NodeIntent) -> Table:
         counters.extend(("drop_np_ingress", "drop_np_egress"))
         tail = ("jump networkpolicy",)
     chains.append(Chain("forward", HEAD + tail, hook="forward"))
+    chains.append(Chain("postrouting", (MASQUERADE,), hook="postrouting", type="nat", prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 
 

@@ -78,7 +78,7 @@ def test_multitenant_maps_every_cluster_pod_and_every_host() -> None:
 def test_subnet_mode_only_antispoofs() -> None:
     rs = render_node(sample_intent("subnet"))
     inet = table(rs, "inet")
-    assert [c.name for c in inet.chains] == ["forward"]
+    assert [c.name for c in inet.chains] == ["forward", "postrouting"]
     assert not any("jump" in r for r in inet.chains[0].rules)
     assert [c.name for c in table(rs, "bridge").chains] == ["prerouting"]
 
