@@ -8,6 +8,8 @@ namespace (timeout 1 s, all in parallel). Then, by mode:
 - networkpolicy: everything open; apply the seeds' deny-by-default + allow-same-namespace to every
   project and show the change;
 - subnet: a flat network, everything open.
+Last, one pod fetches a page from the lab's outside web server, which sees the pod's node address
+(pod traffic leaving the cluster network is masqueraded).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import yaml
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError
 from osdn.lab.cluster import LabInfo
-from osdn.lab.pods import PodRequest, create_pod, pod_netns, probe, wait_pod_ip
+from osdn.lab.pods import PodRequest, create_pod, http_get, pod_netns, probe, wait_pod_ip
+from osdn.lab.topology import plan_lab
 
 PROJECTS = ("blue", "red", "green")
 PODS_PER_PROJECT = 2
@@ -83,8 +86,9 @@ def run_demo(lab: LabInfo, client: Client, echo: Echo) -> None:
         _apply_policies(client, echo)
     else:
         echo("subnet mode: one flat pod network, no isolation.")
-        return
-    show_matrix(pods, "connections after the change", echo)
+    if lab.mode != "subnet":
+        show_matrix(pods, "connections after the change", echo)
+    show_outside(lab, pods[0], echo)
 
 
 def create_demo_pods(lab: LabInfo, client: Client) -> list[DemoPod]:
@@ -139,6 +143,12 @@ def show_matrix(pods: list[DemoPod], title: str, echo: Echo) -> dict[tuple[str, 
     echo(f"\n{title}: {allowed}/{len(result)} allowed (TCP :80, 1 s timeout, {time.monotonic() - t0:.1f}s)")
     echo(render_matrix([p.label for p in pods], result))
     return result
+
+
+def show_outside(lab: LabInfo, pod: DemoPod, echo: Echo) -> None:
+    web = plan_lab(lab.name, len(lab.nodes)).web_ips[0]
+    answer = http_get(pod.netns, web).strip() or "(no answer)"
+    echo(f"\n{pod.label} on {pod.node} -> http://{web}/ (the lab's outside world): {answer}")
 
 
 def _join_projects(lab: LabInfo, echo: Echo) -> None:
