@@ -2,7 +2,8 @@
 
 Offline (`--offline -f FILE`) reads the manifest (multi-document YAML, JSON or a kube List); online
 reads the same objects from the API server. Both build a ClusterState and print what osdn.model
-computes.
+computes. Online, `trace` then probes the connection for real when its source is a local lab pod
+or node, and shows what the kernel did next to the model (osdn.lab.kernel_view; `--no-probe` skips it).
 """
 
 from __future__ import annotations
@@ -82,10 +83,19 @@ def reachability(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, pro
 @click.option("--to", "dst", required=True,
               help="ns/pod, ns/service, svc.ns.svc.cluster.local, node/NAME, an IP, or a multicast group IP.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--no-probe", is_flag=True, help="Online: the model only, no real probe of the connection.")
+@click.option("--probe-timeout", type=click.FloatRange(0.05, 30.0), default=1.0, show_default=True,
+              help="Online: seconds the real probe waits for an answer.")
 @pass_ctx
 def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
-          offline_nodes: tuple[str, ...], src: str, dst: str, output: str) -> None:
-    """Explain, step by step, whether a connection is allowed and by which rules."""
+          offline_nodes: tuple[str, ...], src: str, dst: str, output: str, no_probe: bool,
+          probe_timeout: float) -> None:
+    """Explain, step by step, whether a connection is allowed and by which rules.
+
+    Online, when the source is a pod (or node) of an osdn lab on this machine, the connection is
+    then tried once for real (TCP) and the kernel's answer is shown next to the model's, with the
+    osdn drop counters that moved on the lab's nodes meanwhile (other traffic can move them too).
+    """
     try:
         state = _state(ctx, offline, files, dns, offline_nodes)
         if _is_multicast(dst):
@@ -93,9 +103,25 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
             return
         conn = Connection(resolve_endpoint(state, src), resolve_endpoint(state, dst), protocol.upper(), port)
         verdict = compute_verdict(state, conn)
+        kernel = None if offline or no_probe else _kernel_view(ctx, conn, verdict.allowed, probe_timeout)
     except OsdnError as e:
         raise click.ClickException(e.message) from None
-    click.echo(json.dumps(verdict_to_dict(verdict), indent=2) if output == "json" else render_trace(verdict))
+    if output == "json":
+        doc = verdict_to_dict(verdict)
+        if kernel is not None:
+            doc["kernel"] = kernel[1]
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(render_trace(verdict) + (f"\n{kernel[0]}" if kernel is not None else ""))
+
+
+def _kernel_view(ctx: Ctx, conn: Connection, allowed: bool, timeout: float) -> tuple[str, dict[str, object]]:
+    """(text, json) of one real probe of `conn` (osdn.lab.kernel_view; imported only when used)."""
+    from osdn.lab.kernel_view import find_local_lab, kernel_view_to_dict, observe_trace, render_kernel_view
+    cfg = ctx.client.config
+    view = observe_trace(conn, allowed, ctx.client.list("Pod")["items"], find_local_lab(cfg.source, cfg.server),
+                         timeout)
+    return render_kernel_view(view), kernel_view_to_dict(view)
 
 
 def _is_multicast(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from osdn import __version__
-from osdn.cli import admin, analysis, crud, master_cmd, meta, node_cmd, podnetwork, pods, server_cmd
+from osdn.cli import admin, analysis, crud, master_cmd, meta, node_cmd, podnetwork, pods, server_cmd, verify
 from osdn.cli.context import Ctx
 from osdn.lab import cli as lab_cli
 
@@ -33,6 +33,7 @@ for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, 
     cli.add_command(command)
 admin.adm.add_command(analysis.reachability)
 admin.adm.add_command(analysis.trace)
+admin.adm.add_command(verify.verify)
 admin.adm.add_command(podnetwork.pod_network)
 cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
 
