@@ -205,8 +205,16 @@ def run_verify(objs: Sequence[Obj], opts: VerifyOptions, progress: Progress = la
     matrices = {port: compute_matrix(state, "TCP", port) for port in ports}
     progress(f"verify: {len(targets)} pods ({len(skipped)} skipped), TCP ports {', '.join(map(str, ports))}: "
              f"{len(pairs)} probes, {opts.parallel} at a time, timeout {opts.timeout:g}s")
-    results = _probe_all(pairs, opts.timeout, opts.parallel, probe, progress)
-    checks = compute_checks(matrices, pairs, results)
+    checks = probe_pairs(pairs, matrices, opts, probe, progress)
+    return VerifyReport(state.mode, "TCP", tuple(ports), tuple(targets), tuple(checks), tuple(skipped), opts,
+                        time.monotonic() - t0)
+
+
+def probe_pairs(pairs: Sequence[Pair], matrices: Mapping[int, Matrix], opts: VerifyOptions, probe: Prober,
+                progress: Progress = lambda _: None) -> list[Check]:
+    """Probe `pairs` (in parallel), compare with the model; disagreeing or failed ones once more after
+    `opts.settle` seconds with twice the timeout (the second answer stands)."""
+    checks = compute_checks(matrices, pairs, _probe_all(pairs, opts.timeout, opts.parallel, probe, progress))
     again = [i for i, c in enumerate(checks) if not c.agrees]
     if again and opts.settle > 0:
         progress(f"{len(again)} probe(s) disagree with the model or failed: probing them again in "
@@ -215,8 +223,7 @@ def run_verify(objs: Sequence[Obj], opts: VerifyOptions, progress: Progress = la
         second = _probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
         for i, result in zip(again, second, strict=True):
             checks[i] = replace(checks[i], kernel=result, retried=True)
-    return VerifyReport(state.mode, "TCP", tuple(ports), tuple(targets), tuple(checks), tuple(skipped), opts,
-                        time.monotonic() - t0)
+    return checks
 
 
 def _probe_all(pairs: Sequence[Pair], timeout: float, parallel: int, probe: Prober,
