@@ -84,13 +84,15 @@ def lab() -> None:
 @click.option("--demo", is_flag=True, help="Then create projects and pods and show isolation at work.")
 @_dir
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the nodes.")
+@click.option("--host-subnet-length", default=9, show_default=True, type=click.IntRange(2, 16),
+              help="Bits for pods per node: 9 -> a /23 per node, 3 -> a /29 (5 pods; IPs are soon reused).")
 @lab_errors
-def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float) -> None:
+def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float, host_subnet_length: int) -> None:
     """Build the lab and start the server, node agents and the lab kubelet."""
     from osdn.client import Client, load_config
     from osdn.lab import cluster
     say = progress()
-    info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout), say)
+    info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length), say)
     say(f"lab {name!r} is up")
     _print_next(info)
     if demo:
@@ -205,6 +207,26 @@ def demo_cmd(name: str, lab_dir: str) -> None:
     info = find_lab(name, lab_dir)
     with lab_client(info) as client:
         demo_mod.run_demo(info, client, click.echo)
+
+
+@lab.command()
+@click.argument("node")
+@click.option("--signal", "sig", default="TERM", show_default=True, type=click.Choice(["TERM", "KILL"]),
+              help="TERM: a clean stop (Node Ready=False); KILL: a crash.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the new agent.")
+@_name
+@_dir
+@lab_errors
+def restart(node: str, sig: str, timeout: float, name: str, lab_dir: str) -> None:
+    """Stop NODE's agent and start it again with the same command line; wait until it serves CNI."""
+    from osdn.lab import restart as restart_mod
+    info = find_lab(name, lab_dir)
+    stopped = restart_mod.stop_agent(info, node, restart_mod.SIGNALS[sig])
+    how = "SIGTERM not obeyed, killed" if stopped.escalated else f"SIG{sig}"
+    proc = restart_mod.start_agent(info, node)
+    ready = restart_mod.wait_agent_ready(info, node, proc, timeout)
+    click.echo(f"node {node}: agent pid {stopped.pid} stopped ({how}, {stopped.seconds:.1f}s); "
+               f"pid {proc.pid} serving CNI after {ready:.1f}s")
 
 
 @lab.command(hidden=True)

@@ -145,6 +145,7 @@ class UpOptions:
     mode: str = "networkpolicy"
     lab_dir: str = ""
     timeout: float = 90.0
+    host_subnet_length: int = 9  # bits for pods per node (9: a /23 per node)
 
 
 def up(opts: UpOptions, say: Progress) -> LabInfo:
@@ -182,7 +183,7 @@ def _fresh_dir(lab_dir: str) -> None:
 def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, say: Progress) -> LabInfo:
     lab = LabInfo(opts.name, lab_dir, opts.mode, topo.prefix)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    _start_server(lab, procs, say)
+    _start_server(lab, procs, opts.host_subnet_length, say)
     _start_agents(lab, topo, procs, say)
     lab.kubelet_log = os.path.join(lab_dir, "kubelet.log")
     procs["kubelet"] = spawn(lab_dir, osdn_argv("lab", "kubelet", "--dir", lab_dir), "kubelet",
@@ -192,13 +193,14 @@ def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, sa
     return lab
 
 
-def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], say: Progress) -> None:
+def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_subnet_length: int,
+                  say: Progress) -> None:
     data = os.path.join(lab.dir, "server")
     port = _free_port()
     lab.server, lab.admin_conf = f"http://127.0.0.1:{port}", os.path.join(data, "admin.conf")
     lab.server_log = os.path.join(lab.dir, "server.log")
     argv = osdn_argv("server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-                     "--network-plugin", lab.mode)
+                     "--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length))
     procs["server"] = proc = spawn(lab.dir, argv, "server", lab.server_log)
     deadline = time.monotonic() + 30
     while not _healthy(lab):
