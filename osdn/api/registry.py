@@ -73,6 +73,8 @@ _KINDS: list[KindInfo] = [
     KindInfo("network.openshift.io", "v1", "HostSubnet", "hostsubnets", False),
     KindInfo("network.openshift.io", "v1", "NetNamespace", "netnamespaces", False),
     KindInfo("network.openshift.io", "v1", "EgressNetworkPolicy", "egressnetworkpolicies", True),
+    KindInfo("operator.openshift.io", "v1", "Network", "networks", False, has_status=True),
+    KindInfo("config.openshift.io", "v1", "ClusterOperator", "clusteroperators", False, ("co",), has_status=True),
 ]
 
 _BY_KIND: dict[str, KindInfo] = {k.kind: k for k in _KINDS}

@@ -1,4 +1,5 @@
-"""What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork.
+"""What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork
+and the operator `Network cluster` that mirrors it.
 
 Bootstrap is idempotent: on every start, missing objects are created and built-in roles are
 reconciled to their current rules; nothing an administrator created is touched.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from osdn.api.kinds.operator import network_from_cluster_network
 from osdn.api.registry import by_kind
 from osdn.apiserver.auth import RBAC, User
 from osdn.apiserver.resources import Resources, key_of
@@ -84,6 +86,8 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         "subjects": [{"kind": "Group", "name": "system:nodes", "apiGroup": RBAC}]})
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
     _ensure(resources, "ClusterNetwork", cluster_network)
+    _ensure(resources, "Network", network_from_cluster_network(
+        resources.store.get(key_of(by_kind("ClusterNetwork"), "", "default"))))
     _ensure(resources, "Template", project_request_template())
 
 

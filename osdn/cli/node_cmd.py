@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 from pathlib import Path
@@ -12,25 +11,17 @@ from typing import Any
 import click
 import yaml
 
+from osdn.api import duration as api_duration
 from osdn.cli.context import Ctx, pass_ctx
 from osdn.client import load_config
 from osdn.errors import BadRequestError, OsdnError
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(ms|s|m|h)?)+\s*$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def parse_duration(text: str | int | float, where: str) -> float:
     """Seconds from `30s`, `1m30s`, `500ms`, `2` (seconds); BadRequestError naming `where`."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    elif isinstance(text, str) and _DURATION.match(text):
-        value = sum(float(n) * _UNITS[u or None] for n, u in _PART.findall(text))
-    else:
+    value = api_duration.parse_duration(text, bare_seconds=True)
+    if value is None:
         raise BadRequestError(f"{where}: invalid duration {text!r} (examples: 30s, 1m, 500ms)")
-    if value < 0:
-        raise BadRequestError(f"{where}: duration {text!r} is negative")
     return value
 
 

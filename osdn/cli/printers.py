@@ -124,7 +124,23 @@ WIDE: dict[str, list[Column]] = {
     "Service": [("SELECTOR", lambda o: ",".join(f"{k}={v}" for k, v in sorted(
         (o.get("spec", {}).get("selector") or {}).items())) or "<none>")],
 }
-NO_AGE = {"NetNamespace", "HostSubnet", "ClusterNetwork", "Project", "Route"}
+NO_AGE = {"NetNamespace", "HostSubnet", "ClusterNetwork", "Project", "Route", "ClusterOperator"}
+
+
+def _condition(o: Obj, kind: str) -> Obj:
+    return next((c for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
+
+
+def _operator_columns(now: datetime.datetime) -> list[Column]:
+    """`oc get clusteroperator`: VERSION AVAILABLE PROGRESSING DEGRADED SINCE (Available's last change)."""
+    def version(o: Obj) -> str:
+        return next((x.get("version", "") for x in (o.get("status") or {}).get("versions") or []
+                     if x.get("name") == "operator"), "")
+    return [("VERSION", version)] + [
+        (kind.upper(), lambda o, k=kind: str(_condition(o, k).get("status", "")))
+        for kind in ("Available", "Progressing", "Degraded")] + [
+        ("SINCE", lambda o: age(_condition(o, "Available").get("lastTransitionTime"), now)
+         if _condition(o, "Available") else "")]
 
 
 def age(timestamp: str | None, now: datetime.datetime) -> str:
@@ -150,6 +166,8 @@ def table(info: KindInfo, items: list[Obj], now: datetime.datetime, wide: bool =
     if all_namespaces and info.namespaced:
         cols.insert(0, ("NAMESPACE", lambda o: o["metadata"].get("namespace", "")))
     cols += COLUMNS.get(info.kind, [])
+    if info.kind == "ClusterOperator":
+        cols += _operator_columns(now)
     if info.kind not in NO_AGE:
         cols.append(("AGE", lambda o: age(o["metadata"].get("creationTimestamp"), now)))
     if wide:

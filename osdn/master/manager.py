@@ -20,6 +20,7 @@ from osdn.master.egress import EgressController
 from osdn.master.events import Recorder
 from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
+from osdn.master.operator import ClusterOperatorController
 from osdn.master.probe import ProbeOptions
 from osdn.model.sdnconfig import NetworkConfig, parse_network_config
 
@@ -68,6 +69,7 @@ class Master:
             HostSubnetController(self.client, self.informers, self.network, recorder),
             EgressController(self.client, self.informers, self.network, recorder, self.options.probe,
                              self.options.egress_debounce, self.options.egress_assign_quiet),
+            ClusterOperatorController(self.client, self.informers),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):
