@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from osdn.model.operator_status import APPLIED_ANNOTATION, ERROR_ANNOTATION, compute_status, desired_conditions
+from osdn.model.operator_status import (
+    APPLIED_ANNOTATION,
+    ERROR_ANNOTATION,
+    compute_status,
+    desired_conditions,
+)
 
 NETWORK = {"metadata": {"name": "cluster", "generation": 3}}
 
