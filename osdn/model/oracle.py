@@ -7,8 +7,10 @@ Pure. `compute_verdict(state, connection)` walks the same decisions the data pla
 - to an address outside the pod and service networks: DNS to the pod's own node, egress policy
   (networkpolicy mode, ipBlock only), the project's EgressNetworkPolicy, and the source address.
 Traffic from a node (or from outside, which enters through a node) to a pod: allowed in subnet and
-multitenant mode (the host is netid 0); in networkpolicy mode it is subject to the pod's ingress
-policies with the node's IP as source, so only ipBlock peers can match it.
+multitenant mode (the host is netid 0); in networkpolicy mode traffic from the pod's own node is
+always allowed (upstream: "traffic to and from the node where a Pod is running is always allowed";
+kubelet probes need it), from any other node or from outside it is subject to the pod's ingress
+policies with that address as source, so only ipBlock peers can match it.
 """
 
 from __future__ import annotations
@@ -121,6 +123,11 @@ def _direction(state: ClusterState, direction: str, idx: int, peer_idx: int | No
 def _networkpolicy(state: ClusterState, src: Endpoint, di: int, protocol: str, port: int,
                    steps: list[Step]) -> bool:
     si = state.pod_index[src.pod] if src.kind == POD and src.pod else None
+    dst = state.pods[di]
+    if si is None and src.kind == NODE and src.node and src.node == dst.node:
+        steps.append(Step(INGRESS, ALLOW, "", "", f"{src.describe()} is the node of pod {dst.key}: traffic from a "
+                          "pod's own node is always allowed, NetworkPolicy does not apply to it"))
+        return True
     ok = True
     if si is not None:
         ok, step = _direction(state, EGRESS, si, di, state.pods[di].ip, protocol, port, di)

@@ -293,6 +293,18 @@ def test_trace_shows_an_allowed_connection_connecting(lab: Lab, world: World) ->
     assert "kernel" not in quiet and quiet.startswith(f"pod {r['from']}")
 
 
+def test_trace_from_a_pods_own_node_connects_even_when_its_policies_deny_other_pods(lab: Lab, world: World) -> None:
+    """The resident node is never policed (upstream semantics); the model said otherwise until
+    this trace disagreed with it."""
+    denied_to = {r["to"] for r in world.verify["results"] if not r["model"]["allowed"]}
+    key = sorted(denied_to)[0]
+    pod = world.pods[key]
+    port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+    doc = trace(lab, f"node/{pod['spec']['nodeName']}", key, port)
+    assert doc["allowed"] is True, doc["steps"]
+    assert doc["kernel"]["probed"] and doc["kernel"]["outcome"] == "connected" and doc["kernel"]["agrees"] is True
+
+
 def test_trace_says_when_there_is_no_kernel_view(lab: Lab, world: World) -> None:
     out = lab.cli("adm", "trace", "--from", "green/nowhere", "--to", "default/router").stdout
     assert "kernel: not probed (pod green/nowhere has no lab.osdn.io/netns annotation" in out

@@ -82,6 +82,7 @@ def in_ns(text: str, ns: str) -> dict:
 def state(*policies: str, default_labelled: bool = True) -> ClusterState:
     objs = [cluster_network("networkpolicy"), namespace("default", **({"name": "default"} if default_labelled else {})),
             namespace("p1"), namespace("p2"), hostsubnet("n1", "192.168.1.10", "10.128.0.0/23"),
+            hostsubnet("n2", "192.168.1.11", "10.128.2.0/23"),
             pod("default", "router", "10.128.0.2"), pod("p1", "web", "10.128.0.3", {"role": "frontend"}),
             pod("p1", "db", "10.128.0.4", {"role": "database"}), pod("p1", "worker", "10.128.0.5"),
             pod("p2", "client", "10.128.0.6")]
@@ -133,9 +134,9 @@ def test_explanation_names_policy_and_rule() -> None:
 
 def test_node_to_pod_is_subject_to_ingress_in_networkpolicy_mode() -> None:
     s = state(ALLOW_SAME_NAMESPACE)
-    v = verdict(s, "node/n1", "p1/web")
+    v = verdict(s, "node/n2", "p1/web")  # web runs on n1
     assert not v.allowed and any("only ipBlock" in st.detail for st in v.steps)
-    assert allowed(state(), "node/n1", "p1/web")
+    assert allowed(state(), "node/n2", "p1/web")
     ipb = in_ns("""
 kind: NetworkPolicy
 metadata: {name: from-nodes}
@@ -144,12 +145,24 @@ spec:
   ingress: [{from: [{ipBlock: {cidr: 192.168.1.0/24}}]}]
 """, "p1")
     s2 = ClusterState.from_objects([*_objs(s), ipb])
-    assert allowed(s2, "node/n1", "p1/web") and allowed(s2, "192.168.1.10", "p1/web")
+    assert allowed(s2, "node/n2", "p1/web") and allowed(s2, "192.168.1.11", "p1/web")
     assert not allowed(s2, "p2/client", "p1/web")
 
 
+@pytest.mark.parametrize("policies", [(DENY_BY_DEFAULT,), (ALLOW_SAME_NAMESPACE,), ()], ids=["deny", "same-ns", "none"])
+def test_a_pods_own_node_always_reaches_it(policies: tuple[str, ...]) -> None:
+    """Upstream: traffic from the node where a pod runs is always allowed (kubelet probes); the data
+    plane never polices it (`osdn adm verify`/`trace` from the node namespace found the model did)."""
+    s = state(*policies)
+    v = verdict(s, "node/n1", "p1/web")
+    assert v.allowed and any("own node is always allowed" in st.detail for st in v.steps)
+    assert allowed(s, "192.168.1.10", "p1/web")  # the node's IP is the node
+    assert allowed(s, "node/n2", "p1/web") is (not policies)
+
+
 def _objs(s: ClusterState) -> list[dict]:
-    objs = [cluster_network("networkpolicy"), hostsubnet("n1", "192.168.1.10", "10.128.0.0/23")]
+    objs = [cluster_network("networkpolicy"), hostsubnet("n1", "192.168.1.10", "10.128.0.0/23"),
+            hostsubnet("n2", "192.168.1.11", "10.128.2.0/23")]
     objs += [namespace(n) for n in s.namespaces]
     objs += [pod(p.namespace, p.name, str(p.ip), dict(p.labels)) for p in s.pods]
     return objs
