@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 import pytest
 
 from osdn.client import Client, load_config
+from osdn.kernel import netns
 from osdn.lab import cluster
-from osdn.lab.cluster import LabInfo
+from osdn.lab.cluster import LabInfo, NodeInfo
 from osdn.lab.pods import PodRequest, create_pod, http_get, pod_netns, probe, wait_pod_ip
+from osdn.lab.restart import Stopped, start_agent, stop_agent, wait_agent_ready
 from osdn.lab.state import load_state
 
 MISSING = [m for m in ("osdn.node.agent", "osdn.cni.plugin") if importlib.util.find_spec(m) is None]
@@ -50,11 +53,33 @@ class Lab:
         return osdn("--config", self.conf, *args, check=check)
 
     def pod(self, name: str, project: str, node: str = "", labels: dict[str, str] | None = None,
-            ports: list[int] | None = None) -> tuple[str, str]:
-        """An HTTP pod; (IP, netns)."""
-        create_pod(self.client, PodRequest(name, project, node, labels or {}, "python", ports or [80]))
+            ports: list[int] | None = None, command: list[str] | None = None) -> tuple[str, str]:
+        """An HTTP pod (or one running `command`); (IP, netns)."""
+        create_pod(self.client, PodRequest(name, project, node, labels or {}, "python", ports or [80],
+                                           command or []))
         ip = wait_pod_ip(self.client, project, name, timeout=60)
         return ip, pod_netns(self.client.get("Pod", name, project))
+
+    def delete_pod(self, name: str, project: str, timeout: float = 30) -> None:
+        """Delete the Pod and wait until the kubelet has removed its namespace."""
+        ns = self.client.get("Pod", name, project)["metadata"]["annotations"]["lab.osdn.io/netns"]
+        self.client.delete("Pod", name, project)
+        deadline = time.monotonic() + timeout
+        while netns.netns_exists(ns):
+            assert time.monotonic() < deadline, f"pod {project}/{name}: namespace {ns} still there"
+            time.sleep(0.05)
+
+    def node(self, name: str) -> NodeInfo:
+        node = self.info.node(name)
+        assert node is not None, name
+        return node
+
+    def stop_agent(self, node: str, sig: int = signal.SIGTERM) -> Stopped:
+        return stop_agent(self.info, node, sig)
+
+    def start_agent(self, node: str) -> float:
+        """Start the agent again with its recorded command line; seconds until it serves CNI."""
+        return wait_agent_ready(self.info, node, start_agent(self.info, node))
 
     def can_connect(self, src_netns: str, ip: str, port: int = 80, want: bool = True, within: float = 5.0) -> bool:
         """Probe until the answer is `want` or `within` s pass (policies take a sync to land)."""
@@ -73,12 +98,13 @@ def lab_name(tag: str) -> str:
     return f"e{tag}{os.getpid() % 100000}"[:12]
 
 
-def make_lab(tag: str, mode: str, nodes: int) -> Iterator[Lab]:
+def make_lab(tag: str, mode: str, nodes: int, *up_args: str) -> Iterator[Lab]:
+    """A lab for one test module; `up_args` go to `osdn lab up` (e.g. "--host-subnet-length", "3")."""
     name = lab_name(tag)
     lab_dir = tempfile.mkdtemp(prefix=f"osdn-e2e-{name}-")
     try:
         t0 = time.monotonic()
-        osdn("lab", "up", "--name", name, "--nodes", str(nodes), "--mode", mode, "--dir", lab_dir)
+        osdn("lab", "up", "--name", name, "--nodes", str(nodes), "--mode", mode, "--dir", lab_dir, *up_args)
         took = time.monotonic() - t0
         info = cluster.load_lab(lab_dir)
         assert info is not None

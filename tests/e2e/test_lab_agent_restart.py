@@ -1,0 +1,248 @@
+"""Node agent restarts under traffic, in a 2-node networkpolicy lab.
+
+While a TCP connection between pods on different nodes carries a message every ~20 ms, and a
+prober connects over and over across both nodes (pairs that policy blocks, pairs it allows), the
+agent of one node is stopped (SIGTERM, SIGKILL, and `osdn lab restart`) and started again with its
+recorded command line. The kernel state must carry the node through: the connection loses no
+message, no blocked probe ever gets through and no allowed one fails. While the agent is down, a
+stray pod veth and stray nft elements are planted and a pod on that node is deleted (its CNI DEL
+fails: no agent); the restarted agent adopts the tables (no replace), removes what it owns and is
+stale, forgets the deleted pod everywhere, and serves new pods under the policy.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+from labcheck import expect_model, nft_ips, pod_veths, tables
+from labkit import Lab, make_lab, needs_agent
+
+from osdn.kernel import netns
+from osdn.kernel.nft import Nft
+from osdn.lab.pods import probe
+
+pytestmark = [pytest.mark.e2e, needs_agent]
+SEEDS = "tests/fixtures/seeds"
+ECHO_PORT = 7000
+ECHO_SERVER = """
+import socket, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", PORT)); srv.listen(16)
+print("echo server ready", flush=True)
+def serve(conn):
+    with conn, conn.makefile("rb") as lines:
+        for line in lines:
+            conn.sendall(line)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+""".replace("PORT", str(ECHO_PORT))
+STRAY_VETH = "osdnpstray0000"
+STRAY_IP = "10.128.250.250"
+Pods = dict[str, tuple[str, str]]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    yield from make_lab("rs", "networkpolicy", 2)
+
+
+@pytest.fixture(scope="module")
+def pods(lab: Lab) -> Pods:
+    """app: srv (echo), w1 on node1; cli, w2 on node2 — isolated to same-namespace traffic.
+    other: x1 on node1, x2 on node2 — no policy."""
+    spots = {"app/w1": "node1", "app/cli": "node2", "app/w2": "node2", "other/x1": "node1", "other/x2": "node2"}
+    out = {key: lab.pod(key.split("/")[1], key.split("/")[0], node) for key, node in spots.items()}
+    out["app/srv"] = lab.pod("srv", "app", "node1", ports=[ECHO_PORT],
+                             command=[sys.executable, "-u", "-c", ECHO_SERVER])
+    for seed in ("002-networkpolicy-deny-by-default.yaml", "002-networkpolicy-allow-same-namespace.yaml"):
+        with open(f"{SEEDS}/{seed}") as fh:
+            lab.client.create(yaml.safe_load(fh), namespace="app")
+    expect_model(lab, {k: v for k, v in out.items() if k != "app/srv"})
+    return out
+
+
+# -- traffic that runs across the restart ---------------------------------------------------------
+
+@dataclass
+class EchoStream:
+    """One TCP connection from `src_ns` to the echo server: a numbered line every ~20 ms, each
+    reply checked. Any error or wrong reply ends the stream and is kept in `errors`."""
+
+    src_ns: str
+    ip: str
+    sent: int = 0
+    echoed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.sock = netns.run_in_netns(self.src_ns, self._connect)
+        self.thread = threading.Thread(target=self._run, name="echo-stream", daemon=True)
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + 20
+        while True:  # the server process may still be starting
+            try:
+                return socket.create_connection((self.ip, ECHO_PORT), timeout=2)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _run(self) -> None:
+        self.sock.settimeout(60)  # a lost segment is retransmitted: late is fine, lost or reset is not
+        lines = self.sock.makefile("rb")
+        try:
+            while not self.stop.is_set():
+                self.sent += 1
+                self.sock.sendall(b"%d\n" % self.sent)
+                reply = lines.readline()
+                if reply != b"%d\n" % self.sent:
+                    self.errors.append(f"message {self.sent}: got {reply!r}")
+                    return
+                self.echoed += 1
+                time.sleep(0.02)
+        except OSError as exc:
+            self.errors.append(f"message {self.sent}: {exc!r}")
+        finally:
+            lines.close()
+
+    def __enter__(self) -> EchoStream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=70)
+        self.sock.close()
+
+
+@dataclass
+class Prober:
+    """Connects over and over for each (src, dst, want) pair; records every answer that is not `want`."""
+
+    pods: Pods
+    pairs: list[tuple[str, str, bool]]
+    rounds: int = 0
+    wrong: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            for src, dst, want in self.pairs:
+                # blocked: a short timeout is enough to see the drop; allowed: long, a slow machine is no gap
+                ok = probe(self.pods[src][1], self.pods[dst][0], 80, timeout=0.5 if not want else 5.0)
+                if ok != want:
+                    self.wrong.append(f"round {self.rounds}: {src} -> {dst} {'connected' if ok else 'failed'}")
+            self.rounds += 1
+
+    def __enter__(self) -> Prober:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
+BLOCKED = [("other/x2", "app/w1"), ("other/x1", "app/w2"), ("other/x1", "app/w1"), ("other/x2", "app/w2")]
+ALLOWED = [("app/cli", "app/w1"), ("app/w1", "app/w2"), ("other/x1", "other/x2"), ("app/w2", "other/x1")]
+
+
+def wait_for(what: str, cond: Callable[[], bool], timeout: float = 60) -> None:
+    """Progress, not timing: fail only if `cond` never holds (a wedged stream or prober)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"no progress: {what}"
+        time.sleep(0.05)
+
+
+def plant_strays(lab: Lab, node: str) -> None:
+    """What a crashed agent might leave: a pod veth without a lease, elements of no pod."""
+    ns = lab.node(node).netns
+    netns.run_cmd(ns, ["ip", "link", "add", STRAY_VETH, "type", "veth", "peer", "name", "straypeer0"])
+    with_nft = f"""
+add element inet osdn np_pip {{ 1 . {STRAY_IP} }}
+add element bridge osdn pod_addrs {{ "{STRAY_VETH}" . {STRAY_IP} . 0a:58:0a:80:fa:fa }}
+"""
+    with Nft(ns) as nft:
+        nft.run(with_nft)
+    assert STRAY_IP in nft_ips(lab, node) and STRAY_VETH in pod_veths(lab, node)
+
+
+def log_size(lab: Lab, node: str) -> int:
+    with open(lab.node(node).log, "rb") as fh:
+        return len(fh.read())
+
+
+def first_sync_after(lab: Lab, node: str, offset: int) -> str:
+    with open(lab.node(node).log, "rb") as fh:
+        text = fh.read()[offset:].decode(errors="replace")
+    return next((line for line in text.splitlines() if "nft sync node=" in line), "")
+
+
+@pytest.mark.parametrize(("node", "sig"), [("node1", signal.SIGTERM), ("node2", signal.SIGKILL)],
+                         ids=["node1-SIGTERM", "node2-SIGKILL"])
+def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pods, node: str, sig: int) -> None:
+    victim = f"v{node[-1]}"
+    v_ip, _ = lab.pod(victim, "app", node)
+    wait_for("the victim, a policy peer, to be known on both nodes",
+             lambda: all(v_ip in nft_ips(lab, n) for n in ("node1", "node2")), timeout=10)
+    srv_ip = pods["app/srv"][0]
+    with EchoStream(pods["app/cli"][1], srv_ip) as stream, \
+            Prober(pods, [(s, d, False) for s, d in BLOCKED] + [(s, d, True) for s, d in ALLOWED]) as prober:
+        wait_for("traffic before the stop", lambda: stream.echoed >= 10 and prober.rounds >= 1)
+        stopped = lab.stop_agent(node, sig)
+        assert not stopped.escalated, f"{node}: the agent ignored SIGTERM"
+        down_from_round, down_from_msg = prober.rounds, stream.echoed
+        plant_strays(lab, node)
+        lab.delete_pod(victim, "app")  # CNI DEL cannot reach the agent; the namespace goes anyway
+        wait_for("probes and messages while the agent is down",
+                 lambda: prober.rounds >= down_from_round + 2 and stream.echoed >= down_from_msg + 25)
+        offset = log_size(lab, node)
+        lab.start_agent(node)
+        up_round, up_msg = prober.rounds, stream.echoed
+        wait_for("probes and messages after the restart",
+                 lambda: prober.rounds >= up_round + 2 and stream.echoed >= up_msg + 25)
+    assert stream.errors == [] and stream.echoed == stream.sent, f"the connection broke: {stream.errors}"
+    assert prober.wrong == [], "enforcement gap across the restart:\n" + "\n".join(prober.wrong)
+
+    sync = first_sync_after(lab, node, offset)
+    assert "replaced=-" in sync, f"the restarted agent replaced its tables instead of adopting them: {sync}"
+    assert tables(lab, node) == [("bridge", "osdn"), ("inet", "osdn")]
+    assert STRAY_VETH not in pod_veths(lab, node), "stray pod veth left"
+    wait_for("the deleted pod and the stray elements to leave every node's sets",
+             lambda: all(STRAY_IP not in nft_ips(lab, n) and v_ip not in nft_ips(lab, n) for n in ("node1", "node2")),
+             timeout=10)
+
+    # new pods on the restarted node are wired and under the policy
+    fresh = {f"app/n{node[-1]}": lab.pod(f"n{node[-1]}", "app", node)}
+    expect_model(lab, {k: v for k, v in {**pods, **fresh}.items() if k != "app/srv"})
+    lab.delete_pod(f"n{node[-1]}", "app")
+
+
+def test_lab_restart_command_under_traffic(lab: Lab, pods: Pods) -> None:
+    """`osdn lab restart node1 --signal KILL` (the product command) under the same traffic."""
+    with EchoStream(pods["app/cli"][1], pods["app/srv"][0]) as stream, \
+            Prober(pods, [(s, d, False) for s, d in BLOCKED] + [(s, d, True) for s, d in ALLOWED]) as prober:
+        wait_for("traffic before the restart", lambda: stream.echoed >= 10 and prober.rounds >= 1)
+        out = lab.cli("lab", "restart", "node1", "--signal", "KILL", "--name", lab.info.name,
+                      "--dir", lab.info.dir).stdout
+        up_round, up_msg = prober.rounds, stream.echoed
+        wait_for("traffic after the restart", lambda: prober.rounds >= up_round + 2 and stream.echoed >= up_msg + 25)
+    assert "serving CNI" in out, out
+    assert stream.errors == [] and stream.echoed == stream.sent, f"the connection broke: {stream.errors}"
+    assert prober.wrong == [], "enforcement gap across the restart:\n" + "\n".join(prober.wrong)
+    status = lab.cli("lab", "status", "--name", lab.info.name, "--dir", lab.info.dir).stdout
+    assert "DEAD" not in status, status
