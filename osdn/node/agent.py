@@ -3,8 +3,12 @@
 Lifecycle: register the Node (InternalIP, Ready heartbeat) -> informers (Pods, Namespaces,
 NetNamespaces, NetworkPolicies, HostSubnets, ClusterNetworks) synced -> wait for this node's
 HostSubnet -> serve CNI -> sync loop. Each sync: compile (pure) -> links (bridge with the gateway,
-VXLAN flooding to every other node, stale pod veths removed) -> `Dataplane.sync` (render, plan,
-apply, verify) -> one INFO line. Events only mark the runner dirty (see `runner.SyncRunner`).
+VXLAN flooding to every other node) -> `Dataplane.sync` (render, plan, apply) -> one INFO line.
+Events only mark the runner dirty (see `runner.SyncRunner`), and only events that can change what
+a node enforces (`compile.relevant_change`): a pod's phase or annotations spend no sync.
+Full syncs (the first, a retry, then every `--sync-period`) also collect garbage (stale pod veths,
+leases of vanished pods), re-ensure the links and make the dataplane re-read the kernel; the syncs
+in between trust what the agent last applied and only change what the intent changed.
 
 Restart-safe: nothing is flushed at start. The bridge, VXLAN and nft tables are adopted as found
 (ensure_* and plan change only differences); the IPAM file says which pod veths are ours; a veth
@@ -32,7 +36,7 @@ from osdn.kernel import links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
 from osdn.node.cniserver import CniServer
-from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent
+from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent, relevant_change
 from osdn.node.dataplane import Dataplane
 from osdn.node.intent import NodeIntent
 from osdn.node.ipam import Ipam
@@ -76,7 +80,7 @@ class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.client = Client(cfg.client)
-        self.informers = {k: Informer(cfg.client, k, handlers=[self._on_event]) for k in KINDS}
+        self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
         self.runner = SyncRunner(self.sync_once, cfg.min_sync_period, cfg.sync_period)
         self.stopping = threading.Event()
@@ -84,6 +88,7 @@ class Agent:
         self.podnet: PodNetwork | None = None
         self.ipam: Ipam | None = None
         self._threads: list[threading.Thread] = []
+        self._links_applied: tuple[object, ...] | None = None  # inputs of the last successful link ensure
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,8 +149,11 @@ class Agent:
         self._threads.append(t)
 
     # -- events and CNI --------------------------------------------------------------------------
-    def _on_event(self, _type: str, _new: Obj | None, _old: Obj | None) -> None:
-        self.runner.request()
+    def _handler(self, kind: str) -> Any:
+        def on_event(_type: str, new: Obj | None, old: Obj | None) -> None:
+            if relevant_change(kind, new, old):
+                self.runner.request()
+        return on_event
 
     def await_rules(self, timeout: float) -> None:
         self.runner.wait(self.runner.request(), timeout)
@@ -212,29 +220,40 @@ class Agent:
                      for x in self.ipam.all())
         return NodeFacts(self.cfg.name, self.cfg.node_ip, atts, uplinks=(self.cfg.vxlan,))
 
-    def sync_once(self) -> None:
-        """One reconcile of the node's kernel state with the API state."""
+    def sync_once(self, full: bool = True) -> None:
+        """One reconcile of the node's kernel state with the API state (`full`: see the module doc)."""
         assert self.dataplane is not None
         start = time.perf_counter()
         with metrics.SYNC_ERRORS.count_exceptions():
+            stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
             intent = compile_intent(self.snapshot(), self.facts())
-            stale = self._sync_links(intent)
-            stats = self.dataplane.sync(intent)
+            compiled = time.perf_counter()
+            self._sync_links(intent, full)
+            linked = time.perf_counter()
+            stats = self.dataplane.sync(intent, full=full)
         took = time.perf_counter() - start
         metrics.observe_sync(intent, stats, took)
-        log.info("sync node=%s mode=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
-                 "nft +%d -%d elements=%d replaced=%s in %.3fs", self.cfg.name, intent.mode, len(intent.pods),
-                 len(intent.local_pods), len(intent.nodes), len(intent.policies), stale, stats.elements_added,
-                 stats.elements_removed, stats.elements_total, ",".join(stats.replaced_tables) or "-", took)
+        log.info("sync node=%s mode=%s full=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
+                 "nft +%d -%d elements=%d replaced=%s in %.3fs (compile %.3f links %.3f nft %.3f)",
+                 self.cfg.name, intent.mode, "yes" if full else "no", len(intent.pods), len(intent.local_pods),
+                 len(intent.nodes), len(intent.policies), stale, stats.elements_added, stats.elements_removed,
+                 stats.elements_total, ",".join(stats.replaced_tables) or "-", took, compiled - start,
+                 linked - compiled, stats.duration_s)
 
-    def _sync_links(self, intent: NodeIntent) -> int:
-        """Bridge, VXLAN flood list, stale pod veths; the number of stale veths removed."""
+    def _sync_links(self, intent: NodeIntent, full: bool) -> None:
+        """Bridge with the gateway and VXLAN flooding to every other node; skipped when nothing they
+        depend on changed since the last success, unless `full`."""
         prefix = int(intent.local_subnet.split("/")[1])
-        links.ensure_node_bridge(self.cfg.netns, self.cfg.bridge, f"{intent.gateway}/{prefix}", self._mtu())
         remotes = sorted({n.node_ip for n in intent.nodes if n.name != self.cfg.name and n.node_ip != self.cfg.node_ip})
-        links.ensure_vxlan(self.cfg.netns, self.cfg.vxlan, VXLAN_VNI, self.cfg.node_ip, self._vxlan_port(), remotes,
-                           bridge=self.cfg.bridge, mtu=self._mtu())
-        return self._collect_garbage()
+        want = (f"{intent.gateway}/{prefix}", self._mtu(), self._vxlan_port(), tuple(remotes))
+        if want == self._links_applied and not full:
+            return
+        self._links_applied = None
+        gateway, mtu, port, _ = want
+        links.ensure_node_bridge(self.cfg.netns, self.cfg.bridge, gateway, mtu)
+        links.ensure_vxlan(self.cfg.netns, self.cfg.vxlan, VXLAN_VNI, self.cfg.node_ip, port, remotes,
+                           bridge=self.cfg.bridge, mtu=mtu)
+        self._links_applied = want
 
     def _collect_garbage(self) -> int:
         assert self.ipam is not None and self.podnet is not None

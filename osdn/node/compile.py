@@ -9,6 +9,10 @@ selection, named ports); this module only reshapes its answer into the node's se
   resolved per destination pod). A rule's shape (which kinds of peers/ports it has) never depends on
   how many pods match, so pod churn stays element-only;
 - multicast is enabled for a netid iff every namespace sharing it has the annotation.
+
+`relevant_change` (pure) is the agent's event filter: it tells whether a watch event can change the
+result of `compile_intent`, so events that cannot (a pod's phase, conditions or annotations; any
+resourceVersion bump) spend no sync. It must stay in step with what compile and the model read.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from osdn.node.intent import (
 )
 
 _PROTOS: dict[str, Proto] = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+_VOLATILE_META = frozenset({"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid",
+                            "selfLink"})
 
 
 @dataclass(frozen=True)
@@ -168,3 +174,23 @@ def _named(state: ClusterState, name: str, protocol: str, proto: Proto, pods: It
         if port is not None and pod.ip is not None and not pod.host_network:
             out.add(DestPort(str(pod.ip), proto, port))
     return out
+
+
+def relevant_change(kind: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> bool:
+    """Pure: whether an event (old -> new; None for a missing object) can change any node's intent."""
+    return _projection(kind, new) != _projection(kind, old)
+
+
+def _projection(kind: str, obj: Mapping[str, Any] | None) -> object:
+    """The part of `obj` that compile (through the model) reads; conservative: everything but
+    bookkeeping, except for Pods, whose status and annotations churn while only the IP matters."""
+    if obj is None:
+        return None
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_META}
+    if kind != "Pod":
+        return meta, {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    status = obj.get("status") or {}
+    if not status.get("podIP"):
+        return None  # a pod without an IP is in no set (this node's own pods come from its IPAM leases)
+    meta.pop("annotations", None)
+    return meta, obj.get("spec"), status.get("podIP"), status.get("podIPs")

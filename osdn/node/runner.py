@@ -1,8 +1,11 @@
 """A bounded-frequency sync runner (kube-proxy's BoundedFrequencyRunner, simplified).
 
-Events only call `request()`; one thread runs `sync` when work is pending, at most `burst` times
-back to back and then no more often than once per `min_period` (a token bucket), and at least every
-`period` (periodic full resync). A failed sync is retried after `min_period` (at least 1 s).
+Events only call `request()`; one thread runs `sync(full)` when work is pending, at most `burst`
+times back to back and then no more often than once per `min_period` (a token bucket), and at least
+every `period`. `full` is True for the first sync, for the retry of a failed one and whenever the last
+full sync started `period` or more ago (also under constant churn, when syncs never stop): the
+periodic full resync, in which the caller re-reads the kernel instead of trusting its memory.
+A failed sync is retried after `min_period` (at least 1 s).
 
 `request()` returns a ticket; `wait(ticket, timeout)` returns once a sync that *started after* the
 ticket was issued has succeeded, and raises the error of such a sync if it failed. That is how a
@@ -24,7 +27,7 @@ class SyncTimeoutError(TimeoutError):
 
 
 class SyncRunner:
-    def __init__(self, sync: Callable[[], object], min_period: float, period: float, burst: int = 2,
+    def __init__(self, sync: Callable[[bool], object], min_period: float, period: float, burst: int = 2,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.sync, self.min_period, self.period = sync, min_period, period
         self.burst, self.clock = max(1, burst), clock
@@ -35,7 +38,8 @@ class SyncRunner:
         self._error: BaseException | None = None  # ... with this error
         self._tokens = float(self.burst)
         self._stamp = clock()
-        self._last_sync = float("-inf")
+        self._last_full = float("-inf")
+        self._full_next = True  # first sync, or the retry of a failed one
         self._retry_at = float("-inf")
         self._stop = False
 
@@ -71,8 +75,8 @@ class SyncRunner:
                 if not self._wait_for_work():
                     return
                 covered = self._issued
-                self._take_token()
-            self._run_once(covered)
+                full = self._take_token()
+            self._run_once(covered, full)
 
     def _pending(self) -> bool:
         return self._issued > max(self._done, self._failed)
@@ -81,11 +85,11 @@ class SyncRunner:
         """Under the lock: wait until a sync is due and allowed; False when stopping."""
         while not self._stop:
             now = self.clock()
-            due = self._pending() or now - self._last_sync >= self.period
+            due = self._pending() or now - self._last_full >= self.period
             gap = max(self._token_wait(now), self._retry_at - now)
             if due and gap <= 0:
                 return True
-            wake = gap if due else self._last_sync + self.period - now
+            wake = gap if due else self._last_full + self.period - now
             self._cv.wait(max(0.001, min(wake, 1.0)))
         return False
 
@@ -100,18 +104,24 @@ class SyncRunner:
         self._refill(now)
         return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.min_period
 
-    def _take_token(self) -> None:
-        self._refill(self.clock())
+    def _take_token(self) -> bool:
+        """Under the lock: spend a token; True if this sync is to be a full one."""
+        now = self.clock()
+        self._refill(now)
         self._tokens = max(0.0, self._tokens - 1)
-        self._last_sync = self.clock()
+        full = self._full_next or now - self._last_full >= self.period
+        if full:
+            self._last_full, self._full_next = now, False
+        return full
 
-    def _run_once(self, covered: int) -> None:
+    def _run_once(self, covered: int, full: bool) -> None:
         try:
-            self.sync()
+            self.sync(full)
         except Exception as exc:
             log.warning("dataplane sync failed (retrying): %s", exc)
             with self._cv:
                 self._failed, self._error = max(self._failed, covered), exc
+                self._full_next = True
                 self._issued += 1  # pending again: retried ...
                 self._retry_at = self.clock() + max(self.min_period, 1.0)  # ... after a pause
                 self._cv.notify_all()

@@ -148,3 +148,32 @@ def test_new_pod_is_added_by_elements_without_replacing_the_table(lab: Lab, dp: 
     assert lab.connect("p5", IP["p2"], 8081) == f"hello {p5.ip}"
     assert not lab.ping("p3", p5.ip), "p5 is now a policy target"
     assert not dp.sync(intent_for(lab, "networkpolicy", (grown,), extra)).changed
+
+
+def test_incremental_syncs_trust_memory_and_a_full_sync_repairs_the_kernel(lab: Lab, dp: Dataplane) -> None:
+    """Between full syncs the dataplane does not re-read the kernel (the documented trade-off)."""
+    p1 = lab.pods["p1"]
+    dp.sync(intent_for(lab, "subnet"))
+    assert lab.ping("p1", IP["p2"])
+    dp.nft.run(f'delete element bridge osdn pod_addrs {{ "{p1.veth}" . {p1.ip} . {p1.mac} }}')  # behind its back
+    sh("ip", "-n", p1.ns, "neigh", "flush", "all")
+    assert not lab.ping("p1", IP["p2"]), "anti-spoofing drops p1 now"
+    assert not dp.sync(intent_for(lab, "subnet")).changed, "incremental: planned against memory"
+    stats = dp.sync(intent_for(lab, "subnet"), full=True)
+    assert stats.full_resync and stats.elements_added == 1 and stats.replaced_tables == ()
+    sh("ip", "-n", p1.ns, "neigh", "flush", "all")  # forget the failed ARP attempts
+    assert any(lab.ping("p1", IP["p2"]) for _ in range(3))
+    dp.verify(intent_for(lab, "subnet"))
+
+
+def test_a_failed_incremental_apply_replaces_both_tables(lab: Lab, dp: Dataplane) -> None:
+    base = intent_for(lab, "multitenant")
+    grown = replace(base, pods=base.pods + (ClusterPod("10.128.0.99", "a", NetID(10), "n2"),))
+    dp.sync(grown)
+    dp.nft.run("delete element inet osdn pod_netid { 10.128.0.99 }")  # memory now disagrees with the kernel
+    stats = dp.sync(base)  # plans `delete element ... 10.128.0.99`, which the kernel refuses
+    assert stats.fell_back and stats.full_resync
+    assert sorted(stats.replaced_tables) == ["bridge osdn", "inet osdn"]
+    dp.verify(base)
+    assert lab.ping("p1", IP["p2"]) and not lab.ping("p1", IP["p3"])
+    assert not dp.sync(base).changed

@@ -1,4 +1,4 @@
-"""The bounded-frequency sync runner a CNI ADD waits on: burst, minimum gap, periodic resync, errors."""
+"""The bounded-frequency sync runner a CNI ADD waits on: burst, minimum gap, periodic full resync, errors."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from osdn.node.runner import SyncRunner, SyncTimeoutError
 class Recorder:
     def __init__(self, fail: int = 0) -> None:
         self.times: list[float] = []
+        self.full: list[bool] = []
         self.fail = fail
 
-    def __call__(self) -> None:
+    def __call__(self, full: bool) -> None:
         self.times.append(time.monotonic())
+        self.full.append(full)
         if self.fail:
             self.fail -= 1
             raise RuntimeError("kernel said no")
@@ -73,3 +75,45 @@ def test_wait_times_out_when_nothing_runs(rec: Recorder) -> None:
     r = SyncRunner(rec, min_period=0.0, period=60)
     with pytest.raises(SyncTimeoutError):
         r.wait(r.request(), 0.05)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_first_sync_is_full_then_incremental_until_the_period_passes() -> None:
+    """Driven step by step with a fake clock: which syncs are full (re-read the kernel)."""
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock)
+    r.request()
+    for advance in (0, 1, 10, 25, 1):  # t = 100, 101, 111, 136, 137
+        clock.now += advance
+        r.request()
+        with r._cv:
+            assert r._wait_for_work()
+            covered, full = r._issued, r._take_token()
+        r._run_once(covered, full)
+    assert rec.full == [True, False, False, True, False], "first, then the one 30 s after the first"
+
+
+def test_period_without_events_wakes_for_a_full_sync() -> None:
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock)
+    with r._cv:
+        r._take_token()  # a full sync at t = 100
+        r._done = r._issued
+    clock.now += 30
+    with r._cv:
+        assert r._wait_for_work() and r._take_token() is True
+
+
+def test_a_failed_sync_is_retried_as_a_full_one() -> None:
+    rec = Recorder(fail=1)
+    for r in running(SyncRunner(rec, min_period=0.0, period=60)):
+        r.wait(r.request(), 3)
+        r.wait(r.request(), 3)
+    assert rec.full[:2] == [True, True] and rec.full[-1] is False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from osdn.node.compile import LocalAttachment, NodeFacts, NoHostSubnetError, compile_intent
+from osdn.node.compile import LocalAttachment, NodeFacts, NoHostSubnetError, compile_intent, relevant_change
 from osdn.node.intent import DestPort, NetID, PortRange
 from osdn.node.render import render_node
 
@@ -114,3 +116,58 @@ def test_namespace_selector_peers_cross_namespaces() -> None:
     spec = {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"role": "client"}}}]}]}
     (pol,) = compile_intent(np_world(spec), FACTS).policies
     assert pol.ingress_rules[0].peer_ips == frozenset({"10.128.2.3", "10.128.2.4"})
+
+
+# -- the agent's event filter -----------------------------------------------------------------------
+
+def edited(obj: Obj, edit: Callable[[Obj], None]) -> Obj:
+    new = copy.deepcopy(obj)
+    edit(new)
+    return new
+
+
+WEB = pod("a", "web", "10.128.0.2", "n1", {"app": "web"}, [{"name": "http", "containerPort": 8080}])
+NP = policy({"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [{"ports": [{"port": "http"}]}]})
+NOISE = [  # (kind, old, new): events that cannot change any intent
+    ("Pod", WEB, edited(WEB, lambda p: p["status"].update(phase="Running", conditions=[{"type": "Ready"}]))),
+    ("Pod", WEB, edited(WEB, lambda p: p["metadata"].update(annotations={"lab.osdn.io/netns": "x"},
+                                                             resourceVersion="9"))),
+    ("NetworkPolicy", NP, edited(NP, lambda p: p["metadata"].update(resourceVersion="7", generation=2))),
+]
+NOISE_IDS = ["pod-phase", "pod-annotations", "policy-resourceVersion"]
+CHANGES = [
+    ("Pod", WEB, edited(WEB, lambda p: p["metadata"]["labels"].update(app="db"))),
+    ("Pod", WEB, edited(WEB, lambda p: p["status"].update(podIP="10.128.0.9"))),
+    ("Pod", WEB, edited(WEB, lambda p: p["spec"]["containers"][0]["ports"][0].update(containerPort=9090))),
+    ("Pod", WEB, None),
+    ("NetworkPolicy", NP, edited(NP, lambda p: p["spec"]["ingress"][0].update(ports=[{"port": 80}]))),
+    ("NetNamespace", netns("a", 10), netns("a", 12)),
+]
+CHANGE_IDS = ["pod-labels", "pod-ip", "pod-named-port", "pod-deleted", "policy-spec", "netid"]
+
+
+@pytest.mark.parametrize(("kind", "old", "new"), NOISE, ids=NOISE_IDS)
+def test_noise_is_not_relevant_and_indeed_changes_no_intent(kind: str, old: Obj, new: Obj) -> None:
+    assert not relevant_change(kind, new, old)
+    world = [cn("networkpolicy"), *BASE[1:]]
+    assert compile_intent([*world, old], FACTS) == compile_intent([*world, new], FACTS)
+
+
+@pytest.mark.parametrize(("kind", "old", "new"), CHANGES, ids=CHANGE_IDS)
+def test_changes_that_matter_are_relevant(kind: str, old: Obj, new: Obj | None) -> None:
+    assert relevant_change(kind, new, old) and relevant_change(kind, old, new)
+    world = [cn("networkpolicy"), *BASE[1:], WEB, NP]
+    keyed = {(o["kind"], o["metadata"]["name"]): o for o in world}
+    after = dict(keyed)
+    if new is None:
+        del after[(kind, old["metadata"]["name"])]
+    else:
+        after[(kind, new["metadata"]["name"])] = new
+    assert compile_intent(keyed.values(), FACTS) != compile_intent(after.values(), FACTS)
+
+
+def test_a_pod_without_an_ip_is_irrelevant_until_it_gets_one() -> None:
+    bare = pod("a", "new", None, "n2", {"app": "web"})
+    assert not relevant_change("Pod", bare, None)
+    assert not relevant_change("Pod", None, bare)
+    assert relevant_change("Pod", edited(bare, lambda p: p["status"].update(podIP="10.128.2.9")), bare)
