@@ -17,11 +17,10 @@ resourceVersion bump) spend no sync. It must stay in step with what compile and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from osdn.model import objects as o
 from osdn.model.cluster import ClusterState
 from osdn.model.netpol import CompiledPolicy, Rule
 from osdn.model.subnets import gateway_for
@@ -76,6 +75,7 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
     if own is None:
         raise NoHostSubnetError(f"node {facts.name} has no HostSubnet with a subnet")
     subnet = str(own.subnet)
+    ips = _PodIps(state)
     return NodeIntent(
         mode=state.mode,  # type: ignore[arg-type]
         node_name=facts.name,
@@ -85,12 +85,29 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
         gateway=gateway_for(subnet),
         node_ip=facts.node_ip,
         nodes=compute_nodes(state),
-        pods=compute_cluster_pods(state, facts),
+        pods=compute_cluster_pods(state, facts, ips),
         local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
         uplinks=facts.uplinks,
-        policies=tuple(compute_policy(state, p) for p in state.policies),
+        policies=tuple(compute_policy(state, p, ips) for p in state.policies),
         multicast_netids=compute_multicast_netids(state),
     )
+
+
+class _PodIps:
+    """Pod IPs as text by pod index (None: no IP, or host network: in no set), and the IP sets of
+    pod-index sets, memoized: the model shares one frozenset per selector, and at 10k pods turning
+    addresses into text is a good part of compile's own cost."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self.pods = state.pods
+        self.text = [None if p.ip is None or p.host_network else str(p.ip) for p in state.pods]
+        self._sets: dict[frozenset[int], frozenset[str]] = {}
+
+    def of(self, idxs: frozenset[int]) -> frozenset[str]:
+        got = self._sets.get(idxs)
+        if got is None:
+            got = self._sets[idxs] = frozenset(t for t in map(self.text.__getitem__, idxs) if t is not None)
+        return got
 
 
 def compute_nodes(state: ClusterState) -> tuple[Node, ...]:
@@ -98,11 +115,18 @@ def compute_nodes(state: ClusterState) -> tuple[Node, ...]:
                         for h in state.host_subnets if h.subnet is not None and h.host_ip is not None))
 
 
-def compute_cluster_pods(state: ClusterState, facts: NodeFacts) -> tuple[ClusterPod, ...]:
+def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | None = None) -> tuple[ClusterPod, ...]:
     """Every pod IP of the cluster; a local attachment wins over a (stale) API pod with its IP."""
+    text = (ips or _PodIps(state)).text
     local = {a.ip: a for a in facts.attachments}
-    pods = {str(p.ip): ClusterPod(str(p.ip), p.namespace, NetID(state.netid(p.namespace)), p.node)
-            for p in state.pods if p.ip is not None and not p.host_network and str(p.ip) not in local}
+    netids: dict[str, NetID] = {}
+    pods: dict[str, ClusterPod] = {}
+    for p, ip in zip(state.pods, text, strict=True):
+        if ip is not None and ip not in local:
+            netid = netids.get(p.namespace)
+            if netid is None:
+                netid = netids[p.namespace] = NetID(state.netid(p.namespace))
+            pods[ip] = ClusterPod(ip, p.namespace, netid, p.node)
     for a in facts.attachments:
         pods[a.ip] = ClusterPod(a.ip, a.namespace, NetID(state.netid(a.namespace)), facts.name)
     return tuple(sorted(pods.values()))
@@ -115,20 +139,17 @@ def compute_multicast_netids(state: ClusterState) -> frozenset[NetID]:
     return frozenset(NetID(n) for n, flags in by_netid.items() if all(flags))
 
 
-def compute_policy(state: ClusterState, pol: CompiledPolicy) -> Policy:
+def compute_policy(state: ClusterState, pol: CompiledPolicy, ips: _PodIps | None = None) -> Policy:
     """One model policy as sets of IPs; named ports resolve on the destination pods."""
-    targets = _ips(state.pods, pol.selected)
-    ingress = tuple(_rule(state, r, targets, "ingress") for r in pol.ingress or ())
-    egress = tuple(_rule(state, r, targets, "egress") for r in pol.egress or ())
-    return Policy(pol.namespace, pol.name, frozenset(targets), ingress=pol.ingress is not None,
+    ips = ips or _PodIps(state)
+    targets = ips.of(pol.selected)
+    ingress = tuple(_rule(state, ips, r, pol.selected, "ingress") for r in pol.ingress or ())
+    egress = tuple(_rule(state, ips, r, pol.selected, "egress") for r in pol.egress or ())
+    return Policy(pol.namespace, pol.name, targets, ingress=pol.ingress is not None,
                   egress=pol.egress is not None, ingress_rules=ingress, egress_rules=egress)
 
 
-def _ips(pods: Sequence[o.Pod], idxs: Iterable[int]) -> set[str]:
-    return {str(pods[i].ip) for i in idxs if pods[i].ip is not None and not pods[i].host_network}
-
-
-def _rule(state: ClusterState, rule: Rule, targets: set[str], direction: str) -> PolicyRule:
+def _rule(state: ClusterState, ips: _PodIps, rule: Rule, selected: frozenset[int], direction: str) -> PolicyRule:
     peer_ips: frozenset[str] | None = None
     cidrs: set[str] = set()
     peer_idxs: set[int] = set()
@@ -137,7 +158,7 @@ def _rule(state: ClusterState, rule: Rule, targets: set[str], direction: str) ->
         if peer.block is not None:
             cidrs |= ipblock_cidrs(str(peer.block), tuple(str(e) for e in peer.excepts))
         elif not peer.text.startswith("ipBlock"):
-            peer_ips = frozenset(peer_ips or ()) | frozenset(_ips(state.pods, peer.pods))
+            peer_ips = ips.of(peer.pods) if peer_ips is None else peer_ips | ips.of(peer.pods)
     ports: set[PortRange] = set()
     dest: set[DestPort] | None = None
     for pm in rule.ports or ():
@@ -146,7 +167,7 @@ def _rule(state: ClusterState, rule: Rule, targets: set[str], direction: str) ->
             continue  # an unknown protocol matches nothing
         if isinstance(pm.port, str):
             dest = dest or set()
-            dest |= _named(state, pm.port, pm.protocol, proto, _dest_pods(state, rule, targets, peer_idxs, direction))
+            dest |= _named(ips, pm.port, pm.protocol, proto, _dest_pods(state, rule, selected, peer_idxs, direction))
         elif pm.port is None:
             ports.add(PortRange(proto, 0, 65535))
         else:
@@ -157,22 +178,25 @@ def _rule(state: ClusterState, rule: Rule, targets: set[str], direction: str) ->
                       dest_ports=None if dest is None else frozenset(dest))
 
 
-def _dest_pods(state: ClusterState, rule: Rule, targets: set[str], peer_idxs: set[int],
-               direction: str) -> list[o.Pod]:
-    """Where a named port is looked up: the policy's pods (ingress) or the peers (egress)."""
+def _dest_pods(state: ClusterState, rule: Rule, selected: frozenset[int], peer_idxs: set[int],
+               direction: str) -> Iterable[int]:
+    """Where a named port is looked up (pod indexes): the policy's pods (ingress) or the peers (egress)."""
     if direction == "ingress":
-        return [p for p in state.pods if p.ip is not None and str(p.ip) in targets]
+        return selected
     if rule.peers is None:
-        return list(state.pods)
-    return [state.pods[i] for i in sorted(peer_idxs)]
+        return range(len(state.pods))
+    return peer_idxs
 
 
-def _named(state: ClusterState, name: str, protocol: str, proto: Proto, pods: Iterable[o.Pod]) -> set[DestPort]:
+def _named(ips: _PodIps, name: str, protocol: str, proto: Proto, idxs: Iterable[int]) -> set[DestPort]:
     out = set()
-    for pod in pods:
-        port = pod.named_port(name, protocol)
-        if port is not None and pod.ip is not None and not pod.host_network:
-            out.add(DestPort(str(pod.ip), proto, port))
+    for i in idxs:
+        ip = ips.text[i]
+        if ip is None:
+            continue
+        port = ips.pods[i].named_port(name, protocol)
+        if port is not None:
+            out.add(DestPort(ip, proto, port))
     return out
 
 
