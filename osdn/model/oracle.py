@@ -5,7 +5,8 @@ Pure. `compute_verdict(state, connection)` walks the same decisions the data pla
   the source pod AND ingress policy of the destination pod), then an egress-router redirect;
 - to a service: the endpoints (policy is applied to each endpoint pod, after DNAT);
 - to an address outside the pod and service networks: DNS to the pod's own node, egress policy
-  (networkpolicy mode, ipBlock only), the project's EgressNetworkPolicy, and the source address.
+  (networkpolicy mode, ipBlock only; never for the pod's own node), the project's
+  EgressNetworkPolicy, and the source address.
 Traffic from a node (or from outside, which enters through a node) to a pod: allowed in subnet and
 multitenant mode (the host is netid 0); in networkpolicy mode traffic from the pod's own node is
 always allowed (upstream: "traffic to and from the node where a Pod is running is always allowed";
@@ -184,7 +185,10 @@ def _to_outside(state: ClusterState, src: Endpoint, ip: IPv4, protocol: str, por
 def _external(state: ClusterState, key: str, ip: IPv4, protocol: str, port: int, steps: list[Step]) -> _Result:
     si = state.pod_index[key]
     pod = state.pods[si]
-    if state.mode == NETWORKPOLICY:
+    if state.mode == NETWORKPOLICY and ip == state.node_ips.get(pod.node):
+        steps.append(Step(EGRESS, ALLOW, "", "", f"{ip} is the pod's own node {pod.node}: traffic to the node "
+                          "where a pod runs is always allowed, NetworkPolicy does not apply to it"))
+    elif state.mode == NETWORKPOLICY:
         ok, step = _direction(state, EGRESS, si, None, ip, protocol, port, None)
         steps.append(step)
         if not ok:

@@ -11,8 +11,9 @@ bridge table; then per mode:
   packet passes iff src or dst netid is 0, or both netids are equal. `meta mark` is scratch space
   holding the looked-up netid (caveat: this chain overwrites the packet mark). Unknown pod IPs have no
   netid and reach only netid-0 pods. Drops count in `drop_multitenant`.
-- networkpolicy: see `render.policy`; plus an input chain so pod -> own node traffic obeys egress
-  policy too (DNS to the node is always allowed, as in openshift-sdn).
+- networkpolicy: see `render.policy`. Pod <-> own node traffic is local (input/output hooks), never
+  forwarded, so no policy applies to it: upstream's "traffic to and from the node where a Pod is
+  running is always allowed".
 
 postrouting (nat, every mode): pod traffic leaving the cluster network is masqueraded to the node's
 address on the way out (openshift-sdn's `-s clusterNetwork ! -d clusterNetwork -j MASQUERADE`), so
@@ -52,7 +53,6 @@ def render_inet_table(intent: NodeIntent) -> Table:
         np_sets, np_chains = render_policy(intent)
         sets.extend(np_sets)
         chains.extend(np_chains)
-        chains.append(_np_input_chain(intent))
         counters.extend(("drop_np_ingress", "drop_np_egress"))
         tail = ("jump networkpolicy",)
     chains.append(Chain("forward", HEAD + tail, hook="forward"))
@@ -79,11 +79,3 @@ def _multitenant_chain() -> Chain:
         "counter name drop_multitenant drop",
     ))
 
-
-def _np_input_chain(intent: NodeIntent) -> Chain:
-    own = ", ".join(sorted({el.ip(intent.node_ip), el.ip(intent.gateway)}))
-    return Chain("input", (
-        "ct state established,related accept",
-        f"ip daddr {{ {own} }} meta l4proto {{ tcp, udp }} th dport 53 accept",
-        "ip saddr vmap @np_egress_dispatch",
-    ), hook="input")

@@ -160,6 +160,20 @@ def test_a_pods_own_node_always_reaches_it(policies: tuple[str, ...]) -> None:
     assert allowed(s, "node/n2", "p1/web") is (not policies)
 
 
+def test_a_pod_always_reaches_its_own_node_despite_egress_policy() -> None:
+    """The other half of "to and from the node": an egress lockdown still lets a pod reach its own
+    node (the kernel delivers it locally, no forward hook), but not another node."""
+    lockdown = in_ns("""
+kind: NetworkPolicy
+metadata: {name: no-egress}
+spec: {podSelector: {}, policyTypes: [Egress]}
+""", "p1")
+    s = ClusterState.from_objects([*_objs(state()), lockdown])
+    v = verdict(s, "p1/web", "192.168.1.10", port=8080)
+    assert v.allowed and any("own node" in st.detail for st in v.steps)
+    assert not allowed(s, "p1/web", "192.168.1.11")
+
+
 def _objs(s: ClusterState) -> list[dict]:
     objs = [cluster_network("networkpolicy"), hostsubnet("n1", "192.168.1.10", "10.128.0.0/23"),
             hostsubnet("n2", "192.168.1.11", "10.128.2.0/23")]
