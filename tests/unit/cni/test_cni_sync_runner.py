@@ -114,6 +114,8 @@ def test_period_without_events_wakes_for_a_full_sync() -> None:
 def test_a_failed_sync_is_retried_as_a_full_one() -> None:
     rec = Recorder(fail=1)
     for r in running(SyncRunner(rec, min_period=0.0, period=60)):
-        r.wait(r.request(), 3)
-        r.wait(r.request(), 3)
+        with pytest.raises(RuntimeError):
+            r.wait(1, 2)  # the first sync (ticket 1, issued by run) fails
+        r.wait(r.request(), 3)  # the retry
+        r.wait(r.request(), 3)  # an ordinary sync after it
     assert rec.full[:2] == [True, True] and rec.full[-1] is False
