@@ -340,7 +340,7 @@ def ensure_routes(nl: NL, name: str, routes: Iterable[Route], exclusive: bool = 
     changed = False
     for dst, gw in sorted(have - want, key=str) if exclusive else []:
         with nl_errors(f"remove route {dst} via {gw} dev {name!r} in netns {nl.netns!r}"):
-            nl.ipr.route("del", dst=dst, oif=idx, **({"gateway": gw} if gw else {}))
+            nl.ipr.route("del", dst=dst, oif=idx, **({"gateway": gw} if gw else {"scope": SCOPE_LINK}))
         changed = nl.note(f"del route {dst}")
     for dst, gw in sorted(want - have, key=lambda k: (k[1] is not None, str(k))):
         extra = {"gateway": gw} if gw else {"scope": SCOPE_LINK}
@@ -402,11 +402,15 @@ def sync_flood_fdb(nl: NL, name: str, remote_ips: Iterable[str]) -> bool:
 
 # -- whole objects (by namespace name) ---------------------------------------------------------------
 
-def ensure_node_bridge(netns: str, bridge: str, gateway_cidr: str, mtu: int = 1450) -> bool:
-    """The node's pod bridge, holding the pod gateway address; its MAC is pod_mac(gateway)."""
+def ensure_node_bridge(netns: str, bridge: str, gateway_cidr: str, mtu: int = 1450,
+                       cluster_cidrs: Sequence[str] = ()) -> bool:
+    """The node's pod bridge, holding the pod gateway address (its MAC is pod_mac(gateway)), with
+    the cluster networks on-link through it, so the node reaches pods on other nodes too (source:
+    the gateway address, as openshift-sdn's tun0)."""
     def do(nl: NL) -> bool:
         changed = ensure_bridge(nl, bridge, mtu=mtu, mac=pod_mac(gateway_cidr))
-        return ensure_addresses(nl, bridge, [gateway_cidr]) or changed
+        changed = ensure_addresses(nl, bridge, [gateway_cidr]) or changed
+        return ensure_routes(nl, bridge, [Route(c) for c in cluster_cidrs]) or changed
 
     return with_netlink(netns, do)
 

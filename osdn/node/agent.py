@@ -245,12 +245,12 @@ class Agent:
         depend on changed since the last success, unless `full`."""
         prefix = int(intent.local_subnet.split("/")[1])
         remotes = sorted({n.node_ip for n in intent.nodes if n.name != self.cfg.name and n.node_ip != self.cfg.node_ip})
-        want = (f"{intent.gateway}/{prefix}", self._mtu(), self._vxlan_port(), tuple(remotes))
+        want = (f"{intent.gateway}/{prefix}", self._mtu(), self._vxlan_port(), tuple(remotes), intent.cluster_cidrs)
         if want == self._links_applied and not full:
             return
         self._links_applied = None
-        gateway, mtu, port, _ = want
-        links.ensure_node_bridge(self.cfg.netns, self.cfg.bridge, gateway, mtu)
+        gateway, mtu, port, _, cidrs = want
+        links.ensure_node_bridge(self.cfg.netns, self.cfg.bridge, gateway, mtu, cidrs)
         links.ensure_vxlan(self.cfg.netns, self.cfg.vxlan, VXLAN_VNI, self.cfg.node_ip, port, remotes,
                            bridge=self.cfg.bridge, mtu=mtu)
         self._links_applied = want

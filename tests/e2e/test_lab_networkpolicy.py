@@ -11,6 +11,7 @@ import yaml
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
+from osdn.lab.observe import CONNECTED, TIMEOUT, observe_connect
 from osdn.lab.pods import ensure_project, wait_pod_ip
 from osdn.lab.topology import plan_lab
 
@@ -95,6 +96,24 @@ def test_egress_ipblock_limits_traffic_to_the_outside(lab: Lab) -> None:
     assert lab.get(ns, web2).startswith("you are 198.18.0.12:")
     lab.client.delete("NetworkPolicy", "only-web2", "delta")
     assert lab.can_connect(ns, web, want=True)
+
+
+def test_pod_and_its_own_node_always_reach_each_other(lab: Lab) -> None:
+    """Upstream: traffic to and from the node where a pod runs is always allowed, even under a full
+    ingress+egress lockdown; another node is still held by the policy. Also: a node reaches pods on
+    other nodes (the cluster network is on-link through its bridge)."""
+    ip, ns = lab.pod("locked", "epsilon", "node1", {"app": "locked"})
+    _, other_ns = lab.pod("free", "epsilon2", "node3")
+    node1, node2 = f"{lab.info.prefix}node1", f"{lab.info.prefix}node2"
+    assert observe_connect(node2, ip, 80, 2.0).outcome == CONNECTED, "node2 -> pod on node1"
+    lab.client.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                       "metadata": {"name": "lockdown"},
+                       "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}, namespace="epsilon")
+    assert not lab.can_connect(other_ns, ip, want=False), "the lockdown holds for other pods"
+    assert observe_connect(node1, ip, 80, 2.0).outcome == CONNECTED, "own node -> pod"
+    assert observe_connect(ns, "198.18.0.11", 9, 2.0).reached, "pod -> own node (refused: nothing listens)"
+    assert observe_connect(ns, "198.18.0.12", 9, 1.0).outcome == TIMEOUT, "pod -> another node is egress"
+    assert observe_connect(node2, ip, 80, 1.0).outcome == TIMEOUT, "another node -> pod is ingress"
 
 
 def test_scheduler_honours_node_selector(lab: Lab) -> None:

@@ -43,9 +43,7 @@ def pod_spec(topo, i: int, j: int) -> links.PodInterface:
 def ensure_node(topo, i: int) -> bool:
     node = topo.nodes[i - 1]
     gw_cidr, _ = node_subnet(i)
-    changed = links.ensure_node_bridge(node.netns, BRIDGE, gw_cidr, 1450)
-    changed = links.with_netlink(node.netns, lambda nl: links.ensure_routes(
-        nl, BRIDGE, [links.Route(CLUSTER)], exclusive=False)) or changed
+    changed = links.ensure_node_bridge(node.netns, BRIDGE, gw_cidr, 1450, [CLUSTER])
     remotes = [n.ip for n in topo.nodes if n is not node]
     return links.ensure_vxlan(node.netns, VXLAN, VNI, node.ip, 4789, remotes, bridge=BRIDGE, mtu=1450,
                               underlay_dev=node.ifname) or changed
@@ -180,6 +178,18 @@ def test_second_ensure_changes_nothing(lab):
     assert not any(ensure_node(lab, i) for i in (1, 2))
     assert not ensure_pods(lab)
     assert {n.netns: links.observe_links(n.netns) for n in lab.nodes} == before
+
+
+def test_bridge_routes_follow_the_cluster_networks(lab):
+    """The node's on-link cluster routes are exactly the ones asked for (stale on-link routes go)."""
+    node = lab.nodes[0]
+    gw_cidr, _ = node_subnet(1)
+    routes = lambda: links.with_netlink(node.netns, lambda nl: links.observe_routes(nl, BRIDGE))  # noqa: E731
+    assert links.ensure_node_bridge(node.netns, BRIDGE, gw_cidr, 1450, [CLUSTER, "10.200.0.0/16"])
+    assert routes() == {(CLUSTER, None), ("10.200.0.0/16", None)}
+    assert links.ensure_node_bridge(node.netns, BRIDGE, gw_cidr, 1450, [CLUSTER])
+    assert routes() == {(CLUSTER, None)}
+    assert not links.ensure_node_bridge(node.netns, BRIDGE, gw_cidr, 1450, [CLUSTER])
 
 
 def test_vxlan_flood_entries_follow_the_remote_list(lab):
