@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import yaml
-from labcheck import expect_model, nft_ips, pod_veths, tables
+from labcheck import expect_model, ipam_ips, nft_ips, pod_veths, tables
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
@@ -211,7 +211,8 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
         wait_for("probes and messages while the agent is down",
                  lambda: prober.rounds >= down_from_round + 2 and stream.echoed >= down_from_msg + 25)
         offset = log_size(lab, node)
-        lab.start_agent(node)
+        lab.start_agent(node)  # returns once CNI is served, i.e. after the first sync
+        ips_at_ready, veths_at_ready = nft_ips(lab, node), pod_veths(lab, node)
         up_round, up_msg = prober.rounds, stream.echoed
         wait_for("probes and messages after the restart",
                  lambda: prober.rounds >= up_round + 2 and stream.echoed >= up_msg + 25)
@@ -221,10 +222,13 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
     sync = first_sync_after(lab, node, offset)
     assert "replaced=-" in sync, f"the restarted agent replaced its tables instead of adopting them: {sync}"
     assert tables(lab, node) == [("bridge", "osdn"), ("inet", "osdn")]
-    assert STRAY_VETH not in pod_veths(lab, node), "stray pod veth left"
-    wait_for("the deleted pod and the stray elements to leave every node's sets",
-             lambda: all(STRAY_IP not in nft_ips(lab, n) and v_ip not in nft_ips(lab, n) for n in ("node1", "node2")),
-             timeout=10)
+    # the first sync (before CNI opens) already removed what the agent owns and is stale
+    assert STRAY_VETH not in veths_at_ready, "stray pod veth left"
+    assert STRAY_IP not in ips_at_ready, f"stray elements left: {ips_at_ready[STRAY_IP]}"
+    assert v_ip not in ips_at_ready, f"pod deleted while the agent was down is still in {ips_at_ready.get(v_ip)}"
+    assert v_ip not in ipam_ips(lab, node), "its lease was not released"
+    other = "node2" if node == "node1" else "node1"
+    wait_for(f"the deleted pod to leave {other}'s sets", lambda: v_ip not in nft_ips(lab, other), timeout=10)
 
     # new pods on the restarted node are wired and under the policy
     fresh = {f"app/n{node[-1]}": lab.pod(f"n{node[-1]}", "app", node)}
