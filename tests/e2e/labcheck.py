@@ -3,6 +3,8 @@
 - `nft_ips(lab, node)`: every IPv4 address in the elements of osdn's sets and maps on a node;
   `tables(lab, node)`: the (family, name) of every nft table there; `counter(...)`: a named counter.
 - `pod_veths(lab, node)`: osdn pod veths (`osdnp*`) in the node namespace.
+- `Prober` connects over and over for a list of pairs in a thread (the enforcement-gap detector);
+  `wait_for` waits for progress (never for a duration).
 - `probe_matrix` connects from every pod to every other (in parallel); `model_matrix` asks the
   reachability oracle (osdn.model) the same question from the API objects; `expect_model` polls
   until the two agree (policies take a sync to land) and fails with the difference if they never do.
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from labkit import Lab
@@ -133,3 +137,44 @@ def expect_model(lab: Lab, pods: Pods, within: float = 10.0, port: int = 80) -> 
             raise AssertionError(f"the kernel disagrees with the model after {within:.0f}s:\n{show(got, want)}")
         time.sleep(0.3)
         want = model_matrix(lab, pods, port)
+
+
+# -- traffic that runs while something happens ------------------------------------------------------
+
+@dataclass
+class Prober:
+    """Connects over and over for each (src, dst, want) pair; records every answer that is not `want`."""
+
+    pods: Pods
+    pairs: list[tuple[str, str, bool]]
+    rounds: int = 0
+    wrong: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            for src, dst, want in self.pairs:
+                # blocked: a short timeout is enough to see the drop; allowed: long, a slow machine is no gap
+                ok = probe(self.pods[src][1], self.pods[dst][0], 80, timeout=0.5 if not want else 5.0)
+                if ok != want:
+                    self.wrong.append(f"round {self.rounds}: {src} -> {dst} {'connected' if ok else 'failed'}")
+            self.rounds += 1
+
+    def __enter__(self) -> Prober:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
+def wait_for(what: str, cond: Callable[[], bool], timeout: float = 60) -> None:
+    """Progress, not timing: fail only if `cond` never holds (a wedged stream or prober)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"no progress: {what}"
+        time.sleep(0.05)

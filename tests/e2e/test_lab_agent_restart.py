@@ -5,9 +5,10 @@ prober connects over and over across both nodes (pairs that policy blocks, pairs
 agent of one node is stopped (SIGTERM, SIGKILL, and `osdn lab restart`) and started again with its
 recorded command line. The kernel state must carry the node through: the connection loses no
 message, no blocked probe ever gets through and no allowed one fails. While the agent is down, a
-stray pod veth and stray nft elements are planted and a pod on that node is deleted (its CNI DEL
-fails: no agent); the restarted agent adopts the tables (no replace), removes what it owns and is
-stale, forgets the deleted pod everywhere, and serves new pods under the policy.
+stray pod veth and stray nft elements are planted, a pod on that node is deleted (its CNI DEL
+fails: no agent) and one is created (its CNI ADD fails until the agent is back); the restarted agent
+adopts the tables (no replace), removes what it owns and is stale before it serves CNI, forgets the
+deleted pod everywhere, and the pending pod and new ones come up under the policy.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import yaml
-from labcheck import expect_model, ipam_ips, nft_ips, pod_veths, tables
+from labcheck import Prober, expect_model, ipam_ips, nft_ips, pod_veths, tables, wait_for
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
 from osdn.kernel.nft import Nft
-from osdn.lab.pods import probe
+from osdn.lab.pods import PodRequest, create_pod, pod_netns, wait_pod_ip
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = "tests/fixtures/seeds"
@@ -125,47 +126,8 @@ class EchoStream:
         self.sock.close()
 
 
-@dataclass
-class Prober:
-    """Connects over and over for each (src, dst, want) pair; records every answer that is not `want`."""
-
-    pods: Pods
-    pairs: list[tuple[str, str, bool]]
-    rounds: int = 0
-    wrong: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="prober", daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            for src, dst, want in self.pairs:
-                # blocked: a short timeout is enough to see the drop; allowed: long, a slow machine is no gap
-                ok = probe(self.pods[src][1], self.pods[dst][0], 80, timeout=0.5 if not want else 5.0)
-                if ok != want:
-                    self.wrong.append(f"round {self.rounds}: {src} -> {dst} {'connected' if ok else 'failed'}")
-            self.rounds += 1
-
-    def __enter__(self) -> Prober:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=60)
-
-
 BLOCKED = [("other/x2", "app/w1"), ("other/x1", "app/w2"), ("other/x1", "app/w1"), ("other/x2", "app/w2")]
 ALLOWED = [("app/cli", "app/w1"), ("app/w1", "app/w2"), ("other/x1", "other/x2"), ("app/w2", "other/x1")]
-
-
-def wait_for(what: str, cond: Callable[[], bool], timeout: float = 60) -> None:
-    """Progress, not timing: fail only if `cond` never holds (a wedged stream or prober)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"no progress: {what}"
-        time.sleep(0.05)
 
 
 def plant_strays(lab: Lab, node: str) -> None:
@@ -195,7 +157,7 @@ def first_sync_after(lab: Lab, node: str, offset: int) -> str:
 @pytest.mark.parametrize(("node", "sig"), [("node1", signal.SIGTERM), ("node2", signal.SIGKILL)],
                          ids=["node1-SIGTERM", "node2-SIGKILL"])
 def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pods, node: str, sig: int) -> None:
-    victim = f"v{node[-1]}"
+    victim, late, fresh = f"v{node[-1]}", f"l{node[-1]}", f"n{node[-1]}"
     v_ip, _ = lab.pod(victim, "app", node)
     wait_for("the victim, a policy peer, to be known on both nodes",
              lambda: all(v_ip in nft_ips(lab, n) for n in ("node1", "node2")), timeout=10)
@@ -208,6 +170,7 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
         down_from_round, down_from_msg = prober.rounds, stream.echoed
         plant_strays(lab, node)
         lab.delete_pod(victim, "app")  # CNI DEL cannot reach the agent; the namespace goes anyway
+        create_pod(lab.client, PodRequest(late, "app", node))  # its CNI ADD fails until the agent is back
         wait_for("probes and messages while the agent is down",
                  lambda: prober.rounds >= down_from_round + 2 and stream.echoed >= down_from_msg + 25)
         offset = log_size(lab, node)
@@ -230,10 +193,13 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
     other = "node2" if node == "node1" else "node1"
     wait_for(f"the deleted pod to leave {other}'s sets", lambda: v_ip not in nft_ips(lab, other), timeout=10)
 
-    # new pods on the restarted node are wired and under the policy
-    fresh = {f"app/n{node[-1]}": lab.pod(f"n{node[-1]}", "app", node)}
-    expect_model(lab, {k: v for k, v in {**pods, **fresh}.items() if k != "app/srv"})
-    lab.delete_pod(f"n{node[-1]}", "app")
+    # the pod created while the agent was down starts now (the lab kubelet retries its ADD), a new
+    # one is wired at once, and both are under the policy
+    late_pod = (wait_pod_ip(lab.client, "app", late, timeout=90), pod_netns(lab.client.get("Pod", late, "app")))
+    new = {f"app/{late}": late_pod, f"app/{fresh}": lab.pod(fresh, "app", node)}
+    expect_model(lab, {k: v for k, v in {**pods, **new}.items() if k != "app/srv"})
+    for name in (late, fresh):
+        lab.delete_pod(name, "app")
 
 
 def test_lab_restart_command_under_traffic(lab: Lab, pods: Pods) -> None:

@@ -5,16 +5,18 @@ Projects a, b and c each have a pod on node1 and one on node2. A sequence of pod
 project) is applied with the CLI; after each one the connects between all six pods must equal both
 the model's verdicts and the expectation written out here (which projects share a network), so
 neither the kernel nor the model can be wrong in the same way unnoticed. A running cluster also
-refuses to switch its network plugin, and keeps enforcing the one it has.
+refuses to switch its network plugin, and keeps enforcing the one it has. Isolation holds while a
+node agent is down, and a join made meanwhile reaches that node when its agent is back.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 
 import pytest
-from labcheck import Matrix, expect_model, show
+from labcheck import Matrix, Prober, expect_model, show, wait_for
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.errors import OsdnError
@@ -107,3 +109,22 @@ def test_switching_the_network_plugin_is_refused(lab: Lab, pods: Pods) -> None:
         lab.client.patch("ClusterNetwork", "default", {"pluginName": "redhat/openshift-ovs-networkpolicy"})
     assert lab.client.get("ClusterNetwork", "default")["pluginName"].endswith("multitenant")
     check(lab, pods, expected(pods, [{"a"}, {"b"}, {"c"}]))
+
+
+def test_isolation_holds_across_an_agent_crash_and_a_join_while_down(lab: Lab, pods: Pods) -> None:
+    """node2's agent is SIGKILLed; while it is down, b joins a. Pairs the join does not touch keep
+    their verdict through the whole window (its nft maps stay in force); once it is back, node2
+    enforces the join too."""
+    pairs = [("c/c1", "a/a2", False), ("a/a1", "c/c2", False), ("c/c2", "b/b1", False), ("b/b2", "c/c1", False),
+             ("a/a1", "a/a2", True), ("c/c2", "c/c1", True), ("b/b1", "b/b2", True)]
+    with Prober(pods, pairs) as prober:
+        wait_for("probes before the crash", lambda: prober.rounds >= 1)
+        lab.stop_agent("node2", signal.SIGKILL)
+        pod_network(lab, "join-projects", "--to", "a", "b")
+        down = prober.rounds
+        wait_for("probes while the agent is down", lambda: prober.rounds >= down + 2)
+        lab.start_agent("node2")
+        up = prober.rounds
+        wait_for("probes after the restart", lambda: prober.rounds >= up + 2)
+    assert prober.wrong == [], "verdicts changed across the crash:\n" + "\n".join(prober.wrong)
+    check(lab, pods, expected(pods, [{"a", "b"}, {"c"}]))
