@@ -112,6 +112,10 @@ Lab {info.name!r}: {len(info.nodes)} nodes ({names}), mode {info.mode}, dir {inf
   osdn lab run client -n blue --image busybox -- sleep 3600
   osdn exec -n blue client -- wget -qO- -T 2 http://POD_IP/
   osdn logs -n blue web
+  osdn adm reachability                         # what the model says, pod to pod
+  osdn adm trace --from blue/client --to blue/web   # why; with the kernel's own answer and counters
+  osdn adm verify                               # probe every pod pair, compare with the model
+  osdn exec -n blue client -- wget -qO- -T 2 http://203.0.113.80/   # the lab's outside world
   osdn lab status{'' if info.name == 'lab' else f' --name {info.name}'}
   osdn lab down{'' if info.name == 'lab' else f' --name {info.name}'}""")
 
