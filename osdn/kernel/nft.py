@@ -204,6 +204,22 @@ class Nft:
         self.close()
 
 
+def range_key(key: str) -> str:
+    """Pure: an element key of a *concatenated interval* set with its last field written as a range.
+
+    nftables 1.0.6 (Debian 12) cannot delete an element of such a set whose fields are all single
+    values (`delete element ... { 256 . tcp . 80 }` fails with ENOENT although the element exists);
+    the same element written with a one-value range (`256 . tcp . 80-80`) is found and deleted.
+
+    >>> range_key("256 . tcp . 80"), range_key("256 . 10.0.0.0/8"), range_key("256 . tcp . 9000-9010")
+    ('256 . tcp . 80-80', '256 . 10.0.0.0/8', '256 . tcp . 9000-9010')
+    """
+    head, sep, last = key.rpartition(" . ")
+    if "-" in last or "/" in last:
+        return key
+    return f"{head}{sep}{last}-{last}"
+
+
 def element_command(verb: str, family: str, table: str, set_name: str, elements: Iterable[str],
                     batch: int = 10000) -> str:
     """Pure: `add|delete element` lines for `elements` (nft text), at most `batch` per line."""

@@ -41,7 +41,8 @@ MANAGED_TABLES = (("inet", TABLE_NAME), ("bridge", TABLE_NAME))
 
 @dataclass(frozen=True)
 class SyncStats:
-    """What one `sync` did. `full_resync`: planned against the kernel (not memory) and verified;
+    """What one `sync` did. `chains_changed`: chains added, rewritten or deleted inside a table that
+    was not replaced; `full_resync`: planned against the kernel (not memory) and verified;
     `fell_back`: an element-level apply failed and both tables were replaced instead."""
 
     replaced_tables: tuple[str, ...]
@@ -51,10 +52,11 @@ class SyncStats:
     duration_s: float
     full_resync: bool = False
     fell_back: bool = False
+    chains_changed: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.replaced_tables or self.elements_added or self.elements_removed)
+        return bool(self.replaced_tables or self.elements_added or self.elements_removed or self.chains_changed)
 
 
 class Dataplane:
@@ -95,11 +97,12 @@ class Dataplane:
         replaced = (tuple(f"{f} {n}" for f, n in MANAGED_TABLES) if fell_back
                     else tuple(f"{t.family} {t.name}" for t in todo.replace))
         stats = SyncStats(replaced, todo.elements_added(), todo.elements_removed(), desired.element_count(),
-                          time.perf_counter() - start, full or fell_back, fell_back)
-        log.info("nft sync node=%s netns=%s replaced=%s +%d -%d elements=%d full=%s in %.3fs",
+                          time.perf_counter() - start, full or fell_back, fell_back,
+                          0 if fell_back else todo.chains_changed())
+        log.info("nft sync node=%s netns=%s replaced=%s +%d -%d elements=%d chains=%d full=%s in %.3fs",
                  intent.node_name, self.netns, ",".join(stats.replaced_tables) or "-", stats.elements_added,
-                 stats.elements_removed, stats.elements_total, "yes" if stats.full_resync else "no",
-                 stats.duration_s)
+                 stats.elements_removed, stats.elements_total, stats.chains_changed,
+                 "yes" if stats.full_resync else "no", stats.duration_s)
         return stats
 
     def verify(self, intent: NodeIntent) -> None:
@@ -118,7 +121,7 @@ class Dataplane:
             self.nft.run(todo.script())
             return False
         except KernelError as exc:
-            if todo.replace and not (todo.add or todo.remove):
+            if todo.is_replace_only():
                 raise
             log.warning("nft element apply failed in netns %s, replacing osdn's tables: %s", self.netns, exc)
         self.nft.run(Plan(replace=desired.tables).script())
@@ -142,4 +145,4 @@ class Dataplane:
 
 def _describe(p: Plan) -> str:
     return (f"replace {[f'{t.family} {t.name}' for t in p.replace]}, delete {list(p.delete)}, "
-            f"+{p.elements_added()} -{p.elements_removed()} elements")
+            f"{p.chains_changed()} chains, +{p.elements_added()} -{p.elements_removed()} elements")

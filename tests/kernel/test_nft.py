@@ -11,7 +11,7 @@ import pytest
 from nsutil import PREFIX, leftovers, sh
 
 from osdn.errors import KernelError
-from osdn.kernel.nft import Nft
+from osdn.kernel.nft import Nft, range_key
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -95,3 +95,15 @@ def test_single_element_add_in_process_timing(netns) -> None:  # type: ignore[no
         assert len(next(o["set"]["elem"] for o in objs if "set" in o)) == 10200
         print(f"\nsingle element add into a 10k set, libnftables in-process: "
               f"median {statistics.median(times) * 1000:.3f} ms, max {max(times) * 1000:.3f} ms")
+
+
+def test_single_values_leave_a_concatenated_interval_set_by_range_key(netns) -> None:  # type: ignore[no-untyped-def]
+    """nftables 1.0.6 cannot delete `256 . tcp . 80` from such a set by that key; `range_key` can."""
+    with Nft(netns("f")) as nft:
+        nft.run("table inet osdn {\n set p { type mark . inet_proto . inet_service; flags interval; }\n}\n")
+        nft.add_elements("inet", "osdn", "p", ["256 . tcp . 80", "256 . tcp . 9000-9010", "512 . udp . 53"])
+        keys = ["256 . tcp . 80", "256 . tcp . 9000-9010"]
+        nft.delete_elements("inet", "osdn", "p", [range_key(k) for k in keys])
+        objs = nft.list_table_json("inet", "osdn") or []
+        elems = next(o["set"]["elem"] for o in objs if "set" in o)
+        assert len(elems) == 1 and "udp" in str(elems[0])

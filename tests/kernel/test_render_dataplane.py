@@ -177,3 +177,37 @@ def test_a_failed_incremental_apply_replaces_both_tables(lab: Lab, dp: Dataplane
     dp.verify(base)
     assert lab.ping("p1", IP["p2"]) and not lab.ping("p1", IP["p3"])
     assert not dp.sync(base).changed
+
+
+def test_policy_changes_rewrite_chains_inside_the_table(lab: Lab, dp: Dataplane) -> None:
+    """New, changed and removed policies: chains added, rewritten, deleted; elements diffed (also in the
+    concatenated interval sets); the table is never recreated; every step is verified against the
+    kernel and judged by packets."""
+    lab.serve("p2", 8082)
+    lab.serve("p2", 9092)
+    only_port = {port: PolicyRule(peer_ips=frozenset({IP["p1"]}), all_ports=False,
+                                  ports=frozenset({PortRange("tcp", port, port)})) for port in (8082, 9092)}
+    web = {port: Policy("a", "web", frozenset({IP["p2"]}), ingress_rules=(rule,)) for port, rule in only_port.items()}
+    lock_b = Policy("b", "lock", frozenset({IP["p3"]}))
+    steps = [  # policies, the open port, chains changed?, what
+        ((web[8082],), 8082, True, "first policy"),
+        ((web[8082], lock_b), 8082, True, "a new namespace: its chain is added"),
+        ((web[9092], lock_b), 9092, False, "another port: np_port elements only"),
+        ((replace(web[9092], ingress_rules=(only_port[9092], PolicyRule(
+            all_peers=True, all_ports=False, ports=frozenset({PortRange("udp", 53, 53)})))), lock_b),
+         9092, True, "one more rule: the namespace's chain is rewritten"),
+        ((web[8082],), 8082, True, "the namespace's last policy is gone: its chain is deleted"),
+    ]
+    handle = None
+    for policies, port, chains, what in steps:
+        stats = dp.sync(intent_for(lab, "networkpolicy", policies))
+        dp.verify(intent_for(lab, "networkpolicy", policies))
+        assert not stats.fell_back, what
+        if handle is None:
+            handle = table_handle(dp)
+        else:
+            assert stats.replaced_tables == () and bool(stats.chains_changed) == chains, what
+            assert table_handle(dp) == handle, what
+        assert lab.connect("p1", IP["p2"], port) == f"hello {IP['p1']}", what
+        assert lab.connect("p1", IP["p2"], 8082 + 9092 - port) is None, what
+        assert lab.ping("p1", IP["p3"]) == (lock_b not in policies), what

@@ -130,6 +130,16 @@ def table_text(t: Table) -> str:
     return "\n".join(lines)
 
 
+def chains_text(family: str, table: str, chains: Iterable[Chain]) -> str:
+    """Pure: a table block that declares `chains` (base chains with their hook line) and appends their
+    rules; on a chain that exists and was flushed, that is its new rule list."""
+    lines = [f"table {family} {table} {{"]
+    for c in chains:
+        lines.extend(_chain_text(c))
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def replace_script(tables: Iterable[Table]) -> str:
     """Pure: a script that atomically (re)creates `tables` from scratch (one transaction)."""
     parts = []

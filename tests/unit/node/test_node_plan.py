@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from node_builders import intents, sample_intent, with_pod
 
-from osdn.node.intent import ClusterPod, NetID, PolicyRule
+from osdn.node.intent import ClusterPod, NetID, Policy, PolicyRule
 from osdn.node.plan import Plan, plan, simulate
 from osdn.node.render import render_node
 from osdn.node.render.ruleset import Ruleset, Table
@@ -50,12 +50,44 @@ def test_netid_change_deletes_map_key_then_adds_new_value() -> None:
     assert script.index("delete element inet osdn pod_netid") < script.index("add element inet osdn pod_netid")
 
 
-def test_policy_shape_change_replaces_only_the_inet_table() -> None:
+def test_policy_shape_change_rewrites_only_its_namespace_chain() -> None:
     a = sample_intent("networkpolicy")
     pol = a.policies[0]
     b = replace(a, policies=(replace(pol, ingress_rules=pol.ingress_rules + (PolicyRule(all_peers=True),)),))
     p = plan(render_node(b), render_node(a))
+    assert p.replace == () and p.add_chains == () and p.delete_chains == ()
+    assert [(c.family, c.chain.name) for c in p.rewrite_chains] == [("inet", "np_in_a")]
+    script = p.script()
+    assert "flush chain inet osdn np_in_a" in script and "delete table" not in script
+
+
+def test_first_policy_of_a_namespace_adds_its_chain_before_the_jumps_to_it() -> None:
+    a = sample_intent("networkpolicy")
+    b = replace(a, policies=a.policies + (Policy("b", "lock", frozenset({"10.128.0.4"})),))
+    p = plan(render_node(b), render_node(a))
+    assert p.replace == () and [c.chain.name for c in p.add_chains] == ["np_in_b"]
+    script = p.script()
+    assert "10.128.0.4 : jump np_in_b" in script
+    assert script.index("chain np_in_b") < script.index("10.128.0.4 : jump np_in_b")
+    back = plan(render_node(a), render_node(b))  # and the way back: jump removed, then the chain
+    assert [c.chain.name for c in back.delete_chains] == ["np_in_b"]
+    script = back.script()
+    assert script.index("delete element inet osdn np_ingress_dispatch { 10.128.0.4 }") < script.index(
+        "delete chain inet osdn np_in_b")
+
+
+def test_mode_change_replaces_the_table() -> None:
+    p = plan(render_node(sample_intent("networkpolicy")), render_node(sample_intent("multitenant")))
     assert [(t.family, t.name) for t in p.replace] == [("inet", "osdn")]
+
+
+def test_a_foreign_rule_in_our_chain_is_flushed_away() -> None:
+    want = render_node(sample_intent("multitenant"))
+    inet = want.by_id()[("inet", "osdn")]
+    tampered = replace(inet, chains=tuple(replace(c, rules=(*c.rule_keys(), "<foreign handle 99>"), observed=True)
+                                          if c.name == "forward" else c for c in inet.chains))
+    p = plan(want, Ruleset((tampered, want.by_id()[("bridge", "osdn")])))
+    assert p.replace == () and [c.chain.name for c in p.rewrite_chains] == ["forward"]
 
 
 def test_table_not_desired_is_deleted() -> None:
