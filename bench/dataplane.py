@@ -193,7 +193,7 @@ def bench_apply(stack: contextlib.ExitStack, quick: bool) -> list[str]:
                                          LocalAttachment("ns0", "new", ip, links.pod_mac(ip), "osdnpnew0000")))
     t_compile2, intent2 = best(lambda: compile_intent(objs2, facts2), 1)
     t_pod, stats_pod = best(lambda: dp.sync(intent2), 1)
-    # one policy more, in a namespace that has policies (its chain changes: `inet osdn` is replaced)
+    # one policy more, in a namespace that has policies: its namespace's chain is rewritten
     objs3 = [*objs2, policy_object("ns0", "extra", {"app": "a1"}, {"role": "r2"}, 9090)]
     t_compile3, intent3 = best(lambda: compile_intent(objs3, facts2), 1)
     t_pol, stats_pol = best(lambda: dp.sync(intent3), 1)
@@ -204,9 +204,9 @@ def bench_apply(stack: contextlib.ExitStack, quick: bool) -> list[str]:
         f"{rule_count(desired):,} rules, script {len(script) / 1e6:.1f} MB",
         f"  compile (API objects -> NodeIntent, model included)  {ms(t_compile):>10}",
         f"  render (intent -> ruleset)                            {ms(t_render):>10}",
-        f"  plan against the empty kernel                         {ms(t_plan):>10}",
+        f"  observe the empty kernel + plan                       {ms(t_plan):>10}",
         f"  apply (one nft transaction)                           {ms(min(applies)):>10}",
-        f"  = render + plan + apply from scratch                  {ms(scratch):>10}   target < 300 ms",
+        f"  = render + plan + apply, from scratch                 {ms(scratch):>10}   target < 300 ms",
         f"  verify (read both tables back, re-plan)               {ms(min(verifies)):>10}   "
         f"(+ verify: {ms(scratch + min(verifies))})",
         f"  Dataplane.sync, first sync (observe, plan, apply, verify) {ms(t_first):>6}",
