@@ -55,8 +55,11 @@ def periods_from_file(path: str) -> dict[str, float]:
               help="node.yaml with iptablesSyncPeriod / iptablesMinSyncPeriod (flags win).")
 @click.option("--cni-socket", default="/run/osdn/cni.sock", show_default=True, help="Unix socket for osdn-cni.")
 @click.option("--state-dir", default="", help="Where the IPAM file lives [default: the CNI socket's directory].")
-@click.option("--sync-period", default=None, help="Periodic full resync [30s].")
-@click.option("--min-sync-period", default=None, help="Minimum gap between syncs after a burst of 2 [1s].")
+@click.option("--sync-period", default=None,
+              help="Periodic full resync; pins it on this node [Network cluster's iptablesSyncPeriod, else 30s].")
+@click.option("--min-sync-period", default=None,
+              help="Minimum gap between syncs after a burst of 2; pins it on this node "
+                   "[Network cluster's iptables-min-sync-period, else 1s].")
 @click.option("--subnet-timeout", default="60s", show_default=True, help="How long to wait for the HostSubnet.")
 @click.option("--metrics-listen", default="", metavar="HOST:PORT", help="Serve Prometheus /metrics here.")
 @click.option("--log-level", default="info", show_default=True,
@@ -80,9 +83,9 @@ def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str 
             name=name, netns=netns_name, node_ip=node_ip,
             client=load_config(client_config or ctx.config_path, ctx.server, ctx.token),
             cni_socket=cni_socket, state_dir=state_dir,
-            sync_period=parse_duration(sync_period, "--sync-period") if sync_period else file_periods.get("sync", 30.0),
+            sync_period=parse_duration(sync_period, "--sync-period") if sync_period else file_periods.get("sync"),
             min_sync_period=(parse_duration(min_sync_period, "--min-sync-period") if min_sync_period
-                             else file_periods.get("min", 1.0)),
+                             else file_periods.get("min")),
             subnet_timeout=parse_duration(subnet_timeout, "--subnet-timeout"), metrics_listen=metrics_listen)
         agent = Agent(cfg)
         signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())

@@ -40,6 +40,7 @@ from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent, releva
 from osdn.node.dataplane import Dataplane
 from osdn.node.intent import NodeIntent
 from osdn.node.ipam import Ipam
+from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
 from osdn.node.podnet import PodNetConfig, PodNetwork
 from osdn.node.runner import SyncRunner
 
@@ -63,8 +64,8 @@ class AgentConfig:
     client: ClientConfig
     cni_socket: str = DEFAULT_SOCKET
     state_dir: str = ""  # default: the CNI socket's directory
-    sync_period: float = 30.0
-    min_sync_period: float = 1.0
+    sync_period: float | None = None      # pinned on this node; None: Network cluster's kubeProxyConfig
+    min_sync_period: float | None = None  # (see osdn.node.netconfig)
     subnet_timeout: float = 60.0
     heartbeat: float = 5.0
     bridge: str = "osdnbr0"
@@ -82,7 +83,9 @@ class Agent:
         self.client = Client(cfg.client)
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
-        self.runner = SyncRunner(self.sync_once, cfg.min_sync_period, cfg.sync_period)
+        first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
+        self.runner = SyncRunner(self.sync_once, first.min_sync, first.sync)
+        self.proxy_config = ProxyConfig(cfg.client, cfg.name, self._set_periods, cfg.sync_period, cfg.min_sync_period)
         self.stopping = threading.Event()
         self.cni: CniServer | None = None
         self.podnet: PodNetwork | None = None
@@ -102,6 +105,7 @@ class Agent:
         for kind, inf in self.informers.items():
             if not inf.wait_synced(30):
                 raise AgentError(f"could not list {kind} objects from {self.cfg.client.server} within 30s")
+        self.proxy_config.start()
         subnet = self._wait_host_subnet()
         network = self._network()
         self.ipam = Ipam(self.cfg.ipam_path, subnet)
@@ -128,6 +132,7 @@ class Agent:
         for t in self._threads:
             t.join(timeout=5)
         self._stop_informers()
+        self.proxy_config.stop()
         with contextlib.suppress(OsdnError):
             mark_not_ready(self.client, self.cfg)
         if self.dataplane is not None:
@@ -154,6 +159,9 @@ class Agent:
             if relevant_change(kind, new, old):
                 self.runner.request()
         return on_event
+
+    def _set_periods(self, periods: Periods) -> None:
+        self.runner.set_periods(periods.min_sync, periods.sync)
 
     def await_rules(self, timeout: float) -> None:
         self.runner.wait(self.runner.request(), timeout)
@@ -224,7 +232,7 @@ class Agent:
         """One reconcile of the node's kernel state with the API state (`full`: see the module doc)."""
         assert self.dataplane is not None
         start = time.perf_counter()
-        with metrics.SYNC_ERRORS.count_exceptions():
+        with metrics.SYNC_ERRORS.count_exceptions(), self.proxy_config.reporting_errors():
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
             intent = compile_intent(self.snapshot(), self.facts())
             compiled = time.perf_counter()

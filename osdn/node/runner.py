@@ -61,6 +61,12 @@ class SyncRunner:
                     raise SyncTimeoutError(f"no dataplane sync finished within {timeout:.1f}s")
                 self._cv.wait(left)
 
+    def set_periods(self, min_period: float, period: float) -> None:
+        """New `min_period`/`period`, effective for the next wait (kubeProxyConfig edited live)."""
+        with self._cv:
+            self.min_period, self.period = min_period, period
+            self._cv.notify_all()
+
     def stop(self) -> None:
         with self._cv:
             self._stop = True

@@ -128,3 +128,29 @@ def test_networkpolicy_from_the_api_is_enforced_and_removed(np_lab: AgentLab) ->
     assert lab.connect("late", web, 8080)
     lab.server.cli("delete", "networkpolicy", "web-from-clients", "-n", "shop", check=True)
     lab.wait_for(lambda: lab.connect("evil", web, 8080, 0.3) is not None, what="traffic to return")
+
+
+def test_agent_applies_kube_proxy_config_live(lab: AgentLab) -> None:
+    """Editing `Network cluster` reaches a running agent: it logs the new periods, records the applied
+    generation on its Node, and ClusterOperator network settles with it (the min period stays pinned
+    by the harness's --min-sync-period)."""
+    node = lab.add_node("n1", 1)
+    lab.server.cli("patch", "network.operator.openshift.io", "cluster", "--type=merge", "-p",
+                   '{"spec": {"kubeProxyConfig": {"iptablesSyncPeriod": "7s"}}}', check=True)
+    net = json.loads(lab.server.cli("get", "network.operator.openshift.io", "cluster", "-o", "json",
+                                    check=True).stdout)
+
+    def applied() -> bool:
+        n = json.loads(lab.server.cli("get", "node", "n1", "-o", "json", check=True).stdout)
+        return n["metadata"]["annotations"].get("network.osdn.io/applied-network-generation") == \
+            str(net["metadata"]["generation"])
+
+    lab.wait_for(applied, what="the agent to apply the edited Network")
+    assert "syncPeriod 7s, minSyncPeriod 100ms" in node.log.read_text()
+
+    def settled() -> bool:
+        co = json.loads(lab.server.cli("get", "clusteroperator", "network", "-o", "json", check=True).stdout)
+        return {c["type"]: c["status"] for c in co["status"]["conditions"]} == {
+            "Available": "True", "Progressing": "False", "Degraded": "False"}
+
+    lab.wait_for(settled, what="ClusterOperator network to settle")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from osdn.model.operator_status import APPLIED_ANNOTATION
+from osdn.model.operator_status import APPLIED_ANNOTATION, ERROR_ANNOTATION
 from tests.conftest import ServerProc, start_server
 from tests.master.test_controllers import wait_for
 
@@ -79,3 +79,39 @@ def test_bad_edits_are_refused_and_change_nothing(srv: ServerProc, tmp_path: Pat
     assert done.returncode != 0 and "cannot be changed on a running cluster" in done.stderr
     after = json.loads(srv.cli("get", "network.operator.openshift.io", "cluster", "-o", "json", check=True).stdout)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_node_side_applies_periods_and_reports_sync_errors(srv: ServerProc) -> None:
+    """osdn.node.netconfig against the server: pinned > cluster > default, the applied generation and
+    a failed sync's error land on the Node, and Degraded follows them."""
+    from osdn.client import load_config
+    from osdn.errors import KernelError
+    from osdn.node.netconfig import Periods, ProxyConfig
+
+    srv.cli("create", "-f", "-", check=True, input=json.dumps({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
+    srv.cli("patch", "network.operator.openshift.io", "cluster", "--type=merge", "-p", json.dumps(
+        {"spec": {"kubeProxyConfig": {"iptablesSyncPeriod": "45s",
+                                      "proxyArguments": {"iptables-min-sync-period": ["2s"]}}}}), check=True)
+    seen: list[Periods] = []
+    pc = ProxyConfig(load_config(str(srv.config)), "n2", seen.append, pinned_min=0.25)
+    try:
+        assert pc.start() == Periods(45.0, 0.25)
+        gen = json.loads(srv.cli("get", "network.operator.openshift.io", "cluster", "-o", "json",
+                                 check=True).stdout)["metadata"]["generation"]
+        node = lambda: json.loads(srv.cli("get", "node", "n2", "-o", "json", check=True).stdout)  # noqa: E731
+        assert node()["metadata"]["annotations"][APPLIED_ANNOTATION] == str(gen)
+        srv.cli("patch", "network.operator.openshift.io", "cluster", "--type=merge", "-p",
+                '{"spec": {"kubeProxyConfig": {"iptablesSyncPeriod": "1m"}}}', check=True)
+        wait_for(lambda: seen[-1] == Periods(60.0, 0.25), what="the edited period applied live")
+        with pytest.raises(KernelError), pc.reporting_errors():
+            raise KernelError("nft: Could not process rule: No such file or directory")
+        assert "Could not process rule" in node()["metadata"]["annotations"][ERROR_ANNOTATION]
+        wait_for(lambda: conditions(srv).get("Degraded") == "True", what="operator degraded")
+        with pc.reporting_errors():
+            pass
+        assert ERROR_ANNOTATION not in node()["metadata"]["annotations"]
+        wait_for(lambda: conditions(srv).get("Degraded") == "False", what="operator healthy again")
+    finally:
+        pc.stop()
