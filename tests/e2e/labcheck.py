@@ -3,6 +3,8 @@
 - `nft_ips(lab, node)`: every IPv4 address in the elements of osdn's sets and maps on a node;
   `tables(lab, node)`: the (family, name) of every nft table there; `counter(...)`: a named counter.
 - `pod_veths(lab, node)`: osdn pod veths (`osdnp*`) in the node namespace.
+- `EchoStream`: one long-lived TCP connection to an echo server pod (`ECHO_SERVER`) carrying a
+  numbered message every ~20 ms, each reply checked.
 - `Prober` connects over and over for a list of pairs in a thread (the enforcement-gap detector);
   `wait_for` waits for progress (never for a duration).
 - `probe_matrix` connects from every pod to every other (in parallel); `model_matrix` asks the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -24,7 +27,7 @@ from typing import Any
 from labkit import Lab
 
 from osdn.cli.clusterstate import fetch_objects
-from osdn.kernel import links
+from osdn.kernel import links, netns
 from osdn.kernel.nft import Nft
 from osdn.lab.pods import probe
 from osdn.model.cluster import ClusterState
@@ -32,6 +35,19 @@ from osdn.model.oracle import compute_verdict, pod_endpoint
 from osdn.model.verdict import Connection
 
 Pods = Mapping[str, tuple[str, str]]  # "project/name" -> (IP, netns)
+ECHO_PORT = 7000
+ECHO_SERVER = """
+import socket, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", PORT)); srv.listen(16)
+print("echo server ready", flush=True)
+def serve(conn):
+    with conn, conn.makefile("rb") as lines:
+        for line in lines:
+            conn.sendall(line)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+""".replace("PORT", str(ECHO_PORT))
 Matrix = dict[tuple[str, str], bool]
 POD_VETH_PREFIX = "osdnp"
 
@@ -140,6 +156,72 @@ def expect_model(lab: Lab, pods: Pods, within: float = 10.0, port: int = 80) -> 
 
 
 # -- traffic that runs while something happens ------------------------------------------------------
+
+@dataclass
+class EchoStream:
+    """One TCP connection from `src_ns` to the echo server: a numbered line every ~20 ms, each
+    reply checked. Any error or wrong reply ends the stream and is kept in `errors`."""
+
+    src_ns: str
+    ip: str
+    sent: int = 0
+    echoed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.sock = netns.run_in_netns(self.src_ns, self._connect)
+        self.thread = threading.Thread(target=self._run, name="echo-stream", daemon=True)
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + 20
+        while True:  # the server process may still be starting
+            try:
+                return socket.create_connection((self.ip, ECHO_PORT), timeout=2)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _run(self) -> None:
+        self.sock.settimeout(60)  # a lost segment is retransmitted: late is fine, lost or reset is not
+        lines = self.sock.makefile("rb")
+        try:
+            while not self.stop.is_set():
+                self.sent += 1
+                self.sock.sendall(b"%d\n" % self.sent)
+                reply = lines.readline()
+                if reply != b"%d\n" % self.sent:
+                    self.errors.append(f"message {self.sent}: got {reply!r}")
+                    return
+                self.echoed += 1
+                time.sleep(0.02)
+        except OSError as exc:
+            self.errors.append(f"message {self.sent}: {exc!r}")
+        finally:
+            lines.close()
+
+    def __enter__(self) -> EchoStream:
+        self.thread.start()
+        return self
+
+    def progresses(self, within: float) -> bool:
+        """True if another reply arrives within `within` s (a live connection answers in ms)."""
+        start = self.echoed
+        deadline = time.monotonic() + within
+        while self.echoed == start and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.echoed > start
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)  # a live stream ends its loop within one message
+        if self.thread.is_alive():  # blocked on a reply that will not come: unblock it
+            self.sock.shutdown(socket.SHUT_RDWR)
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+
 
 @dataclass
 class Prober:

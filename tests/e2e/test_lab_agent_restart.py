@@ -14,16 +14,23 @@ deleted pod everywhere, and the pending pod and new ones come up under the polic
 from __future__ import annotations
 
 import signal
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 import yaml
-from labcheck import Prober, expect_model, ipam_ips, nft_ips, pod_veths, tables, wait_for
+from labcheck import (
+    ECHO_PORT,
+    ECHO_SERVER,
+    EchoStream,
+    Prober,
+    expect_model,
+    ipam_ips,
+    nft_ips,
+    pod_veths,
+    tables,
+    wait_for,
+)
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
@@ -32,19 +39,6 @@ from osdn.lab.pods import PodRequest, create_pod, pod_netns, wait_pod_ip
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = "tests/fixtures/seeds"
-ECHO_PORT = 7000
-ECHO_SERVER = """
-import socket, threading
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", PORT)); srv.listen(16)
-print("echo server ready", flush=True)
-def serve(conn):
-    with conn, conn.makefile("rb") as lines:
-        for line in lines:
-            conn.sendall(line)
-while True:
-    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
-""".replace("PORT", str(ECHO_PORT))
 STRAY_VETH = "osdnpstray0000"
 STRAY_IP = "10.128.250.250"
 Pods = dict[str, tuple[str, str]]
@@ -71,60 +65,6 @@ def pods(lab: Lab) -> Pods:
 
 
 # -- traffic that runs across the restart ---------------------------------------------------------
-
-@dataclass
-class EchoStream:
-    """One TCP connection from `src_ns` to the echo server: a numbered line every ~20 ms, each
-    reply checked. Any error or wrong reply ends the stream and is kept in `errors`."""
-
-    src_ns: str
-    ip: str
-    sent: int = 0
-    echoed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.stop = threading.Event()
-        self.sock = netns.run_in_netns(self.src_ns, self._connect)
-        self.thread = threading.Thread(target=self._run, name="echo-stream", daemon=True)
-
-    def _connect(self) -> socket.socket:
-        deadline = time.monotonic() + 20
-        while True:  # the server process may still be starting
-            try:
-                return socket.create_connection((self.ip, ECHO_PORT), timeout=2)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-    def _run(self) -> None:
-        self.sock.settimeout(60)  # a lost segment is retransmitted: late is fine, lost or reset is not
-        lines = self.sock.makefile("rb")
-        try:
-            while not self.stop.is_set():
-                self.sent += 1
-                self.sock.sendall(b"%d\n" % self.sent)
-                reply = lines.readline()
-                if reply != b"%d\n" % self.sent:
-                    self.errors.append(f"message {self.sent}: got {reply!r}")
-                    return
-                self.echoed += 1
-                time.sleep(0.02)
-        except OSError as exc:
-            self.errors.append(f"message {self.sent}: {exc!r}")
-        finally:
-            lines.close()
-
-    def __enter__(self) -> EchoStream:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=70)
-        self.sock.close()
-
 
 BLOCKED = [("other/x2", "app/w1"), ("other/x1", "app/w2"), ("other/x1", "app/w1"), ("other/x2", "app/w2")]
 ALLOWED = [("app/cli", "app/w1"), ("app/w1", "app/w2"), ("other/x1", "other/x2"), ("app/w2", "other/x1")]
