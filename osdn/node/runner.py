@@ -4,7 +4,9 @@ Events only call `request()`; one thread runs `sync(full)` when work is pending,
 times back to back and then no more often than once per `min_period` (a token bucket), and at least
 every `period`. `full` is True for the first sync, for the retry of a failed one and whenever the last
 full sync started `period` or more ago (also under constant churn, when syncs never stop): the
-periodic full resync, in which the caller re-reads the kernel instead of trusting its memory.
+periodic full resync, in which the caller re-reads the kernel instead of trusting its memory. A
+periodic sync that no event asked for waits until the bucket is full, so it never delays the sync
+of an event that follows it (with `burst` >= 2).
 A failed sync is retried after `min_period` (at least 1 s).
 
 `request()` returns a ticket; `wait(ticket, timeout)` returns once a sync that *started after* the
@@ -91,8 +93,11 @@ class SyncRunner:
         """Under the lock: wait until a sync is due and allowed; False when stopping."""
         while not self._stop:
             now = self.clock()
-            due = self._pending() or now - self._last_full >= self.period
-            gap = max(self._token_wait(now), self._retry_at - now)
+            pending = self._pending()
+            due = pending or now - self._last_full >= self.period
+            # a periodic sync nobody asked for waits for a full bucket, so it never takes the token
+            # the next event's sync needs (under constant churn that sync is the full one instead)
+            gap = max(self._token_wait(now, 1.0 if pending else float(self.burst)), self._retry_at - now)
             if due and gap <= 0:
                 return True
             wake = gap if due else self._last_full + self.period - now
@@ -106,9 +111,10 @@ class SyncRunner:
             self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) / self.min_period)
         self._stamp = now
 
-    def _token_wait(self, now: float) -> float:
+    def _token_wait(self, now: float, need: float = 1.0) -> float:
+        """Seconds until the bucket holds `need` tokens."""
         self._refill(now)
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.min_period
+        return 0.0 if self._tokens >= need else (need - self._tokens) * self.min_period
 
     def _take_token(self) -> bool:
         """Under the lock: spend a token; True if this sync is to be a full one."""

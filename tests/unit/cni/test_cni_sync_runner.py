@@ -119,3 +119,21 @@ def test_a_failed_sync_is_retried_as_a_full_one() -> None:
         r.wait(r.request(), 3)  # the retry
         r.wait(r.request(), 3)  # an ordinary sync after it
     assert rec.full[:2] == [True, True] and rec.full[-1] is False
+
+
+def test_a_periodic_sync_waits_for_a_full_bucket_and_leaves_a_token_for_events() -> None:
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=1.0, period=30, burst=2, clock=clock)
+    with r._cv:
+        r._take_token()  # the first (full) sync at t = 100
+        r._done = r._issued
+    clock.now = 129.5
+    with r._cv:
+        r._issued += 1  # an event at 129.5 takes a token: 1 left
+        assert r._wait_for_work() and r._take_token() is False
+        r._done = r._issued
+    clock.now = 130.2  # the period is over, but the bucket holds 1.7 tokens: no periodic sync yet ...
+    with r._cv:
+        assert r._token_wait(clock.now, 2.0) > 0
+        r._issued += 1  # ... and an event now runs at once, as the full sync
+        assert r._wait_for_work() and r._take_token() is True
