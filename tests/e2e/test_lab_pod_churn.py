@@ -142,11 +142,6 @@ def arrives(server: socket.socket, client: socket.socket, dst_ip: str, payload: 
     return data == payload
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "conntrack entries of a deleted pod outlive it: the next pod given its IP sends on the old "
-    "5-tuple and `ct state established accept` (inet.py) waves it through the policy; fix: per-packet "
-    "checks of the request direction (see test_lab_revocation.py) and flushing a pod IP's conntrack "
-    "entries on every node when the IP leaves the intent (as Calico does)"))
 def test_reused_ip_does_not_inherit_an_open_udp_flow(lab: Lab, fixed: Pods) -> None:
     lab.client.create(UDP_POLICY, namespace="shop")
     db_ip, db_ns = fixed["shop/db1"]

@@ -7,9 +7,8 @@ stops an open connection at its next request packet, not only new connections. H
 runs between two pods across nodes, access is revoked, and once new connections are refused the
 old one must stop getting answers too.
 
-osdn accepts `ct state established,related` ahead of every isolation and policy check
-(osdn/node/render/inet.py, HEAD), so the stream keeps flowing: both tests are expected to fail
-until that is changed (see the xfail reason).
+osdn does the same: only `ct direction reply` (and related ICMP) bypasses the checks in
+osdn/node/render/inet.py, so every request packet is checked.
 """
 
 from __future__ import annotations
@@ -24,10 +23,6 @@ from labkit import Lab, make_lab, needs_agent
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = "tests/fixtures/seeds"
-ESTABLISHED_BYPASS = (
-    "inet.py accepts `ct state established,related` before the multitenant/networkpolicy checks, so "
-    "revoking access only stops new connections; fix: let only `ct direction reply` (and related) "
-    "bypass, as openshift-sdn's ct_state=+rpl, so request packets are checked every time")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +48,6 @@ def assert_cut_once_refused(lab: Lab, stream: EchoStream, cli_ns: str, srv_ip: s
         f"the established connection still gets answers after access was revoked ({stream.echoed} so far)"
 
 
-@pytest.mark.xfail(strict=True, reason=ESTABLISHED_BYPASS)
 def test_isolate_projects_cuts_established_connections(mt_lab: Lab) -> None:
     lab = mt_lab
     (srv_ip, _), (_, cli_ns) = echo_pair(lab, "b", "a")
@@ -65,7 +59,6 @@ def test_isolate_projects_cuts_established_connections(mt_lab: Lab) -> None:
         assert_cut_once_refused(lab, stream, cli_ns, srv_ip)
 
 
-@pytest.mark.xfail(strict=True, reason=ESTABLISHED_BYPASS)
 def test_a_deny_policy_cuts_established_connections(np_lab: Lab) -> None:
     lab = np_lab
     (srv_ip, _), (_, cli_ns) = echo_pair(lab, "db", "web")

@@ -4,8 +4,9 @@ Pure. br_netfilter is on in every namespace here, so inet rules see *bridged* po
 conntrack; cross-node traffic enters and leaves through the VXLAN port of the same bridge. Ingress is
 enforced on the destination node, egress on the source node; both nodes hold the cluster-wide maps.
 
-forward: established/related accepted first; invalid dropped (`drop_invalid`); multicast left to the
-bridge table; then per mode:
+forward: invalid dropped (`drop_invalid`); replies (conntrack's reply direction) and related packets
+(ICMP errors) accepted; multicast left to the bridge table; then, for *every* packet in a
+connection's request direction, not only the first, per mode:
 - subnet: nothing more (all allowed).
 - multitenant (pod network to pod network only): hosts (every node IP and gateway) are netid 0; a
   packet passes iff src or dst netid is 0, or both netids are equal. `meta mark` is scratch space
@@ -14,6 +15,12 @@ bridge table; then per mode:
 - networkpolicy: see `render.policy`. Pod <-> own node traffic is local (input/output hooks), never
   forwarded, so no policy applies to it: upstream's "traffic to and from the node where a Pod is
   running is always allowed".
+
+Checking every request-direction packet is what makes a revocation (isolate-projects, a deny policy)
+cut established connections at once, as openshift-sdn's stateless flows and OVN do, and what stops a
+pod that inherits a deleted pod's IP from riding its open flows (conntrack entries outlive pods). The
+replies of a connection whose requests are dropped need no check. The cost is a few hash lookups per
+packet (bench/dataplane.py measures it).
 
 postrouting (nat, every mode): pod traffic leaving the cluster network is masqueraded to the node's
 address on the way out (openshift-sdn's `-s clusterNetwork ! -d clusterNetwork -j MASQUERADE`), so
@@ -29,8 +36,9 @@ from osdn.node.render.policy import render_policy
 from osdn.node.render.ruleset import Chain, Set, Table
 
 HEAD = (
-    "ct state established,related accept",
     "ct state invalid counter name drop_invalid drop",
+    "ct direction reply accept",
+    "ct state related accept",
     "ip daddr 224.0.0.0/4 accept",
 )
 
