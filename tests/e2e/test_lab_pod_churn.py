@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 from labcheck import expect_model, ipam_ips, nft_ips, pod_veths
@@ -146,26 +147,20 @@ def test_reused_ip_does_not_inherit_an_open_udp_flow(lab: Lab, fixed: Pods) -> N
     lab.client.create(UDP_POLICY, namespace="shop")
     db_ip, db_ns = fixed["shop/db1"]
     old_ip, old_ns = lab.pod("old", "shop", "node2", CLIENT)
-    server = udp_socket(db_ns, UDP_PORT)
-    try:
-        client = udp_socket(old_ns, SRC_PORT)
-        wait_until = time.monotonic() + 15  # the new policy takes a sync to land
-        while not arrives(server, client, db_ip, b"hello from a client"):
-            assert time.monotonic() < wait_until, "the client's UDP never reached db"
-        assert client.recv(2048) == b"hello from a client", "the flow is established both ways"
-        client.close()
+    with closing(udp_socket(db_ns, UDP_PORT)) as server:
+        with closing(udp_socket(old_ns, SRC_PORT)) as client:
+            wait_until = time.monotonic() + 15  # the new policy takes a sync to land
+            while not arrives(server, client, db_ip, b"hello from a client"):
+                assert time.monotonic() < wait_until, "the client's UDP never reached db"
+            assert client.recv(2048) == b"hello from a client", "the flow is established both ways"
         lab.delete_pod("old", "shop")
         # node2 has 3 free addresses: 3 new non-client pods, one of them gets old_ip
         heirs = {name: lab.pod(name, "shop", "node2") for name in ("h0", "h1", "h2")}
         heir_ns = next(ns for ip, ns in heirs.values() if ip == old_ip)
-        fresh_port = udp_socket(heir_ns, SRC_PORT + 1)
-        assert not arrives(server, fresh_port, db_ip, b"new flow from a non-client"), "policy must block it"
-        fresh_port.close()
-        heir = udp_socket(heir_ns, SRC_PORT)
-        inherited = arrives(server, heir, db_ip, b"old flow, new pod")
-        heir.close()
-    finally:
-        server.close()
-    for name in ("h0", "h1", "h2"):
+        with closing(udp_socket(heir_ns, SRC_PORT + 1)) as fresh_port:
+            assert not arrives(server, fresh_port, db_ip, b"new flow from a non-client"), "policy must block it"
+        with closing(udp_socket(heir_ns, SRC_PORT)) as heir:
+            inherited = arrives(server, heir, db_ip, b"old flow, new pod")
+    for name in heirs:
         lab.delete_pod(name, "shop")
     assert not inherited, f"the pod that got {old_ip} inherited the deleted client's UDP flow to db"
