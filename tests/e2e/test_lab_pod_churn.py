@@ -5,7 +5,7 @@ round reuses exactly the addresses the previous round released, under other role
 the same names), checks real connects between all pods against the model, deletes them and checks
 that their IPs left every node's nft sets, their leases are released and no pod veth is left.
 Then a client with an open UDP flow to a db is deleted and its IP handed to a non-client: the flow
-must not carry over to the new pod.
+must not carry over to the new pod, neither as requests nor as answers to a db's question.
 """
 
 from __future__ import annotations
@@ -164,3 +164,38 @@ def test_reused_ip_does_not_inherit_an_open_udp_flow(lab: Lab, fixed: Pods) -> N
     for name in heirs:
         lab.delete_pod(name, "shop")
     assert not inherited, f"the pod that got {old_ip} inherited the deleted client's UDP flow to db"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "conntrack entries of a deleted pod outlive it on every node, and replies bypass the checks "
+    "(`ct direction reply accept`, inet.py): the pod that gets its IP can answer on its old flows. "
+    "Fix (osdn/node): when an IP leaves the intent or changes owner (pod uid), delete its conntrack "
+    "entries (orig src/dst) in the node namespace, as Calico does"))
+def test_reused_ip_cannot_answer_for_the_deleted_pod(lab: Lab, fixed: Pods) -> None:
+    """The reply direction: db1 (ingress only from clients) asked a pod something over UDP; that pod
+    is deleted and a non-client gets its IP. Sending from the old pod's port looks like the answer
+    db1 is waiting for, but it comes from another pod, which db1's policy does not admit."""
+    db_ip, db_ns = fixed["shop/db1"]
+    asked_ip, asked_ns = lab.pod("asked", "shop", "node2")
+    with closing(udp_socket(db_ns, SRC_PORT)) as db_side:
+        with closing(udp_socket(asked_ns, UDP_PORT)) as asked:
+            db_side.sendto(b"question", (asked_ip, UDP_PORT))
+            data, peer = asked.recvfrom(2048)
+            asked.sendto(b"answer", peer)
+            assert db_side.recv(2048) == b"answer", "the flow is established both ways"
+        lab.delete_pod("asked", "shop")
+        heirs = {name: lab.pod(name, "shop", "node2") for name in ("h0", "h1", "h2")}
+        heir_ns = next(ns for ip, ns in heirs.values() if ip == asked_ip)
+        with closing(udp_socket(heir_ns, UDP_PORT + 1)) as other_port:
+            other_port.sendto(b"unasked", (db_ip, SRC_PORT))
+            with pytest.raises(TimeoutError):
+                db_side.recv(2048)  # the policy blocks a non-client's new flow to db1
+        with closing(udp_socket(heir_ns, UDP_PORT)) as heir:
+            heir.sendto(b"a forged answer", (db_ip, SRC_PORT))
+            try:
+                forged: bytes | None = db_side.recv(2048)
+            except TimeoutError:
+                forged = None
+    for name in heirs:
+        lab.delete_pod(name, "shop")
+    assert forged is None, f"the pod that got {asked_ip} answered in the deleted pod's name: {forged!r}"
