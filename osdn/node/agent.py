@@ -32,7 +32,7 @@ from osdn.api.cni import DEFAULT_SOCKET, CniRequest
 from osdn.client import Client, ClientConfig
 from osdn.client.informer import Informer
 from osdn.errors import NotFoundError, OsdnError
-from osdn.kernel import links, netns
+from osdn.kernel import conntrack, links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
 from osdn.node.cniserver import CniServer
@@ -92,6 +92,7 @@ class Agent:
         self.ipam: Ipam | None = None
         self._threads: list[threading.Thread] = []
         self._links_applied: tuple[object, ...] | None = None  # inputs of the last successful link ensure
+        self._owners: dict[str, str] | None = None  # pod IP -> owner, as of the last successful sync
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -239,6 +240,7 @@ class Agent:
             self._sync_links(intent, full)
             linked = time.perf_counter()
             stats = self.dataplane.sync(intent, full=full)
+            self._forget_departed(intent)
         took = time.perf_counter() - start
         metrics.observe_sync(intent, stats, took)
         log.info("sync node=%s mode=%s full=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
@@ -247,6 +249,17 @@ class Agent:
                  len(intent.nodes), len(intent.policies), stale, stats.elements_added, stats.elements_removed,
                  stats.elements_total, ",".join(stats.replaced_tables) or "-", took, compiled - start,
                  linked - compiled, stats.duration_s)
+
+    def _forget_departed(self, intent: NodeIntent) -> None:
+        """Delete the conntrack entries of pod IPs that left their pod since the last sync (deleted,
+        or now another pod's), so no pod inherits the flows of the one that had its IP before."""
+        owners = {p.ip: p.owner for p in intent.pods}
+        gone = departed_addresses(self._owners, owners)
+        if gone:
+            n = conntrack.delete_flows(self.cfg.netns, gone)
+            log.info("node %s: %d conntrack entries of departed pod IPs deleted (%s)", self.cfg.name, n,
+                     ", ".join(sorted(gone)))
+        self._owners = owners
 
     def _sync_links(self, intent: NodeIntent, full: bool) -> None:
         """Bridge with the gateway and VXLAN flooding to every other node; skipped when nothing they
@@ -290,6 +303,14 @@ class Agent:
     def _vxlan_port(self) -> int:
         cn = self.informers["ClusterNetwork"].get("default") or {}
         return int(cn.get("vxlanPort") or DEFAULT_VXLAN_PORT)
+
+
+def departed_addresses(before: dict[str, str] | None, now: dict[str, str]) -> set[str]:
+    """Pure: IPs whose pod went away or changed (by owner `namespace/name`); none on the first sync,
+    which has nothing to compare with."""
+    if before is None:
+        return set()
+    return {ip for ip, owner in before.items() if now.get(ip) != owner}
 
 
 # -- the Node object ------------------------------------------------------------------------------

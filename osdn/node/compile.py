@@ -126,9 +126,10 @@ def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | N
             netid = netids.get(p.namespace)
             if netid is None:
                 netid = netids[p.namespace] = NetID(state.netid(p.namespace))
-            pods[ip] = ClusterPod(ip, p.namespace, netid, p.node)
+            pods[ip] = ClusterPod(ip, p.namespace, netid, p.node, p.key)
     for a in facts.attachments:
-        pods[a.ip] = ClusterPod(a.ip, a.namespace, NetID(state.netid(a.namespace)), facts.name)
+        pods[a.ip] = ClusterPod(a.ip, a.namespace, NetID(state.netid(a.namespace)), facts.name,
+                                f"{a.namespace}/{a.pod}")
     return tuple(sorted(pods.values()))
 
 

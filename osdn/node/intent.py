@@ -40,12 +40,14 @@ class Node:
 
 @dataclass(frozen=True, order=True)
 class ClusterPod:
-    """A pod anywhere in the cluster. Identity is the IP (anti-spoofing makes that safe)."""
+    """A pod anywhere in the cluster. Identity is the IP (anti-spoofing makes that safe); `owner`
+    (`namespace/name`, not compared) tells the agent when an IP passed to another pod."""
 
     ip: str
     namespace: str
     netid: NetID
     node: str
+    owner: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, order=True)

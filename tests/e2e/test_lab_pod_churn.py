@@ -166,11 +166,6 @@ def test_reused_ip_does_not_inherit_an_open_udp_flow(lab: Lab, fixed: Pods) -> N
     assert not inherited, f"the pod that got {old_ip} inherited the deleted client's UDP flow to db"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "conntrack entries of a deleted pod outlive it on every node, and replies bypass the checks "
-    "(`ct direction reply accept`, inet.py): the pod that gets its IP can answer on its old flows. "
-    "Fix (osdn/node): when an IP leaves the intent or changes owner (pod uid), delete its conntrack "
-    "entries (orig src/dst) in the node namespace, as Calico does"))
 def test_reused_ip_cannot_answer_for_the_deleted_pod(lab: Lab, fixed: Pods) -> None:
     """The reply direction: db1 (ingress only from clients) asked a pod something over UDP; that pod
     is deleted and a non-client gets its IP. Sending from the old pod's port looks like the answer

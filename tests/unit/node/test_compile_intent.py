@@ -171,3 +171,11 @@ def test_a_pod_without_an_ip_is_irrelevant_until_it_gets_one() -> None:
     assert not relevant_change("Pod", bare, None)
     assert not relevant_change("Pod", None, bare)
     assert relevant_change("Pod", edited(bare, lambda p: p["status"].update(podIP="10.128.2.9")), bare)
+
+
+def test_departed_addresses_are_ips_that_left_their_pod() -> None:
+    from osdn.node.agent import departed_addresses
+    before = {"10.128.0.2": "a/x", "10.128.0.3": "a/y", "10.128.0.4": "b/z"}
+    now = {"10.128.0.2": "a/x", "10.128.0.3": "b/w", "10.128.0.5": "a/v"}
+    assert departed_addresses(before, now) == {"10.128.0.3", "10.128.0.4"}
+    assert departed_addresses(None, now) == set()
