@@ -61,6 +61,10 @@ Obj = dict[str, Any]
 PREFIX = f"osdnb-{os.getpid()}-"
 CLUSTER_CIDR = "10.128.0.0/14"
 IPERF_PORT, CONNECT_PORT = 5201, 8000
+# clients on the first CPU, servers on the last: where the scheduler happens to put them otherwise
+# moves a single-stream figure by +-20 % from one process to the next
+CLIENT_CPU = ["taskset", "-c", "0"]
+SERVER_CPU = ["taskset", "-c", str(max(0, (os.cpu_count() or 1) - 1))]
 
 # -- output -----------------------------------------------------------------------------------------
 
@@ -350,6 +354,7 @@ def traffic_intent(node: str, peers: int, pods: dict[str, TPod], nodes: dict[str
 
 def start_servers(stack: contextlib.ExitStack, pod: TPod) -> None:
     for argv in (["iperf3", "-s", "-p", str(IPERF_PORT)], [sys.executable, "-c", CONNECT_SERVER, str(CONNECT_PORT)]):
+        argv = [*SERVER_CPU, *argv]
         proc = netns.spawn_in_netns(pod.netns, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack.callback(stop_process, proc)
     deadline = time.monotonic() + 10
@@ -380,13 +385,14 @@ def probe(src: TPod, ip: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def iperf(src: TPod, dst: TPod, secs: float) -> float:
-    out = netns.run_cmd(src.netns, ["iperf3", "-c", dst.ip, "-p", str(IPERF_PORT), "-t", f"{secs:g}", "-J"],
+    out = netns.run_cmd(src.netns, [*CLIENT_CPU, "iperf3", "-c", dst.ip, "-p", str(IPERF_PORT), "-t", f"{secs:g}", "-J"],
                         timeout=secs + 30)
     return float(json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
 
 
 def connect_rate(src: TPod, dst: TPod, secs: float) -> float:
-    out = netns.run_cmd(src.netns, [sys.executable, "-c", CONNECT_CLIENT, dst.ip, str(CONNECT_PORT), f"{secs:g}"],
+    out = netns.run_cmd(src.netns, [*CLIENT_CPU, sys.executable, "-c", CONNECT_CLIENT, dst.ip, str(CONNECT_PORT),
+                                    f"{secs:g}"],
                         timeout=secs + 30)
     rate, failed = out.stdout.split()
     if int(failed):
@@ -410,7 +416,7 @@ def bench_traffic(stack: contextlib.ExitStack, quick: bool, cross: bool) -> list
     start_servers(stack, pods["a2"])
     start_servers(stack, pods["a4"])
     clients = [("same node", pods["a1"])] + ([("cross node", pods["b1"])] if cross else [])
-    rounds, secs, conn_secs = (2, 1.0, 0.5) if quick else (6, 1.0, 0.75)
+    rounds, secs, conn_secs = (2, 1.0, 0.5) if quick else (8, 1.0, 1.0)
     got: dict[tuple[str, str, str, str], list[float]] = {}  # (scenario, pair, dest, metric) -> values
     loads: dict[str, float] = {}
     busy = 0
