@@ -2,8 +2,8 @@
 
 Lifecycle: register the Node (InternalIP, Ready heartbeat) -> informers (Pods, Namespaces,
 NetNamespaces, NetworkPolicies, HostSubnets, ClusterNetworks) synced -> wait for this node's
-HostSubnet -> serve CNI -> sync loop. Each sync: compile (pure) -> links (bridge with the gateway,
-VXLAN flooding to every other node) -> `Dataplane.sync` (render, plan, apply) -> one INFO line.
+HostSubnet -> serve CNI -> sync loop. Each sync: compile (pure) -> `Dataplane.sync` (render, plan,
+apply) -> links (bridge with the gateway, VXLAN flooding to every other node) -> one INFO line.
 Events only mark the runner dirty (see `runner.SyncRunner`), and only events that can change what
 a node enforces (`compile.relevant_change`): a pod's phase or annotations spend no sync.
 Full syncs (the first, a retry, then every `--sync-period`) also collect garbage (stale pod veths,
@@ -237,10 +237,10 @@ class Agent:
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
             intent = compile_intent(self.snapshot(), self.facts())
             compiled = time.perf_counter()
-            self._sync_links(intent, full)
-            linked = time.perf_counter()
-            stats = self.dataplane.sync(intent, full=full)
+            stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
             self._forget_departed(intent)
+            synced = time.perf_counter()
+            self._sync_links(intent, full)
         took = time.perf_counter() - start
         metrics.observe_sync(intent, stats, took)
         log.info("sync node=%s mode=%s full=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
@@ -248,7 +248,7 @@ class Agent:
                  self.cfg.name, intent.mode, "yes" if full else "no", len(intent.pods), len(intent.local_pods),
                  len(intent.nodes), len(intent.policies), stale, stats.elements_added, stats.elements_removed,
                  stats.elements_total, ",".join(stats.replaced_tables) or "-", took, compiled - start,
-                 linked - compiled, stats.duration_s)
+                 start + took - synced, stats.duration_s)
 
     def _forget_departed(self, intent: NodeIntent) -> None:
         """Delete the conntrack entries of pod IPs that left their pod since the last sync (deleted,
