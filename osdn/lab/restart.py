@@ -15,8 +15,6 @@ by SIGKILL (as `lab down` does), and the caller is told.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -24,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from osdn.lab.cluster import LabError, LabInfo, NodeInfo, locked_state, spawn
-from osdn.lab.state import ProcessRecord, load_state, process_start_time
+from osdn.lab.state import ProcessRecord, load_state, process_running, process_start_time, reap, send_signal
 
 SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
 
@@ -62,7 +60,7 @@ def agent_record(lab: LabInfo, node: str) -> ProcessRecord:
 
 
 def agent_running(record: ProcessRecord) -> bool:
-    return process_start_time(record.pid) == record.start_time and not _zombie(record.pid)
+    return process_start_time(record.pid) == record.start_time and process_running(record.pid)
 
 
 def stop_agent(lab: LabInfo, node: str, sig: int = signal.SIGTERM, grace: float = 15.0) -> Stopped:
@@ -72,10 +70,10 @@ def stop_agent(lab: LabInfo, node: str, sig: int = signal.SIGTERM, grace: float 
     start = time.monotonic()
     escalated = False
     if agent_running(record):
-        _signal(record.pid, sig)
+        send_signal(record.pid, sig)
         if not _wait_gone(record, grace):
             escalated = True
-            _signal(record.pid, signal.SIGKILL)
+            send_signal(record.pid, signal.SIGKILL)
             if not _wait_gone(record, 5.0):
                 raise LabError(f"node {node}: agent pid {record.pid} survives SIGKILL")
     return Stopped(node, record.pid, list(record.argv), escalated, time.monotonic() - start)
@@ -126,24 +124,6 @@ def _wait_gone(record: ProcessRecord, timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
-    _reap(record.pid)
+    reap(record.pid)
     return True
 
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _reap(pid: int) -> None:
-    """Collect the process if it is our child (a restarted agent is), so no zombie is left."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)

@@ -117,20 +117,21 @@ def destroy(state: LabState, grace: float = 2.0) -> DestroyReport:
 def _stop_processes(records: list[ProcessRecord], grace: float) -> list[int]:
     alive = [r.pid for r in records if process_start_time(r.pid) == r.start_time]
     for pid in alive:
-        _signal(pid, signal.SIGTERM)
+        send_signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_running(p) for p in alive):
+    while time.monotonic() < deadline and any(process_running(p) for p in alive):
         time.sleep(0.02)
     for pid in alive:
-        if _running(pid):
+        if process_running(pid):
             log.warning("lab process %d did not stop on SIGTERM; killing it", pid)
-            _signal(pid, signal.SIGKILL)
+            send_signal(pid, signal.SIGKILL)
     for pid in alive:
-        _reap(pid)
+        reap(pid)
     return alive
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -138,12 +139,12 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _signal(pid: int, sig: int) -> None:
+def send_signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
 
 
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
     """Collect our own children so they don't linger as zombies (not our child: nothing to do)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
