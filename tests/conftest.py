@@ -46,6 +46,21 @@ class ServerProc:
     def config(self) -> Path:
         return self.data_dir / "admin.conf"
 
+    @property
+    def admin_token(self) -> str:
+        import yaml
+        return str(yaml.safe_load(self.config.read_text())["token"])
+
+    def http(self, token: str | None = None, **kwargs: object) -> httpx.Client:
+        """A raw HTTP client for this server; authenticated as admin unless `token` is "" or another token.
+
+        Tests that talk HTTP to the server use this (not httpx.get(server.url)), so how the client
+        reaches the server (scheme, CA) is decided in one place.
+        """
+        tok = self.admin_token if token is None else token
+        headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
+
     def start(self) -> None:
         log_path = self.data_dir.parent / f"server-{self.port}.log"
         with open(log_path, "ab") as log:
