@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ class ServerProc:
         import yaml
         return str(yaml.safe_load(self.config.read_text())["token"])
 
-    def http(self, token: str | None = None, **kwargs: object) -> httpx.Client:
+    def http(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         """A raw HTTP client for this server; authenticated as admin unless `token` is "" or another token.
 
         Tests that talk HTTP to the server use this (not httpx.get(server.url)), so how the client
@@ -59,7 +60,7 @@ class ServerProc:
         """
         tok = self.admin_token if token is None else token
         headers = {"Authorization": f"Bearer {tok}"} if tok else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
 
     def start(self) -> None:
         log_path = self.data_dir.parent / f"server-{self.port}.log"
