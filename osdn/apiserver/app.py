@@ -265,8 +265,8 @@ class Api:
         async def stream() -> AsyncIterator[bytes]:
             deadline = time.monotonic() + timeout if timeout else None
             try:
-                for line in initial:
-                    yield line
+                for added in initial:
+                    yield added
                 for ev in backlog:
                     if (line := encode(ev)) is not None:
                         yield line

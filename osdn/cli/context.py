@@ -36,7 +36,7 @@ class Ctx:
         if not self._namespace:
             import yaml
             cfg = self.client.config
-            data = {}
+            data: dict[str, Any] = {}
             if cfg.source and cfg.source != "flags":
                 try:
                     with open(cfg.source) as f:

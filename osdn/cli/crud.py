@@ -264,7 +264,7 @@ def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool
         raise BadRequestError("must specify -f FILE")
     for _src, obj, info in _parsed(files, False):
         ns = _ns_for(ctx, info, namespace, obj)
-        name = (obj.get("metadata") or {}).get("name")
+        name = str((obj.get("metadata") or {}).get("name") or "")
         if force:
             ctx.client.delete(info, name, ns)
             result = ctx.client.create(obj, ns)

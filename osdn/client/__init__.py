@@ -5,6 +5,7 @@ Errors come back as the same OsdnError subclasses the server raised (rebuilt fro
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -135,5 +136,5 @@ class Client:
     def whoami(self) -> Obj:
         return self.request("GET", "/osdn/v1/whoami")
 
-    def create_token(self, user: str, groups: list[str] | None = None) -> str:
+    def create_token(self, user: str, groups: builtins.list[str] | None = None) -> str:
         return str(self.request("POST", "/osdn/v1/tokens", {"user": user, "groups": groups or []})["token"])

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError, ObjectRef
-from osdn.store import Callback, Event, Key, Obj
+from osdn.store import Callback, Event, Events, Key, Obj
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class SQLiteStore:
                 yield Event(kind, Key(res, ns, name), rv, json.loads(data), bytes(data))
 
     def subscribe(self, resource: str | None, namespace: str | None, since_rv: int,
-                  callback: Callback) -> tuple[list[Event], _Sub]:
+                  callback: Callback) -> tuple[Events, _Sub]:
         """Events after `since_rv` (the backlog) plus a subscription for every later one."""
         with self._lock:
             backlog = list(self._history(resource, namespace, since_rv)) if since_rv < self._rv else []
