@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (idempotent) and run the whole test suite: lint, import layering, unit, API, CLI, kernel, e2e.
+# Set up (idempotent) and run the whole test suite: lint, types, import layering, unit, API, CLI, kernel, e2e.
 # Exits non-zero on any failure. Kernel and e2e tests need root; they are skipped (and said so) without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"
 ruff check osdn tests bench
+echo "== mypy"
+mypy osdn
 echo "== import layering"
-lint-imports --config pyproject.toml
+lint-imports pyproject.toml
 echo "== pytest"
 python -m pytest tests -q -p no:cacheprovider "$@"

@@ -1,6 +1,6 @@
 """NetID (VNID) allocation and the namespace -> NetID registry, including the change-network annotation.
 
-No I/O, no clock; randomness only through an injected `random.Random`. The objects here are in-memory
+No I/O, no clock; randomness only through an injected `Rng` (such as a `random.Random`). The objects here are in-memory
 bookkeeping that the master's NetNamespace controller drives; they return decisions, the controller
 writes NetNamespaces.
 
@@ -15,11 +15,11 @@ Invariants:
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from osdn.errors import BadRequestError, ConflictError, NotFoundError, OsdnError
 from osdn.model.sdnconfig import Mode
@@ -28,6 +28,12 @@ GLOBAL_VNID = 0
 MIN_VNID = 10
 MAX_VNID = (1 << 24) - 1
 DEFAULT_NAMESPACE = "default"
+
+
+class Rng(Protocol):
+    """What the allocator needs of a random number generator (`random.Random` has it)."""
+
+    def randrange(self, stop: int) -> int: ...
 CHANGE_NETWORK_ANNOTATION = "pod.network.openshift.io/multitenant.change-network"
 
 
@@ -51,7 +57,7 @@ class NetIDAllocator:
     (k8s AllocationMap random-scan: random start, then scan upwards with wrap-around).
     """
 
-    def __init__(self, lo: int = MIN_VNID, hi: int = MAX_VNID, rng: random.Random | None = None) -> None:
+    def __init__(self, lo: int = MIN_VNID, hi: int = MAX_VNID, rng: Rng | None = None) -> None:
         if lo < MIN_VNID:
             raise BadRequestError(f"invalid netid base, must be greater than {MIN_VNID}")
         if hi < lo:
