@@ -14,6 +14,7 @@ import httpx
 
 from osdn.api.registry import KindInfo, by_kind, for_object, resolve
 from osdn.client.config import ClientConfig, load_config
+from osdn.client.watchstream import parse_event, split_lines
 from osdn.errors import OsdnError, error_from_status
 
 Obj = dict[str, Any]
@@ -112,7 +113,8 @@ class Client:
 
     def watch(self, kind: str | KindInfo, namespace: str = "", resource_version: str = "",
               label_selector: str = "", timeout: float | None = None) -> Iterator[Obj]:
-        """Yield watch events ({"type", "object"}) until the server closes the stream."""
+        """Yield watch events ({"type", "object"}) until the server closes the stream; a broken stream
+        or a line that is not an event raises OsdnError (lines split on b"\\n" only: see watchstream)."""
         info = kind_info(kind)
         params = {"watch": "true"}
         if resource_version:
@@ -127,10 +129,9 @@ class Client:
                 if r.status_code >= 400:
                     r.read()
                     _raise_for(r)
-                for line in r.iter_lines():
-                    if line:
-                        yield json.loads(line)
-        except httpx.TransportError as e:
+                for line in split_lines(r.iter_bytes()):
+                    yield parse_event(line, f"watch of {info.plural}")
+        except httpx.HTTPError as e:
             raise OsdnError(f"watch of {info.plural} from {self.config.server} failed: {e}") from None
 
     def whoami(self) -> Obj:

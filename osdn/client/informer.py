@@ -2,7 +2,10 @@
 
 Level-triggered use: handlers should only mark work dirty; the reconciler reads the cache.
 The informer re-lists when the watch history is gone (410) and re-watches from the last seen
-resourceVersion when a stream ends, so no event is lost across reconnects.
+resourceVersion when a stream ends, so no event is lost across reconnects. It never dies: any other
+error (HTTP, a broken stream, an event that does not parse, a handler that raises) is logged at
+WARNING naming the resource, and after a capped exponential backoff with jitter (`Backoff`, reset by
+the next event) the informer re-lists and delivers every object to the handlers again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from osdn.api.registry import KindInfo
 from osdn.client import Client, ClientConfig, kind_info
+from osdn.client.backoff import Backoff
 from osdn.errors import GoneError, OsdnError
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,8 @@ def obj_key(obj: Obj) -> tuple[str, str]:
 class Informer:
     def __init__(self, config: ClientConfig, kind: str | KindInfo, namespace: str = "",
                  label_selector: str = "", handlers: list[Handler] | None = None,
-                 watch_timeout: float = 300.0) -> None:
+                 watch_timeout: float = 300.0, backoff: Backoff | None = None,
+                 sleep: Callable[[float], object] | None = None) -> None:
         self.config, self.info = config, kind_info(kind)
         self.namespace, self.label_selector = namespace, label_selector
         self.handlers: list[Handler] = list(handlers or [])
@@ -42,6 +47,8 @@ class Informer:
         self._client: Client | None = None
         self._thread: threading.Thread | None = None
         self._rv = ""
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep or self._stop.wait   # injectable: tests record the delays
 
     # ---- public ------------------------------------------------------------------------------
     def start(self) -> Informer:
@@ -69,63 +76,94 @@ class Informer:
 
     # ---- loop --------------------------------------------------------------------------------
     def _emit(self, kind: str, new: Obj | None, old: Obj | None) -> None:
+        """Call every handler; if any raised, the others still ran and HandlerError is raised after."""
+        failed = []
         for handler in self.handlers:
             try:
                 handler(kind, new, old)
-            except Exception:
-                log.exception("%s informer: handler failed on %s", self.info.plural, kind)
+            except Exception as e:
+                failed.append(f"{getattr(handler, '__qualname__', type(handler).__qualname__)}: {type(e).__name__}: {e}")
+        if failed:
+            name = "/".join(obj_key(new or old or {"metadata": {"name": "?"}})).lstrip("/")
+            raise HandlerError(f"handler failed on {kind} {name}: {'; '.join(failed)}")
 
-    def _relist(self, client: Client) -> None:
+    def _relist(self, client: Client, resync: bool) -> None:
+        """Replace the cache with a fresh list and tell the handlers what changed; with `resync`
+        (after an error) every object is delivered again, as client-go's resync does."""
         listing = client.list(self.info, self.namespace, self.label_selector)
         fresh = {obj_key(o): o for o in listing["items"]}
         with self.lock:
             old = self.cache
             self.cache = fresh
             self._rv = listing["metadata"]["resourceVersion"]
-        for key, obj in fresh.items():
-            if key not in old:
-                self._emit("ADDED", obj, None)
-            elif old[key]["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
-                self._emit("MODIFIED", obj, old[key])
-        for key, obj in old.items():
-            if key not in fresh:
-                self._emit("DELETED", None, obj)
+        failures: list[HandlerError] = []
+        for kind, new, prev in _changes(old, fresh, resync):
+            try:
+                self._emit(kind, new, prev)
+            except HandlerError as e:
+                failures.append(e)
         self.synced.set()
+        if failures:
+            raise failures[0]
 
     def _apply(self, event: Obj) -> None:
         obj = event["object"]
-        key = obj_key(obj)
         with self.lock:
+            self._rv = obj["metadata"].get("resourceVersion", self._rv)
+            if event["type"] == "BOOKMARK":
+                return
+            key = obj_key(obj)
             old = self.cache.get(key)
             if event["type"] == "DELETED":
                 self.cache.pop(key, None)
             else:
                 self.cache[key] = obj
-            self._rv = obj["metadata"].get("resourceVersion", self._rv)
         self._emit(event["type"], None if event["type"] == "DELETED" else obj, old)
 
     def _run(self) -> None:
-        backoff = 0.2
-        need_list = True
+        """List, then watch from the list's resourceVersion; re-watch when a stream ends. Any error
+        (HTTP, a broken stream, a bad event, a handler exception) is logged at WARNING and followed,
+        after a backoff, by a re-list that delivers every object again: the loop never dies."""
+        need_list, resync = True, False
         while not self._stop.is_set():
             try:
                 self._client = Client(self.config)
                 if need_list:
-                    self._relist(self._client)
-                    need_list = False
+                    self._relist(self._client, resync)
+                    need_list, resync = False, False
                 for event in self._client.watch(self.info, self.namespace, self._rv, self.label_selector,
                                                 self.watch_timeout):
                     self._apply(event)
-                    backoff = 0.2
+                    self.backoff.reset()
             except GoneError:
                 need_list = True
-            except OsdnError as e:
+            except Exception as err:
                 if self._stop.is_set():
                     break
-                log.warning("%s informer: %s; retrying in %.1fs", self.info.plural, e.message, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                need_list = need_list or not self.synced.is_set()
+                delay = self.backoff.next()
+                log.warning("%s informer: %s; re-listing in %.2fs", self.info.plural,
+                            err.message if isinstance(err, OsdnError) else f"{type(err).__name__}: {err}", delay,
+                            exc_info=not isinstance(err, OsdnError))
+                self.sleep(delay)
+                need_list, resync = True, True
             finally:
                 if self._client is not None:
                     self._client.close()
+
+
+class HandlerError(OsdnError):
+    """A change handler raised; the informer re-lists and delivers every object again."""
+
+
+def _changes(old: dict[tuple[str, str], Obj], fresh: dict[tuple[str, str], Obj],
+             resync: bool) -> list[tuple[str, Obj | None, Obj | None]]:
+    """The (type, new, old) events that turn cache `old` into `fresh`. Pure."""
+    out: list[tuple[str, Obj | None, Obj | None]] = []
+    for key, obj in fresh.items():
+        prev = old.get(key)
+        if prev is None:
+            out.append(("ADDED", obj, None))
+        elif resync or prev["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+            out.append(("MODIFIED", obj, prev))
+    out += [("DELETED", None, obj) for key, obj in old.items() if key not in fresh]
+    return out

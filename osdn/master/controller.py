@@ -3,19 +3,22 @@
 A controller subclass names the informers it reads, maps informer events to dirty keys
 (`enqueue`), and implements `reconcile(key)`; the worker calls it one key at a time. Errors are
 retried per key: ConflictError (someone else wrote first) almost at once, anything else with
-exponential backoff (0.1 s .. 5 s). `Writes` remembers the objects this controller wrote so a
+capped exponential backoff with jitter (0.1 s .. 5 s, up to 20% longer). Neither the worker nor the
+informers ever die: their errors are logged and retried. `Writes` remembers the objects this controller wrote so a
 reconcile that runs before the watch echo arrives reads its own writes (newest resourceVersion wins).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from osdn.client import Client, ClientConfig
+from osdn.client.backoff import delay_for
 from osdn.client.informer import Handler, Informer
 from osdn.errors import ConflictError, NotFoundError, OsdnError
 from osdn.master.queue import WorkQueue
@@ -119,6 +122,7 @@ class Controller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures: dict[Hashable, int] = {}
+        self.rand: Callable[[], float] = random.random   # retry jitter; injectable
         self.reconciles = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -144,18 +148,27 @@ class Controller:
         raise NotImplementedError
 
     def _run(self) -> None:
+        """The worker: never dies. A failing reconcile is retried per key; an error outside one (a
+        bug in the queue or the retry itself) is logged and the loop goes on after a pause."""
         while not self._stop.is_set():
-            key = self.queue.get(timeout=1.0)
-            if key is None:
-                continue
             try:
-                self.reconcile(key)
-                self._failures.pop(key, None)
-                self.reconciles += 1
-            except Exception as err:  # one bad key must not stop the controller
-                self._retry(key, err)
-            finally:
-                self.queue.done(key)
+                self._work_once()
+            except Exception:
+                log.exception("%s: worker loop error; continuing in 1s", self.name)
+                self._stop.wait(1.0)
+
+    def _work_once(self) -> None:
+        key = self.queue.get(timeout=1.0)
+        if key is None:
+            return
+        try:
+            self.reconcile(key)
+            self._failures.pop(key, None)
+            self.reconciles += 1
+        except Exception as err:  # one bad key must not stop the controller
+            self._retry(key, err)
+        finally:
+            self.queue.done(key)
 
     def _retry(self, key: Hashable, err: Exception) -> None:
         n = self._failures[key] = self._failures.get(key, 0) + 1
@@ -163,7 +176,7 @@ class Controller:
             delay = 0.02 * n if n < 10 else 1.0
             log.debug("%s: %s on %s; retrying in %.2fs", self.name, type(err).__name__, key, delay)
         else:
-            delay = min(0.1 * 2 ** (n - 1), 5.0)
+            delay = delay_for(n, 0.1, 5.0, 0.2, self.rand())
             if isinstance(err, OsdnError):
                 log.warning("%s: reconcile %s failed: %s; retrying in %.1fs", self.name, key, err.message, delay)
             else:
