@@ -12,6 +12,13 @@ Pure. Semantics (upstream Kubernetes is the judge):
   ports (name and protocol); no such port -> that port entry matches nothing (never widened);
   endPort makes an inclusive range.
 Host-network pods have no pod identity: selectors never match them (their traffic is the node's).
+
+Fail closed: a policy that exceeds the limits the API enforces (`network_policy_limit_problems`; one
+stored before they existed) or that cannot be compiled at all (a malformed stored object) is not
+enforced rule by rule: it keeps its policyTypes and the pods it selects, and allows nothing, so
+those pods are isolated in its directions and only other policies can admit traffic. `failed` says
+why, and the policy's `ref` carries it into every verdict. The node agent does the same (it compiles
+from this model), so `adm verify` and the kernel agree. Every other policy is unaffected.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.api import labels
+from osdn.api.kinds.networking import network_policy_limit_problems
 from osdn.errors import BadRequestError
 from osdn.model import objects as o
 
@@ -94,10 +102,12 @@ class CompiledPolicy:
     selected: frozenset[int]
     ingress: tuple[Rule, ...] | None  # None: policy does not have Ingress in policyTypes
     egress: tuple[Rule, ...] | None
+    failed: str = ""  # why it cannot be enforced (then it has no rules: it isolates and allows nothing)
 
     @property
     def ref(self) -> str:
-        return f"NetworkPolicy {self.namespace}/{self.name}"
+        ref = f"NetworkPolicy {self.namespace}/{self.name}"
+        return f"{ref} (not enforced, it allows nothing: {self.failed})" if self.failed else ref
 
     def rules(self, direction: str) -> tuple[Rule, ...] | None:
         return self.ingress if direction == INGRESS else self.egress
@@ -177,12 +187,7 @@ class _Compiler:
         return Rule(path, peers, ports, any(isinstance(p.port, str) for p in ports or ()))
 
     def policy(self, obj: Mapping[str, Any]) -> CompiledPolicy:
-        ns = str(o.meta(obj).get("namespace") or "default")
-        name = str(o.meta(obj).get("name", ""))
-        spec = obj.get("spec") or {}
-        types = [str(t) for t in spec.get("policyTypes") or []]
-        if not types:
-            types = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+        ns, name, spec, types = _head(obj)
         selected = self.pods_matching(ns, labels.from_label_selector(spec.get("podSelector")))
         ingress = egress = None
         if "Ingress" in types:
@@ -192,6 +197,30 @@ class _Compiler:
             egress = tuple(self.rule(r or {}, ns, f"spec.egress[{i}]", EGRESS)
                            for i, r in enumerate(spec.get("egress") or []))
         return CompiledPolicy(ns, name, selected, ingress, egress)
+
+
+    def unenforceable(self, obj: Mapping[str, Any], why: str) -> CompiledPolicy:
+        """Fail closed: the policy's pods (all pods of its namespace if its selector is unreadable),
+        isolated in its directions (both if unreadable), with no rule."""
+        ns, name = str(o.meta(obj).get("namespace") or "default"), str(o.meta(obj).get("name", ""))
+        try:
+            _, _, spec, types = _head(obj)
+            selected = self.pods_matching(ns, labels.from_label_selector(spec.get("podSelector")))
+        except (BadRequestError, TypeError, ValueError, AttributeError):
+            types, selected = ["Ingress", "Egress"], frozenset(self.by_ns.get(ns, ()))
+        return CompiledPolicy(ns, name, selected, () if "Ingress" in types else None,
+                              () if "Egress" in types else None, failed=why)
+
+
+def _head(obj: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], list[str]]:
+    """Namespace, name, spec and effective policyTypes of a NetworkPolicy object."""
+    ns = str(o.meta(obj).get("namespace") or "default")
+    name = str(o.meta(obj).get("name", ""))
+    spec = obj.get("spec") or {}
+    types = [str(t) for t in spec.get("policyTypes") or []]
+    if not types:
+        types = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+    return ns, name, spec, types
 
 
 def _sel(sel: labels.Selector) -> str:
@@ -211,13 +240,22 @@ def compile_policies(objs: Iterable[Mapping[str, Any]], pods: Sequence[o.Pod],
                      namespaces: Mapping[str, o.Namespace]) -> tuple[CompiledPolicy, ...]:
     """Compile every NetworkPolicy once against the pods; result sorted by (namespace, name)."""
     comp = _Compiler(pods, namespaces)
-    out = []
-    for obj in objs:
-        try:
-            out.append(comp.policy(obj))
-        except BadRequestError as e:
-            raise BadRequestError(f"NetworkPolicy {o.key_of(obj)}: {e.message}") from e
+    out = [_compile_one(comp, obj) for obj in objs]
     return tuple(sorted(out, key=lambda p: (p.namespace, p.name)))
+
+
+def _compile_one(comp: _Compiler, obj: Mapping[str, Any]) -> CompiledPolicy:
+    """One policy, or its fail-closed form (see the module docstring): never raises for bad content."""
+    problems = network_policy_limit_problems(obj.get("spec"))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return comp.unenforceable(obj, f"{problems[0]}{more}")
+    try:
+        return comp.policy(obj)
+    except BadRequestError as e:
+        return comp.unenforceable(obj, e.message)
+    except (TypeError, ValueError, AttributeError) as e:  # a malformed stored object
+        return comp.unenforceable(obj, f"malformed: {type(e).__name__}: {e}")
 
 
 # --- evaluation ----------------------------------------------------------------------------------

@@ -7,9 +7,20 @@ selectors, `except` strictly inside `cidr`), ports (1..65535 or an IANA service 
 numeric port and is >= it), protocols TCP/UDP/SCTP, policyTypes and label selectors.
 Defaulting: `podSelector: null` -> {}, port protocol -> TCP, policyTypes -> ["Ingress"] (+ "Egress"
 when egress rules are present).
+
+Limits (`network_policy_limit_problems`, beyond upstream): what one policy may hold so that every node
+can enforce it at a bounded cost. The node numbers a policy's rules in 8 bits of the packet mark (at
+most 127 ingress and 128 egress rules, `osdn.node.render.policy.RULE_CAPACITY`), so more rules cannot
+be rendered at all; the other limits bound what one policy costs every node on each sync (set
+elements, selector evaluations). The check reads the raw object, whatever its shape, so the model
+(and through it the node) applies the same limits to a policy stored before they existed: such a
+policy is not enforced and isolates the pods it selects (docs/node.md "Limits").
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field
 
@@ -180,7 +191,75 @@ def validate_network_policy(obj: Obj, old: Obj | None) -> list[FieldError]:
         return errs
     if policy.spec is None:
         return [v.required("spec")]
-    return validate_network_policy_spec(policy.spec)
+    return validate_network_policy_spec(policy.spec) + network_policy_limit_problems(obj.get("spec"))
+
+
+# ---- limits (see the module docstring; documented in docs/node.md)
+
+MAX_RULES = 100            # spec.ingress / spec.egress entries (the node renders at most 127 / 128)
+MAX_PEERS = 100            # from / to entries of one rule
+MAX_PORTS = 100            # ports of one rule
+MAX_EXCEPTS = 100          # ipBlock.except entries (each may split the block into up to 32 CIDRs)
+MAX_SELECTOR_TERMS = 64    # matchLabels + matchExpressions of one label selector
+MAX_SELECTOR_VALUES = 256  # values of one matchExpression
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(items: list[Any], limit: int, path: str, what: str) -> list[FieldError]:
+    if len(items) <= limit:
+        return []
+    return [v.too_many(path, f"Too many: {len(items)}: must have at most {limit} items "
+                             f"(osdn enforces at most {limit} {what})")]
+
+
+def _selector_problems(sel: Any, path: str) -> list[FieldError]:
+    sel = _dict(sel)
+    exprs = _list(sel.get("matchExpressions"))
+    terms = len(_dict(sel.get("matchLabels"))) + len(exprs)
+    errs = []
+    if terms > MAX_SELECTOR_TERMS:
+        errs.append(v.too_many(path, f"Too many: {terms}: must have at most {MAX_SELECTOR_TERMS} items "
+                                     f"(matchLabels and matchExpressions of one selector together)"))
+    for i, expr in enumerate(exprs[:MAX_SELECTOR_TERMS]):
+        errs += _count(_list(_dict(expr).get("values")), MAX_SELECTOR_VALUES,
+                       f"{path}.matchExpressions[{i}].values", "values per selector expression")
+    return errs
+
+
+def _peer_problems(peer: Any, path: str) -> list[FieldError]:
+    peer = _dict(peer)
+    errs = _count(_list(_dict(peer.get("ipBlock")).get("except")), MAX_EXCEPTS, f"{path}.ipBlock.except",
+                  "except entries per ipBlock")
+    for key in ("podSelector", "namespaceSelector"):
+        errs += _selector_problems(peer.get(key), f"{path}.{key}")
+    return errs
+
+
+def network_policy_limit_problems(spec: Any) -> list[FieldError]:
+    """Pure: every limit that `spec` (a NetworkPolicy's raw spec, any shape) exceeds; [] if none.
+
+    Lists longer than their limit are reported once, and only their first `limit` items are
+    examined further, so the answer stays short whatever the input."""
+    spec = _dict(spec)
+    errs = _selector_problems(spec.get("podSelector"), "spec.podSelector")
+    for direction, peer_key in (("ingress", "from"), ("egress", "to")):
+        rules = _list(spec.get(direction))
+        errs += _count(rules, MAX_RULES, f"spec.{direction}", f"{direction} rules per NetworkPolicy")
+        for i, rule in enumerate(rules[:MAX_RULES]):
+            path, rule = f"spec.{direction}[{i}]", _dict(rule)
+            errs += _count(_list(rule.get("ports")), MAX_PORTS, f"{path}.ports", "ports per rule")
+            peers = _list(rule.get(peer_key))
+            errs += _count(peers, MAX_PEERS, f"{path}.{peer_key}", f"{peer_key} entries per rule")
+            for j, peer in enumerate(peers[:MAX_PEERS]):
+                errs += _peer_problems(peer, f"{path}.{peer_key}[{j}]")
+    return errs
 
 
 class IngressRule(KubeModel):

@@ -168,3 +168,66 @@ def test_validation_never_raises_and_only_adds_defaults(policy: dict[str, Any]) 
     errs = validate_network_policy(obj, None)
     assert all(e.field.startswith("spec") for e in errs)
     assert obj["spec"]["podSelector"] is not None and obj["spec"]["policyTypes"]
+
+
+# -- limits: what every node can enforce (docs/node.md "Limits") ------------------------------------
+
+def _peers(n: int) -> list[dict[str, Any]]:
+    return [{"podSelector": {"matchLabels": {"n": str(i)}}} for i in range(n)]
+
+
+LIMIT_CASES = [
+    ("100-ingress-rules", {"ingress": [{}] * 100}, []),
+    ("101-ingress-rules", {"ingress": [{}] * 101},
+     ["spec.ingress: Too many: 101: must have at most 100 items (osdn enforces at most 100 ingress rules per "
+      "NetworkPolicy)"]),
+    ("200-egress-rules", {"egress": [{}] * 200},
+     ["spec.egress: Too many: 200: must have at most 100 items (osdn enforces at most 100 egress rules per "
+      "NetworkPolicy)"]),
+    ("101-peers", {"ingress": [{"from": _peers(101)}]},
+     ["spec.ingress[0].from: Too many: 101: must have at most 100 items (osdn enforces at most 100 from entries "
+      "per rule)"]),
+    ("101-ports", {"egress": [{"ports": [{"port": 1000 + i} for i in range(101)]}]},
+     ["spec.egress[0].ports: Too many: 101: must have at most 100 items (osdn enforces at most 100 ports per rule)"]),
+    ("101-excepts", {"ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8",
+                                                        "except": [f"10.{i}.0.0/16" for i in range(101)]}}]}]},
+     ["spec.ingress[0].from[0].ipBlock.except: Too many: 101: must have at most 100 items (osdn enforces at most "
+      "100 except entries per ipBlock)"]),
+    ("65-selector-terms", {"podSelector": {"matchLabels": {f"k{i}": "v" for i in range(65)}}},
+     ["spec.podSelector: Too many: 65: must have at most 64 items (matchLabels and matchExpressions of one "
+      "selector together)"]),
+    ("257-values", {"ingress": [{"from": [{"namespaceSelector": {"matchExpressions": [
+        {"key": "k", "operator": "In", "values": [f"v{i}" for i in range(257)]}]}}]}]},
+     ["spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values: Too many: 257: must have at most 256 "
+      "items (osdn enforces at most 256 values per selector expression)"]),
+]
+
+
+@pytest.mark.parametrize("spec,expected", [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES])
+def test_network_policy_limits(problems: Problems, spec: dict[str, Any], expected: list[str]) -> None:
+    assert problems(np(**spec)) == expected
+
+
+def test_limit_error_names_policy_field_value_and_limit() -> None:
+    """The 422 Status: message names the policy and project, causes carry the field and FieldValueTooMany."""
+    from osdn.api import registry
+    from osdn.api.objects import prepare_create
+    from osdn.errors import ValidationError
+
+    obj = np(ingress=[{"ports": [{"port": 1 + i}]} for i in range(128)])
+    with pytest.raises(ValidationError) as e:
+        prepare_create(registry.for_object(obj), copy.deepcopy(obj), "t1", "now", "uid")
+    assert (e.value.code, e.value.to_status()["reason"]) == (422, "Invalid")
+    assert e.value.message == ('NetworkPolicy "np" in project "t1": spec.ingress: Too many: 128: must have at most '
+                               "100 items (osdn enforces at most 100 ingress rules per NetworkPolicy)")
+    assert [(c.field, c.reason) for c in e.value.causes] == [("spec.ingress", "FieldValueTooMany")]
+
+
+@pytest.mark.parametrize("spec", ["x", {"ingress": "x"}, {"ingress": [None, 3, {"from": {"a": 1}}]},
+                                  {"egress": [{"to": [{"ipBlock": 5, "podSelector": []}]}]}],
+                         ids=["str", "ingress-str", "odd-rules", "odd-peer"])
+def test_limit_check_reads_any_shape(spec: Any) -> None:
+    """The model runs the check on stored objects that never passed validation: it must not raise."""
+    from osdn.api.kinds.networking import network_policy_limit_problems
+    assert network_policy_limit_problems(spec) == []
+

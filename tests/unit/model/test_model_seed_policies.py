@@ -182,13 +182,14 @@ def _objs(s: ClusterState) -> list[dict]:
     return objs
 
 
-def test_invalid_selector_operator_names_the_policy() -> None:
-    from osdn.errors import BadRequestError
+def test_invalid_selector_operator_fails_closed_naming_the_policy() -> None:
+    """A stored policy the API would refuse is not enforced: it isolates its namespace, allows nothing."""
     bad = in_ns("""
 kind: NetworkPolicy
 metadata: {name: bad}
 spec:
   podSelector: {matchExpressions: [{key: a, operator: Near}]}
 """, "p1")
-    with pytest.raises(BadRequestError, match="NetworkPolicy p1/bad"):
-        ClusterState.from_objects([bad])
+    (pol,) = ClusterState.from_objects([bad]).policies
+    assert (pol.ingress, pol.egress) == ((), ())
+    assert pol.ref == 'NetworkPolicy p1/bad (not enforced, it allows nothing: invalid label selector operator "Near")'
