@@ -1,10 +1,11 @@
-"""Shared fixtures: a real `osdn server` process on a free loopback port, and root-only skips."""
+"""Shared fixtures: a real `osdn server` process (TLS, its own CA) on a free loopback port, and root-only skips."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -40,8 +41,21 @@ class ServerProc:
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def insecure(self) -> bool:
+        return "--insecure-http" in self.args
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'http' if self.insecure else 'https'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The server's CA (DATA_DIR/pki/ca.crt): what `http()` and kubectl trust."""
+        return self.data_dir / "pki" / "ca.crt"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return True if self.insecure else ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def config(self) -> Path:
@@ -49,8 +63,8 @@ class ServerProc:
 
     @property
     def admin_token(self) -> str:
-        import yaml
-        return str(yaml.safe_load(self.config.read_text())["token"])
+        from osdn.client.config import load_config
+        return load_config(str(self.config)).token
 
     def http(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         """A raw HTTP client for this server; authenticated as admin unless `token` is "" or another token.
@@ -60,7 +74,7 @@ class ServerProc:
         """
         tok = self.admin_token if token is None else token
         headers = {"Authorization": f"Bearer {tok}"} if tok else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, verify=self.verify, **kwargs)
 
     def start(self) -> None:
         log_path = self.data_dir.parent / f"server-{self.port}.log"
@@ -73,7 +87,8 @@ class ServerProc:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"osdn server exited with {self.proc.returncode}; see {log_path}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200 and self.config.exists():
+                if self.config.exists() and httpx.get(f"{self.url}/healthz", timeout=0.5,
+                                                      verify=self.verify).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -21,29 +21,21 @@ class Ctx:
     config_path: str | None = None
     server: str | None = None
     token: str | None = None
+    context: str | None = None
     _client: Client | None = field(default=None, repr=False)
     _namespace: str = ""
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(load_config(self.config_path, self.server, self.token))
+            self._client = Client(load_config(self.config_path, self.server, self.token, self.context))
         return self._client
 
     def namespace(self, explicit: str | None) -> str:
         if explicit:
             return explicit
         if not self._namespace:
-            import yaml
-            cfg = self.client.config
-            data: dict[str, Any] = {}
-            if cfg.source and cfg.source != "flags":
-                try:
-                    with open(cfg.source) as f:
-                        data = yaml.safe_load(f) or {}
-                except OSError:
-                    data = {}
-            self._namespace = str(data.get("namespace") or "default")
+            self._namespace = self.client.config.namespace or "default"
         return self._namespace
 
 

@@ -11,20 +11,23 @@ from osdn.lab import cli as lab_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--config", "config_path", envvar="OSDN_CONFIG", default=None, metavar="FILE",
-              help="Client config file (server URL + token); default $OSDN_CONFIG or ~/.osdn/config.")
+@click.option("--config", "--kubeconfig", "config_path", envvar="OSDN_CONFIG", default=None, metavar="FILE",
+              help="Client config file (a kubeconfig, or the older osdn format); default $OSDN_CONFIG, "
+                   "$KUBECONFIG, ~/.osdn/config, ~/.kube/config.")
+@click.option("--context", "context", default=None, metavar="NAME", help="Kubeconfig context to use.")
 @click.option("--server", default=None, metavar="URL", help="API server URL (overrides the config file).")
 @click.option("--token", default=None, help="Bearer token (overrides the config file).")
 @click.version_option(__version__, "--version", prog_name="osdn")
 @click.pass_context
-def cli(cctx: click.Context, config_path: str | None, server: str | None, token: str | None) -> None:
+def cli(cctx: click.Context, config_path: str | None, context: str | None, server: str | None,
+        token: str | None) -> None:
     """osdn: a software-defined network for multi-tenant container clusters.
 
     \b
     Start a server:      osdn server --data-dir DIR
     Talk to it:          osdn --config DIR/admin.conf get netnamespaces
     """
-    cctx.obj = Ctx(config_path, server, token)
+    cctx.obj = Ctx(config_path, server, token, context)
 
 
 for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, crud.delete, crud.patch,

@@ -35,14 +35,28 @@ def parse_listen(listen: str) -> tuple[str, int]:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--controllers/--no-controllers", default=True, show_default=True,
               help="Run the master controllers in this process (else run `osdn master` elsewhere).")
+@click.option("--insecure-http", is_flag=True, help="Serve plain HTTP instead of TLS (kubectl then sends no token).")
+@click.option("--tls-cert-file", default=None, type=click.Path(dir_okay=False),
+              help="Serving certificate (PEM); default: one signed by a CA made in DATA_DIR/pki.")
+@click.option("--tls-private-key-file", default=None, type=click.Path(dir_okay=False),
+              help="Key of --tls-cert-file (PEM).")
+@click.option("--tls-ca-file", default=None, type=click.Path(dir_okay=False),
+              help="CA of --tls-cert-file, written into admin.conf (default: clients use the system's CAs).")
+@click.option("--tls-san", "tls_sans", multiple=True, metavar="NAME|IP",
+              help="Extra subject alternative name for the generated serving certificate (repeatable).")
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
-           host_subnet_length: int, service_network: str, log_level: str, controllers: bool) -> None:
+           host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
+           insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
+           tls_ca_file: str | None, tls_sans: tuple[str, ...]) -> None:
     """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
 
     \b
       osdn server --data-dir /var/lib/osdn --listen 127.0.0.1:8443 &
       osdn --config /var/lib/osdn/admin.conf get netnamespaces
+      KUBECONFIG=/var/lib/osdn/admin.conf kubectl get netnamespaces
+
+    It serves TLS with a certificate from its own CA (DATA_DIR/pki) unless given one.
     """
     from osdn.apiserver.server import ServerConfig, build, serve
     from osdn.client import load_config
@@ -52,7 +66,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     host, port = parse_listen(listen)
     plugin = network_plugin if "/" in network_plugin else f"redhat/openshift-ovs-{network_plugin}"
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
-    cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc)
+    cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc,
+                       insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans)
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
     services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []

@@ -8,7 +8,8 @@ and has a HostSubnet. `lab.json` in the lab dir tells the other commands where e
 Invariants: every process is recorded in the lab state (state.json, under a file lock) right after
 it starts, so `down` kills it even after a crash of `up`; a failed `up` tears down what it made;
 `down` is idempotent and also sweeps namespaces that only carry the lab prefix. No link or route
-ever touches the root namespace: control traffic is loopback HTTP and unix sockets.
+ever touches the root namespace: control traffic is loopback HTTPS (the server's own CA, from its admin.conf) and unix sockets.
+`up` merges a context `osdn-<lab>` into the user's kubeconfig and makes it current; `down` removes it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
-import yaml
 
 from osdn.client import Client, load_config
+from osdn.client.config import merge_context, remove_context, user_kubeconfig_path, write_kubeconfig
 from osdn.errors import OsdnError
 from osdn.kernel import netns
 from osdn.lab import topology
@@ -190,14 +191,23 @@ def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, sa
                              lab.kubelet_log)
     lab.save()
     _wait_nodes_ready(lab, procs, opts.timeout, say)
+    _merge_user_context(lab, say)
     return lab
+
+
+def _merge_user_context(lab: LabInfo, say: Progress) -> None:
+    """As kind does: context `osdn-<lab>` in $KUBECONFIG's first file (or ~/.kube/config), made current."""
+    admin = load_config(lab.admin_conf)
+    path = user_kubeconfig_path()
+    merge_context(path, f"osdn-{lab.name}", admin.server, admin.token, admin.ca_pem)
+    say(f"kubeconfig {path}: context osdn-{lab.name} is current (kubectl and osdn use it)")
 
 
 def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_subnet_length: int,
                   say: Progress) -> None:
     data = os.path.join(lab.dir, "server")
     port = _free_port()
-    lab.server, lab.admin_conf = f"http://127.0.0.1:{port}", os.path.join(data, "admin.conf")
+    lab.server, lab.admin_conf = f"https://127.0.0.1:{port}", os.path.join(data, "admin.conf")
     lab.server_log = os.path.join(lab.dir, "server.log")
     argv = osdn_argv("server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
                      "--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length))
@@ -212,11 +222,14 @@ def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_
 
 
 def _healthy(lab: LabInfo) -> bool:
-    try:
-        ok = httpx.get(f"{lab.server}/healthz", timeout=0.5).status_code == 200
-    except httpx.TransportError:
+    """admin.conf (with the CA) exists and the server answers /healthz over TLS."""
+    if not os.path.exists(lab.admin_conf):
         return False
-    return ok and os.path.exists(lab.admin_conf)
+    try:
+        with Client(load_config(lab.admin_conf)) as client:
+            return client.http.get("/healthz", timeout=0.5).status_code == 200
+    except (httpx.TransportError, OsdnError):
+        return False
 
 
 def _start_agents(lab: LabInfo, topo: topology.LabTopology, procs: dict[str, subprocess.Popen[bytes]],
@@ -239,9 +252,7 @@ def _start_agents(lab: LabInfo, topo: topology.LabTopology, procs: dict[str, sub
 def _write_node_config(client: Client, lab: LabInfo, node: NodeInfo) -> None:
     user = f"system:node:{node.name}"
     token = client.create_token(user, ["system:nodes"])
-    fd = os.open(node.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"server": lab.server, "user": user, "token": token}, fh, sort_keys=False)
+    write_kubeconfig(node.config, f"osdn-{lab.name}", lab.server, user, token, client.config.ca_pem)
 
 
 def _wait_nodes_ready(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], timeout: float,
@@ -306,6 +317,7 @@ def down(name: str, lab_dir: str = "") -> DestroyReport:
     topology.plan_lab(name, 1)  # validates the name: the prefix below must be the lab's own
     state = load_state(lab_dir) or LabState(name, f"osdn-{name}-", lab_dir)
     report = destroy(state)
+    remove_context(user_kubeconfig_path(), f"osdn-{name}")
     for leftover in (LAB_FILE, "state.lock"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(lab_dir, leftover))

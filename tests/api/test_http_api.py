@@ -14,8 +14,7 @@ from tests.conftest import ServerProc
 
 
 def admin(srv: ServerProc) -> httpx.Client:
-    token = yaml.safe_load(srv.config.read_text())["token"]
-    return httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return srv.http()
 
 
 def enp(n_rules: int = 3, cidr: str = "1.2.3.0/24") -> dict:
@@ -38,16 +37,17 @@ def api(server: ServerProc) -> httpx.Client:
 
 
 def test_health_openapi_metrics_need_no_token(server: ServerProc) -> None:
-    assert httpx.get(f"{server.url}/healthz").text == "ok"
-    doc = httpx.get(f"{server.url}/openapi/v2").json()
+    anon = server.http(token="")
+    assert anon.get("/healthz").text == "ok"
+    doc = anon.get("/openapi/v2").json()
     assert "/apis/network.openshift.io/v1/netnamespaces/{name}" in doc["paths"]
-    assert "osdn_apiserver_requests_total" in httpx.get(f"{server.url}/metrics").text
+    assert "osdn_apiserver_requests_total" in anon.get("/metrics").text
 
 
 def test_missing_or_bad_token_is_401_status(server: ServerProc) -> None:
-    r = httpx.get(f"{server.url}/api/v1/namespaces")
+    r = server.http(token="").get("/api/v1/namespaces")
     assert r.status_code == 401 and r.json()["kind"] == "Status" and r.json()["reason"] == "Unauthorized"
-    r = httpx.get(f"{server.url}/api/v1/namespaces", headers={"Authorization": "Bearer nope"})
+    r = server.http(token="nope").get("/api/v1/namespaces")
     assert r.status_code == 401
 
 
@@ -173,7 +173,7 @@ def test_deleting_a_project_deletes_its_objects(api: httpx.Client) -> None:
 
 def test_project_admin_permissions(api: httpx.Client, server: ServerProc) -> None:
     token = api.post("/osdn/v1/tokens", json={"user": "alice"}).json()["token"]
-    alice = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    alice = server.http(token=token)
     assert alice.get("/api/v1/namespaces/p1/pods").status_code == 403
     rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "admin"},
           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},

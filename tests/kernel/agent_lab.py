@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from osdn.client.config import write_kubeconfig
 
 PREFIX = f"osdnag-{os.getpid()}-"
 UNDERLAY = f"{PREFIX}u"
@@ -105,7 +105,8 @@ class AgentLab:
                             check=True)
         token = r.stdout.strip().splitlines()[-1]
         path = self.tmp / f"{node.name}.conf"
-        path.write_text(yaml.safe_dump({"server": self.server.url, "token": token}))
+        write_kubeconfig(path, "osdn", self.server.url, f"system:node:{node.name}", token,
+                         self.server.ca_file.read_text())
         return path
 
     def start_agent(self, node: NodeProc, extra: tuple[str, ...] = ()) -> None:
