@@ -7,11 +7,13 @@ Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,9 +29,11 @@ from osdn.apiserver.plugins import build_plugins
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
+from osdn.apiserver.shutdown import WatchCloser
 from osdn.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
+SERVICES_STOP_GRACE = 0.25  # seconds the services get to stop before their watches are ended for them
 
 
 @dataclass
@@ -103,12 +107,18 @@ class Service(Protocol):
 
 
 class _Uvicorn(uvicorn.Server):
-    """uvicorn.Server that stops the services first on shutdown (their watches end cleanly)."""
+    """uvicorn.Server whose shutdown first tells the services to stop (their informers then end
+    without re-watching), gives them SERVICES_STOP_GRACE seconds, then ends every open watch stream,
+    so the graceful stop has nothing left to wait for (no ERROR about cancelled tasks)."""
 
     services: Sequence[Service] = ()
+    closer: WatchCloser | None = None
 
     async def shutdown(self, sockets: Any = None) -> None:
-        stopping = asyncio.gather(*(asyncio.to_thread(_stop, s) for s in self.services))
+        stopping = asyncio.ensure_future(asyncio.gather(*(asyncio.to_thread(_stop, s) for s in self.services)))
+        await asyncio.wait([stopping], timeout=SERVICES_STOP_GRACE)
+        if self.closer is not None:
+            await self.closer.close()
         await super().shutdown(sockets)
         await stopping
 
@@ -133,11 +143,27 @@ def _start_when_listening(server: _Uvicorn, services: Sequence[Service]) -> None
 
 
 def serve(server: Server, services: Sequence[Service] = ()) -> None:
-    app = create_app(server.store, server.tokens, server.resources, server.projects)
+    app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects))
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
     userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
                                       access_log=False, timeout_graceful_shutdown=1))
-    userver.services = services
+    userver.services, userver.closer = services, app
     threading.Thread(target=_start_when_listening, args=(userver, services), name="services", daemon=True).start()
-    userver.run()
+    with _stop_signals_end_normally():
+        userver.run()
     server.store.close()
+
+
+@contextlib.contextmanager
+def _stop_signals_end_normally() -> Iterator[None]:
+    """uvicorn handles SIGTERM/SIGINT itself and re-raises them after its graceful stop: answer them
+    here with nothing, so a requested stop closes the store and exits 0 (no "Aborted!", no -15)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from typing import Any
 
 import click
@@ -362,31 +359,28 @@ def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text:
 @pass_ctx
 @handle_errors
 def edit(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, output: str) -> None:
-    """Edit an object in $EDITOR (or $OSDN_EDITOR); saved changes are sent as an update."""
+    """Edit an object in $OSDN_EDITOR or $EDITOR (default vi) and save it as an update.
+
+    As kubectl edit: lines starting with '#' are ignored; if the text does not parse or the server
+    rejects it, the editor reopens with the error as a comment at the top. Saving no change after
+    an error (or an editor that exits non-zero) keeps your text in a file whose path is printed,
+    and exits 1. An empty file or no change at all cancels the edit.
+
+    \b
+    Examples:
+      osdn edit configmap settings -n p1
+      OSDN_EDITOR=nano osdn edit netnamespace p1
+      osdn edit egressnetworkpolicy default -n p1 -o json
+    """
+    from osdn.cli.editing import EditSession
     (info, names), = split_targets(targets)
     if len(names) != 1:
         raise BadRequestError("edit takes exactly one object")
     ns = ctx.namespace(namespace) if info.namespaced else ""
     obj = ctx.client.get(info, names[0], ns)
-    text = yaml.safe_dump(obj, sort_keys=False) if output == "yaml" else json.dumps(obj, indent=2)
-    editor = os.environ.get("OSDN_EDITOR") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w", suffix=f".{output}", prefix=f"osdn-edit-{names[0]}-", delete=False) as f:
-        f.write(text)
-        path = f.name
-    try:
-        subprocess.run(f'{editor} "{path}"', shell=True, check=True)
-        with open(path) as f:
-            new_text = f.read()
-        if new_text == text:
-            click.echo("Edit cancelled, no changes made.")
-            return
-        try:
-            new = yaml.safe_load(new_text)
-        except yaml.YAMLError as e:
-            raise BadRequestError(f"the edited file is not valid YAML: {e}") from None
-        result = ctx.client.update(new, ns)
+    session = EditSession(obj, f'{info.plural} "{names[0]}"', lambda new: ctx.client.update(new, ns), output)
+    result = session.run(lambda msg: click.echo(msg, err=True))
+    if result is not None:
         warn(ctx.client)
         click.echo(f"{qualified_name(info, result['metadata']['name'])} edited")
-    finally:
-        os.unlink(path)
 
