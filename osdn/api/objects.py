@@ -2,6 +2,7 @@
 
 Pure: `now` and `uid` are arguments. The API server calls `prepare_create` / `prepare_update`; both
 return a new dict and raise ValidationError with every problem found, so nothing is half-written.
+Both drop the fields the kind does not know (`osdn.api.fields`), as Kubernetes does for built-in kinds.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ import json
 import re
 from typing import Any
 
+from osdn.api import validation
+from osdn.api.fields import prune_unknown
 from osdn.api.kinds import hooks_for
 from osdn.api.registry import KindInfo
 from osdn.errors import FieldError, ObjectRef, ValidationError
 
 Obj = dict[str, Any]
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
-# Kinds whose names must be DNS-1123 labels (they become parts of other names).
-_LABEL_NAMED = {"Namespace", "Project", "Service", "NetNamespace"}
 # System-set metadata the client may not choose on create.
 _SYSTEM_META = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
 
@@ -35,10 +35,6 @@ def clone(obj: Obj) -> Obj:
 def ref_of(info: KindInfo, obj: Obj) -> ObjectRef:
     meta = obj.get("metadata") or {}
     return ObjectRef(info.kind, str(meta.get("name") or ""), str(meta.get("namespace") or ""), info.group)
-
-
-def is_dns1123_label(value: str) -> bool:
-    return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
 
 
 def is_dns1123_subdomain(value: str) -> bool:
@@ -97,15 +93,8 @@ def validate_metadata(info: KindInfo, obj: Obj) -> list[FieldError]:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         errs.append(FieldError("metadata.name", "name or generateName is required", "FieldValueRequired"))
-    elif info.kind in _LABEL_NAMED and not is_dns1123_label(name):
-        errs.append(FieldError("metadata.name", f'"{name}": a DNS-1123 label must consist of lower case '
-                               "alphanumeric characters or '-', start and end with an alphanumeric "
-                               "character, and be at most 63 characters"))
-    elif info.kind not in _LABEL_NAMED and not is_dns1123_subdomain(name) and info.kind != "ClusterRole" \
-            and info.kind != "ClusterRoleBinding" and info.kind != "RoleBinding":
-        errs.append(FieldError("metadata.name", f'"{name}": a DNS-1123 subdomain must consist of lower case '
-                               "alphanumeric characters, '-' or '.', and must start and end with an "
-                               "alphanumeric character"))
+    else:
+        errs += validation.validate_object_name(info.kind, name)
     errs += validate_labels(meta.get("labels"), "metadata.labels")
     errs += validate_annotations(meta.get("annotations"), "metadata.annotations")
     return errs
@@ -137,6 +126,7 @@ def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, ui
         meta["uid"] = uid
         meta["creationTimestamp"] = now
         meta["generation"] = 1
+    prune_unknown(info, new)
     _run_hooks(info, new, None)
     return new
 
@@ -157,6 +147,7 @@ def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
             meta[key] = old_meta[key]
     changed_spec = {k: v for k, v in new.items() if k not in ("metadata", "status")} != \
         {k: v for k, v in old.items() if k not in ("metadata", "status")}
+    prune_unknown(info, new)
     meta["generation"] = int(old_meta.get("generation", 1)) + (1 if changed_spec else 0)
     _run_hooks(info, new, old)
     return new

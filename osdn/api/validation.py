@@ -156,6 +156,47 @@ def validate_dns1123_subdomain(value: Any, path: str) -> list[FieldError]:
     return [] if is_dns1123_subdomain(value) else [invalid(path, value, DNS1123_SUBDOMAIN_MSG)]
 
 
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                     "alphabetic character, and end with an alphanumeric character, and be at most 63 characters")
+MAX_PATH_SEGMENT_NAME = 253
+# How each kind's metadata.name is checked (Kubernetes: RBAC kinds are path segments; namespaces are
+# DNS-1123 labels; services DNS-1035 labels; most others DNS-1123 subdomains, the default here).
+PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+LABEL_NAMED = frozenset({"Namespace", "Project", "NetNamespace"})
+DNS1035_NAMED = frozenset({"Service"})
+
+
+def path_segment_problem(value: str) -> str | None:
+    """Kubernetes IsValidPathSegmentName, plus: no control characters, at most 253 characters."""
+    if value in (".", ".."):
+        return f"may not be '{value}'"
+    for bad in ("/", "%"):
+        if bad in value:
+            return f"may not contain '{bad}'"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "may not contain control characters (newline, tab, ...)"
+    if len(value) > MAX_PATH_SEGMENT_NAME:
+        return f"must be no more than {MAX_PATH_SEGMENT_NAME} characters"
+    return None
+
+
+def validate_object_name(kind: str, name: str, path: str = "metadata.name") -> list[FieldError]:
+    """`name` as the name of a `kind` object (the rule of that kind, see the sets above)."""
+    if kind in PATH_SEGMENT_NAMED:
+        problem = path_segment_problem(name)
+        return [invalid(path, name, problem)] if problem else []
+    if kind in LABEL_NAMED:
+        errs = validate_dns1123_label(name, path)
+        if not errs and kind == "Project" and len(name) < 2:
+            errs = [invalid(path, name, "must be at least 2 characters long")]
+        return errs
+    if kind in DNS1035_NAMED:
+        ok = len(name) <= 63 and bool(_DNS1035_LABEL.match(name))
+        return [] if ok else [invalid(path, name, DNS1035_LABEL_MSG)]
+    return validate_dns1123_subdomain(name, path)
+
+
 def iana_svc_name_problem(value: Any) -> str | None:
     """Kubernetes IsValidPortName: <=15 chars, [-a-z0-9], a letter, no leading/trailing/double '-'."""
     if not isinstance(value, str):
@@ -205,3 +246,19 @@ def validate_non_negative(value: Any, path: str) -> list[FieldError]:
     if value is not None and (not is_int(value) or value < 0):
         return [invalid(path, value, "must be greater than or equal to 0")]
     return []
+
+
+# ---- project annotations
+
+ACTIVE_DEADLINE_OVERRIDE = "openshift.io/active-deadline-seconds-override"
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def validate_deadline_override(annotations: dict[str, str] | None) -> list[FieldError]:
+    """The RunOnceDuration annotation of a Project/Namespace: a string of digits (seconds), if present."""
+    value = (annotations or {}).get(ACTIVE_DEADLINE_OVERRIDE)
+    if value is None or _DIGITS.match(value):
+        return []
+    return [invalid(f"metadata.annotations[{ACTIVE_DEADLINE_OVERRIDE}]", value,
+                    "must be a non-negative integer number of seconds, as a string")]
+

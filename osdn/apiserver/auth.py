@@ -1,27 +1,39 @@
 """Authentication (bearer tokens from a token file) and RBAC authorization.
 
-The token file holds one line per token: `sha256(token),user,group1|group2`; raw tokens are shown
-once, when created, and never stored. Authorization evaluates ClusterRoleBindings (cluster-wide)
-and RoleBindings (in their namespace) against ClusterRole rules, like Kubernetes RBAC; members of
-the group `system:cluster-admins` may do everything.
+The token file holds one line per token: `sha256(token),user,group1|group2,created,expires` (unix
+seconds; an empty `expires` never expires); raw tokens are shown once, when created, and never
+stored. A token's id is the first 12 hex digits of its hash: listing and revoking use it, so no
+one needs the raw token to revoke it. Expiry is checked at every authentication against the
+injected clock.
+
+Authorization evaluates ClusterRoleBindings (cluster-wide) and RoleBindings (in their namespace)
+against the ClusterRole they reference, like Kubernetes RBAC, for resource requests (verb, group,
+resource[/subresource], name) and non-resource requests (`nonResourceURLs`, e.g. `/metrics`).
+Members of the group `system:cluster-admins` may do everything. The Role kind is not served, so a
+binding whose roleRef is a Role grants nothing.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osdn.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from osdn.errors import BadRequestError, ForbiddenError, NotFoundError, ObjectRef, UnauthorizedError
 from osdn.store import Store
 
 RBAC = "rbac.authorization.k8s.io"
 CLUSTER_ADMINS = "system:cluster-admins"
 AUTHENTICATED = "system:authenticated"
+TOKEN_ID_LEN = 12
+MIN_TOKEN_ID_LEN = 6
 
 
 @dataclass(frozen=True)
@@ -36,16 +48,19 @@ class User:
 
 @dataclass(frozen=True)
 class Attributes:
-    """One request as the authorizer sees it."""
+    """One request as the authorizer sees it: a resource request, or a non-resource `path`."""
 
-    verb: str            # get list watch create update patch delete
+    verb: str            # get list watch create update patch delete (bind escalate for RBAC)
     group: str
     resource: str        # plural
     subresource: str = ""
     namespace: str = ""
     name: str = ""
+    path: str = ""       # non-resource URL (/metrics); then group and resource are empty
 
     def describe(self, user: User) -> str:
+        if self.path:
+            return f'forbidden: User "{user.name}" cannot {self.verb} path "{self.path}"'
         res = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         where = f' in the namespace "{self.namespace}"' if self.namespace else " at the cluster scope"
         return (f'{res} is forbidden: User "{user.name}" cannot {self.verb} resource "{res}" in API group '
@@ -56,39 +71,109 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _rfc3339(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One stored token: its hash, whom it authenticates, when it was made and when it expires."""
+
+    digest: str
+    user: User
+    created: int | None = None
+    expires: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.digest[:TOKEN_ID_LEN]
+
+    def line(self) -> str:
+        return ",".join((self.digest, self.user.name, "|".join(self.user.groups),
+                         "" if self.created is None else str(self.created),
+                         "" if self.expires is None else str(self.expires)))
+
+    @classmethod
+    def parse(cls, line: str) -> TokenRecord:
+        digest, name, groups, created, expires = (line.split(",") + ["", "", "", ""])[:5]
+        return cls(digest, User(name, tuple(g for g in groups.split("|") if g)),
+                   int(created) if created.isdigit() else None, int(expires) if expires.isdigit() else None)
+
+    def to_obj(self) -> dict[str, Any]:
+        """What listing shows: never the token, only its id."""
+        return {"id": self.id, "user": self.user.name, "groups": list(self.user.groups),
+                "created": _rfc3339(self.created), "expires": _rfc3339(self.expires)}
+
+
 class TokenFile:
     """The server's token file; thread-safe; writes are atomic (temp file + rename)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.clock = clock
         self._lock = threading.Lock()
-        self._users: dict[str, User] = {}
+        self._records: dict[str, TokenRecord] = {}
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 if line.strip() and not line.startswith("#"):
-                    digest, name, groups = (line.split(",") + ["", ""])[:3]
-                    self._users[digest] = User(name, tuple(g for g in groups.split("|") if g))
+                    record = TokenRecord.parse(line)
+                    self._records[record.digest] = record
 
     def authenticate(self, token: str) -> User:
-        user = self._users.get(_hash(token))
-        if user is None:
+        record = self._records.get(_hash(token))
+        if record is None:
             raise UnauthorizedError("Unauthorized: the bearer token is not valid")
-        return User(user.name, (*user.groups, AUTHENTICATED))
+        if record.expires is not None and self.clock() >= record.expires:
+            raise UnauthorizedError(f"Unauthorized: the bearer token {record.id} expired at "
+                                    f"{_rfc3339(record.expires)}")
+        return User(record.user.name, (*record.user.groups, AUTHENTICATED))
 
-    def create(self, name: str, groups: tuple[str, ...] = ()) -> str:
-        """Mint a token for `name`; returns the raw token (shown once)."""
+    def create(self, name: str, groups: tuple[str, ...] = (), expires_in: float | None = None) -> str:
+        """Mint a token for `name` (valid `expires_in` seconds, or forever); returns the raw token (shown once)."""
         if not name or any(c in name for c in ",|\n") or name.startswith("system:") and name != "system:admin" \
                 and not name.startswith("system:node:"):
             raise BadRequestError(f'invalid user name "{name}"')
+        bad = [g for g in groups if not g or any(c in g for c in ",|\n")]
+        if bad:
+            raise BadRequestError(f'invalid group name "{bad[0]}"')
+        if expires_in is not None and expires_in <= 0:
+            raise BadRequestError(f"expiresIn: must be a positive number of seconds, got {expires_in}")
         token = secrets.token_urlsafe(32)
+        now = int(self.clock())
+        expires = None if expires_in is None else now + int(expires_in)
         with self._lock:
-            self._users[_hash(token)] = User(name, groups)
-            lines = [f"{d},{u.name},{'|'.join(u.groups)}" for d, u in self._users.items()]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("\n".join(lines) + "\n")
-            os.chmod(tmp, 0o600)
-            tmp.replace(self.path)
+            self._records[_hash(token)] = TokenRecord(_hash(token), User(name, groups), now, expires)
+            self._save()
         return token
+
+    def record_of(self, token: str) -> TokenRecord:
+        return self._records[_hash(token)]
+
+    def list(self) -> list[TokenRecord]:
+        return sorted(self._records.values(), key=lambda r: (r.user.name, r.created or 0, r.id))
+
+    def revoke(self, token_id: str) -> TokenRecord:
+        """Remove the token whose id starts with `token_id` (at least 6 hex digits, and only one may match)."""
+        if len(token_id) < MIN_TOKEN_ID_LEN:
+            raise BadRequestError(f'token id "{token_id}" is too short: give at least {MIN_TOKEN_ID_LEN} characters '
+                                  "of the id that `osdn adm token list` shows")
+        with self._lock:
+            found = [r for r in self._records.values() if r.id.startswith(token_id)]
+            if not found:
+                raise NotFoundError(f'token "{token_id}" not found', ObjectRef("Token", token_id))
+            if len(found) > 1:
+                raise BadRequestError(f'token id "{token_id}" matches {len(found)} tokens: give more characters')
+            del self._records[found[0].digest]
+            self._save()
+        return found[0]
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(r.line() + "\n" for r in self._records.values()))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
 
 
 def _matches(values: list[str] | None, wanted: str) -> bool:
@@ -96,12 +181,20 @@ def _matches(values: list[str] | None, wanted: str) -> bool:
     return "*" in values or wanted in values
 
 
+def url_matches(patterns: list[str] | None, path: str) -> bool:
+    """A nonResourceURLs entry matches its path exactly, or as a prefix when it ends in `*`."""
+    return any(p == "*" or p == path or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns or [])
+
+
 def rule_allows(rule: dict[str, Any], attrs: Attributes) -> bool:
+    if attrs.path:
+        return _matches(rule.get("verbs"), attrs.verb) and url_matches(rule.get("nonResourceURLs"), attrs.path)
     resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
     resources = rule.get("resources") or []
     return (_matches(rule.get("verbs"), attrs.verb)
             and _matches(rule.get("apiGroups"), attrs.group)
-            and ("*" in resources or resource in resources or f"{attrs.resource}/*" in resources)
+            and ("*" in resources or resource in resources or f"{attrs.resource}/*" in resources
+                 or (attrs.subresource != "" and f"*/{attrs.subresource}" in resources))
             and (not rule.get("resourceNames") or attrs.name in rule["resourceNames"]))
 
 
@@ -122,12 +215,19 @@ class Authorizer:
         if event.key.resource.endswith(RBAC):
             self._cache.clear()
 
-    def _role_rules(self, name: str) -> list[dict[str, Any]]:
-        items, _ = self.store.list(f"clusterroles.{RBAC}")
-        for obj, _raw in items:
-            if obj["metadata"]["name"] == name:
-                return list(obj.get("rules") or [])
-        return []
+    def role_ref_rules(self, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rules of the role a binding references; NotFoundError if there is no such role.
+
+        Only ClusterRoles exist (the Role kind is not served), so a Role reference never resolves.
+        """
+        kind, name = role_ref.get("kind"), str(role_ref.get("name") or "")
+        if kind == "ClusterRole":
+            items, _ = self.store.list(f"clusterroles.{RBAC}")
+            for obj, _raw in items:
+                if obj["metadata"]["name"] == name:
+                    return list(obj.get("rules") or [])
+        plural = "clusterroles" if kind == "ClusterRole" else "roles"
+        raise NotFoundError(f'{plural}.{RBAC} "{name}" not found', ObjectRef(str(kind or "ClusterRole"), name))
 
     def rules_for(self, user: User, namespace: str) -> list[dict[str, Any]]:
         key = (user, namespace)
@@ -137,7 +237,10 @@ class Authorizer:
             ns_bindings = self.store.list(f"rolebindings.{RBAC}", namespace)[0] if namespace else []
             for obj, _raw in [*bindings, *ns_bindings]:
                 if any(_subject_matches(s, user) for s in obj.get("subjects") or []):
-                    rules += self._role_rules((obj.get("roleRef") or {}).get("name", ""))
+                    try:
+                        rules += self.role_ref_rules(obj.get("roleRef") or {})
+                    except NotFoundError:
+                        continue
             self._cache[key] = rules
         return self._cache[key]
 

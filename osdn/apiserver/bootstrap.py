@@ -24,12 +24,17 @@ _READ = ["get", "list", "watch"]
 _ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
 _NET = "network.openshift.io"
 _PROJECT_WRITABLE = [
-    ("", ["pods", "pods/status", "services", "endpoints", "configmaps", "replicationcontrollers", "events"]),
+    ("", ["pods", "services", "configmaps", "replicationcontrollers"]),
     ("apps", ["deployments"]),
     ("route.openshift.io", ["routes", "routes/status"]),
     ("networking.k8s.io", ["networkpolicies", "ingresses"]),
     ("template.openshift.io", ["templates"]),
 ]
+# Readable, not writable, by project roles (as in Kubernetes >= 1.22 and OpenShift): the node owns
+# pod status and events; endpoints are written by controllers (writing them by hand can point a
+# service at another tenant's pods, CVE-2021-25740).
+_PROJECT_READONLY = [("", ["pods/status", "endpoints", "events"])]
+METRICS_URLS = ["/metrics"]
 
 
 def _rule(group: str, resources: list[str], verbs: list[str]) -> Obj:
@@ -37,12 +42,18 @@ def _rule(group: str, resources: list[str], verbs: list[str]) -> Obj:
 
 
 def builtin_roles() -> dict[str, list[Obj]]:
-    """Rules of the built-in ClusterRoles (bound per project by RoleBindings, or cluster-wide)."""
+    """Rules of the built-in ClusterRoles (bound per project by RoleBindings, or cluster-wide).
+
+    admin covers edit, which covers view, so a project admin may grant any of the three in her
+    project (RBAC escalation prevention compares rules); she cannot change her Namespace or
+    Project labels and annotations (namespaces are read-only to her).
+    """
     edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE]
     readonly = [_rule("", ["namespaces"], _READ), _rule("project.openshift.io", ["projects"], _READ),
-                _rule(_NET, ["egressnetworkpolicies"], _READ)]
+                _rule(_NET, ["egressnetworkpolicies"], _READ)] + [_rule(g, r, _READ) for g, r in _PROJECT_READONLY]
     return {
-        "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                          {"nonResourceURLs": ["*"], "verbs": ["*"]}],
         # Project admin: everything in the project except the egress firewall, which only cluster
         # admins may create or edit (seed: "Project administrators can neither create
         # EgressNetworkPolicy objects, nor edit the ones you create in their project").
@@ -58,6 +69,8 @@ def builtin_roles() -> dict[str, list[Obj]]:
             _rule("", ["nodes", "nodes/status"], ["create", "update", "patch"]),
             _rule("", ["pods", "pods/status", "events"], ["create", "update", "patch", "delete"]),
         ],
+        # Prometheus scrapers: GET /metrics (bind a user or the group system:monitoring).
+        "system:monitoring": [{"nonResourceURLs": METRICS_URLS, "verbs": ["get"]}],
     }
 
 
@@ -84,6 +97,10 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:nodes"},
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "system:node"},
         "subjects": [{"kind": "Group", "name": "system:nodes", "apiGroup": RBAC}]})
+    _ensure(resources, "ClusterRoleBinding", {
+        "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:monitoring"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "system:monitoring"},
+        "subjects": [{"kind": "Group", "name": "system:monitoring", "apiGroup": RBAC}]})
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
     _ensure(resources, "ClusterNetwork", cluster_network)
     _ensure(resources, "Network", network_from_cluster_network(

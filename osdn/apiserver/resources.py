@@ -59,8 +59,10 @@ class Resources:
     # ---- helpers -----------------------------------------------------------------------------
     def authorize(self, user: User, verb: str, info: KindInfo, namespace: str = "", name: str = "",
                   subresource: str = "") -> None:
-        self.authorizer.check(user, Attributes(verb, info.group, info.plural, subresource,
-                                               namespace if info.namespaced else "", name))
+        """RBAC check; a request on one Namespace is checked in that namespace (as kube-apiserver does), so
+        a project's roles may read their own Namespace."""
+        scope = namespace if info.namespaced else name if info.kind == "Namespace" else ""
+        self.authorizer.check(user, Attributes(verb, info.group, info.plural, subresource, scope, name))
 
     def _require_namespace(self, info: KindInfo, namespace: str) -> None:
         if not info.namespaced:

@@ -198,7 +198,8 @@ def validate_node(obj: Obj, old: Obj | None) -> list[FieldError]:
 # ---- Namespace and Event
 
 def validate_namespace(obj: Obj, old: Obj | None) -> list[FieldError]:
-    return parse_strict(Namespace, obj)[1]
+    ns, errs = parse_strict(Namespace, obj)
+    return errs if ns is None else v.validate_deadline_override(ns.metadata.annotations)
 
 
 def validate_event(obj: Obj, old: Obj | None) -> list[FieldError]:

@@ -13,7 +13,7 @@ from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
 from osdn.errors import FieldError
 
-ACTIVE_DEADLINE_OVERRIDE = "openshift.io/active-deadline-seconds-override"
+ACTIVE_DEADLINE_OVERRIDE = v.ACTIVE_DEADLINE_OVERRIDE
 _DIGITS = re.compile(r"^[0-9]+$")
 
 
@@ -35,11 +35,7 @@ def validate_project(obj: Obj, old: Obj | None) -> list[FieldError]:
     project, errs = parse_strict(Project, obj)
     if project is None:
         return errs
-    value = (project.metadata.annotations or {}).get(ACTIVE_DEADLINE_OVERRIDE)
-    if value is not None and not _DIGITS.match(value):
-        errs.append(v.invalid(f"metadata.annotations[{ACTIVE_DEADLINE_OVERRIDE}]", value,
-                              "must be a non-negative integer number of seconds, as a string"))
-    return errs
+    return errs + v.validate_deadline_override(project.metadata.annotations)
 
 
 HOOKS: dict[str, Hooks] = {"Project": Hooks(Project, None, validate_project)}
