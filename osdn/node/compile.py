@@ -10,6 +10,15 @@ selection, named ports); this module only reshapes its answer into the node's se
   how many pods match, so pod churn stays element-only;
 - multicast is enabled for a netid iff every namespace sharing it has the annotation.
 
+Fail closed, never fail the node: a policy the model marks unenforceable (over the API's limits,
+malformed), one that does not compile here, or one render cannot number (`render.policy.unrenderable`)
+becomes `Policy.closed()` (its pods isolated in its directions, nothing allowed by it) and is listed
+in `NodeIntent.policy_failures`; every other policy compiles as usual. Pods of a namespace this node
+does not know yet (multitenant: no NetNamespace; networkpolicy: no Namespace object) are isolated,
+never global: multitenant gives them a netid of their own above every VNID (`UNKNOWN_NETID_BASE`),
+networkpolicy isolates them both ways with no rule (and ignores that namespace's policies) until the
+namespace is known.
+
 `relevant_change` (pure) is the agent's event filter: it tells whether a watch event can change the
 result of `compile_intent`, so events that cannot (a pod's phase, conditions or annotations; any
 resourceVersion bump) spend no sync. It must stay in step with what compile and the model read.
@@ -21,10 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from osdn.model.cluster import ClusterState
+from osdn.model.cluster import MULTITENANT, NETWORKPOLICY, ClusterState
 from osdn.model.netpol import CompiledPolicy, Rule
 from osdn.model.subnets import gateway_for
 from osdn.node.intent import (
+    UNKNOWN_NETID_BASE,
     ClusterPod,
     DestPort,
     LocalPod,
@@ -32,13 +42,16 @@ from osdn.node.intent import (
     Node,
     NodeIntent,
     Policy,
+    PolicyFailure,
     PolicyRule,
     PortRange,
     Proto,
     ipblock_cidrs,
 )
+from osdn.node.render.policy import unrenderable
 
 _PROTOS: dict[str, Proto] = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+UNKNOWN_NAMESPACE_POLICY = "osdn:unknown-namespace"  # never a NetworkPolicy name (`:` is not allowed)
 _VOLATILE_META = frozenset({"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid",
                             "selfLink"})
 
@@ -70,12 +83,18 @@ class NoHostSubnetError(LookupError):
 
 def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeIntent:
     """Pure: the intent of node `facts.name` for the cluster described by `objs`."""
+    objs = list(objs)
     state = ClusterState.from_objects(objs)
     own = next((h for h in state.host_subnets if h.node == facts.name and h.subnet is not None), None)
     if own is None:
         raise NoHostSubnetError(f"node {facts.name} has no HostSubnet with a subnet")
     subnet = str(own.subnet)
     ips = _PodIps(state)
+    known = known_namespaces(objs, state.mode)
+    pods = compute_cluster_pods(state, facts, ips, known)
+    policies, failures = compute_policies(state, ips, known)
+    if state.mode == NETWORKPOLICY:
+        policies += unknown_namespace_policies(pods, known)
     return NodeIntent(
         mode=state.mode,  # type: ignore[arg-type]
         node_name=facts.name,
@@ -85,12 +104,62 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
         gateway=gateway_for(subnet),
         node_ip=facts.node_ip,
         nodes=compute_nodes(state),
-        pods=compute_cluster_pods(state, facts, ips),
+        pods=pods,
         local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
         uplinks=facts.uplinks,
-        policies=tuple(compute_policy(state, p, ips) for p in state.policies),
+        policies=policies,
         multicast_netids=compute_multicast_netids(state),
+        policy_failures=failures if state.mode == NETWORKPOLICY else (),
     )
+
+
+def known_namespaces(objs: Iterable[Mapping[str, Any]], mode: str) -> frozenset[str] | None:
+    """Pure: the namespaces whose isolation this node knows (None: all, in subnet mode): those with a
+    NetNamespace in multitenant mode (it carries the netid), a Namespace object in networkpolicy mode
+    (it carries the labels that namespace selectors read)."""
+    if mode not in (MULTITENANT, NETWORKPOLICY):
+        return None
+    kind = "NetNamespace" if mode == MULTITENANT else "Namespace"
+    return frozenset(str(o.get("netname") or (o.get("metadata") or {}).get("name") or "")
+                     for o in objs if o.get("kind") == kind)
+
+
+def unknown_namespace_policies(pods: tuple[ClusterPod, ...], known: frozenset[str] | None) -> tuple[Policy, ...]:
+    """Pure: per unknown namespace, a policy isolating its pods both ways and allowing nothing."""
+    by_ns: dict[str, set[str]] = {}
+    for p in pods:
+        if known is not None and p.namespace not in known:
+            by_ns.setdefault(p.namespace, set()).add(p.ip)
+    return tuple(Policy(ns, UNKNOWN_NAMESPACE_POLICY, frozenset(ips), ingress=True, egress=True)
+                 for ns, ips in sorted(by_ns.items()))
+
+
+def compute_policies(state: ClusterState, ips: _PodIps, known: frozenset[str] | None = None
+                     ) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
+    """Pure: every policy of a known namespace, each compiled or closed (with why); one policy never
+    stops the others."""
+    policies: list[Policy] = []
+    failures: list[PolicyFailure] = []
+    skip = known if state.mode == NETWORKPOLICY else None
+    for cp in state.policies:
+        if skip is not None and cp.namespace not in skip:
+            continue
+        pol, why = _policy_or_closed(state, cp, ips)
+        policies.append(pol)
+        if why:
+            failures.append(PolicyFailure(cp.namespace, cp.name, why))
+    return tuple(policies), tuple(failures)
+
+
+def _policy_or_closed(state: ClusterState, cp: CompiledPolicy, ips: _PodIps) -> tuple[Policy, str]:
+    try:
+        pol = compute_policy(state, cp, ips)
+    except (ValueError, TypeError) as exc:
+        pol = Policy(cp.namespace, cp.name, ips.of(cp.selected), ingress=cp.ingress is not None,
+                     egress=cp.egress is not None)
+        return pol, f"cannot compile: {type(exc).__name__}: {exc}"
+    why = cp.failed or unrenderable(pol) or ""
+    return (pol.closed() if why else pol), why
 
 
 class _PodIps:
@@ -115,21 +184,23 @@ def compute_nodes(state: ClusterState) -> tuple[Node, ...]:
                         for h in state.host_subnets if h.subnet is not None and h.host_ip is not None))
 
 
-def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | None = None) -> tuple[ClusterPod, ...]:
-    """Every pod IP of the cluster; a local attachment wins over a (stale) API pod with its IP."""
+def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | None = None,
+                         known: frozenset[str] | None = None) -> tuple[ClusterPod, ...]:
+    """Every pod IP of the cluster; a local attachment wins over a (stale) API pod with its IP.
+    A namespace not in `known` (None: all known) gets a netid of its own above every VNID."""
     text = (ips or _PodIps(state)).text
     local = {a.ip: a for a in facts.attachments}
-    netids: dict[str, NetID] = {}
+    found = [(ip, p.namespace, p.node, p.key) for p, ip in zip(state.pods, text, strict=True)
+             if ip is not None and ip not in local]
+    found += [(a.ip, a.namespace, facts.name, f"{a.namespace}/{a.pod}") for a in facts.attachments]
+    unknown = sorted({ns for _, ns, _, _ in found if known is not None and ns not in known})
+    netids = {ns: NetID(UNKNOWN_NETID_BASE + i) for i, ns in enumerate(unknown)}
     pods: dict[str, ClusterPod] = {}
-    for p, ip in zip(state.pods, text, strict=True):
-        if ip is not None and ip not in local:
-            netid = netids.get(p.namespace)
-            if netid is None:
-                netid = netids[p.namespace] = NetID(state.netid(p.namespace))
-            pods[ip] = ClusterPod(ip, p.namespace, netid, p.node, p.key)
-    for a in facts.attachments:
-        pods[a.ip] = ClusterPod(a.ip, a.namespace, NetID(state.netid(a.namespace)), facts.name,
-                                f"{a.namespace}/{a.pod}")
+    for ip, ns, node, owner in found:
+        netid = netids.get(ns)
+        if netid is None:
+            netid = netids[ns] = NetID(state.netid(ns))
+        pods[ip] = ClusterPod(ip, ns, netid, node, owner)
     return tuple(sorted(pods.values()))
 
 

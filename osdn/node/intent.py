@@ -16,7 +16,7 @@ Invariants that keep the rendered state small (O(pods + policy rules), never O(p
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, NewType
 
 Mode = Literal["subnet", "multitenant", "networkpolicy"]
@@ -25,6 +25,9 @@ Proto = Literal["tcp", "udp", "sctp"]
 NetID = NewType("NetID", int)
 
 GLOBAL_NETID = NetID(0)
+# Pods of a namespace the node does not know yet (no NetNamespace) get a netid of their own from
+# here up: above every VNID (24 bits), never 0, so they reach only global pods, as any isolated project.
+UNKNOWN_NETID_BASE = NetID(1 << 24)
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 
 
@@ -108,12 +111,26 @@ class Policy:
     ingress_rules: tuple[PolicyRule, ...] = ()
     egress_rules: tuple[PolicyRule, ...] = ()
 
+    def closed(self) -> Policy:
+        """Fail closed: the same pods isolated in the same directions, with nothing allowed."""
+        return replace(self, ingress_rules=(), egress_rules=())
+
+
+@dataclass(frozen=True, order=True)
+class PolicyFailure:
+    """A NetworkPolicy this node does not enforce rule by rule: it fails closed (see `compile`)."""
+
+    namespace: str
+    name: str
+    reason: str
+
 
 @dataclass(frozen=True)
 class NodeIntent:
     """Everything one node enforces. `nodes` lists every node (this one too); `pods` every pod in
     the cluster; `local_pods` the pods attached to this node's bridge; `uplinks` the bridge ports that
-    are not pods (the VXLAN device) and are trusted to carry any source address."""
+    are not pods (the VXLAN device) and are trusted to carry any source address. `policy_failures`:
+    the policies among `policies` that fail closed (no rules), with why; the agent reports them."""
 
     mode: Mode
     node_name: str
@@ -129,6 +146,7 @@ class NodeIntent:
     vxlan_port: int = 4789
     policies: tuple[Policy, ...] = ()
     multicast_netids: frozenset[NetID] = field(default_factory=frozenset)
+    policy_failures: tuple[PolicyFailure, ...] = ()
 
     def host_addrs(self) -> frozenset[str]:
         """Node IPs and pod gateways of every node: the hosts (netid 0 in multitenant mode)."""

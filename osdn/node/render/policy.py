@@ -14,18 +14,26 @@ Pure. Layout:
 Which rules exist depends on policy shape only, so pod churn is element-only (see `intent`).
 Ids: policy id = 24-bit hash of namespace/name (linear probing on collisions, in sorted order),
 shifted left 8 bits; rule ids add 1 + k (ingress k < 127) or 128 + k (egress k < 128).
+
+Render never fails because of one policy: a policy with more rules than the ids have room for
+(`RULE_CAPACITY`; the API refuses more than `osdn.api.kinds.networking.MAX_RULES`, which fits) is
+rendered closed (its pods isolated, nothing allowed; `unrenderable` says why, compile reports it), and
+a target IP that belongs to a pod of another namespace (a stale API pod whose IP a local pod now
+has) is left out of that policy rather than dispatched to two namespaces' chains.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 
 from osdn.node.intent import Direction, NodeIntent, Policy, PolicyRule
 from osdn.node.render import elements as el
 from osdn.node.render.ruleset import Chain, Set
 
-MAX_RULES = {"ingress": 127, "egress": 128}
+RULE_CAPACITY = {"ingress": 127, "egress": 128}
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 SETS = {
     "np_tgt": (("mark", "ipv4_addr"), ()),
     "np_pip": (("mark", "ipv4_addr"), ()),
@@ -48,27 +56,39 @@ def policy_ids(policies: tuple[Policy, ...]) -> dict[tuple[str, str], int]:
     return ids
 
 
+def unrenderable(pol: Policy) -> str | None:
+    """Pure: why `pol` cannot be rendered rule by rule (None: it can)."""
+    for direction, prules in (("ingress", pol.ingress_rules), ("egress", pol.egress_rules)):
+        if len(prules) > RULE_CAPACITY[direction]:
+            return (f"spec.{direction}: {len(prules)} rules, the node renders at most "
+                    f"{RULE_CAPACITY[direction]} {direction} rules per policy")
+    return None
+
+
 def ns_chain(direction: Direction, namespace: str) -> str:
-    """Chain name of a namespace's ingress/egress rules (namespaces are DNS labels: no `_`)."""
-    return f"np_{'in' if direction == 'ingress' else 'eg'}_{namespace.replace('-', '_')}"
+    """Chain name of a namespace's ingress/egress rules: `np_in_<ns>` with `-` as `_` (namespaces are
+    DNS labels: no `_`, so this is one-to-one); a name that is not a DNS label (never from the API)
+    gets a hash instead, so no namespace name can make an invalid or colliding chain name."""
+    prefix = f"np_{'in' if direction == 'ingress' else 'eg'}_"
+    if _DNS_LABEL.fullmatch(namespace):
+        return prefix + namespace.replace("-", "_")
+    return prefix + "x" + hashlib.sha256(namespace.encode()).hexdigest()[:16]
 
 
 def render_policy(intent: NodeIntent) -> tuple[list[Set], list[Chain]]:
     """Pure: sets and chains enforcing every policy of `intent` for this node's pods."""
-    local = {el.ip(p.ip) for p in intent.local_pods}
+    targets = _local_targets(intent)
     ids = policy_ids(intent.policies)
     elems: dict[str, set[str]] = {name: set() for name in SETS}
     rules: dict[str, list[str]] = {}
     for pol in sorted(intent.policies, key=lambda p: (p.namespace, p.name)):
+        pol = pol.closed() if unrenderable(pol) else pol
         pid = ids[(pol.namespace, pol.name)]
-        elems["np_tgt"].update(f"{pid} . {t}" for t in {el.ip(t) for t in pol.targets} & local)
+        elems["np_tgt"].update(f"{pid} . {t}" for t in targets[(pol.namespace, pol.name)])
         for direction, enabled, prules in (("ingress", pol.ingress, pol.ingress_rules),
                                            ("egress", pol.egress, pol.egress_rules)):
             if not enabled:
                 continue
-            if len(prules) > MAX_RULES[direction]:
-                raise ValueError(f"NetworkPolicy {pol.namespace}/{pol.name}: more than "
-                                 f"{MAX_RULES[direction]} {direction} rules")
             chain = rules.setdefault(ns_chain(direction, pol.namespace), [])  # type: ignore[arg-type]
             for k, rule in enumerate(prules):
                 rid = pid + (1 + k if direction == "ingress" else 128 + k)
@@ -81,7 +101,15 @@ def render_policy(intent: NodeIntent) -> tuple[list[Set], list[Chain]]:
         "ip daddr vmap @np_ingress_dispatch",
     )))
     sets = [Set(name, typ, frozenset(elems[name]), flags) for name, (typ, flags) in SETS.items()]
-    return sets + _dispatch_maps(intent, local), chains
+    return sets + _dispatch_maps(intent.policies, targets), chains
+
+
+def _local_targets(intent: NodeIntent) -> dict[tuple[str, str], frozenset[str]]:
+    """Per policy, its targets on this node (canonical IPs) that are pods of its own namespace."""
+    local = {el.ip(p.ip) for p in intent.local_pods}
+    ns_of = {el.ip(p.ip): p.namespace for p in intent.pods}
+    return {(pol.namespace, pol.name): frozenset(a for a in map(el.ip, pol.targets) if a in local and ns_of.get(a) == pol.namespace)
+            for pol in intent.policies}
 
 
 def _dir(chain_name: str) -> str:
@@ -112,20 +140,12 @@ def _rule_text(direction: Direction, pid: int, rid: int, rule: PolicyRule) -> It
             yield f"{head}{load}{p}{q} return"
 
 
-def _dispatch_maps(intent: NodeIntent, local: set[str]) -> list[Set]:
+def _dispatch_maps(policies: tuple[Policy, ...], targets: dict[tuple[str, str], frozenset[str]]) -> list[Set]:
     maps: dict[str, dict[str, str]] = {"ingress": {}, "egress": {}}
-    for pol in intent.policies:
+    for pol in policies:
         for direction, enabled in (("ingress", pol.ingress), ("egress", pol.egress)):
-            if not enabled:
-                continue
-            chain = ns_chain(direction, pol.namespace)  # type: ignore[arg-type]
-            for target in pol.targets:
-                addr = el.ip(target)
-                if addr not in local:
-                    continue
-                seen = maps[direction].setdefault(addr, chain)
-                if seen != chain:
-                    raise ValueError(f"pod {addr} is selected by policies of two namespaces "
-                                     f"({seen} and {chain}); policy {pol.namespace}/{pol.name}")
+            if enabled:
+                chain = ns_chain(direction, pol.namespace)  # type: ignore[arg-type]
+                maps[direction].update((addr, chain) for addr in targets[(pol.namespace, pol.name)])
     return [Set(f"np_{d}_dispatch", ("ipv4_addr",), frozenset(f"{ip} : jump {c}" for ip, c in m.items()),
                 map_to="verdict") for d, m in sorted(maps.items())]
