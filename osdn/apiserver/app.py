@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -25,13 +25,16 @@ from osdn import __version__
 from osdn.api import labels
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, all_kinds, for_path
+from osdn.apiserver import bodies
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.openapi import openapi_document
 from osdn.apiserver.projects import Projects
-from osdn.apiserver.resources import Resources
+from osdn.apiserver.resources import Resources, key_of
+from osdn.apiserver.token_api import token_routes
+from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
 from osdn.errors import (
     BadRequestError,
-    ForbiddenError,
+    FieldError,
     MethodNotAllowedError,
     NotFoundError,
     OsdnError,
@@ -46,11 +49,6 @@ LATENCY = Histogram("osdn_apiserver_request_duration_seconds", "API request late
                     buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
 WATCH_EVENTS = Counter("osdn_apiserver_watch_events_total", "Events sent to watchers")
 
-_PATCH_TYPES = {
-    "application/merge-patch+json": "merge",
-    "application/json-patch+json": "json",
-    "application/strategic-merge-patch+json": "strategic",
-}
 
 
 @dataclass
@@ -77,6 +75,8 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
     sub = segments[2] if len(segments) > 2 else ""
     if namespace and not info.namespaced:
         raise NotFoundError(f"{info.plural} is not namespaced")
+    if sub and not (sub == "status" and info.has_status):  # never act on NAME for NAME/garbage
+        raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub})')
     return Target(info, namespace, name, sub)
 
 
@@ -86,13 +86,27 @@ def _list_body(info: KindInfo, raws: list[bytes], rv: int) -> bytes:
     return (head + ',"items":[').encode() + b",".join(raws) + b"]}"
 
 
+def requested_dry_run(request: Request) -> bool:
+    """`dryRun` as kube-apiserver reads it on a write: absent is a real write, every value must be
+    `All`; anything else is refused (fail closed: a preview never becomes a write)."""
+    values = request.query_params.getlist("dryRun")
+    for value in values:
+        if value != "All":
+            message = f'dryRun: Unsupported value: "{value}": supported values: "All"'
+            raise BadRequestError(message, causes=[FieldError("dryRun", message, "FieldValueNotSupported")])
+    return bool(values)
+
+
 def _warning_headers(items: list[str]) -> dict[str, str]:
     return {"Warning": ", ".join(f'299 - "{w}"' for w in items)} if items else {}
 
 
 class Api:
-    def __init__(self, store: Store, tokens: TokenFile, resources: Resources, projects: Projects) -> None:
+    def __init__(self, store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
+                 watch_limits: WatchLimits | None = None) -> None:
         self.store, self.tokens, self.resources, self.projects = store, tokens, resources, projects
+        self.watch_limits = watch_limits or WatchLimits()
+        self.body_limits = bodies.BodyLimits()
 
     # ---- plumbing ----------------------------------------------------------------------------
     def user(self, request: Request) -> User:
@@ -102,23 +116,9 @@ class Api:
         return self.tokens.authenticate(auth[7:].strip())
 
     @staticmethod
-    async def body(request: Request) -> Any:
-        raw = await request.body()
-        if not raw.strip():
-            raise BadRequestError("the request body is empty")
-        ctype = request.headers.get("content-type", "")
-        try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as e:
-            raise BadRequestError(f"the request body is not valid {'YAML' if 'yaml' in ctype else 'JSON'}: {e}") \
-                from None
-
-    @staticmethod
     def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
                 warnings: list[str] | None = None) -> Response:
-        headers = _warning_headers(warnings or [])
+        headers = _warning_headers(bodies.warnings_of(request) + (warnings or []))
         if "yaml" in request.headers.get("accept", ""):
             data = obj if obj is not None else json.loads(raw or b"null")
             return Response(yaml.safe_dump(data, sort_keys=False), status, headers, "application/yaml")
@@ -167,9 +167,11 @@ class Api:
     # ---- CRUD --------------------------------------------------------------------------------
     async def crud(self, request: Request, user: User, t: Target) -> Response:
         q = request.query_params
-        dry_run = q.get("dryRun") == "All"
         res = self.resources
         method = request.method
+        dry_run = method != "GET" and requested_dry_run(request)
+        if method == "GET":
+            bodies.check_read_params(q)
         if method == "GET" and not t.name:
             if q.get("watch") in ("true", "1"):
                 return await self.watch(request, user, t)
@@ -181,34 +183,34 @@ class Api:
         if method == "GET":
             return self.respond(request, None, raw=res.get_raw(user, t.info, t.namespace, t.name))
         if method == "POST" and not t.name:
-            r = res.create(user, t.info, t.namespace, await self._object(request), dry_run)
+            r = res.create(user, t.info, t.namespace, await self._object(request, t), dry_run)
             return self.respond(request, r.obj, 201, warnings=r.warnings.items)
         if method == "PUT" and t.name:
-            r = res.update(user, t.info, t.namespace, t.name, await self._object(request), t.subresource, dry_run)
+            r = res.update(user, t.info, t.namespace, t.name, await self._object(request, t), t.subresource,
+                           dry_run)
             return self.respond(request, r.obj, warnings=r.warnings.items)
         if method == "PATCH" and t.name:
-            ptype = _PATCH_TYPES.get(request.headers.get("content-type", "").split(";")[0].strip(), "merge")
-            r = res.patch(user, t.info, t.namespace, t.name, await self.body(request), ptype, t.subresource,
-                          dry_run)
+            body, ptype = await bodies.read_patch(request, self.body_limits, t.info)
+            r = res.patch(user, t.info, t.namespace, t.name, body, ptype, t.subresource, dry_run)
             return self.respond(request, r.obj, warnings=r.warnings.items)
-        if method == "DELETE" and t.name:
-            expected = None
-            raw = await request.body()
-            if raw.strip():
-                pre = (json.loads(raw).get("preconditions") or {})
-                expected = int(pre["resourceVersion"]) if pre.get("resourceVersion") else None
-            r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run)
+        if method == "DELETE" and t.name and not t.subresource:
+            opts = await bodies.read_delete_options(request, self.body_limits)
+            expected = opts.resource_version
+            if opts.uid is not None:
+                res.authorize(user, "delete", t.info, t.namespace, t.name)
+                expected = bodies.expected_version(opts, self.store.get(key_of(t.info, t.namespace, t.name)))
+            r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run or opts.dry_run)
             return self.respond(request, r.obj, warnings=r.warnings.items)
         raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
 
-    async def _object(self, request: Request) -> dict[str, Any]:
-        body = await self.body(request)
-        if not isinstance(body, dict):
-            raise BadRequestError("the request body must be an object")
-        return body
+    async def _object(self, request: Request, t: Target | None = None) -> dict[str, Any]:
+        return await bodies.read_object(request, self.body_limits, t.info if t else None)
 
     async def project(self, request: Request, user: User, t: Target) -> Response:
         method = request.method
+        dry_run = method != "GET" and requested_dry_run(request)
+        if method == "GET":
+            bodies.check_read_params(request.query_params)
         if method == "GET" and not t.name:
             items, rv = self.projects.list(user, request.query_params.get("labelSelector", ""))
             return self.respond(request, {"apiVersion": t.info.api_version, "kind": "ProjectList",
@@ -216,17 +218,17 @@ class Api:
         if method == "GET":
             return self.respond(request, self.projects.get(user, t.name))
         if method == "POST":
-            dry_run = request.query_params.get("dryRun") == "All"
-            return self.respond(request, self.projects.create(user, await self._object(request), dry_run), 201)
+            r = self.projects.create(user, await self._object(request, t), dry_run)
+            return self.respond(request, r.obj, 201, warnings=r.warnings.items)
         if method == "DELETE":
-            return self.respond(request, self.projects.delete(user, t.name))
+            return self.respond(request, self.projects.delete(user, t.name, dry_run))
         if method == "PUT":
-            return self.respond(request, self.projects.update(user, t.name, await self._object(request)))
+            return self.respond(request, self.projects.update(user, t.name, await self._object(request, t),
+                                                              dry_run=dry_run))
         if method == "PATCH":
-            body = await self.body(request)
-            kind = _PATCH_TYPES.get(request.headers.get("content-type", "").split(";")[0].strip(), "merge")
+            body, kind = await bodies.read_patch(request, self.body_limits, t.info)
             fn = (lambda o: json_patch(o, body)) if kind == "json" else (lambda o: merge_patch(o, body))
-            return self.respond(request, self.projects.update(user, t.name, {}, fn))
+            return self.respond(request, self.projects.update(user, t.name, {}, fn, dry_run))
         raise MethodNotAllowedError(f"{method} is not supported on projects")
 
     # ---- watch -------------------------------------------------------------------------------
@@ -238,11 +240,9 @@ class Api:
         timeout = float(q.get("timeoutSeconds") or 0) or None
         rv_param = q.get("resourceVersion", "")
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue = WatchQueue(loop, self.watch_limits, f"watch of {t.info.plural} by {user.name}")  # bounded
         ns = t.namespace if t.info.namespaced and t.namespace else None
-
-        def deliver(event: Event) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+        deliver = queue.put
 
         initial: list[bytes] = []
         if rv_param in ("", "0"):
@@ -275,11 +275,9 @@ class Api:
                     wait = None if deadline is None else deadline - time.monotonic()
                     if wait is not None and wait <= 0:
                         return
-                    try:
-                        ev = await asyncio.wait_for(queue.get(), wait)
-                    except TimeoutError:
+                    if (live := await queue.get(wait)) is None:   # timeout, or the watcher fell behind
                         return
-                    if (line := encode(ev)) is not None:
+                    if (line := encode(live)) is not None:
                         WATCH_EVENTS.inc()
                         yield line
             finally:
@@ -312,8 +310,10 @@ class Api:
              "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]} for k in kinds]}
 
 
-def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects) -> Starlette:
-    api = Api(store, tokens, resources, projects)
+def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
+               watch_limits: WatchLimits | None = None, body_limits: bodies.BodyLimits | None = None) -> Starlette:
+    api = Api(store, tokens, resources, projects, watch_limits)
+    api.body_limits = body_limits or api.body_limits
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -321,23 +321,8 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
     async def version(request: Request) -> Response:
         return JSONResponse({"osdn": __version__, "gitVersion": f"v{__version__}"})
 
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
-
-    async def tokens_endpoint(request: Request) -> Response:
-        try:
-            user = api.user(request)
-            if not user.is_cluster_admin:
-                raise ForbiddenError(f'User "{user.name}" cannot create tokens: only cluster admins can')
-            body = await api._object(request)
-            name = str(body.get("user") or "")
-            groups = tuple(str(g) for g in body.get("groups") or ())
-            return JSONResponse({"user": name, "groups": list(groups), "token": tokens.create(name, groups)}, 201)
-        except OsdnError as e:
-            return JSONResponse(e.to_status(), e.code)
 
     async def whoami(request: Request) -> Response:
         try:
@@ -349,8 +334,8 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(routes=[
         Route("/healthz", healthz), Route("/readyz", healthz), Route("/version", version),
-        Route("/metrics", metrics), Route("/openapi/v2", openapi), Route("/openapi.json", openapi),
-        Route("/osdn/v1/tokens", tokens_endpoint, methods=["POST"]),
+        Route("/openapi/v2", openapi), Route("/openapi.json", openapi),
+        *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
         Route("/api", api.handle, methods=methods), Route("/api/{rest:path}", api.handle, methods=methods),
         Route("/apis", api.handle, methods=methods), Route("/apis/{rest:path}", api.handle, methods=methods),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from osdn import __version__
 from osdn.cli.context import Ctx, handle_errors, pass_ctx
-from osdn.errors import BadRequestError, NotFoundError
+from osdn.cli.dryrun import Writer, dry_run_option
+from osdn.client.config import set_namespace, write_kubeconfig
+from osdn.errors import BadRequestError, ForbiddenError, NotFoundError
 
 RBAC = "rbac.authorization.k8s.io"
 Obj = dict[str, Any]
@@ -31,18 +33,46 @@ def token() -> None:
 @click.option("--group", "groups", multiple=True, help="Group the user belongs to (repeatable).")
 @click.option("--write-config", type=click.Path(dir_okay=False), default=None,
               help="Also write a client config file for this user (use with --config FILE).")
+@click.option("--expires-in", default=None, metavar="DURATION",
+              help="The token stops working after this long (24h, 90m, 3600s); default: never.")
 @pass_ctx
 @handle_errors
-def token_create(ctx: Ctx, user: str, groups: tuple[str, ...], write_config: str | None) -> None:
+def token_create(ctx: Ctx, user: str, groups: tuple[str, ...], write_config: str | None,
+                 expires_in: str | None) -> None:
     """Create a token for USER and print it (it is shown only once). Cluster admins only."""
-    raw = ctx.client.create_token(user, list(groups))
+    body: Obj = {"user": user, "groups": list(groups), **({"expiresIn": expires_in} if expires_in else {})}
+    raw = str(ctx.client.request("POST", "/osdn/v1/tokens", body)["token"])
     if write_config:
         path = Path(write_config)
-        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "server": ctx.client.config.server,
-                                        "user": user, "token": raw}, sort_keys=False))
-        path.chmod(0o600)
+        cfg = ctx.client.config
+        write_kubeconfig(path, "osdn", cfg.server, user, raw, cfg.ca_pem)
         click.echo(f"wrote {path} for user {user}", err=True)
     click.echo(raw)
+
+
+@token.command("list")
+@pass_ctx
+@handle_errors
+def token_list(ctx: Ctx) -> None:
+    """List tokens by id (never the tokens themselves). Cluster admins only."""
+    items = ctx.client.request("GET", "/osdn/v1/tokens")["items"]
+    rows = [("ID", "USER", "GROUPS", "CREATED", "EXPIRES")] + [
+        (t["id"], t["user"], ",".join(t["groups"]) or "<none>", t["created"] or "<unknown>", t["expires"] or "<never>")
+        for t in items]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_ids", nargs=-1, required=True)
+@pass_ctx
+@handle_errors
+def token_revoke(ctx: Ctx, token_ids: tuple[str, ...]) -> None:
+    """Revoke tokens by the id `token list` shows (a unique prefix of 6+ characters will do)."""
+    for token_id in token_ids:
+        gone = ctx.client.request("DELETE", f"/osdn/v1/tokens/{token_id}")["details"]
+        click.echo(f'token {gone["id"]} of user "{gone["user"]}" revoked')
 
 
 # ------------------------------------------------------------------------------------------- policy
@@ -55,11 +85,15 @@ def _subject(user: str) -> Obj:
     return {"kind": "User", "apiGroup": RBAC, "name": user}
 
 
-def _change_binding(ctx: Ctx, kind: str, role: str, users: tuple[str, ...], namespace: str, add: bool) -> None:
+def _change_binding(writer: Writer, kind: str, role: str, users: tuple[str, ...], namespace: str,
+                    add: bool) -> None:
     """Add/remove users on the binding named after the role (creating it if needed), as oc does."""
-    client = ctx.client
+    client = writer.client
     info = "RoleBinding" if kind == "RoleBinding" else "ClusterRoleBinding"
-    client.get("ClusterRole", role)  # fail early with NotFound for a typo'd role
+    # Fail early with NotFound for a typo'd role; a project admin may not read cluster roles (the
+    # server still checks the binding).
+    with contextlib.suppress(ForbiddenError):
+        client.get("ClusterRole", role)
     try:
         binding = client.get(info, role, namespace)
     except NotFoundError:
@@ -68,60 +102,75 @@ def _change_binding(ctx: Ctx, kind: str, role: str, users: tuple[str, ...], name
         binding = {"apiVersion": f"{RBAC}/v1", "kind": info, "metadata": {"name": role},
                    "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": []}
         subjects = [_subject(u) for u in users]
-        client.create({**binding, "subjects": subjects}, namespace)
+        writer.create({**binding, "subjects": subjects}, namespace)
         return
     subjects = [s for s in binding.get("subjects") or []
                 if not (s.get("kind") == "User" and s.get("name") in users)]
     if add:
         subjects += [_subject(u) for u in users]
     binding["subjects"] = subjects
-    client.update(binding, namespace)
+    writer.update(binding, namespace)
 
 
 @policy.command("add-role-to-user")
 @click.argument("role")
 @click.argument("users", nargs=-1, required=True)
 @click.option("-n", "--namespace", default=None)
+@dry_run_option
 @pass_ctx
 @handle_errors
-def add_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None) -> None:
+def add_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None, dry_run: str) -> None:
     """Give USERS the cluster role ROLE in one project, e.g. add-role-to-user admin alice -n p1."""
     ns = ctx.namespace(namespace)
-    _change_binding(ctx, "RoleBinding", role, users, ns, True)
-    click.echo(f'role "{role}" added: {", ".join(repr(u) for u in users)} (project {ns})')
+    writer = Writer(ctx.client, dry_run)
+    _change_binding(writer, "RoleBinding", role, users, ns, True)
+    click.echo(f'role "{role}" added: {", ".join(repr(u) for u in users)} (project {ns}){writer.suffix}')
+    writer.finish()
 
 
 @policy.command("remove-role-from-user")
 @click.argument("role")
 @click.argument("users", nargs=-1, required=True)
 @click.option("-n", "--namespace", default=None)
+@dry_run_option
 @pass_ctx
 @handle_errors
-def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None) -> None:
+def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None,
+                          dry_run: str) -> None:
     ns = ctx.namespace(namespace)
-    _change_binding(ctx, "RoleBinding", role, users, ns, False)
-    click.echo(f'role "{role}" removed: {", ".join(repr(u) for u in users)} (project {ns})')
+    writer = Writer(ctx.client, dry_run)
+    _change_binding(writer, "RoleBinding", role, users, ns, False)
+    click.echo(f'role "{role}" removed: {", ".join(repr(u) for u in users)} (project {ns}){writer.suffix}')
+    writer.finish()
 
 
 @policy.command("add-cluster-role-to-user")
 @click.argument("role")
 @click.argument("users", nargs=-1, required=True)
+@dry_run_option
 @pass_ctx
 @handle_errors
-def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...]) -> None:
+def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_run: str) -> None:
     """Give USERS the cluster role ROLE everywhere, e.g. add-cluster-role-to-user route-editor user."""
-    _change_binding(ctx, "ClusterRoleBinding", role, users, "", True)
-    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {", ".join(repr(u) for u in users)}')
+    writer = Writer(ctx.client, dry_run)
+    _change_binding(writer, "ClusterRoleBinding", role, users, "", True)
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {", ".join(repr(u) for u in users)}'
+               f'{writer.suffix}')
+    writer.finish()
 
 
 @policy.command("remove-cluster-role-from-user")
 @click.argument("role")
 @click.argument("users", nargs=-1, required=True)
+@dry_run_option
 @pass_ctx
 @handle_errors
-def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...]) -> None:
-    _change_binding(ctx, "ClusterRoleBinding", role, users, "", False)
-    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {", ".join(repr(u) for u in users)}')
+def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_run: str) -> None:
+    writer = Writer(ctx.client, dry_run)
+    _change_binding(writer, "ClusterRoleBinding", role, users, "", False)
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {", ".join(repr(u) for u in users)}'
+               f'{writer.suffix}')
+    writer.finish()
 
 
 # ------------------------------------------------------------------------------------------ project
@@ -129,14 +178,20 @@ def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...]) -
 @click.argument("name")
 @click.option("--display-name", default="")
 @click.option("--description", default="")
+@dry_run_option
 @pass_ctx
 @handle_errors
-def new_project(ctx: Ctx, name: str, display_name: str, description: str) -> None:
+def new_project(ctx: Ctx, name: str, display_name: str, description: str, dry_run: str) -> None:
     """Create a project; you become its admin."""
     annotations = {k: v for k, v in (("openshift.io/display-name", display_name),
                                      ("openshift.io/description", description)) if v}
-    ctx.client.create({"apiVersion": "project.openshift.io/v1", "kind": "Project",
-                       "metadata": {"name": name, **({"annotations": annotations} if annotations else {})}})
+    writer = Writer(ctx.client, dry_run)
+    writer.create({"apiVersion": "project.openshift.io/v1", "kind": "Project",
+                   "metadata": {"name": name, **({"annotations": annotations} if annotations else {})}})
+    if writer.dry:
+        click.echo(f"project.project.openshift.io/{name} created{writer.suffix}")
+        writer.finish()
+        return
     click.echo(f'Now using project "{name}" on server "{ctx.client.config.server}".')
     _set_current(ctx, name)
 
@@ -144,9 +199,7 @@ def new_project(ctx: Ctx, name: str, display_name: str, description: str) -> Non
 def _set_current(ctx: Ctx, name: str) -> None:
     src = ctx.client.config.source
     if src and src != "flags" and Path(src).exists():
-        data = yaml.safe_load(Path(src).read_text()) or {}
-        data["namespace"] = name
-        Path(src).write_text(yaml.safe_dump(data, sort_keys=False))
+        set_namespace(src, name)
 
 
 @click.command()

@@ -14,6 +14,7 @@ import yaml
 from osdn.api import patch as patching
 from osdn.api.registry import KindInfo, for_object, resolve
 from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
+from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.manifests import read_manifests
 from osdn.cli.printers import qualified_name, render
 from osdn.errors import BadRequestError, NotFoundError, OsdnError
@@ -153,25 +154,19 @@ def _parsed(files: tuple[str, ...], recursive: bool) -> list[tuple[str, Obj, Kin
     return [(src, obj, for_object(obj)) for src, obj in read_manifests(files, recursive)]
 
 
-def _dry(dry_run: str) -> bool:
-    if dry_run not in ("", "none", "server", "client", "impact"):
-        raise BadRequestError(f'--dry-run must be none, server, client or impact, not "{dry_run}"')
-    return dry_run in ("server", "client")
-
-
-def _report(info: KindInfo, obj: Obj, verb: str, output: str, dry: bool) -> None:
-    if output:
+def _report(info: KindInfo, obj: Obj, verb: str, output: str, suffix: str) -> None:
+    if output and output != "wide":
         click.echo(render(info, [obj], output, now(), single=True))
     else:
-        click.echo(f"{qualified_name(info, obj['metadata']['name'])} {verb}{' (dry run)' if dry else ''}")
+        click.echo(f"{qualified_name(info, obj['metadata']['name'])} {verb}{suffix}")
 
 
 @click.group(invoke_without_command=True)
 @file_opt
 @namespace_opt
 @click.option("-R", "--recursive", is_flag=True, help="Read directories recursively.")
-@click.option("--dry-run", default="", help="server: validate and admit without storing.")
-@click.option("-o", "--output", default="", help="Print the created object (json|yaml|name).")
+@dry_run_option
+@click.option("-o", "--output", default="", help="Print the created object (json|yaml|name|...).")
 @pass_ctx
 @click.pass_context
 @handle_errors
@@ -182,14 +177,14 @@ def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str
         return
     if not files:
         raise BadRequestError("must specify -f FILE (or a subcommand: osdn create --help)")
-    dry = _dry(dry_run)
+    writer = Writer(ctx.client, dry_run)
     objs = _parsed(files, recursive)
     failed = False
     for src, obj, info in objs:
         try:
-            created = ctx.client.create(obj, _ns_for(ctx, info, namespace, obj), dry_run=dry)
+            created = writer.create(obj, _ns_for(ctx, info, namespace, obj))
             warn(ctx.client)
-            _report(info, created, "created", output, dry)
+            _report(info, created, "created", output, writer.suffix)
         except OsdnError as e:
             failed = True
             name = (obj.get("metadata") or {}).get("name", "")
@@ -198,11 +193,12 @@ def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str
                        else f"{prefix}: {e.message}", err=True)
     if failed:
         sys.exit(1)
+    writer.finish()
 
 
 # -------------------------------------------------------------------------------------------- apply
-def apply_one(ctx: Ctx, info: KindInfo, obj: Obj, namespace: str, dry: bool) -> tuple[Obj, str]:
-    client = ctx.client
+def apply_one(writer: Writer, info: KindInfo, obj: Obj, namespace: str) -> tuple[Obj, str]:
+    client = writer.client
     desired = copy.deepcopy(obj)
     desired.pop("status", None)
     name = (desired.get("metadata") or {}).get("name")
@@ -213,13 +209,13 @@ def apply_one(ctx: Ctx, info: KindInfo, obj: Obj, namespace: str, dry: bool) -> 
     try:
         live = client.get(info, name, namespace)
     except NotFoundError:
-        return client.create(desired, namespace, dry_run=dry), "created"
+        return writer.create(desired, namespace), "created"
     last_text = (live.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED)
     last = json.loads(last_text) if last_text else None
     if last_text == applied:
         return live, "unchanged"
     patch = patching.three_way_patch(last, desired)
-    result = client.patch(info, name, patch, namespace, "merge", dry_run=dry)
+    result = writer.patch(info, name, patch, namespace, "merge")
     return result, "configured"
 
 
@@ -227,8 +223,7 @@ def apply_one(ctx: Ctx, info: KindInfo, obj: Obj, namespace: str, dry: bool) -> 
 @file_opt
 @namespace_opt
 @click.option("-R", "--recursive", is_flag=True)
-@click.option("--dry-run", default="", help="server: validate without storing; impact: list the "
-              "connections the change would open and close.")
+@dry_run_option
 @click.option("-o", "--output", default="")
 @pass_ctx
 @handle_errors
@@ -238,40 +233,40 @@ def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bo
     if not files:
         raise BadRequestError("must specify -f FILE")
     objs = _parsed(files, recursive)
-    if dry_run == "impact":
-        from osdn.cli.impact import print_apply_impact
-        print_apply_impact(ctx, [(info, obj, _ns_for(ctx, info, namespace, obj)) for _, obj, info in objs])
-        return
-    dry = _dry(dry_run)
+    writer = Writer(ctx.client, dry_run)
     for _src, obj, info in objs:
-        result, verb = apply_one(ctx, info, obj, _ns_for(ctx, info, namespace, obj), dry)
+        result, verb = apply_one(writer, info, obj, _ns_for(ctx, info, namespace, obj))
         warn(ctx.client)
-        _report(info, result, verb, output, dry)
+        _report(info, result, verb, output, writer.suffix)
+    writer.finish()
 
 
 @click.command()
 @file_opt
 @namespace_opt
 @click.option("--force", is_flag=True, help="Delete and re-create instead of updating.")
+@dry_run_option
 @pass_ctx
 @handle_errors
-def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool) -> None:
+def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool, dry_run: str) -> None:
     """Replace objects with the manifests' content (the object must exist)."""
     if not files:
         raise BadRequestError("must specify -f FILE")
+    writer = Writer(ctx.client, dry_run)
     for _src, obj, info in _parsed(files, False):
         ns = _ns_for(ctx, info, namespace, obj)
         name = str((obj.get("metadata") or {}).get("name") or "")
-        if force:
-            ctx.client.delete(info, name, ns)
-            result = ctx.client.create(obj, ns)
-        else:
-            live = ctx.client.get(info, name, ns)
-            new = copy.deepcopy(obj)
+        live = ctx.client.get(info, name, ns)
+        new = copy.deepcopy(obj)
+        if force and not writer.dry:
+            writer.delete(info, name, ns)
+            result = writer.create(obj, ns)
+        else:  # a dry run of --force checks the new object as an update: the old one is still there
             new.setdefault("metadata", {}).setdefault("resourceVersion", live["metadata"]["resourceVersion"])
-            result = ctx.client.update(new, ns)
+            result = writer.update(new, ns)
         warn(ctx.client)
-        _report(info, result, "replaced", "", False)
+        _report(info, result, "replaced", "", writer.suffix)
+    writer.finish()
 
 
 # ------------------------------------------------------------------------------------------- delete
@@ -282,10 +277,11 @@ def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool
 @click.option("-l", "--selector", default="")
 @click.option("--all", "all_", is_flag=True, help="Delete every object of the kind in the project.")
 @click.option("--ignore-not-found", is_flag=True, help="Treat a missing object as deleted.")
+@dry_run_option
 @pass_ctx
 @handle_errors
 def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace: str | None, selector: str,
-           all_: bool, ignore_not_found: bool) -> None:
+           all_: bool, ignore_not_found: bool, dry_run: str) -> None:
     """Delete objects by kind and name, by label selector, or as listed in manifests."""
     client = ctx.client
     work: list[tuple[KindInfo, str, str]] = []
@@ -303,16 +299,18 @@ def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace
     if not work and not (selector or all_):
         raise BadRequestError("you must specify objects to delete (KIND NAME, KIND/NAME or -f FILE)")
     failed = False
+    writer = Writer(client, dry_run)
     for info, name, ns in work:
         try:
-            client.delete(info, name, ns)
-            click.echo(f'{qualified_name(info, name)} deleted')
+            writer.delete(info, name, ns)
+            click.echo(f'{qualified_name(info, name)} deleted{writer.suffix}')
         except NotFoundError as e:
             if not ignore_not_found:
                 click.echo(f"Error from server (NotFound): {e.message}", err=True)
                 failed = True
     if failed:
         sys.exit(1)
+    writer.finish()
 
 
 # -------------------------------------------------------------------------------------------- patch
@@ -322,7 +320,7 @@ def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace
 @click.option("-p", "--patch", "patch_text", required=True, help="The patch, JSON or YAML.")
 @click.option("--type", "patch_type", default="strategic", type=click.Choice(["strategic", "merge", "json"]),
               show_default=True)
-@click.option("--dry-run", default="")
+@dry_run_option
 @pass_ctx
 @handle_errors
 def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text: str, patch_type: str,
@@ -336,19 +334,19 @@ def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text:
         body = yaml.safe_load(patch_text)
     except yaml.YAMLError as e:
         raise BadRequestError(f"the patch is not valid JSON or YAML: {e}") from None
-    dry = _dry(dry_run)
+    writer = Writer(ctx.client, dry_run)
     for info, names in split_targets(targets):
         ns = ctx.namespace(namespace) if info.namespaced else ""
         for name in names:
             before = ctx.client.get(info, name, ns)
-            after = ctx.client.patch(info, name, body, ns, patch_type, dry_run=dry)
+            after = writer.patch(info, name, body, ns, patch_type)
             warn(ctx.client)
-            same = before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"] or \
-                {k: v for k, v in before.items() if k != "metadata"} == \
+            same = {k: v for k, v in before.items() if k != "metadata"} == \
                 {k: v for k, v in after.items() if k != "metadata"} and \
                 before["metadata"].get("labels") == after["metadata"].get("labels") and \
                 before["metadata"].get("annotations") == after["metadata"].get("annotations")
-            click.echo(f"{qualified_name(info, name)} patched{' (no change)' if same else ''}")
+            click.echo(f"{qualified_name(info, name)} patched{' (no change)' if same else ''}{writer.suffix}")
+    writer.finish()
 
 
 # --------------------------------------------------------------------------------------------- edit

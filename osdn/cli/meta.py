@@ -10,6 +10,7 @@ import click
 from osdn.api.registry import KindInfo, resolve_subresource
 from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
 from osdn.cli.crud import create, namespace_opt, split_targets
+from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.printers import qualified_name
 from osdn.errors import BadRequestError
 
@@ -32,7 +33,7 @@ def parse_changes(pairs: tuple[str, ...], what: str) -> tuple[dict[str, str], li
 
 
 def _meta_command(ctx: Ctx, field: str, args: tuple[str, ...], namespace: str | None, overwrite: bool,
-                  selector: str, all_: bool) -> None:
+                  selector: str, all_: bool, writer: Writer) -> None:
     what = "label" if field == "labels" else "annotation"
     split = [i for i, a in enumerate(args) if "=" in a or (a.endswith("-") and i > 0)]
     if not split:
@@ -54,16 +55,18 @@ def _meta_command(ctx: Ctx, field: str, args: tuple[str, ...], namespace: str | 
                     raise BadRequestError(f"'{k}' already has a value ({current[k]}), and --overwrite is false")
             patch = {"metadata": {field: {**{k: v for k, v in sets.items()}, **{k: None for k in removes}},
                                   "resourceVersion": obj["metadata"]["resourceVersion"]}}
-            client.patch(info, name, patch, ns, "merge")
+            writer.patch(info, name, patch, ns, "merge")
             warn(client)
             verb = "labeled" if field == "labels" else "annotated"
-            click.echo(f"{qualified_name(info, name)} {verb}")
+            click.echo(f"{qualified_name(info, name)} {verb}{writer.suffix}")
+    writer.finish()
 
 
 _META_OPTS = [namespace_opt,
               click.option("--overwrite", is_flag=True, help="Allow changing an existing value."),
               click.option("-l", "--selector", default=""),
-              click.option("--all", "all_", is_flag=True)]
+              click.option("--all", "all_", is_flag=True),
+              dry_run_option]
 
 
 def _with(opts: list[Any]) -> Any:
@@ -80,9 +83,9 @@ def _with(opts: list[Any]) -> Any:
 @pass_ctx
 @handle_errors
 def label(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
-          all_: bool) -> None:
+          all_: bool, dry_run: str) -> None:
     """Set (KEY=VALUE) or remove (KEY-) labels. Example: osdn label namespace default name=default"""
-    _meta_command(ctx, "labels", args, namespace, overwrite, selector, all_)
+    _meta_command(ctx, "labels", args, namespace, overwrite, selector, all_, Writer(ctx.client, dry_run))
 
 
 @click.command()
@@ -91,13 +94,13 @@ def label(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: boo
 @pass_ctx
 @handle_errors
 def annotate(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
-             all_: bool) -> None:
+             all_: bool, dry_run: str) -> None:
     """Set (KEY=VALUE) or remove (KEY-) annotations. Example:
 
     \b
       osdn annotate netnamespace p1 netnamespace.network.openshift.io/multicast-enabled=true
     """
-    _meta_command(ctx, "annotations", args, namespace, overwrite, selector, all_)
+    _meta_command(ctx, "annotations", args, namespace, overwrite, selector, all_, Writer(ctx.client, dry_run))
 
 
 # --------------------------------------------------------------------------------------- create ...
@@ -107,10 +110,11 @@ def annotate(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: 
               help="Add a file's content; the key defaults to the file name.")
 @click.option("--from-literal", multiple=True, metavar="KEY=VALUE")
 @namespace_opt
+@dry_run_option
 @pass_ctx
 @handle_errors
 def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_literal: tuple[str, ...],
-                     namespace: str | None) -> None:
+                     namespace: str | None, dry_run: str) -> None:
     """Create a ConfigMap from files and literals, e.g. --from-file=destination=my-egress-destination.txt"""
     data: dict[str, str] = {}
     for spec in from_file:
@@ -125,8 +129,10 @@ def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_liter
         k, v = spec.split("=", 1)
         data[k] = v
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
-    result = ctx.client.create(obj, ctx.namespace(namespace))
-    click.echo(f"configmap/{result['metadata']['name']} created")
+    writer = Writer(ctx.client, dry_run)
+    result = writer.create(obj, ctx.namespace(namespace))
+    click.echo(f"configmap/{result['metadata']['name']} created{writer.suffix}")
+    writer.finish()
 
 
 @create.command("clusterrole")
@@ -135,10 +141,11 @@ def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_liter
 @click.option("--resource", multiple=True, required=True,
               help="Resource(s) as PLURAL[.GROUP][/SUBRESOURCE], e.g. routes.route.openshift.io/custom-host.")
 @click.option("--resource-name", multiple=True)
+@dry_run_option
 @pass_ctx
 @handle_errors
 def create_clusterrole(ctx: Ctx, name: str, verb: tuple[str, ...], resource: tuple[str, ...],
-                       resource_name: tuple[str, ...]) -> None:
+                       resource_name: tuple[str, ...], dry_run: str) -> None:
     """Create a ClusterRole with one rule per API group."""
     verbs = [v for item in verb for v in item.split(",") if v]
     by_group: dict[str, list[str]] = {}
@@ -147,19 +154,24 @@ def create_clusterrole(ctx: Ctx, name: str, verb: tuple[str, ...], resource: tup
         by_group.setdefault(info.group, []).append(f"{info.plural}/{sub}" if sub else info.plural)
     rules = [{"apiGroups": [g], "resources": rs, "verbs": verbs,
               **({"resourceNames": list(resource_name)} if resource_name else {})} for g, rs in by_group.items()]
-    ctx.client.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                       "metadata": {"name": name}, "rules": rules})
-    click.echo(f"clusterrole.rbac.authorization.k8s.io/{name} created")
+    writer = Writer(ctx.client, dry_run)
+    writer.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": name}, "rules": rules})
+    click.echo(f"clusterrole.rbac.authorization.k8s.io/{name} created{writer.suffix}")
+    writer.finish()
 
 
 @create.command("namespace")
 @click.argument("name")
+@dry_run_option
 @pass_ctx
 @handle_errors
-def create_namespace(ctx: Ctx, name: str) -> None:
+def create_namespace(ctx: Ctx, name: str, dry_run: str) -> None:
     """Create a Namespace (prefer `osdn new-project`, which also makes you its admin)."""
-    ctx.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    click.echo(f"namespace/{name} created")
+    writer = Writer(ctx.client, dry_run)
+    writer.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    click.echo(f"namespace/{name} created{writer.suffix}")
+    writer.finish()
 
 
 # ------------------------------------------------------------------------------------------- expose
@@ -197,10 +209,11 @@ def _ports_of(obj: Obj) -> list[int]:
 @click.option("--name", "svc_name", default=None, help="Name of the new Service/Route.")
 @click.option("--type", "svc_type", default="ClusterIP")
 @click.option("--hostname", default=None, help="Route host name (exposing a service).")
+@dry_run_option
 @pass_ctx
 @handle_errors
 def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
-           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None) -> None:
+           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, dry_run: str) -> None:
     """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose)."""
     (info, names), = split_targets(targets)
     if len(names) != 1:
@@ -208,14 +221,16 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
     ns = ctx.namespace(namespace)
     obj = ctx.client.get(info, names[0], ns)
     name = svc_name or names[0]
+    writer = Writer(ctx.client, dry_run)
     if info.kind == "Service":
         route: Obj = {"apiVersion": "route.openshift.io/v1", "kind": "Route",
                       "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}},
                       "spec": {"to": {"kind": "Service", "name": names[0]}}}
         if hostname:
             route["spec"]["host"] = hostname
-        ctx.client.create(route, ns)
-        click.echo(f"route.route.openshift.io/{name} exposed")
+        writer.create(route, ns)
+        click.echo(f"route.route.openshift.io/{name} exposed{writer.suffix}")
+        writer.finish()
         return
     selector = _selector_of(info, obj)
     ports = [port] if port else _ports_of(obj)
@@ -228,7 +243,8 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
     svc = {"apiVersion": "v1", "kind": "Service",
            "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}},
            "spec": {"selector": selector, "ports": svc_ports, "type": svc_type}}
-    ctx.client.create(svc, ns)
+    writer.create(svc, ns)
     warn(ctx.client)
-    click.echo(f"service/{name} exposed")
+    click.echo(f"service/{name} exposed{writer.suffix}")
+    writer.finish()
 

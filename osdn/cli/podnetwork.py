@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import click
 
 from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.impact import print_pod_network_impact
 from osdn.client import Client
 from osdn.errors import BadRequestError, NotFoundError, OsdnError
@@ -123,9 +124,25 @@ def pod_network() -> None:
 
 
 _selector = click.option("--selector", default="", help="Label selector of the projects (instead of names).")
-_dry_run = click.option("--dry-run", "dry_run", type=click.Choice(["impact"]), default=None,
-                        help="impact: list the connections between existing pods the change would open and "
-                             "close, and change nothing.")
+_dry_run = dry_run_option
+
+
+def previewed(ctx: Ctx, projects: list[str], value: str, dry_run: str, done: str) -> bool:
+    """Carry out a dry run of the change (True), or do nothing for `none` (False).
+
+    impact: the model's before/after matrices; server: the change annotation is sent as a server
+    dry run (authorized and admitted, not stored); client: the NetNamespaces are only read.
+    """
+    if dry_run == "none":
+        return False
+    if dry_run == "impact":
+        print_pod_network_impact(ctx, projects, value)
+        return True
+    writer = Writer(ctx.client, dry_run)
+    for project in projects:
+        writer.patch("NetNamespace", project, {"metadata": {"annotations": {CHANGE_NETWORK_ANNOTATION: value}}})
+        click.echo(f'project "{project}" {done}{writer.suffix}')
+    return True
 
 
 @pod_network.command("join-projects")
@@ -135,7 +152,7 @@ _dry_run = click.option("--dry-run", "dry_run", type=click.Choice(["impact"]), d
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
+def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
     """Join PROJECTS (or --selector) to the pod network of --to: they get its NetID."""
     client = ctx.client
     require_multitenant(client)
@@ -146,8 +163,7 @@ def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str | None, project
     except NotFoundError:
         raise NotFoundError(f'project "{to}" not found (from --to)') from None
     names = [p for p in select_projects(client, projects, selector) if p != to]
-    if dry_run:
-        print_pod_network_impact(ctx, names, f"join:{to}")
+    if previewed(ctx, names, f"join:{to}", dry_run, f'joined to "{to}"'):
         return
     report(change_network(client, names, f"join:{to}"), f'joined to "{to}"')
 
@@ -158,15 +174,14 @@ def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str | None, project
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def isolate_projects(ctx: Ctx, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
+def isolate_projects(ctx: Ctx, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
     """Give PROJECTS (or --selector) pod networks of their own."""
     client = ctx.client
     require_multitenant(client)
     names = select_projects(client, projects, selector)
     if DEFAULT_NAMESPACE in names:
         raise BadRequestError(f'network isolation for project "{DEFAULT_NAMESPACE}" is forbidden')
-    if dry_run:
-        print_pod_network_impact(ctx, names, "isolate")
+    if previewed(ctx, names, "isolate", dry_run, "isolated"):
         return
     report(change_network(client, names, "isolate"), "isolated")
 
@@ -177,12 +192,11 @@ def isolate_projects(ctx: Ctx, selector: str, dry_run: str | None, projects: tup
 @click.argument("projects", nargs=-1)
 @pass_ctx
 @handle_errors
-def make_projects_global(ctx: Ctx, selector: str, dry_run: str | None, projects: tuple[str, ...]) -> None:
+def make_projects_global(ctx: Ctx, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
     """Make PROJECTS (or --selector) global: they reach, and are reached by, every project."""
     client = ctx.client
     require_multitenant(client)
     names = select_projects(client, projects, selector)
-    if dry_run:
-        print_pod_network_impact(ctx, names, "global")
+    if previewed(ctx, names, "global", dry_run, "made global"):
         return
     report(change_network(client, names, "global"), "made global")

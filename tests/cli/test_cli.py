@@ -202,7 +202,11 @@ def test_impact_preview_changes_nothing(srv: ServerProc, tmp_path: Path) -> None
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}, "status": {"podIP": ip}}))
     before = srv.cli("get", "netnamespaces", check=True).stdout
     r = srv.cli("adm", "pod-network", "join-projects", "--to=imp-a", "imp-b", "--dry-run=impact", check=True)
-    assert "would OPEN" in r.stdout and "imp-b/web -> imp-a/web TCP/80:" in r.stdout
+    assert r.stdout.startswith("Impact: 2 connection(s) would OPEN, 0 would CLOSE, across 2 project pair(s)")
+    assert "  imp-b -> imp-a: 1 would OPEN (TCP/80)" in r.stdout and "imp-b/web" not in r.stdout
+    r = srv.cli("adm", "pod-network", "join-projects", "--to=imp-a", "imp-b", "--dry-run=impact", "--details",
+                check=True)
+    assert "    OPEN  imp-b/web -> imp-a/web TCP/80:" in r.stdout
     assert srv.cli("get", "netnamespaces", check=True).stdout == before
     deny = SEEDS / "002-networkpolicy-deny-by-default.yaml"
     r = srv.cli("apply", "--dry-run=impact", "-f", str(deny), "-n", "imp-a", check=True)
