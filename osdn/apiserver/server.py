@@ -25,11 +25,13 @@ from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.app import create_app
 from osdn.apiserver.auth import Authorizer, TokenFile
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
+from osdn.apiserver.connections import ConnectionLimits, uvicorn_options
 from osdn.apiserver.plugins import build_plugins
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
 from osdn.apiserver.shutdown import WatchCloser
+from osdn.apiserver.watchqueue import WatchLimits
 from osdn.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class ServerConfig:
     host_subnet_length: int = 9
     service_network: str = "172.30.0.0/16"
     master_config: dict[str, Any] = field(default_factory=dict)
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    watch_limits: WatchLimits = field(default_factory=WatchLimits)
 
     @property
     def url(self) -> str:
@@ -143,10 +147,12 @@ def _start_when_listening(server: _Uvicorn, services: Sequence[Service]) -> None
 
 
 def serve(server: Server, services: Sequence[Service] = ()) -> None:
-    app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects))
+    app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects,
+                                 server.cfg.watch_limits))
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
     userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
-                                      access_log=False, timeout_graceful_shutdown=1))
+                                      access_log=False, timeout_graceful_shutdown=1,
+                                      **uvicorn_options(server.cfg.connection_limits)))
     userver.services, userver.closer = services, app
     threading.Thread(target=_start_when_listening, args=(userver, services), name="services", daemon=True).start()
     with _stop_signals_end_normally():

@@ -8,7 +8,10 @@ from pathlib import Path
 import click
 import yaml
 
+from osdn.apiserver.connections import ConnectionLimits
+from osdn.apiserver.watchqueue import WatchLimits
 from osdn.cli.context import handle_errors
+from osdn.cli.server_limits import limit_options
 from osdn.errors import BadRequestError
 
 
@@ -44,11 +47,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
               help="CA of --tls-cert-file, written into admin.conf (default: clients use the system's CAs).")
 @click.option("--tls-san", "tls_sans", multiple=True, metavar="NAME|IP",
               help="Extra subject alternative name for the generated serving certificate (repeatable).")
+@limit_options
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
            host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
-           tls_ca_file: str | None, tls_sans: tuple[str, ...]) -> None:
+           tls_ca_file: str | None, tls_sans: tuple[str, ...],
+           connection_limits: ConnectionLimits, watch_limits: WatchLimits) -> None:
     """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
 
     \b
@@ -67,7 +72,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     plugin = network_plugin if "/" in network_plugin else f"redhat/openshift-ovs-{network_plugin}"
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc,
-                       insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans)
+                       insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans,
+                       connection_limits=connection_limits, watch_limits=watch_limits)
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
     services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []

@@ -1,0 +1,117 @@
+"""Connection limits at the HTTP edge: what uvicorn does not bound by itself.
+
+uvicorn (httptools) arms no timer before a connection's first request and none while headers trickle
+in, and puts no cap on the size of a request's headers; a client that stops reading a response keeps
+its connection forever. `GuardedHttp` adds, per connection:
+- a request-header deadline (as Go's ReadHeaderTimeout, 32 s in kube-apiserver): a connection whose
+  request headers are not complete in time (idle after connect, or a slowloris drip) is closed;
+- a header size cap: more than `max_header_bytes` of an incomplete header block is answered 431;
+- a write-stall deadline: while the socket does not take our data (the transport paused writing),
+  a client that reads nothing for `write_stall_timeout` seconds is disconnected (a stalled watcher).
+Idle keep-alive connections close after uvicorn's `timeout_keep_alive`; `max_connections` is
+uvicorn's `limit_concurrency` (503 past it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float = 32.0        # seconds for a request's headers to arrive, from connect or last response
+    max_header_bytes: int = 64 * 1024   # bytes of one request line + headers
+    write_stall_timeout: float = 60.0   # seconds a client may take none of the data waiting for it
+    idle_timeout: int = 5               # seconds an idle keep-alive connection stays open
+    max_connections: int = 1000         # open connections (and requests in flight) before 503s
+
+
+class GuardedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the deadlines and the header cap above."""
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(cast(asyncio.Transport, transport))
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._cancel("_header_timer")
+        self._header_bytes = 0
+        self._header_timer = self.loop.call_later(self.limits.header_timeout, self._headers_too_slow)
+
+    def _cancel(self, name: str) -> None:
+        timer = getattr(self, name, None)
+        if timer is not None:
+            timer.cancel()
+            setattr(self, name, None)
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+
+    def _headers_too_slow(self) -> None:
+        log.warning("closing connection from %s: no complete request headers within %gs",
+                    self._peer(), self.limits.header_timeout)
+        self.transport.abort()
+
+    def _write_stalled(self) -> None:
+        log.warning("closing connection from %s: it took no data for %gs",
+                    self._peer(), self.limits.write_stall_timeout)
+        self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        awaiting = self._header_timer is not None
+        super().data_received(data)
+        if awaiting and self._header_timer is not None and not self.transport.is_closing():
+            self._header_bytes += len(data)
+            if self._header_bytes > self.limits.max_header_bytes:
+                self._cancel("_header_timer")
+                log.warning("refusing request from %s: headers larger than %d bytes",
+                            self._peer(), self.limits.max_header_bytes)
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._cancel("_header_timer")
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self.pipeline and self.cycle.response_complete:
+            self._await_headers()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._cancel("_stall_timer")
+        self._stall_timer = self.loop.call_later(self.limits.write_stall_timeout, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self._cancel("_stall_timer")
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel("_header_timer")
+        self._cancel("_stall_timer")
+        super().connection_lost(exc)
+
+
+def protocol_class(limits: ConnectionLimits) -> type[GuardedHttp]:
+    """A GuardedHttp bound to `limits` (uvicorn instantiates the class itself, per connection)."""
+    return type("GuardedHttp", (GuardedHttp,), {"limits": limits})
+
+
+def uvicorn_options(limits: ConnectionLimits) -> dict[str, Any]:
+    """The uvicorn.Config keywords that carry these limits."""
+    return {"http": protocol_class(limits), "timeout_keep_alive": limits.idle_timeout,
+            "limit_concurrency": limits.max_connections}

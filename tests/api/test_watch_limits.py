@@ -1,0 +1,131 @@
+"""Bounded resources at the edge, against a real server and real sockets.
+
+Stalled watchers (raw sockets that never read) while 300 objects of 1 MB are written: the server's
+memory stays bounded (each watcher's queue is capped, then the stalled connection is cut) and a
+watcher that reads gets every event. Slow or idle connections and oversized headers are closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServerProc, start_server
+
+MB = 1024 * 1024
+
+
+def rss_mb(srv: ServerProc) -> float:
+    assert srv.proc is not None
+    for line in Path(f"/proc/{srv.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def raw_socket(srv: ServerProc, rcvbuf: int | None = None) -> socket.socket:
+    """A plain or TLS socket to the server (as the server speaks), optionally with a tiny receive buffer."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", srv.port))
+    if isinstance(srv.verify, ssl.SSLContext):
+        return srv.verify.wrap_socket(sock, server_hostname="127.0.0.1")
+    return sock
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed `sock` (reading and discarding what it sent), or None."""
+    start = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - start < seconds:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except (ConnectionResetError, ssl.SSLError):
+            return time.monotonic() - start
+    return None
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[ServerProc]:
+    srv = start_server(tmp_path, "--no-controllers", "--write-stall-timeout", "3", "--request-header-timeout", "1")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_stalled_watchers_are_cut_and_memory_stays_bounded(limited: ServerProc) -> None:
+    srv = limited
+    with srv.http() as http:
+        assert http.post("/api/v1/namespaces", json={"metadata": {"name": "w"}}).status_code == 201
+        r = http.post("/api/v1/namespaces/w/configmaps", json={"metadata": {"name": "big"}, "data": {"blob": ""}})
+        assert r.status_code == 201
+        start_rv = r.json()["metadata"]["resourceVersion"]
+    seen: list[str] = []
+
+    def reader() -> None:
+        with srv.http() as h, h.stream("GET", "/api/v1/namespaces/w/configmaps",
+                                       params={"watch": "true", "resourceVersion": start_rv}, timeout=None) as s:
+            for line in s.iter_lines():
+                seen.append(line[:40])
+                if len(seen) == 300:
+                    return
+
+    reading = threading.Thread(target=reader, daemon=True)
+    reading.start()
+    request = (f"GET /api/v1/namespaces/w/configmaps?watch=true HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: Bearer {srv.admin_token}\r\n\r\n").encode()
+    stalled = [raw_socket(srv, rcvbuf=4096) for _ in range(3)]
+    with contextlib.ExitStack() as stack:
+        for sock in stalled:
+            stack.callback(sock.close)
+            sock.sendall(request)
+        time.sleep(0.5)
+        before = rss_mb(srv)
+        with srv.http() as http:
+            for i in range(300):
+                r = http.patch("/api/v1/namespaces/w/configmaps/big", json={"data": {"blob": f"{i:04}" + "x" * MB}},
+                               headers={"Content-Type": "application/merge-patch+json"})
+                assert r.status_code == 200, r.text[:300]
+        grown = rss_mb(srv) - before
+        print(f"RSS before {before:.0f} MB, grown {grown:.0f} MB")
+        reading.join(30)
+        assert len(seen) == 300, f"the reading watcher got {len(seen)} of 300 events"
+        assert grown < 200, f"server RSS grew by {grown:.0f} MB with 3 stalled watchers"
+        for sock in stalled:
+            assert closed_within(sock, 10) is not None, "a stalled watcher was not disconnected"
+    log = (srv.data_dir.parent / f"server-{srv.port}.log").read_text()
+    assert "watch of configmaps by system:admin fell behind" in log
+    assert "took no data for 3s" in log
+
+
+def test_slow_idle_and_oversized_headers_are_closed(limited: ServerProc) -> None:
+    srv = limited
+    idle = raw_socket(srv)
+    drip = raw_socket(srv)
+    big = raw_socket(srv)
+    with idle, drip, big:
+        drip.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        closed = None
+        for i in range(20):                       # one header line every 0.25 s: never complete
+            drip.sendall(f"X-Drip-{i}: y\r\n".encode())
+            if (closed := closed_within(drip, 0.25)) is not None:
+                break
+        assert closed is not None and i < 12, "a slowloris connection stayed open"
+        assert closed_within(idle, 3) is not None, "an idle connection stayed open"
+        big.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000)
+        big.settimeout(3)
+        assert big.recv(100).startswith(b"HTTP/1.1 431 ")
+    with srv.http() as http:                       # the server itself is fine
+        assert http.get("/healthz").status_code == 200
