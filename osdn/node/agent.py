@@ -10,6 +10,10 @@ Full syncs (the first, a retry, then every `--sync-period`) also collect garbage
 leases of vanished pods), re-ensure the links and make the dataplane re-read the kernel; the syncs
 in between trust what the agent last applied and only change what the intent changed.
 
+After each applied sync, the NetworkPolicies the node does not enforce rule by rule (they fail closed,
+see `compile`) are reported: the Node's `NetworkPolicyRenderFailed` condition, written with every
+heartbeat, and Events on the policies (`report`).
+
 Restart-safe: nothing is flushed at start. The bridge, VXLAN and nft tables are adopted as found
 (ensure_* and plan change only differences); the IPAM file says which pod veths are ours; a veth
 with osdn's pod prefix and no lease, or a lease whose veth and pod namespace are both gone, is
@@ -42,6 +46,7 @@ from osdn.node.intent import NodeIntent
 from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
 from osdn.node.podnet import PodNetConfig, PodNetwork
+from osdn.node.report import PolicyReporter
 from osdn.node.runner import SyncRunner
 
 log = logging.getLogger(__name__)
@@ -93,13 +98,15 @@ class Agent:
         self._threads: list[threading.Thread] = []
         self._links_applied: tuple[object, ...] | None = None  # inputs of the last successful link ensure
         self._owners: dict[str, str] | None = None  # pod IP -> owner, as of the last successful sync
+        self._status_lock = threading.Lock()  # heartbeat and sync both write the Node's conditions
+        self.reporter = PolicyReporter(self.client, cfg.name, _now, lambda: self._write_status(self.client))
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         """Everything up to serving CNI; the sync loop runs on its own thread."""
         links.with_netlink(self.cfg.netns, lambda nl: None)  # fails early, naming a missing namespace
         netns.set_sysctls(self.cfg.netns, NODE_SYSCTLS)
-        register_node(self.client, self.cfg)
+        register_node(self.client, self.cfg, [self.reporter.condition()])
         self._spawn(self._heartbeat_loop, "heartbeat")
         for inf in self.informers.values():
             inf.start()
@@ -215,9 +222,14 @@ class Agent:
         with Client(self.cfg.client) as client:
             while not self.stopping.wait(self.cfg.heartbeat):
                 try:
-                    heartbeat(client, self.cfg)
+                    self._write_status(client)
                 except OsdnError as exc:
                     log.warning("node %s heartbeat failed: %s", self.cfg.name, exc.message)
+
+    def _write_status(self, client: Client) -> None:
+        """Heartbeat: Ready and the NetworkPolicy condition (a merge patch replaces the whole list)."""
+        with self._status_lock:
+            heartbeat(client, self.cfg, [self.reporter.condition()])
 
     # -- the sync --------------------------------------------------------------------------------
     def snapshot(self) -> list[Obj]:
@@ -241,6 +253,8 @@ class Agent:
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)
+        failed = {(f.namespace, f.name) for f in intent.policy_failures}
+        self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)
         took = time.perf_counter() - start
         metrics.observe_sync(intent, stats, took)
         log.info("sync node=%s mode=%s full=%s pods=%d local=%d nodes=%d policies=%d stale_veths=%d "
@@ -319,22 +333,23 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def node_status(cfg: AgentConfig) -> Obj:
+def node_status(cfg: AgentConfig, extra: list[Obj] | None = None) -> Obj:
+    """Addresses and conditions: Ready, then `extra` (the NetworkPolicy condition, see `report`)."""
     now = _now()
     return {"addresses": [{"type": "InternalIP", "address": cfg.node_ip}, {"type": "Hostname", "address": cfg.name}],
             "conditions": [{"type": "Ready", "status": "True", "reason": "OsdnNodeReady",
                             "message": "osdn node agent is running", "lastHeartbeatTime": now,
-                            "lastTransitionTime": now}]}
+                            "lastTransitionTime": now}, *(extra or [])]}
 
 
-def register_node(client: Client, cfg: AgentConfig) -> None:
+def register_node(client: Client, cfg: AgentConfig, extra: list[Obj] | None = None) -> None:
     """Create the Node (or take over an existing one) with its InternalIP and a Ready condition."""
     try:
         client.get("Node", cfg.name)
     except NotFoundError:
         client.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": cfg.name},
-                       "status": node_status(cfg)})
-    heartbeat(client, cfg)
+                       "status": node_status(cfg, extra)})
+    heartbeat(client, cfg, extra)
     log.info("node %s registered (InternalIP %s)", cfg.name, cfg.node_ip)
 
 
@@ -345,5 +360,5 @@ def mark_not_ready(client: Client, cfg: AgentConfig) -> None:
     client.patch("Node", cfg.name, {"status": status}, subresource="status")
 
 
-def heartbeat(client: Client, cfg: AgentConfig) -> None:
-    client.patch("Node", cfg.name, {"status": node_status(cfg)}, subresource="status")
+def heartbeat(client: Client, cfg: AgentConfig, extra: list[Obj] | None = None) -> None:
+    client.patch("Node", cfg.name, {"status": node_status(cfg, extra)}, subresource="status")
