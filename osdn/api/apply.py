@@ -26,7 +26,7 @@ from osdn.api.fieldset import (
     to_fields_v1,
     value_at,
 )
-from osdn.api.patchmeta import EMPTY, Node
+from osdn.api.patchmeta import EMPTY, Node, schema_for
 from osdn.api.registry import KindInfo, for_object
 from osdn.errors import BadRequestError, ConflictError, FieldError
 
@@ -200,3 +200,8 @@ def apply(live: Obj | None, config: Obj, manager: str, force: bool, scope: Scope
             remove_path(merged, path)
     owners[me] = applied
     return _write(merged, owners, entries, me, scope)
+
+
+def scope_for(info: KindInfo, now: str, subresource: str = "") -> Scope:
+    """The Scope of a write of `info` (kinds without patch metadata: every list is atomic)."""
+    return Scope(schema_for(info.kind) or EMPTY, info.api_version, now, subresource, info.has_status)

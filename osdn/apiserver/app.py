@@ -27,6 +27,7 @@ from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, all_kinds, for_path
 from osdn.apiserver import bodies
 from osdn.apiserver.auth import TokenFile, User
+from osdn.apiserver.fieldmanager import force_of, manager_of
 from osdn.apiserver.openapi import openapi_document
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources, key_of
@@ -183,16 +184,19 @@ class Api:
         if method == "GET":
             return self.respond(request, None, raw=res.get_raw(user, t.info, t.namespace, t.name))
         if method == "POST" and not t.name:
-            r = res.create(user, t.info, t.namespace, await self._object(request, t), dry_run)
+            r = res.create(user, t.info, t.namespace, await self._object(request, t), dry_run, manager_of(request))
             return self.respond(request, r.obj, 201, warnings=r.warnings.items)
         if method == "PUT" and t.name:
             r = res.update(user, t.info, t.namespace, t.name, await self._object(request, t), t.subresource,
-                           dry_run)
+                           dry_run, manager=manager_of(request))
             return self.respond(request, r.obj, warnings=r.warnings.items)
         if method == "PATCH" and t.name:
             body, ptype = await bodies.read_patch(request, self.body_limits, t.info)
-            r = res.patch(user, t.info, t.namespace, t.name, body, ptype, t.subresource, dry_run)
-            return self.respond(request, r.obj, warnings=r.warnings.items)
+            force, manager = force_of(request, ptype == "apply"), manager_of(request, ptype == "apply")
+            r = res.apply(user, t.info, t.namespace, t.name, body, manager, force, t.subresource, dry_run) \
+                if ptype == "apply" else \
+                res.patch(user, t.info, t.namespace, t.name, body, ptype, t.subresource, dry_run, manager)
+            return self.respond(request, r.obj, 201 if r.created else 200, warnings=r.warnings.items)
         if method == "DELETE" and t.name and not t.subresource:
             opts = await bodies.read_delete_options(request, self.body_limits)
             expected = opts.resource_version

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from osdn.api import labels, objects, patch
+from osdn.api import apply as ssa
+from osdn.api import labels, objects, patch, strategic
+from osdn.api.patchmeta import schema_for
 from osdn.api.registry import KindInfo, all_kinds, by_kind
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
 from osdn.apiserver.auth import Attributes, Authorizer, User
-from osdn.errors import BadRequestError, NotFoundError, ObjectRef, Warnings
+from osdn.errors import BadRequestError, NotFoundError, ObjectRef, UnsupportedMediaTypeError, Warnings
 from osdn.store import Key, Store
 
 Obj = dict[str, Any]
@@ -35,6 +37,7 @@ def utc_now() -> str:
 class Result:
     obj: Obj
     warnings: Warnings
+    created: bool = False
 
 
 def key_of(info: KindInfo, namespace: str, name: str) -> Key:
@@ -105,7 +108,9 @@ class Resources:
         suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
         meta["name"] = f"{prefix}{suffix}"
 
-    def create(self, user: User, info: KindInfo, namespace: str, body: Obj, dry_run: bool = False) -> Result:
+    def create(self, user: User, info: KindInfo, namespace: str, body: Obj, dry_run: bool = False,
+               manager: str | None = "unknown") -> Result:
+        """`manager` owns the fields set (managedFields); None: `body` carries them (server-side apply)."""
         body = dict(body)  # shallow: prepare_create deep-copies before it changes anything nested
         if isinstance(body.get("metadata"), dict):
             body["metadata"] = dict(body["metadata"])
@@ -117,6 +122,8 @@ class Resources:
         self.authorize(user, "create", info, namespace)
         self._require_namespace(info, namespace)
         self._name_or_generate(info, body)
+        if manager is not None:
+            body = ssa.record_update(None, body, manager, ssa.scope_for(info, self.clock()))
         obj = objects.prepare_create(info, body, namespace, self.clock(), str(uuid.uuid4()))
         warnings = self._admit("CREATE", info, user, obj, None)
         if dry_run:
@@ -124,7 +131,8 @@ class Resources:
         return Result(self.store.create(key_of(info, namespace, obj["metadata"]["name"]), obj), warnings)
 
     def update(self, user: User, info: KindInfo, namespace: str, name: str, body: Obj,
-               subresource: str = "", dry_run: bool = False, verb: str = "update") -> Result:
+               subresource: str = "", dry_run: bool = False, verb: str = "update",
+               manager: str | None = "unknown") -> Result:
         self.authorize(user, verb, info, namespace, name, subresource)
         if not isinstance(body, dict):
             raise BadRequestError("the request body must be a JSON or YAML object")
@@ -136,7 +144,12 @@ class Resources:
         body = copy.deepcopy(body)
         body.setdefault("metadata", {})["name"] = name
         expected = _rv_of(body)
+        managed = body["metadata"].get("managedFields")
         body = self._merge_status(info, body, old, subresource)
+        if manager is None:
+            body["metadata"]["managedFields"] = managed
+        else:
+            body = ssa.record_update(old, body, manager, ssa.scope_for(info, self.clock(), subresource))
         obj = objects.prepare_update(info, body, old)
         warnings = self._admit("UPDATE", info, user, obj, old, subresource)
         if dry_run:
@@ -161,12 +174,19 @@ class Resources:
         return body
 
     def patch(self, user: User, info: KindInfo, namespace: str, name: str, patch_body: Any,
-              patch_type: str, subresource: str = "", dry_run: bool = False) -> Result:
+              patch_type: str, subresource: str = "", dry_run: bool = False, manager: str = "unknown") -> Result:
         self.authorize(user, "patch", info, namespace, name, subresource)
+        schema = schema_for(info.kind)
+        if patch_type == "strategic" and schema is None:   # kube-apiserver's answer for custom resources
+            raise UnsupportedMediaTypeError(
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         old = copy.deepcopy(self.store.get(key_of(info, namespace, name)))  # store snapshots are shared
         if patch_type == "json":
             new = patch.json_patch(old, patch_body)
-        elif patch_type in ("merge", "strategic"):
+        elif patch_type == "strategic" and schema is not None:
+            new = strategic.apply_strategic_patch(old, patch_body, schema)
+        elif patch_type == "merge":
             if not isinstance(patch_body, dict):
                 raise BadRequestError("a merge patch must be a JSON object")
             new = patch.merge_patch(old, patch_body)
@@ -177,7 +197,24 @@ class Resources:
         new.setdefault("metadata", {})["resourceVersion"] = (patch_body.get("metadata") or {}).get(
             "resourceVersion") if isinstance(patch_body, dict) and isinstance(patch_body.get("metadata"), dict) \
             else None
-        return self.update(user, info, namespace, name, new, subresource, dry_run, verb="patch")
+        return self.update(user, info, namespace, name, new, subresource, dry_run, verb="patch", manager=manager)
+
+    def apply(self, user: User, info: KindInfo, namespace: str, name: str, config: Any, manager: str,
+              force: bool = False, subresource: str = "", dry_run: bool = False) -> Result:
+        """Server-side apply: create the object from `config`, or merge it in with ownership checks."""
+        self.authorize(user, "patch", info, namespace, name, subresource)
+        config = ssa.check_config(config, info, name)
+        try:
+            live = copy.deepcopy(self.store.get(key_of(info, namespace, name)))
+        except NotFoundError:
+            if subresource:
+                raise
+            new = ssa.apply(None, config, manager, force, ssa.scope_for(info, self.clock()))
+            new["metadata"]["name"] = name
+            created = self.create(user, info, namespace, new, dry_run, manager=None)
+            return Result(created.obj, created.warnings, True)
+        new = ssa.apply(live, config, manager, force, ssa.scope_for(info, self.clock(), subresource))
+        return self.update(user, info, namespace, name, new, subresource, dry_run, "patch", manager=None)
 
     def delete(self, user: User, info: KindInfo, namespace: str, name: str, expected_rv: int | None = None,
                dry_run: bool = False) -> Result:

@@ -15,7 +15,7 @@ import httpx
 from osdn.api.registry import KindInfo, by_kind, for_object, resolve
 from osdn.client.config import ClientConfig, load_config
 from osdn.client.watchstream import parse_event, split_lines
-from osdn.errors import OsdnError, error_from_status
+from osdn.errors import OsdnError, UnsupportedMediaTypeError, error_from_status
 
 Obj = dict[str, Any]
 _PATCH_CT = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
@@ -104,7 +104,13 @@ class Client:
               subresource: str = "", dry_run: bool = False) -> Obj:
         info = kind_info(kind)
         path = info.path(namespace or None, name) + (f"/{subresource}" if subresource else "")
-        return self.request("PATCH", path, patch, {"dryRun": "All"} if dry_run else None, _PATCH_CT[patch_type])
+        params = {"dryRun": "All"} if dry_run else None
+        try:
+            return self.request("PATCH", path, patch, params, _PATCH_CT[patch_type])
+        except UnsupportedMediaTypeError:
+            if patch_type != "strategic":   # kinds served as CRDs take no strategic patch: merge, as kubectl does
+                raise
+            return self.request("PATCH", path, patch, params, _PATCH_CT["merge"])
 
     def delete(self, kind: str | KindInfo, name: str, namespace: str = "", dry_run: bool = False) -> Obj:
         info = kind_info(kind)

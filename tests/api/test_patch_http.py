@@ -1,0 +1,83 @@
+"""PATCH over HTTP: strategic merge patch of kube kinds (415 for OpenShift kinds), server-side apply
+(create, managedFields, conflicts, force, removal), and managers of updates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProc
+
+SMP = {"Content-Type": "application/strategic-merge-patch+json"}
+APPLY = {"Content-Type": "application/apply-patch+yaml"}
+PODS = "/api/v1/namespaces/default/pods"
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture
+def http(server: ServerProc) -> Iterator[httpx.Client]:
+    with server.http() as client:
+        yield client
+
+
+def _pod() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [
+        {"name": "app", "image": "app:1", "ports": [{"containerPort": 80}]},
+        {"name": "side", "image": "proxy:1"}]}}
+
+
+def test_strategic_patch_keeps_containers_and_ports(http: httpx.Client) -> None:
+    assert http.post(PODS, json=_pod()).status_code == 201
+    patch = {"spec": {"$setElementOrder/containers": [{"name": "app"}, {"name": "side"}],
+                      "containers": [{"name": "app", "ports": [{"containerPort": 8080}]},
+                                     {"name": "side", "image": "proxy:2"}]}}
+    r = http.patch(f"{PODS}/web", content=json.dumps(patch), headers=SMP)
+    assert r.status_code == 200, r.text
+    spec = r.json()["spec"]
+    assert [c["name"] for c in spec["containers"]] == ["app", "side"]
+    assert [p["containerPort"] for p in spec["containers"][0]["ports"]] == [8080, 80]
+    assert spec["containers"][1]["image"] == "proxy:2" and "$setElementOrder/containers" not in spec
+
+
+def test_strategic_patch_of_an_openshift_kind_is_415(http: httpx.Client) -> None:
+    r = http.patch("/apis/network.openshift.io/v1/netnamespaces/default", content='{"egressIPs": []}', headers=SMP)
+    assert r.status_code == 415 and r.json()["reason"] == "UnsupportedMediaType"
+    assert "application/merge-patch+json" in r.json()["message"]
+
+
+def test_server_side_apply_creates_then_updates_and_removes_dropped_fields(http: httpx.Client) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n  b: '2'\n"
+    r = http.patch(f"{CMS}/c", params={"fieldManager": "me"}, content=cm, headers=APPLY)
+    assert r.status_code == 201, r.text
+    (entry,) = r.json()["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["fieldsV1"]) == \
+        ("me", "Apply", {"f:data": {"f:a": {}, "f:b": {}}})
+    r = http.patch(f"{CMS}/c", params={"fieldManager": "me"}, content=cm.replace("  b: '2'\n", ""), headers=APPLY)
+    assert r.status_code == 200 and r.json()["data"] == {"a": "1"}
+
+
+def test_apply_conflict_is_409_naming_field_and_manager_and_force_wins(http: httpx.Client) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n"
+    assert http.patch(f"{CMS}/c", params={"fieldManager": "me"}, content=cm, headers=APPLY).status_code == 201
+    r = http.patch(f"{CMS}/c", params={"fieldManager": "editor"}, json={"data": {"a": "2"}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200
+    r = http.patch(f"{CMS}/c", params={"fieldManager": "me"}, content=cm, headers=APPLY)
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == 'Apply failed with 1 conflict: conflict with "editor" using v1: .data.a'
+    assert r.json()["details"]["causes"][0]["field"] == ".data.a"
+    r = http.patch(f"{CMS}/c", params={"fieldManager": "me", "force": "true"}, content=cm, headers=APPLY)
+    assert r.status_code == 200 and r.json()["data"] == {"a": "1"}
+
+
+def test_apply_needs_a_field_manager_and_updates_record_the_user_agent(http: httpx.Client) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    r = http.patch(f"{CMS}/c", content=cm, headers=APPLY)
+    assert r.status_code == 400 and "fieldManager: Required value" in r.json()["message"]
+    r = http.post(CMS, json={"metadata": {"name": "d"}, "data": {"x": "y"}}, headers={"User-Agent": "tool/1.0"})
+    (entry,) = r.json()["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["apiVersion"]) == ("tool", "Update", "v1")
