@@ -43,10 +43,10 @@ class Decoded:
 
 
 def path_of(parts: tuple[str | int, ...]) -> str:
-    """('spec', 'ports', 0, 'port') -> 'spec.ports[0].port'."""
+    """('spec', 'ports', 0, 'port') -> 'spec.ports[0].port' ("-", a JSON patch's append, as "[-]")."""
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        out += f"[{part}]" if isinstance(part, int) or part == "-" else (f".{part}" if out else part)
     return out
 
 
@@ -245,7 +245,10 @@ def _yaml_duplicates(root: Node) -> list[str]:
 
 
 def decode_yaml(raw: bytes, limits: Limits = Limits()) -> Decoded:
-    loader = JsonYamlLoader(raw)
+    try:
+        loader = JsonYamlLoader(raw)
+    except yaml.YAMLError as e:   # the reader checks the encoding and characters up front
+        raise BadRequestError(f"the request body is not valid YAML: {e}") from None
     loader.max_depth = limits.max_depth
     try:
         root = loader.get_single_node()
