@@ -1,70 +1,254 @@
-"""The OpenAPI (v3) document of the API, built from the kind registry and the kinds' models. Pure."""
+"""OpenAPI documents as kube-apiserver serves them, built from the kinds' pydantic models. Pure.
+
+- `/openapi/v2`: one Swagger 2.0 document of every group-version (JSON only);
+- `/openapi/v3`: an index `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=.."}}}`
+  and one OpenAPI 3.0 document per group-version (what `kubectl explain` and kubectl's
+  fieldValidation check read).
+
+Definitions carry kube's names (`io.k8s.api.networking.v1.NetworkPolicySpec`,
+`com.github.openshift.api.network.v1.NetNamespace`), `x-kubernetes-group-version-kind` on kinds and
+operations, and, from `osdn.api.patchmeta`, `x-kubernetes-patch-strategy`/`-patch-merge-key` and the
+list-map keys. Descriptions are upstream's (k8s.io/api, apimachinery meta/v1, openshift/api),
+extracted by scripts/gen_openapi_docs.py into openapi_docs.json; upstream fields osdn has no model
+for are listed with their description and no type (kept, not validated).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import types
+import typing
 from functools import cache
+from importlib import resources
 from typing import Any
+
+from pydantic import BaseModel
 
 from osdn import __version__
 from osdn.api.kinds import hooks_for
+from osdn.api.patchmeta import Node, schema_for
 from osdn.api.registry import KindInfo, all_kinds
 
-
-def _schema(info: KindInfo) -> dict[str, Any]:
-    model = hooks_for(info.kind).model
-    if model is not None:
-        try:
-            return dict(model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}"))
-        except Exception:  # a model that cannot render a schema still gets a generic object
-            pass
-    return {"type": "object", "additionalProperties": True}
-
-
-def _operations(info: KindInfo, item: bool) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{info.kind}"}
-    ok = {"description": "OK", "content": {"application/json": {"schema": ref}}}
-    status = {"description": "Status", "content": {"application/json": {"schema": {"type": "object"}}}}
-    errors = {str(c): status for c in (400, 401, 403, 404, 409, 422)}
-    tags = [info.group or "core"]
-    if item:
-        body = {"content": {"application/json": {"schema": ref}}, "required": True}
-        patch = {"content": {t: {"schema": {"type": "object"}} for t in (
-            "application/merge-patch+json", "application/json-patch+json")}, "required": True}
-        return {
-            "get": {"operationId": f"read{info.kind}", "tags": tags, "responses": {"200": ok, **errors}},
-            "put": {"operationId": f"replace{info.kind}", "tags": tags, "requestBody": body,
-                    "responses": {"200": ok, **errors}},
-            "patch": {"operationId": f"patch{info.kind}", "tags": tags, "requestBody": patch,
-                      "responses": {"200": ok, **errors}},
-            "delete": {"operationId": f"delete{info.kind}", "tags": tags, "responses": {"200": ok, **errors}},
-        }
-    params = [{"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in (
-        ("labelSelector", "string"), ("fieldSelector", "string"), ("watch", "boolean"),
-        ("resourceVersion", "string"), ("timeoutSeconds", "integer"))]
-    return {
-        "get": {"operationId": f"list{info.kind}", "tags": tags, "parameters": params,
-                "responses": {"200": {"description": "OK"}, **errors}},
-        "post": {"operationId": f"create{info.kind}", "tags": tags,
-                 "requestBody": {"content": {"application/json": {"schema": ref}}, "required": True},
-                 "responses": {"201": ok, **errors}},
-    }
+Obj = dict[str, Any]
+META = ("io.k8s.apimachinery.pkg.apis.meta.v1", "meta/v1")
+_OPENSHIFT = "com.github.openshift.api"
+PACKAGES: dict[str, tuple[str, str]] = {
+    "": ("io.k8s.api.core.v1", "core/v1"),
+    "apps": ("io.k8s.api.apps.v1", "apps/v1"),
+    "networking.k8s.io": ("io.k8s.api.networking.v1", "networking/v1"),
+    "rbac.authorization.k8s.io": ("io.k8s.api.rbac.v1", "rbac/v1"),
+    "authorization.k8s.io": ("io.k8s.api.authorization.v1", "authorization/v1"),
+    "authentication.k8s.io": ("io.k8s.api.authentication.v1", "authentication/v1"),
+    **{f"{g}.openshift.io": (f"{_OPENSHIFT}.{g}.v1", f"{g}/v1")
+       for g in ("route", "template", "project", "network", "operator", "config")},
+}
+META_MODELS = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
+               "Condition"}
+TYPE_META = {"apiVersion": "APIVersion defines the versioned schema of this representation of an object. "
+                           "Servers should convert recognized schemas to the latest internal value, and may "
+                           "reject unrecognized values.",
+             "kind": "Kind is a string value representing the REST resource this object represents. Servers "
+                     "may infer this from the endpoint the client submits requests to. Cannot be updated. "
+                     "In CamelCase."}
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
-    ns_param = {"name": "namespace", "in": "path", "required": True, "schema": {"type": "string"}}
-    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+def upstream_docs() -> dict[str, dict[str, dict[str, str]]]:
+    return dict(json.loads(resources.files("osdn.apiserver").joinpath("openapi_docs.json").read_text()))
+
+
+def _docs(package: str, name: str) -> dict[str, str]:
+    return upstream_docs().get(package, {}).get(name, {})
+
+
+class _Builder:
+    """Turns models into definitions; `ref` is "#/definitions/" (v2) or "#/components/schemas/" (v3)."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.defs: dict[str, Obj] = {}
+        self.names: dict[type, str] = {}
+
+    def model(self, model: type[BaseModel], package: tuple[str, str], node: Node | None) -> str:
+        if model in self.names:
+            return self.names[model]
+        pkg = META if model.__name__ in META_MODELS else package
+        name = f"{pkg[0]}.{model.__name__}"
+        self.names[model] = name
+        docs = _docs(pkg[1], model.__name__)
+        props: Obj = {}
+        for field in model.model_fields.values():
+            alias = field.alias or ""
+            sub = node.get(alias) if node else None
+            schema = self.annotation(field.annotation, package, sub.node if sub else None)
+            desc = docs.get(alias) or TYPE_META.get(alias, "")
+            props[alias] = self._describe(schema, desc)
+            if sub and sub.strategy:
+                props[alias]["x-kubernetes-patch-strategy"] = sub.strategy
+            if sub and sub.key:
+                props[alias].update({"x-kubernetes-patch-merge-key": sub.key, "x-kubernetes-list-type": "map",
+                                     "x-kubernetes-list-map-keys": [sub.key]})
+        for alias, desc in docs.items():
+            if alias and alias not in props:
+                props[alias] = {"description": desc}
+        self.defs[name] = {"description": docs.get("", ""), "type": "object", "properties": props}
+        return name
+
+    def _describe(self, schema: Obj, desc: str) -> Obj:
+        if "$ref" in schema and self.ref.startswith("#/components"):
+            schema = {"allOf": [schema]}  # OpenAPI 3.0 ignores siblings of $ref
+        return {**({"description": desc} if desc else {}), **schema}
+
+    def annotation(self, ann: Any, package: tuple[str, str], node: Node | None) -> Obj:
+        origin, args = typing.get_origin(ann), typing.get_args(ann)
+        if origin is typing.Annotated:
+            return self.annotation(args[0], package, node)
+        if origin in (typing.Union, types.UnionType):
+            rest = [a for a in args if a is not type(None)]
+            if set(rest) == {int, str}:
+                return {"x-kubernetes-int-or-string": True, "format": "int-or-string"}
+            return self.annotation(rest[0], package, node) if len(rest) == 1 else {}
+        if origin is list:
+            return {"type": "array", "items": self.annotation(args[0], package, node) if args else {}}
+        if origin is dict:
+            return {"type": "object", "additionalProperties": self.annotation(args[1], package, node)
+                    if len(args) == 2 else {}}
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            return {"$ref": self.ref + self.model(ann, package, node)}
+        simple = {str: {"type": "string"}, int: {"type": "integer", "format": "int64"}, bool: {"type": "boolean"},
+                  float: {"type": "number", "format": "double"}}
+        return dict(simple.get(ann, {"x-kubernetes-preserve-unknown-fields": True}))
+
+    def kind(self, info: KindInfo) -> str | None:
+        model = hooks_for(info.kind).model
+        if model is None:
+            return None
+        name = self.model(model, PACKAGES[info.group], schema_for(info.kind))
+        gvk = {"group": info.group, "kind": info.kind, "version": info.version}
+        self.defs[name]["x-kubernetes-group-version-kind"] = [gvk]
+        list_name = f"{name}List"
+        self.defs[list_name] = {
+            "description": f"{info.kind}List is a list of {info.kind} objects.", "type": "object",
+            "required": ["items"], "x-kubernetes-group-version-kind": [{**gvk, "kind": f"{info.kind}List"}],
+            "properties": {"apiVersion": {"description": TYPE_META["apiVersion"], "type": "string"},
+                           "kind": {"description": TYPE_META["kind"], "type": "string"},
+                           "items": {"type": "array", "items": {"$ref": self.ref + name}},
+                           "metadata": self._describe({"$ref": self.ref + self._list_meta()}, "")}}
+        return name
+
+    def _list_meta(self) -> str:
+        name = f"{META[0]}.ListMeta"
+        docs = _docs(META[1], "ListMeta")
+        self.defs.setdefault(name, {"description": docs.get("", ""), "type": "object", "properties": {
+            k: {"description": d, "type": "string" if k != "remainingItemCount" else "integer"}
+            for k, d in docs.items() if k}})
+        return name
+
+
+_WRITE = (("dryRun", "string"), ("fieldManager", "string"), ("fieldValidation", "string"), ("pretty", "string"))
+_LIST = (("labelSelector", "string"), ("fieldSelector", "string"), ("limit", "integer"), ("continue", "string"),
+         ("resourceVersion", "string"), ("resourceVersionMatch", "string"), ("watch", "boolean"),
+         ("timeoutSeconds", "integer"))
+
+
+class _Ops:
+    """The operations of one path, as kube-apiserver describes them (v2 or v3 flavour)."""
+
+    def __init__(self, info: KindInfo, name: str, ref: str, v3: bool, sub: str = "") -> None:
+        self.info, self.name, self.ref, self.v3 = info, name, ref, v3
+        self.suffix = info.kind + ("Status" if sub == "status" else "")
+
+    def param(self, name: str, ptype: str) -> Obj:
+        return {"name": name, "in": "query", "uniqueItems": True,
+                **({"schema": {"type": ptype}} if self.v3 else {"type": ptype})}
+
+    def op(self, action: str, verb: str, query: tuple[tuple[str, str], ...], body: Obj | None, code: str,
+           target: str) -> Obj:
+        schema = {"$ref": self.ref + target}
+        ok = {"description": "OK", "content": {"application/json": {"schema": schema}}} if self.v3 else \
+            {"description": "OK", "schema": schema}
+        o: Obj = {"operationId": f"{verb}{self.suffix}", "tags": [f"{self.info.group or 'core'}_{self.info.version}"],
+                  "x-kubernetes-action": action, "responses": {code: ok, "401": {"description": "Unauthorized"}},
+                  "x-kubernetes-group-version-kind": {"group": self.info.group, "kind": self.info.kind,
+                                                      "version": self.info.version}}
+        params = [self.param(n, t) for n, t in query]
+        if body is not None and self.v3:
+            o["requestBody"] = {"content": {"*/*": {"schema": body}}, "required": True}
+        elif body is not None:
+            params.insert(0, {"name": "body", "in": "body", "required": True, "schema": body})
+        o["parameters"] = params
+        return o
+
+    def collection(self) -> Obj:
+        return {"get": self.op("list", "list", _LIST, None, "200", f"{self.name}List"),
+                "post": self.op("post", "create", _WRITE, {"$ref": self.ref + self.name}, "201", self.name)}
+
+    def item(self) -> Obj:
+        obj = {"$ref": self.ref + self.name}
+        return {"get": self.op("get", "read", (), None, "200", self.name),
+                "put": self.op("put", "replace", _WRITE, obj, "200", self.name),
+                "patch": self.op("patch", "patch", (*_WRITE, ("force", "boolean")), {"type": "object"}, "200",
+                                 self.name),
+                "delete": self.op("delete", "delete", (("dryRun", "string"),), None, "200", self.name)}
+
+
+def _document(group_versions: set[str], v3: bool) -> Obj:
+    ref = "#/components/schemas/" if v3 else "#/definitions/"
+    b = _Builder(ref)
+    paths: Obj = {}
     for info in all_kinds():
-        schema = _schema(info)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[info.kind] = schema
+        if info.api_version not in group_versions or (name := b.kind(info)) is None:
+            continue
+        ns = {"name": "namespace", "in": "path", "required": True, **({"schema": {"type": "string"}} if v3 else
+                                                                       {"type": "string"})}
+        nm = {**ns, "name": "name"}
+        scoped = [ns] if info.namespaced else []
         collection = info.path("{namespace}" if info.namespaced else None)
-        paths[collection] = {"parameters": [ns_param] if info.namespaced else [], **_operations(info, False)}
-        paths[collection + "/{name}"] = {"parameters": ([ns_param] if info.namespaced else []) + [name_param],
-                                         **_operations(info, True)}
-    return {"openapi": "3.0.3", "info": {"title": "osdn API", "version": __version__},
-            "components": {"schemas": schemas,
-                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearer": []}], "paths": paths}
+        paths[collection] = {"parameters": scoped, **_Ops(info, name, ref, v3).collection()}
+        paths[f"{collection}/{{name}}"] = {"parameters": [*scoped, nm], **_Ops(info, name, ref, v3).item()}
+        if info.has_status:
+            paths[f"{collection}/{{name}}/status"] = {"parameters": [*scoped, nm],
+                                                      **_Ops(info, name, ref, v3, "status").item()}
+    info_block = {"title": "osdn", "version": f"v{__version__}"}
+    if v3:
+        return {"openapi": "3.0.0", "info": info_block, "paths": paths,
+                "components": {"schemas": b.defs, "securitySchemes": {
+                    "BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}}},
+                "security": [{"BearerToken": []}]}
+    return {"swagger": "2.0", "info": info_block, "paths": paths, "definitions": b.defs,
+            "securityDefinitions": {"BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}},
+            "security": [{"BearerToken": []}]}
+
+
+def gv_path(api_version: str) -> str:
+    """`v1` -> `api/v1`, `apps/v1` -> `apis/apps/v1` (the keys of the /openapi/v3 index)."""
+    return f"apis/{api_version}" if "/" in api_version else f"api/{api_version}"
+
+
+@cache
+def openapi_v2() -> bytes:
+    return json.dumps(_document({k.api_version for k in all_kinds()}, v3=False), separators=(",", ":")).encode()
+
+
+@cache
+def openapi_v3_documents() -> dict[str, bytes]:
+    """Each group-version's OpenAPI 3 document, by its index key (`api/v1`, `apis/apps/v1`)."""
+    return {gv_path(gv): json.dumps(_document({gv}, v3=True), separators=(",", ":")).encode()
+            for gv in sorted({k.api_version for k in all_kinds()})}
+
+
+def etag(body: bytes) -> str:
+    return hashlib.sha512(body).hexdigest().upper()[:128]
+
+
+@cache
+def openapi_v3_index() -> bytes:
+    return json.dumps({"paths": {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={etag(doc)}"}
+                                 for p, doc in openapi_v3_documents().items()}}).encode()
+
+
+@cache
+def definitions_v3(api_version: str) -> dict[str, Obj]:
+    """The component schemas of one group-version (fieldValidation walks them)."""
+    return dict(json.loads(openapi_v3_documents()[gv_path(api_version)])["components"]["schemas"])

@@ -1,0 +1,180 @@
+"""The columns of every kind, as `osdn get` prints them and the API serves them as a meta.k8s.io Table.
+
+Pure: AGE and SINCE take the time as an argument. One definition for both places: `columns(info, now)`
+gives NAME, the kind's columns, AGE (unless the kind prints none, as oc) and the `-o wide` columns
+with priority 1 (kubectl shows priority > 0 only with -o wide).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.api.registry import KindInfo
+
+Obj = dict[str, Any]
+Column = tuple[str, Callable[[Obj], str]]
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    name: str
+    cell: Callable[[Obj], str]
+    priority: int = 0            # 1: only with -o wide
+    type: str = "string"         # OpenAPI type of the cell, as in a Table's columnDefinitions
+    format: str = ""             # "name" for NAME
+
+
+def _join(values: Any) -> str:
+    return ", ".join(str(v) for v in values) if values else ""
+
+
+def _list(values: Any) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]" if values else ""
+
+
+def _selector(sel: Any) -> str:
+    if not sel:
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    parts += [f"{e.get('key')} {e.get('operator')} ({','.join(e.get('values') or [])})"
+              for e in sel.get("matchExpressions") or []]
+    return ",".join(parts) or "<none>"
+
+
+def _ports(svc: Obj) -> str:
+    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in svc.get("spec", {}).get("ports") or [])
+
+
+def _pod_status(pod: Obj) -> str:
+    return str(pod.get("status", {}).get("phase") or "Pending")
+
+
+def _pod_ready(pod: Obj) -> str:
+    containers = pod.get("spec", {}).get("containers") or []
+    ready = sum(1 for s in pod.get("status", {}).get("containerStatuses") or [] if s.get("ready"))
+    return f"{ready}/{len(containers)}"
+
+
+def _node_ip(node: Obj) -> str:
+    for a in node.get("status", {}).get("addresses") or []:
+        if a.get("type") == "InternalIP":
+            return str(a.get("address"))
+    return "<none>"
+
+
+def _node_ready(node: Obj) -> str:
+    for c in node.get("status", {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return "Ready" if c.get("status") == "True" else "NotReady"
+    return "Unknown"
+
+
+def _route_host(r: Obj) -> str:
+    return str(r.get("spec", {}).get("host") or "")
+
+
+def _rc_counts(o: Obj) -> str:
+    return str(o.get("status", {}).get("replicas", 0))
+
+
+def _g(*path: str, default: str = "") -> Callable[[Obj], str]:
+    def get(o: Obj) -> str:
+        cur: Any = o
+        for p in path:
+            cur = cur.get(p) if isinstance(cur, dict) else None
+        return default if cur in (None, "") else str(cur)
+    return get
+
+
+COLUMNS: dict[str, list[Column]] = {
+    "Pod": [("READY", _pod_ready), ("STATUS", _pod_status), ("RESTARTS", lambda o: "0")],
+    "NetNamespace": [("NETID", _g("netid")), ("EGRESS IPS", lambda o: _list(o.get("egressIPs")))],
+    "HostSubnet": [("HOST", _g("host")), ("HOST IP", _g("hostIP")), ("SUBNET", _g("subnet")),
+                   ("EGRESS CIDRS", lambda o: _list(o.get("egressCIDRs"))),
+                   ("EGRESS IPS", lambda o: _list(o.get("egressIPs")))],
+    "ClusterNetwork": [("CLUSTER NETWORK", lambda o: ",".join(c.get("CIDR", "") for c in o.get("clusterNetworks")
+                                                              or []) or str(o.get("network", ""))),
+                       ("SERVICE NETWORK", _g("serviceNetwork")), ("PLUGIN NAME", _g("pluginName"))],
+    "Service": [("TYPE", _g("spec", "type", default="ClusterIP")),
+                ("CLUSTER-IP", _g("spec", "clusterIP", default="<none>")),
+                ("EXTERNAL-IP", lambda o: _join(o.get("spec", {}).get("externalIPs")) or "<none>"),
+                ("PORT(S)", _ports)],
+    "NetworkPolicy": [("POD-SELECTOR", lambda o: _selector(o.get("spec", {}).get("podSelector")))],
+    "Route": [("HOST/PORT", _route_host), ("PATH", _g("spec", "path")),
+              ("SERVICES", _g("spec", "to", "name")), ("PORT", _g("spec", "port", "targetPort")),
+              ("TERMINATION", lambda o: "/".join(x for x in (
+                  o.get("spec", {}).get("tls", {}).get("termination", ""),
+                  o.get("spec", {}).get("tls", {}).get("insecureEdgeTerminationPolicy", "")) if x)),
+              ("WILDCARD", _g("spec", "wildcardPolicy", default="None"))],
+    "Namespace": [("STATUS", _g("status", "phase", default="Active"))],
+    "Project": [("DISPLAY NAME", lambda o: o["metadata"].get("annotations", {}).get(
+        "openshift.io/display-name", "")), ("STATUS", _g("status", "phase", default="Active"))],
+    "Node": [("STATUS", _node_ready), ("ROLES", lambda o: "<none>")],
+    "ConfigMap": [("DATA", lambda o: str(len(o.get("data") or {}) + len(o.get("binaryData") or {})))],
+    "ReplicationController": [("DESIRED", _g("spec", "replicas", default="1")), ("CURRENT", _rc_counts),
+                              ("READY", _g("status", "readyReplicas", default="0"))],
+    "Deployment": [("READY", lambda o: f"{o.get('status', {}).get('readyReplicas', 0)}/"
+                                       f"{o.get('spec', {}).get('replicas', 1)}")],
+    "Endpoints": [("ENDPOINTS", lambda o: ",".join(
+        f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or [] for a in s.get("addresses") or []
+        for p in s.get("ports") or [{}]) or "<none>")],
+    "RoleBinding": [("ROLE", lambda o: f"{o.get('roleRef', {}).get('kind')}/{o.get('roleRef', {}).get('name')}")],
+    "ClusterRoleBinding": [("ROLE", lambda o: f"ClusterRole/{o.get('roleRef', {}).get('name')}")],
+    "EgressNetworkPolicy": [("RULES", lambda o: str(len(o.get("spec", {}).get("egress") or [])))],
+    "Template": [("DESCRIPTION", lambda o: o["metadata"].get("annotations", {}).get("description", "")),
+                 ("OBJECTS", lambda o: str(len(o.get("objects") or [])))],
+}
+WIDE: dict[str, list[Column]] = {
+    "Pod": [("IP", _g("status", "podIP", default="<none>")), ("NODE", _g("spec", "nodeName", default="<none>"))],
+    "Node": [("INTERNAL-IP", _node_ip)],
+    "Service": [("SELECTOR", lambda o: ",".join(f"{k}={v}" for k, v in sorted(
+        (o.get("spec", {}).get("selector") or {}).items())) or "<none>")],
+}
+NO_AGE = {"NetNamespace", "HostSubnet", "ClusterNetwork", "Project", "Route", "ClusterOperator"}
+
+
+def _condition(o: Obj, kind: str) -> Obj:
+    return next((c for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
+
+
+def _operator_columns(now: datetime.datetime) -> list[Column]:
+    """`oc get clusteroperator`: VERSION AVAILABLE PROGRESSING DEGRADED SINCE (Available's last change)."""
+    def version(o: Obj) -> str:
+        return next((x.get("version", "") for x in (o.get("status") or {}).get("versions") or []
+                     if x.get("name") == "operator"), "")
+    return [("VERSION", version)] + [
+        (kind.upper(), lambda o, k=kind: str(_condition(o, k).get("status", "")))
+        for kind in ("Available", "Progressing", "Degraded")] + [
+        ("SINCE", lambda o: age(_condition(o, "Available").get("lastTransitionTime"), now)
+         if _condition(o, "Available") else "")]
+
+
+def age(timestamp: str | None, now: datetime.datetime) -> str:
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return "<unknown>"
+    s = max(0, int((now - then).total_seconds()))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def columns(info: KindInfo, now: datetime.datetime) -> list[TableColumn]:
+    cols = [TableColumn("NAME", lambda o: str(o["metadata"]["name"]), format="name")]
+    cols += [TableColumn(h, fn) for h, fn in COLUMNS.get(info.kind, [])]
+    if info.kind == "ClusterOperator":
+        cols += [TableColumn(h, fn) for h, fn in _operator_columns(now)]
+    if info.kind not in NO_AGE:
+        cols.append(TableColumn("AGE", lambda o: age(o["metadata"].get("creationTimestamp"), now)))
+    cols += [TableColumn(h, fn, priority=1) for h, fn in WIDE.get(info.kind, [])]
+    return cols

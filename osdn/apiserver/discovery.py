@@ -1,0 +1,155 @@
+"""Discovery as kube-apiserver serves it: /version, /api, /apis, /api/v1 and /apis/G/V resource lists,
+and the OpenAPI endpoints (/openapi/v2, /openapi/v3, /openapi/v3/<gv>).
+
+Verbs and subresources per resource are what the server implements: `<plural>/status` (get, patch,
+update) for kinds with a status, `create` only for the review resources, no `watch` on projects.
+OpenAPI v2 is served as JSON only: a protobuf-only Accept gets 406 (client-go's OpenAPISchema needs
+protobuf, so the kubectl paths that read v2 fail; kubectl reads v3 for explain and apply).
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import osdn
+from osdn.api.registry import KindInfo, all_kinds
+from osdn.apiserver import openapi
+from osdn.errors import NotAcceptableError, NotFoundError
+
+KUBE_API_LEVEL = ("1", "32")   # the Kubernetes API level discovery and OpenAPI follow (kubectl checks skew)
+_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A resource served outside the kind registry (the review resources: create only)."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+EXTRAS: list[Extra] = []   # filled by the modules that serve them (osdn.apiserver.reviews)
+
+
+@cache
+def version_info() -> Obj:
+    built = datetime.datetime.fromtimestamp(Path(osdn.__file__).stat().st_mtime, datetime.UTC)
+    return {"major": KUBE_API_LEVEL[0], "minor": KUBE_API_LEVEL[1],
+            "gitVersion": f"v{KUBE_API_LEVEL[0]}.{KUBE_API_LEVEL[1]}.0-osdn.{osdn.__version__}",
+            "gitCommit": "", "gitTreeState": "", "buildDate": built.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "goVersion": f"python{platform.python_version()}", "compiler": platform.python_implementation().lower(),
+            "platform": f"{platform.system().lower()}/{_arch()}", "osdn": osdn.__version__}
+
+
+def _arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def api_versions(request: Request) -> Obj:
+    host = request.url.netloc or "127.0.0.1"
+    return {"kind": "APIVersions", "apiVersion": "v1", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+
+
+def _group_versions() -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    pairs = [(k.group, k.version) for k in all_kinds()] + [(e.group, e.version) for e in EXTRAS]
+    for group, version in pairs:
+        if group and version not in groups.setdefault(group, []):
+            groups[group].append(version)
+    return groups
+
+
+def group_list() -> Obj:
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+         "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+        for g, vs in sorted(_group_versions().items())]}
+
+
+def _resource(k: KindInfo) -> list[Obj]:
+    verbs = [v for v in _VERBS if not (k.kind == "Project" and v in ("watch", "deletecollection"))]
+    main = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
+            "verbs": verbs, **({"shortNames": list(k.short_names)} if k.short_names else {})}
+    if k.kind in ("Pod", "Deployment", "ReplicationController", "Service", "ConfigMap"):
+        main["categories"] = ["all"]
+    subs = [{"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced, "kind": k.kind,
+             "verbs": ["get", "patch", "update"]}] if k.has_status and k.kind != "Project" else []
+    return [main, *subs]
+
+
+def resource_list(group_version: str) -> Obj:
+    kinds = [k for k in all_kinds() if k.api_version == group_version]
+    extras = [e for e in EXTRAS if e.api_version == group_version]
+    if not kinds and not extras:
+        raise NotFoundError(f"the server could not find the requested resource ({group_version})")
+    resources = [r for k in kinds for r in _resource(k)] + [
+        {"name": e.plural, "singularName": e.kind.lower(), "namespaced": e.namespaced, "kind": e.kind,
+         "verbs": ["create"]} for e in extras]
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
+
+# ---- HTTP ---------------------------------------------------------------------------------------
+
+async def version(request: Request) -> Response:
+    return JSONResponse(version_info())
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "") or "*/*"
+    return any(t.split(";")[0].strip() in ("application/json", "*/*", "application/*") for t in accept.split(","))
+
+
+def _cached(request: Request, body: bytes) -> Response:
+    tag = f'"{openapi.etag(body)}"'
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, 200, {"ETag": tag, "Vary": "Accept"}, "application/json")
+
+
+async def openapi_v2(request: Request) -> Response:
+    if not _wants_json(request):
+        e = NotAcceptableError("only application/json is served for /openapi/v2 (no protobuf)")
+        return JSONResponse(e.to_status(), e.code)
+    return _cached(request, openapi.openapi_v2())
+
+
+async def openapi_v3_index(request: Request) -> Response:
+    return _cached(request, openapi.openapi_v3_index())
+
+
+async def openapi_v3_document(request: Request) -> Response:
+    doc = openapi.openapi_v3_documents().get(request.path_params["gv"].strip("/"))
+    if doc is None:
+        missing = NotFoundError(f'no OpenAPI v3 document for "{request.path_params["gv"]}"')
+        return JSONResponse(missing.to_status(), missing.code)
+    if not _wants_json(request):
+        e = NotAcceptableError("only application/json is served for /openapi/v3")
+        return JSONResponse(e.to_status(), e.code)
+    response = _cached(request, doc)
+    if "hash" in request.query_params:
+        response.headers["Cache-Control"] = "public, immutable"
+    return response
+
+
+def routes() -> list[Route]:
+    return [Route("/version", version), Route("/openapi/v2", openapi_v2), Route("/openapi/v3", openapi_v3_index),
+            Route("/openapi/v3/{gv:path}", openapi_v3_document)]

@@ -1,0 +1,90 @@
+"""GET responses of the API: lists (paged, optionally as a Table) and single objects (optionally as a Table).
+
+The list body is assembled from the stored JSON bytes without re-encoding them (the fast path);
+a Table or YAML answer decodes them. `metadata.continue`/`remainingItemCount` come from the pager.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+
+from osdn.api.registry import KindInfo
+from osdn.apiserver import tables
+from osdn.apiserver.auth import User
+from osdn.apiserver.paging import Page, Pager, check_resource_version_match
+from osdn.apiserver.resources import Resources
+
+Obj = dict[str, Any]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit") or "0"
+    return int(raw) if raw.isdigit() else 0   # bodies.check_read_params refused anything else
+
+
+def _list_meta(page: Page) -> Obj:
+    meta: Obj = {"resourceVersion": str(page.rv)}
+    if page.continue_token:
+        meta["continue"] = page.continue_token
+    if page.remaining is not None:
+        meta["remainingItemCount"] = page.remaining
+    return meta
+
+
+def list_page(request: Request, resources: Resources, pager: Pager, user: User, info: KindInfo,
+              namespace: str) -> Page:
+    q = request.query_params
+    token = q.get("continue", "")
+    selectors = (q.get("labelSelector", ""), q.get("fieldSelector", ""))
+    fingerprint = json.dumps([info.resource, namespace, *selectors])
+    if token:
+        resources.authorize(user, "list", info, namespace)
+        check_resource_version_match(q.get("resourceVersionMatch", ""), "", 0, continuing=True)
+        return pager.next(fingerprint, token, _limit(request))
+    raws, rv = resources.list_raw(user, info, namespace or None, *selectors)
+    check_resource_version_match(q.get("resourceVersionMatch", ""), q.get("resourceVersion", ""), rv, False)
+    return pager.first(fingerprint, raws, rv, _limit(request))
+
+
+def list_response(request: Request, info: KindInfo, page: Page, headers: dict[str, str]) -> Response:
+    meta = _list_meta(page)
+    if tables.wants_table(request):
+        items = [json.loads(r) for r in page.raws]
+        return _json(tables.table(info, items, str(page.rv), _include(request), _now(), meta), headers)
+    head = json.dumps({"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta})[:-1]
+    body = (head + ',"items":[').encode() + b",".join(page.raws) + b"]}"
+    if "yaml" in request.headers.get("accept", ""):
+        return Response(yaml.safe_dump(json.loads(body), sort_keys=False), 200, headers, "application/yaml")
+    return Response(body, 200, headers, "application/json")
+
+
+def object_table(request: Request, info: KindInfo, obj: Obj, headers: dict[str, str]) -> Response | None:
+    """The Table of one object when the client asked for one, else None."""
+    if not tables.wants_table(request):
+        return None
+    rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    return _json(tables.table(info, [obj], rv, _include(request), _now()), headers)
+
+
+def objects_table(request: Request, info: KindInfo, items: list[Obj], rv: str) -> Response | None:
+    if not tables.wants_table(request):
+        return None
+    return _json(tables.table(info, items, rv, _include(request), _now()), {})
+
+
+def _include(request: Request) -> str:
+    return request.query_params.get("includeObject") or "Metadata"
+
+
+def _json(obj: Obj, headers: dict[str, str]) -> Response:
+    return Response(json.dumps(obj, separators=(",", ":")).encode(), 200, headers, "application/json")
