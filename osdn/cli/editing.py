@@ -61,10 +61,10 @@ def parse_edited(text: str, original: Obj) -> Obj:
 
 
 def error_comment(title: str, error: OsdnError) -> str:
-    """The error as comment lines for the top of the reopened file. Pure."""
-    lines = [title, f"* {error.message}"]
-    lines += [f"* {cause}" for cause in error.causes if cause.field and cause.field not in error.message]
-    return "".join(f"# {line}\n" for line in lines) + "#\n"
+    """The error as comment lines for the top of the reopened file (every line a comment). Pure."""
+    items = [error.message, *(str(c) for c in error.causes if c.field and c.field not in error.message)]
+    text = "\n".join([title, *(f"* {item}" for item in items)]) if title else "\n".join(items)
+    return "".join(f"# {line}".rstrip() + "\n" for line in text.splitlines()) + "#\n"
 
 
 def run_editor(editor: str, path: str) -> None:
@@ -123,7 +123,8 @@ class EditSession:
             try:
                 saved = self.save(parse_edited(text, self.original))
             except OsdnError as e:
-                notes, failed_text = error_comment(f"{self.title} was not valid:", e), text
+                title = "" if isinstance(e, InvalidEditError) else f"{self.title} was not valid:"
+                notes, failed_text = error_comment(title, e), text
                 continue
             os.unlink(path)
             return saved

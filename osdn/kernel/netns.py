@@ -2,7 +2,9 @@
 
 Role: the lowest kernel layer. Creates, lists and deletes namespaces bound under /run/netns, runs a
 Python function inside a namespace on a dedicated thread (setns(2) is per thread), spawns processes
-inside a namespace, and sets sysctls there.
+inside a namespace, and sets sysctls there. `spawn_in_view` starts a process as a pod sees the world
+(its netns plus a private mount namespace with the pod's own /etc/resolv.conf and /etc/hosts) through
+the fork helper osdn.kernel.nsexec, so no preexec_fn runs in a threaded parent.
 
 Invariants:
 - A namespace is never created implicitly: every function except `ensure_netns` raises
@@ -24,8 +26,10 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from osdn.errors import KernelError
@@ -183,6 +187,42 @@ def spawn_in_netns(name: str, argv: Sequence[str], **popen_kwargs: Any) -> subpr
         return subprocess.Popen(list(argv), preexec_fn=enter, pass_fds=(fd,), **popen_kwargs)
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True)
+class PodView:
+    """How a pod's processes see the world: its network namespace, files bind-mounted over host
+    paths in a private mount namespace (its /etc/resolv.conf and /etc/hosts) and its hostname."""
+
+    netns: str
+    binds: tuple[tuple[str, str], ...] = ()  # (file to show, path it shows at)
+    hostname: str = ""
+
+
+def etc_view(name: str, etc_dir: str, hostname: str) -> PodView:
+    """The view of a pod whose resolv.conf and hosts files are in `etc_dir`."""
+    files = tuple((os.path.join(etc_dir, f), f"/etc/{f}") for f in ("resolv.conf", "hosts"))
+    return PodView(name, files, hostname)
+
+
+def view_argv(view: PodView, argv: Sequence[str]) -> list[str]:
+    """The command line that runs `argv` inside `view` through the osdn.kernel.nsexec fork helper."""
+    out = [sys.executable, "-m", "osdn.kernel.nsexec", "--net", netns_path(view.netns)]
+    for src, dst in view.binds:
+        out += ["--bind", f"{src}:{dst}"]
+    if view.hostname:
+        out += ["--hostname", view.hostname]
+    return [*out, "--", *argv]
+
+
+def spawn_in_view(view: PodView, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
+    """Start `argv` as a pod sees the world (see PodView); safe in threaded processes (the namespaces
+    are entered by a fresh helper process, which then execs `argv`: the pid is the program's)."""
+    os.close(_open_netns(view.netns, False))  # a clear error for a missing or host namespace
+    for src, _ in view.binds:
+        if not os.path.isfile(src):
+            raise NetnsError(f"{src} (to show in network namespace {view.netns!r}) does not exist")
+    return subprocess.Popen(view_argv(view, argv), **popen_kwargs)
 
 
 def run_cmd(name: str, argv: Sequence[str], timeout: float = 30.0,

@@ -92,7 +92,11 @@ def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: floa
     from osdn.client import Client, load_config
     from osdn.lab import cluster
     say = progress()
-    info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length), say)
+    try:
+        info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length), say)
+    except KeyboardInterrupt:
+        click.echo(f"lab {name!r}: up interrupted; everything it had made was removed", err=True)
+        sys.exit(130)
     say(f"lab {name!r} is up")
     _print_next(info)
     if demo:
@@ -102,22 +106,36 @@ def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: floa
 
 
 def _print_next(info: LabInfo) -> None:
+    from osdn.lab import cluster
+    click.echo(next_steps(info, cluster.default_lab_dir(info.name)))
+
+
+def lab_flags(info: LabInfo, default_dir: str) -> str:
+    """What every `osdn lab` command needs to find this lab: --name unless it is "lab", --dir
+    unless it is the default one. Pure."""
+    flags = "" if info.name == "lab" else f" --name {info.name}"
+    return flags + ("" if info.dir == default_dir else f" --dir {info.dir}")
+
+
+def next_steps(info: LabInfo, default_dir: str) -> str:
+    """The commands `lab up` suggests, each ready to run against this lab. Pure."""
     names = " ".join(n.name for n in info.nodes)
-    click.echo(f"""
+    lab = f"osdn lab{{}}{lab_flags(info, default_dir)}"
+    return f"""
 Lab {info.name!r}: {len(info.nodes)} nodes ({names}), mode {info.mode}, dir {info.dir}
   export OSDN_CONFIG={info.admin_conf}
   osdn get nodes; osdn get hostsubnets; osdn get netnamespaces
   osdn new-project blue
-  osdn lab run web -n blue --port 80            # an HTTP server pod; prints its IP
-  osdn lab run client -n blue --image busybox -- sleep 3600
+  {lab.format(" run web -n blue --port 80")}            # an HTTP server pod; prints its IP
+  {lab.format(" run client -n blue --image busybox")} -- sleep 3600
   osdn exec -n blue client -- wget -qO- -T 2 http://POD_IP/
   osdn logs -n blue web
   osdn adm reachability                         # what the model says, pod to pod
   osdn adm trace --from blue/client --to blue/web   # why; with the kernel's own answer and counters
   osdn adm verify                               # probe every pod pair, compare with the model
   osdn exec -n blue client -- wget -qO- -T 2 http://203.0.113.80/   # the lab's outside world
-  osdn lab status{'' if info.name == 'lab' else f' --name {info.name}'}
-  osdn lab down{'' if info.name == 'lab' else f' --name {info.name}'}""")
+  {lab.format(" status")}
+  {lab.format(" down")}"""
 
 
 @lab.command()
@@ -169,23 +187,42 @@ def _print_cluster(client: Client) -> None:
 
 @lab.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pod_name")
-@click.option("-n", "--namespace", required=True, help="Project (namespace) of the pod.")
+@click.option("-n", "--namespace", default=None, help="Project (namespace) of the pod (default: the current project).")
 @click.option("--node", default="", help="Put the pod on this node (else the kubelet schedules it).")
 @click.option("--labels", default="", help="Pod labels, k=v,k2=v2.")
 @click.option("--image", default="python", show_default=True, type=click.Choice(["python", "busybox"]))
 @click.option("--port", "ports", multiple=True, type=int, help="containerPort (repeatable; default 80).")
+@click.option("--restart", default="Always", show_default=True, type=click.Choice(["Always", "OnFailure", "Never"]),
+              help="The pod's restartPolicy, as kubectl run's --restart.")
 @click.option("--timeout", default=60.0, show_default=True)
 @_name
 @_dir
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @lab_errors
-def run(pod_name: str, namespace: str, node: str, labels: str, image: str, ports: tuple[int, ...],
-        timeout: float, name: str, lab_dir: str, command: tuple[str, ...]) -> None:
-    """Create a pod (default: an HTTP server on --port) and wait for its IP: `lab run NAME -n P -- CMD...`."""
+def run(pod_name: str, namespace: str | None, node: str, labels: str, image: str, ports: tuple[int, ...],
+        restart: str, timeout: float, name: str, lab_dir: str, command: tuple[str, ...]) -> None:
+    """Create a pod in the lab and wait until it runs; print its IP.
+
+    Without a command the pod serves HTTP on each --port (default 80) and answers
+    "<project>/<pod> on port P: you are IP:PORT". The lab kubelet schedules it (or puts it on
+    --node), starts it and honours its restartPolicy.
+
+    \b
+    Examples:
+      osdn lab run web -n blue --port 80 --port 8080
+      osdn lab run client -n blue --image busybox -- sleep 3600
+      osdn lab run db --node node2 --labels app=db,tier=data
+      osdn lab run once -n blue --restart Never -- sh -c 'echo done'
+    """
     from osdn.lab.pods import PodRequest, create_pod, wait_pod_ip
     info = find_lab(name, lab_dir)
-    req = PodRequest(pod_name, namespace, node, parse_labels(labels), image, list(ports), list(command))
+    if node and info.node(node) is None:
+        raise OsdnError(f"--node {node}: lab {info.name!r} has no such node (its nodes: "
+                        f"{', '.join(n.name for n in info.nodes)})")
     with lab_client(info) as client:
+        namespace = namespace or client.config.namespace or "default"
+        req = PodRequest(pod_name, namespace, node, parse_labels(labels), image, list(ports), list(command),
+                         restart)
         create_pod(client, req)
         ip = wait_pod_ip(client, namespace, pod_name, timeout)
     click.echo(f"pod/{pod_name} running in {namespace}: {ip}")

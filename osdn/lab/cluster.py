@@ -19,9 +19,11 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -159,13 +161,28 @@ def up(opts: UpOptions, say: Progress) -> LabInfo:
                        f"{opts.name}` first)")
     topo = topology.plan_lab(opts.name, opts.nodes)
     _fresh_dir(lab_dir)
-    topology.build(topo, lab_dir, progress=say)
     try:
+        topology.build(topo, lab_dir, progress=say)
         return _start_cluster(topo, opts, lab_dir, say)
-    except BaseException:
-        say("failed: tearing the lab down (logs stay in the lab dir)")
-        down(opts.name, lab_dir)
+    except BaseException as exc:
+        how = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        say(f"{how}: tearing the lab down (logs stay in the lab dir)")
+        with _no_interrupts():
+            down(opts.name, lab_dir)
         raise
+
+
+@contextlib.contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """A second Ctrl-C must not stop the cleanup half-way (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _fresh_dir(lab_dir: str) -> None:

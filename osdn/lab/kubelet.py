@@ -1,15 +1,23 @@
 """The lab kubelet (`osdn lab kubelet --dir DIR`): runs the lab's Pods, one for all lab nodes.
 
 Role: watches Pods (and Nodes, for scheduling). A Pod without spec.nodeName is scheduled onto a lab
-node whose labels match its nodeSelector, round-robin, by setting spec.nodeName. A Pod on a lab node
-is started by osdn.lab.runtime (namespace, CNI ADD through that node's agent, process) and marked
-with the annotations `lab.osdn.io/netns`, `lab.osdn.io/log` and `lab.osdn.io/bin` (what
-`osdn exec` and `osdn logs` read) and status phase/hostIP/podIP. A deleted Pod is stopped.
+node whose labels match its nodeSelector, round-robin, by setting spec.nodeName; when none fits, or
+spec.nodeName names no lab node, the pod stays Pending with PodScheduled=False saying why and a
+warning event. A Pod on a lab node is started by osdn.lab.runtime (namespace, CNI ADD through that
+node's agent, its own resolv.conf/hosts, process) and marked with the annotations
+`lab.osdn.io/netns`, `lab.osdn.io/log`, `lab.osdn.io/bin` and `lab.osdn.io/etc` (what `osdn exec`
+and `osdn logs` read). A deleted Pod is stopped.
 
-Level-triggered: watch events only wake the loop; each pass compares the Pod cache with what runs.
-A pod whose start failed is retried with backoff; the error goes into `lab.osdn.io/error`.
+The pod spec is honoured as a kubelet does (the decisions are pure, in osdn.lab.lifecycle, with this
+kubelet's injectable `clock`): restartPolicy (restarts with back-off, restartCount), exit codes
+(Succeeded/Failed), activeDeadlineSeconds (killed, Failed, reason DeadlineExceeded); status carries
+containerStatuses and the Ready condition. A finished pod keeps its network until it is deleted.
+
+Level-triggered: watch events wake the loop, and it runs at least every RESYNC seconds (exits,
+back-offs and deadlines are noticed then); each pass compares the Pod cache with what runs. A pod
+whose sandbox failed to start is retried with backoff; the error is the container's waiting message
+and a FailedCreatePodSandBox event.
 """
-
 from __future__ import annotations
 
 import logging
@@ -17,14 +25,18 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from osdn.client import Client, load_config
 from osdn.client.informer import Informer
 from osdn.errors import NotFoundError, OsdnError
-from osdn.lab import runtime
-from osdn.lab.cluster import LabInfo
+from osdn.kernel import netns
+from osdn.lab import lifecycle, runtime
+from osdn.lab.cluster import LabInfo, NodeInfo
+from osdn.lab.lifecycle import Backoff, ContainerRun
+from osdn.lab.podevents import SCHEDULER, PodEvents
 from osdn.lab.runtime import PodRuntime, pod_key
 from osdn.lab.state import load_state, process_start_time
 
@@ -33,8 +45,8 @@ Obj = dict[str, Any]
 ANNOTATION_NETNS = "lab.osdn.io/netns"
 ANNOTATION_LOG = "lab.osdn.io/log"
 ANNOTATION_BIN = "lab.osdn.io/bin"
-ANNOTATION_ERROR = "lab.osdn.io/error"
-RESYNC = 2.0
+ANNOTATION_ETC = "lab.osdn.io/etc"
+RESYNC = 1.0
 
 
 def matches_selector(labels: dict[str, str], selector: dict[str, str] | None) -> bool:
@@ -52,21 +64,29 @@ def pick_node(nodes: list[Obj], lab_nodes: list[str], selector: dict[str, str] |
 
 @dataclass
 class Running:
+    """A pod whose sandbox (netns + network) exists: its container process and lifecycle."""
+
     rt: PodRuntime
     pod: Obj
     proc: subprocess.Popen[bytes] | None = None
+    run: ContainerRun = field(default_factory=ContainerRun)
 
 
 @dataclass
 class Kubelet:
     lab: LabInfo
+    clock: Callable[[], float] = time.time
+    backoff: Backoff = field(default_factory=Backoff)
     running: dict[str, Running] = field(default_factory=dict)
-    failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # key -> (count, retry at)
+    waiting: dict[str, ContainerRun] = field(default_factory=dict)  # accepted, sandbox not made yet
+    failures: dict[str, int] = field(default_factory=dict)  # key -> failed sandbox starts in a row
+    reported: dict[str, Obj] = field(default_factory=dict)  # key -> the status last sent
     turn: int = 0
 
     def __post_init__(self) -> None:
         self.config = load_config(self.lab.admin_conf)
         self.client = Client(self.config)
+        self.events = PodEvents(self.client, self.clock)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.pods = Informer(self.config, "Pod", handlers=[lambda *_: self.wake.set()])
@@ -89,7 +109,7 @@ class Kubelet:
         self.nodes.stop()
 
     def sync(self) -> None:
-        """One pass: schedule, start what should run, stop what should not."""
+        """One pass: schedule, start, watch over and restart what should run, stop what should not."""
         pods = {pod_key(p): p for p in self.pods.items()}
         for key, pod in sorted(pods.items()):
             try:
@@ -98,67 +118,133 @@ class Kubelet:
                 log.warning("pod %s: %s", key, exc)
         for key in [k for k, r in self.running.items() if _uid(pods.get(k)) != r.rt.uid]:
             self._stop(key)
-        for r in self.running.values():
-            if r.proc is not None:
-                r.proc.poll()  # reap an exited pod process
+        for key in [k for k in {*self.waiting, *self.reported} if k not in pods]:
+            self.waiting.pop(key, None)
+            self.reported.pop(key, None)
+            self.events.forget(*key.split("/", 1))
 
     def _sync_pod(self, key: str, pod: Obj) -> None:
         spec = pod.get("spec") or {}
         if pod["metadata"].get("deletionTimestamp"):
             return
+        if key in self.running:
+            self._tend(key, pod)
+            return
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return  # a finished pod is never started again
         node_name = spec.get("nodeName") or ""
         if not node_name:
             self._schedule(key, pod)
             return
         node = self.lab.node(node_name)
-        if node is None or key in self.running or not self._due(key):
+        if node is None:
+            self._node_not_found(pod, node_name)
             return
-        try:
-            rt, proc = runtime.start_pod(self.lab, node, pod)
-        except (runtime.CniError, OSError, OsdnError) as exc:
-            self._failed(key, pod, str(exc))
-            return
-        self.running[key] = Running(rt, pod, proc)
-        self.failures.pop(key, None)
-        self._report(pod, rt, node.ip)
+        self._start(key, pod, node)
+
+    def _start(self, key: str, pod: Obj, node: NodeInfo) -> None:
+        now = self.clock()
+        run = lifecycle.accepted(self.waiting.get(key, ContainerRun()), now)
+        if lifecycle.deadline_passed(pod.get("spec") or {}, run, now):
+            run = lifecycle.killed_for_deadline(run, None, now)
+            self.events.record(pod, "DeadlineExceeded", lifecycle.DEADLINE_MESSAGE, warning=True)
+        elif now >= run.next_start:
+            try:
+                rt, proc = runtime.start_pod(self.lab, node, pod)
+            except (runtime.CniError, OSError, OsdnError) as exc:
+                run = self._start_failed(pod, run, str(getattr(exc, "message", None) or exc), now)
+            else:
+                self.failures.pop(key, None)
+                self.waiting.pop(key, None)
+                self.running[key] = Running(rt, pod, proc, lifecycle.started(run, now))
+                self._annotate(pod, rt)
+                self.events.record(pod, "Started", f"Started container {_container_name(pod)}")
+                self._report(pod, self.running[key].run, node.ip, rt.ip)
+                return
+        self.waiting[key] = run
+        self._report(pod, run, node.ip, "")
+
+    def _start_failed(self, pod: Obj, run: ContainerRun, message: str, now: float) -> ContainerRun:
+        key = pod_key(pod)
+        count = self.failures.get(key, 0) + 1
+        self.failures[key] = count
+        log.warning("pod %s: start failed (attempt %d): %s", key, count, message)
+        self.events.record(pod, "FailedCreatePodSandBox", message[:1000], warning=True)
+        return lifecycle.start_failed(run, "ContainerCreating", message[:1000], now + min(30.0, 0.5 * 2 ** count))
+
+    def _tend(self, key: str, pod: Obj) -> None:
+        """A pod with a sandbox: notice an exit, restart after back-off, enforce the deadline."""
+        r = self.running[key]
+        r.pod, now, spec = pod, self.clock(), pod.get("spec") or {}
+        run = r.run
+        code = _exit_code(r)
+        if code is not None and run.running_since is not None:
+            run = lifecycle.exited(run, code, now, spec.get("restartPolicy") or "Always", self.backoff)
+            if run.waiting_reason == "CrashLoopBackOff":
+                self.events.record(pod, "BackOff", "Back-off restarting failed container", warning=True)
+        if lifecycle.deadline_passed(spec, run, now):
+            self.events.record(pod, "DeadlineExceeded", lifecycle.DEADLINE_MESSAGE, warning=True)
+            runtime.kill_container(r.rt)
+            run = lifecycle.killed_for_deadline(run, _exit_code(r), now)
+        elif run.running_since is None and not run.final_phase and now >= run.next_start:
+            r.proc = runtime.spawn_container(self.lab, pod, r.rt)
+            run = lifecycle.restarted(run, now)
+            self.events.record(pod, "Started", f"Started container {_container_name(pod)}")
+        r.run = run
+        node = self.lab.node(r.rt.node)
+        self._report(pod, run, node.ip if node else "", r.rt.ip)
 
     def _schedule(self, key: str, pod: Obj) -> None:
         selector = (pod.get("spec") or {}).get("nodeSelector")
-        name = pick_node(self.nodes.items(), [n.name for n in self.lab.nodes], selector, self.turn)
+        names = [n.name for n in self.lab.nodes]
+        name = pick_node(self.nodes.items(), names, selector, self.turn)
         if name is None:
-            log.warning("pod %s: no lab node matches nodeSelector %s", key, selector)
+            why = f"0/{len(names)} nodes are available: {len(names)} node(s) didn't match Pod's node affinity/selector."
+            self._pending(pod, "Unschedulable", why, "FailedScheduling")
             return
         self.turn += 1
         ns, pod_name = key.split("/", 1)
         self.client.patch("Pod", pod_name, {"spec": {"nodeName": name}}, namespace=ns)
+        self.events.record(pod, "Scheduled", f"Successfully assigned {key} to {name}", source=SCHEDULER)
         log.info("pod %s scheduled to %s", key, name)
 
-    def _report(self, pod: Obj, rt: PodRuntime, host_ip: str) -> None:
+    def _node_not_found(self, pod: Obj, node_name: str) -> None:
+        nodes = ", ".join(n.name for n in self.lab.nodes)
+        why = f'node "{node_name}" does not exist in lab "{self.lab.name}" (its nodes: {nodes})'
+        self._pending(pod, "NodeNotFound", why, "NodeNotFound")
+
+    def _pending(self, pod: Obj, reason: str, message: str, event: str) -> None:
+        """A pod that cannot be placed: Pending, PodScheduled=False saying why, and a warning event."""
+        cond = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
+                "lastTransitionTime": lifecycle.rfc3339(self.clock())}
+        old = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
+        if old and (old[0].get("reason"), old[0].get("message")) == (reason, message):
+            return
+        self.events.record(pod, event, message, warning=True, source=SCHEDULER)
+        self._patch_status(pod, {"phase": "Pending", "conditions": [cond]})
+        log.warning("pod %s: %s", pod_key(pod), message)
+
+    def _annotate(self, pod: Obj, rt: PodRuntime) -> None:
         meta = pod["metadata"]
-        ns, name = meta.get("namespace", ""), meta["name"]
         notes = {ANNOTATION_NETNS: rt.netns, ANNOTATION_LOG: rt.log, ANNOTATION_BIN: self.lab.bin_dir,
-                 ANNOTATION_ERROR: None}
-        self.client.patch("Pod", name, {"metadata": {"annotations": notes}}, namespace=ns)
-        status: Obj = {"phase": "Running", "hostIP": host_ip}
-        current = self.client.get("Pod", name, ns)
-        if rt.ip and not (current.get("status") or {}).get("podIP"):
-            status["podIP"] = rt.ip
-        self.client.patch("Pod", name, {"status": status}, namespace=ns, subresource="status")
+                 ANNOTATION_ETC: runtime.pod_etc_dir(self.lab, pod)}
+        self.client.patch("Pod", meta["name"], {"metadata": {"annotations": notes}},
+                          namespace=meta.get("namespace", ""))
         log.info("pod %s running in %s (ip %s, pid %d)", rt.key, rt.netns, rt.ip or "?", rt.pid)
 
-    def _failed(self, key: str, pod: Obj, message: str) -> None:
-        count = self.failures.get(key, (0, 0.0))[0] + 1
-        self.failures[key] = (count, time.monotonic() + min(30.0, 0.5 * 2 ** count))
-        log.warning("pod %s: start failed (attempt %d): %s", key, count, message)
-        ns, name = key.split("/", 1)
-        try:
-            self.client.patch("Pod", name, {"metadata": {"annotations": {ANNOTATION_ERROR: message[:1000]}}},
-                              namespace=ns)
-        except OsdnError as exc:
-            log.warning("pod %s: could not record the error: %s", key, exc)
+    def _report(self, pod: Obj, run: ContainerRun, host_ip: str, pod_ip: str) -> None:
+        """Send the pod's status if it differs from what was sent last."""
+        current = self.pods.get(pod["metadata"]["name"], pod["metadata"].get("namespace", "")) or pod
+        where = lifecycle.Placement(host_ip, pod_ip, current.get("status") or {})
+        status = lifecycle.pod_status(pod, run, where, self.clock())
+        if self.reported.get(pod_key(pod)) != status:
+            self._patch_status(pod, status)
 
-    def _due(self, key: str) -> bool:
-        return time.monotonic() >= self.failures.get(key, (0, 0.0))[1]
+    def _patch_status(self, pod: Obj, status: Obj) -> None:
+        meta = pod["metadata"]
+        self.client.patch("Pod", meta["name"], {"status": status}, namespace=meta.get("namespace", ""),
+                          subresource="status")
+        self.reported[pod_key(pod)] = status
 
     def _stop(self, key: str) -> None:
         r = self.running.pop(key)
@@ -184,11 +270,24 @@ class Kubelet:
                 continue
             notes = pod["metadata"].get("annotations") or {}
             rt = PodRuntime(key, uid, node, rec.netns, notes.get(ANNOTATION_LOG, ""), rec.pid)
-            self.running[key] = Running(rt, pod)
+            run = lifecycle.from_status(pod.get("status") or {}, self.clock())
+            self.running[key] = Running(rt, pod, None, run)
 
     def shutdown(self) -> None:
         self.stopping.set()
         self.wake.set()
+
+
+def _exit_code(r: Running) -> int | None:
+    """The container's exit code once it has ended (128+N for signal N), else None."""
+    if r.proc is not None:
+        rc = r.proc.poll()
+        return None if rc is None else (128 - rc if rc < 0 else rc)
+    return None if netns.pids_in_netns(r.rt.netns) else 137  # adopted: not our child, code unknown
+
+
+def _container_name(pod: Obj) -> str:
+    return str((((pod.get("spec") or {}).get("containers") or [{}])[0]).get("name", ""))
 
 
 def _uid(pod: Obj | None) -> str:

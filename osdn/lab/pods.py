@@ -29,6 +29,7 @@ class PodRequest:
     image: str = "python"
     ports: list[int] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
+    restart_policy: str = "Never"
 
 
 def pod_manifest(req: PodRequest) -> Obj:
@@ -37,7 +38,7 @@ def pod_manifest(req: PodRequest) -> Obj:
     if req.command:
         container["command"] = req.command
     container["ports"] = [{"containerPort": p, "protocol": "TCP"} for p in req.ports or [80]]
-    spec: Obj = {"containers": [container], "restartPolicy": "Never"}
+    spec: Obj = {"containers": [container], "restartPolicy": req.restart_policy}
     if req.node:
         spec["nodeName"] = req.node
     meta: Obj = {"name": req.name, "namespace": req.namespace}
@@ -60,7 +61,7 @@ def create_pod(client: Client, req: PodRequest) -> Obj:
 
 def wait_pod_ip(client: Client, namespace: str, name: str, timeout: float = 60.0) -> str:
     """status.podIP once the lab kubelet runs the pod (its netns annotation is set; the agent may
-    report the IP first); raise naming the kubelet's error if that never happens."""
+    report the IP first); raise saying why the pod is not running if that never happens."""
     deadline = time.monotonic() + timeout
     pod: Obj = {}
     while time.monotonic() < deadline:
@@ -69,11 +70,35 @@ def wait_pod_ip(client: Client, namespace: str, name: str, timeout: float = 60.0
         started = ANNOTATION_NETNS in ((pod.get("metadata") or {}).get("annotations") or {})
         if status.get("podIP") and started:
             return str(status["podIP"])
+        if status.get("phase") in ("Succeeded", "Failed") or unschedulable(pod):
+            break
         time.sleep(0.1)
-    why = ((pod.get("metadata") or {}).get("annotations") or {}).get("lab.osdn.io/error", "")
     node = (pod.get("spec") or {}).get("nodeName") or "(not scheduled)"
-    raise OsdnError(f'pod "{name}" in project "{namespace}" has no IP after {timeout:.0f}s (node {node})'
-                    + (f": {why}" if why else "; see the lab's kubelet.log and nodeN.log"))
+    why = not_running_reason(pod)
+    raise OsdnError(f'pod "{name}" in project "{namespace}" is not running after {timeout:.0f}s (node {node})'
+                    + (f": {why}" if why else "; see `osdn describe pod` and the lab's kubelet.log"))
+
+
+def unschedulable(pod: Obj) -> bool:
+    """PodScheduled=False: no lab node can take the pod (it will not start by waiting). Pure."""
+    return any(c.get("type") == "PodScheduled" and c.get("status") == "False"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def not_running_reason(pod: Obj) -> str:
+    """Why a pod is not running, from its status (phase, conditions, container state); "" if unknown. Pure."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return f"{status['phase']}" + (f" ({status['reason']}: {status.get('message', '')})"
+                                       if status.get("reason") else "")
+    for cond in status.get("conditions") or []:
+        if cond.get("status") == "False" and cond.get("type") == "PodScheduled":
+            return f"{cond.get('reason', 'Unschedulable')}: {cond.get('message', '')}"
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("message"):
+            return f"{waiting.get('reason', 'Waiting')}: {waiting['message']}"
+    return ""
 
 
 def pod_netns(pod: Obj) -> str:

@@ -1,9 +1,12 @@
 """The lab's container runtime: a pod is a network namespace, a CNI ADD and a host process in it.
 
 Role: `start_pod` makes the pod namespace `osdn-<lab>-pod-<hash>`, asks the node's osdn agent for its
-network by running the `osdn-cni` plugin (CNI env + netconf on stdin, like a kubelet does) and starts
-the pod's command in that namespace with stdout/stderr to a log file; `stop_pod` undoes it (kill,
-CNI DEL, delete the namespace). "Images" are host programs: `busybox` puts the applets of the host's
+network by running the `osdn-cni` plugin (CNI env + netconf on stdin, like a kubelet does), writes the
+pod's own /etc/resolv.conf and /etc/hosts (in <lab>/pods/<ns>_<name>/) and starts the pod's command
+as the pod sees the world (its netns, those two files bind-mounted in a private mount namespace, its
+hostname: osdn.kernel.netns.spawn_in_view) with stdout/stderr to a log file; `spawn_container`
+starts the command again (a restart); `kill_container` ends it and keeps the pod's network;
+`stop_pod` undoes everything (kill, CNI DEL, delete the namespace). "Images" are host programs: `busybox` puts the applets of the host's
 /bin/busybox first on PATH; anything else (`python`, ...) runs the command with the host's tools.
 A container without a command serves HTTP on each containerPort (default 80), so policies can be
 probed: the answer is "<namespace>/<pod> on port P: you are IP:PORT".
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.kernel import links, netns
+from osdn.lab import topology
 from osdn.lab.cluster import LabInfo, NodeInfo, locked_state, record_process
 
 log = logging.getLogger(__name__)
@@ -152,6 +156,48 @@ def result_ip(result: Obj) -> str:
     return ""
 
 
+# -- the pod's view: /etc/resolv.conf and /etc/hosts ----------------------------------------------
+
+def render_resolv_conf(namespace: str, nameserver: str) -> str:
+    """The pod's resolv.conf: kube's search path; the lab's DNS server (no cluster DNS yet). Pure."""
+    return (f"# written by the osdn lab kubelet; no cluster DNS yet: {nameserver} is the lab's outside\n"
+            f"# world DNS server (zone ext.test), what a kubelet without clusterDNS gives its pods\n"
+            f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
+            f"nameserver {nameserver}\noptions ndots:5\n")
+
+
+def render_hosts(pod_name: str, ip: str) -> str:
+    """The pod's /etc/hosts as the kubelet writes it. Pure."""
+    lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
+             "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet", "fe00::0\tip6-mcastprefix",
+             "fe00::1\tip6-allnodes", "fe00::2\tip6-allrouters"]
+    if ip:
+        lines.append(f"{ip}\t{pod_name}")
+    return "\n".join(lines) + "\n"
+
+
+def pod_etc_dir(lab: LabInfo, pod: Obj) -> str:
+    meta = pod["metadata"]
+    return os.path.join(lab.dir, "pods", f"{meta.get('namespace', '')}_{meta['name']}")
+
+
+def write_pod_etc(lab: LabInfo, pod: Obj, ip: str) -> str:
+    """Write the pod's resolv.conf and hosts; the directory holding them."""
+    etc = pod_etc_dir(lab, pod)
+    os.makedirs(etc, exist_ok=True)
+    nameserver = topology.plan_lab(lab.name, max(1, len(lab.nodes))).dns_ip
+    meta = pod["metadata"]
+    for name, text in (("resolv.conf", render_resolv_conf(meta.get("namespace", ""), nameserver)),
+                       ("hosts", render_hosts(meta["name"], ip))):
+        with open(os.path.join(etc, name), "w") as fh:
+            fh.write(text)
+    return etc
+
+
+def pod_view(rt: PodRuntime, etc: str) -> netns.PodView:
+    return netns.etc_view(rt.netns, etc, rt.key.split("/", 1)[1])
+
+
 # -- start / stop ---------------------------------------------------------------------------------
 
 def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subprocess.Popen[bytes]]:
@@ -169,24 +215,37 @@ def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subpr
     try:
         links.with_netlink(ns, lambda nl: links.set_link(nl, "lo", up=True))
         rt.ip = result_ip(run_cni("ADD", node, pod, ns))
-        proc = _spawn_pod_process(lab, pod, rt)
+        write_pod_etc(lab, pod, rt.ip)
+        proc = spawn_container(lab, pod, rt)
     except BaseException:
         stop_pod(lab, node, pod, rt)
         raise
     return rt, proc
 
 
-def _spawn_pod_process(lab: LabInfo, pod: Obj, rt: PodRuntime) -> subprocess.Popen[bytes]:
+def spawn_container(lab: LabInfo, pod: Obj, rt: PodRuntime) -> subprocess.Popen[bytes]:
+    """Start the pod's command as the pod sees the world; recorded in the lab state."""
     argv = pod_argv(pod)
     with open(rt.log, "ab") as fh:
         fh.write(f"--- {time.strftime('%H:%M:%S')} {rt.key} ({rt.ip}) in {rt.netns}: {argv[:3]}\n".encode())
         fh.flush()
-        proc = netns.spawn_in_netns(rt.netns, argv, stdin=subprocess.DEVNULL, stdout=fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env=pod_env(lab, pod, rt.ip), cwd="/tmp")
+        proc = netns.spawn_in_view(pod_view(rt, pod_etc_dir(lab, pod)), argv, stdin=subprocess.DEVNULL,
+                                   stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=pod_env(lab, pod, rt.ip), cwd="/tmp")
+    with locked_state(lab.dir) as state:  # the previous run of this container is gone
+        if state is not None:
+            state.processes = [p for p in state.processes if not (p.netns == rt.netns and p.pid == rt.pid)]
     record_process(lab.dir, proc, rt.netns, f"pod:{rt.key}:{rt.uid}")
     rt.pid = proc.pid
     return proc
+
+
+def kill_container(rt: PodRuntime, grace: float = 1.0) -> None:
+    """End every process in the pod (SIGTERM, then SIGKILL after `grace`); its network stays."""
+    netns.kill_pids(netns.pids_in_netns(rt.netns), signal.SIGTERM)
+    _wait_empty(rt.netns, grace)
+    netns.kill_pids(netns.pids_in_netns(rt.netns), signal.SIGKILL)
+    _wait_empty(rt.netns, grace)
 
 
 def stop_pod(lab: LabInfo, node: NodeInfo | None, pod: Obj, rt: PodRuntime) -> None:
@@ -200,6 +259,7 @@ def stop_pod(lab: LabInfo, node: NodeInfo | None, pod: Obj, rt: PodRuntime) -> N
             except CniError as exc:
                 log.warning("pod %s: %s", rt.key, exc)
         netns.delete_netns(rt.netns, kill=True)
+    shutil.rmtree(pod_etc_dir(lab, pod), ignore_errors=True)
     with locked_state(lab.dir) as state:
         if state is not None:
             state.processes = [p for p in state.processes if p.netns != rt.netns]
