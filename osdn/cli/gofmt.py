@@ -79,6 +79,8 @@ def _spec(flags: str, width: str) -> str:
 
 def _format_one(flags: str, width: str, precision: str | None, verb: str, value: Any) -> str:
     spec = _spec(flags, width)
+    if value is None and verb != "v":
+        return f"%!{verb}(<nil>)"
     if verb in "sv":
         text = sprint(value)
         return format(text[:int(precision)] if precision else text, ("<" if "-" in flags else ">") + width)
