@@ -225,11 +225,32 @@ class Resources:
         if dry_run:
             return Result(old, warnings)
         if info.kind == "Namespace":
-            self._delete_contents(name)
+            return Result(self._terminate_namespace(key, old, expected_rv), warnings)
         return Result(self.store.delete(key, expected_rv), warnings)
 
+    def _terminate_namespace(self, key: Key, ns: Obj, expected_rv: int | None) -> Obj:
+        """Crash-safe namespace deletion, like kube's namespace finalizer: first persist the namespace as
+        Terminating (status.phase, metadata.deletionTimestamp), then delete its contents, then it.
+        A crash in between leaves a Terminating namespace that `resume_namespace_deletions` finishes."""
+        if (ns.get("status") or {}).get("phase") != "Terminating":
+            marked = copy.deepcopy(ns)
+            marked["metadata"]["deletionTimestamp"] = self.clock()
+            marked["status"] = {**(marked.get("status") or {}), "phase": "Terminating"}
+            self.store.update(key, marked, expected_rv)
+        self._delete_contents(key.name)
+        return self.store.delete(key)
+
+    def resume_namespace_deletions(self) -> list[str]:
+        """Finish every namespace left Terminating (the server stopped mid-delete); run at start."""
+        info = by_kind("Namespace")
+        names = [o["metadata"]["name"] for o, _ in self.store.list(info.resource)[0]
+                 if (o.get("status") or {}).get("phase") == "Terminating"]
+        for name in names:
+            self._terminate_namespace(key_of(info, "", name), self.store.get(key_of(info, "", name)), None)
+        return names
+
     def _delete_contents(self, namespace: str) -> None:
-        """Namespace deletion removes everything in it (synchronously; no finalizers yet)."""
+        """Delete everything in a Terminating namespace (synchronously, kind by kind)."""
         for info in all_kinds():
             if info.namespaced:
                 for obj, _raw in self.store.list(info.resource, namespace)[0]:

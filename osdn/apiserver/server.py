@@ -26,6 +26,7 @@ from osdn.apiserver.app import create_app
 from osdn.apiserver.auth import Authorizer, TokenFile
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
 from osdn.apiserver.connections import ConnectionLimits, uvicorn_options
+from osdn.apiserver.datadir import announce_new_admin, open_store, tokens_lost
 from osdn.apiserver.plugins import build_plugins
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
@@ -50,6 +51,7 @@ class ServerConfig:
     master_config: dict[str, Any] = field(default_factory=dict)
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
+    strict_store: bool = False                  # an unreadable stored object stops the start
 
     @property
     def url(self) -> str:
@@ -91,10 +93,15 @@ class Server:
 def build(cfg: ServerConfig) -> Server:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(cfg.data_dir, 0o700)
-    store = SQLiteStore(cfg.data_dir / "osdn.db")
+    store = open_store(cfg.data_dir, cfg.strict_store)     # refuses a lost store of an initialised dir
+    new_admin = tokens_lost(cfg.data_dir, store)
     tokens = TokenFile(cfg.data_dir / "tokens")
     ensure_admin_config(cfg, tokens)
+    if new_admin:
+        announce_new_admin(cfg.data_dir)
     resources = Resources(store, Authorizer(store), AdmissionChain(build_plugins(cfg.master_config)))
+    for name in resources.resume_namespace_deletions():
+        log.warning("namespace %s was left Terminating by an interrupted delete: deleted it and its contents", name)
     bootstrap(resources, default_cluster_network(cfg.network_plugin, cfg.cluster_network,
                                                  cfg.host_subnet_length, cfg.service_network))
     projects = Projects(resources)

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from osdn.errors import OsdnError
+
 Obj = dict[str, Any]
+
+
+class StoreError(OsdnError):
+    """The store cannot be opened or read (missing, empty, corrupt): the server refuses to start."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ Invariants:
 - WAL with synchronous=NORMAL: a committed transaction is in the OS page cache before `commit()`
   returns, so it survives `kill -9` of this process (not a power cut; use synchronous=FULL for that,
   `durability="full"`);
-- watch history is the `events` table, trimmed to the newest `history` events.
+- watch history is the `events` table, trimmed to the newest `history` events;
+- a file that is not a readable SQLite store raises StoreError naming it; one row whose JSON cannot
+  be read is skipped with an ERROR naming the object (listed in `skipped`), or, with `strict`, raises
+  StoreError.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError, ObjectRef
-from osdn.store import Callback, Event, Events, Key, Obj
+from osdn.store import Callback, Event, Events, Key, Obj, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,14 @@ CREATE TABLE IF NOT EXISTS events (
 
 def _dump(obj: Obj) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode(raw: bytes) -> Obj:
+    """A stored object; ValueError if the row is not JSON of an object with metadata."""
+    obj = json.loads(raw)
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        raise ValueError("not an object with metadata")
+    return obj
 
 
 def _ref(key: Key) -> ObjectRef:
@@ -57,27 +68,52 @@ class _Sub:
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path, *, history: int = 100_000, durability: str = "normal") -> None:
+    def __init__(self, path: str | Path, *, history: int = 100_000, durability: str = "normal",
+                 strict: bool = False) -> None:
         self.path = str(path)
-        self.history = history
+        self.history, self.strict = history, strict
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
         self._objects: dict[str, dict[tuple[str, str], tuple[Obj, bytes]]] = {}
         self._subs: list[_Sub] = []
         self._rv = 0
         self._writes = 0
-        self._load()
+        self.skipped: list[Key] = []
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+            self._db.executescript(_SCHEMA)
+            self._load()
+        except sqlite3.Error as e:
+            self._db.close()
+            raise StoreError(f"refusing to start: the store {self.path} cannot be read ({e}); restore it from "
+                             f"a backup, or move {Path(self.path).parent} away to start a new cluster") from None
+        except StoreError:
+            self._db.close()
+            raise
 
     # ---- reads -------------------------------------------------------------------------------
     def _load(self) -> None:
         for resource, namespace, name, data in self._db.execute(
                 "SELECT resource, namespace, name, data FROM objects"):
-            self._objects.setdefault(resource, {})[(namespace, name)] = (json.loads(data), bytes(data))
+            raw = data if isinstance(data, bytes) else str(data).encode()
+            try:
+                obj = _decode(raw)
+            except ValueError as e:
+                self._unreadable(Key(resource, namespace, name), e)
+                continue
+            self._objects.setdefault(resource, {})[(namespace, name)] = (obj, raw)
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
         self._rv = int(row[0]) if row else 0
+
+    def _unreadable(self, key: Key, err: ValueError) -> None:
+        where = f'{key.resource} "{key.name}"' + (f' in namespace "{key.namespace}"' if key.namespace else "")
+        if self.strict:
+            raise StoreError(f"refusing to start (--strict-store): {where} in the store {self.path} cannot be "
+                             f"read ({err}); delete or repair that row, or start without --strict-store to skip it")
+        log.error("store %s: skipping %s: its stored JSON cannot be read (%s); it is not served until "
+                  "written again", self.path, where, err)
+        self.skipped.append(key)
 
     def current_rv(self) -> int:
         return self._rv
