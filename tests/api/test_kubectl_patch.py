@@ -84,3 +84,15 @@ def test_server_side_apply_twice_with_a_change_and_a_conflict(server: ServerProc
     assert cm_obj["data"] == {"a": "A"}
     assert {(e["manager"], e["operation"]) for e in cm_obj["metadata"]["managedFields"]} == \
         {("kubectl", "Apply")}
+
+
+def test_imperative_creates_send_protobuf_and_work(server: ServerProc) -> None:
+    ok(server, "create", "namespace", "x")
+    ok(server, "create", "configmap", "c", "--from-literal=a=b", "-n", "x")
+    ok(server, "create", "deployment", "d", "--image=busybox", "-n", "x")
+    ok(server, "create", "service", "clusterip", "s", "--tcp=80:8080", "-n", "x")
+    assert get(server, "configmap", "c", "-n", "x")["data"] == {"a": "b"}
+    dep = get(server, "deployment", "d", "-n", "x", "--show-managed-fields")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+    assert dep["metadata"]["managedFields"][0]["manager"] == "kubectl-create"
+    assert get(server, "service", "s", "-n", "x")["spec"]["ports"][0]["targetPort"] == 8080

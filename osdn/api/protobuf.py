@@ -1,0 +1,267 @@
+"""Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) decoded to JSON objects.
+
+Pure. A body is the magic `k8s\\x00` then a runtime.Unknown message (typeMeta, raw, contentEncoding,
+contentType) whose `raw` is the object's message. The messages are described by `MESSAGES`, a compact
+table transcribed by hand from upstream's generated.proto (k8s.io/api core/v1, apps/v1,
+networking/v1; apimachinery meta/v1, runtime, intstr, resource) for the kinds kubectl's imperative
+commands and client-go controllers send. Each entry is `NUMBER jsonName TYPE`: `s` string, `i` int32/
+int64, `b` bool, `y` bytes (base64 in JSON), `d` double, `T` meta Time, `Q` Quantity, `I` IntOrString,
+`J` raw JSON (FieldsV1, RawExtension), `-` dropped (the status of a kind: the server owns it), a message name, `{X` a map to X, `*X` a repeated X, `^Message`
+an embedded struct (inlined in JSON), `!` keeps a zero value (a Go pointer field).
+Go writes every non-pointer field, so zero values ("", 0, false, empty messages) are dropped, as
+JSON's omitempty would. A non-empty field the table lacks, or a kind it lacks, is refused with 415
+(the client can send JSON); nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.errors import BadRequestError, UnsupportedMediaTypeError
+
+MAGIC = b"k8s\x00"
+MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
+Obj = dict[str, Any]
+
+MESSAGES: dict[str, str] = {
+    "Namespace": "1 metadata ObjectMeta; 2 spec NamespaceSpec; 3 status NamespaceStatus",
+    "NamespaceSpec": "1 finalizers *s",
+    "NamespaceStatus": "1 phase s; 2 conditions *NamespaceCondition",
+    "NamespaceCondition": "1 type s; 2 status s; 4 lastTransitionTime T; 5 reason s; 6 message s",
+    "ConfigMap": "1 metadata ObjectMeta; 4 immutable b!; 2 data {s; 3 binaryData {y",
+    "Service": "1 metadata ObjectMeta; 2 spec ServiceSpec; 3 status -",
+    "ServiceSpec": "1 ports *ServicePort; 2 selector {s; 3 clusterIP s; 18 clusterIPs *s; 4 type s; 5 externalIPs *s; 7 sessionAffinity s; 8 loadBalancerIP s; 9 loadBalancerSourceRanges *s; 10 externalName s; 11 externalTrafficPolicy s; 12 healthCheckNodePort i; 13 publishNotReadyAddresses b; 19 ipFamilies *s; 17 ipFamilyPolicy s; 20 allocateLoadBalancerNodePorts b; 21 loadBalancerClass s; 22 internalTrafficPolicy s; 23 trafficDistribution s",
+    "ServicePort": "1 name s; 2 protocol s; 6 appProtocol s; 3 port i; 4 targetPort I; 5 nodePort i",
+    "Pod": "1 metadata ObjectMeta; 2 spec PodSpec; 3 status -",
+    "PodSpec": "1 volumes *Volume; 20 initContainers *Container; 2 containers *Container; 3 restartPolicy s; 4 terminationGracePeriodSeconds i!; 5 activeDeadlineSeconds i; 6 dnsPolicy s; 7 nodeSelector {s; 8 serviceAccountName s; 9 serviceAccount s; 21 automountServiceAccountToken b!; 10 nodeName s; 11 hostNetwork b; 12 hostPID b; 13 hostIPC b; 27 shareProcessNamespace b; 15 imagePullSecrets *LocalObjectReference; 16 hostname s; 17 subdomain s; 19 schedulerName s; 22 tolerations *Toleration; 24 priorityClassName s; 25 priority i; 29 runtimeClassName s; 30 enableServiceLinks b!; 31 preemptionPolicy s; 32 overhead {Q; 35 setHostnameAsFQDN b; 37 hostUsers b; 40 resources ResourceRequirements; 41 hostnameOverride s",
+    "Container": "1 name s; 2 image s; 3 command *s; 4 args *s; 5 workingDir s; 6 ports *ContainerPort; 19 envFrom *EnvFromSource; 7 env *EnvVar; 8 resources ResourceRequirements; 24 restartPolicy s; 9 volumeMounts *VolumeMount; 13 terminationMessagePath s; 20 terminationMessagePolicy s; 14 imagePullPolicy s; 16 stdin b; 17 stdinOnce b; 18 tty b",
+    "ContainerPort": "1 name s; 2 hostPort i; 3 containerPort i; 4 protocol s; 5 hostIP s",
+    "EnvVar": "1 name s; 2 value s; 3 valueFrom EnvVarSource",
+    "EnvVarSource": "1 fieldRef ObjectFieldSelector; 3 configMapKeyRef ConfigMapKeySelector; 4 secretKeyRef SecretKeySelector",
+    "EnvFromSource": "1 prefix s; 2 configMapRef ConfigMapEnvSource; 3 secretRef SecretEnvSource",
+    "ConfigMapEnvSource": "1 localObjectReference ^LocalObjectReference; 2 optional b!",
+    "SecretEnvSource": "1 localObjectReference ^LocalObjectReference; 2 optional b!",
+    "ConfigMapKeySelector": "1 localObjectReference ^LocalObjectReference; 2 key s; 3 optional b!",
+    "SecretKeySelector": "1 localObjectReference ^LocalObjectReference; 2 key s; 3 optional b!",
+    "ObjectFieldSelector": "1 apiVersion s; 2 fieldPath s",
+    "ResourceRequirements": "1 limits {Q; 2 requests {Q",
+    "VolumeMount": "1 name s; 2 readOnly b; 7 recursiveReadOnly s; 3 mountPath s; 4 subPath s; 5 mountPropagation s; 6 subPathExpr s; 8 bindMountOptions *s",
+    "Volume": "1 name s; 2 volumeSource ^VolumeSource",
+    "VolumeSource": "1 hostPath HostPathVolumeSource; 2 emptyDir EmptyDirVolumeSource; 6 secret SecretVolumeSource; 10 persistentVolumeClaim PersistentVolumeClaimVolumeSource; 19 configMap ConfigMapVolumeSource",
+    "ConfigMapVolumeSource": "1 localObjectReference ^LocalObjectReference; 2 items *KeyToPath; 3 defaultMode i; 4 optional b!; 5 defaultUser i",
+    "SecretVolumeSource": "1 secretName s; 2 items *KeyToPath; 3 defaultMode i; 4 optional b!; 5 defaultUser i",
+    "EmptyDirVolumeSource": "1 medium s; 2 sizeLimit Q; 3 mode i",
+    "HostPathVolumeSource": "1 path s; 2 type s",
+    "PersistentVolumeClaimVolumeSource": "1 claimName s; 2 readOnly b",
+    "KeyToPath": "1 key s; 2 path s; 3 mode i; 4 user i",
+    "LocalObjectReference": "1 name s",
+    "Toleration": "1 key s; 2 operator s; 3 value s; 4 effect s; 5 tolerationSeconds i",
+    "PodTemplateSpec": "1 metadata ObjectMeta; 2 spec PodSpec",
+    "Deployment": "1 metadata ObjectMeta; 2 spec DeploymentSpec; 3 status -",
+    "DeploymentSpec": "1 replicas i!; 2 selector LabelSelector; 3 template PodTemplateSpec; 4 strategy DeploymentStrategy; 5 minReadySeconds i; 6 revisionHistoryLimit i!; 7 paused b; 9 progressDeadlineSeconds i!",
+    "DeploymentStrategy": "1 type s; 2 rollingUpdate RollingUpdateDeployment",
+    "RollingUpdateDeployment": "1 maxUnavailable I; 2 maxSurge I",
+    "ReplicationController": "1 metadata ObjectMeta; 2 spec ReplicationControllerSpec; 3 status -",
+    "ReplicationControllerSpec": "1 replicas i!; 4 minReadySeconds i; 2 selector {s; 3 template PodTemplateSpec",
+    "NetworkPolicy": "1 metadata ObjectMeta; 2 spec NetworkPolicySpec",
+    "NetworkPolicySpec": "1 podSelector LabelSelector; 2 ingress *NetworkPolicyIngressRule; 3 egress *NetworkPolicyEgressRule; 4 policyTypes *s",
+    "NetworkPolicyIngressRule": "1 ports *NetworkPolicyPort; 2 from *NetworkPolicyPeer",
+    "NetworkPolicyEgressRule": "1 ports *NetworkPolicyPort; 2 to *NetworkPolicyPeer",
+    "NetworkPolicyPeer": "1 podSelector LabelSelector; 2 namespaceSelector LabelSelector; 3 ipBlock IPBlock",
+    "NetworkPolicyPort": "1 protocol s; 2 port I; 3 endPort i!",
+    "IPBlock": "1 cidr s; 2 except *s",
+    "Endpoints": "1 metadata ObjectMeta; 2 subsets *EndpointSubset",
+    "EndpointSubset": "1 addresses *EndpointAddress; 2 notReadyAddresses *EndpointAddress; 3 ports *EndpointPort",
+    "EndpointAddress": "1 ip s; 3 hostname s; 4 nodeName s; 2 targetRef ObjectReference",
+    "EndpointPort": "1 name s; 2 port i; 3 protocol s; 4 appProtocol s",
+    "ObjectReference": "1 kind s; 2 namespace s; 3 name s; 4 uid s; 5 apiVersion s; 6 resourceVersion s; 7 fieldPath s",
+    "ObjectMeta": "1 name s; 2 generateName s; 3 namespace s; 4 selfLink s; 5 uid s; 6 resourceVersion s; 7 generation i; 8 creationTimestamp T; 9 deletionTimestamp T; 10 deletionGracePeriodSeconds i; 11 labels {s; 12 annotations {s; 13 ownerReferences *OwnerReference; 14 finalizers *s; 17 managedFields *ManagedFieldsEntry",
+    "OwnerReference": "5 apiVersion s; 1 kind s; 3 name s; 4 uid s; 6 controller b; 7 blockOwnerDeletion b",
+    "ManagedFieldsEntry": "1 manager s; 2 operation s; 3 apiVersion s; 4 time T; 6 fieldsType s; 7 fieldsV1 J; 8 subresource s",
+    "LabelSelector": "1 matchLabels {s; 2 matchExpressions *LabelSelectorRequirement",
+    "LabelSelectorRequirement": "1 key s; 2 operator s; 3 values *s",
+    "Status": "1 metadata ListMeta; 2 status s; 3 message s; 4 reason s; 5 details StatusDetails; 6 code i",
+    "StatusDetails": "1 name s; 2 group s; 3 kind s; 6 uid s; 4 causes *StatusCause; 5 retryAfterSeconds i",
+    "StatusCause": "1 reason s; 2 message s; 3 field s",
+    "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i",
+}
+
+# The kinds a protobuf body may carry: (apiVersion, kind) -> message.
+KINDS: dict[tuple[str, str], str] = {
+    ("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Service"): "Service",
+    ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
+    ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
+}
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str
+    repeated: bool = False
+    map: bool = False
+    inline: bool = False
+    keep_zero: bool = False
+
+
+def _parse(spec: str) -> dict[int, FieldDef]:
+    fields = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        num, name, code = part.split()
+        keep = code.endswith("!")
+        code = code.rstrip("!")
+        fields[int(num)] = FieldDef(name, code.lstrip("*{^"), code.startswith("*"), code.startswith("{"),
+                                    code.startswith("^"), keep)
+    return fields
+
+
+SCHEMA: dict[str, dict[int, FieldDef]] = {name: _parse(spec) for name, spec in MESSAGES.items()}
+
+
+# ---- wire format ------------------------------------------------------------------------------
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BadRequestError("protobuf body: truncated or overlong varint")
+        byte = data[pos]
+        result |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> list[tuple[int, int, Any]]:
+    """(number, wire type, value) of every field; a length-delimited value is its bytes."""
+    out, pos = [], 0
+    while pos < len(data):
+        tag, pos = _varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        value: Any
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise BadRequestError("protobuf body: a field runs past the end of its message")
+            value, pos = data[pos:pos + length], pos + length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, pos = data[pos:pos + size], pos + size
+        else:
+            raise BadRequestError(f"protobuf body: unsupported wire type {wire} (field {number})")
+        out.append((number, wire, value))
+    return out
+
+
+# ---- decoding ---------------------------------------------------------------------------------
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _scalar(kind: str, wire: int, value: Any, where: str) -> Any:
+    if kind in ("s", "y", "J", "T", "Q", "I") and wire != 2 or kind in ("i", "b") and wire != 0:
+        raise BadRequestError(f"protobuf body: {where} has wire type {wire}")
+    if kind == "s":
+        return bytes(value).decode("utf-8", errors="strict")
+    if kind == "i":
+        return _signed(value)
+    if kind == "b":
+        return bool(value)
+    if kind == "y":
+        return base64.b64encode(value).decode()
+    if kind == "d":
+        return struct.unpack("<d", value)[0]
+    if kind == "J":
+        raw = dict((n, v) for n, _, v in _fields(value)).get(1, b"")
+        return json.loads(raw) if raw else None
+    if kind == "T":
+        parts = {n: v for n, _, v in _fields(value)}
+        seconds = _signed(parts.get(1, 0))
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") \
+            if seconds else None
+    if kind == "Q":
+        return bytes({n: v for n, _, v in _fields(value)}.get(1, b"")).decode() or None
+    return _int_or_string(value)
+
+
+def _int_or_string(data: bytes) -> Any:
+    parts = {n: v for n, _, v in _fields(data)}
+    if parts.get(1, 0) == 1:
+        return bytes(parts.get(3, b"")).decode()
+    return _signed(parts.get(2, 0))
+
+
+def _empty(value: Any, keep_zero: bool) -> bool:
+    if value is None or value == "" or value == {} or value == []:
+        return True
+    return not keep_zero and (value is False or (value == 0 and not isinstance(value, bool)))
+
+
+def decode_message(data: bytes, message: str) -> Obj:
+    """The JSON form of `data`, a `message` of the table."""
+    schema = SCHEMA[message]
+    out: Obj = {}
+    for number, wire, value in _fields(data):
+        fd = schema.get(number)
+        if fd is None:
+            if wire == 2 and not value or wire == 0 and not value:
+                continue   # a zero value of a field osdn does not know: nothing is lost
+            raise UnsupportedMediaTypeError(f"protobuf body: field {number} of {message} is not supported by osdn "
+                                            f"over protobuf; send the object as JSON")
+        if fd.type == "-":
+            continue
+        item = _value(fd, wire, value, f"{message}.{fd.name}")
+        if fd.inline:
+            out.update(item)
+        elif fd.map:
+            out.setdefault(fd.name, {}).update(item)
+        elif fd.repeated:
+            out.setdefault(fd.name, []).append(item)
+        else:
+            out[fd.name] = item
+    return {k: v for k, v in out.items() if not _empty(v, _keeps_zero(schema, k))}
+
+
+def _keeps_zero(schema: dict[int, FieldDef], name: str) -> bool:
+    return any(fd.keep_zero for fd in schema.values() if fd.name == name)
+
+
+def _value(fd: FieldDef, wire: int, value: Any, where: str) -> Any:
+    if fd.map:
+        entry = {n: (w, v) for n, w, v in _fields(value)}
+        key = bytes(entry.get(1, (2, b""))[1]).decode()
+        w, v = entry.get(2, (2, b""))
+        return {key: _typed(fd.type, w, v, where)}
+    return _typed(fd.type, wire, value, where)
+
+
+def _typed(kind: str, wire: int, value: Any, where: str) -> Any:
+    if kind in SCHEMA:
+        if wire != 2:
+            raise BadRequestError(f"protobuf body: {where} has wire type {wire}")
+        return decode_message(value, kind)
+    return _scalar(kind, wire, value, where)
+
+
+def decode_object(body: bytes) -> Obj:
+    """A request body: the object inside the `k8s\\x00` + runtime.Unknown envelope, as JSON."""
+    if not body.startswith(MAGIC):
+        raise BadRequestError('protobuf body: it does not start with the magic "k8s\\x00"')
+    unknown = {n: v for n, _, v in _fields(body[len(MAGIC):])}
+    type_meta = {n: bytes(v).decode() for n, _, v in _fields(unknown.get(1, b""))}
+    api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")   # runtime.TypeMeta
+    if unknown.get(3):
+        raise UnsupportedMediaTypeError(f"protobuf body: content encoding {bytes(unknown[3]).decode()!r} "
+                                        "is not supported")
+    message = KINDS.get((api_version, kind))
+    if message is None:
+        raise UnsupportedMediaTypeError(f'protobuf body: kind "{kind}" of "{api_version}" is not supported '
+                                        "over protobuf by osdn; send it as JSON")
+    return {"apiVersion": api_version, "kind": kind, **decode_message(bytes(unknown.get(2, b"")), message)}
