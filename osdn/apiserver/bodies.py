@@ -22,6 +22,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from osdn.api import protobuf
 from osdn.api.decode import Decoded, Limits, decode_json, decode_yaml
 from osdn.api.fields import unknown_fields, unknown_in_json_patch
 from osdn.api.registry import KindInfo
@@ -169,9 +170,11 @@ async def read_object(request: Request, limits: BodyLimits, info: KindInfo | Non
     """A POST/PUT body: an object of the URL's kind, judged by `?fieldValidation` (warnings kept)."""
     mode = field_validation(request.query_params)
     ctype = media_type(request)
-    if ctype not in ("", *OBJECT_TYPES):
-        raise _unsupported(ctype, OBJECT_TYPES)
-    decoded = await _decode(await read_raw(request, limits), ctype == "application/yaml", limits)
+    if ctype not in ("", *OBJECT_TYPES, protobuf.MEDIA_TYPE):
+        raise _unsupported(ctype, (*OBJECT_TYPES, protobuf.MEDIA_TYPE))
+    raw = await read_raw(request, limits)
+    decoded = Decoded(protobuf.decode_object(raw), []) if ctype == protobuf.MEDIA_TYPE else \
+        await _decode(raw, ctype == "application/yaml", limits)
     body = decoded.value
     if not isinstance(body, dict):
         raise BadRequestError(f"the request body must be a JSON or YAML object, got {type(body).__name__}")
