@@ -2,8 +2,9 @@
 
 Key: a namespace name. Level-triggered: for each name it makes the NetNamespace match the
 Namespace (create with a fresh NetID, `default` -> 0; delete when the Namespace is deleted, releasing
-the NetID once no namespace uses it; as the reference, a NetNamespace made by hand without a
-Namespace is adopted and left alone) and applies a pending
+the NetID once no namespace uses it, also when the Namespace went while this master was down: the
+NetNamespaces it makes carry an ownerReference to their Namespace; as the reference, a NetNamespace
+made by hand without a Namespace is adopted and left alone) and applies a pending
 `pod.network.openshift.io/multitenant.change-network` annotation (`global`, `join:<ns>`, `isolate`)
 with `osdn.model.netid.compute_network_change`. Results are written back on the NetNamespace: the
 new netid with the annotation removed, or the error in `CHANGE_ERROR_ANNOTATION` (plus a Warning
@@ -59,6 +60,15 @@ def blocking_policies(value: str, namespace: str, netids: dict[str, int], policy
     return sorted(members & policy_namespaces)
 
 
+def owned_by_namespace(netns: Obj) -> bool:
+    """True if this controller made the NetNamespace for its Namespace (an ownerReference to it): it
+    goes when the Namespace goes, even if this master never saw the delete (it happened while the
+    master was down, e.g. an interrupted namespace delete the API server finished at start). Pure."""
+    name = (netns.get("metadata") or {}).get("name")
+    return any(o.get("kind") == "Namespace" and o.get("apiVersion") == "v1" and o.get("name") == name
+               for o in (netns.get("metadata") or {}).get("ownerReferences") or [] if isinstance(o, dict))
+
+
 def _annotations(obj: Obj) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("annotations") or {})
 
@@ -106,10 +116,10 @@ class NetNamespaceController(Controller):
         if netns is not None:
             self._adopt(name, int(netns.get("netid") or 0))
         if ns is None or (ns.get("metadata") or {}).get("deletionTimestamp"):
-            if name in self._gone or netns is None:
+            if name in self._gone or netns is None or owned_by_namespace(netns):
                 self._remove(name, netns)     # a NetNamespace made without a Namespace is left alone
         elif netns is None:
-            self._create(name)
+            self._create(ns)
         elif CHANGE_NETWORK_ANNOTATION in _annotations(netns):
             self._change(netns, _annotations(netns)[CHANGE_NETWORK_ANNOTATION])
 
@@ -132,9 +142,11 @@ class NetNamespaceController(Controller):
             log.debug("netnamespaces: %s deleted, netid %d has %d users", name, released,
                       self.registry.users(released))
 
-    def _create(self, name: str) -> None:
+    def _create(self, ns: Obj) -> None:
+        name, uid = ns["metadata"]["name"], ns["metadata"].get("uid")
         netid, _ = self.registry.assign(name)
-        body = {"apiVersion": NETNS_API, "kind": "NetNamespace", "metadata": {"name": name},
+        owner = {"apiVersion": "v1", "kind": "Namespace", "name": name, "uid": uid, "controller": True}
+        body = {"apiVersion": NETNS_API, "kind": "NetNamespace", "metadata": {"name": name, "ownerReferences": [owner]},
                 "netname": name, "netid": netid}
         try:
             stored = self.client.create(body)

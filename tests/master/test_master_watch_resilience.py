@@ -8,7 +8,9 @@ be killed and restarted under them: their streams break, they log, back off, re-
 
 from __future__ import annotations
 
+import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,3 +64,21 @@ def test_line_separators_in_content_and_a_server_restart_do_not_stop_netid_alloc
                    what="NetNamespace after-restart")
     assert len({ids[n] for n in ("before", "odd", "after", "after-restart")}) == 4
     assert "WARNING osdn.client.informer: namespaces informer:" in log_path.read_text()
+
+
+def test_a_namespace_delete_finished_at_start_also_removes_its_netnamespace(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, "--network-plugin", "multitenant")
+    try:
+        create_namespace(srv, "doomed")
+        create_namespace(srv, "kept")
+        wait_for(lambda: {"doomed", "kept"} <= set(netids(srv)), what="NetNamespaces")
+        srv.stop()
+        with sqlite3.connect(srv.data_dir / "osdn.db", isolation_level=None) as conn:   # a crash mid-delete
+            (data,) = conn.execute("SELECT data FROM objects WHERE resource='namespaces' AND name='doomed'").fetchone()
+            ns = json.loads(data)
+            ns["metadata"]["deletionTimestamp"], ns["status"] = "2026-01-01T00:00:00Z", {"phase": "Terminating"}
+            conn.execute("UPDATE objects SET data=? WHERE resource='namespaces' AND name='doomed'", (json.dumps(ns),))
+        srv.start()
+        wait_for(lambda: "doomed" not in (n := netids(srv)) and "kept" in n, what="NetNamespace doomed gone")
+    finally:
+        srv.stop()
