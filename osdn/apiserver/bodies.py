@@ -26,6 +26,7 @@ from osdn.api import protobuf
 from osdn.api.decode import Decoded, Limits, decode_json, decode_yaml
 from osdn.api.fields import unknown_fields, unknown_in_json_patch
 from osdn.api.registry import KindInfo
+from osdn.apiserver.paging import parse_bool
 from osdn.errors import (
     BadRequestError,
     ConflictError,
@@ -105,9 +106,8 @@ def check_read_params(q: QueryParams) -> None:
     _non_negative_int(q, "timeoutSeconds")
     _non_negative_int(q, "limit")
     _non_negative_int(q, "resourceVersion")
-    watch = q.get("watch")
-    if watch not in (None, "", "true", "false", "1", "0"):
-        raise BadRequestError(f'watch: invalid value "{watch}": must be true or false')
+    for name in ("watch", "allowWatchBookmarks", "sendInitialEvents"):
+        parse_bool(name, q.get(name))
 
 
 def field_validation(q: QueryParams) -> str:
@@ -181,6 +181,8 @@ async def read_object(request: Request, limits: BodyLimits, info: KindInfo | Non
     if info is None:
         return body
     _matches_url(info, body)
+    if "metadata" in body and body["metadata"] is None:   # null is absent, as in kube's decoder
+        del body["metadata"]
     check_metadata(body.get("metadata"))
     add_warnings(request, judge_fields(mode, unknown_fields(info, body), decoded.duplicates))
     return body
@@ -203,7 +205,7 @@ async def read_patch(request: Request, limits: BodyLimits, info: KindInfo) -> tu
         unknown = unknown_in_json_patch(info, body)
     else:
         if not isinstance(body, dict):
-            raise BadRequestError(f"a {ptype} merge patch must be a JSON object, got {type(body).__name__}")
+            raise BadRequestError(f"a {ptype} patch must be an object, got {type(body).__name__}")
         check_metadata(body.get("metadata"))
         unknown = [p for p in unknown_fields(info, body) if "$" not in p]   # strategic directives
     add_warnings(request, judge_fields(mode, unknown, decoded.duplicates))
