@@ -16,9 +16,10 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from osdn.api.registry import KindInfo
 from osdn.errors import BadRequestError, GoneError, TimeoutError_
 
 TTL = 300.0
@@ -139,3 +140,26 @@ class Pager:
 
     def _drop(self, snap_id: str) -> None:
         self._bytes -= self._snaps.pop(snap_id).size
+
+
+def watch_list(q: Mapping[str, str]) -> bool:
+    """`sendInitialEvents=true` (client-go's watch-list): the watch starts with the current objects
+    and a BOOKMARK marking their end; kube requires resourceVersionMatch=NotOlderThan and bookmarks."""
+    if not parse_bool("sendInitialEvents", q.get("sendInitialEvents")):
+        if q.get("sendInitialEvents") and q.get("resourceVersionMatch"):
+            raise BadRequestError("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch "
+                                  "unless sendInitialEvents is provided")
+        return False
+    if q.get("resourceVersionMatch") != "NotOlderThan":
+        raise BadRequestError('resourceVersionMatch: Required value: resourceVersionMatch "NotOlderThan" is '
+                              "required when sendInitialEvents is provided")
+    if not parse_bool("allowWatchBookmarks", q.get("allowWatchBookmarks")):
+        raise BadRequestError("allowWatchBookmarks: Required value: allowWatchBookmarks must be true when "
+                              "sendInitialEvents is provided")
+    return True
+
+
+def initial_events_end(info: KindInfo, rv: int) -> bytes:
+    obj = {"kind": info.kind, "apiVersion": info.api_version, "metadata": {
+        "resourceVersion": str(rv), "annotations": {"k8s.io/initial-events-end": "true"}}}
+    return json.dumps({"type": "BOOKMARK", "object": obj}, separators=(",", ":")).encode() + b"\n"
