@@ -117,6 +117,16 @@ class GoneError(OsdnError):
     reason = "Expired"
 
 
+class RequestEntityTooLargeError(OsdnError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
+class UnsupportedMediaTypeError(OsdnError):
+    code = 415
+    reason = "UnsupportedMediaType"
+
+
 class ValidationError(OsdnError):
     code = 422
     reason = "Invalid"
@@ -141,7 +151,7 @@ class KernelError(OsdnError):
 _BY_REASON: dict[str, type[OsdnError]] = {
     c.reason: c for c in (BadRequestError, UnauthorizedError, ForbiddenError, NotFoundError,
                           MethodNotAllowedError, ConflictError, AlreadyExistsError, GoneError,
-                          ValidationError, TimeoutError_)
+                          RequestEntityTooLargeError, UnsupportedMediaTypeError, ValidationError, TimeoutError_)
 }
 
 

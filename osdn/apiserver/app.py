@@ -98,8 +98,13 @@ def requested_dry_run(request: Request) -> bool:
     return bool(values)
 
 
-def _warning_headers(items: list[str]) -> dict[str, str]:
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in items)} if items else {}
+def _with_warnings(response: Response, items: list[str]) -> Response:
+    """One `Warning: 299 - "text"` header per warning, quotes escaped (RFC 9111, as kube-apiserver sends);
+    non-ASCII characters as \\uXXXX escapes (header values are Latin-1)."""
+    for text in items:
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').encode("ascii", "backslashreplace").decode()
+        response.headers.append("Warning", f'299 - "{quoted}"')
+    return response
 
 
 class Api:
@@ -119,13 +124,14 @@ class Api:
     @staticmethod
     def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
                 warnings: list[str] | None = None) -> Response:
-        headers = _warning_headers(bodies.warnings_of(request) + (warnings or []))
+        items = bodies.warnings_of(request) + (warnings or [])
         if "yaml" in request.headers.get("accept", ""):
             data = obj if obj is not None else json.loads(raw or b"null")
-            return Response(yaml.safe_dump(data, sort_keys=False), status, headers, "application/yaml")
+            return _with_warnings(Response(yaml.safe_dump(data, sort_keys=False), status, None, "application/yaml"),
+                                  items)
         if raw is None:
             raw = json.dumps(obj, separators=(",", ":")).encode()
-        return Response(raw, status, headers, "application/json")
+        return _with_warnings(Response(raw, status, None, "application/json"), items)
 
     async def handle(self, request: Request) -> Response:
         start = time.perf_counter()

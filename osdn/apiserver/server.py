@@ -24,6 +24,7 @@ import yaml
 from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.app import create_app
 from osdn.apiserver.auth import Authorizer, TokenFile
+from osdn.apiserver.bodies import MAX_BODY_BYTES, BodyLimits
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
 from osdn.apiserver.connections import ConnectionLimits, uvicorn_options
 from osdn.apiserver.datadir import announce_new_admin, open_store, tokens_lost
@@ -52,6 +53,7 @@ class ServerConfig:
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
     strict_store: bool = False                  # an unreadable stored object stops the start
+    max_request_body_bytes: int = MAX_BODY_BYTES  # larger request bodies get 413
 
     @property
     def url(self) -> str:
@@ -155,7 +157,7 @@ def _start_when_listening(server: _Uvicorn, services: Sequence[Service]) -> None
 
 def serve(server: Server, services: Sequence[Service] = ()) -> None:
     app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects,
-                                 server.cfg.watch_limits))
+                                 server.cfg.watch_limits, BodyLimits(server.cfg.max_request_body_bytes)))
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
     userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
                                       access_log=False, timeout_graceful_shutdown=1,

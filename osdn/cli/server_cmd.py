@@ -49,13 +49,16 @@ def parse_listen(listen: str) -> tuple[str, int]:
               help="Extra subject alternative name for the generated serving certificate (repeatable).")
 @click.option("--strict-store", is_flag=True,
               help="Refuse to start if any stored object cannot be read (default: skip it with an ERROR).")
+@click.option("--max-request-body-bytes", type=click.IntRange(min=1024), default=3 * 1024 * 1024,
+              show_default=True, help="Largest request body accepted (413 past it).")
 @limit_options
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
            host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
            tls_ca_file: str | None, tls_sans: tuple[str, ...],
-           strict_store: bool, connection_limits: ConnectionLimits, watch_limits: WatchLimits) -> None:
+           strict_store: bool, max_request_body_bytes: int, connection_limits: ConnectionLimits,
+           watch_limits: WatchLimits) -> None:
     """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
 
     \b
@@ -75,7 +78,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc,
                        insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans,
-                       connection_limits=connection_limits, watch_limits=watch_limits, strict_store=strict_store)
+                       connection_limits=connection_limits, watch_limits=watch_limits, strict_store=strict_store,
+                       max_request_body_bytes=max_request_body_bytes)
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
     services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from osdn.errors import OsdnError, UnsupportedMediaTypeError, error_from_status
 Obj = dict[str, Any]
 _PATCH_CT = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
              "strategic": "application/strategic-merge-patch+json"}
+_WARNING = re.compile(r'^\s*\d{3} +\S+ +"((?:[^"\\]|\\.)*)"')
+_WRITES = ("POST", "PUT", "PATCH")
 
 __all__ = ["Client", "ClientConfig", "load_config", "kind_info"]
 
@@ -46,9 +49,19 @@ def _raise_for(response: httpx.Response) -> None:
     raise error_from_status(status)
 
 
+def warning_text(header: str) -> str:
+    """The text of one `Warning: 299 - "text"` header, its quotes unescaped."""
+    m = _WARNING.match(header)
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m else header
+
+
 class Client:
-    def __init__(self, config: ClientConfig, timeout: float = 30.0) -> None:
+    """`field_validation` is sent with every write (kubectl's default is Strict: an unknown or
+    duplicate field in a manifest is refused, not silently dropped); "" leaves it to the server."""
+
+    def __init__(self, config: ClientConfig, timeout: float = 30.0, field_validation: str = "Strict") -> None:
         self.config = config
+        self.field_validation = field_validation
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
         self.http = httpx.Client(base_url=config.server, headers=headers, timeout=timeout)
         self.last_warnings: list[str] = []
@@ -66,13 +79,14 @@ class Client:
     def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
                 content_type: str = "application/json") -> Any:
         content = None if body is None else json.dumps(body).encode()
+        if method in _WRITES and self.field_validation and path.startswith("/api"):
+            params = {**(params or {}), "fieldValidation": self.field_validation}
         try:
             r = self.http.request(method, path, content=content, params=params,
                                   headers={"Content-Type": content_type} if content is not None else None)
         except httpx.TransportError as e:
             raise OsdnError(f"cannot reach the osdn server at {self.config.server}: {e}") from None
-        self.last_warnings = [w.split('"')[1] if '"' in w else w for w in
-                              r.headers.get_list("warning")] if "warning" in r.headers else []
+        self.last_warnings = [warning_text(w) for w in r.headers.get_list("warning")]
         _raise_for(r)
         return r.json() if r.content else None
 
