@@ -39,7 +39,16 @@ def token() -> None:
 @handle_errors
 def token_create(ctx: Ctx, user: str, groups: tuple[str, ...], write_config: str | None,
                  expires_in: str | None) -> None:
-    """Create a token for USER and print it (it is shown only once). Cluster admins only."""
+    """Create a token for USER and print it (it is shown only once).
+
+    Cluster admins only. With --write-config the token goes into a client config file the user
+    can pass to --config.
+
+    \b
+    Examples:
+      osdn adm token create alice
+      osdn adm token create bob --group developers --write-config bob.conf
+    """
     body: Obj = {"user": user, "groups": list(groups), **({"expiresIn": expires_in} if expires_in else {})}
     raw = str(ctx.client.request("POST", "/osdn/v1/tokens", body)["token"])
     if write_config:
@@ -54,7 +63,14 @@ def token_create(ctx: Ctx, user: str, groups: tuple[str, ...], write_config: str
 @pass_ctx
 @handle_errors
 def token_list(ctx: Ctx) -> None:
-    """List tokens by id (never the tokens themselves). Cluster admins only."""
+    """List tokens by id (never the tokens themselves).
+
+    Cluster admins only. Shows each token's id, user, groups and expiry.
+
+    \b
+    Examples:
+      osdn adm token list
+    """
     items = ctx.client.request("GET", "/osdn/v1/tokens")["items"]
     rows = [("ID", "USER", "GROUPS", "CREATED", "EXPIRES")] + [
         (t["id"], t["user"], ",".join(t["groups"]) or "<none>", t["created"] or "<unknown>", t["expires"] or "<never>")
@@ -69,7 +85,14 @@ def token_list(ctx: Ctx) -> None:
 @pass_ctx
 @handle_errors
 def token_revoke(ctx: Ctx, token_ids: tuple[str, ...]) -> None:
-    """Revoke tokens by the id `token list` shows (a unique prefix of 6+ characters will do)."""
+    """Revoke tokens by the id `token list` shows.
+
+    A unique prefix of 6 or more characters of the id will do. Cluster admins only.
+
+    \b
+    Examples:
+      osdn adm token revoke 3f9c2a71
+    """
     for token_id in token_ids:
         gone = ctx.client.request("DELETE", f"/osdn/v1/tokens/{token_id}")["details"]
         click.echo(f'token {gone["id"]} of user "{gone["user"]}" revoked')
@@ -120,7 +143,16 @@ def _change_binding(writer: Writer, kind: str, role: str, users: tuple[str, ...]
 @pass_ctx
 @handle_errors
 def add_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None, dry_run: str) -> None:
-    """Give USERS the cluster role ROLE in one project, e.g. add-role-to-user admin alice -n p1."""
+    """Give USERS the cluster role ROLE in one project.
+
+    Adds the users to the RoleBinding named ROLE in the project (made if missing), as
+    `oc adm policy add-role-to-user`.
+
+    \b
+    Examples:
+      osdn adm policy add-role-to-user admin alice -n p1
+      osdn adm policy add-role-to-user edit bob carol -n p1
+    """
     ns = ctx.namespace(namespace)
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "RoleBinding", role, users, ns, True)
@@ -137,6 +169,15 @@ def add_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str
 @handle_errors
 def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace: str | None,
                           dry_run: str) -> None:
+    """Take the role ROLE in one project away from USERS.
+
+    Removes the users from the RoleBinding named ROLE in the project, as
+    `oc adm policy remove-role-from-user`.
+
+    \b
+    Examples:
+      osdn adm policy remove-role-from-user admin alice -n p1
+    """
     ns = ctx.namespace(namespace)
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "RoleBinding", role, users, ns, False)
@@ -151,7 +192,16 @@ def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace
 @pass_ctx
 @handle_errors
 def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_run: str) -> None:
-    """Give USERS the cluster role ROLE everywhere, e.g. add-cluster-role-to-user route-editor user."""
+    """Give USERS the cluster role ROLE everywhere.
+
+    Adds the users to the ClusterRoleBinding named ROLE (made if missing), as
+    `oc adm policy add-cluster-role-to-user`.
+
+    \b
+    Examples:
+      osdn adm policy add-cluster-role-to-user route-editor alice
+      osdn adm policy add-cluster-role-to-user cluster-admin bob carol
+    """
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "ClusterRoleBinding", role, users, "", True)
     click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {", ".join(repr(u) for u in users)}'
@@ -166,6 +216,15 @@ def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_ru
 @pass_ctx
 @handle_errors
 def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_run: str) -> None:
+    """Take the cluster role ROLE away from USERS everywhere.
+
+    Removes the users from the ClusterRoleBinding named ROLE, as
+    `oc adm policy remove-cluster-role-from-user`.
+
+    \b
+    Examples:
+      osdn adm policy remove-cluster-role-from-user route-editor alice
+    """
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "ClusterRoleBinding", role, users, "", False)
     click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {", ".join(repr(u) for u in users)}'
@@ -182,7 +241,16 @@ def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], d
 @pass_ctx
 @handle_errors
 def new_project(ctx: Ctx, name: str, display_name: str, description: str, dry_run: str) -> None:
-    """Create a project; you become its admin."""
+    """Create a project; you become its admin.
+
+    Like `oc new-project`: the project request template runs, the new project becomes the current
+    one (saved in the config file), and in multitenant mode it gets a NetID of its own.
+
+    \b
+    Examples:
+      osdn new-project blue
+      osdn new-project shop --display-name "Shop" --description "the web shop"
+    """
     annotations = {k: v for k, v in (("openshift.io/display-name", display_name),
                                      ("openshift.io/description", description)) if v}
     writer = Writer(ctx.client, dry_run)
@@ -207,7 +275,15 @@ def _set_current(ctx: Ctx, name: str) -> None:
 @pass_ctx
 @handle_errors
 def project(ctx: Ctx, name: str | None) -> None:
-    """Show the current project, or switch to NAME (saved in the config file)."""
+    """Show the current project, or switch to NAME (saved in the config file).
+
+    Commands without -n act in the current project, as with `oc project`.
+
+    \b
+    Examples:
+      osdn project
+      osdn project blue
+    """
     if not name:
         click.echo(f'Using project "{ctx.namespace(None)}" on server "{ctx.client.config.server}".')
         return
@@ -220,7 +296,15 @@ def project(ctx: Ctx, name: str | None) -> None:
 @pass_ctx
 @handle_errors
 def whoami(ctx: Ctx) -> None:
-    """Print the user the current token belongs to."""
+    """Print the user the current token belongs to.
+
+    As the server sees it: useful to check which config file or token is in use.
+
+    \b
+    Examples:
+      osdn whoami
+      osdn --config bob.conf whoami
+    """
     click.echo(ctx.client.whoami()["user"])
 
 
@@ -228,7 +312,15 @@ def whoami(ctx: Ctx) -> None:
 @click.option("--client", "client_only", is_flag=True, help="Only the client version.")
 @pass_ctx
 def version(ctx: Ctx, client_only: bool) -> None:
-    """Print the client and server versions."""
+    """Print the client and server versions.
+
+    With --client only the client's (no server needed).
+
+    \b
+    Examples:
+      osdn version
+      osdn version --client
+    """
     click.echo(f"Client Version: {__version__}")
     if client_only:
         return

@@ -65,7 +65,17 @@ def _state(ctx: Ctx, offline: bool, files: tuple[str, ...], dns: Iterable[str],
 @pass_ctx
 def reachability(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
                  offline_nodes: tuple[str, ...], output: str) -> None:
-    """Print the pod-to-pod reachability matrix for one port and protocol."""
+    """Print the pod-to-pod reachability matrix for one port and protocol.
+
+    The model's verdict for every pair of pods (isolation, NetworkPolicy, ...), from the live
+    cluster, or with --offline from manifests (-f) alone.
+
+    \b
+    Examples:
+      osdn adm reachability
+      osdn adm reachability --port 8080 --protocol TCP -o json
+      osdn adm reachability --offline -f cluster-state.yaml
+    """
     try:
         state = _state(ctx, offline, files, dns, offline_nodes)
         matrix = compute_matrix(state, protocol.upper(), port)
@@ -95,6 +105,12 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
     Online, when the source is a pod (or node) of an osdn lab on this machine, the connection is
     then tried once for real (TCP) and the kernel's answer is shown next to the model's, with the
     osdn drop counters that moved on the lab's nodes meanwhile (other traffic can move them too).
+
+    \b
+    Examples:
+      osdn adm trace --from blue/client --to blue/web
+      osdn adm trace --from blue/client --to red/db --port 5432 --no-probe
+      osdn adm trace --from blue/client --to 203.0.113.80 --port 80
     """
     try:
         state = _state(ctx, offline, files, dns, offline_nodes)

@@ -71,13 +71,18 @@ def _ns_for(ctx: Ctx, info: KindInfo, explicit: str | None, obj: Obj | None = No
 @handle_errors
 def get(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, all_namespaces: bool, output: str,
         selector: str, field_selector: str, watch: bool, show_labels: bool) -> None:
-    """Show objects. Examples:
+    """Show objects.
+
+    A table by default; -o json|yaml|wide|name and the other kubectl output formats; -w keeps
+    watching for changes after the list.
 
     \b
+    Examples:
       osdn get netnamespaces
       osdn get hostsubnets
       osdn get pods -o wide -n myproject
       osdn get egressnetworkpolicy default -n p1 -o yaml
+      osdn get pods -A -l app=web
     """
     client = ctx.client
     blocks = []
@@ -134,7 +139,17 @@ def _describe(info: KindInfo, obj: Obj, events: list[Obj]) -> str:
 @pass_ctx
 @handle_errors
 def describe(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, selector: str) -> None:
-    """Show one or more objects in detail, with their events."""
+    """Show one or more objects in detail, with their events.
+
+    KIND NAME, KIND/NAME, or a whole kind (with -l to select); the object's fields follow its
+    labels and annotations, and its events end the description.
+
+    \b
+    Examples:
+      osdn describe pod web -n p1
+      osdn describe netnamespace p1
+      osdn describe hostsubnets
+    """
     client = ctx.client
     out = []
     for info, names in split_targets(targets):
@@ -172,7 +187,18 @@ def _report(info: KindInfo, obj: Obj, verb: str, output: str, suffix: str) -> No
 @handle_errors
 def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bool,
            dry_run: str, output: str) -> None:
-    """Create objects from manifests (`-f FILE|DIR|-`), or a kind from flags (see subcommands)."""
+    """Create objects from manifests (`-f FILE|DIR|-`), or a kind from flags (see subcommands).
+
+    A file may hold one object, several YAML documents or a List; nothing is sent before every
+    file parses. Errors name the file and the field.
+
+    \b
+    Examples:
+      osdn create -f egressnetworkpolicy.json -n p1
+      osdn create -f manifests/ -R
+      cat pod.yaml | osdn create -f - -n p1
+      osdn create -f networkpolicy.yaml -n p1 --dry-run=server
+    """
     if cctx.invoked_subcommand:
         return
     if not files:
@@ -229,7 +255,18 @@ def apply_one(writer: Writer, info: KindInfo, obj: Obj, namespace: str) -> tuple
 @handle_errors
 def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bool, dry_run: str,
           output: str) -> None:
-    """Create or update objects to match the manifests (three-way merge, like kubectl apply)."""
+    """Create or update objects to match the manifests (three-way merge, like kubectl apply).
+
+    The last applied manifest is kept in the kubectl.kubernetes.io/last-applied-configuration
+    annotation, so fields removed from the manifest are removed from the object.
+    --dry-run=impact lists the connections the change would open and close, and writes nothing.
+
+    \b
+    Examples:
+      osdn apply -f networkpolicy.yaml -n p1
+      osdn apply -f manifests/ -R
+      osdn apply -f deny-all.yaml -n p1 --dry-run=impact
+    """
     if not files:
         raise BadRequestError("must specify -f FILE")
     objs = _parsed(files, recursive)
@@ -249,7 +286,16 @@ def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bo
 @pass_ctx
 @handle_errors
 def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool, dry_run: str) -> None:
-    """Replace objects with the manifests' content (the object must exist)."""
+    """Replace objects with the manifests' content (the object must exist).
+
+    The whole object is sent as an update (its resourceVersion is taken from the live object);
+    --force deletes and re-creates it instead.
+
+    \b
+    Examples:
+      osdn replace -f egressnetworkpolicy.json -n p1
+      osdn replace -f pod.yaml -n p1 --force
+    """
     if not files:
         raise BadRequestError("must specify -f FILE")
     writer = Writer(ctx.client, dry_run)
@@ -282,7 +328,18 @@ def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool
 @handle_errors
 def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace: str | None, selector: str,
            all_: bool, ignore_not_found: bool, dry_run: str) -> None:
-    """Delete objects by kind and name, by label selector, or as listed in manifests."""
+    """Delete objects by kind and name, by label selector, or as listed in manifests.
+
+    A missing object is an error unless --ignore-not-found; -l or --all deletes every match of a
+    kind in the project.
+
+    \b
+    Examples:
+      osdn delete pod web -n p1
+      osdn delete networkpolicy/deny-all -n p1
+      osdn delete pods -l app=web -n p1
+      osdn delete -f networkpolicy.yaml -n p1 --ignore-not-found
+    """
     client = ctx.client
     work: list[tuple[KindInfo, str, str]] = []
     if files:
@@ -325,10 +382,16 @@ def delete(ctx: Ctx, targets: tuple[str, ...], files: tuple[str, ...], namespace
 @handle_errors
 def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text: str, patch_type: str,
           dry_run: str) -> None:
-    """Change fields of an object. Example:
+    """Change fields of an object.
+
+    --type merge (RFC 7386), json (RFC 6902) or strategic (kubectl's default: lists merge by
+    their keys); the patch is JSON or YAML.
 
     \b
+    Examples:
       osdn patch netnamespace project1 --type=merge -p '{"egressIPs": ["192.168.1.100"]}'
+      osdn patch hostsubnet node1 --type=merge -p '{"egressIPs": ["192.168.1.100"]}'
+      osdn patch pod web -n p1 -p '{"metadata": {"labels": {"tier": "front"}}}'
     """
     try:
         body = yaml.safe_load(patch_text)

@@ -22,8 +22,11 @@ from osdn.cli.context import Ctx, handle_errors, pass_ctx
 def master(ctx: Ctx, master_config: str | None, log_level: str) -> None:
     """Run the master controllers (NetIDs, HostSubnets, egress IPs) until interrupted.
 
+    `osdn server` already runs them in-process; use this against a server started with
+    --no-controllers elsewhere.
+
     \b
-    `osdn server` already runs them in-process; use this against a server started elsewhere:
+    Examples:
       osdn --config admin.conf master --master-config master.yaml
     """
     from osdn.master.manager import Master, MasterOptions

@@ -84,7 +84,18 @@ def _with(opts: list[Any]) -> Any:
 @handle_errors
 def label(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
           all_: bool, dry_run: str) -> None:
-    """Set (KEY=VALUE) or remove (KEY-) labels. Example: osdn label namespace default name=default"""
+    """Set (KEY=VALUE) or remove (KEY-) labels.
+
+    On one object (KIND NAME or KIND/NAME), on those matching -l, or on --all of a kind; changing
+    an existing value needs --overwrite, as kubectl label. Labels on pods and namespaces decide
+    what NetworkPolicies and pod-network selectors match.
+
+    \b
+    Examples:
+      osdn label namespace default name=default
+      osdn label pod web -n p1 app=web tier=front
+      osdn label pods -n p1 --all tier-
+    """
     _meta_command(ctx, "labels", args, namespace, overwrite, selector, all_, Writer(ctx.client, dry_run))
 
 
@@ -95,10 +106,16 @@ def label(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: boo
 @handle_errors
 def annotate(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: bool, selector: str,
              all_: bool, dry_run: str) -> None:
-    """Set (KEY=VALUE) or remove (KEY-) annotations. Example:
+    """Set (KEY=VALUE) or remove (KEY-) annotations.
+
+    On one object (KIND NAME or KIND/NAME), on those matching -l, or on --all of a kind; changing
+    an existing value needs --overwrite, as kubectl annotate.
 
     \b
+    Examples:
       osdn annotate netnamespace p1 netnamespace.network.openshift.io/multicast-enabled=true
+      osdn annotate namespace p1 openshift.io/node-selector-
+      osdn annotate pod web -n p1 owner=alice --overwrite
     """
     _meta_command(ctx, "annotations", args, namespace, overwrite, selector, all_, Writer(ctx.client, dry_run))
 
@@ -115,7 +132,16 @@ def annotate(ctx: Ctx, args: tuple[str, ...], namespace: str | None, overwrite: 
 @handle_errors
 def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_literal: tuple[str, ...],
                      namespace: str | None, dry_run: str) -> None:
-    """Create a ConfigMap from files and literals, e.g. --from-file=destination=my-egress-destination.txt"""
+    """Create a ConfigMap from files and literals.
+
+    --from-file=KEY=PATH (or PATH, keyed by the file name) and --from-literal=KEY=VALUE, both
+    repeatable, as kubectl create configmap.
+
+    \b
+    Examples:
+      osdn create configmap egress-routes --from-file=destination=my-egress-destination.txt -n p1
+      osdn create configmap settings --from-literal=mode=fast --from-literal=level=3 -n p1
+    """
     data: dict[str, str] = {}
     for spec in from_file:
         key, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
@@ -146,7 +172,16 @@ def create_configmap(ctx: Ctx, name: str, from_file: tuple[str, ...], from_liter
 @handle_errors
 def create_clusterrole(ctx: Ctx, name: str, verb: tuple[str, ...], resource: tuple[str, ...],
                        resource_name: tuple[str, ...], dry_run: str) -> None:
-    """Create a ClusterRole with one rule per API group."""
+    """Create a ClusterRole with one rule per API group.
+
+    Each --resource (PLURAL or PLURAL.GROUP) goes into the rule of its group, with every --verb;
+    --resource-name limits the rules to named objects.
+
+    \b
+    Examples:
+      osdn create clusterrole route-editor --verb=get --verb=update --resource=routes.route.openshift.io
+      osdn create clusterrole pod-reader --verb=get --verb=list --verb=watch --resource=pods
+    """
     verbs = [v for item in verb for v in item.split(",") if v]
     by_group: dict[str, list[str]] = {}
     for item in (r for spec in resource for r in spec.split(",") if r):
@@ -167,7 +202,15 @@ def create_clusterrole(ctx: Ctx, name: str, verb: tuple[str, ...], resource: tup
 @pass_ctx
 @handle_errors
 def create_namespace(ctx: Ctx, name: str, dry_run: str) -> None:
-    """Create a Namespace (prefer `osdn new-project`, which also makes you its admin)."""
+    """Create a Namespace.
+
+    Prefer `osdn new-project`, which also makes you its admin and applies the project request
+    template.
+
+    \b
+    Examples:
+      osdn create namespace scratch
+    """
     writer = Writer(ctx.client, dry_run)
     writer.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     click.echo(f"namespace/{name} created{writer.suffix}")
@@ -214,7 +257,17 @@ def _ports_of(obj: Obj) -> list[int]:
 @handle_errors
 def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
            protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, dry_run: str) -> None:
-    """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose)."""
+    """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose).
+
+    The Service selects the pods of the object exposed; --port is the Service port, --target-port
+    the pods' port. A Service is exposed as a Route (with --hostname).
+
+    \b
+    Examples:
+      osdn expose rc egress-demo-controller --port=80 -n p1
+      osdn expose pod web --port=80 --target-port=8080 --name=web -n p1
+      osdn expose service web --hostname=www.example.com -n p1
+    """
     (info, names), = split_targets(targets)
     if len(names) != 1:
         raise BadRequestError("expose takes exactly one object")

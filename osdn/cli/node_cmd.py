@@ -70,7 +70,11 @@ def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str 
          subnet_timeout: str, metrics_listen: str, log_level: str) -> None:
     """Run the node agent: keep NETNS equal to the API state and serve CNI on a unix socket.
 
+    Watches the API (pods, namespaces, policies, subnets, ...) and programs the node's bridge,
+    VXLAN, routes and nftables ruleset in NETNS; `osdn lab up` starts one per lab node.
+
     \b
+    Examples:
       osdn node --name node1 --netns node1 --node-ip 198.18.0.11 --config node1.conf
     """
     from osdn.node.agent import Agent, AgentConfig

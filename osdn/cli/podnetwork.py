@@ -153,7 +153,17 @@ def previewed(ctx: Ctx, projects: list[str], value: str, dry_run: str, done: str
 @pass_ctx
 @handle_errors
 def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
-    """Join PROJECTS (or --selector) to the pod network of --to: they get its NetID."""
+    """Join PROJECTS (or --selector) to the pod network of --to: they get its NetID.
+
+    Pods of joined projects reach each other as if they were one project (multitenant mode), as
+    `oc adm pod-network join-projects`.
+
+    \b
+    Examples:
+      osdn adm pod-network join-projects --to=project1 project2 project3
+      osdn adm pod-network join-projects --to=project1 --selector='project=myproject'
+      osdn adm pod-network join-projects --to=project1 project2 --dry-run=impact
+    """
     client = ctx.client
     require_multitenant(client)
     if not to:
@@ -175,7 +185,17 @@ def join_projects(ctx: Ctx, to: str, selector: str, dry_run: str, projects: tupl
 @pass_ctx
 @handle_errors
 def isolate_projects(ctx: Ctx, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
-    """Give PROJECTS (or --selector) pod networks of their own."""
+    """Give PROJECTS (or --selector) pod networks of their own.
+
+    Each project gets a NetID of its own (multitenant mode), so its pods reach and are reached by
+    no other project except global ones, as `oc adm pod-network isolate-projects`.
+
+    \b
+    Examples:
+      osdn adm pod-network isolate-projects project1 project2
+      osdn adm pod-network isolate-projects --selector='team=blue'
+      osdn adm pod-network isolate-projects project1 --dry-run=impact
+    """
     client = ctx.client
     require_multitenant(client)
     names = select_projects(client, projects, selector)
@@ -193,7 +213,16 @@ def isolate_projects(ctx: Ctx, selector: str, dry_run: str, projects: tuple[str,
 @pass_ctx
 @handle_errors
 def make_projects_global(ctx: Ctx, selector: str, dry_run: str, projects: tuple[str, ...]) -> None:
-    """Make PROJECTS (or --selector) global: they reach, and are reached by, every project."""
+    """Make PROJECTS (or --selector) global: they reach, and are reached by, every project.
+
+    A global project has NetID 0 (multitenant mode), like `default`, as
+    `oc adm pod-network make-projects-global`.
+
+    \b
+    Examples:
+      osdn adm pod-network make-projects-global project1 project2
+      osdn adm pod-network make-projects-global --selector='shared=true'
+    """
     client = ctx.client
     require_multitenant(client)
     names = select_projects(client, projects, selector)

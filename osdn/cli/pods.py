@@ -96,7 +96,16 @@ def _wait(proc: subprocess.Popen[Any]) -> int:
 @pass_ctx
 @handle_errors
 def logs(ctx: Ctx, namespace: str | None, pod_name: str, follow: bool) -> None:
-    """Print the output of a lab pod."""
+    """Print the output of a lab pod.
+
+    The pod's stdout and stderr, from the log file the lab kubelet keeps (every restart appends
+    to it); -f keeps printing new output.
+
+    \b
+    Examples:
+      osdn logs -n blue web
+      osdn logs -n blue client -f
+    """
     ns = ctx.namespace(namespace)
     path = _lab_annotation(ctx.client.get("Pod", pod_name, ns), ANNOTATION_LOG)
     try:

@@ -59,14 +59,18 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
            tls_ca_file: str | None, tls_sans: tuple[str, ...],
            strict_store: bool, max_request_body_bytes: int, connection_limits: ConnectionLimits,
            watch_limits: WatchLimits) -> None:
-    """Run the osdn API server. On first start it creates an admin token and DATA_DIR/admin.conf:
+    """Run the osdn API server (and, unless --no-controllers, the master controllers).
+
+    On first start it creates an admin token and DATA_DIR/admin.conf (a kubeconfig for osdn
+    --config and kubectl alike). It serves
+    TLS with a certificate from its own CA (DATA_DIR/pki) unless given one. SIGTERM or Ctrl-C
+    ends open watches and stops it within a second.
 
     \b
-      osdn server --data-dir /var/lib/osdn --listen 127.0.0.1:8443 &
-      osdn --config /var/lib/osdn/admin.conf get netnamespaces
-      KUBECONFIG=/var/lib/osdn/admin.conf kubectl get netnamespaces
-
-    It serves TLS with a certificate from its own CA (DATA_DIR/pki) unless given one.
+    Examples:
+      osdn server --data-dir /var/lib/osdn --listen 127.0.0.1:8443
+      osdn server --data-dir /var/lib/osdn --network-plugin multitenant
+      osdn server --data-dir /tmp/osdn --listen 127.0.0.1:18443 --insecure-http
     """
     from osdn.apiserver.server import ServerConfig, build, serve
     from osdn.client import load_config

@@ -49,6 +49,7 @@ def verify(ctx: Ctx, ports: tuple[int, ...], protocol: str, namespaces: tuple[st
     lab on this machine, or not running, are listed as skipped. Needs root.
 
     \b
+    Examples:
       osdn adm verify
       osdn adm verify -n blue --port 80 --port 8080 -o json
     """

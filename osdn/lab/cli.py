@@ -88,7 +88,18 @@ def lab() -> None:
               help="Bits for pods per node: 9 -> a /23 per node, 3 -> a /29 (5 pods; IPs are soon reused).")
 @lab_errors
 def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float, host_subnet_length: int) -> None:
-    """Build the lab and start the server, node agents and the lab kubelet."""
+    """Build the lab and start the server, node agents and the lab kubelet.
+
+    Namespaces for the nodes, an underlay, a router and an outside world (DNS, web), then
+    `osdn server`, one `osdn node` per node and the lab kubelet; waits until every node is Ready
+    with a HostSubnet and prints the next steps. Ctrl-C (or a failure) tears down what was made.
+
+    \b
+    Examples:
+      osdn lab up
+      osdn lab up --nodes 2 --mode multitenant --demo
+      osdn lab up --name blue1 --nodes 3 --host-subnet-length 3
+    """
     from osdn.client import Client, load_config
     from osdn.lab import cluster
     say = progress()
@@ -143,7 +154,16 @@ Lab {info.name!r}: {len(info.nodes)} nodes ({names}), mode {info.mode}, dir {inf
 @_dir
 @lab_errors
 def down(name: str, lab_dir: str) -> None:
-    """Stop every lab process and delete every lab namespace (also after a crash). Idempotent."""
+    """Stop every lab process and delete every lab namespace (also after a crash).
+
+    Idempotent: it also sweeps namespaces that only carry the lab's prefix. The lab directory
+    (logs) stays.
+
+    \b
+    Examples:
+      osdn lab down
+      osdn lab down --name blue1
+    """
     from osdn.lab import cluster
     t0 = time.monotonic()
     report = cluster.down(name, lab_dir)
@@ -159,7 +179,16 @@ def down(name: str, lab_dir: str) -> None:
 @_dir
 @lab_errors
 def status(name: str, lab_dir: str) -> None:
-    """Processes, nodes, HostSubnets and pods of the lab."""
+    """Show the processes, nodes, HostSubnets and pods of the lab.
+
+    Each process with its pid and whether it still runs; each node with Ready and its subnet;
+    each pod with its phase, IP and node.
+
+    \b
+    Examples:
+      osdn lab status
+      osdn lab status --name blue1
+    """
     from osdn.lab import cluster
     info = find_lab(name, lab_dir)
     click.echo(f"lab {info.name!r} ({info.mode}) in {info.dir}; server {info.server}")
@@ -243,7 +272,16 @@ def parse_labels(text: str) -> dict[str, str]:
 @_dir
 @lab_errors
 def demo_cmd(name: str, lab_dir: str) -> None:
-    """Create demo projects and pods on a running lab and show isolation (as `up --demo`)."""
+    """Create demo projects and pods on a running lab and show isolation (as `up --demo`).
+
+    Makes a few projects with HTTP pods, probes every pair and prints who reaches whom before and
+    after the demo's pod-network and NetworkPolicy changes.
+
+    \b
+    Examples:
+      osdn lab demo
+      osdn lab demo --name blue1
+    """
     from osdn.lab import demo as demo_mod
     info = find_lab(name, lab_dir)
     with lab_client(info) as client:
@@ -259,7 +297,16 @@ def demo_cmd(name: str, lab_dir: str) -> None:
 @_dir
 @lab_errors
 def restart(node: str, sig: str, timeout: float, name: str, lab_dir: str) -> None:
-    """Stop NODE's agent and start it again with the same command line; wait until it serves CNI."""
+    """Stop NODE's agent and start it again with the same command line.
+
+    Waits until the new agent serves CNI. --signal KILL simulates a crash; TERM is a clean stop
+    (the Node goes Ready=False meanwhile).
+
+    \b
+    Examples:
+      osdn lab restart node2
+      osdn lab restart node1 --signal KILL --name blue1
+    """
     from osdn.lab import restart as restart_mod
     info = find_lab(name, lab_dir)
     stopped = restart_mod.stop_agent(info, node, restart_mod.SIGNALS[sig])

@@ -1,0 +1,59 @@
+"""The `osdn` click command tree for tests: every command, its help text and its examples."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import click
+
+from osdn.cli.main import cli
+
+# Commands that start long-running processes or change machine state when they succeed: their
+# examples are parsed but not executed by the tests.
+PROCESS_COMMANDS = {("server",), ("master",), ("node",), ("lab", "up"), ("lab", "down"), ("lab", "restart"),
+                    ("lab", "demo"), ("lab", "kubelet"), ("logs",)}
+
+
+@dataclass(frozen=True)
+class Command:
+    path: tuple[str, ...]
+    command: click.Command
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.path)
+
+    def help_text(self) -> str:
+        ctx = click.Context(self.command, info_name=self.name, parent=click.Context(cli, info_name="osdn"))
+        return self.command.get_help(ctx)
+
+    def examples(self) -> list[list[str]]:
+        """The argv (without `osdn`) of each example line in the Examples: section."""
+        doc = self.command.help or ""
+        if "Examples:" not in doc:
+            return []
+        out = []
+        for line in doc.split("Examples:", 1)[1].splitlines():
+            words = shlex.split(line.split(" # ")[0].split(" | ")[0], comments=False)
+            while words and "=" in words[0] and not words[0].startswith("-"):
+                words = words[1:]  # VAR=value prefixes
+            if words[:1] == ["osdn"]:
+                out.append(words[1:])
+        return out
+
+
+def walk(cmd: click.Command = cli, path: tuple[str, ...] = ()) -> Iterator[Command]:
+    """Every visible command; groups too when they run on their own (e.g. `create -f`)."""
+    if isinstance(cmd, click.Group):
+        if path and cmd.invoke_without_command:
+            yield Command(path, cmd)
+        for name, sub in sorted(cmd.commands.items()):
+            if not sub.hidden:
+                yield from walk(sub, (*path, name))
+    elif path:
+        yield Command(path, cmd)
+
+
+COMMANDS = list(walk())
