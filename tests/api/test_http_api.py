@@ -36,12 +36,13 @@ def api(server: ServerProc) -> httpx.Client:
     return c
 
 
-def test_health_openapi_metrics_need_no_token(server: ServerProc) -> None:
+def test_health_and_openapi_need_no_token_metrics_do(server: ServerProc) -> None:
     anon = server.http(token="")
     assert anon.get("/healthz").text == "ok"
     doc = anon.get("/openapi/v2").json()
     assert "/apis/network.openshift.io/v1/netnamespaces/{name}" in doc["paths"]
-    assert "osdn_apiserver_requests_total" in anon.get("/metrics").text
+    assert anon.get("/metrics").status_code == 401
+    assert "osdn_apiserver_requests_total" in server.http().get("/metrics").text
 
 
 def test_missing_or_bad_token_is_401_status(server: ServerProc) -> None:

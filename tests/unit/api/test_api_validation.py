@@ -108,3 +108,36 @@ def test_quantity_milli_value() -> None:
 def test_quantity_errors(text: str, words: str) -> None:
     with pytest.raises(QuantityError, match=words):
         parse_quantity(text)
+
+
+# ---- object names per kind (issue 9 item 3)
+
+@pytest.mark.parametrize("kind, name, ok", [
+    ("ClusterRoleBinding", "system:node:n1", True),
+    ("ClusterRoleBinding", "Mixed Case ok", True),
+    ("ClusterRoleBinding", "a/b", False),
+    ("ClusterRole", "..", False),
+    ("ClusterRole", ".", False),
+    ("RoleBinding", "50%", False),
+    ("RoleBinding", "two\nlines", False),
+    ("RoleBinding", "x" * 253, True),
+    ("RoleBinding", "x" * 254, False),
+    ("Namespace", "a.b", False),
+    ("Namespace", "p1", True),
+    ("Project", "p", False),
+    ("Service", "1web", False),
+    ("Service", "web-1", True),
+    ("ConfigMap", "a.b-c", True),
+    ("ConfigMap", "A", False),
+], ids=lambda x: repr(x)[:20])
+def test_validate_object_name(kind: str, name: str, ok: bool) -> None:
+    errs = v.validate_object_name(kind, name)
+    assert (errs == []) is ok
+    assert all(e.field == "metadata.name" for e in errs)
+
+
+@pytest.mark.parametrize("value, ok", [("0", True), ("3600", True), ("abc", False), ("-1", False), ("1.5", False)])
+def test_deadline_override_annotation(value: str, ok: bool) -> None:
+    errs = v.validate_deadline_override({v.ACTIVE_DEADLINE_OVERRIDE: value})
+    assert (errs == []) is ok
+    assert all(v.ACTIVE_DEADLINE_OVERRIDE in e.field for e in errs)
