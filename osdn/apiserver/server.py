@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -164,6 +165,7 @@ def serve(server: Server, services: Sequence[Service] = ()) -> None:
                                       **uvicorn_options(server.cfg.connection_limits)))
     userver.services, userver.closer = services, app
     threading.Thread(target=_start_when_listening, args=(userver, services), name="services", daemon=True).start()
+    gc.freeze()  # what is loaded by now lives as long as the process: no collection or exit-time teardown
     with _stop_signals_end_normally():
         userver.run()
     server.store.close()
