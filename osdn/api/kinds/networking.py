@@ -204,61 +204,72 @@ MAX_SELECTOR_TERMS = 64    # matchLabels + matchExpressions of one label selecto
 MAX_SELECTOR_VALUES = 256  # values of one matchExpression
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _too_many(path: str, count: int, limit: int, what: str) -> FieldError:
+    return v.too_many(path, f"Too many: {count}: must have at most {limit} items ({what})")
 
 
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _count(items: list[Any], limit: int, path: str, what: str) -> list[FieldError]:
-    if len(items) <= limit:
-        return []
-    return [v.too_many(path, f"Too many: {len(items)}: must have at most {limit} items "
-                             f"(osdn enforces at most {limit} {what})")]
-
-
-def _selector_problems(sel: Any, path: str) -> list[FieldError]:
-    sel = _dict(sel)
-    exprs = _list(sel.get("matchExpressions"))
-    terms = len(_dict(sel.get("matchLabels"))) + len(exprs)
-    errs = []
+def _check_selector(sel: Any, path: str, errs: list[FieldError]) -> None:
+    if not isinstance(sel, Mapping):
+        return
+    labels, exprs = sel.get("matchLabels"), sel.get("matchExpressions")
+    exprs = exprs if isinstance(exprs, list) else []
+    terms = (len(labels) if isinstance(labels, Mapping) else 0) + len(exprs)
     if terms > MAX_SELECTOR_TERMS:
-        errs.append(v.too_many(path, f"Too many: {terms}: must have at most {MAX_SELECTOR_TERMS} items "
-                                     f"(matchLabels and matchExpressions of one selector together)"))
+        errs.append(_too_many(path, terms, MAX_SELECTOR_TERMS,
+                              "matchLabels and matchExpressions of one selector together"))
     for i, expr in enumerate(exprs[:MAX_SELECTOR_TERMS]):
-        errs += _count(_list(_dict(expr).get("values")), MAX_SELECTOR_VALUES,
-                       f"{path}.matchExpressions[{i}].values", "values per selector expression")
-    return errs
+        values = expr.get("values") if isinstance(expr, Mapping) else None
+        if isinstance(values, list) and len(values) > MAX_SELECTOR_VALUES:
+            errs.append(_too_many(f"{path}.matchExpressions[{i}].values", len(values), MAX_SELECTOR_VALUES,
+                                  f"osdn enforces at most {MAX_SELECTOR_VALUES} values per selector expression"))
 
 
-def _peer_problems(peer: Any, path: str) -> list[FieldError]:
-    peer = _dict(peer)
-    errs = _count(_list(_dict(peer.get("ipBlock")).get("except")), MAX_EXCEPTS, f"{path}.ipBlock.except",
-                  "except entries per ipBlock")
+def _check_peer(peer: Mapping[str, Any], path: str, errs: list[FieldError]) -> None:
+    block = peer.get("ipBlock")
+    excepts = block.get("except") if isinstance(block, Mapping) else None
+    if isinstance(excepts, list) and len(excepts) > MAX_EXCEPTS:
+        errs.append(_too_many(f"{path}.ipBlock.except", len(excepts), MAX_EXCEPTS,
+                              f"osdn enforces at most {MAX_EXCEPTS} except entries per ipBlock"))
     for key in ("podSelector", "namespaceSelector"):
-        errs += _selector_problems(peer.get(key), f"{path}.{key}")
-    return errs
+        _check_selector(peer.get(key), f"{path}.{key}", errs)
+
+
+def _check_rule(rule: Mapping[str, Any], path: str, peer_key: str, errs: list[FieldError]) -> None:
+    ports = rule.get("ports")
+    if isinstance(ports, list) and len(ports) > MAX_PORTS:
+        errs.append(_too_many(f"{path}.ports", len(ports), MAX_PORTS,
+                              f"osdn enforces at most {MAX_PORTS} ports per rule"))
+    peers = rule.get(peer_key)
+    if not isinstance(peers, list):
+        return
+    if len(peers) > MAX_PEERS:
+        errs.append(_too_many(f"{path}.{peer_key}", len(peers), MAX_PEERS,
+                              f"osdn enforces at most {MAX_PEERS} {peer_key} entries per rule"))
+    for j, peer in enumerate(peers[:MAX_PEERS]):
+        if isinstance(peer, Mapping):
+            _check_peer(peer, f"{path}.{peer_key}[{j}]", errs)
 
 
 def network_policy_limit_problems(spec: Any) -> list[FieldError]:
     """Pure: every limit that `spec` (a NetworkPolicy's raw spec, any shape) exceeds; [] if none.
 
     Lists longer than their limit are reported once, and only their first `limit` items are
-    examined further, so the answer stays short whatever the input."""
-    spec = _dict(spec)
-    errs = _selector_problems(spec.get("podSelector"), "spec.podSelector")
+    examined further, so the answer stays short whatever the input. The model runs it on every
+    policy of every node sync: it only looks at list lengths."""
+    errs: list[FieldError] = []
+    if not isinstance(spec, Mapping):
+        return errs
+    _check_selector(spec.get("podSelector"), "spec.podSelector", errs)
     for direction, peer_key in (("ingress", "from"), ("egress", "to")):
-        rules = _list(spec.get(direction))
-        errs += _count(rules, MAX_RULES, f"spec.{direction}", f"{direction} rules per NetworkPolicy")
+        rules = spec.get(direction)
+        if not isinstance(rules, list):
+            continue
+        if len(rules) > MAX_RULES:
+            errs.append(_too_many(f"spec.{direction}", len(rules), MAX_RULES,
+                                  f"osdn enforces at most {MAX_RULES} {direction} rules per NetworkPolicy"))
         for i, rule in enumerate(rules[:MAX_RULES]):
-            path, rule = f"spec.{direction}[{i}]", _dict(rule)
-            errs += _count(_list(rule.get("ports")), MAX_PORTS, f"{path}.ports", "ports per rule")
-            peers = _list(rule.get(peer_key))
-            errs += _count(peers, MAX_PEERS, f"{path}.{peer_key}", f"{peer_key} entries per rule")
-            for j, peer in enumerate(peers[:MAX_PEERS]):
-                errs += _peer_problems(peer, f"{path}.{peer_key}[{j}]")
+            if isinstance(rule, Mapping):
+                _check_rule(rule, f"spec.{direction}[{i}]", peer_key, errs)
     return errs
 
 
