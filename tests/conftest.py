@@ -104,6 +104,15 @@ class ServerProc:
                 self.proc.kill()
                 self.proc.wait()
 
+    def kubectl(self, *args: str, kubeconfig: Path | None = None, input: str | None = None,
+                check: bool = False) -> subprocess.CompletedProcess[str]:
+        """The real kubectl against this server, with admin.conf (or `kubeconfig`) as its only config."""
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig or self.config), "HOME": str(self.data_dir.parent)}
+        r = subprocess.run(["kubectl", *args], capture_output=True, text=True, input=input, env=env, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
     def cli(self, *args: str, token: str | None = None, config: Path | None = None,
             input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "osdn", "--config", str(config or self.config)]

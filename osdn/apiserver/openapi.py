@@ -173,12 +173,20 @@ class _Ops:
                   "x-kubernetes-group-version-kind": {"group": self.info.group, "kind": self.info.kind,
                                                       "version": self.info.version}}
         params = [self.param(n, t) for n, t in query]
+        types = self.patch_types() if action == "patch" else ["*/*"]
         if body is not None and self.v3:
-            o["requestBody"] = {"content": {"*/*": {"schema": body}}, "required": True}
+            o["requestBody"] = {"content": {t: {"schema": body} for t in types}, "required": True}
         elif body is not None:
             params.insert(0, {"name": "body", "in": "body", "required": True, "schema": body})
+            o["consumes"] = types
         o["parameters"] = params
         return o
+
+    def patch_types(self) -> list[str]:
+        """Strategic merge patch only for the built-in kinds (kubectl reads this to pick a patch type)."""
+        strategic = ["application/strategic-merge-patch+json"] if schema_for(self.info.kind) else []
+        return ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
+                *strategic]
 
     def collection(self) -> Obj:
         return {"get": self.op("list", "list", _LIST, None, "200", f"{self.name}List"),
