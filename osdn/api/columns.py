@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from osdn.api import cells
 from osdn.api.registry import KindInfo
 
 Obj = dict[str, Any]
@@ -48,16 +49,6 @@ def _ports(svc: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in svc.get("spec", {}).get("ports") or [])
 
 
-def _pod_status(pod: Obj) -> str:
-    return str(pod.get("status", {}).get("phase") or "Pending")
-
-
-def _pod_ready(pod: Obj) -> str:
-    containers = pod.get("spec", {}).get("containers") or []
-    ready = sum(1 for s in pod.get("status", {}).get("containerStatuses") or [] if s.get("ready"))
-    return f"{ready}/{len(containers)}"
-
-
 def _node_ip(node: Obj) -> str:
     for a in node.get("status", {}).get("addresses") or []:
         if a.get("type") == "InternalIP":
@@ -90,7 +81,6 @@ def _g(*path: str, default: str = "") -> Callable[[Obj], str]:
 
 
 COLUMNS: dict[str, list[Column]] = {
-    "Pod": [("READY", _pod_ready), ("STATUS", _pod_status), ("RESTARTS", lambda o: "0")],
     "NetNamespace": [("NETID", _g("netid")), ("EGRESS IPS", lambda o: _list(o.get("egressIPs")))],
     "HostSubnet": [("HOST", _g("host")), ("HOST IP", _g("hostIP")), ("SUBNET", _g("subnet")),
                    ("EGRESS CIDRS", lambda o: _list(o.get("egressCIDRs"))),
@@ -153,24 +143,16 @@ def _operator_columns(now: datetime.datetime) -> list[Column]:
 
 
 def age(timestamp: str | None, now: datetime.datetime) -> str:
-    if not timestamp:
-        return "<unknown>"
-    try:
-        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    except ValueError:
-        return "<unknown>"
-    s = max(0, int((now - then).total_seconds()))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
+    """kubectl's AGE: duration.HumanDuration since `timestamp` (see cells.human_duration)."""
+    return cells.age(timestamp, now)
 
 
 def columns(info: KindInfo, now: datetime.datetime) -> list[TableColumn]:
+    if info.kind == "Event":  # kubectl's event table: no AGE, NAME only with -o wide
+        return [TableColumn(h, fn, priority=p) for h, fn, p in cells.event_columns(now)]
     cols = [TableColumn("NAME", lambda o: str(o["metadata"]["name"]), format="name")]
+    if info.kind == "Pod":
+        cols += [TableColumn(h, fn, priority=p) for h, fn, p in cells.pod_columns(now)]
     cols += [TableColumn(h, fn) for h, fn in COLUMNS.get(info.kind, [])]
     if info.kind == "ClusterOperator":
         cols += [TableColumn(h, fn) for h, fn in _operator_columns(now)]

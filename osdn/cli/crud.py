@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import json
 import sys
@@ -12,11 +13,12 @@ import click
 import yaml
 
 from osdn.api import patch as patching
+from osdn.api.cells import event_time
 from osdn.api.registry import KindInfo, for_object, resolve
 from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
 from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.manifests import read_manifests
-from osdn.cli.printers import qualified_name, render
+from osdn.cli.printers import OUTPUT_HELP, PrintOptions, check_output, describe_events, qualified_name, render
 from osdn.errors import BadRequestError, NotFoundError, OsdnError
 
 Obj = dict[str, Any]
@@ -62,15 +64,21 @@ def _ns_for(ctx: Ctx, info: KindInfo, explicit: str | None, obj: Obj | None = No
 @click.argument("targets", nargs=-1, required=True)
 @namespace_opt
 @click.option("-A", "--all-namespaces", is_flag=True, help="List across all projects.")
-@click.option("-o", "--output", default="", help="json|yaml|wide|name|jsonpath={.path}")
+@click.option("-o", "--output", default="", help=f"Output format: {OUTPUT_HELP}.")
 @click.option("-l", "--selector", default="", help="Label selector, e.g. -l 'app=web,tier!=db'.")
 @click.option("--field-selector", default="", help="Field selector, e.g. spec.nodeName=node1.")
 @click.option("-w", "--watch", is_flag=True, help="After listing, watch for changes.")
 @click.option("--show-labels", is_flag=True, help="Add a LABELS column.")
+@click.option("-L", "--label-columns", multiple=True, metavar="KEY[,KEY]",
+              help="Add a column with the value of each label (repeatable or comma-separated).")
+@click.option("--sort-by", default="", metavar="JSONPATH", help="Sort by a field, e.g. --sort-by=.metadata.name.")
+@click.option("--no-headers", is_flag=True, help="Print tables without the header row.")
+@click.option("--show-kind", is_flag=True, help="Print the kind with each name (pod/web).")
 @pass_ctx
 @handle_errors
 def get(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, all_namespaces: bool, output: str,
-        selector: str, field_selector: str, watch: bool, show_labels: bool) -> None:
+        selector: str, field_selector: str, watch: bool, show_labels: bool, label_columns: tuple[str, ...],
+        sort_by: str, no_headers: bool, show_kind: bool) -> None:
     """Show objects.
 
     A table by default; -o json|yaml|wide|name and the other kubectl output formats; -w keeps
@@ -84,16 +92,21 @@ def get(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, all_namespace
       osdn get egressnetworkpolicy default -n p1 -o yaml
       osdn get pods -A -l app=web
     """
+    check_output(output)
     client = ctx.client
     blocks = []
-    for info, names in split_targets(targets):
+    kinds = split_targets(targets)
+    opts = PrintOptions(output, no_headers, show_labels, show_kind or len(kinds) > 1, all_namespaces,
+                        tuple(k for spec in label_columns for k in spec.split(",") if k), sort_by)
+    for info, names in kinds:
         ns = "" if all_namespaces or not info.namespaced else ctx.namespace(namespace)
         if names:
             items = [client.get(info, n, ns) for n in names]
         else:
             items = client.list(info, ns, selector, field_selector)["items"]
-        text = render(info, items, output or "table", now(), single=bool(names), all_namespaces=all_namespaces,
-                      show_labels=show_labels)
+        if info.kind == "Event" and not sort_by:
+            items = sorted(items, key=event_time)  # oldest first, as kubectl
+        text = render(info, items, opts, now(), single=bool(names))
         if text:
             blocks.append(text)
         elif not output:
@@ -102,11 +115,12 @@ def get(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, all_namespace
         if watch:
             click.echo("\n\n".join(blocks))
             blocks = []
+            row_opts = dataclasses.replace(opts, no_headers=True, sort_by="")
             for ev in client.watch(info, ns, label_selector=selector):
-                click.echo(render(info, [ev["object"]], output or "table", now()).splitlines()[-1]
-                           if not output else render(info, [ev["object"]], output, now(), single=True))
+                click.echo(render(info, [ev["object"]], row_opts, now(), single=bool(output)),
+                           nl=not opts.templated)
     if blocks:
-        click.echo("\n\n".join(blocks))
+        click.echo("\n\n".join(blocks), nl=not opts.templated)
 
 
 # ----------------------------------------------------------------------------------------- describe
@@ -124,11 +138,7 @@ def _describe(info: KindInfo, obj: Obj, events: list[Obj]) -> str:
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
     if body:
         lines.append(yaml.safe_dump(body, sort_keys=False, default_flow_style=False).rstrip())
-    lines.append("Events:")
-    if not events:
-        lines.append("  <none>")
-    for ev in events:
-        lines.append(f"  {ev.get('type', 'Normal'):<8} {ev.get('reason', ''):<24} {ev.get('message', '')}")
+    lines += describe_events(events, now())
     return "\n".join(lines)
 
 
@@ -203,6 +213,7 @@ def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str
         return
     if not files:
         raise BadRequestError("must specify -f FILE (or a subcommand: osdn create --help)")
+    check_output(output)
     writer = Writer(ctx.client, dry_run)
     objs = _parsed(files, recursive)
     failed = False
@@ -269,6 +280,7 @@ def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bo
     """
     if not files:
         raise BadRequestError("must specify -f FILE")
+    check_output(output)
     objs = _parsed(files, recursive)
     writer = Writer(ctx.client, dry_run)
     for _src, obj, info in objs:
