@@ -99,7 +99,6 @@ def test_stalled_watchers_are_cut_and_memory_stays_bounded(limited: ServerProc) 
                                headers={"Content-Type": "application/merge-patch+json"})
                 assert r.status_code == 200, r.text[:300]
         grown = rss_mb(srv) - before
-        print(f"RSS before {before:.0f} MB, grown {grown:.0f} MB")
         reading.join(30)
         assert len(seen) == 300, f"the reading watcher got {len(seen)} of 300 events"
         assert grown < 200, f"server RSS grew by {grown:.0f} MB with 3 stalled watchers"
