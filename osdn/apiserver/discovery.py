@@ -26,7 +26,7 @@ from osdn.apiserver import openapi
 from osdn.errors import NotAcceptableError, NotFoundError
 
 KUBE_API_LEVEL = ("1", "32")   # the Kubernetes API level discovery and OpenAPI follow (kubectl checks skew)
-_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 Obj = dict[str, Any]
 
 
@@ -86,7 +86,7 @@ def group_list() -> Obj:
 
 
 def _resource(k: KindInfo) -> list[Obj]:
-    verbs = [v for v in _VERBS if not (k.kind == "Project" and v in ("watch", "deletecollection"))]
+    verbs = [v for v in _VERBS if not (k.kind == "Project" and v == "watch")]
     main = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
             "verbs": verbs, **({"shortNames": list(k.short_names)} if k.short_names else {})}
     if k.kind in ("Pod", "Deployment", "ReplicationController", "Service", "ConfigMap"):
