@@ -7,6 +7,7 @@ watcher that reads gets every event. Slow or idle connections and oversized head
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
+from osdn.store import Event, Key
 from tests.conftest import ServerProc, start_server
 
 MB = 1024 * 1024
@@ -128,3 +131,28 @@ def test_slow_idle_and_oversized_headers_are_closed(limited: ServerProc) -> None
         assert big.recv(100).startswith(b"HTTP/1.1 431 ")
     with srv.http() as http:                       # the server itself is fine
         assert http.get("/healthz").status_code == 200
+
+
+def _event(rv: int, size: int) -> Event:
+    return Event("MODIFIED", Key("configmaps", "w", "big"), rv, {"metadata": {}}, b"x" * size)
+
+
+@pytest.mark.parametrize("limits, sizes, kept", [
+    (WatchLimits(max_events=3, max_bytes=1000), [10, 10, 10], 3),
+    (WatchLimits(max_events=3, max_bytes=1000), [10, 10, 10, 10], 0),
+    (WatchLimits(max_events=100, max_bytes=25), [10, 10, 10], 0),
+], ids=["at-the-limit", "one-event-too-many", "too-many-bytes"])
+def test_a_watch_queue_past_its_limits_drops_everything(limits: WatchLimits, sizes: list[int], kept: int) -> None:
+    async def run() -> tuple[list[int], str]:
+        queue = WatchQueue(asyncio.get_running_loop(), limits, "watch of configmaps by test")
+        for rv, size in enumerate(sizes, 1):
+            threading.Thread(target=queue.put, args=(_event(rv, size),)).start()   # the store's writer thread
+            await asyncio.sleep(0.01)
+        got = []
+        while (event := await queue.get(0.05)) is not None:
+            got.append(event.rv)
+        return got, queue.overflow
+
+    got, overflow = asyncio.run(run())
+    assert got == list(range(1, kept + 1))
+    assert bool(overflow) == (kept == 0)
