@@ -101,6 +101,11 @@ class MethodNotAllowedError(OsdnError):
     reason = "MethodNotAllowed"
 
 
+class NotAcceptableError(OsdnError):
+    code = 406
+    reason = "NotAcceptable"
+
+
 class ConflictError(OsdnError):
     code = 409
     reason = "Conflict"
@@ -150,7 +155,7 @@ class KernelError(OsdnError):
 
 _BY_REASON: dict[str, type[OsdnError]] = {
     c.reason: c for c in (BadRequestError, UnauthorizedError, ForbiddenError, NotFoundError,
-                          MethodNotAllowedError, ConflictError, AlreadyExistsError, GoneError,
+                          MethodNotAllowedError, NotAcceptableError, ConflictError, AlreadyExistsError, GoneError,
                           RequestEntityTooLargeError, UnsupportedMediaTypeError, ValidationError, TimeoutError_)
 }
 

@@ -21,16 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from osdn import __version__
-from osdn.api import labels
+from osdn.api import fieldlabels, labels
 from osdn.api.patch import json_patch, merge_patch
-from osdn.api.registry import KindInfo, all_kinds, for_path
-from osdn.apiserver import bodies
+from osdn.api.registry import KindInfo, for_path
+from osdn.apiserver import bodies, discovery, reads
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.fieldmanager import force_of, manager_of
-from osdn.apiserver.openapi import openapi_document
+from osdn.apiserver.impersonation import impersonated
+from osdn.apiserver.paging import Pager, initial_events_end, parse_bool, watch_list
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources, key_of
+from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
 from osdn.errors import (
@@ -81,12 +82,6 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
     return Target(info, namespace, name, sub)
 
 
-def _list_body(info: KindInfo, raws: list[bytes], rv: int) -> bytes:
-    head = json.dumps({"apiVersion": info.api_version, "kind": f"{info.kind}List",
-                       "metadata": {"resourceVersion": str(rv)}})[:-1]
-    return (head + ',"items":[').encode() + b",".join(raws) + b"]}"
-
-
 def requested_dry_run(request: Request) -> bool:
     """`dryRun` as kube-apiserver reads it on a write: absent is a real write, every value must be
     `All`; anything else is refused (fail closed: a preview never becomes a write)."""
@@ -113,13 +108,14 @@ class Api:
         self.store, self.tokens, self.resources, self.projects = store, tokens, resources, projects
         self.watch_limits = watch_limits or WatchLimits()
         self.body_limits = bodies.BodyLimits()
+        self.pager = Pager()
 
     # ---- plumbing ----------------------------------------------------------------------------
     def user(self, request: Request) -> User:
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             raise UnauthorizedError("Unauthorized: no bearer token (use --token or a config file)")
-        return self.tokens.authenticate(auth[7:].strip())
+        return impersonated(request, self.tokens.authenticate(auth[7:].strip()), self.resources.authorizer)
 
     @staticmethod
     def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
@@ -155,16 +151,16 @@ class Api:
         parts = [p for p in request.url.path.split("/") if p]
         if parts[0] == "api":
             if len(parts) == 1:
-                return JSONResponse({"kind": "APIVersions", "versions": ["v1"]})
+                return JSONResponse(discovery.api_versions(request))
             prefix, rest = parts[1], parts[2:]
         else:
             if len(parts) == 1:
-                return JSONResponse(self.group_list())
+                return JSONResponse(discovery.group_list())
             if len(parts) < 3:
                 raise NotFoundError("the server could not find the requested resource")
             prefix, rest = f"{parts[1]}/{parts[2]}", parts[3:]
         if not rest:
-            return JSONResponse(self.resource_list(prefix))
+            return JSONResponse(discovery.resource_list(prefix))
         user = self.user(request)
         target = parse_target(prefix, rest)
         if target.info.kind == "Project":
@@ -180,15 +176,13 @@ class Api:
         if method == "GET":
             bodies.check_read_params(q)
         if method == "GET" and not t.name:
-            if q.get("watch") in ("true", "1"):
+            if parse_bool("watch", q.get("watch")):
                 return await self.watch(request, user, t)
-            raws, rv = res.list_raw(user, t.info, t.namespace or None, q.get("labelSelector", ""),
-                                    q.get("fieldSelector", ""))
-            return Response(_list_body(t.info, raws, rv), 200, media_type="application/json") \
-                if "yaml" not in request.headers.get("accept", "") else \
-                self.respond(request, json.loads(_list_body(t.info, raws, rv)))
+            page = reads.list_page(request, res, self.pager, user, t.info, t.namespace)
+            return reads.list_response(request, t.info, page, {})
         if method == "GET":
-            return self.respond(request, None, raw=res.get_raw(user, t.info, t.namespace, t.name))
+            raw = res.get_raw(user, t.info, t.namespace, t.name)
+            return reads.object_table(request, t.info, json.loads(raw), {}) or self.respond(request, None, raw=raw)
         if method == "POST" and not t.name:
             r = res.create(user, t.info, t.namespace, await self._object(request, t), dry_run, manager_of(request))
             return self.respond(request, r.obj, 201, warnings=r.warnings.items)
@@ -223,10 +217,12 @@ class Api:
             bodies.check_read_params(request.query_params)
         if method == "GET" and not t.name:
             items, rv = self.projects.list(user, request.query_params.get("labelSelector", ""))
-            return self.respond(request, {"apiVersion": t.info.api_version, "kind": "ProjectList",
-                                          "metadata": {"resourceVersion": str(rv)}, "items": items})
+            listed = {"apiVersion": t.info.api_version, "kind": "ProjectList",
+                      "metadata": {"resourceVersion": str(rv)}, "items": items}
+            return reads.objects_table(request, t.info, items, str(rv)) or self.respond(request, listed)
         if method == "GET":
-            return self.respond(request, self.projects.get(user, t.name))
+            project = self.projects.get(user, t.name)
+            return reads.object_table(request, t.info, project, {}) or self.respond(request, project)
         if method == "POST":
             r = self.projects.create(user, await self._object(request, t), dry_run)
             return self.respond(request, r.obj, 201, warnings=r.warnings.items)
@@ -247,6 +243,7 @@ class Api:
         self.resources.authorize(user, "watch", t.info, t.namespace)
         sel = labels.parse(q.get("labelSelector", ""))
         fields = labels.parse_field_selector(q.get("fieldSelector", ""))
+        fieldlabels.check(t.info, fields, q.get("fieldSelector", ""))
         timeout = float(q.get("timeoutSeconds") or 0) or None
         rv_param = q.get("resourceVersion", "")
         loop = asyncio.get_running_loop()
@@ -255,10 +252,13 @@ class Api:
         deliver = queue.put
 
         initial: list[bytes] = []
-        if rv_param in ("", "0"):
+        send_initial = watch_list(q)
+        if rv_param in ("", "0") or send_initial:
             items, since = self.store.list(t.info.resource, ns)
             initial = [b'{"type":"ADDED","object":' + raw + b"}\n" for o, raw in items
                        if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]
+            if send_initial:
+                initial.append(initial_events_end(t.info, since))
             backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
         else:
             try:
@@ -295,30 +295,6 @@ class Api:
 
         return StreamingResponse(stream(), media_type="application/json")
 
-    # ---- discovery ---------------------------------------------------------------------------
-    @staticmethod
-    def group_list() -> dict[str, Any]:
-        groups: dict[str, list[str]] = {}
-        for k in all_kinds():
-            if k.group:
-                groups.setdefault(k.group, [])
-                if k.version not in groups[k.group]:
-                    groups[k.group].append(k.version)
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
-            for g, vs in sorted(groups.items())]}
-
-    @staticmethod
-    def resource_list(group_version: str) -> dict[str, Any]:
-        kinds = [k for k in all_kinds() if k.api_version == group_version]
-        if not kinds:
-            raise NotFoundError(f"the server could not find the requested resource ({group_version})")
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": [
-            {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
-             "shortNames": list(k.short_names),
-             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]} for k in kinds]}
-
 
 def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
                watch_limits: WatchLimits | None = None, body_limits: bodies.BodyLimits | None = None) -> Starlette:
@@ -327,12 +303,6 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
-
-    async def version(request: Request) -> Response:
-        return JSONResponse({"osdn": __version__, "gitVersion": f"v{__version__}"})
-
-    async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document())
 
     async def whoami(request: Request) -> Response:
         try:
@@ -343,10 +313,10 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(routes=[
-        Route("/healthz", healthz), Route("/readyz", healthz), Route("/version", version),
-        Route("/openapi/v2", openapi), Route("/openapi.json", openapi),
+        Route("/healthz", healthz), Route("/readyz", healthz), *discovery.routes(),
         *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
+        *review_routes(api.user, resources.authorizer),
         Route("/api", api.handle, methods=methods), Route("/api/{rest:path}", api.handle, methods=methods),
         Route("/apis", api.handle, methods=methods), Route("/apis/{rest:path}", api.handle, methods=methods),
     ])

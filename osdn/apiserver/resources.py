@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.api import apply as ssa
-from osdn.api import labels, objects, patch, strategic
+from osdn.api import fieldlabels, labels, objects, patch, strategic
 from osdn.api.patchmeta import schema_for
 from osdn.api.registry import KindInfo, all_kinds, by_kind
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
@@ -93,6 +93,7 @@ class Resources:
         self.authorize(user, verb, info, namespace or "")
         sel = labels.parse(label_selector)
         fields = labels.parse_field_selector(field_selector)
+        fieldlabels.check(info, fields, field_selector)
         items, rv = self.store.list(info.resource, namespace if info.namespaced else None)
         out = [(o["metadata"].get("namespace", ""), o["metadata"]["name"], raw) for o, raw in items
                if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]

@@ -1,7 +1,8 @@
 """`osdn server`: the API server process; `serve` also runs the master controllers given as services.
 
 Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tokens, 0600),
-`admin.conf` (client config with the admin token, 0600; written on first start).
+`admin.conf` (a kubeconfig with the admin token and the CA, 0600; written on first start),
+`pki/` (the CA and serving certificate, see osdn.apiserver.tls; not used with --insecure-http).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
-import yaml
 
 from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.app import create_app
@@ -34,7 +34,10 @@ from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
 from osdn.apiserver.shutdown import WatchCloser
+from osdn.apiserver.tls import ServingFiles, ensure_serving_cert, given_files
 from osdn.apiserver.watchqueue import WatchLimits
+from osdn.client.config import load_config, write_kubeconfig
+from osdn.errors import BadRequestError
 from osdn.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,12 @@ class ServerConfig:
     host_subnet_length: int = 9
     service_network: str = "172.30.0.0/16"
     master_config: dict[str, Any] = field(default_factory=dict)
+    insecure_http: bool = False                 # serve plain HTTP (tests, a TLS-terminating proxy)
+    tls_cert_file: str | None = None            # the operator's own serving certificate ...
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None              # ... and the CA clients trust for it
+    extra_sans: tuple[str, ...] = ()
+    tls: ServingFiles | None = None             # set by build()
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
     strict_store: bool = False                  # an unreadable stored object stops the start
@@ -58,27 +67,33 @@ class ServerConfig:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "::1" if self.host == "::" else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{'http' if self.insecure_http else 'https'}://{host}:{self.port}"
 
 
-def write_client_config(path: Path, server: str, token: str, user: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "server": server,
-                                   "user": user, "token": token}, sort_keys=False))
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+def _serving_files(cfg: ServerConfig) -> ServingFiles | None:
+    if cfg.insecure_http:
+        return None
+    if cfg.tls_cert_file or cfg.tls_key_file:
+        if not (cfg.tls_cert_file and cfg.tls_key_file):
+            raise BadRequestError("--tls-cert-file and --tls-private-key-file go together")
+        return given_files(cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_ca_file)
+    return ensure_serving_cert(cfg.data_dir, cfg.host, cfg.extra_sans)
 
 
 def ensure_admin_config(cfg: ServerConfig, tokens: TokenFile) -> Path:
-    """Create the admin token and admin.conf on first start; keep the server URL current after."""
+    """Create the admin token and admin.conf (a kubeconfig) on first start; keep the server URL and CA
+    current after (an older osdn-format admin.conf is rewritten as a kubeconfig with the same token)."""
     path = cfg.data_dir / "admin.conf"
+    ca = cfg.tls.ca_pem if cfg.tls else ""
     if path.exists():
-        current = yaml.safe_load(path.read_text()) or {}
-        if current.get("server") != cfg.url and current.get("token"):
-            write_client_config(path, cfg.url, current["token"], current.get("user", "system:admin"))
+        current = load_config(str(path))
+        if current.token and (current.server, current.ca_pem) != (cfg.url, ca):
+            write_kubeconfig(path, "osdn", cfg.url, current.user or "system:admin", current.token, ca)
         return path
     token = tokens.create("system:admin", ("system:cluster-admins",))
-    write_client_config(path, cfg.url, token, "system:admin")
+    write_kubeconfig(path, "osdn", cfg.url, "system:admin", token, ca)
     return path
 
 
@@ -99,6 +114,7 @@ def build(cfg: ServerConfig) -> Server:
     store = open_store(cfg.data_dir, cfg.strict_store)     # refuses a lost store of an initialised dir
     new_admin = tokens_lost(cfg.data_dir, store)
     tokens = TokenFile(cfg.data_dir / "tokens")
+    cfg.tls = _serving_files(cfg)
     ensure_admin_config(cfg, tokens)
     if new_admin:
         announce_new_admin(cfg.data_dir)
@@ -160,8 +176,11 @@ def serve(server: Server, services: Sequence[Service] = ()) -> None:
     app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects,
                                  server.cfg.watch_limits, BodyLimits(server.cfg.max_request_body_bytes)))
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
+    tls = server.cfg.tls
     userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",
                                       access_log=False, timeout_graceful_shutdown=1,
+                                      ssl_certfile=str(tls.cert) if tls else None,
+                                      ssl_keyfile=str(tls.key) if tls else None,
                                       **uvicorn_options(server.cfg.connection_limits)))
     userver.services, userver.closer = services, app
     threading.Thread(target=_start_when_listening, args=(userver, services), name="services", daemon=True).start()

@@ -134,8 +134,8 @@ def next_steps(info: LabInfo, default_dir: str) -> str:
     lab = f"osdn lab{{}}{lab_flags(info, default_dir)}"
     return f"""
 Lab {info.name!r}: {len(info.nodes)} nodes ({names}), mode {info.mode}, dir {info.dir}
-  export OSDN_CONFIG={info.admin_conf}
-  osdn get nodes; osdn get hostsubnets; osdn get netnamespaces
+  kubeconfig context osdn-{info.name} is current: osdn and kubectl use it (or --kubeconfig {info.admin_conf})
+  osdn get nodes; osdn get hostsubnets; kubectl get netnamespaces
   osdn new-project blue
   {lab.format(" run web -n blue --port 80")}            # an HTTP server pod; prints its IP
   {lab.format(" run client -n blue --image busybox")} -- sleep 3600

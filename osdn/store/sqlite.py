@@ -50,7 +50,9 @@ def _decode(raw: bytes) -> Obj:
 
 
 def _ref(key: Key) -> ObjectRef:
-    return ObjectRef(key.resource.split(".", 1)[0], key.name, key.namespace)
+    """Status.details as kube-apiserver fills it: kind is the plural, group the API group."""
+    plural, _, group = key.resource.partition(".")
+    return ObjectRef(plural, key.name, key.namespace, group)
 
 
 class _Sub:
