@@ -429,9 +429,10 @@ def patch(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, patch_text:
 @click.argument("targets", nargs=-1, required=True)
 @namespace_opt
 @click.option("-o", "--output", default="yaml", type=click.Choice(["yaml", "json"]))
+@dry_run_option
 @pass_ctx
 @handle_errors
-def edit(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, output: str) -> None:
+def edit(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, output: str, dry_run: str) -> None:
     """Edit an object in $OSDN_EDITOR or $EDITOR (default vi) and save it as an update.
 
     As kubectl edit: lines starting with '#' are ignored; if the text does not parse or the server
@@ -451,9 +452,11 @@ def edit(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, output: str)
         raise BadRequestError("edit takes exactly one object")
     ns = ctx.namespace(namespace) if info.namespaced else ""
     obj = ctx.client.get(info, names[0], ns)
-    session = EditSession(obj, f'{info.plural} "{names[0]}"', lambda new: ctx.client.update(new, ns), output)
+    writer = Writer(ctx.client, dry_run)
+    session = EditSession(obj, f'{info.plural} "{names[0]}"', lambda new: writer.update(new, ns), output)
     result = session.run(lambda msg: click.echo(msg, err=True))
     if result is not None:
         warn(ctx.client)
-        click.echo(f"{qualified_name(info, result['metadata']['name'])} edited")
+        click.echo(f"{qualified_name(info, result['metadata']['name'])} edited{writer.suffix}")
+        writer.finish()
 

@@ -5,7 +5,8 @@ Every writing command sends its writes through a `Writer`, so no command can for
 - `server`: each write is sent with `dryRun=All`: authorized, defaulted, validated and admitted by
   the server exactly as a real write, never stored.
 - `client`: nothing that writes is sent; the result is computed locally (reads are allowed, so a
-  patch is applied to the object as it is now, and a missing object is still an error).
+  patch is applied to the object as it is now, and a missing object is still an error); unknown
+  fields are refused as the server refuses them (fieldValidation=Strict).
 - `impact`: as `server`, and the objects the server would store (or delete) are collected; `finish`
   then prints the connections between existing pods that the change would open and close.
 """
@@ -19,9 +20,11 @@ from typing import Any
 import click
 
 from osdn.api import patch as patching
+from osdn.api.fields import unknown_fields
 from osdn.api.registry import KindInfo, for_object
 from osdn.cli.impact import DETAILS_KEY, print_change_impact
 from osdn.client import Client, kind_info
+from osdn.errors import BadRequestError
 
 Obj = dict[str, Any]
 MODES = ("none", "client", "server", "impact")
@@ -62,9 +65,16 @@ class Writer:
         """What kubectl appends to its report line: ` (dry run)`, ` (server dry run)`."""
         return SUFFIX[self.mode]
 
+    def _strict(self, obj: Obj) -> Obj:
+        """Client dry runs refuse unknown fields as the server does under fieldValidation=Strict."""
+        unknown = unknown_fields(for_object(obj), obj) if self.client.field_validation == "Strict" else []
+        if unknown:
+            raise BadRequestError("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown))
+        return obj
+
     def create(self, obj: Obj, namespace: str = "") -> Obj:
         if self.mode == "client":
-            result = copy.deepcopy(obj)
+            result = copy.deepcopy(self._strict(obj))
             if namespace and for_object(obj).namespaced:
                 result.setdefault("metadata", {})["namespace"] = namespace
         else:
@@ -75,7 +85,7 @@ class Writer:
     def update(self, obj: Obj, namespace: str = "", subresource: str = "") -> Obj:
         if self.mode == "client":
             self.client.get(for_object(obj), (obj.get("metadata") or {}).get("name", ""), namespace)
-            result = copy.deepcopy(obj)
+            result = copy.deepcopy(self._strict(obj))
         else:
             result = self.client.update(obj, namespace, subresource, dry_run=self.dry)
         self.changed.append(result)
@@ -85,7 +95,8 @@ class Writer:
               subresource: str = "") -> Obj:
         if self.mode == "client":
             live = self.client.get(kind, name, namespace)
-            result = patching.json_patch(live, body) if patch_type == "json" else patching.merge_patch(live, body)
+            result = self._strict(patching.json_patch(live, body) if patch_type == "json"
+                                  else patching.merge_patch(live, body))
         else:
             result = self.client.patch(kind, name, body, namespace, patch_type, subresource, dry_run=self.dry)
         self.changed.append(result)

@@ -52,7 +52,9 @@ COMMANDS: dict[str, list[str]] = {
     "policy-remove-role": ["adm", "policy", "remove-role-from-user", "admin", "bob", "-n", "dr"],
     "policy-add-cluster-role": ["adm", "policy", "add-cluster-role-to-user", "dr-role", "alice"],
     "policy-remove-cluster-role": ["adm", "policy", "remove-cluster-role-from-user", "dr-role", "bob"],
+    "edit": ["edit", "configmap", "cm", "-n", "dr"],
 }
+EDITOR = 'sed -i "s/a: b/a: edited/"'  # what the user "types" in `edit`
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,8 @@ def run(s: ServerProc, args: list[str], tmp_path: Path) -> Result:
             path.write_text(json.dumps(files[a]))
             a = str(path)
         real.append(a)
-    return CliRunner().invoke(cli, ["--config", str(s.config), *real], catch_exceptions=False)
+    return CliRunner(env={"OSDN_EDITOR": EDITOR}).invoke(cli, ["--config", str(s.config), *real],
+                                                         catch_exceptions=False)
 
 
 @pytest.mark.parametrize("mode", DRY_MODES)
@@ -118,6 +121,8 @@ def test_dry_run_stores_nothing(srv: ServerProc, tmp_path: Path, command: str, m
     assert store_rv(srv) == before, f"{command} --dry-run={mode} wrote to the store:\n{result.output}"
     if mode == "impact":
         assert "connection" in result.output
+    if command == "edit":
+        assert "configmap/cm edited (" in result.output, result.output
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -186,3 +191,12 @@ def test_server_refuses_unknown_dry_run_values_and_stores_nothing(srv: ServerPro
         assert status["kind"] == "Status" and status["reason"] == "BadRequest"
         assert status["message"] == f'dryRun: Unsupported value: "{value}": supported values: "All"'
     assert store_rv(srv) == before
+
+
+@pytest.mark.parametrize("mode", DRY_MODES)
+def test_unknown_fields_are_refused_in_every_dry_run(srv: ServerProc, tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-bad"},
+                                "dta": {"a": "b"}}))
+    result = run(srv, ["create", "-f", str(path), "-n", "dr", f"--dry-run={mode}"], tmp_path)
+    assert result.exit_code == 1 and 'unknown field "dta"' in result.output, result.output
