@@ -20,12 +20,29 @@ Obj = dict[str, Any]
 
 @click.group()
 def adm() -> None:
-    """Cluster administration (tokens, role bindings, pod networks, analysis)."""
+    """Cluster administration (tokens, role bindings, pod networks, analysis).
+
+    The `oc adm` commands osdn has, and its own analysis: reachability, trace and verify.
+
+    \b
+    Examples:
+      osdn adm pod-network join-projects --to=project1 project2
+      osdn adm policy add-role-to-user admin alice -n p1
+      osdn adm trace --from blue/client --to blue/web
+    """
 
 
 @adm.group()
 def token() -> None:
-    """Bearer tokens for users."""
+    """Bearer tokens for users.
+
+    Create (shown once), list (by id) and revoke the tokens users authenticate with.
+
+    \b
+    Examples:
+      osdn adm token create alice --write-config alice.conf
+      osdn adm token list
+    """
 
 
 @token.command("create")
@@ -101,7 +118,15 @@ def token_revoke(ctx: Ctx, token_ids: tuple[str, ...]) -> None:
 # ------------------------------------------------------------------------------------------- policy
 @adm.group()
 def policy() -> None:
-    """Grant and revoke roles."""
+    """Grant and revoke roles.
+
+    Role bindings in a project, or cluster-wide, as `oc adm policy`.
+
+    \b
+    Examples:
+      osdn adm policy add-role-to-user admin alice -n p1
+      osdn adm policy add-cluster-role-to-user route-editor bob
+    """
 
 
 def _subject(user: str) -> Obj:

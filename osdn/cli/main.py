@@ -23,9 +23,15 @@ def cli(cctx: click.Context, config_path: str | None, context: str | None, serve
         token: str | None) -> None:
     """osdn: a software-defined network for multi-tenant container clusters.
 
+    kubectl/oc-shaped commands for objects (get, describe, create, apply, edit, ...), osdn's
+    administration and analysis tools (adm ...), the processes (server, node, master) and a whole
+    cluster on this machine (lab). Every command has --help with examples.
+
     \b
-    Start a server:      osdn server --data-dir DIR
-    Talk to it:          osdn --config DIR/admin.conf get netnamespaces
+    Examples:
+      osdn server --data-dir /var/lib/osdn
+      osdn --config /var/lib/osdn/admin.conf get netnamespaces
+      osdn lab up --nodes 2 --mode multitenant
     """
     cctx.obj = Ctx(config_path, server, token, context)
 

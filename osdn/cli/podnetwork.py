@@ -120,7 +120,17 @@ def report(outcomes: list[Outcome], done: str) -> None:
 
 @click.group("pod-network")
 def pod_network() -> None:
-    """Join, isolate or make global project pod networks (multitenant plugin only)."""
+    """Join, isolate or make global project pod networks (multitenant plugin only).
+
+    As `oc adm pod-network`: the NetIDs of the projects' NetNamespaces change, and with them who
+    reaches whom. --dry-run=impact shows the connections that would open and close.
+
+    \b
+    Examples:
+      osdn adm pod-network join-projects --to=project1 project2
+      osdn adm pod-network isolate-projects project3
+      osdn adm pod-network make-projects-global project4
+    """
 
 
 _selector = click.option("--selector", default="", help="Label selector of the projects (instead of names).")

@@ -68,11 +68,14 @@ def lab_client(lab: LabInfo) -> Client:
 def lab() -> None:
     """A whole osdn cluster on this machine, out of network namespaces (see docs/lab.md).
 
+    Nodes, an underlay, a router and an outside world, with the real server, node agents and CNI,
+    and a lab kubelet that runs Pods as a kubelet would. Nothing links to the host's network.
+
     \b
-      osdn lab up --nodes 3 --mode networkpolicy [--demo]
-      export OSDN_CONFIG=/var/lib/osdn/lab/lab/server/admin.conf
+    Examples:
+      osdn lab up --nodes 3 --mode networkpolicy --demo
       osdn lab run web -n blue --port 80
-      osdn exec -n blue web -- wget -qO- http://10.128.2.2
+      osdn lab status
       osdn lab down
     """
 
