@@ -23,11 +23,10 @@ class Command:
 
     @property
     def name(self) -> str:
-        return " ".join(self.path)
+        return " ".join(("osdn", *self.path))
 
     def help_text(self) -> str:
-        ctx = click.Context(self.command, info_name=self.name, parent=click.Context(cli, info_name="osdn"))
-        return self.command.get_help(ctx)
+        return self.command.get_help(click.Context(self.command, info_name=self.name))
 
     def examples(self) -> list[list[str]]:
         """The argv (without `osdn`) of each example line in the Examples: section."""
@@ -44,16 +43,17 @@ class Command:
         return out
 
 
-def walk(cmd: click.Command = cli, path: tuple[str, ...] = ()) -> Iterator[Command]:
-    """Every visible command; groups too when they run on their own (e.g. `create -f`)."""
+def walk(cmd: click.Command = cli, path: tuple[str, ...] = (), groups: bool = False) -> Iterator[Command]:
+    """Every visible command that runs; with `groups`, every group as well (`osdn`, `osdn adm`, ...)."""
     if isinstance(cmd, click.Group):
-        if path and cmd.invoke_without_command:
+        if (path and cmd.invoke_without_command) or groups:
             yield Command(path, cmd)
         for name, sub in sorted(cmd.commands.items()):
             if not sub.hidden:
-                yield from walk(sub, (*path, name))
+                yield from walk(sub, (*path, name), groups)
     elif path:
         yield Command(path, cmd)
 
 
-COMMANDS = list(walk())
+COMMANDS = list(walk())  # what runs: leaves, and groups that run on their own (e.g. `create -f`)
+TREE = list(walk(groups=True))  # everything `--help` can be asked of

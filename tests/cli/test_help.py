@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from osdn.cli.main import cli
-from tests.cli.clitree import COMMANDS, Command
+from tests.cli.clitree import TREE, Command
 
-IDS = [c.name for c in COMMANDS]
+IDS = [c.name for c in TREE]
 
 
 def paragraphs(cmd: Command) -> list[str]:
@@ -21,36 +21,38 @@ def paragraphs(cmd: Command) -> list[str]:
 
 
 def test_the_tree_is_walked() -> None:
-    names = {c.name for c in COMMANDS}
-    assert {"get", "edit", "adm policy add-role-to-user", "lab up", "lab run", "create configmap"} <= names
-    assert len(COMMANDS) >= 40
+    names = {c.name for c in TREE}
+    assert {"osdn", "osdn adm", "osdn get", "osdn edit", "osdn adm policy add-role-to-user", "osdn lab up",
+            "osdn lab run", "osdn create configmap"} <= names
+    assert len(TREE) >= 46
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=IDS)
+@pytest.mark.parametrize("cmd", TREE, ids=IDS)
 def test_help_has_summary_description_and_examples(cmd: Command) -> None:
     parts = paragraphs(cmd)
-    assert parts, f"osdn {cmd.name}: no help text"
+    assert parts, f"{cmd.name}: no help text"
     summary = parts[0]
-    assert "\n" not in summary and summary.endswith("."), f"osdn {cmd.name}: summary {summary!r} is not one line"
-    assert len(parts) >= 2, f"osdn {cmd.name}: no description after the summary"
-    assert cmd.examples(), f"osdn {cmd.name}: no `Examples:` section with `osdn ...` lines"
+    assert "\n" not in summary and summary.endswith("."), f"{cmd.name}: summary {summary!r} is not one line"
+    assert len(parts) >= 2, f"{cmd.name}: no description after the summary"
+    assert cmd.examples(), f"{cmd.name}: no `Examples:` section with `osdn ...` lines"
     shown = CliRunner().invoke(cli, [*cmd.path, "--help"])
     assert shown.exit_code == 0 and "Examples:" in shown.output and summary.split()[0] in shown.output
 
 
-def resolve(argv: list[str]) -> click.Command:
-    """Parse `osdn ARGV` as click would run it, down to the leaf command; UsageError if it does not."""
+def resolve(argv: list[str]) -> list[click.Command]:
+    """Parse `osdn ARGV` as click would run it, group by group down to the leaf: the commands met.
+    Raises click.UsageError if it does not parse."""
     ctx = cli.make_context("osdn", list(argv))
-    cmd: click.Command = cli
-    while isinstance(cmd, click.Group):
+    chain: list[click.Command] = [cli]
+    while isinstance(chain[-1], click.Group):
         rest = ctx._protected_args + ctx.args  # what the group passes on to its subcommand
         if not rest:
             break
-        _, sub, rest = cmd.resolve_command(ctx, rest)
+        _, sub, rest = chain[-1].resolve_command(ctx, rest)
         assert sub is not None
         ctx = sub.make_context(sub.name, rest, parent=ctx)
-        cmd = sub
-    return cmd
+        chain.append(sub)
+    return chain
 
 
 def provide_files(argv: list[str], where: Path) -> None:
@@ -64,13 +66,13 @@ def provide_files(argv: list[str], where: Path) -> None:
             (where / value).write_text("{}\n")
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=IDS)
+@pytest.mark.parametrize("cmd", TREE, ids=IDS)
 def test_examples_parse_as_shown(cmd: Command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     for argv in cmd.examples():
         provide_files(argv, tmp_path)
         try:
-            leaf = resolve(argv)
+            chain = resolve(argv)
         except click.UsageError as e:
-            raise AssertionError(f"osdn {cmd.name}: example `osdn {' '.join(argv)}` does not parse: {e}") from None
-        assert leaf is cmd.command, f"`osdn {' '.join(argv)}` is not an example of osdn {cmd.name}"
+            raise AssertionError(f"{cmd.name}: example `osdn {' '.join(argv)}` does not parse: {e}") from None
+        assert cmd.command in chain, f"`osdn {' '.join(argv)}` is not an example of {cmd.name}"
