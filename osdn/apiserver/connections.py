@@ -6,6 +6,8 @@ its connection forever. `GuardedHttp` adds, per connection:
 - a request-header deadline (as Go's ReadHeaderTimeout, 32 s in kube-apiserver): a connection whose
   request headers are not complete in time (idle after connect, or a slowloris drip) is closed;
 - a header size cap: more than `max_header_bytes` of an incomplete header block is answered 431;
+- a request-body deadline: a body not complete `body_timeout` seconds after its headers (a slow
+  drip of the body) closes the connection;
 - a write-stall deadline: while the socket does not take our data (the transport paused writing),
   a client that reads nothing for `write_stall_timeout` seconds is disconnected (a stalled watcher).
 Idle keep-alive connections close after uvicorn's `timeout_keep_alive`; `max_connections` is
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 class ConnectionLimits:
     header_timeout: float = 32.0        # seconds for a request's headers to arrive, from connect or last response
     max_header_bytes: int = 64 * 1024   # bytes of one request line + headers
+    body_timeout: float = 60.0          # seconds for a request's body to arrive after its headers
     write_stall_timeout: float = 60.0   # seconds a client may take none of the data waiting for it
     idle_timeout: int = 5               # seconds an idle keep-alive connection stays open
     max_connections: int = 1000         # open connections (and requests in flight) before 503s
@@ -42,6 +45,7 @@ class GuardedHttp(HttpToolsProtocol):
         super().connection_made(cast(asyncio.Transport, transport))
         self._header_timer: asyncio.TimerHandle | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._await_headers()
 
@@ -62,6 +66,11 @@ class GuardedHttp(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         log.warning("closing connection from %s: no complete request headers within %gs",
                     self._peer(), self.limits.header_timeout)
+        self.transport.abort()
+
+    def _body_too_slow(self) -> None:
+        log.warning("closing connection from %s: request body not complete within %gs",
+                    self._peer(), self.limits.body_timeout)
         self.transport.abort()
 
     def _write_stalled(self) -> None:
@@ -85,6 +94,12 @@ class GuardedHttp(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel("_header_timer")
         super().on_headers_complete()
+        if not self.pipeline:             # a pipelined request's body is read after the current response
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
+
+    def on_message_complete(self) -> None:
+        self._cancel("_body_timer")
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -101,8 +116,8 @@ class GuardedHttp(HttpToolsProtocol):
         super().resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel("_header_timer")
-        self._cancel("_stall_timer")
+        for timer in ("_header_timer", "_stall_timer", "_body_timer"):
+            self._cancel(timer)
         super().connection_lost(exc)
 
 

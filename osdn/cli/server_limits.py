@@ -22,6 +22,8 @@ _OPTIONS = [
                  "are closed)."),
     click.option("--max-header-bytes", type=click.IntRange(min=1024), default=_C.max_header_bytes,
                  show_default=True, help="Largest request line + headers (431 past it)."),
+    click.option("--request-body-timeout", type=click.FloatRange(min=0.1), default=_C.body_timeout,
+                 show_default=True, help="Seconds for a request's body to arrive after its headers."),
     click.option("--write-stall-timeout", type=click.FloatRange(min=0.1), default=_C.write_stall_timeout,
                  show_default=True, help="Seconds a client may leave our data unread before it is disconnected."),
     click.option("--idle-timeout", type=click.IntRange(min=1), default=_C.idle_timeout, show_default=True,
@@ -37,11 +39,11 @@ _OPTIONS = [
 
 def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
-    def wrapper(*args: Any, request_header_timeout: float, max_header_bytes: int, write_stall_timeout: float,
-                idle_timeout: int, max_connections: int, watch_queue_events: int, watch_queue_bytes: int,
-                **kwargs: Any) -> Any:
-        connections = ConnectionLimits(request_header_timeout, max_header_bytes, write_stall_timeout,
-                                       idle_timeout, max_connections)
+    def wrapper(*args: Any, request_header_timeout: float, max_header_bytes: int, request_body_timeout: float,
+                write_stall_timeout: float, idle_timeout: int, max_connections: int, watch_queue_events: int,
+                watch_queue_bytes: int, **kwargs: Any) -> Any:
+        connections = ConnectionLimits(request_header_timeout, max_header_bytes, request_body_timeout,
+                                       write_stall_timeout, idle_timeout, max_connections)
         return command(*args, connection_limits=connections,
                        watch_limits=WatchLimits(watch_queue_events, watch_queue_bytes), **kwargs)
 

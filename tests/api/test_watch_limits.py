@@ -59,9 +59,22 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
     return None
 
 
+def dribble(sock: socket.socket, pieces: list[bytes]) -> int:
+    """Send one piece every 0.25 s until the server closes the connection; how many were sent."""
+    for sent, piece in enumerate(pieces):
+        try:
+            sock.sendall(piece)
+        except (OSError, ssl.SSLError):
+            return sent
+        if closed_within(sock, 0.25) is not None:
+            return sent + 1
+    return len(pieces)
+
+
 @pytest.fixture
 def limited(tmp_path: Path) -> Iterator[ServerProc]:
-    srv = start_server(tmp_path, "--no-controllers", "--write-stall-timeout", "3", "--request-header-timeout", "1")
+    srv = start_server(tmp_path, "--no-controllers", "--write-stall-timeout", "3", "--request-header-timeout", "1",
+                       "--request-body-timeout", "1")
     try:
         yield srv
     finally:
@@ -112,25 +125,26 @@ def test_stalled_watchers_are_cut_and_memory_stays_bounded(limited: ServerProc) 
     assert "took no data for 3s" in log
 
 
-def test_slow_idle_and_oversized_headers_are_closed(limited: ServerProc) -> None:
+def test_slow_idle_and_oversized_requests_are_closed(limited: ServerProc) -> None:
     srv = limited
-    idle = raw_socket(srv)
-    drip = raw_socket(srv)
-    big = raw_socket(srv)
-    with idle, drip, big:
+    with raw_socket(srv) as idle, raw_socket(srv) as drip:
         drip.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        closed = None
-        for i in range(20):                       # one header line every 0.25 s: never complete
-            drip.sendall(f"X-Drip-{i}: y\r\n".encode())
-            if (closed := closed_within(drip, 0.25)) is not None:
-                break
-        assert closed is not None and i < 12, "a slowloris connection stayed open"
+        sent = dribble(drip, [f"X-Drip-{i}: y\r\n".encode() for i in range(20)])   # headers never complete
+        assert sent < 12, "a slowloris connection stayed open"
         assert closed_within(idle, 3) is not None, "an idle connection stayed open"
+    with raw_socket(srv) as big:
         big.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000)
         big.settimeout(3)
         assert big.recv(100).startswith(b"HTTP/1.1 431 ")
+    with raw_socket(srv) as body:
+        body.sendall(f"POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {srv.admin_token}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode())
+        assert dribble(body, [b" "] * 20) < 12, "a slow request body kept its connection open"
     with srv.http() as http:                       # the server itself is fine
         assert http.get("/healthz").status_code == 200
+    log = (srv.data_dir.parent / f"server-{srv.port}.log").read_text()
+    assert log.count("no complete request headers within 1s") == 2
+    assert "headers larger than 65536 bytes" in log and "request body not complete within 1s" in log
 
 
 def _event(rv: int, size: int) -> Event:
