@@ -1,5 +1,6 @@
-"""What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork
-and the operator `Network cluster` that mirrors it.
+"""What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork,
+the operator `Network cluster` that mirrors it, and the cluster DNS Service `openshift-dns/dns-default`
+(`osdn.model.servicenet`).
 
 Bootstrap is idempotent: on every start, missing objects are created and built-in roles are
 reconciled to their current rules; nothing an administrator created is touched.
@@ -15,6 +16,7 @@ from osdn.api.registry import by_kind
 from osdn.apiserver.auth import RBAC, User
 from osdn.apiserver.resources import Resources, key_of
 from osdn.errors import NotFoundError
+from osdn.model.servicenet import DNS_NAMESPACE, dns_service
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -106,6 +108,9 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
     _ensure(resources, "Network", network_from_cluster_network(
         resources.store.get(key_of(by_kind("ClusterNetwork"), "", "default"))))
     _ensure(resources, "Template", project_request_template())
+    _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DNS_NAMESPACE}})
+    _ensure(resources, "Service", dns_service(str(resources.store.get(
+        key_of(by_kind("ClusterNetwork"), "", "default")).get("serviceNetwork"))))
 
 
 def project_request_template() -> Obj:

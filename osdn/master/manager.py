@@ -17,6 +17,7 @@ from osdn.client import Client, ClientConfig
 from osdn.errors import OsdnError
 from osdn.master.controller import Controller, Informers
 from osdn.master.egress import EgressController
+from osdn.master.endpoints import EndpointsController
 from osdn.master.events import Recorder
 from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
@@ -70,6 +71,7 @@ class Master:
             EgressController(self.client, self.informers, self.network, recorder, self.options.probe,
                              self.options.egress_debounce, self.options.egress_assign_quiet),
             ClusterOperatorController(self.client, self.informers),
+            EndpointsController(self.client, self.informers),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):

@@ -58,3 +58,40 @@ def dns_service(service_cidr: str) -> dict[str, Any]:
 def is_node_local(obj_annotations: dict[str, str] | None) -> bool:
     """Pure: whether a Service with these annotations forwards to each node's own gateway address."""
     return (obj_annotations or {}).get(NODE_LOCAL_ANNOTATION) == NODE_LOCAL_GATEWAY
+
+
+def static_band(service_cidr: str) -> int:
+    """Pure: how many low addresses are kept for explicit clusterIPs (Kubernetes' rule: size/16, at
+    least 16, at most 256); dynamic allocation takes them only when the rest is full."""
+    size = ipaddress.IPv4Network(service_cidr, strict=False).num_addresses
+    return min(max(16, size // 16), 256)
+
+
+def allocate_ip(service_cidr: str, used: set[str], start: int) -> str | None:
+    """Pure: a free address of the service network for a new Service (None: the range is full).
+
+    Scans the dynamic band (above `static_band`) from offset `start` (the caller picks it at random,
+    as Kubernetes allocates randomly), then the static band; never the network or broadcast address.
+    """
+    net = ipaddress.IPv4Network(service_cidr, strict=False)
+    last = net.num_addresses - 2  # the highest usable index
+    band = min(static_band(service_cidr), last)
+    dynamic = range(band + 1, last + 1)
+    order = ([*dynamic[start % len(dynamic):], *dynamic[:start % len(dynamic)]] if dynamic else []) + \
+        list(range(1, band + 1))
+    for index in order:
+        ip = str(net.network_address + index)
+        if ip not in used:
+            return ip
+    return None
+
+
+def ip_problem(service_cidr: str, ip: str) -> str | None:
+    """Pure: why `ip` cannot be a clusterIP in `service_cidr` (None: it can)."""
+    net = ipaddress.IPv4Network(service_cidr, strict=False)
+    addr = ipaddress.IPv4Address(ip)
+    if addr not in net:
+        return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {service_cidr}"
+    if addr in (net.network_address, net.broadcast_address):
+        return f"the provided IP ({ip}) is the network or broadcast address of {service_cidr}"
+    return None

@@ -1,7 +1,8 @@
 """Service and Endpoints (core/v1): models, defaulting and validation.
 
-Pure. Defaults follow Kubernetes: type ClusterIP, sessionAffinity None, port protocol TCP,
-targetPort = port.
+Pure. Defaults follow Kubernetes: type ClusterIP, sessionAffinity None (ClientIP: timeout 10800 s),
+port protocol TCP, targetPort = port. The clusterIP itself is allocated by the admission plugin
+`osdn.apiserver.plugins.serviceips`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from osdn.errors import FieldError
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 SESSION_AFFINITIES = ("None", "ClientIP")
+DEFAULT_AFFINITY_TIMEOUT = 10800  # 3 hours, as Kubernetes
 
 
 class ServicePort(KubeModel):
@@ -34,11 +36,25 @@ class ServicePort(KubeModel):
     node_port: int | None = None
 
 
+class ClientIPConfig(KubeModel):
+    timeout_seconds: int | None = None
+
+
+class SessionAffinityConfig(KubeModel):
+    client_ip: ClientIPConfig | None = Field(None, alias="clientIP")
+
+
 class ServiceSpec(KubeModel):
     type: str | None = None
     ports: list[ServicePort] | None = None
     selector: dict[str, str] | None = None
     cluster_ip: str | None = Field(None, alias="clusterIP")
+    cluster_ips: list[str] | None = Field(None, alias="clusterIPs")
+    ip_families: list[str] | None = None
+    ip_family_policy: str | None = None
+    internal_traffic_policy: str | None = None
+    publish_not_ready_addresses: bool | None = None
+    session_affinity_config: SessionAffinityConfig | None = None
     external_ips: list[str] | None = Field(None, alias="externalIPs")
     external_name: str | None = None
     session_affinity: str | None = None
@@ -76,6 +92,10 @@ def default_service(obj: Obj) -> None:
         return
     set_default(spec, "type", "ClusterIP")
     set_default(spec, "sessionAffinity", "None")
+    if spec.get("sessionAffinity") == "ClientIP":
+        cfg = spec.setdefault("sessionAffinityConfig", {})
+        if isinstance(cfg, dict) and isinstance(cfg.setdefault("clientIP", {}), dict):
+            set_default(cfg["clientIP"], "timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)
     for port in items(spec, "ports"):
         set_default(port, "protocol", "TCP")
         if port.get("targetPort") is None and port.get("port") is not None:
@@ -111,6 +131,18 @@ def _validate_cluster_ip_update(spec: ServiceSpec, old: Obj | None) -> list[Fiel
     return []
 
 
+MAX_AFFINITY_TIMEOUT = 86400  # Kubernetes: 0 < timeoutSeconds <= 86400 (one day)
+
+
+def _validate_affinity(spec: ServiceSpec) -> list[FieldError]:
+    cfg = spec.session_affinity_config
+    timeout = cfg.client_ip.timeout_seconds if cfg is not None and cfg.client_ip is not None else None
+    if timeout is not None and not 0 < timeout <= MAX_AFFINITY_TIMEOUT:
+        return [v.invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
+                          f"must be greater than 0 and less than {MAX_AFFINITY_TIMEOUT}")]
+    return []
+
+
 def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
     svc, errs = parse_strict(Service, obj)
     if svc is None:
@@ -133,6 +165,7 @@ def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
         if port.name and port.name in names:
             errs.append(v.duplicate(f"spec.ports[{i}].name", port.name))
         names.add(port.name or "")
+    errs += _validate_affinity(spec)
     for i, ip in enumerate(spec.external_ips or []):
         errs += [] if v.parse_ip(ip) else [v.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address")]
     errs += _validate_cluster_ip(spec) + _validate_cluster_ip_update(spec, old)

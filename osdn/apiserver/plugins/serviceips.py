@@ -1,0 +1,102 @@
+"""ServiceIPAllocation admission: every ClusterIP/NodePort/LoadBalancer Service gets a clusterIP from
+the ClusterNetwork's `serviceNetwork`, as kube-apiserver's service registry does.
+
+- no `clusterIP` (or empty): a free address is allocated (random in the dynamic band, see
+  `osdn.model.servicenet.allocate_ip`); `clusterIPs`, `ipFamilies` and `ipFamilyPolicy` are set to match;
+- an explicit `clusterIP` is honoured if it is in the service network, not its network or broadcast
+  address, and no other Service holds it; otherwise 422 Invalid naming `spec.clusterIP` and the value;
+- `None` (headless) and ExternalName services get none; an update keeps the allocated address
+  (an ExternalName service turned ClusterIP gets one).
+Level-triggered: the addresses in use are those of the stored Services, read at each allocation, so
+a delete releases its address and a restart loses nothing. Concurrent creates are kept apart by a
+short-lived reservation (under a lock) until the new Service is in the store.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from osdn.api.registry import by_kind
+from osdn.apiserver.admission import AdmissionContext
+from osdn.apiserver.resources import key_of
+from osdn.errors import FieldError, NotFoundError, ObjectRef, OsdnError, ValidationError
+from osdn.model.servicenet import allocate_ip, ip_problem
+from osdn.store import Store
+
+Obj = dict[str, Any]
+RESERVATION_SECONDS = 30.0  # far longer than an admission-to-commit gap
+_NO_IP_TYPES = ("ExternalName",)
+
+
+def service_network(store: Store) -> str:
+    """The ClusterNetwork `default`'s serviceNetwork."""
+    try:
+        cn = store.get(key_of(by_kind("ClusterNetwork"), "", "default"))
+    except NotFoundError:
+        raise OsdnError("cannot allocate a service IP: ClusterNetwork 'default' does not exist") from None
+    return str(cn.get("serviceNetwork"))
+
+
+class ServiceIPAllocation:
+    name = "ServiceIPAllocation"
+
+    def __init__(self, rand: random.Random | None = None, clock: Any = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._reserved: dict[str, tuple[str, float]] = {}  # ip -> (namespace/name, expiry)
+        self._rand = rand or random.Random()
+        self._clock = clock
+
+    def admit(self, ctx: AdmissionContext) -> None:
+        if ctx.info.kind != "Service" or ctx.operation not in ("CREATE", "UPDATE") or ctx.subresource:
+            return
+        spec = ctx.obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("type") in _NO_IP_TYPES or spec.get("clusterIP") == "None":
+            return
+        old_ip = ((ctx.old or {}).get("spec") or {}).get("clusterIP")
+        if ctx.operation == "UPDATE" and old_ip and old_ip != "None" and not spec.get("clusterIP"):
+            spec["clusterIP"] = old_ip
+        if ctx.operation == "UPDATE" and spec.get("clusterIP") and spec.get("clusterIP") == old_ip:
+            return
+        meta = ctx.obj.get("metadata") or {}
+        who = f"{meta.get('namespace')}/{meta.get('name')}"
+        ip = self._take(ctx.store, who, spec.get("clusterIP") or None)
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip]
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+
+    def _take(self, store: Store, who: str, wanted: str | None) -> str:
+        cidr = service_network(store)
+        namespace, name = who.split("/", 1)
+        with self._lock:
+            used = self._in_use(store, who)
+            if wanted is None:
+                ip = allocate_ip(cidr, used, self._rand.randrange(1 << 30))
+                if ip is None:
+                    raise OsdnError(f"failed to allocate a clusterIP for Service {who}: the service network "
+                                        f"{cidr} is full")
+            else:
+                ip = wanted
+                problem = ip_problem(cidr, ip) or ("provided IP is already allocated" if ip in used else None)
+                if problem:
+                    raise ValidationError.of(ObjectRef("Service", name, namespace), [FieldError(
+                        "spec.clusterIP", f'Invalid value: "{ip}": failed to allocate IP {ip}: {problem}')])
+            self._reserved[ip] = (who, self._clock() + RESERVATION_SECONDS)
+            return ip
+
+    def _in_use(self, store: Store, who: str) -> set[str]:
+        """Addresses held by stored Services (other than `who`) and by live reservations of others."""
+        items, _ = store.list(by_kind("Service").resource)
+        stored = {f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}":
+                  (o.get("spec") or {}).get("clusterIP") for o, _raw in items}
+        used = {ip for owner, ip in stored.items() if owner != who and ip}
+        now = self._clock()
+        for ip, (owner, expiry) in list(self._reserved.items()):
+            if expiry < now or stored.get(owner) == ip:
+                del self._reserved[ip]  # expired, or in the store now (a delete there releases it)
+            elif owner != who:
+                used.add(ip)
+        return used
