@@ -9,7 +9,8 @@ its connection forever. `GuardedHttp` adds, per connection:
 - a request-body deadline: a body not complete `body_timeout` seconds after its headers (a slow
   drip of the body) closes the connection;
 - a write-stall deadline: while the socket does not take our data (the transport paused writing),
-  a client that reads nothing for `write_stall_timeout` seconds is disconnected (a stalled watcher).
+  a client that reads nothing for `write_stall_timeout` seconds is disconnected (a stalled watcher);
+  one that reads slowly (the buffer shrinks) is not.
 Idle keep-alive connections close after uvicorn's `timeout_keep_alive`; `max_connections` is
 uvicorn's `limit_concurrency` (503 past it).
 """
@@ -46,6 +47,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._stall_mark = 0
         self._header_bytes = 0
         self._await_headers()
 
@@ -73,7 +75,14 @@ class GuardedHttp(HttpToolsProtocol):
                     self._peer(), self.limits.body_timeout)
         self.transport.abort()
 
+    def _arm_stall_timer(self) -> None:
+        self._stall_mark = self.transport.get_write_buffer_size()
+        self._stall_timer = self.loop.call_later(self.limits.write_stall_timeout, self._write_stalled)
+
     def _write_stalled(self) -> None:
+        if self.transport.get_write_buffer_size() < self._stall_mark:   # slow, but it reads: wait on
+            self._arm_stall_timer()
+            return
         log.warning("closing connection from %s: it took no data for %gs",
                     self._peer(), self.limits.write_stall_timeout)
         self.transport.abort()
@@ -109,7 +118,7 @@ class GuardedHttp(HttpToolsProtocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         self._cancel("_stall_timer")
-        self._stall_timer = self.loop.call_later(self.limits.write_stall_timeout, self._write_stalled)
+        self._arm_stall_timer()
 
     def resume_writing(self) -> None:
         self._cancel("_stall_timer")

@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from uvicorn.server import ServerState
 
+from osdn.apiserver.connections import ConnectionLimits, protocol_class
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
 from osdn.store import Event, Key
 from tests.conftest import ServerProc, start_server
@@ -170,3 +173,47 @@ def test_a_watch_queue_past_its_limits_drops_everything(limits: WatchLimits, siz
     got, overflow = asyncio.run(run())
     assert got == list(range(1, kept + 1))
     assert bool(overflow) == (kept == 0)
+
+
+
+class FakeTransport(asyncio.Transport):
+    """What GuardedHttp needs of a transport: a write buffer whose size the test sets, and abort."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffered, self.aborted = 0, False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_the_write_stall_deadline_spares_a_slow_reader_and_cuts_a_stalled_one() -> None:
+    async def run() -> list[tuple[str, bool]]:
+        async def app(scope: object, receive: object, send: object) -> None:
+            pass
+
+        config = uvicorn.Config(app, log_level="warning")
+        proto = protocol_class(ConnectionLimits(write_stall_timeout=0.1))(config, ServerState(), {})
+        transport = FakeTransport()
+        proto.connection_made(transport)
+        seen = []
+        transport.buffered = 1_000_000
+        proto.pause_writing()
+        for _ in range(5):                          # it reads a little every 0.06 s: 0.3 s, never cut
+            await asyncio.sleep(0.06)
+            transport.buffered -= 10_000
+        seen.append(("slow reader", transport.aborted))
+        await asyncio.sleep(0.25)                   # then it stops reading
+        seen.append(("stalled", transport.aborted))
+        return seen
+
+    assert asyncio.run(run()) == [("slow reader", False), ("stalled", True)]
