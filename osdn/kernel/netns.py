@@ -2,7 +2,7 @@
 
 Role: the lowest kernel layer. Creates, lists and deletes namespaces bound under /run/netns, runs a
 Python function inside a namespace on a dedicated thread (setns(2) is per thread), spawns processes
-inside a namespace, and sets sysctls there. `spawn_in_view` starts a process as a pod sees the world
+inside a namespace (`nsenter --net`), and sets sysctls there. `spawn_in_view` starts a process as a pod sees the world
 (its netns plus a private mount namespace with the pod's own /etc/resolv.conf and /etc/hosts) through
 the fork helper osdn.kernel.nsexec, so no preexec_fn runs in a threaded parent.
 
@@ -172,21 +172,16 @@ def run_in_netns(name: str, fn: Callable[..., T], *args: Any,
 
 
 def spawn_in_netns(name: str, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
-    """Start a process inside namespace `name` (setns in the child before exec; no `ip netns exec`).
+    """Start a process inside namespace `name` through `nsenter --net` (util-linux), which enters
+    the namespace and execs `argv` (the pid is the program's). No preexec_fn, so this is safe in
+    threaded processes.
 
-    The child keeps the host's mount namespace, so /sys/class/net shows the host's links; tools that
-    need it should be run with `ip netns exec` instead.
+    The child keeps the host's mount namespace, so /sys/class/net shows the host's links; use
+    `spawn_in_view` for a process that should see the namespace's own /sys.
     """
-    fd = _open_netns(name, False)
-
-    def enter() -> None:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            os._exit(127)
-
-    try:
-        return subprocess.Popen(list(argv), preexec_fn=enter, pass_fds=(fd,), **popen_kwargs)
-    finally:
-        os.close(fd)
+    path = netns_path(name)
+    os.close(_open_netns(name, False))  # a clear error for a missing or host namespace
+    return subprocess.Popen(["nsenter", f"--net={path}", "--", *argv], **popen_kwargs)
 
 
 @dataclass(frozen=True)
