@@ -226,8 +226,9 @@ class Api:
         if method == "POST":
             r = self.projects.create(user, await self._object(request, t), dry_run)
             return self.respond(request, r.obj, 201, warnings=r.warnings.items)
-        if method == "DELETE":
-            return self.respond(request, self.projects.delete(user, t.name, dry_run))
+        if method == "DELETE":  # kubectl sends a server dry run of a delete in the DeleteOptions body
+            opts = await bodies.read_delete_options(request, self.body_limits)
+            return self.respond(request, self.projects.delete(user, t.name, dry_run or opts.dry_run))
         if method == "PUT":
             return self.respond(request, self.projects.update(user, t.name, await self._object(request, t),
                                                               dry_run=dry_run))

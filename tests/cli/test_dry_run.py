@@ -200,3 +200,17 @@ def test_unknown_fields_are_refused_in_every_dry_run(srv: ServerProc, tmp_path: 
                                 "dta": {"a": "b"}}))
     result = run(srv, ["create", "-f", str(path), "-n", "dr", f"--dry-run={mode}"], tmp_path)
     assert result.exit_code == 1 and 'unknown field "dta"' in result.output, result.output
+
+
+@pytest.mark.parametrize("path", ["/apis/project.openshift.io/v1/projects/dr-b", "/api/v1/namespaces/dr-b",
+                                  "/api/v1/namespaces/dr/configmaps/cm"])
+def test_a_dry_run_in_delete_options_deletes_nothing(srv: ServerProc, path: str) -> None:
+    """kubectl sends `delete --dry-run=server` as DeleteOptions{dryRun: [All]} in the body."""
+    before = settled_rv(srv)
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]}
+    with srv.http() as http:
+        r = http.request("DELETE", path, content=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert http.get(path).status_code == 200
+    assert store_rv(srv) == before
