@@ -214,3 +214,25 @@ def test_a_dry_run_in_delete_options_deletes_nothing(srv: ServerProc, path: str)
         assert r.status_code == 200, r.text
         assert http.get(path).status_code == 200
     assert store_rv(srv) == before
+
+
+def test_impact_of_a_namespace_label_under_networkpolicy(tmp_path: Path) -> None:
+    """A label on a namespace can open connections (a policy selects namespaces by label): the
+    preview names them, and nothing is stored."""
+    s = start_server(tmp_path)
+    try:
+        for project, ip in (("api", "10.128.0.41"), ("front", "10.128.0.42")):
+            s.cli("new-project", project, check=True)
+            s.cli("create", "-f", "-", "-n", project, check=True, input=json.dumps(
+                {**POD, "metadata": {"name": "web", "labels": {"app": "web"}}, "status": {"podIP": ip}}))
+        s.cli("create", "-f", "-", "-n", "api", check=True, input=json.dumps({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "from-team"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "x"}}}]}]}}))
+        before = settled_rv(s)
+        result = run(s, ["label", "namespace", "front", "team=x", "--dry-run=impact", "--details"], tmp_path)
+        assert result.exit_code == 0, result.output
+        assert "namespace/front labeled (server dry run)" in result.output
+        assert "front -> api:" in result.output and "OPEN  front/web -> api/web TCP/80" in result.output
+        assert store_rv(s) == before
+    finally:
+        s.stop()
