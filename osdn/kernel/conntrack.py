@@ -36,3 +36,18 @@ def delete_flows(netns: str, addresses: Iterable[str]) -> int:
                                   f"({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
             total += int(found.group(1))
     return total
+
+
+def delete_nat_flows(netns: str, addresses: Iterable[str]) -> int:
+    """Delete the conntrack entries translated to any of `addresses` (their reply goes to it: the
+    connections SNATed to an egress IP this node no longer holds) in `netns`; the number deleted."""
+    total = 0
+    for addr in sorted(set(addresses)):
+        argv = ["nsenter", f"--net={netns_path(netns)}", "conntrack", "-D", "--reply-dst", addr]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        found = _DELETED.search(done.stderr)
+        if found is None:
+            raise KernelError(f"conntrack -D --reply-dst {addr} in netns {netns!r} failed "
+                              f"({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        total += int(found.group(1))
+    return total
