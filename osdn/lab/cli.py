@@ -320,6 +320,46 @@ def restart(node: str, sig: str, timeout: float, name: str, lab_dir: str) -> Non
                f"pid {proc.pid} serving CNI after {ready:.1f}s")
 
 
+@lab.command("stop-node")
+@click.argument("node")
+@_name
+@_dir
+@lab_errors
+def stop_node(node: str, name: str, lab_dir: str) -> None:
+    """Make NODE fail: its underlay link goes down and its agent is killed.
+
+    Its pods stay but cannot reach other nodes or the outside; the master's egress health probes
+    (from the lab router, across the underlay) stop being answered, so its egress IPs fail over.
+
+    \b
+    Examples:
+      osdn lab stop-node node2
+      osdn lab stop-node node1 --name blue1
+    """
+    from osdn.lab import nodefail
+    done = nodefail.stop_node(find_lab(name, lab_dir), node)
+    click.echo(f"node {node}: underlay link down, agent pid {done.pid} killed ({done.seconds:.2f}s)")
+
+
+@lab.command("start-node")
+@click.argument("node")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the new agent.")
+@_name
+@_dir
+@lab_errors
+def start_node(node: str, timeout: float, name: str, lab_dir: str) -> None:
+    """Bring NODE back after stop-node: start its agent, wait for its first sync, link up.
+
+    \b
+    Examples:
+      osdn lab start-node node2
+      osdn lab start-node node1 --name blue1
+    """
+    from osdn.lab import nodefail
+    done = nodefail.start_node(find_lab(name, lab_dir), node, timeout)
+    click.echo(f"node {node}: agent pid {done.pid} synced, underlay link up ({done.seconds:.2f}s)")
+
+
 @lab.command(hidden=True)
 @click.option("--dir", "lab_dir", required=True)
 @click.option("--log-level", default="info")

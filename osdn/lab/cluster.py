@@ -226,8 +226,10 @@ def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_
     port = _free_port()
     lab.server, lab.admin_conf = f"https://127.0.0.1:{port}", os.path.join(data, "admin.conf")
     lab.server_log = os.path.join(lab.dir, "server.log")
+    master_yaml = write_master_config(lab)
     argv = osdn_argv("server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-                     "--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length))
+                     "--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length),
+                     "--config", master_yaml)
     procs["server"] = proc = spawn(lab.dir, argv, "server", lab.server_log)
     deadline = time.monotonic() + 30
     while not _healthy(lab):
@@ -236,6 +238,15 @@ def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_
         time.sleep(0.05)
     lab.save()
     say(f"osdn server on {lab.server} ({lab.mode}); log {lab.server_log}")
+
+
+def write_master_config(lab: LabInfo) -> str:
+    """master.yaml of the lab: egress nodes are probed on `<node IP>:9` from the router's namespace,
+    across the underlay (a node whose link is down stops answering; see `osdn lab stop-node`)."""
+    path = os.path.join(lab.dir, "master.yaml")
+    with open(path, "w") as fh:
+        json.dump({"egressHealth": {"mode": "tcp", "netns": f"{lab.prefix}router", "refusedIsOnline": True}}, fh)
+    return path
 
 
 def _healthy(lab: LabInfo) -> bool:

@@ -6,7 +6,9 @@ Two signals, combined by the egress controller (a node is offline if either says
   Target: `targets[node]` ("host:port") if given, else `<HostSubnet.hostIP>:port` (`address: hostIP`)
   or `<subnet .1>:port` (`address: sdn`, the reference's SDN IP). A refused connection means the
   host is up (reference) unless `refusedIsOnline: false` (tests close a loopback port to "kill" a
-  node). All probes of a round run from one thread with non-blocking sockets.
+  node). All probes of a round run from one thread with non-blocking sockets. With `netns` (the lab
+  sets its router's namespace) the sockets are made in that namespace, so the probe crosses the
+  nodes' underlay as it would in a real cluster.
 - `heartbeat`: the Node's Ready condition: status False/Unknown, or a lastHeartbeatTime older than
   `heartbeatTimeout`, means offline. Nodes that never reported a condition count as online.
 Default `mode: heartbeat` sends no packets at all; `mode: tcp` must be asked for (it connects to
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osdn.errors import BadRequestError
+from osdn.kernel import netns
 from osdn.model.health import HealthParams, HealthTracker, Transition
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,12 @@ class ProbeOptions:
     refused_is_online: bool = True
     heartbeat_timeout: float = 40.0
     params: HealthParams = field(default_factory=HealthParams)
+    netns: str = ""                          # probe from this network namespace (the lab's router)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ProbeOptions:
         """The `egressHealth` section of master.yaml (camelCase keys); unknown keys are errors."""
-        known = {"mode", "port", "address", "targets", "refusedIsOnline", "heartbeatTimeout", *_PARAM_KEYS}
+        known = {"mode", "port", "address", "targets", "refusedIsOnline", "heartbeatTimeout", "netns", *_PARAM_KEYS}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise BadRequestError(f"master config egressHealth: unknown field(s) {', '.join(unknown)} "
@@ -64,7 +68,8 @@ class ProbeOptions:
         for node, text in targets.items():
             parse_target(text, f"egressHealth.targets.{node}")
         return cls(mode, int(raw.get("port", 9)), str(raw.get("address", "hostIP")), targets,
-                   bool(raw.get("refusedIsOnline", True)), float(raw.get("heartbeatTimeout", 40.0)), params)
+                   bool(raw.get("refusedIsOnline", True)), float(raw.get("heartbeatTimeout", 40.0)), params,
+                   str(raw.get("netns") or ""))
 
     def to_dict(self) -> dict[str, Any]:
         base = HealthParams()
@@ -72,6 +77,8 @@ class ProbeOptions:
                                "refusedIsOnline": self.refused_is_online, "heartbeatTimeout": self.heartbeat_timeout}
         if self.targets:
             out["targets"] = dict(self.targets)
+        if self.netns:
+            out["netns"] = self.netns
         for key, attr in _PARAM_KEYS.items():
             if getattr(self.params, attr) != getattr(base, attr):
                 out[key] = getattr(self.params, attr)
@@ -182,7 +189,7 @@ class TcpProber:
         return changes
 
     def _connect(self, node: str, target: Target, now: float) -> bool | None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = self._socket()
         sock.setblocking(False)
         self.probes += 1
         code = sock.connect_ex(target)
@@ -192,6 +199,12 @@ class TcpProber:
             return None
         sock.close()
         return self._verdict(code)
+
+    def _socket(self) -> socket.socket:
+        """A TCP socket, made inside `options.netns` when set (it stays in that namespace)."""
+        if not self.options.netns:
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        return netns.run_in_netns(self.options.netns, socket.socket, socket.AF_INET, socket.SOCK_STREAM)
 
     def _verdict(self, code: int) -> bool:
         if code == 0:

@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ from osdn.node import metrics
 from osdn.node.cniserver import CniServer
 from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent, relevant_change
 from osdn.node.dataplane import Dataplane
+from osdn.node.egress_intent import egress_for
+from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
 from osdn.node.intent import NodeIntent
 from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
@@ -88,6 +90,7 @@ class Agent:
         self.client = Client(cfg.client)
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
+        self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
         self.runner = SyncRunner(self.sync_once, first.min_sync, first.sync)
         self.proxy_config = ProxyConfig(cfg.client, cfg.name, self._set_periods, cfg.sync_period, cfg.min_sync_period)
@@ -105,8 +108,9 @@ class Agent:
     def start(self) -> None:
         """Everything up to serving CNI; the sync loop runs on its own thread."""
         links.with_netlink(self.cfg.netns, lambda nl: None)  # fails early, naming a missing namespace
-        netns.set_sysctls(self.cfg.netns, NODE_SYSCTLS)
+        netns.set_sysctls(self.cfg.netns, {**NODE_SYSCTLS, **EGRESS_SYSCTLS})
         register_node(self.client, self.cfg, [self.reporter.condition()])
+        publish_ipconfig(self.client, self.cfg.name, self.egress.find_uplink())
         self._spawn(self._heartbeat_loop, "heartbeat")
         for inf in self.informers.values():
             inf.start()
@@ -139,6 +143,8 @@ class Agent:
         self.runner.stop()
         for t in self._threads:
             t.join(timeout=5)
+        with contextlib.suppress(OsdnError):
+            self.egress.teardown()  # the egress IPs go to other nodes: none may stay here
         self._stop_informers()
         self.proxy_config.stop()
         with contextlib.suppress(OsdnError):
@@ -247,12 +253,15 @@ class Agent:
         start = time.perf_counter()
         with metrics.SYNC_ERRORS.count_exceptions(), self.proxy_config.reporting_errors():
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
-            intent = compile_intent(self.snapshot(), self.facts())
+            objs = self.snapshot()
+            intent = compile_intent(objs, self.facts())
+            intent = replace(intent, egress=egress_for(intent, objs))
             compiled = time.perf_counter()
             stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)
+            self.egress.sync(intent.egress, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
         self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)
         took = time.perf_counter() - start
