@@ -409,10 +409,24 @@ def ensure_node_bridge(netns: str, bridge: str, gateway_cidr: str, mtu: int = 14
     the gateway address, as openshift-sdn's tun0)."""
     def do(nl: NL) -> bool:
         changed = ensure_bridge(nl, bridge, mtu=mtu, mac=pod_mac(gateway_cidr))
+        changed = ensure_no_igmp_snooping(nl, bridge) or changed
         changed = ensure_addresses(nl, bridge, [gateway_cidr]) or changed
         return ensure_routes(nl, bridge, [Route(c) for c in cluster_cidrs]) or changed
 
     return with_netlink(netns, do)
+
+
+def ensure_no_igmp_snooping(nl: NL, bridge: str) -> bool:
+    """Multicast snooping off: the bridge floods group traffic to every port and the nft rules pick
+    the ports (every pod of the sender's netid, as openshift-sdn), whatever IGMP any pod sends."""
+    cur = nl.link(bridge)
+    info = cur.get_attr("IFLA_LINKINFO") if cur is not None else None
+    data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
+    if data is None or data.get_attr("IFLA_BR_MCAST_SNOOPING") == 0:
+        return False
+    with nl_errors(f"turn multicast snooping off on bridge {bridge!r} in netns {nl.netns!r}"):
+        nl.ipr.link("set", index=cur["index"], kind="bridge", br_mcast_snooping=0)
+    return nl.note(f"set {bridge} mcast_snooping 0")
 
 
 def ensure_vxlan(netns: str, name: str, vni: int, local_ip: str, port: int = VXLAN_PORT,

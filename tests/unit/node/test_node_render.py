@@ -80,7 +80,9 @@ def test_subnet_mode_only_antispoofs() -> None:
     inet = table(rs, "inet")
     assert [c.name for c in inet.chains] == ["forward", "postrouting"]
     assert not any("jump" in r for r in inet.chains[0].rules)
-    assert [c.name for c in table(rs, "bridge").chains] == ["prerouting"]
+    bridge = table(rs, "bridge")
+    assert [c.name for c in bridge.chains] == ["prerouting", "multicast", "forward", "output", "input"]
+    assert {s.name: s.elements for s in bridge.sets}["mc_src_netid"] == frozenset()  # no multicast in subnet mode
 
 
 def test_policy_targets_and_dispatch_only_hold_local_pods() -> None:
