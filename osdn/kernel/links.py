@@ -420,7 +420,9 @@ def ensure_no_igmp_snooping(nl: NL, bridge: str) -> bool:
     """Multicast snooping off: the bridge floods group traffic to every port and the nft rules pick
     the ports (every pod of the sender's netid, as openshift-sdn), whatever IGMP any pod sends."""
     cur = nl.link(bridge)
-    info = cur.get_attr("IFLA_LINKINFO") if cur is not None else None
+    if cur is None:
+        return False
+    info = cur.get_attr("IFLA_LINKINFO")
     data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
     if data is None or data.get_attr("IFLA_BR_MCAST_SNOOPING") == 0:
         return False
