@@ -151,11 +151,11 @@ class Api:
         parts = [p for p in request.url.path.split("/") if p]
         if parts[0] == "api":
             if len(parts) == 1:
-                return JSONResponse(discovery.api_versions(request))
+                return discovery.root(request, core=True)
             prefix, rest = parts[1], parts[2:]
         else:
             if len(parts) == 1:
-                return JSONResponse(discovery.group_list())
+                return discovery.root(request, core=False)
             if len(parts) < 3:
                 raise NotFoundError("the server could not find the requested resource")
             prefix, rest = f"{parts[1]}/{parts[2]}", parts[3:]

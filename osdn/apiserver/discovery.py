@@ -1,5 +1,7 @@
-"""Discovery as kube-apiserver serves it: /version, /api, /apis, /api/v1 and /apis/G/V resource lists,
-and the OpenAPI endpoints (/openapi/v2, /openapi/v3, /openapi/v3/<gv>).
+"""Discovery as kube-apiserver serves it: /version, /api, /apis (also in the aggregated
+apidiscovery.k8s.io/v2 form when the Accept header asks for it first, so kubectl needs two requests
+instead of one per group-version), /api/v1 and /apis/G/V resource lists, and the OpenAPI endpoints
+(/openapi/v2, /openapi/v3, /openapi/v3/<gv>).
 
 Verbs and subresources per resource are what the server implements: `<plural>/status` (get, patch,
 update) for kinds with a status, `create` only for the review resources, no `watch` on projects.
@@ -10,6 +12,7 @@ protobuf, so the kubectl paths that read v2 fail; kubectl reads v3 for explain a
 from __future__ import annotations
 
 import datetime
+import json
 import platform
 from dataclasses import dataclass
 from functools import cache
@@ -105,6 +108,54 @@ def resource_list(group_version: str) -> Obj:
         {"name": e.plural, "singularName": e.kind.lower(), "namespaced": e.namespaced, "kind": e.kind,
          "verbs": ["create"]} for e in extras]
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
+
+def _aggregated_resource(r: Obj, subs: list[Obj], group: str, version: str) -> Obj:
+    kind = {"group": group, "version": version, "kind": r["kind"]}
+    out = {"resource": r["name"], "responseKind": kind, "scope": "Namespaced" if r["namespaced"] else "Cluster",
+           "singularResource": r["singularName"], "verbs": r["verbs"]}
+    for key in ("shortNames", "categories"):
+        if key in r:
+            out[key] = r[key]
+    if subs:
+        out["subresources"] = [{"subresource": s["name"].split("/", 1)[1], "responseKind": kind, "verbs": s["verbs"]}
+                               for s in subs]
+    return out
+
+
+def aggregated(core: bool) -> Obj:
+    """apidiscovery.k8s.io/v2 APIGroupDiscoveryList: /api (core) or /apis in one answer."""
+    groups = {"": ["v1"]} if core else _group_versions()
+    items = []
+    for group, versions in sorted(groups.items()):
+        entries = []
+        for version in versions:
+            listed = resource_list(f"{group}/{version}" if group else version)["resources"]
+            mains = [r for r in listed if "/" not in r["name"]]
+            entries.append({"version": version, "freshness": "Current", "resources": [
+                _aggregated_resource(r, [s for s in listed if s["name"].startswith(r["name"] + "/")], group, version)
+                for r in mains]})
+        items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": entries})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(request: Request) -> bool:
+    """The Accept header's first choice is the aggregated v2 form (kubectl >= 1.30 asks for it first)."""
+    first = request.headers.get("accept", "").split(",")[0]
+    params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in first.split(";")[1:])}
+    return params.get("as") == "APIGroupDiscoveryList" and params.get("v") == "v2" and \
+        params.get("g") == "apidiscovery.k8s.io"
+
+
+def root(request: Request, core: bool) -> Response:
+    """/api or /apis: the aggregated form when asked for it, else APIVersions / APIGroupList."""
+    if wants_aggregated(request):
+        return Response(json.dumps(aggregated(core), separators=(",", ":")).encode(), 200, {"Vary": "Accept"},
+                        AGGREGATED)
+    return JSONResponse(api_versions(request) if core else group_list(), headers={"Vary": "Accept"})
 
 
 # ---- HTTP ---------------------------------------------------------------------------------------

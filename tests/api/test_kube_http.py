@@ -172,3 +172,19 @@ def test_reviews_need_rights_for_others_and_impersonation_is_checked(server: Ser
     as_bob = api.get("/api/v1/namespaces", headers={"Impersonate-User": "bob"})
     assert as_bob.status_code == 403 and 'User "bob"' in as_bob.json()["message"]
     assert api.get("/api/v1/namespaces", headers={"Impersonate-Uid": "1"}).status_code == 400
+
+
+def test_aggregated_discovery_when_asked_first(api: httpx.Client) -> None:
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    r = api.get("/apis", headers={"Accept": accept})
+    assert r.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    groups = {g["metadata"]["name"]: g for g in r.json()["items"]}
+    network = {x["resource"]: x for x in groups["network.openshift.io"]["versions"][0]["resources"]}
+    assert network["netnamespaces"]["scope"] == "Cluster" and network["netnamespaces"]["responseKind"]["kind"] == \
+        "NetNamespace"
+    core = api.get("/api", headers={"Accept": accept}).json()["items"][0]
+    pods = next(x for x in core["versions"][0]["resources"] if x["resource"] == "pods")
+    assert pods["subresources"] == [{"subresource": "status", "responseKind": pods["responseKind"],
+                                     "verbs": ["get", "patch", "update"]}]
+    assert api.get("/apis").json()["kind"] == "APIGroupList"
