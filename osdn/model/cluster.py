@@ -168,11 +168,38 @@ def _cluster_network(objs: list[Mapping[str, Any]]) -> tuple[str, tuple[o.Net, .
     return mode, cidrs or (DEFAULT_CLUSTER_CIDR,), svc
 
 
+def cluster_network_settings(objs: Iterable[Mapping[str, Any]]) -> tuple[str, tuple[o.Net, ...], o.Net]:
+    """Pure: (mode, cluster CIDRs, service CIDR) from the ClusterNetwork objects, as `from_objects`
+    reads them (the node's incremental compiler shares it)."""
+    return _cluster_network(list(objs))
+
+
+def namespace_tables(namespace_objs: Iterable[Mapping[str, Any]], netnamespace_objs: Iterable[Mapping[str, Any]],
+                     implied: Iterable[str]) -> tuple[dict[str, o.Namespace], dict[str, o.NetNamespace]]:
+    """Pure: the namespaces (given ones plus those `implied` by namespaced objects and NetNamespaces)
+    and their NetNamespaces (given, else defaulted), exactly as `from_objects` builds them."""
+    netns_objs = list(netnamespace_objs)
+    implied = [*implied, *(str(x.get("netname") or o.meta(x).get("name")) for x in netns_objs)]
+    namespaces = _namespace_table(namespace_objs, implied)
+    return namespaces, _netnamespaces(netns_objs, namespaces)
+
+
+def implied_namespace(obj: Mapping[str, Any]) -> str:
+    """Pure: the namespace a namespaced object implies (`default` when it names none)."""
+    return str(o.meta(obj).get("namespace") or "default")
+
+
+IMPLYING_KINDS = ("Pod", "Service", "NetworkPolicy", "EgressNetworkPolicy")
+
+
 def _namespaces(by_kind: dict[str, list[Mapping[str, Any]]]) -> dict[str, o.Namespace]:
-    out = {n.name: n for n in map(o.namespace_from_obj, by_kind["Namespace"])}
-    implied = [str(o.meta(x).get("namespace") or "default")
-               for k in ("Pod", "Service", "NetworkPolicy", "EgressNetworkPolicy") for x in by_kind[k]]
+    implied = [implied_namespace(x) for k in IMPLYING_KINDS for x in by_kind[k]]
     implied += [str(x.get("netname") or o.meta(x).get("name")) for x in by_kind["NetNamespace"]]
+    return _namespace_table(by_kind["Namespace"], implied)
+
+
+def _namespace_table(namespace_objs: Iterable[Mapping[str, Any]], implied: Iterable[str]) -> dict[str, o.Namespace]:
+    out = {n.name: n for n in map(o.namespace_from_obj, namespace_objs)}
     for name in implied:
         if name not in out:
             out[name] = o.namespace_from_obj({"metadata": {"name": name}})

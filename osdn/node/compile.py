@@ -26,10 +26,11 @@ resourceVersion bump) spend no sync. It must stay in step with what compile and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from osdn.model import objects as o
 from osdn.model.cluster import MULTITENANT, NETWORKPOLICY, ClusterState
 from osdn.model.netpol import CompiledPolicy, Rule
 from osdn.model.subnets import gateway_for
@@ -49,6 +50,7 @@ from osdn.node.intent import (
     ipblock_cidrs,
 )
 from osdn.node.render.policy import unrenderable
+from osdn.node.services import compute_services
 
 _PROTOS: dict[str, Proto] = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
 UNKNOWN_NAMESPACE_POLICY = "osdn:unknown-namespace"  # never a NetworkPolicy name (`:` is not allowed)
@@ -89,7 +91,7 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
     if own is None:
         raise NoHostSubnetError(f"node {facts.name} has no HostSubnet with a subnet")
     subnet = str(own.subnet)
-    ips = _PodIps(state)
+    ips = PodIps(state.pods)
     known = known_namespaces(objs, state.mode)
     pods = compute_cluster_pods(state, facts, ips, known)
     policies, failures = compute_policies(state, ips, known)
@@ -103,13 +105,14 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
         local_subnet=subnet,
         gateway=gateway_for(subnet),
         node_ip=facts.node_ip,
-        nodes=compute_nodes(state),
+        nodes=compute_nodes(state.host_subnets),
         pods=pods,
         local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
         uplinks=facts.uplinks,
         policies=policies,
-        multicast_netids=compute_multicast_netids(state),
+        multicast_netids=compute_multicast_netids(state.netnamespaces),
         policy_failures=failures if state.mode == NETWORKPOLICY else (),
+        services=compute_services(state, gateway_for(subnet)),
     )
 
 
@@ -134,7 +137,7 @@ def unknown_namespace_policies(pods: tuple[ClusterPod, ...], known: frozenset[st
                  for ns, ips in sorted(by_ns.items()))
 
 
-def compute_policies(state: ClusterState, ips: _PodIps, known: frozenset[str] | None = None
+def compute_policies(state: ClusterState, ips: PodIps, known: frozenset[str] | None = None
                      ) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
     """Pure: every policy of a known namespace, each compiled or closed (with why); one policy never
     stops the others."""
@@ -144,16 +147,17 @@ def compute_policies(state: ClusterState, ips: _PodIps, known: frozenset[str] | 
     for cp in state.policies:
         if skip is not None and cp.namespace not in skip:
             continue
-        pol, why = _policy_or_closed(state, cp, ips)
+        pol, why = policy_or_closed(cp, ips)
         policies.append(pol)
         if why:
             failures.append(PolicyFailure(cp.namespace, cp.name, why))
     return tuple(policies), tuple(failures)
 
 
-def _policy_or_closed(state: ClusterState, cp: CompiledPolicy, ips: _PodIps) -> tuple[Policy, str]:
+def policy_or_closed(cp: CompiledPolicy, ips: PodIps) -> tuple[Policy, str]:
+    """Pure: one model policy compiled to sets, or its closed form with why (never raises)."""
     try:
-        pol = compute_policy(state, cp, ips)
+        pol = compute_policy(cp, ips)
     except (ValueError, TypeError) as exc:
         pol = Policy(cp.namespace, cp.name, ips.of(cp.selected), ingress=cp.ingress is not None,
                      egress=cp.egress is not None)
@@ -162,14 +166,15 @@ def _policy_or_closed(state: ClusterState, cp: CompiledPolicy, ips: _PodIps) -> 
     return (pol.closed() if why else pol), why
 
 
-class _PodIps:
+class PodIps:
     """Pod IPs as text by pod index (None: no IP, or host network: in no set), and the IP sets of
     pod-index sets, memoized: the model shares one frozenset per selector, and at 10k pods turning
-    addresses into text is a good part of compile's own cost."""
+    addresses into text is a good part of compile's own cost. `pods` is the model's pod sequence the
+    indexes point into (the whole cluster, or the namespaces a policy reads: see `incremental`)."""
 
-    def __init__(self, state: ClusterState) -> None:
-        self.pods = state.pods
-        self.text = [None if p.ip is None or p.host_network else str(p.ip) for p in state.pods]
+    def __init__(self, pods: Sequence[o.Pod]) -> None:
+        self.pods = pods
+        self.text = [None if p.ip is None or p.host_network else str(p.ip) for p in pods]
         self._sets: dict[frozenset[int], frozenset[str]] = {}
 
     def of(self, idxs: frozenset[int]) -> frozenset[str]:
@@ -179,22 +184,21 @@ class _PodIps:
         return got
 
 
-def compute_nodes(state: ClusterState) -> tuple[Node, ...]:
+def compute_nodes(host_subnets: Iterable[o.HostSubnet]) -> tuple[Node, ...]:
     return tuple(sorted(Node(h.node, str(h.host_ip), str(h.subnet), gateway_for(str(h.subnet)))
-                        for h in state.host_subnets if h.subnet is not None and h.host_ip is not None))
+                        for h in host_subnets if h.subnet is not None and h.host_ip is not None))
 
 
-def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | None = None,
+def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: PodIps | None = None,
                          known: frozenset[str] | None = None) -> tuple[ClusterPod, ...]:
     """Every pod IP of the cluster; a local attachment wins over a (stale) API pod with its IP.
     A namespace not in `known` (None: all known) gets a netid of its own above every VNID."""
-    text = (ips or _PodIps(state)).text
+    text = (ips or PodIps(state.pods)).text
     local = {a.ip: a for a in facts.attachments}
     found = [(ip, p.namespace, p.node, p.key) for p, ip in zip(state.pods, text, strict=True)
              if ip is not None and ip not in local]
     found += [(a.ip, a.namespace, facts.name, f"{a.namespace}/{a.pod}") for a in facts.attachments]
-    unknown = sorted({ns for _, ns, _, _ in found if known is not None and ns not in known})
-    netids = {ns: NetID(UNKNOWN_NETID_BASE + i) for i, ns in enumerate(unknown)}
+    netids = unknown_netids({ns for _, ns, _, _ in found}, known)
     pods: dict[str, ClusterPod] = {}
     for ip, ns, node, owner in found:
         netid = netids.get(ns)
@@ -204,24 +208,30 @@ def compute_cluster_pods(state: ClusterState, facts: NodeFacts, ips: _PodIps | N
     return tuple(sorted(pods.values()))
 
 
-def compute_multicast_netids(state: ClusterState) -> frozenset[NetID]:
+def unknown_netids(namespaces: Iterable[str], known: frozenset[str] | None) -> dict[str, NetID]:
+    """Pure: a netid of its own (from `UNKNOWN_NETID_BASE` up, in name order) for every namespace
+    not in `known` (None: all known)."""
+    unknown = sorted(ns for ns in set(namespaces) if known is not None and ns not in known)
+    return {ns: NetID(UNKNOWN_NETID_BASE + i) for i, ns in enumerate(unknown)}
+
+
+def compute_multicast_netids(netnamespaces: Mapping[str, o.NetNamespace]) -> frozenset[NetID]:
     by_netid: dict[int, list[bool]] = {}
-    for nn in state.netnamespaces.values():
+    for nn in netnamespaces.values():
         by_netid.setdefault(nn.netid, []).append(nn.multicast)
     return frozenset(NetID(n) for n, flags in by_netid.items() if all(flags))
 
 
-def compute_policy(state: ClusterState, pol: CompiledPolicy, ips: _PodIps | None = None) -> Policy:
+def compute_policy(pol: CompiledPolicy, ips: PodIps) -> Policy:
     """One model policy as sets of IPs; named ports resolve on the destination pods."""
-    ips = ips or _PodIps(state)
     targets = ips.of(pol.selected)
-    ingress = tuple(_rule(state, ips, r, pol.selected, "ingress") for r in pol.ingress or ())
-    egress = tuple(_rule(state, ips, r, pol.selected, "egress") for r in pol.egress or ())
+    ingress = tuple(_rule(ips, r, pol.selected, "ingress") for r in pol.ingress or ())
+    egress = tuple(_rule(ips, r, pol.selected, "egress") for r in pol.egress or ())
     return Policy(pol.namespace, pol.name, targets, ingress=pol.ingress is not None,
                   egress=pol.egress is not None, ingress_rules=ingress, egress_rules=egress)
 
 
-def _rule(state: ClusterState, ips: _PodIps, rule: Rule, selected: frozenset[int], direction: str) -> PolicyRule:
+def _rule(ips: PodIps, rule: Rule, selected: frozenset[int], direction: str) -> PolicyRule:
     peer_ips: frozenset[str] | None = None
     cidrs: set[str] = set()
     peer_idxs: set[int] = set()
@@ -239,7 +249,7 @@ def _rule(state: ClusterState, ips: _PodIps, rule: Rule, selected: frozenset[int
             continue  # an unknown protocol matches nothing
         if isinstance(pm.port, str):
             dest = dest or set()
-            dest |= _named(ips, pm.port, pm.protocol, proto, _dest_pods(state, rule, selected, peer_idxs, direction))
+            dest |= _named(ips, pm.port, pm.protocol, proto, _dest_pods(ips, rule, selected, peer_idxs, direction))
         elif pm.port is None:
             ports.add(PortRange(proto, 0, 65535))
         else:
@@ -250,17 +260,17 @@ def _rule(state: ClusterState, ips: _PodIps, rule: Rule, selected: frozenset[int
                       dest_ports=None if dest is None else frozenset(dest))
 
 
-def _dest_pods(state: ClusterState, rule: Rule, selected: frozenset[int], peer_idxs: set[int],
+def _dest_pods(ips: PodIps, rule: Rule, selected: frozenset[int], peer_idxs: set[int],
                direction: str) -> Iterable[int]:
     """Where a named port is looked up (pod indexes): the policy's pods (ingress) or the peers (egress)."""
     if direction == "ingress":
         return selected
     if rule.peers is None:
-        return range(len(state.pods))
+        return range(len(ips.pods))
     return peer_idxs
 
 
-def _named(ips: _PodIps, name: str, protocol: str, proto: Proto, idxs: Iterable[int]) -> set[DestPort]:
+def _named(ips: PodIps, name: str, protocol: str, proto: Proto, idxs: Iterable[int]) -> set[DestPort]:
     out = set()
     for i in idxs:
         ip = ips.text[i]

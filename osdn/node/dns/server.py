@@ -1,0 +1,381 @@
+"""The node's DNS server: UDP and TCP on `<node gateway>:53` inside the node's network namespace.
+
+Side effects: sockets and threads. Every thread that owns a socket runs inside the node namespace
+(`osdn.kernel.netns.run_in_netns`; a socket stays in the namespace it was created in), so queries
+to the upstream resolvers leave from the node, as a node's own resolver would.
+
+Per query (`Resolver.handle`, the whole protocol logic, tested without sockets):
+1. Hostile input: shorter than a header or a response (QR set): dropped; unparsable: FORMERR (id
+   echoed, no question); opcode other than QUERY: NOTIMP; not exactly one question: FORMERR; class
+   other than IN: REFUSED. A UDP answer larger than the client's buffer (512, or its EDNS size) is
+   sent truncated (TC) so the client retries over TCP.
+2. The cluster zone (`zone.answer`, from the informer cache): answered at once, authoritative.
+3. Anything else: the TTL-bounded cache (`cache.AnswerCache`), else the upstream resolvers in
+   order, with a fresh query (our own random id, never the client's message), `upstream_timeout`
+   per resolver; dnspython's `udp_with_fallback` checks the answer's source, id and question and
+   retries over TCP when it is truncated. Nothing answers: SERVFAIL.
+4. The answer hook (`set_answer_hook`): before an answer with addresses is sent, the hook is called
+   as `hook(client_ip, name, addresses, ttl)`; it may block, or return a `concurrent.futures.Future`
+   or an awaitable, and the answer waits (at most `hold_timeout`) until it is done. A hook that
+   fails or times out turns the answer into SERVFAIL: the pod never sees an address the hook did not
+   accept (fail closed). This is where the egress firewall installs a DNS name's addresses before
+   the pod can connect to them.
+Work that may wait (upstream queries, a registered hook) runs on a bounded pool of worker threads
+(`workers`, queue of `queue_size`; a query that finds the queue full is dropped: the client retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import logging
+import queue
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+from osdn.kernel import netns
+from osdn.node.dns.cache import MAX_ENTRIES, MAX_TTL, AnswerCache
+from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
+
+log = logging.getLogger(__name__)
+AnswerHook = Callable[[str, str, tuple[str, ...], int], Any]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    netns: str
+    listen: str  # the node's pod gateway address
+    port: int = 53
+    upstreams: tuple[str, ...] = ()  # "ip" or "ip:port"
+    upstream_timeout: float = 2.0
+    cache_size: int = MAX_ENTRIES
+    max_ttl: int = MAX_TTL
+    workers: int = 8
+    queue_size: int = 1024
+    max_tcp_clients: int = 64
+    tcp_idle: float = 5.0
+    hold_timeout: float = 2.0
+
+
+class SharedZone:
+    """The zone data shared by the informer threads (`update`) and the DNS threads (`answer`)."""
+
+    def __init__(self, data: ZoneData | None = None) -> None:
+        self.data = data or ZoneData()
+        self._lock = threading.Lock()
+
+    def update(self, kind: str, new: Any, old: Any) -> None:
+        if kind in ("Service", "Endpoints", "Pod"):
+            with self._lock:
+                self.data.update(kind, new, old)
+
+    def answer(self, qname: dns.name.Name, qtype: int) -> ZoneAnswer | None:
+        with self._lock:
+            return answer(self.data, qname, qtype)
+
+
+class Resolver:
+    """The protocol logic: a query's wire bytes -> the answer's wire bytes (None: stay silent)."""
+
+    def __init__(self, cfg: DnsConfig, zone: SharedZone, clock: Clock = time.monotonic) -> None:
+        self.cfg, self.zone, self.clock = cfg, zone, clock
+        self.cache = AnswerCache(cfg.cache_size, cfg.max_ttl)
+        self._cache_lock = threading.Lock()
+        self.hook: AnswerHook | None = None
+
+    # -- step 1 and 2: parse, check, the zone ----------------------------------------------------
+    def parse(self, wire: bytes) -> dns.message.Message | bytes | None:
+        """The query, or the bytes of an immediate error answer, or None (drop)."""
+        if len(wire) < 12 or wire[2] & 0x80:
+            return None
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return _header_only(wire, dns.rcode.FORMERR)
+        if query.opcode() != dns.opcode.QUERY:
+            return _error(query, dns.rcode.NOTIMP)
+        if len(query.question) != 1:
+            return _error(query, dns.rcode.FORMERR)
+        if query.question[0].rdclass != dns.rdataclass.IN:
+            return _error(query, dns.rcode.REFUSED)
+        return query
+
+    def local(self, query: dns.message.Message) -> dns.message.Message | None:
+        """The zone's answer, or None when the name is forwarded."""
+        q = query.question[0]
+        got = self.zone.answer(q.name, q.rdtype)
+        return None if got is None else _zone_response(query, got)
+
+    # -- step 3: the cache and the upstreams -----------------------------------------------------
+    def forward(self, query: dns.message.Message) -> dns.message.Message:
+        q = query.question[0]
+        key = (q.name.to_text().lower(), q.rdtype, q.rdclass)
+        with self._cache_lock:
+            hit = self.cache.get(key, self.clock())
+        if hit is not None:
+            return _from_upstream(query, hit[0], hit[1])
+        for upstream in self.cfg.upstreams:
+            host, _, port = upstream.partition(":")
+            ask = dns.message.make_query(q.name, q.rdtype, q.rdclass, use_edns=0, payload=1232)
+            try:
+                got, _tcp = dns.query.udp_with_fallback(ask, host, timeout=self.cfg.upstream_timeout,
+                                                         port=int(port or 53))
+            except (dns.exception.DNSException, OSError) as exc:
+                log.warning("dns: upstream %s failed for %s: %s", upstream, q.name, exc or type(exc).__name__)
+                continue
+            if got.rcode() in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
+                continue
+            with self._cache_lock:
+                self.cache.put(key, got, self.clock())
+            return _from_upstream(query, got, 0)
+        return _error_message(query, dns.rcode.SERVFAIL)
+
+    # -- step 4: the hook ------------------------------------------------------------------------
+    def hold(self, client: str, response: dns.message.Message) -> dns.message.Message:
+        """Run the answer hook (if any, and the answer has addresses); SERVFAIL if it fails."""
+        hook = self.hook
+        addrs = tuple(r.address for rr in response.answer if rr.rdtype == dns.rdatatype.A for r in rr)
+        if hook is None or not addrs:
+            return response
+        name = response.question[0].name.to_text() if response.question else ""
+        ttl = min(rr.ttl for rr in response.answer)
+        try:
+            _wait(hook(client, name, addrs, ttl), self.cfg.hold_timeout)
+        except Exception as exc:
+            log.warning("dns: answer hook refused %s %s for %s: %s", name, addrs, client, exc or type(exc).__name__)
+            return _error_message(response, dns.rcode.SERVFAIL)
+        return response
+
+    def handle(self, wire: bytes, client: str) -> dns.message.Message | bytes | None:
+        """The whole path, blocking (workers and tests)."""
+        query = self.parse(wire)
+        if not isinstance(query, dns.message.Message):
+            return query
+        return self.hold(client, self.local(query) or self.forward(query))
+
+
+def _wait(result: Any, timeout: float) -> None:
+    if isinstance(result, concurrent.futures.Future):
+        result.result(timeout=timeout)
+    elif inspect.isawaitable(result):
+        async def bounded() -> None:
+            await asyncio.wait_for(result, timeout)
+        asyncio.run(bounded())
+
+
+def _header_only(wire: bytes, rcode: int) -> bytes:
+    flags = 0x8000 | (wire[2] & 0x79) << 8 | rcode  # QR, the query's opcode and RD
+    return wire[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
+
+
+def _error(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
+    return _error_message(query, rcode).to_wire()
+
+
+def _error_message(query: dns.message.Message, rcode: dns.rcode.Rcode) -> dns.message.Message:
+    resp = dns.message.make_response(query)
+    resp.set_rcode(rcode)
+    resp.flags |= dns.flags.RA
+    return resp
+
+
+def _zone_response(query: dns.message.Message, got: ZoneAnswer) -> dns.message.Message:
+    resp = dns.message.make_response(query)
+    resp.flags |= dns.flags.AA | dns.flags.RA
+    resp.set_rcode(got.rcode)
+    resp.answer, resp.authority, resp.additional = list(got.answer), list(got.authority), list(got.additional)
+    return resp
+
+
+def _from_upstream(query: dns.message.Message, got: dns.message.Message, aged: int) -> dns.message.Message:
+    resp = dns.message.make_response(query)
+    resp.flags |= dns.flags.RA
+    resp.set_rcode(got.rcode())
+    for section in ("answer", "authority", "additional"):
+        rrsets = []
+        for rr in getattr(got, section):
+            if rr.rdclass != dns.rdataclass.IN:
+                continue
+            copy = rr.copy()
+            copy.ttl = max(0, rr.ttl - aged)
+            rrsets.append(copy)
+        setattr(resp, section, rrsets)
+    return resp
+
+
+def to_udp_wire(query_wire: bytes, response: dns.message.Message | bytes) -> bytes:
+    """The answer for UDP: truncated (TC, no records) if larger than the client accepts."""
+    if isinstance(response, bytes):
+        return response
+    limit = max(512, response.request_payload if response.request_payload > 0 else 512)
+    try:
+        return response.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        short = dns.message.make_response(dns.message.from_wire(query_wire))
+        short.flags |= dns.flags.TC | dns.flags.RA
+        return short.to_wire()
+
+
+class DnsServer:
+    """The sockets and threads around a `Resolver`."""
+
+    def __init__(self, cfg: DnsConfig, zone: SharedZone) -> None:
+        self.cfg = cfg
+        self.resolver = Resolver(cfg, zone)
+        self._queue: queue.Queue[tuple[bytes, tuple[str, int]] | None] = queue.Queue(cfg.queue_size)
+        self._udp: socket.socket | None = None
+        self._tcp: socket.socket | None = None
+        self._stop = threading.Event()
+        self._tcp_slots = threading.BoundedSemaphore(cfg.max_tcp_clients)
+        self._threads: list[threading.Thread] = []
+
+    def set_answer_hook(self, hook: AnswerHook | None) -> None:
+        self.resolver.hook = hook
+
+    def start(self) -> DnsServer:
+        self._udp, self._tcp = netns.run_in_netns(self.cfg.netns, self._bind)
+        self._spawn(self._udp_loop, "dns-udp")
+        self._spawn(self._tcp_loop, "dns-tcp")
+        for i in range(self.cfg.workers):
+            self._spawn(self._worker, f"dns-worker-{i}")
+        log.info("dns: serving %s:%d (UDP, TCP) in %s; upstreams %s", self.cfg.listen, self.cfg.port,
+                 self.cfg.netns, ", ".join(self.cfg.upstreams) or "none")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for s in (self._udp, self._tcp):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+        for _ in range(self.cfg.workers):
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
+        for t in self._threads:
+            t.join(timeout=2)
+
+    def _bind(self) -> tuple[socket.socket, socket.socket]:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            for s in (udp, tcp):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((self.cfg.listen, self.cfg.port))
+            tcp.listen(128)
+        except OSError:
+            udp.close()
+            tcp.close()
+            raise
+        return udp, tcp
+
+    def _spawn(self, fn: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=netns.run_in_netns, args=(self.cfg.netns, fn), name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _udp_loop(self) -> None:
+        assert self._udp is not None
+        r = self.resolver
+        while not self._stop.is_set():
+            try:
+                wire, peer = self._udp.recvfrom(65535)
+            except OSError:
+                return
+            query = r.parse(wire)
+            if query is None:
+                continue
+            if isinstance(query, dns.message.Message):
+                local = r.local(query) if r.hook is None else None
+                if local is None:
+                    self._defer(wire, peer)
+                    continue
+                query = local
+            self._send(wire, query, peer)
+
+    def _defer(self, wire: bytes, peer: tuple[str, int]) -> None:
+        try:
+            self._queue.put_nowait((wire, peer))
+        except queue.Full:
+            log.warning("dns: %d queries waiting; dropping one from %s", self.cfg.queue_size, peer[0])
+
+    def _send(self, wire: bytes, response: dns.message.Message | bytes, peer: tuple[str, int]) -> None:
+        assert self._udp is not None
+        with contextlib.suppress(OSError):
+            self._udp.sendto(to_udp_wire(wire, response), peer)
+
+    def _worker(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None or self._stop.is_set():
+                return
+            wire, peer = item
+            try:
+                response = self.resolver.handle(wire, peer[0])
+            except Exception:
+                log.exception("dns: query from %s failed", peer[0])
+                continue
+            if response is not None:
+                self._send(wire, response, peer)
+
+    def _tcp_loop(self) -> None:
+        assert self._tcp is not None
+        while not self._stop.is_set():
+            try:
+                conn, peer = self._tcp.accept()
+            except OSError:
+                return
+            if not self._tcp_slots.acquire(blocking=False):
+                conn.close()  # too many clients
+                continue
+            threading.Thread(target=netns.run_in_netns, args=(self.cfg.netns, self._tcp_client, conn, peer),
+                             name="dns-tcp-client", daemon=True).start()
+
+    def _tcp_client(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        try:
+            conn.settimeout(self.cfg.tcp_idle)
+            while not self._stop.is_set():
+                head = _recv_exact(conn, 2)
+                if head is None:
+                    return
+                wire = _recv_exact(conn, struct.unpack("!H", head)[0])
+                if wire is None:
+                    return
+                response = self.resolver.handle(wire, peer[0])
+                if response is None:
+                    return
+                out = response if isinstance(response, bytes) else response.to_wire()
+                conn.sendall(struct.pack("!H", len(out)) + out)
+        except (OSError, dns.exception.DNSException):
+            return
+        finally:
+            conn.close()
+            self._tcp_slots.release()
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
