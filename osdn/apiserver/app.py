@@ -253,10 +253,11 @@ class Api:
         deliver = queue.put
 
         initial: list[bytes] = []
+        line_of = reads.watch_line(request, t.info)
         send_initial = watch_list(q)
         if rv_param in ("", "0") or send_initial:
             items, since = self.store.list(t.info.resource, ns)
-            initial = [b'{"type":"ADDED","object":' + raw + b"}\n" for o, raw in items
+            initial = [line_of("ADDED", o, raw) for o, raw in items
                        if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]
             if send_initial:
                 initial.append(initial_events_end(t.info, since))
@@ -271,7 +272,7 @@ class Api:
         def encode(ev: Event) -> bytes | None:
             if not (sel.matches(ev.object["metadata"].get("labels")) and labels.match_fields(ev.object, fields)):
                 return None
-            return b'{"type":"' + ev.type.encode() + b'","object":' + ev.raw + b"}\n"
+            return line_of(ev.type, ev.object, ev.raw)
 
         async def stream() -> AsyncIterator[bytes]:
             deadline = time.monotonic() + timeout if timeout else None

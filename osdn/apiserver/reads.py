@@ -1,4 +1,5 @@
-"""GET responses of the API: lists (paged, optionally as a Table) and single objects (optionally as a Table).
+"""GET responses of the API: lists (paged, optionally as a Table), single objects and watch events
+(each optionally as a Table).
 
 The list body is assembled from the stored JSON bytes without re-encoding them (the fast path);
 a Table or YAML answer decodes them. `metadata.continue`/`remainingItemCount` come from the pager.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -88,3 +90,17 @@ def _include(request: Request) -> str:
 
 def _json(obj: Obj, headers: dict[str, str]) -> Response:
     return Response(json.dumps(obj, separators=(",", ":")).encode(), 200, headers, "application/json")
+
+
+def watch_line(request: Request, info: KindInfo) -> Callable[[str, Obj, bytes], bytes]:
+    """How a watch event is written: the stored bytes, or (when the client asked for a Table, as
+    `kubectl get -w` does) a one-row Table per event."""
+    if not tables.wants_table(request):
+        return lambda kind, obj, raw: b'{"type":"' + kind.encode() + b'","object":' + raw + b"}\n"
+    include = _include(request)
+
+    def as_table(kind: str, obj: Obj, raw: bytes) -> bytes:
+        rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        table = tables.table(info, [obj], rv, include, _now())
+        return json.dumps({"type": kind, "object": table}, separators=(",", ":")).encode() + b"\n"
+    return as_table

@@ -190,21 +190,17 @@ def test_label_annotate_create_configmap_and_diff(server: ServerProc) -> None:
     assert server.kubectl("get", "cm", "c1", "-n", "default", "-o", "jsonpath={.data.a}").stdout == "1"
 
 
-def test_watch_prints_a_created_object(server: ServerProc) -> None:
-    env_server = server
-    proc = subprocess.Popen(["kubectl", "get", "configmaps", "-n", "default", "--watch", "-o", "name",
-                             "--request-timeout=20s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={"KUBECONFIG": str(env_server.config), "HOME": str(server.data_dir.parent),
+def test_watch_prints_created_objects_with_the_server_columns(server: ServerProc) -> None:
+    proc = subprocess.Popen(["kubectl", "get", "configmaps", "-n", "default", "--watch", "--request-timeout=20s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={"KUBECONFIG": str(server.config), "HOME": str(server.data_dir.parent),
                                  "PATH": "/usr/bin:/bin"})
     try:
         time.sleep(1.5)
-        server.kubectl("create", "configmap", "watched", "-n", "default", check=True)
-        deadline = time.monotonic() + 15
-        line = ""
+        server.kubectl("create", "configmap", "watched", "-n", "default", "--from-literal=a=b", check=True)
         assert proc.stdout is not None
-        while time.monotonic() < deadline and "watched" not in line:
-            line = proc.stdout.readline()
-        assert line.strip() == "configmap/watched"
+        lines = [columns(proc.stdout.readline()) for _ in range(2)]
+        assert lines[0] == ["NAME", "DATA", "AGE"] and lines[1][:2] == ["watched", "1"]
     finally:
         proc.kill()
         proc.wait()
