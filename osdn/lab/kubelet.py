@@ -177,6 +177,8 @@ class Kubelet:
         r = self.running[key]
         r.pod, now, spec = pod, self.clock(), pod.get("spec") or {}
         run = r.run
+        if run.final_phase and key in self.reported:
+            return  # finished and said so: its network stays until the pod is deleted
         code = _exit_code(r)
         if code is not None and run.running_since is not None:
             run = lifecycle.exited(run, code, now, spec.get("restartPolicy") or "Always", self.backoff)
@@ -248,6 +250,7 @@ class Kubelet:
 
     def _stop(self, key: str) -> None:
         r = self.running.pop(key)
+        self.reported.pop(key, None)  # a pod of the same name may come next: its status starts afresh
         runtime.stop_pod(self.lab, self.lab.node(r.rt.node), r.pod, r.rt)
         if r.proc is not None:
             r.proc.poll()
@@ -272,6 +275,19 @@ class Kubelet:
             rt = PodRuntime(key, uid, node, rec.netns, notes.get(ANNOTATION_LOG, ""), rec.pid)
             run = lifecycle.from_status(pod.get("status") or {}, self.clock())
             self.running[key] = Running(rt, pod, None, run)
+        for pod in self.pods.items():
+            self._adopt_finished(pod)
+
+    def _adopt_finished(self, pod: Obj) -> None:
+        """A finished pod (no process left) whose network still exists: stopped when it is deleted."""
+        key, status = pod_key(pod), pod.get("status") or {}
+        ns = (pod["metadata"].get("annotations") or {}).get(ANNOTATION_NETNS, "")
+        if key in self.running or status.get("phase") not in ("Succeeded", "Failed") or not ns \
+                or not netns.netns_exists(ns):
+            return
+        rt = PodRuntime(key, _uid(pod), (pod.get("spec") or {}).get("nodeName", ""), ns, "")
+        self.running[key] = Running(rt, pod, None, ContainerRun(final_phase=status["phase"]))
+        self.reported[key] = status
 
     def shutdown(self) -> None:
         self.stopping.set()
