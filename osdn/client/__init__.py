@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,15 @@ def warning_text(header: str) -> str:
     return re.sub(r"\\(.)", r"\1", m.group(1)) if m else header
 
 
+def tls_verify(config: ClientConfig) -> ssl.SSLContext | bool:
+    """How to check the server's certificate: the config's CA, or the system's, or not at all."""
+    if config.insecure:
+        return False
+    if config.ca_pem:
+        return ssl.create_default_context(cadata=config.ca_pem)
+    return True
+
+
 class Client:
     """`field_validation` is sent with every write (kubectl's default is Strict: an unknown or
     duplicate field in a manifest is refused, not silently dropped); "" leaves it to the server."""
@@ -63,7 +73,8 @@ class Client:
         self.config = config
         self.field_validation = field_validation
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
-        self.http = httpx.Client(base_url=config.server, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=config.server, headers=headers, timeout=timeout,
+                                 verify=tls_verify(config))
         self.last_warnings: list[str] = []
 
     def close(self) -> None:
