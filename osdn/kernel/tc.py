@@ -2,10 +2,17 @@
 
 Role: kernel layer, traffic control. For a pod whose host-side veth is `host_veth` (in the node
 namespace):
-- ingress to the pod = TBF as the root qdisc of the host veth (its egress is the pod's ingress);
-- egress from the pod = `ingress` qdisc on the host veth + u32 match-all filter + mirred redirect to
-  an IFB device (`ifb_name(host_veth)`) whose root qdisc is TBF.
-This kernel has no act_police/act_gact (RECIPES), so policing is not an option; mirred is.
+- ingress to the pod is *shaped*: TBF as the root qdisc of the host veth (its egress is the pod's
+  ingress), a queue of `LATENCY`;
+- egress from the pod is *nearly policed*: `ingress` qdisc on the host veth + u32 match-all filter +
+  mirred redirect to an IFB device (`ifb_name(host_veth)`) whose root TBF has a short queue
+  (`egress_limit`: half a bucket, at least 48 KiB), so traffic above the rate is dropped after a
+  few milliseconds instead of waiting. This kernel has no act_police/act_gact (RECIPES), so a true
+  policer is not an option; mirred is.
+
+osdn's qdiscs carry the handle `OSDN_HANDLE`: a root qdisc with another handle (the reference CNI
+`bandwidth` plugin uses 1:) is never counted as osdn's and never removed; osdn replaces it only when
+the pod's annotations ask for a limit (the annotations win).
 
 Invariants: ensure_bandwidth is idempotent (returns False when nothing changed); a limit of None
 removes what osdn put there for that direction, including the IFB. The `tc` binary is run inside
@@ -22,6 +29,8 @@ from osdn.kernel.links import NL, check_ifname, delete_link, ifb_name, set_link,
 from osdn.kernel.netns import run_cmd
 
 INGRESS_HANDLE = "ffff:"
+OSDN_HANDLE = "5d:"
+MIN_EGRESS_LIMIT = 48 * 1024
 MIN_BURST = 64 * 1024  # TBF segments GSO packets itself; smaller bursts starve TCP (RECIPES §4)
 LATENCY = "50ms"
 
@@ -37,6 +46,11 @@ class Bandwidth:
 def burst_for(rate_bps: int) -> int:
     """TBF bucket: 10 ms worth of traffic, at least 64 KiB."""
     return max(MIN_BURST, rate_bps // 8 // 100)
+
+
+def egress_limit(rate_bps: int) -> int:
+    """The egress TBF's queue in bytes: half a bucket, at least 48 KiB (see module doc)."""
+    return max(MIN_EGRESS_LIMIT, burst_for(rate_bps) // 2)
 
 
 def observe_bandwidth(netns: str, host_veth: str) -> Bandwidth:
@@ -79,7 +93,7 @@ def _qdiscs(netns: str, dev: str) -> list[dict[str, Any]]:
 
 def _tbf_rate(qdiscs: list[dict[str, Any]]) -> int | None:
     for q in qdiscs:
-        if q.get("kind") == "tbf" and q.get("root"):
+        if q.get("kind") == "tbf" and q.get("root") and q.get("handle") == OSDN_HANDLE:
             return int(q["options"]["rate"]) * 8
     return None
 
@@ -95,13 +109,14 @@ def _has_redirect(netns: str, dev: str, ifb: str) -> bool:
     return False
 
 
-def _set_root_tbf(netns: str, dev: str, rate: int | None) -> None:
+def _set_root_tbf(netns: str, dev: str, rate: int | None, limit: int | None = None) -> None:
     if rate is None:
         if _tbf_rate(_qdiscs(netns, dev)) is not None:
             _tc(netns, "qdisc", "del", "dev", dev, "root")
         return
-    _tc(netns, "qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{rate}bit",
-        "burst", str(burst_for(rate)), "latency", LATENCY)
+    queue = ["latency", LATENCY] if limit is None else ["limit", str(limit)]
+    _tc(netns, "qdisc", "replace", "dev", dev, "root", "handle", OSDN_HANDLE, "tbf", "rate", f"{rate}bit",
+        "burst", str(burst_for(rate)), *queue)
 
 
 def _set_egress(netns: str, host_veth: str, rate: int | None) -> None:
@@ -112,7 +127,7 @@ def _set_egress(netns: str, host_veth: str, rate: int | None) -> None:
         with_netlink(netns, lambda nl: delete_link(nl, ifb))
         return
     with_netlink(netns, lambda nl: _ensure_ifb(nl, ifb))
-    _set_root_tbf(netns, ifb, rate)
+    _set_root_tbf(netns, ifb, rate, egress_limit(rate))
     if not _has_redirect(netns, host_veth, ifb):
         _tc(netns, "qdisc", "replace", "dev", host_veth, "handle", INGRESS_HANDLE, "ingress")
         _tc(netns, "filter", "replace", "dev", host_veth, "parent", INGRESS_HANDLE, "protocol", "all",

@@ -39,6 +39,7 @@ from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import conntrack, links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
+from osdn.node.bandwidth import PodBandwidth
 from osdn.node.cniserver import CniServer
 from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent, relevant_change
 from osdn.node.dataplane import Dataplane
@@ -91,6 +92,7 @@ class Agent:
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
         self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
+        self.bandwidth = PodBandwidth(cfg.netns, cfg.name)  # pods' tc limits, kept in step with annotations
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
         self.runner = SyncRunner(self.sync_once, first.min_sync, first.sync)
         self.proxy_config = ProxyConfig(cfg.client, cfg.name, self._set_periods, cfg.sync_period, cfg.min_sync_period)
@@ -123,7 +125,7 @@ class Agent:
         self.ipam = Ipam(self.cfg.ipam_path, subnet)
         self.dataplane = Dataplane(self.cfg.netns)
         self.podnet = PodNetwork(self._podnet_config(subnet, network), self.ipam, Client(self.cfg.client),
-                                 self.await_rules, self._seen_pod)
+                                 self.await_rules, self._seen_pod, bandwidth=self.bandwidth)
         self._spawn(self.runner.run, "sync")
         self.await_rules(60)  # the first sync adopts what a previous agent left, before any new pod
         self.cni = CniServer(self.cfg.cni_socket, self.handle_cni).start()
@@ -170,7 +172,7 @@ class Agent:
     # -- events and CNI --------------------------------------------------------------------------
     def _handler(self, kind: str) -> Any:
         def on_event(_type: str, new: Obj | None, old: Obj | None) -> None:
-            if relevant_change(kind, new, old):
+            if relevant_change(kind, new, old) or (kind == "Pod" and self.bandwidth.note_event(new, old)):
                 self.runner.request()
         return on_event
 
@@ -191,6 +193,9 @@ class Agent:
                 self.podnet.check(req)
             self.runner.request()
             return {}
+
+    def _pod(self, namespace: str, name: str) -> Obj | None:
+        return self.informers["Pod"].get(name, namespace)
 
     def _seen_pod(self, namespace: str, name: str, ip: str) -> bool:
         pod = self.informers["Pod"].get(name, namespace)
@@ -262,6 +267,7 @@ class Agent:
             synced = time.perf_counter()
             self._sync_links(intent, full)
             self.egress.sync(intent.egress, full)
+            self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
         self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)
         took = time.perf_counter() - start

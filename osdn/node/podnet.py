@@ -29,11 +29,12 @@ from osdn.api.cni import (
     CniRequest,
     add_result,
 )
-from osdn.api.quantity import QuantityError, parse_quantity
 from osdn.client import Client
 from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import links, tc
 from osdn.kernel.links import Route
+from osdn.node.bandwidth import BandwidthError, PodBandwidth
+from osdn.node.bandwidth import wanted as bandwidth_wanted
 from osdn.node.ipam import Ipam, Lease
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,12 @@ class PodNetwork:
     the agent's pod cache shows that IP."""
 
     def __init__(self, cfg: PodNetConfig, ipam: Ipam, client: Client, await_rules: Callable[[float], None],
-                 seen_pod: Callable[[str, str, str], bool], rules_timeout: float = 30.0) -> None:
+                 seen_pod: Callable[[str, str, str], bool], rules_timeout: float = 30.0,
+                 bandwidth: PodBandwidth | None = None) -> None:
         self.cfg, self.ipam, self.client = cfg, ipam, client
         self.await_rules, self.seen_pod = await_rules, seen_pod
         self.rules_timeout = rules_timeout
+        self.bandwidth = bandwidth or PodBandwidth(cfg.node_netns, cfg.node_name)
         self.lock = threading.Lock()  # held by the CNI server per request and by the agent's garbage collection
 
     # -- ADD -------------------------------------------------------------------------------------
@@ -153,14 +156,12 @@ class PodNetwork:
                           self.cfg.gateway, tuple(r.key() for r in self.cfg.routes()))
 
     def _bandwidth(self, pod: Obj, lease: Lease) -> None:
-        ann = pod["metadata"].get("annotations") or {}
         try:
-            want = tc.Bandwidth(*(parse_quantity(ann[k]).value() if ann.get(k) else None
-                                  for k in ("kubernetes.io/ingress-bandwidth", "kubernetes.io/egress-bandwidth")))
-        except QuantityError as exc:
-            raise CniError(INVALID_CONFIG, "failed to parse pod bandwidth", str(exc)) from exc
+            want = bandwidth_wanted(pod)
+        except BandwidthError as exc:
+            raise CniError(INVALID_CONFIG, "invalid pod bandwidth", str(exc)) from exc
         if want != tc.Bandwidth():
-            tc.ensure_bandwidth(self.cfg.node_netns, lease.host_veth, want)
+            self.bandwidth.apply(lease.host_veth, want)
 
     def _publish(self, pod: Obj, lease: Lease) -> None:
         """Write status.podIP and wait until the agent's cache shows it (so policies select it)."""
