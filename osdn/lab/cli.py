@@ -350,6 +350,9 @@ def stop_node(node: str, name: str, lab_dir: str) -> None:
 def start_node(node: str, timeout: float, name: str, lab_dir: str) -> None:
     """Bring NODE back after stop-node: start its agent, wait for its first sync, link up.
 
+    The agent starts with its recorded command line and syncs the node's kernel state before the
+    underlay link comes back, so the node returns with current rules.
+
     \b
     Examples:
       osdn lab start-node node2
