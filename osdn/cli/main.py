@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 
 from osdn import __version__
-from osdn.cli import admin, analysis, crud, master_cmd, meta, node_cmd, podnetwork, pods, server_cmd, verify
+from osdn.cli import (
+    admin,
+    analysis,
+    crud,
+    master_cmd,
+    meta,
+    node_cmd,
+    podnetwork,
+    pods,
+    server_cmd,
+    troubleshoot,
+    verify,
+)
 from osdn.cli.context import Ctx
 from osdn.lab import cli as lab_cli
 
@@ -44,6 +56,8 @@ admin.adm.add_command(analysis.reachability)
 admin.adm.add_command(analysis.trace)
 admin.adm.add_command(verify.verify)
 admin.adm.add_command(podnetwork.pod_network)
+admin.adm.add_command(troubleshoot.diagnose)
+admin.adm.add_command(troubleshoot.capture)
 cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
 
 
