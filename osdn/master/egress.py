@@ -2,8 +2,10 @@
 
 One key ("egress"): any change of a NetNamespace, HostSubnet or Node, or a node health transition,
 marks the whole egress state dirty; the reconcile (debounced by `debounce` seconds) then
-1. runs `reallocate_egress_ips` when some node has egressCIDRs and writes changed
-   HostSubnet.egressIPs (an IP taken off a node is placed on the next round, as the reference).
+1. runs `reallocate_egress_ips` when some node has egressCIDRs, repeated on its own result until
+   it settles (`settle_egress_ips`: an IP taken off an offline node is placed on another node in the
+   same reconcile, so nodes see one move, not a drop and then a move), and writes changed
+   HostSubnet.egressIPs, nodes that lose an IP first.
    As in the reference, automatic assignment waits until the API inputs have been quiet for
    `assign_quiet` (1 s), so a burst of edits (IPs, then each node's egressCIDRs) is placed as one
    balanced batch; a node health transition and follow-up rounds run at once (fast failover), and
@@ -29,6 +31,8 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
+from prometheus_client import Counter
+
 from osdn.client import Client
 from osdn.master.controller import Controller, Informers, rv_of
 from osdn.master.events import Recorder
@@ -40,7 +44,8 @@ from osdn.model.egressip import (
     NamespaceEgress,
     NodeEgress,
     compute_egress_state,
-    reallocate_egress_ips,
+    settle_egress_ips,
+    write_order,
 )
 from osdn.model.health import Transition
 from osdn.model.sdnconfig import NetworkConfig
@@ -51,6 +56,20 @@ KEY = "egress"
 EGRESS_ANNOTATION = "network.osdn.io/egress"
 ACTIVE_ANNOTATION = "network.osdn.io/egress-active"
 HEALTH_ANNOTATION = "network.osdn.io/egress-health"
+MOVES = Counter("osdn_master_egress_ip_moves_total",
+                "Published egress decisions of a namespace that changed its egress IP or node, or started/stopped "
+                "dropping", ["to"])
+
+
+def decision_key(text: str | None) -> tuple[str, str, str] | None:
+    """(action, egress IP, node) of a published decision; None when absent. Pure."""
+    if text is None:
+        return None
+    try:
+        raw = json.loads(text)
+        return str(raw.get("action")), str(raw.get("egressIP") or ""), str(raw.get("node") or "")
+    except (ValueError, AttributeError):
+        return ("unreadable", "", "")
 
 
 def decision_annotation(d: EgressDecision) -> str | None:
@@ -220,8 +239,10 @@ class EgressController(Controller):
 
     def _assign(self, namespaces: list[NamespaceEgress], hostsubnets: dict[str, Obj], down: set[str]) -> None:
         nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
-        alloc = reallocate_egress_ips(namespaces, nodes, down)
-        for name, ips in alloc.changes(nodes).items():
+        alloc = settle_egress_ips(namespaces, nodes, down)
+        changes = alloc.changes(nodes)
+        for name in write_order(changes, nodes):
+            ips = changes[name]
             body = copy.deepcopy(hostsubnets[name])
             body["egressIPs"] = ips
             hostsubnets[name] = self._written("HostSubnet", self.client.update(body))
@@ -239,6 +260,9 @@ class EgressController(Controller):
             if wanted == current:
                 continue
             self._set_annotations("NetNamespace", netns, {EGRESS_ANNOTATION: wanted})
+            old, new = decision_key(current), decision_key(wanted)
+            if old is not None and new is not None and old != new:
+                MOVES.labels(new[0]).inc()
             if decision is not None and wanted is not None:
                 self.recorder.event("NetNamespace", name, "EgressDropped" if decision.action is Egress.DROP
                                     else "EgressIP", describe_decision(decision),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -390,3 +390,25 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
     plan.keep_existing(alloc, done)
     plan.place_new(alloc, done)
     return EgressAllocation(alloc, again=True)
+
+
+def settle_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable[NodeEgress],
+                      offline: Iterable[str] = (), rounds: int = 4) -> EgressAllocation:
+    """`reallocate_egress_ips` repeated on its own result until a round changes nothing (at most
+    `rounds`): an IP taken off an offline node is placed on another in the same decision, so nodes
+    see one move instead of "dropped" and then "moved" a round later. `again`: still unsettled."""
+    namespaces, current, down = list(namespaces), list(nodes), list(offline)
+    alloc = reallocate_egress_ips(namespaces, current, down)
+    for _ in range(rounds - 1):
+        if not alloc.again:
+            break
+        current = [replace(n, egress_ips=tuple(alloc.by_node[n.name])) if n.name in alloc.by_node else n
+                   for n in current]
+        alloc = reallocate_egress_ips(namespaces, current, down)
+    return alloc
+
+
+def write_order(changes: Mapping[str, list[str]], nodes: Iterable[NodeEgress]) -> list[str]:
+    """Nodes to write, those that lose an IP first: an IP is never on two HostSubnets at once."""
+    before = {n.name: set(n.egress_ips) for n in nodes}
+    return sorted(changes, key=lambda name: (not (before.get(name, set()) - set(changes[name])), name))

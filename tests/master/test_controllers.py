@@ -235,10 +235,17 @@ def test_manual_egress_ips_fail_over_in_list_order_and_conflicts_drop(srv: Serve
     assert "node node3" in dropped["reason"] and "offline" in dropped["reason"]
     fake_nodes["node3"].up()
     wait_for(lambda: (e := egress_of(srv, "ha")) and e["action"] == "via", timeout=10, what="back via node3")
-    # a second namespace claims the same IP: both are dropped, and a Warning event names the conflict
+    # a second project asking for the same IP is refused by admission...
     srv.cli("new-project", "thief", check=True)
     wait_for(lambda: "thief" in netids(srv), what="thief")
-    srv.cli("patch", "netnamespace", "thief", "--type=merge", "-p", '{"egressIPs": ["192.168.2.100"]}', check=True)
+    r = srv.cli("patch", "netnamespace", "thief", "--type=merge", "-p", '{"egressIPs": ["192.168.2.100"]}')
+    assert r.returncode == 1 and "already requested by project ha" in r.stderr
+    # ...but joined projects share theirs; isolated again, two NetIDs claim the IP: both are dropped,
+    # and a Warning event names the conflict
+    srv.cli("adm", "pod-network", "join-projects", "--to=ha", "thief", check=True)
+    srv.cli("patch", "netnamespace", "thief", "--type=merge", "-p",
+            '{"egressIPs": ["192.168.2.200", "192.168.2.100"]}', check=True)
+    srv.cli("adm", "pod-network", "isolate-projects", "thief", check=True)
     wait_for(lambda: (e := egress_of(srv, "ha")) and e["action"] == "drop", what="conflict drop")
     assert egress_of(srv, "thief")["action"] == "drop"
     events = srv.cli("describe", "netnamespace", "thief", check=True).stdout

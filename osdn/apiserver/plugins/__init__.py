@@ -18,6 +18,7 @@ import yaml
 from osdn.apiserver.admission import Plugin
 from osdn.apiserver.plugins.clusternetwork import ClusterNetworkMode
 from osdn.apiserver.plugins.egressfirewall import EgressFirewallPlacement
+from osdn.apiserver.plugins.egressip import EgressIPAdmission
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
 from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
 from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
@@ -59,6 +60,6 @@ def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
     if "RunOnceDuration" in configs:
         plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
     ingress = configs.get("IngressAdmission", {})
-    plugins += [ClusterNetworkMode(), EgressFirewallPlacement(), RouteHostname(), RouteHSTS(),
+    plugins += [ClusterNetworkMode(), EgressFirewallPlacement(), EgressIPAdmission(), RouteHostname(), RouteHSTS(),
                 IngressAdmission(bool(ingress.get("allowHostnameChanges", False)))]
     return plugins
