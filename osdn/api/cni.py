@@ -168,6 +168,24 @@ class Attachment:
     address: str  # CIDR
     gateway: str
     routes: tuple[tuple[str, str | None], ...]  # (dst, gw or None)
+    dns: PodDns | None = None
+
+
+@dataclass(frozen=True)
+class PodDns:
+    """The result's `dns` section: what the pod's resolv.conf must say (Kubernetes' ClusterFirst)."""
+
+    nameservers: tuple[str, ...]
+    search: tuple[str, ...]
+    options: tuple[str, ...] = ("ndots:5",)
+
+    def result(self) -> Obj:
+        return {"nameservers": list(self.nameservers), "search": list(self.search), "options": list(self.options)}
+
+
+def pod_dns(namespace: str, nameserver: str, domain: str = "cluster.local") -> PodDns:
+    """Pure: a pod's DNS: the cluster DNS service VIP, kube's search path and ndots:5."""
+    return PodDns((nameserver,), (f"{namespace}.svc.{domain}", f"svc.{domain}", domain))
 
 
 def add_result(version: str, att: Attachment, prev: Mapping[str, Any] | None = None) -> Obj:
@@ -182,5 +200,6 @@ def add_result(version: str, att: Attachment, prev: Mapping[str, Any] | None = N
         ip = {"version": "4", **ip}
     routes = [{"dst": d, **({"gw": g} if g else {})} for d, g in att.routes]
     return {**base, "cniVersion": version, "interfaces": interfaces, "ips": list(base.get("ips") or []) + [ip],
-            "routes": list(base.get("routes") or []) + routes, "dns": base.get("dns") or {}}
+            "routes": list(base.get("routes") or []) + routes,
+            "dns": att.dns.result() if att.dns else base.get("dns") or {}}
 

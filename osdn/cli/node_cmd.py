@@ -62,12 +62,17 @@ def periods_from_file(path: str) -> dict[str, float]:
                    "[Network cluster's iptables-min-sync-period, else 1s].")
 @click.option("--subnet-timeout", default="60s", show_default=True, help="How long to wait for the HostSubnet.")
 @click.option("--metrics-listen", default="", metavar="HOST:PORT", help="Serve Prometheus /metrics here.")
+@click.option("--dns-upstream", "dns_upstreams", multiple=True, metavar="IP[:PORT]",
+              help="Resolver for names outside cluster.local (repeat for more, tried in order) [none: SERVFAIL].")
+@click.option("--dns-port", default=53, show_default=True, type=click.IntRange(0, 65535),
+              help="The node's DNS server port on its pod gateway address (0: no DNS server).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @pass_ctx
 def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str | None, config_file: str | None,
          cni_socket: str, state_dir: str, sync_period: str | None, min_sync_period: str | None,
-         subnet_timeout: str, metrics_listen: str, log_level: str) -> None:
+         subnet_timeout: str, metrics_listen: str, dns_upstreams: tuple[str, ...], dns_port: int,
+         log_level: str) -> None:
     """Run the node agent: keep NETNS equal to the API state and serve CNI on a unix socket.
 
     Watches the API (pods, namespaces, policies, subnets, ...) and programs the node's bridge,
@@ -90,7 +95,8 @@ def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str 
             sync_period=parse_duration(sync_period, "--sync-period") if sync_period else file_periods.get("sync"),
             min_sync_period=(parse_duration(min_sync_period, "--min-sync-period") if min_sync_period
                              else file_periods.get("min")),
-            subnet_timeout=parse_duration(subnet_timeout, "--subnet-timeout"), metrics_listen=metrics_listen)
+            subnet_timeout=parse_duration(subnet_timeout, "--subnet-timeout"), metrics_listen=metrics_listen,
+            dns_upstreams=dns_upstreams, dns_port=dns_port)
         agent = Agent(cfg)
         signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: agent.stopping.set())

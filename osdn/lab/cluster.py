@@ -270,7 +270,7 @@ def _start_agents(lab: LabInfo, topo: topology.LabTopology, procs: dict[str, sub
                             os.path.join(node_dir, "node.conf"), os.path.join(lab.dir, f"{plan.name}.log"))
             _write_node_config(client, lab, info)
             argv = osdn_argv("node", "--name", info.name, "--netns", info.netns, "--node-ip", info.ip,
-                             "--config", info.config, "--cni-socket", info.socket)
+                             "--config", info.config, "--cni-socket", info.socket, "--dns-upstream", topo.dns_ip)
             procs[info.name] = spawn(lab.dir, argv, f"node:{info.name}", info.log)
             lab.nodes.append(info)
     lab.save()

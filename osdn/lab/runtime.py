@@ -159,11 +159,27 @@ def result_ip(result: Obj) -> str:
 # -- the pod's view: /etc/resolv.conf and /etc/hosts ----------------------------------------------
 
 def render_resolv_conf(namespace: str, nameserver: str) -> str:
-    """The pod's resolv.conf: kube's search path; the lab's DNS server (no cluster DNS yet). Pure."""
-    return (f"# written by the osdn lab kubelet; no cluster DNS yet: {nameserver} is the lab's outside\n"
-            f"# world DNS server (zone ext.test), what a kubelet without clusterDNS gives its pods\n"
+    """The pod's resolv.conf when the CNI result names no DNS: kube's search path and the lab's outside
+    world DNS server. Pure."""
+    return (f"# written by the osdn lab kubelet; the CNI result named no cluster DNS: {nameserver} is the\n"
+            f"# lab's outside world DNS server (zone ext.test), what a kubelet without clusterDNS gives its pods\n"
             f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
             f"nameserver {nameserver}\noptions ndots:5\n")
+
+
+def resolv_conf_from_cni(dns: Obj) -> str | None:
+    """The pod's resolv.conf from the CNI ADD result's `dns` section (the node's cluster DNS: the DNS
+    service VIP, kube's search path, ndots:5); None when the result has no nameserver. Pure."""
+    servers = [str(s) for s in dns.get("nameservers") or []]
+    if not servers:
+        return None
+    lines = ["# written by the osdn lab kubelet from the CNI result's dns section (cluster DNS)"]
+    if dns.get("search"):
+        lines.append("search " + " ".join(str(s) for s in dns["search"]))
+    lines += [f"nameserver {s}" for s in servers]
+    if dns.get("options"):
+        lines.append("options " + " ".join(str(o) for o in dns["options"]))
+    return "\n".join(lines) + "\n"
 
 
 def render_hosts(pod_name: str, ip: str) -> str:
@@ -181,13 +197,15 @@ def pod_etc_dir(lab: LabInfo, pod: Obj) -> str:
     return os.path.join(lab.dir, "pods", f"{meta.get('namespace', '')}_{meta['name']}")
 
 
-def write_pod_etc(lab: LabInfo, pod: Obj, ip: str) -> str:
-    """Write the pod's resolv.conf and hosts; the directory holding them."""
+def write_pod_etc(lab: LabInfo, pod: Obj, ip: str, dns: Obj | None = None) -> str:
+    """Write the pod's resolv.conf (from the CNI result's `dns`, else the lab's outside DNS) and
+    hosts; the directory holding them."""
     etc = pod_etc_dir(lab, pod)
     os.makedirs(etc, exist_ok=True)
     nameserver = topology.plan_lab(lab.name, max(1, len(lab.nodes))).dns_ip
     meta = pod["metadata"]
-    for name, text in (("resolv.conf", render_resolv_conf(meta.get("namespace", ""), nameserver)),
+    resolv = resolv_conf_from_cni(dns or {}) or render_resolv_conf(meta.get("namespace", ""), nameserver)
+    for name, text in (("resolv.conf", resolv),
                        ("hosts", render_hosts(meta["name"], ip))):
         with open(os.path.join(etc, name), "w") as fh:
             fh.write(text)
@@ -214,8 +232,9 @@ def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subpr
     netns.ensure_netns(ns)
     try:
         links.with_netlink(ns, lambda nl: links.set_link(nl, "lo", up=True))
-        rt.ip = result_ip(run_cni("ADD", node, pod, ns))
-        write_pod_etc(lab, pod, rt.ip)
+        result = run_cni("ADD", node, pod, ns)
+        rt.ip = result_ip(result)
+        write_pod_etc(lab, pod, rt.ip, result.get("dns"))
         proc = spawn_container(lab, pod, rt)
     except BaseException:
         stop_pod(lab, node, pod, rt)

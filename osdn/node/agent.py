@@ -41,11 +41,13 @@ from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
 from osdn.node.bandwidth import PodBandwidth
 from osdn.node.cniserver import CniServer
-from osdn.node.compile import LocalAttachment, NodeFacts, compile_intent, relevant_change
+from osdn.node.compile import LocalAttachment, NodeFacts, relevant_change
 from osdn.node.dataplane import Dataplane
+from osdn.node.dns.server import AnswerHook, DnsConfig, DnsServer, SharedZone
 from osdn.node.egress_intent import egress_for
 from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
 from osdn.node.intent import NodeIntent
+from osdn.node.intentsource import IntentSource
 from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
 from osdn.node.podnet import PodNetConfig, PodNetwork
@@ -54,7 +56,7 @@ from osdn.node.runner import SyncRunner
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork")
+KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork", "Service", "Endpoints")
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
 NODE_SYSCTLS: dict[str, str | int] = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
@@ -79,6 +81,8 @@ class AgentConfig:
     bridge: str = "osdnbr0"
     vxlan: str = "osdnvx0"
     metrics_listen: str = ""
+    dns_upstreams: tuple[str, ...] = ()  # where the node's DNS server forwards non-cluster names
+    dns_port: int = 53  # the node's DNS server on <gateway>:<port>, UDP and TCP (0: no DNS server)
 
     @property
     def ipam_path(self) -> Path:
@@ -89,6 +93,9 @@ class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.client = Client(cfg.client)
+        self.dns_zone = SharedZone()
+        self.dns: DnsServer | None = None
+        self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()])
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
         self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
@@ -128,11 +135,30 @@ class Agent:
                                  self.await_rules, self._seen_pod, bandwidth=self.bandwidth)
         self._spawn(self.runner.run, "sync")
         self.await_rules(60)  # the first sync adopts what a previous agent left, before any new pod
+        self._start_dns(subnet)
         self.cni = CniServer(self.cfg.cni_socket, self.handle_cni).start()
         if self.cfg.metrics_listen:
             metrics.serve(self.cfg.metrics_listen)
         log.info("node %s ready: netns %s, subnet %s, CNI on %s", self.cfg.name, self.cfg.netns, subnet,
                  self.cfg.cni_socket)
+
+    def _start_dns(self, subnet: str) -> None:
+        """The node's DNS server on the pod gateway (the cluster DNS VIP's node-local endpoint)."""
+        if not self.cfg.dns_port:
+            return
+        from osdn.model.subnets import gateway_for
+        cfg = DnsConfig(self.cfg.netns, gateway_for(subnet), self.cfg.dns_port, self.cfg.dns_upstreams)
+        try:
+            self.dns = DnsServer(cfg, self.dns_zone).start()
+        except OSError as exc:
+            raise AgentError(f"node {self.cfg.name}: cannot serve DNS on {cfg.listen}:{cfg.port} in "
+                             f"{self.cfg.netns}: {exc}") from exc
+
+    def set_dns_answer_hook(self, hook: AnswerHook | None) -> None:
+        """Let `hook(client_ip, name, addresses, ttl)` see (and hold) every DNS answer with addresses
+        before it reaches the pod (see `osdn.node.dns.server`); the egress firewall's entry point."""
+        if self.dns is not None:
+            self.dns.set_answer_hook(hook)
 
     def run(self) -> None:
         self.start()
@@ -142,6 +168,8 @@ class Agent:
         self.stopping.set()
         if self.cni is not None:
             self.cni.stop()
+        if self.dns is not None:
+            self.dns.stop()
         self.runner.stop()
         for t in self._threads:
             t.join(timeout=5)
@@ -172,6 +200,8 @@ class Agent:
     # -- events and CNI --------------------------------------------------------------------------
     def _handler(self, kind: str) -> Any:
         def on_event(_type: str, new: Obj | None, old: Obj | None) -> None:
+            self.intents.record(kind, new, old)
+            self.dns_zone.update(kind, new, old)
             if relevant_change(kind, new, old) or (kind == "Pod" and self.bandwidth.note_event(new, old)):
                 self.runner.request()
         return on_event
@@ -259,7 +289,7 @@ class Agent:
         with metrics.SYNC_ERRORS.count_exceptions(), self.proxy_config.reporting_errors():
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
             objs = self.snapshot()
-            intent = compile_intent(objs, self.facts())
+            intent = self.intents.intent(self.facts(), full)
             intent = replace(intent, egress=egress_for(intent, objs))
             compiled = time.perf_counter()
             stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
@@ -295,7 +325,10 @@ class Agent:
         depend on changed since the last success, unless `full`."""
         prefix = int(intent.local_subnet.split("/")[1])
         remotes = sorted({n.node_ip for n in intent.nodes if n.name != self.cfg.name and n.node_ip != self.cfg.node_ip})
-        want = (f"{intent.gateway}/{prefix}", self._mtu(), self._vxlan_port(), tuple(remotes), intent.cluster_cidrs)
+        # the service network on the bridge too: a ClusterIP packet no rule DNATed reaches the forward
+        # hook (rejected: no endpoints; dropped: unknown port) whatever the node's other routes
+        onlink = (*intent.cluster_cidrs, intent.service_cidr)
+        want = (f"{intent.gateway}/{prefix}", self._mtu(), self._vxlan_port(), tuple(remotes), onlink)
         if want == self._links_applied and not full:
             return
         self._links_applied = None

@@ -28,11 +28,13 @@ from osdn.api.cni import (
     CniError,
     CniRequest,
     add_result,
+    pod_dns,
 )
 from osdn.client import Client
 from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import links, tc
 from osdn.kernel.links import Route
+from osdn.model.servicenet import dns_service_ip
 from osdn.node.bandwidth import BandwidthError, PodBandwidth
 from osdn.node.bandwidth import wanted as bandwidth_wanted
 from osdn.node.ipam import Ipam, Lease
@@ -153,7 +155,8 @@ class PodNetwork:
         except OsdnError as exc:
             raise CniError(INTERNAL, f"cannot attach container {req.container_id[:12]}", exc.message) from exc
         return Attachment(lease.host_veth, host.mac if host else "", req.ifname, spec.pod_mac, req.netns, cidr,
-                          self.cfg.gateway, tuple(r.key() for r in self.cfg.routes()))
+                          self.cfg.gateway, tuple(r.key() for r in self.cfg.routes()),
+                          pod_dns(lease.namespace, dns_service_ip(self.cfg.service_cidr)))
 
     def _bandwidth(self, pod: Obj, lease: Lease) -> None:
         try:

@@ -105,8 +105,18 @@ def services(draw: st.DrawFn) -> Obj:
                          "ports": [{"name": "web", "port": 8080}]}]}
 
 
+@st.composite
+def egress_firewalls(draw: st.DrawFn) -> Obj:
+    to = draw(st.sampled_from([{"cidrSelector": "203.0.113.0/24"}, {"dnsName": "web.ext.test"}]))
+    ann = {"network.osdn.io/dns-resolved": '{"web.ext.test": ["203.0.113.80"]}'} if draw(st.booleans()) else {}
+    return {"kind": "EgressNetworkPolicy", "metadata": {"name": draw(st.sampled_from(["default", "second"])),
+                                                        "namespace": draw(st.sampled_from(NAMESPACES)),
+                                                        "annotations": ann},
+            "spec": {"egress": [{"type": draw(st.sampled_from(["Allow", "Deny"])), "to": to}]}}
+
+
 EVENT = st.tuples(st.sampled_from(["put", "put", "put", "delete"]),
-                  st.one_of(pods(), pods(), policies(), namespaces(), services(), st.sampled_from([cn("multitenant"),
+                  st.one_of(pods(), pods(), policies(), namespaces(), services(), egress_firewalls(), st.sampled_from([cn("multitenant"),
                                                                                       cn("networkpolicy"),
                                                                                       cn("subnet")])))
 ATTACHMENTS = st.lists(st.tuples(st.sampled_from(NAMESPACES), st.sampled_from(["p", "l"]), st.sampled_from(IPS[:4])),
