@@ -469,7 +469,21 @@ def ensure_pod_interface(spec: PodInterface) -> bool:
 
 def _pod_host_side(nl: NL, spec: PodInterface) -> bool:
     changed = ensure_veth(nl, spec.host_veth, spec.ifname, spec.pod_netns)
-    return set_link(nl, spec.host_veth, mtu=spec.mtu, master=spec.bridge, up=True) or changed
+    changed = set_link(nl, spec.host_veth, mtu=spec.mtu, master=spec.bridge, up=True) or changed
+    return ensure_hairpin(nl, spec.host_veth) or changed
+
+
+def ensure_hairpin(nl: NL, port: str) -> bool:
+    """Hairpin mode on a bridge port (as the CNI bridge plugin's `hairpinMode`): a pod that reaches
+    itself through a service ClusterIP gets its DNATed packet back out of the port it came in on
+    (br_netfilter bridges a DNAT whose new destination is on the same bridge)."""
+    idx = nl.require(port)
+    info = nl.ipr.brport("show", index=idx)[0].get_attr("IFLA_PROTINFO")
+    if info is not None and info.get_attr("IFLA_BRPORT_MODE") == 1:
+        return False
+    with nl_errors(f"set hairpin mode on bridge port {port!r} in netns {nl.netns!r}"):
+        nl.ipr.brport("set", index=idx, mode=1)
+    return nl.note(f"set {port} hairpin on")
 
 
 def _pod_side(nl: NL, spec: PodInterface) -> bool:

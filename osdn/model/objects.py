@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from osdn.model.servicenet import is_node_local
+
 Obj = Mapping[str, Any]
 IPv4 = ipaddress.IPv4Address
 Net = ipaddress.IPv4Network
@@ -128,6 +130,9 @@ def pod_from_obj(obj: Obj) -> Pod:
                MappingProxyType(env))
 
 
+DEFAULT_AFFINITY_TIMEOUT = 10800  # seconds, Kubernetes' default for sessionAffinity ClientIP
+
+
 @dataclass(frozen=True)
 class ServicePort:
     name: str
@@ -143,6 +148,8 @@ class Service:
     cluster_ip: IPv4 | None  # None: headless or not allocated
     selector: Mapping[str, str] | None  # None: no selector (endpoints managed by hand)
     ports: tuple[ServicePort, ...]
+    affinity_timeout: int | None = None  # sessionAffinity ClientIP: seconds; None: no affinity
+    node_local: bool = False  # forwards to each node's own gateway (`osdn.model.servicenet`)
 
     @property
     def key(self) -> str:
@@ -158,8 +165,13 @@ def service_from_obj(obj: Obj) -> Service:
         target = int(target) if isinstance(target, int) or str(target).isdigit() else str(target)
         ports.append(ServicePort(str(p.get("name") or ""), port, str(p.get("protocol") or "TCP").upper(), target))
     selector = spec.get("selector")
+    affinity = None
+    if spec.get("sessionAffinity") == "ClientIP":
+        cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+        affinity = int(cfg.get("timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT)
     return Service(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
-                   parse_ip(spec.get("clusterIP")), frozen_map(selector) if selector else None, tuple(ports))
+                   parse_ip(spec.get("clusterIP")), frozen_map(selector) if selector else None, tuple(ports),
+                   affinity, is_node_local(meta(obj).get("annotations")))
 
 
 @dataclass(frozen=True)

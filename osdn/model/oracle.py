@@ -212,6 +212,9 @@ def _service(state: ClusterState, conn: Connection) -> Verdict:
     svc = state.service(ns, name)
     if svc is None:
         raise BadRequestError(f"service {conn.dst.service} not found")
+    if svc.node_local:
+        ok, local_steps, target = services.node_local_backend(state, svc, conn.src, conn.protocol, conn.port)
+        return Verdict(conn, ok, tuple(local_steps), conn.src.ip if ok else None, target)
     backends, steps = services.compute_backends(state, svc, conn.protocol, conn.port)
     subs = []
     for b in backends:

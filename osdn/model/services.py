@@ -5,6 +5,10 @@ taken from it (the port by the service port's name); without one they are derive
 controller would: pods of the service's namespace matching its selector, with an IP, the target
 port resolved per pod (a named targetPort that a pod lacks excludes that pod). A headless service
 forwards nothing: its name resolves straight to the pods, on the requested port.
+
+A node-local service (the cluster DNS, `osdn.model.servicenet`) has no endpoints in the API: every
+node DNATs it to its own pod gateway on the targetPort, so from a pod or node it always reaches the
+client's own node, which no isolation or policy polices (`node_local_backend`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass
 
 from osdn.model.cluster import ClusterState
 from osdn.model.objects import IPv4, Service, ServicePort
-from osdn.model.verdict import DENY, INFO, Step
+from osdn.model.subnets import gateway_for
+from osdn.model.verdict import ALLOW, DENY, INFO, Endpoint, Step
 
 STAGE = "service"
 
@@ -41,6 +46,31 @@ def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int
             targets = ", ".join(_name(state, b) for b in backends)
             return backends, [Step(STAGE, INFO, ref, rule, f"{svc.cluster_ip}:{port}/{protocol} -> {targets}")]
     return [], [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")]
+
+
+def service_port(svc: Service, protocol: str, port: int) -> tuple[int, ServicePort] | None:
+    """Pure: the service port (with its index) a connection on protocol/port uses, if any."""
+    return next(((i, sp) for i, sp in enumerate(svc.ports) if sp.port == port and sp.protocol == protocol), None)
+
+
+def node_local_backend(state: ClusterState, svc: Service, src: Endpoint, protocol: str, port: int
+                       ) -> tuple[bool, list[Step], str | None]:
+    """Pure: a node-local service from `src`: allowed iff the port exists; the target is the
+    gateway of the client's node (None if the client has no node with a subnet)."""
+    ref = f"Service {svc.key}"
+    found = service_port(svc, protocol, port)
+    if found is None:
+        return False, [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")], None
+    i, sp = found
+    pod = state.pod(src.pod) if src.pod else None
+    node = pod.node if pod is not None else (src.node or "")
+    subnet = next((h.subnet for h in state.host_subnets if h.node == node and h.subnet is not None), None)
+    gateway = gateway_for(str(subnet)) if subnet is not None else None
+    target = f"{gateway}:{sp.target}" if gateway else None
+    where = f"node {node}'s gateway {target}" if target else "the client's own node"
+    return True, [Step(STAGE, ALLOW, ref, f"spec.ports[{i}]",
+                       f"node-local: {svc.cluster_ip}:{port}/{protocol} -> {where}; a pod always reaches "
+                       "its own node")], target
 
 
 def _name(state: ClusterState, b: Backend) -> str:

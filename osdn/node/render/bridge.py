@@ -8,6 +8,7 @@ family (which has none here) is enough.
   other port must carry (port, IP, MAC) of a local pod, ARP included; everything else (unknown
   ports, IPv6, forged addresses) is dropped and counted in `drop_spoof`.
 - forward, output, input: multicast, see `render.multicast` (every mode; none is enabled in subnet mode).
+- hairpin_echo (forward, first): no flooded frame goes back out of its own pod port (`render.services`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from osdn.node.render import elements as el
 from osdn.node.render.multicast import BRIDGE_PRIO, render_multicast
 from osdn.node.render.multicast import COUNTERS as MULTICAST_COUNTERS
 from osdn.node.render.ruleset import Chain, Set, Table
+from osdn.node.render.services import render_hairpin_echo
 
 
 def render_bridge_table(intent: NodeIntent) -> Table:
@@ -30,6 +32,9 @@ def render_bridge_table(intent: NodeIntent) -> Table:
     mc_sets, mc_chains = render_multicast(intent)
     sets.extend(mc_sets)
     chains.extend(mc_chains)
+    echo_set, echo_chain = render_hairpin_echo(p.veth for p in intent.local_pods)  # see render.services
+    sets.append(echo_set)
+    chains.append(echo_chain)
     counters = ("drop_spoof", "drop_pod_vxlan", *MULTICAST_COUNTERS)
     return Table("bridge", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 

@@ -1,0 +1,157 @@
+"""Service forwarding (render.services) loaded by `Dataplane.sync` into a real node netns, judged by packets.
+
+Lab: node netns with bridge br0 (gateway 10.128.0.1/23) and pods p1..p4 (as in test_render_dataplane).
+Each pod serves TCP on 8080 answering its own name, so a client can tell which endpoint it reached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from nsutil import Lab, leftovers, sh
+from test_render_dataplane import PODS, intent_for
+
+from osdn.node.dataplane import Dataplane
+from osdn.node.intent import NodeIntent, Policy, PolicyRule, PortRange
+from osdn.node.services import ServiceEndpoint, ServiceVIP
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+IP = {name: spec[0] for name, spec in PODS.items()}
+NAMED = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080)); s.listen(64); print("ready", flush=True)
+while True:
+    c, a = s.accept(); c.sendall((sys.argv[1] + " " + a[0]).encode()); c.close()
+"""
+MANY = r"""
+import socket, sys
+out = []
+for _ in range(int(sys.argv[3])):
+    s = socket.socket(); s.settimeout(1.0)
+    try:
+        s.connect((sys.argv[1], int(sys.argv[2]))); out.append(s.recv(100).decode())
+    except OSError as e:
+        out.append("FAIL " + type(e).__name__)
+    s.close()
+print("\n".join(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    lab = Lab("svc")
+    try:
+        sh("ip", "netns", "exec", lab.node, "sysctl", "-qw", "net.ipv4.ip_forward=1")  # as the agent sets it
+        sh("ip", "-n", lab.node, "route", "add", "172.30.0.0/16", "dev", "br0")  # ditto (links.ensure_node_bridge)
+        for name, (ip, _, _) in PODS.items():
+            lab.add_pod(name, ip)
+            sh("ip", "-n", lab.node, "link", "set", lab.pods[name].veth, "type", "bridge_slave", "hairpin", "on")
+            p = subprocess.Popen(["ip", "netns", "exec", lab.pods[name].ns, sys.executable, "-c", NAMED, name],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            lab.procs.append(p)
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        yield lab
+    finally:
+        lab.cleanup()
+        assert leftovers() == [], "every namespace of this run must be gone"
+
+
+@pytest.fixture
+def dp(lab: Lab) -> Iterator[Dataplane]:
+    with Dataplane(lab.node) as dp:
+        try:
+            yield dp
+        finally:
+            dp.teardown()
+
+
+def connects(lab: Lab, src: str, ip: str, port: int, n: int = 1) -> list[str]:
+    r = sh("ip", "netns", "exec", lab.pods[src].ns, sys.executable, "-c", MANY, ip, str(port), str(n))
+    return r.stdout.split("\n")[:n]
+
+
+def vip(port: int, *pods: str, affinity: int | None = None, key: str = "a/web:http") -> ServiceVIP:
+    return ServiceVIP("172.30.0.20", "tcp", port, key, tuple(ServiceEndpoint(IP[p], 8080) for p in pods), affinity)
+
+
+def with_services(intent: NodeIntent, *services: ServiceVIP) -> NodeIntent:
+    return replace(intent, services=tuple(sorted(services)))
+
+
+def test_clusterip_spreads_over_endpoints_and_replies_come_from_the_vip(lab: Lab, dp: Dataplane) -> None:
+    dp.sync(with_services(intent_for(lab, "subnet"), vip(80, "p2", "p3")), full=True)
+    got = Counter(line.split()[0] for line in connects(lab, "p1", "172.30.0.20", 80, 40))
+    assert set(got) == {"p2", "p3"} and min(got.values()) >= 5, got  # random over both endpoints
+    assert connects(lab, "p1", "172.30.0.20", 80)[0] .endswith(IP["p1"])  # the endpoint sees the real client
+
+
+def test_no_endpoints_is_refused_at_once_and_unknown_port_dropped(lab: Lab, dp: Dataplane) -> None:
+    dp.sync(with_services(intent_for(lab, "subnet"), vip(80), vip(81, "p2")), full=True)
+    assert connects(lab, "p1", "172.30.0.20", 80) == ["FAIL ConnectionRefusedError"]
+    assert connects(lab, "p1", "172.30.0.20", 82) == ["FAIL TimeoutError"]
+    assert connects(lab, "p1", "172.30.0.20", 81)[0].startswith("p2 ")
+
+
+def test_hairpin_reaches_itself_masqueraded_even_when_isolated(lab: Lab, dp: Dataplane) -> None:
+    deny_all = Policy("a", "deny", frozenset({IP["p1"]}), ingress=True)
+    dp.sync(with_services(intent_for(lab, "networkpolicy", (deny_all,)), vip(80, "p1")), full=True)
+    assert connects(lab, "p1", "172.30.0.20", 80) == ["p1 10.128.0.1"]  # from the node's bridge address
+    assert connects(lab, "p2", "172.30.0.20", 80) == ["FAIL TimeoutError"]  # policy judges the endpoint
+
+
+def test_policy_judges_the_endpoint_pod_and_port_after_dnat(lab: Lab, dp: Dataplane) -> None:
+    allow_8080 = Policy("a", "p", frozenset({IP["p2"]}), ingress=True,
+                        ingress_rules=(PolicyRule(all_peers=True, all_ports=False,
+                                                  ports=frozenset({PortRange("tcp", 8080, 8080)})),))
+    dp.sync(with_services(intent_for(lab, "networkpolicy", (allow_8080,)), vip(80, "p2")), full=True)
+    assert connects(lab, "p3", "172.30.0.20", 80)[0].startswith("p2 ")  # 80 -> 8080, allowed on 8080
+
+
+def test_multitenant_isolation_applies_to_the_endpoint(lab: Lab, dp: Dataplane) -> None:
+    dp.sync(with_services(intent_for(lab, "multitenant"), vip(80, "p3")), full=True)  # p3: netid 11
+    assert connects(lab, "p1", "172.30.0.20", 80) == ["FAIL TimeoutError"]  # netid 10 -> 11
+    assert connects(lab, "p4", "172.30.0.20", 80)[0].startswith("p3 ")  # global -> anyone
+
+
+def test_session_affinity_holds_and_survives_a_full_sync(lab: Lab, dp: Dataplane) -> None:
+    intent = with_services(intent_for(lab, "subnet"), vip(80, "p2", "p3", "p4", affinity=60))
+    dp.sync(intent, full=True)
+    first = {line.split()[0] for line in connects(lab, "p1", "172.30.0.20", 80, 15)}
+    assert len(first) == 1, first
+    dp.sync(intent, full=True)  # a full sync plans against the kernel: the affinity set is not diffed
+    again = {line.split()[0] for line in connects(lab, "p1", "172.30.0.20", 80, 5)}
+    assert again == first
+
+
+def test_endpoint_change_is_chains_and_elements_only(lab: Lab, dp: Dataplane) -> None:
+    base = intent_for(lab, "subnet")
+    dp.sync(with_services(base, vip(80, "p2")), full=True)
+    stats = dp.sync(with_services(base, vip(80, "p3"), vip(81, "p2", key="a/other:http")))
+    assert not stats.replaced_tables and stats.chains_changed > 0
+    assert connects(lab, "p1", "172.30.0.20", 80)[0].startswith("p3 ")
+    assert connects(lab, "p1", "172.30.0.20", 81)[0].startswith("p2 ")
+    dp.verify(with_services(base, vip(80, "p3"), vip(81, "p2", key="a/other:http")))
+
+
+def test_hairpin_ports_do_not_echo_broadcasts(lab: Lab, dp: Dataplane) -> None:
+    dp.sync(with_services(intent_for(lab, "subnet"), vip(80, "p1")), full=True)
+    mac = lab.pods["p1"].mac
+    dump = subprocess.Popen(["ip", "netns", "exec", lab.pods["p1"].ns, "tcpdump", "-nn", "-l", "-Q", "in", "-i", "eth0",
+                             "-c", "1", "arp", "and", "ether", "src", mac], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        import time
+        time.sleep(0.5)
+        sh("ip", "netns", "exec", lab.pods["p1"].ns, "ping", "-c1", "-W1", "10.128.0.99", check=False)  # ARP broadcast
+        time.sleep(0.3)
+        assert dump.poll() is None, "p1 received its own ARP broadcast back"
+    finally:
+        dump.kill()
+        dump.wait()
