@@ -139,7 +139,7 @@ class Resolver:
                 got, _tcp = dns.query.udp_with_fallback(ask, host, timeout=self.cfg.upstream_timeout,
                                                          port=int(port or 53))
             except (dns.exception.DNSException, OSError) as exc:
-                log.warning("dns: upstream %s failed for %s: %s", upstream, q.name, exc or type(exc).__name__)
+                log.warning("dns: upstream %s failed for %s: %s", upstream, q.name, str(exc) or type(exc).__name__)
                 continue
             if got.rcode() in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
                 continue
@@ -149,7 +149,7 @@ class Resolver:
         return _error_message(query, dns.rcode.SERVFAIL)
 
     # -- step 4: the hook ------------------------------------------------------------------------
-    def hold(self, client: str, response: dns.message.Message) -> dns.message.Message:
+    def hold(self, client: str, query: dns.message.Message, response: dns.message.Message) -> dns.message.Message:
         """Run the answer hook (if any, and the answer has addresses); SERVFAIL if it fails."""
         hook = self.hook
         addrs = tuple(r.address for rr in response.answer if rr.rdtype == dns.rdatatype.A for r in rr)
@@ -160,8 +160,8 @@ class Resolver:
         try:
             _wait(hook(client, name, addrs, ttl), self.cfg.hold_timeout)
         except Exception as exc:
-            log.warning("dns: answer hook refused %s %s for %s: %s", name, addrs, client, exc or type(exc).__name__)
-            return _error_message(response, dns.rcode.SERVFAIL)
+            log.warning("dns: answer hook refused %s %s for %s: %s", name, addrs, client, str(exc) or type(exc).__name__)
+            return _error_message(query, dns.rcode.SERVFAIL)
         return response
 
     def handle(self, wire: bytes, client: str) -> dns.message.Message | bytes | None:
@@ -169,7 +169,7 @@ class Resolver:
         query = self.parse(wire)
         if not isinstance(query, dns.message.Message):
             return query
-        return self.hold(client, self.local(query) or self.forward(query))
+        return self.hold(client, query, self.local(query) or self.forward(query))
 
 
 def _wait(result: Any, timeout: float) -> None:
