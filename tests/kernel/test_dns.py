@@ -10,10 +10,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from nsutil import Lab, leftovers, sh
 
 from osdn.node.dns.server import DnsConfig, DnsServer, SharedZone
-
-from nsutil import Lab, leftovers, sh
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
