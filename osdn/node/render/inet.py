@@ -43,7 +43,7 @@ HEAD = (
 )
 
 SRCNAT_PRIO = 100  # `priority srcnat`
-MASQUERADE = "ip saddr @cluster_cidrs ip daddr != @cluster_cidrs masquerade"
+MASQUERADE = "ip saddr @cluster_cidrs ip daddr != @cluster_cidrs ip daddr != 224.0.0.0/4 masquerade"  # multicast is bridged, never translated
 
 
 def render_inet_table(intent: NodeIntent) -> Table:
