@@ -82,6 +82,14 @@ class ServerProc:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "osdn", "server", "--data-dir", str(self.data_dir),
                  "--listen", f"127.0.0.1:{self.port}", *self.args], stdout=log, stderr=log)
+        try:
+            self._wait_healthy(log_path)
+        except BaseException:
+            self.stop()   # a server that never became healthy must not outlive the test
+            raise
+
+    def _wait_healthy(self, log_path: Path) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -93,7 +101,7 @@ class ServerProc:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("osdn server did not become healthy in 20 s")
+        raise RuntimeError(f"osdn server did not become healthy in 20 s; see {log_path}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

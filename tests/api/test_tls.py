@@ -47,8 +47,8 @@ def test_restart_keeps_the_ca_and_adds_requested_sans(tmp_path: Path) -> None:
     finally:
         srv.stop()
     srv.args = ["--tls-san", "api.example.com", "--tls-san", "192.0.2.7"]
-    srv.start()
     try:
+        srv.start()
         assert (srv.data_dir / "pki" / "ca.crt").read_text() == ca
         assert {"api.example.com", "192.0.2.7"} <= set(sans(srv.data_dir / "pki" / "apiserver.crt"))
         assert srv.cli("get", "ns", "default", check=True).stdout.startswith("NAME")
@@ -81,8 +81,8 @@ def test_operator_certificate_is_served(tmp_path: Path) -> None:
                                                       str(key), "--tls-ca-file", str(crt)])
     srv.ca_file.parent.mkdir(parents=True)
     srv.ca_file.write_text(crt.read_text())   # what the test harness trusts
-    srv.start()
     try:
+        srv.start()
         served = ssl.get_server_certificate(("127.0.0.1", srv.port))
         assert x509.load_pem_x509_certificate(served.encode()).subject.rfc4514_string() == "CN=operator"
         assert load_config(str(srv.config)).ca_pem == crt.read_text()
@@ -108,8 +108,8 @@ def test_an_old_format_admin_conf_becomes_a_kubeconfig(tmp_path: Path) -> None:
     finally:
         srv.stop()
     srv.config.write_text(yaml.safe_dump({"server": "http://127.0.0.1:1", "user": "system:admin", "token": token}))
-    srv.start()
     try:
+        srv.start()
         doc = yaml.safe_load(srv.config.read_text())
         assert doc["current-context"] and doc["users"][0]["user"]["token"] == token
         assert doc["clusters"][0]["cluster"]["server"] == srv.url
