@@ -28,7 +28,8 @@ class Ctx:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(load_config(self.config_path, self.server, self.token, self.context))
+            self._client = Client(load_config(self.config_path, self.server, self.token, self.context),
+                                  field_validation="Strict")
         return self._client
 
     def namespace(self, explicit: str | None) -> str:

@@ -66,10 +66,11 @@ def tls_verify(config: ClientConfig) -> ssl.SSLContext | bool:
 
 
 class Client:
-    """`field_validation` is sent with every write (kubectl's default is Strict: an unknown or
-    duplicate field in a manifest is refused, not silently dropped); "" leaves it to the server."""
+    """`field_validation` is sent with every write; "" (the default, as client-go's) leaves it to the
+    server (Warn). The CLI asks for Strict, as kubectl does: an unknown or duplicate field in a
+    manifest is refused, not silently dropped."""
 
-    def __init__(self, config: ClientConfig, timeout: float = 30.0, field_validation: str = "Strict") -> None:
+    def __init__(self, config: ClientConfig, timeout: float = 30.0, field_validation: str = "") -> None:
         self.config = config
         self.field_validation = field_validation
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
