@@ -18,6 +18,22 @@ import httpx
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never touch the user's kubeconfig: `osdn lab up` merges its context into $KUBECONFIG,
+    and the CLI reads it, so the whole session gets a private, initially absent one."""
+    path = tmp_path_factory.mktemp("kube") / "config"
+    old = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = old
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.geteuid() == 0:
         return
