@@ -9,6 +9,7 @@ from osdn.cli import (
     admin,
     analysis,
     crud,
+    egress_cmd,
     master_cmd,
     meta,
     node_cmd,
@@ -59,6 +60,7 @@ admin.adm.add_command(podnetwork.pod_network)
 admin.adm.add_command(troubleshoot.diagnose)
 admin.adm.add_command(troubleshoot.capture)
 cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
+cli.add_command(egress_cmd.egress_router)
 
 
 def main() -> None:

@@ -98,6 +98,13 @@ def _parse_line(n: int, line: str) -> DnsDestination:
     raise EgressConfigError(f"Bad destination '{line}'")
 
 
+def check_numeric_ports(dests: list[DnsDestination]) -> None:
+    """Refuse ports bash lets through but haproxy would not take (a leading 0 and an 8 or 9)."""
+    for d in dests:
+        _int_port(d.port)
+        _int_port(d.target_port)
+
+
 def parse_dns_servers(text: str) -> dict[str, int]:
     """EGRESS_DNS_SERVERS (`dom:count;dom:count`), as the unit-test mode of the script splits it."""
     out: dict[str, int] = {}

@@ -1,0 +1,129 @@
+"""The egress DNS proxy (DNS proxy mode): TCP forwarding per EGRESS_DNS_PROXY_DESTINATION, asyncio.
+
+What the image's haproxy does with the generated config: one listener per line (`bind :PORT`), each
+connection forwarded to the target's port; a name target is resolved at run time through the pod's
+resolver (/etc/resolv.conf) and re-resolved when the last answer is older than `resolve_every`
+(haproxy's 1 s resolution interval); the last good answer is kept for `hold_valid` (10 s) when the
+resolver fails. Several addresses are used round-robin (`server-template`); a failed connect tries
+the next address, up to `retries` (3) more times (`option redispatch`). Timeouts as the config
+says: connect 10 s, client/server inactivity 1 min. At most `max_connections` (4000, `maxconn`) at
+once; more wait in the listen backlog. EGRESS_DNS_PROXY_DEBUG logs one line per connection to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from osdn.egress.dns_config import DnsDestination
+from osdn.egress.relay import Limits, splice
+
+log = logging.getLogger(__name__)
+Resolve = Callable[[str, int], Awaitable[tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class DnsProxyOptions:
+    connect_timeout: float = 10.0
+    inactivity: float = 60.0
+    retries: int = 3
+    resolve_every: float = 1.0
+    hold_valid: float = 10.0
+    max_connections: int = 4000
+    debug: bool = False
+
+
+@dataclass
+class _Answer:
+    addrs: tuple[str, ...] = ()
+    at: float = -1e9
+    turn: int = 0
+
+
+async def system_resolve(name: str, port: int) -> tuple[str, ...]:
+    infos = await asyncio.get_running_loop().getaddrinfo(name, port, family=socket.AF_INET, type=socket.SOCK_STREAM)
+    return tuple(dict.fromkeys(str(i[4][0]) for i in infos))
+
+
+@dataclass
+class DnsProxy:
+    dests: list[DnsDestination]
+    options: DnsProxyOptions = field(default_factory=DnsProxyOptions)
+    resolve: Resolve = system_resolve
+    clock: Callable[[], float] = time.monotonic
+    answers: dict[str, _Answer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.options.max_connections)
+        self.limits = Limits(io_timeout=self.options.inactivity, connect_timeout=self.options.connect_timeout)
+
+    async def serve(self, host: str = "0.0.0.0") -> list[asyncio.Server]:
+        servers = []
+        for d in self.dests:
+            servers.append(await asyncio.start_server(functools.partial(self.handle, d), host, d.listen_port,
+                                                      reuse_address=True, backlog=1024))
+        return servers
+
+    async def targets(self, d: DnsDestination) -> tuple[str, ...]:
+        """Addresses to try, rotated round-robin; names re-resolved as described above."""
+        if not d.is_name:
+            return (d.target,)
+        ans = self.answers.setdefault(d.target, _Answer())
+        now = self.clock()
+        if now - ans.at >= self.options.resolve_every:
+            try:
+                ans.addrs, ans.at = await asyncio.wait_for(self.resolve(d.target, d.remote_port), 5.0), now
+            except (TimeoutError, OSError) as exc:
+                if now - ans.at > self.options.hold_valid:
+                    ans.addrs = ()
+                log.warning("resolving %s failed: %s", d.target, exc)
+        if not ans.addrs:
+            return ()
+        ans.turn = (ans.turn + 1) % len(ans.addrs)
+        return ans.addrs[ans.turn:] + ans.addrs[:ans.turn]
+
+    async def _open(self, d: DnsDestination) -> tuple[str, asyncio.StreamReader, asyncio.StreamWriter]:
+        addrs = await self.targets(d)
+        last: Exception = OSError(f"{d.target} has no address")
+        for attempt in range(self.options.retries + 1):
+            if not addrs:
+                break
+            addr = addrs[attempt % len(addrs)]
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection(addr, d.remote_port),
+                                              self.options.connect_timeout)
+                return addr, r, w
+            except (TimeoutError, OSError) as exc:
+                last = exc
+        raise last
+
+    async def handle(self, d: DnsDestination, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        start = self.clock()
+        async with self.slots:
+            try:
+                addr, ur, uw = await self._open(d)
+            except (TimeoutError, OSError) as exc:
+                self._log(f"{peer[0]}:{peer[1]} fe{d.number} :{d.port} -> {d.target}:{d.target_port} "
+                          f"failed: {exc or type(exc).__name__}")
+                writer.close()
+                return
+            sent = received = 0
+            try:
+                sent, received = await splice(reader, writer, ur, uw, self.limits)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+                log.debug("fe%d %s: %s", d.number, peer, exc)
+            finally:
+                uw.close()
+                writer.close()
+            self._log(f"{peer[0]}:{peer[1]} fe{d.number} :{d.port} -> be{d.number}/{addr}:{d.remote_port} "
+                      f"{self.clock() - start:.3f}s {sent} bytes up {received} bytes down")
+
+    def _log(self, line: str) -> None:
+        if self.options.debug:
+            print(line, flush=True)

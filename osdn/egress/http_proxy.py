@@ -1,0 +1,209 @@
+"""The egress HTTP proxy (HTTP proxy mode): HTTP and HTTPS (CONNECT) on port 8080, asyncio.
+
+Every request is judged by `http_acl.decide` (squid's http_access semantics for the rules of
+EGRESS_HTTP_PROXY_DESTINATION); a denied one gets `403 Forbidden` naming the rule. Bodies stream
+in both directions in bounded pieces (never a whole message in memory); chunked bodies are relayed
+chunk by chunk (de-chunked for an HTTP/1.0 client); client connections are kept alive as HTTP/1.1
+says; one upstream connection per client connection is reused while the origin allows it. CONNECT
+tunnels are spliced both ways with half-close. Limits (`Limits`): head size and field count, open
+client connections (more get `503`), connect timeout (`504`), idle keep-alive, head and body
+timeouts (the connection is closed). The proxy connects to the very addresses the ACL judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+
+from osdn.egress import http_wire as wire
+from osdn.egress.http_acl import Decision, HttpAcl, decide
+from osdn.egress.relay import Limits, open_upstream, pump, relay_chunked, relay_length, splice
+
+log = logging.getLogger(__name__)
+VIA = ("Via", "1.1 osdn-egress-router")
+
+
+@dataclass
+class Upstream:
+    key: tuple[str, int]
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+class HttpProxy:
+    def __init__(self, acl: HttpAcl, limits: Limits | None = None,
+                 resolved: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.acl, self.limits, self.resolved = acl, limits or Limits(), resolved or {}
+        self.active = 0
+
+    async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> asyncio.Server:
+        return await asyncio.start_server(self.handle, host, port, limit=self.limits.max_head,
+                                          reuse_address=True, backlog=1024)
+
+    async def addresses(self, host: str, port: int) -> tuple[str, ...]:
+        try:
+            return (str(ipaddress.ip_address(host)),)
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM), self.limits.connect_timeout)
+        except (TimeoutError, OSError):
+            return ()
+        return tuple(dict.fromkeys(str(i[4][0]) for i in infos))
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("?", 0))[0]
+        if self.active >= self.limits.max_connections:
+            writer.write(wire.error_response(503, "Service Unavailable", "too many connections to the egress proxy"))
+            await _close(writer)
+            return
+        self.active += 1
+        up: list[Upstream] = []
+        try:
+            while await self._one_request(reader, writer, peer, up):
+                pass
+        except (TimeoutError, wire.WireError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.debug("client %s: %s", peer, getattr(exc, "message", None) or exc)
+        finally:
+            self.active -= 1
+            for u in up:
+                await _close(u.writer)
+            await _close(writer)
+
+    async def _read_head(self, reader: asyncio.StreamReader, timeout: float, request: bool) -> wire.Head | None:
+        try:
+            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():
+                raise wire.WireError(400, "incomplete head") from None
+            return None
+        except asyncio.LimitOverrunError:
+            raise wire.WireError(431, f"head larger than {self.limits.max_head} bytes") from None
+        return wire.parse_head(raw, self.limits.max_headers, request)
+
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
+                           up: list[Upstream]) -> bool:
+        """Serve one request; True when the client connection stays open for another."""
+        try:
+            head = await self._read_head(reader, self.limits.idle_timeout, True)
+        except wire.WireError as exc:
+            writer.write(wire.error_response(exc.status, "Bad Request" if exc.status == 400 else
+                                             "Request Header Fields Too Large", exc.message))
+            return False
+        if head is None:
+            return False
+        method, target, version = head.start
+        try:
+            if method == "CONNECT":
+                await self._connect(reader, writer, peer, target)
+                return False
+            return await self._forward(reader, writer, peer, head, up)
+        except wire.WireError as exc:
+            writer.write(wire.error_response(exc.status, _REASONS.get(exc.status, "Error"), exc.message))
+            return False
+
+    async def _judge(self, host: str, port: int, peer: str) -> tuple[str, ...]:
+        addrs = await self.addresses(host, port)
+        verdict = decide(self.acl, host, addrs, self.resolved)
+        if not verdict.allowed:
+            log.info("denied %s -> %s:%d (%s)", peer, host, port, _why(verdict))
+            raise wire.WireError(403, f"egress router: access to {host}:{port} is denied by "
+                                      f"EGRESS_HTTP_PROXY_DESTINATION ({_why(verdict)})")
+        if not addrs:
+            raise wire.WireError(503, f"egress router: cannot resolve {host}")
+        return addrs
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
+                       target: str) -> None:
+        host, port = wire.split_target(target, 443)
+        addrs = await self._judge(host, port, peer)
+        ur, uw = await open_upstream(addrs, port, self.limits)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        try:
+            await splice(reader, writer, ur, uw, self.limits)
+        finally:
+            await _close(uw)
+
+    async def _upstream(self, host: str, port: int, peer: str, up: list[Upstream]) -> Upstream:
+        addrs = await self._judge(host, port, peer)
+        if up and up[0].key == (host, port) and not up[0].reader.at_eof():
+            return up[0]
+        for u in up:
+            await _close(u.writer)
+        up.clear()
+        ur, uw = await open_upstream(addrs, port, self.limits)
+        up.append(Upstream((host, port), ur, uw))
+        return up[0]
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
+                       head: wire.Head, up: list[Upstream]) -> bool:
+        method, target, version = head.start
+        host, port, path = wire.absolute_url(target)
+        framing = wire.request_framing(head)
+        client_keep = wire.keep_alive(head, version)
+        u = await self._upstream(host, port, peer, up)
+        fields = wire.forward_fields(head)
+        if not head.get("host"):
+            fields.append(("Host", host if port == 80 else f"{host}:{port}"))
+        xff = head.get("x-forwarded-for")
+        fields = [f for f in fields if f[0].lower() != "x-forwarded-for"]
+        fields += [VIA, ("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)]
+        u.writer.write(wire.render_head(f"{method} {path} HTTP/1.1", fields))
+        await self._body(reader, u.writer, framing, False)
+        return await self._response(u, writer, method, version, client_keep, up)
+
+    async def _response(self, u: Upstream, writer: asyncio.StreamWriter, method: str, version: str,
+                        client_keep: bool, up: list[Upstream]) -> bool:
+        while True:
+            resp = await self._read_head(u.reader, self.limits.io_timeout, False)
+            if resp is None:
+                raise wire.WireError(502, "the origin closed the connection without a response")
+            status = resp.start[1]
+            if not status.startswith("1") or status == "101":
+                break
+            writer.write(wire.render_head(" ".join(resp.start), resp.fields))
+        framing = wire.response_framing(resp, method)
+        dechunk = framing.chunked and version == "HTTP/1.0"
+        keep = client_keep and (framing.chunked or framing.length is not None) and not dechunk
+        fields = [f for f in wire.forward_fields(resp) if not (dechunk and f[0].lower() == "transfer-encoding")]
+        fields += [VIA, ("Connection", "keep-alive" if keep else "close")]
+        writer.write(wire.render_head(f"{version} {status} {resp.start[2]}", fields))
+        try:
+            await self._body(u.reader, writer, framing, dechunk)
+        except wire.WireError as exc:  # the head is out: the client can only see the connection end
+            raise ConnectionError(exc.message) from None
+        if not wire.keep_alive(resp, resp.start[0]) or not (framing.chunked or framing.length is not None):
+            await _close(u.writer)
+            up.clear()
+        return keep
+
+    async def _body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, framing: wire.Framing,
+                    dechunk: bool) -> None:
+        if framing.chunked:
+            await relay_chunked(src, dst, self.limits, dechunk)
+        elif framing.length is None:
+            await pump(src, dst, self.limits, half_close=False)
+        elif framing.length:
+            await relay_length(src, dst, framing.length, self.limits)
+        await dst.drain()
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large", 502: "Bad Gateway",
+            503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def _why(verdict: Decision) -> str:
+    if verdict.rule is None:
+        return "no line allows it" if not verdict.allowed else "*"
+    return f"line '{verdict.rule.line}'"
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), 1.0)

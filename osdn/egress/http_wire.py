@@ -1,0 +1,150 @@
+"""HTTP/1.x message heads for the egress HTTP proxy: parsing, hop-by-hop filtering, framing. Pure.
+
+A head is the start line plus header fields, at most `Limits.max_head` bytes and `max_headers`
+fields (the caller reads it with that bound). Refused with `WireError` (status 400, or 431 for too
+many fields): a malformed start line, obsolete line folding, a field name that is not a token,
+a Transfer-Encoding on a request that does not end in chunked, Transfer-Encoding together with
+Content-Length, differing or non-numeric Content-Length values (request smuggling vectors).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
+                        "proxy-authorization", "te", "trailer", "upgrade"})
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VERSION = re.compile(rb"HTTP/1\.[01]")
+
+
+class WireError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Head:
+    start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
+    fields: list[tuple[str, str]]
+
+    def get_all(self, name: str) -> list[str]:
+        return [v for k, v in self.fields if k.lower() == name]
+
+    def get(self, name: str) -> str | None:
+        values = self.get_all(name)
+        return ", ".join(values) if values else None
+
+    def tokens(self, name: str) -> list[str]:
+        return [t.strip().lower() for v in self.get_all(name) for t in v.split(",") if t.strip()]
+
+
+def parse_head(raw: bytes, max_headers: int, request: bool) -> Head:
+    lines = raw.split(b"\r\n")
+    while lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise WireError(400, "empty request")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) != 3 or not _VERSION.fullmatch(parts[2] if request else parts[0]):
+        raise WireError(400, f"malformed {'request' if request else 'status'} line")
+    if len(lines) - 1 > max_headers:
+        raise WireError(431, f"more than {max_headers} header fields")
+    fields = []
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            raise WireError(400, "obsolete line folding in a header field")
+        name, sep, value = line.partition(b":")
+        if not sep or not _TOKEN.fullmatch(name):
+            raise WireError(400, "malformed header field")
+        fields.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    start = tuple(p.decode("latin-1") for p in parts)
+    return Head((start[0], start[1], start[2]), fields)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a body is delimited: chunked, a length, until the connection closes, or none."""
+
+    chunked: bool = False
+    length: int | None = 0  # None with chunked=False: until close
+
+
+def content_length(head: Head) -> int | None:
+    values = {v.strip() for v in head.get_all("content-length") for v in v.split(",")}
+    if not values:
+        return None
+    if len(values) != 1 or not next(iter(values)).isdigit():
+        raise WireError(400, "invalid Content-Length")
+    return int(next(iter(values)))
+
+
+def request_framing(head: Head) -> Framing:
+    codings = head.tokens("transfer-encoding")
+    length = content_length(head)
+    if codings:
+        if codings[-1] != "chunked":
+            raise WireError(400, "request Transfer-Encoding must end in chunked")
+        if length is not None:
+            raise WireError(400, "both Transfer-Encoding and Content-Length")
+        return Framing(chunked=True, length=None)
+    return Framing(length=length or 0)
+
+
+def response_framing(head: Head, method: str) -> Framing:
+    status = int(head.start[1]) if head.start[1].isdigit() else 0
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return Framing(length=0)
+    if head.tokens("transfer-encoding"):
+        return Framing(chunked=head.tokens("transfer-encoding")[-1] == "chunked", length=None)
+    length = content_length(head)
+    return Framing(length=length)
+
+
+def keep_alive(head: Head, version: str) -> bool:
+    conn = head.tokens("connection") + head.tokens("proxy-connection")
+    return "close" not in conn and (version == "HTTP/1.1" or "keep-alive" in conn)
+
+
+def forward_fields(head: Head) -> list[tuple[str, str]]:
+    """Fields without the hop-by-hop ones (also those named in Connection)."""
+    drop = HOP_BY_HOP | set(head.tokens("connection"))
+    return [(k, v) for k, v in head.fields if k.lower() not in drop]
+
+
+def split_target(target: str, default_port: int) -> tuple[str, int]:
+    """`host:port` (CONNECT) or the authority of an absolute URL, IPv6 in brackets."""
+    try:
+        parts = urlsplit(f"//{target}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise WireError(400, f"invalid target {target[:200]!r}") from None
+    if not host:
+        raise WireError(400, f"invalid target {target[:200]!r}")
+    return host, port or default_port
+
+
+def absolute_url(target: str) -> tuple[str, int, str]:
+    """(host, port, origin-form path) of an `http://` request target."""
+    if not target.lower().startswith("http://"):
+        raise WireError(400, "only absolute http:// URLs (and CONNECT) can be proxied")
+    try:
+        parts = urlsplit(target)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise WireError(400, f"invalid URL {target[:200]!r}") from None
+    if not host:
+        raise WireError(400, f"invalid URL {target[:200]!r}")
+    return host, port or 80, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def render_head(start: str, fields: list[tuple[str, str]]) -> bytes:
+    return (start + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n").encode("latin-1")
+
+
+def error_response(status: int, reason: str, message: str) -> bytes:
+    body = (message + "\n").encode()
+    return render_head(f"HTTP/1.1 {status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
+                       ("Content-Length", str(len(body))), ("Connection", "close")]) + body

@@ -1,0 +1,167 @@
+"""`osdn egress-router [http-proxy|dns-proxy]`: the three egress images' programs, driven by env.
+
+`run_router` is egress-router.sh (EGRESS_ROUTER_MODE init, legacy (default), http-proxy, dns-proxy,
+unit-test), `run_http_proxy` is egress-http-proxy.sh and `run_dns_proxy` is egress-dns-proxy.sh;
+each takes the environment and returns the exit code. A refused configuration prints the upstream
+message as the last line on stderr and returns 1, before anything in the kernel is touched (the
+rules are validated before the network is set up). Unit-test modes print what the script prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TextIO
+
+from osdn.egress import netsetup
+from osdn.egress.dns_config import (
+    check_numeric_ports,
+    nameservers,
+    parse_dns_destinations,
+    parse_dns_servers,
+    render_haproxy_config,
+)
+from osdn.egress.dns_proxy import DnsProxy, DnsProxyOptions
+from osdn.egress.grammar import EgressConfigError
+from osdn.egress.http_acl import parse_http_destinations, render_squid_acls, render_squid_conf
+from osdn.egress.http_proxy import HttpProxy
+from osdn.egress.redirect import parse_destinations, parse_router_env, render_iptables, render_nft
+from osdn.errors import KernelError
+
+log = logging.getLogger(__name__)
+Env = dict[str, str]
+
+
+def _die(err: TextIO, message: str) -> int:
+    err.write(message + "\n")
+    err.flush()
+    return 1
+
+
+def run_router(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        cfg = parse_router_env(env)
+    except EgressConfigError as exc:
+        return _die(err, exc.message)
+    if cfg.debug:
+        logging.getLogger("osdn").setLevel(logging.DEBUG)
+    nft = ""
+    if cfg.mode in ("init", "legacy", "unit-test"):
+        parsed = parse_destinations(env.get("EGRESS_DESTINATION"))
+        if cfg.mode == "unit-test":
+            out.write(render_iptables(parsed, cfg.source_ip))
+            out.flush()
+            return _die(err, parsed.error) if parsed.error else 0
+        if parsed.error:
+            return _die(err, parsed.error)
+        try:
+            nft = render_nft(parsed.destinations, cfg.source_ip)
+        except EgressConfigError as exc:
+            return _die(err, exc.message)
+    try:
+        netsetup.setup_network(cfg, later=cfg.mode == "legacy")
+        if nft:
+            netsetup.install_redirect(nft)
+    except KernelError as exc:
+        return _die(err, exc.message)
+    log.info("egress router (%s mode): source %s, gateway %s", cfg.mode, cfg.source_ip, cfg.gateway)
+    if cfg.mode == "legacy":
+        _wait_until_killed()
+    return 0
+
+
+def _wait_until_killed() -> None:
+    """Sleep until SIGTERM/SIGINT (the pod is deleted)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            signal.pause()
+
+
+def _required(env: Env, name: str) -> str:
+    if name not in env:
+        raise EgressConfigError(f"{name}: unbound variable")
+    return env[name]
+
+
+def run_http_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr, port: int = 8080) -> int:
+    try:
+        acl = parse_http_destinations(_required(env, "EGRESS_HTTP_PROXY_DESTINATION"))
+    except EgressConfigError as exc:
+        return _die(err, exc.message)
+    if env.get("EGRESS_HTTP_PROXY_MODE") == "unit-test":
+        out.write(render_squid_acls(acl))
+        return 0
+    conf = render_squid_conf(acl).replace("http_port 8080", f"http_port {port}")
+    out.write("Running the egress HTTP proxy with config:\n" + "".join(f"  {line}\n" for line in conf.splitlines())
+              + "\n\n")
+    out.flush()
+
+    async def start() -> list[asyncio.Server]:
+        resolved = {}
+        for rule in acl.rules:
+            if rule.kind == "dst" and rule.network is None:  # squid resolves such names at load time
+                resolved[rule.value] = await HttpProxy(acl).addresses(rule.value, 0)
+        return [await HttpProxy(acl, resolved=resolved).serve(port=port)]
+
+    return _serve(start, err)
+
+
+def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+                  resolv_conf: str = "/etc/resolv.conf") -> int:
+    unit_test = env.get("EGRESS_DNS_PROXY_MODE") == "unit-test"
+    try:
+        counts = parse_dns_servers(env.get("EGRESS_DNS_SERVERS", "")) if unit_test else {}
+        dests = parse_dns_destinations(_required(env, "EGRESS_DNS_PROXY_DESTINATION"))
+        check_numeric_ports(dests)
+    except EgressConfigError as exc:
+        return _die(err, exc.message)
+    try:
+        with open(resolv_conf) as fh:
+            servers = nameservers(fh.read())
+    except OSError:
+        servers = []
+    conf = render_haproxy_config(dests, servers, counts)
+    if unit_test:
+        out.write(conf)
+        return 0
+    out.write("Running the egress DNS proxy with config:\n" + "".join(f"  {line}\n" for line in conf.splitlines())
+              + "\n\n")
+    out.flush()
+    options = DnsProxyOptions(debug=bool(env.get("EGRESS_DNS_PROXY_DEBUG")))
+
+    async def start() -> list[asyncio.Server]:
+        return await DnsProxy(dests, options).serve()
+
+    return _serve(start, err)
+
+
+def _serve(start: Callable[[], Awaitable[list[asyncio.Server]]], err: TextIO) -> int:
+    """Run servers until SIGTERM/SIGINT; a listen error is the exit message."""
+    async def main() -> int:
+        try:
+            servers = await start()
+        except OSError as exc:
+            return _die(err, f"cannot listen: {exc}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for s in servers:
+            s.close()
+        return 0
+
+    return _run(main())
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop  # installed with uvicorn[standard]; a faster event loop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)

@@ -1,0 +1,57 @@
+"""The router's network inside its own namespace: macvlan0 address and routes, NAT, gratuitous ARP.
+
+Side effects (through osdn.kernel; refused in the host's root namespace). `setup_network` does what
+`setup_network()` of egress-router.sh does: unless the route to EGRESS_GATEWAY already leaves through
+macvlan0 (a restarted container), put EGRESS_SOURCE (as given, or /32) on macvlan0, bring it up, add
+the on-link route to the gateway, replace the default route by one via the gateway on macvlan0; then
+announce the address with a gratuitous ARP (reply + request, as `arping -A` / `-U`). The cluster
+interface eth0 keeps its cluster routes. `install_redirect` turns on forwarding and replaces the NAT
+table in one nftables transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from osdn.egress.redirect import RouterEnv
+from osdn.errors import KernelError
+from osdn.kernel import arp, links, ownnet
+
+log = logging.getLogger(__name__)
+MACVLAN = "macvlan0"
+
+
+def _setup(nl: links.NL, env: RouterEnv) -> str:
+    link = links.observe_link(nl, MACVLAN)
+    if link is None:
+        raise KernelError(f"no {MACVLAN} interface in this pod: annotate the pod with "
+                          '"pod.network.openshift.io/assign-macvlan": "true" (and run it privileged)')
+    if ownnet.route_oif(nl, env.gateway) != link.index:
+        links.ensure_addresses(nl, MACVLAN, [env.source_ifaddr], exclusive=False)
+        links.set_link(nl, MACVLAN, up=True)
+        links.ensure_routes(nl, MACVLAN, [links.Route(f"{env.gateway}/32")], exclusive=False)
+        ownnet.replace_default_route(nl, MACVLAN, env.gateway)
+        log.info("%s: address %s, default via %s", MACVLAN, env.source_ifaddr, env.gateway)
+    return str(link.mac)
+
+
+def setup_network(env: RouterEnv, later: bool = True) -> None:
+    """Address, routes and ARP announcement; `later` repeats the announcement after 2 s in a thread."""
+    mac = ownnet.with_own_netlink(lambda nl: _setup(nl, env), f"configure {MACVLAN}")
+    frames = arp.garp_frames(mac, env.source_ip)
+    arp.send_frames(MACVLAN, frames)
+    if later:
+        def again() -> None:
+            time.sleep(2)
+            try:
+                arp.send_frames(MACVLAN, frames)
+            except KernelError as exc:  # `|| true` upstream
+                log.warning("second gratuitous ARP for %s failed: %s", env.source_ip, exc)
+        threading.Thread(target=again, daemon=True).start()
+
+
+def install_redirect(nft_script: str) -> None:
+    ownnet.set_own_sysctl("net.ipv4.ip_forward", 1)
+    ownnet.run_own_nft(nft_script)

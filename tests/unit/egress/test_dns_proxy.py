@@ -1,0 +1,90 @@
+"""The egress DNS proxy on loopback: IP and name targets, run-time re-resolution, retries, debug log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from osdn.egress.dns_config import parse_dns_destinations
+from osdn.egress.dns_proxy import DnsProxy, DnsProxyOptions
+
+
+async def tagged_echo(tag: bytes, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    data = await r.read(-1)
+    w.write(tag + data)
+    await w.drain()
+    w.close()
+
+
+async def roundtrip(port: int, payload: bytes) -> bytes:
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(payload)
+    w.write_eof()
+    data = await r.read(-1)
+    w.close()
+    return data
+
+
+def test_ip_and_name_targets_with_remote_port(capsys: pytest.CaptureFixture[str]) -> None:
+    async def main() -> None:
+        a = await asyncio.start_server(lambda r, w: tagged_echo(b"A:", r, w), "127.0.0.2", 0)
+        b = await asyncio.start_server(lambda r, w: tagged_echo(b"B:", r, w), "127.0.0.3", a.sockets[0].getsockname()[1])
+        port = a.sockets[0].getsockname()[1]
+        answers = {"db.example.test": ("127.0.0.2",)}
+        now = [0.0]
+
+        async def resolve(name: str, _port: int) -> tuple[str, ...]:
+            return answers[name]
+
+        dests = parse_dns_destinations(f"# comment\n\n47017 127.0.0.2 {port}\n47019 db.example.test {port}\n")
+        proxy = DnsProxy(dests, DnsProxyOptions(debug=True), resolve=resolve, clock=lambda: now[0])
+        servers = await proxy.serve("127.0.0.1")
+        try:
+            by_ip, by_name = dests[0].listen_port, dests[1].listen_port
+            assert await roundtrip(by_ip, b"hi") == b"A:hi"
+            assert await roundtrip(by_name, b"x" * 100000) == b"A:" + b"x" * 100000
+            answers["db.example.test"] = ("127.0.0.3",)
+            now[0] = 0.5  # within the resolution interval: the old answer
+            assert await roundtrip(by_name, b"q") == b"A:q"
+            now[0] = 1.6  # re-resolved
+            assert await roundtrip(by_name, b"q") == b"B:q"
+        finally:
+            for s in (*servers, a, b):
+                s.close()
+
+    asyncio.run(main())
+    out = capsys.readouterr().out
+    assert "fe1 :47017 -> be1/127.0.0.2:" in out and "2 bytes up 4 bytes down" in out
+    assert "fe2 :47019 -> be2/127.0.0.2:" in out and "be2/127.0.0.3:" in out
+
+
+def test_failed_connect_tries_the_next_address_and_resolver_failure_holds() -> None:
+    async def main() -> None:
+        a = await asyncio.start_server(lambda r, w: tagged_echo(b"A:", r, w), "127.0.0.2", 0)
+        port = a.sockets[0].getsockname()[1]
+        calls = []
+        now = [0.0]
+
+        async def resolve(name: str, _port: int) -> tuple[str, ...]:
+            calls.append(now[0])
+            if now[0] > 5:
+                raise OSError("resolver down")
+            return ("127.0.0.9", "127.0.0.2")  # nothing listens on .9
+
+        dests = parse_dns_destinations(f"47018 svc.example.test {port}")
+        proxy = DnsProxy(dests, resolve=resolve, clock=lambda: now[0])
+        servers = await proxy.serve("127.0.0.1")
+        try:
+            for _ in range(3):
+                assert await roundtrip(47018, b"z") == b"A:z"
+            now[0] = 8.0  # resolver fails: the last answer is held (10 s)
+            assert await roundtrip(47018, b"z") == b"A:z"
+            now[0] = 20.0  # held too long: no address, the client is closed
+            assert await roundtrip(47018, b"z") == b""
+            assert calls == [0.0, 8.0, 20.0]
+        finally:
+            for s in (*servers, a):
+                s.close()
+
+    asyncio.run(main())

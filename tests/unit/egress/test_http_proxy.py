@@ -1,0 +1,215 @@
+"""The egress HTTP proxy on loopback: ACL verdicts, streaming, keep-alive, chunked, CONNECT, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from osdn.egress.http_acl import decide, parse_http_destinations
+from osdn.egress.http_proxy import HttpProxy
+from osdn.egress.relay import Limits
+
+Client = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class Origin:
+    """An HTTP origin on 127.0.0.1 that counts its connections and reports the client address."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        while True:
+            try:
+                head = await r.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            line, *fields = head.decode().split("\r\n")
+            method, path, _ = line.split(" ")
+            hdrs = {k.lower(): v for k, _, v in (f.partition(": ") for f in fields if f)}
+            body = b""
+            if hdrs.get("transfer-encoding") == "chunked":
+                while (size := int((await r.readuntil(b"\r\n")).strip(), 16)):
+                    body += await r.readexactly(size)
+                    await r.readexactly(2)
+                await r.readuntil(b"\r\n")
+            elif "content-length" in hdrs:
+                body = await r.readexactly(int(hdrs["content-length"]))
+            peer = w.get_extra_info("peername")[0]
+            reply = f"{method} {path} from {peer} via={hdrs.get('via')} xff={hdrs.get('x-forwarded-for')} ".encode() + body
+            if path == "/chunked":
+                w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for part in (reply, b"-tail"):
+                    w.write(b"%x\r\n%s\r\n" % (len(part), part))
+                w.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+            elif path == "/close":
+                w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + reply)
+                await w.drain()
+                w.close()
+                return
+            else:
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+            await w.drain()
+        w.close()
+
+
+async def echo(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    while data := await r.read(65536):
+        w.write(data)
+        await w.drain()
+    w.write(b"<eof seen>")
+    w.close()
+
+
+def run(test: Callable[[int, int, Origin], Awaitable[None]], config: str = "127.0.0.1",
+        limits: Limits | None = None) -> None:
+    async def main() -> None:
+        origin = Origin()
+        osrv = await asyncio.start_server(origin.handle, "127.0.0.1", 0)
+        esrv = await asyncio.start_server(echo, "127.0.0.1", 0)
+        psrv = await HttpProxy(parse_http_destinations(config), limits).serve("127.0.0.1", 0)
+        try:
+            await asyncio.wait_for(test(psrv.sockets[0].getsockname()[1], osrv.sockets[0].getsockname()[1],
+                                        origin), 10)
+            eport = esrv.sockets[0].getsockname()[1]
+            await asyncio.wait_for(connect_check(psrv.sockets[0].getsockname()[1], eport, config), 10)
+        finally:
+            for s in (osrv, esrv, psrv):
+                s.close()
+    asyncio.run(main())
+
+
+async def connect_check(pport: int, eport: int, config: str) -> None:
+    """CONNECT is judged like any request; an allowed tunnel carries bytes both ways with half-close."""
+    r, w = await asyncio.open_connection("127.0.0.1", pport)
+    w.write(f"CONNECT 127.0.0.1:{eport} HTTP/1.1\r\nHost: 127.0.0.1:{eport}\r\n\r\n".encode() + b"early bytes ")
+    status = await r.readuntil(b"\r\n\r\n")
+    if not decide(parse_http_destinations(config), "127.0.0.1", ("127.0.0.1",)).allowed:
+        assert status.startswith(b"HTTP/1.1 403")
+        return
+    assert status == b"HTTP/1.1 200 Connection established\r\n\r\n"
+    w.write(b"x" * 300000)
+    w.write_eof()
+    data = await r.read(-1)
+    assert data == b"early bytes " + b"x" * 300000 + b"<eof seen>"
+
+
+async def send(c: Client, raw: bytes) -> tuple[bytes, bytes]:
+    r, w = c
+    w.write(raw)
+    head = await r.readuntil(b"\r\n\r\n")
+    length = [int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:")]
+    body = await r.readexactly(length[0]) if length else b""
+    return head, body
+
+
+def test_keep_alive_reuses_both_connections() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        for path in ("/a", "/b"):
+            head, body = await send(c, f"GET http://127.0.0.1:{oport}{path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 200 OK") and b"Connection: keep-alive" in head
+            assert body.startswith(f"GET {path} from 127.0.0.1 via=1.1 osdn-egress-router xff=127.0.0.1".encode())
+        assert origin.connections == 1
+    run(t)
+
+
+def test_denied_destination_gets_403_naming_the_rule() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        head, body = await send(c, f"GET http://127.0.0.1:{oport}/ HTTP/1.1\r\n\r\n".encode())
+        assert head.startswith(b"HTTP/1.1 403 Forbidden")
+        assert b"access to 127.0.0.1:%d is denied by EGRESS_HTTP_PROXY_DESTINATION (line '!127.0.0.0/8')" % oport in body
+        assert origin.connections == 0
+    run(t, "!127.0.0.0/8\n*")
+
+
+def test_default_deny_and_name_rules() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        head, body = await send(c, f"GET http://localhost:{oport}/ HTTP/1.1\r\n\r\n".encode())
+        assert head.startswith(b"HTTP/1.1 200"), head  # `localhost` allowed by name
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        head, body = await send(c, f"GET http://127.0.0.1:{oport}/ HTTP/1.1\r\n\r\n".encode())
+        assert head.startswith(b"HTTP/1.1 403") and b"no line allows it" in body
+    run(t, "localhost")
+
+
+def test_chunked_both_ways_with_trailers() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"POST http://127.0.0.1:{oport}/chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".encode())
+        head = await r.readuntil(b"\r\n\r\n")
+        assert b"Transfer-Encoding: chunked" in head
+        raw = await r.readuntil(b"X-Trailer: yes\r\n\r\n")
+        assert b"POST /chunked from 127.0.0.1" in raw and raw.endswith(b"-tail\r\n0\r\nX-Trailer: yes\r\n\r\n")
+        assert b"hello world" in raw
+    run(t)
+
+
+def test_http10_client_gets_dechunked_body_and_close() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"GET http://127.0.0.1:{oport}/chunked HTTP/1.0\r\n\r\n".encode())
+        data = await r.read(-1)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200") and b"Connection: close" in head and b"chunked" not in head
+        assert body.startswith(b"GET /chunked") and body.endswith(b"-tail")
+    run(t)
+
+
+def test_close_delimited_response_streams_and_closes() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"GET http://127.0.0.1:{oport}/close HTTP/1.1\r\n\r\n".encode())
+        data = await r.read(-1)
+        assert b"Connection: close" in data and data.endswith(b"GET /close from 127.0.0.1 via=1.1 osdn-egress-router "
+                                                              b"xff=127.0.0.1 ")
+    run(t)
+
+
+def test_large_body_streams() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        payload = bytes(range(256)) * 20000  # 5 MB
+        head, body = await send(c, f"POST http://127.0.0.1:{oport}/up HTTP/1.1\r\nContent-Length: {len(payload)}"
+                                   "\r\n\r\n".encode() + payload)
+        assert head.startswith(b"HTTP/1.1 200") and body.endswith(payload)
+    run(t)
+
+
+BAD = [
+    (b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"HTTP/1.1 431"),
+    (b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n" + b"X: a\r\n" * 101 + b"\r\n", b"HTTP/1.1 431"),
+    (b"POST http://127.0.0.1:%d/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", b"HTTP/1.1 400"),
+    (b"POST http://127.0.0.1:%d/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", b"HTTP/1.1 400"),
+    (b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nX: a\r\n  folded\r\n\r\n", b"HTTP/1.1 400"),
+    (b"GET /relative HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", b"HTTP/1.1 400"),
+    (b"GET http://127.0.0.1:%d/ HTTP/2.0\r\n\r\n", b"HTTP/1.1 400"),
+    (b"GET http://127.0.0.1:1/ HTTP/1.1\r\nX-Port: %d\r\n\r\n", b"HTTP/1.1 502"),
+]
+
+
+@pytest.mark.parametrize(("raw", "status"), BAD, ids=[f"bad{i + 1}" for i in range(len(BAD))])
+def test_hostile_requests_are_refused(raw: bytes, status: bytes) -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(raw % oport)
+        data = await r.read(-1)  # refused, then closed
+        assert data.startswith(status), data[:200]
+        assert origin.connections == 0
+    run(t, "*")
+
+
+def test_connection_limit_and_idle_timeout() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        first = await asyncio.open_connection("127.0.0.1", pport)
+        await asyncio.sleep(0.05)
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        assert (await r.read(-1)).startswith(b"HTTP/1.1 503")
+        assert await asyncio.wait_for(first[0].read(-1), 2) == b""  # idle: closed after 0.3 s
+    run(t, "*", Limits(max_connections=1, idle_timeout=0.3))
