@@ -19,6 +19,8 @@ from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
 from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.manifests import read_manifests
 from osdn.cli.printers import OUTPUT_HELP, PrintOptions, check_output, describe_events, qualified_name, render
+from osdn.cli.services import describe_service
+from osdn.client import Client
 from osdn.errors import BadRequestError, NotFoundError, OsdnError
 
 Obj = dict[str, Any]
@@ -142,6 +144,14 @@ def _describe(info: KindInfo, obj: Obj, events: list[Obj]) -> str:
     return "\n".join(lines)
 
 
+def _describe_service(client: Client, svc: Obj, events: list[Obj]) -> str:
+    try:
+        endpoints: Obj | None = client.get("Endpoints", svc["metadata"]["name"], svc["metadata"].get("namespace", ""))
+    except NotFoundError:
+        endpoints = None
+    return describe_service(svc, endpoints, events, now())
+
+
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
 @namespace_opt
@@ -170,7 +180,8 @@ def describe(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, selector
             events = [e for e in client.list("events", obj["metadata"].get("namespace") or "default")["items"]
                       if (e.get("involvedObject") or {}).get("name") == name
                       and (e.get("involvedObject") or {}).get("kind") == info.kind]
-            out.append(_describe(info, obj, events))
+            out.append(_describe_service(client, obj, events) if info.kind == "Service" else
+                       _describe(info, obj, events))
     click.echo("\n\n".join(out))
 
 

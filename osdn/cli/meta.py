@@ -243,6 +243,17 @@ def _ports_of(obj: Obj) -> list[int]:
             if "containerPort" in p]
 
 
+def _parse_selector(text: str) -> dict[str, str]:
+    """`k=v,k2=v2` (equality only, as a Service selector) -> a map; anything else is a BadRequestError."""
+    out = {}
+    for term in text.split(","):
+        key, sep, value = term.partition("=")
+        if not sep or not key.strip() or "!" in key:
+            raise BadRequestError(f'--selector: "{term}" is not key=value (a Service selects by equality only)')
+        out[key.strip()] = value.strip()
+    return out
+
+
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
 @namespace_opt
@@ -252,11 +263,15 @@ def _ports_of(obj: Obj) -> list[int]:
 @click.option("--name", "svc_name", default=None, help="Name of the new Service/Route.")
 @click.option("--type", "svc_type", default="ClusterIP")
 @click.option("--hostname", default=None, help="Route host name (exposing a service).")
+@click.option("--selector", "selector_text", default=None, help="Pod selector k=v[,k=v] (default: the object's).")
+@click.option("--session-affinity", default=None, type=click.Choice(["None", "ClientIP"]))
+@click.option("--cluster-ip", default=None, help='ClusterIP to ask for ("None": a headless service).')
 @dry_run_option
 @pass_ctx
 @handle_errors
 def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
-           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, dry_run: str) -> None:
+           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, selector_text: str | None,
+           session_affinity: str | None, cluster_ip: str | None, dry_run: str) -> None:
     """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose).
 
     The Service selects the pods of the object exposed; --port is the Service port, --target-port
@@ -267,6 +282,7 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
       osdn expose rc egress-demo-controller --port=80 -n p1
       osdn expose pod web --port=80 --target-port=8080 --name=web -n p1
       osdn expose service web --hostname=www.example.com -n p1
+      osdn expose pod web --port=80 --name=sticky --session-affinity=ClientIP -n p1
     """
     (info, names), = split_targets(targets)
     if len(names) != 1:
@@ -285,7 +301,7 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
         click.echo(f"route.route.openshift.io/{name} exposed{writer.suffix}")
         writer.finish()
         return
-    selector = _selector_of(info, obj)
+    selector = _parse_selector(selector_text) if selector_text else _selector_of(info, obj)
     ports = [port] if port else _ports_of(obj)
     if not ports:
         raise BadRequestError(f'couldn\'t find a port for {info.singular} "{names[0]}": pass --port')
@@ -293,9 +309,10 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
                   "targetPort": (int(target_port) if target_port and target_port.isdigit() else target_port) or p}
                  for p in ports]
     svc_ports = [{k: v for k, v in sp.items() if v is not None} for sp in svc_ports]
+    spec: Obj = {"selector": selector, "ports": svc_ports, "type": svc_type}
+    spec.update({k: v for k, v in (("sessionAffinity", session_affinity), ("clusterIP", cluster_ip)) if v})
     svc = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}},
-           "spec": {"selector": selector, "ports": svc_ports, "type": svc_type}}
+           "metadata": {"name": name, "labels": obj["metadata"].get("labels") or {}}, "spec": spec}
     writer.create(svc, ns)
     warn(ctx.client)
     click.echo(f"service/{name} exposed{writer.suffix}")

@@ -25,7 +25,7 @@ from typing import Any
 
 from osdn.api import labels
 from osdn.kernel import netns
-from osdn.lab.observe import ProbeResult, observe_connect
+from osdn.lab.observe import REFUSED, ProbeResult, observe_connect
 from osdn.model.cluster import ClusterState
 from osdn.model.matrix import Matrix, compute_matrix
 
@@ -71,6 +71,7 @@ class Check:
     reason: str
     kernel: ProbeResult
     retried: bool = False
+    refused_expected: bool = False  # a service without endpoints: the node must refuse (`verify_services`)
 
     @property
     def failed(self) -> bool:
@@ -79,6 +80,8 @@ class Check:
 
     @property
     def agrees(self) -> bool:
+        if self.refused_expected:
+            return self.kernel.outcome == REFUSED
         return self.kernel.reached is not None and self.kernel.reached == self.model_allowed
 
 
@@ -203,30 +206,35 @@ def run_verify(objs: Sequence[Obj], opts: VerifyOptions, progress: Progress = la
     ports = opts.ports or compute_default_ports(pod_objs)
     pairs = compute_pairs(targets, ports, compute_selection(targets, opts.namespaces, opts.selector))
     matrices = {port: compute_matrix(state, "TCP", port) for port in ports}
+    from osdn.lab import verify_services as vs  # it builds on this module's types
+    selected = compute_selection(targets, opts.namespaces, opts.selector)
+    svc_pairs, svc_models, svc_skipped = vs.compute_service_pairs(state, targets, selected, opts)
     progress(f"verify: {len(targets)} pods ({len(skipped)} skipped), TCP ports {', '.join(map(str, ports))}: "
-             f"{len(pairs)} probes, {opts.parallel} at a time, timeout {opts.timeout:g}s")
+             f"{len(pairs)} probes, {len(svc_pairs)} to service ClusterIPs, {opts.parallel} at a time, "
+             f"timeout {opts.timeout:g}s")
     checks = probe_pairs(pairs, matrices, opts, probe, progress)
-    return VerifyReport(state.mode, "TCP", tuple(ports), tuple(targets), tuple(checks), tuple(skipped), opts,
-                        time.monotonic() - t0)
+    checks += vs.probe_services(svc_pairs, svc_models, opts, probe, progress)
+    return VerifyReport(state.mode, "TCP", tuple(ports), tuple(targets), tuple(checks),
+                        tuple(skipped) + tuple(svc_skipped), opts, time.monotonic() - t0)
 
 
 def probe_pairs(pairs: Sequence[Pair], matrices: Mapping[int, Matrix], opts: VerifyOptions, probe: Prober,
                 progress: Progress = lambda _: None) -> list[Check]:
     """Probe `pairs` (in parallel), compare with the model; disagreeing or failed ones once more after
     `opts.settle` seconds with twice the timeout (the second answer stands)."""
-    checks = compute_checks(matrices, pairs, _probe_all(pairs, opts.timeout, opts.parallel, probe, progress))
+    checks = compute_checks(matrices, pairs, probe_all(pairs, opts.timeout, opts.parallel, probe, progress))
     again = [i for i, c in enumerate(checks) if not c.agrees]
     if again and opts.settle > 0:
         progress(f"{len(again)} probe(s) disagree with the model or failed: probing them again in "
                  f"{opts.settle:g}s (a change may still be on its way to the kernel)")
         time.sleep(opts.settle)
-        second = _probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
+        second = probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
         for i, result in zip(again, second, strict=True):
             checks[i] = replace(checks[i], kernel=result, retried=True)
     return checks
 
 
-def _probe_all(pairs: Sequence[Pair], timeout: float, parallel: int, probe: Prober,
+def probe_all(pairs: Sequence[Pair], timeout: float, parallel: int, probe: Prober,
                progress: Progress) -> list[ProbeResult]:
     results: list[ProbeResult | None] = [None] * len(pairs)
     if not pairs:
@@ -285,7 +293,8 @@ def render_verify_report(report: VerifyReport, matrices: bool = True) -> str:
     lines = [f"verify: {report.mode} mode, {len(report.pods)} pods on {len(nodes)} node(s), "
              f"{report.protocol} port(s) {', '.join(map(str, report.ports))}, timeout {opts.timeout:g}s"]
     if matrices:
-        lines += render_matrices(report)
+        from osdn.lab.verify_services import render_service_matrix
+        lines += render_matrices(report) + render_service_matrix(report.pods, report.checks)
     agree = [c for c in report.checks if c.agrees]
     reached = sum(1 for c in agree if c.model_allowed)
     retried = [c for c in report.checks if c.retried]

@@ -21,6 +21,7 @@ from osdn.model.subnets import gateway_for
 from osdn.model.verdict import ALLOW, DENY, INFO, Endpoint, Step
 
 STAGE = "service"
+NO_ENDPOINTS = "service has no endpoints; connection rejected"  # the node rejects it (connection refused)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int
             backends = _from_endpoints(state, svc, sp) if svc.key in state.endpoints else _from_pods(state, svc, sp)
             rule = f"spec.ports[{i}]"
             if not backends:
-                return [], [Step(STAGE, DENY, ref, rule, "service has no endpoints; connection rejected")]
+                return [], [Step(STAGE, DENY, ref, rule, NO_ENDPOINTS)]
             targets = ", ".join(_name(state, b) for b in backends)
             return backends, [Step(STAGE, INFO, ref, rule, f"{svc.cluster_ip}:{port}/{protocol} -> {targets}")]
     return [], [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")]
