@@ -52,6 +52,7 @@ import dns.rdatatype
 
 from osdn.kernel import netns
 from osdn.node.dns.cache import MAX_ENTRIES, MAX_TTL, AnswerCache
+from osdn.node.dns.fastpath import FORWARDED_LIFETIME, FastPath
 from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ class SharedZone:
     def answer(self, qname: dns.name.Name, qtype: int) -> ZoneAnswer | None:
         with self._lock:
             return answer(self.data, qname, qtype)
+
+    @property
+    def generation(self) -> int:
+        return self.data.generation
 
 
 class Resolver:
@@ -240,6 +245,7 @@ class DnsServer:
     def __init__(self, cfg: DnsConfig, zone: SharedZone) -> None:
         self.cfg = cfg
         self.resolver = Resolver(cfg, zone)
+        self.fast = FastPath()
         self._queue: queue.Queue[tuple[bytes, tuple[str, int]] | None] = queue.Queue(cfg.queue_size)
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
@@ -294,12 +300,19 @@ class DnsServer:
 
     def _udp_loop(self) -> None:
         assert self._udp is not None
-        r = self.resolver
+        r, zone, fast, udp = self.resolver, self.resolver.zone, self.fast, self._udp
         while not self._stop.is_set():
             try:
-                wire, peer = self._udp.recvfrom(65535)
+                wire, peer = udp.recvfrom(65535)
             except OSError:
                 return
+            generation = zone.generation  # before answering: an answer is never newer than its stamp
+            if r.hook is None:
+                hit = fast.get(wire, generation, time.monotonic())
+                if hit is not None:
+                    with contextlib.suppress(OSError):
+                        udp.sendto(hit, peer)
+                    continue
             query = r.parse(wire)
             if query is None:
                 continue
@@ -308,7 +321,10 @@ class DnsServer:
                 if local is None:
                     self._defer(wire, peer)
                     continue
-                query = local
+                out = self._send(wire, local, peer)
+                if not local.flags & dns.flags.TC and not out[2] & 0x02:
+                    fast.put(wire, out, generation, float("inf"))
+                continue
             self._send(wire, query, peer)
 
     def _defer(self, wire: bytes, peer: tuple[str, int]) -> None:
@@ -317,10 +333,12 @@ class DnsServer:
         except queue.Full:
             log.warning("dns: %d queries waiting; dropping one from %s", self.cfg.queue_size, peer[0])
 
-    def _send(self, wire: bytes, response: dns.message.Message | bytes, peer: tuple[str, int]) -> None:
+    def _send(self, wire: bytes, response: dns.message.Message | bytes, peer: tuple[str, int]) -> bytes:
         assert self._udp is not None
+        out = to_udp_wire(wire, response)
         with contextlib.suppress(OSError):
-            self._udp.sendto(to_udp_wire(wire, response), peer)
+            self._udp.sendto(out, peer)
+        return out
 
     def _worker(self) -> None:
         while True:
@@ -333,8 +351,12 @@ class DnsServer:
             except Exception:
                 log.exception("dns: query from %s failed", peer[0])
                 continue
-            if response is not None:
-                self._send(wire, response, peer)
+            if response is None:
+                continue
+            out = self._send(wire, response, peer)
+            ttl = forwarded_lifetime(response)
+            if ttl and self.resolver.hook is None and not out[2] & 0x02:
+                self.fast.put(wire, out, None, time.monotonic() + ttl)
 
     def _tcp_loop(self) -> None:
         assert self._tcp is not None
@@ -369,6 +391,14 @@ class DnsServer:
         finally:
             conn.close()
             self._tcp_slots.release()
+
+
+def forwarded_lifetime(response: dns.message.Message | bytes) -> float:
+    """How long the fast path may replay a forwarded answer (0: not at all)."""
+    if isinstance(response, bytes) or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return 0.0
+    ttls = [rr.ttl for rr in (*response.answer, *response.authority)]
+    return min([FORWARDED_LIFETIME, *ttls]) if ttls else 0.0
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes | None:

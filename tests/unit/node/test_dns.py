@@ -308,3 +308,25 @@ def test_hook_future_holds_the_answer_and_a_failing_hook_fails_closed(upstream: 
         raise PermissionError("not installed")
     r.hook = refuse
     assert ask(r, "web.ext.test").rcode() == dns.rcode.SERVFAIL
+
+
+# -- the UDP fast path ---------------------------------------------------------------------------
+
+def test_fast_path_replays_by_bytes_with_the_new_id_until_the_zone_or_the_lifetime_changes() -> None:
+    from osdn.node.dns.fastpath import FastPath
+
+    fast = FastPath(max_entries=2)
+    q1 = dns.message.make_query("web.p.svc.cluster.local", "A")
+    answer = dns.message.make_response(q1).to_wire()
+    fast.put(q1.to_wire(), answer, generation=7, expires=float("inf"))
+    q2 = dns.message.make_query("web.p.svc.cluster.local", "A")  # same bytes but the id
+    q2.id = (q1.id + 1) % 65536
+    hit = fast.get(q2.to_wire(), 7, now=0)
+    assert hit is not None and hit[:2] == q2.to_wire()[:2] and hit[2:] == answer[2:]
+    assert fast.get(q2.to_wire(), 8, now=0) is None  # the zone changed
+    other = dns.message.make_query("WEB.p.svc.cluster.local", "A").to_wire()  # other bytes: parsed afresh
+    assert fast.get(other, 7, now=0) is None
+    fast.put(other, answer, generation=None, expires=10.0)  # forwarded: any generation, until it expires
+    assert fast.get(other, 99, now=9.9) is not None and fast.get(other, 99, now=10.0) is None
+    fast.put(dns.message.make_query("x.test", "A").to_wire(), answer, None, 1.0)
+    assert len(fast) == 1  # full: started afresh
