@@ -12,24 +12,14 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from typing import Any
+
+from osdn.api import timestamps
 
 Obj = dict[str, Any]
 Column = tuple[str, Callable[[Obj], str], int]  # (header, cell, priority: 1 = only with -o wide)
 GENERIC_REASONS = ("", "ContainersNotReady", "PodCompleted")
-
-
-def parse_time(timestamp: Any) -> datetime.datetime | None:
-    """An RFC 3339 time (`2026-01-02T03:04:05Z`, with or without fractions), or None."""
-    if not timestamp:
-        return None
-    try:
-        then = datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return then if then.tzinfo else then.replace(tzinfo=datetime.UTC)
 
 
 def human_duration(seconds: int) -> str:
@@ -55,9 +45,10 @@ def human_duration(seconds: int) -> str:
     return f"{years}y{days % 365}d" if years < 8 and days % 365 else f"{years}y"
 
 
-def age(timestamp: Any, now: datetime.datetime) -> str:
-    then = parse_time(timestamp)
-    return "<unknown>" if then is None else human_duration(int((now - then).total_seconds()))
+def age(timestamp: Any, now: float) -> str:
+    """How long ago `timestamp` (RFC 3339) was at `now` (epoch seconds)."""
+    then = timestamps.parse(timestamp)
+    return "<unknown>" if then is None else human_duration(int(now - then))
 
 
 def _condition(pod: Obj, kind: str) -> Obj:
@@ -82,7 +73,7 @@ def _terminated_reason(terminated: Obj) -> str:
     return f"ExitCode:{terminated.get('exitCode', 0)}"
 
 
-def pod_row(pod: Obj, now: datetime.datetime) -> tuple[str, str, str]:
+def pod_row(pod: Obj, now: float) -> tuple[str, str, str]:
     """(READY, STATUS, RESTARTS) as kubectl's printPod computes them."""
     status = pod.get("status") or {}
     total = len((pod.get("spec") or {}).get("containers") or [])
@@ -114,7 +105,7 @@ def pod_row(pod: Obj, now: datetime.datetime) -> tuple[str, str, str]:
     return f"{ready}/{total}", f"Pending ({why})" if why else reason, restarts_text
 
 
-def pod_columns(now: datetime.datetime) -> list[Column]:
+def pod_columns(now: float) -> list[Column]:
     return [("READY", lambda o: pod_row(o, now)[0], 0), ("STATUS", lambda o: pod_row(o, now)[1], 0),
             ("RESTARTS", lambda o: pod_row(o, now)[2], 0)]
 
@@ -131,7 +122,7 @@ def event_object(event: Obj) -> str:
     return f"{kind}/{ref['name']}" if ref.get("name") else kind
 
 
-def event_age(event: Obj, now: datetime.datetime) -> str:
+def event_age(event: Obj, now: float) -> str:
     """`describe`'s Age: `5m`, or `5s (x3 over 10m)` for a repeated event."""
     first = event.get("firstTimestamp") or event.get("eventTime") or event_time(event)
     count = int(event.get("count") or 1)
@@ -146,7 +137,7 @@ def event_source(event: Obj) -> str:
     return ", ".join(str(x) for x in (src.get("component"), src.get("host")) if x)
 
 
-def event_columns(now: datetime.datetime) -> list[Column]:
+def event_columns(now: float) -> list[Column]:
     """kubectl's event table: no AGE, NAME only with -o wide."""
     return [("LAST SEEN", lambda o: age(event_time(o), now), 0),
             ("TYPE", lambda o: str(o.get("type") or ""), 0),

@@ -7,7 +7,6 @@ with priority 1 (kubectl shows priority > 0 only with -o wide).
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +129,7 @@ def _condition(o: Obj, kind: str) -> Obj:
     return next((c for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
 
 
-def _operator_columns(now: datetime.datetime) -> list[Column]:
+def _operator_columns(now: float) -> list[Column]:
     """`oc get clusteroperator`: VERSION AVAILABLE PROGRESSING DEGRADED SINCE (Available's last change)."""
     def version(o: Obj) -> str:
         return next((x.get("version", "") for x in (o.get("status") or {}).get("versions") or []
@@ -142,12 +141,12 @@ def _operator_columns(now: datetime.datetime) -> list[Column]:
          if _condition(o, "Available") else "")]
 
 
-def age(timestamp: str | None, now: datetime.datetime) -> str:
+def age(timestamp: str | None, now: float) -> str:
     """kubectl's AGE: duration.HumanDuration since `timestamp` (see cells.human_duration)."""
     return cells.age(timestamp, now)
 
 
-def columns(info: KindInfo, now: datetime.datetime) -> list[TableColumn]:
+def columns(info: KindInfo, now: float) -> list[TableColumn]:
     if info.kind == "Event":  # kubectl's event table: no AGE, NAME only with -o wide
         return [TableColumn(h, fn, priority=p) for h, fn, p in cells.event_columns(now)]
     cols = [TableColumn("NAME", lambda o: str(o["metadata"]["name"]), format="name")]

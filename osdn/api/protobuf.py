@@ -16,12 +16,12 @@ JSON's omitempty would. A non-empty field the table lacks, or a kind it lacks, i
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import struct
 from dataclasses import dataclass
 from typing import Any
 
+from osdn.api import timestamps
 from osdn.errors import BadRequestError, UnsupportedMediaTypeError
 
 MAGIC = b"k8s\x00"
@@ -184,8 +184,7 @@ def _scalar(kind: str, wire: int, value: Any, where: str) -> Any:
     if kind == "T":
         parts = {n: v for n, _, v in _fields(value)}
         seconds = _signed(parts.get(1, 0))
-        return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") \
-            if seconds else None
+        return timestamps.format_time(seconds) if seconds else None
     if kind == "Q":
         return bytes({n: v for n, _, v in _fields(value)}.get(1, b"")).decode() or None
     return _int_or_string(value)

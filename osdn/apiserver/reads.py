@@ -7,8 +7,8 @@ a Table or YAML answer decodes them. `metadata.continue`/`remainingItemCount` co
 
 from __future__ import annotations
 
-import datetime
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +25,8 @@ from osdn.apiserver.resources import Resources
 Obj = dict[str, Any]
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+def _now() -> float:
+    return time.time()
 
 
 def _limit(request: Request) -> int:

@@ -7,7 +7,6 @@ kube-apiserver. A Table is offered only when the client asks for it; v1beta1 is 
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -39,7 +38,7 @@ def _row_object(info: KindInfo, obj: Obj, include: str) -> Obj | None:
     return None
 
 
-def table(info: KindInfo, items: list[Obj], resource_version: str, include: str, now: datetime.datetime,
+def table(info: KindInfo, items: list[Obj], resource_version: str, include: str, now: float,
           list_meta: Obj | None = None) -> Obj:
     if include not in INCLUDE:
         raise BadRequestError(f'includeObject "{include}" is not one of {", ".join(INCLUDE)}')

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime
 import json
 import sys
+import time
 from typing import Any
 
 import click
@@ -31,8 +31,9 @@ file_opt = click.option("-f", "--filename", "files", multiple=True, metavar="FIL
                         help="Manifest file, directory of manifests, or - for stdin (repeatable).")
 
 
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+def now() -> float:
+    """The clock the tables' ages are measured against (epoch seconds)."""
+    return time.time()
 
 
 def split_targets(args: tuple[str, ...]) -> list[tuple[KindInfo, list[str]]]:

@@ -9,7 +9,6 @@ An unknown format is a BadRequestError naming the formats there are.
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ def _label_cell(key: str) -> Callable[[Obj], str]:
     return lambda o: str(_labels(o).get(key, ""))
 
 
-def table(info: KindInfo, items: list[Obj], now: datetime.datetime, opts: PrintOptions) -> str:
+def table(info: KindInfo, items: list[Obj], now: float, opts: PrintOptions) -> str:
     wide = opts.output == "wide"
     cols: list[Column] = [(c.name, c.cell) for c in columns(info, now) if wide or c.priority == 0]
     if opts.show_kind and cols and cols[0][0] == "NAME":
@@ -101,7 +100,7 @@ def _grid(header: list[list[str]], rows: list[list[str]]) -> str:
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in every)
 
 
-def describe_events(events: list[Obj], now: datetime.datetime) -> list[str]:
+def describe_events(events: list[Obj], now: float) -> list[str]:
     """The `Events:` section `describe` ends with, as kubectl's: oldest first, Type Reason Age From Message."""
     if not events:
         return ["Events:  <none>"]
@@ -168,7 +167,7 @@ def sort_items(items: list[Obj], sort_by: str) -> list[Obj]:
     return sorted(items, key=key)
 
 
-def render(info: KindInfo, items: list[Obj], opts: PrintOptions | str, now: datetime.datetime,
+def render(info: KindInfo, items: list[Obj], opts: PrintOptions | str, now: float,
            single: bool = False) -> str:
     """`items` in the requested format; `single` means one object was asked for by name."""
     if isinstance(opts, str):
@@ -182,7 +181,7 @@ def render(info: KindInfo, items: list[Obj], opts: PrintOptions | str, now: date
         raise BadRequestError(f'error executing template "{opts.output.partition("=")[2]}": {e}') from None
 
 
-def _render(info: KindInfo, items: list[Obj], opts: PrintOptions, now: datetime.datetime, single: bool) -> str:
+def _render(info: KindInfo, items: list[Obj], opts: PrintOptions, now: float, single: bool) -> str:
     data: Any = items[0] if single and len(items) == 1 else as_list(items)
     name, _, arg = opts.output.partition("=")
     if opts.output == "json":

@@ -11,7 +11,7 @@ from osdn.api.cells import event_age, human_duration, pod_row
 from osdn.cli.impact import apply_changes, summarize_impact
 from osdn.model.matrix import Change
 
-NOW = datetime.datetime(2026, 1, 1, 1, 0, 0, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2026, 1, 1, 1, 0, 0, tzinfo=datetime.UTC).timestamp()
 
 
 @pytest.mark.parametrize("seconds,expect", [
