@@ -104,6 +104,16 @@ def egress_view(obj: Obj | None) -> tuple[Any, ...] | None:
     return egress, published, obj.get("netid"), obj.get("hostIP"), obj.get("subnet")
 
 
+def assignment_input(obj: Obj | None) -> tuple[Any, ...] | None:
+    """What an edit burst is made of (automatic assignment waits until it is quiet). Pure. A Node's
+    heartbeat is no edit: only its Ready status counts (with a few nodes, heartbeats every 5 s each
+    would otherwise keep the inputs from ever being quiet for a second)."""
+    if obj is not None and obj.get("kind") == "Node":
+        view = egress_view(obj)
+        return view and ("node", tuple(status for status, _ in view[1]))
+    return egress_view(obj)
+
+
 def describe_decision(d: EgressDecision) -> str:
     if d.action is Egress.VIA:
         return f"egress via {d.egress_ip} on node {d.node}" + (f" (standby {', '.join(d.standby)})" if d.standby else "")
@@ -134,7 +144,7 @@ class EgressController(Controller):
     def _on_event(self, _type: str, new: Obj | None, old: Obj | None) -> None:
         if egress_view(new) == egress_view(old):
             return
-        if rv_of(new or old) not in self._own_rvs:
+        if rv_of(new or old) not in self._own_rvs and assignment_input(new) != assignment_input(old):
             self._last_input = time.monotonic()
         self.queue.add_after(KEY, self.debounce)
 

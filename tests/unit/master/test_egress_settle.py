@@ -1,0 +1,44 @@
+"""Egress controller details: what counts as an edit burst, one-reconcile settling, write order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from osdn.master.egress import assignment_input, decision_key
+from osdn.model.egressip import (
+    NamespaceEgress,
+    NodeEgress,
+    reallocate_egress_ips,
+    settle_egress_ips,
+    write_order,
+)
+
+
+def node(status: str, beat: str) -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": "n1"},
+            "status": {"conditions": [{"type": "Ready", "status": status, "lastHeartbeatTime": beat}]}}
+
+
+def test_a_heartbeat_is_not_an_edit_but_readiness_is() -> None:
+    assert assignment_input(node("True", "2026-01-01T00:00:00Z")) == assignment_input(node("True", "2026-01-01T00:00:05Z"))
+    assert assignment_input(node("True", "2026-01-01T00:00:00Z")) != assignment_input(node("False", "2026-01-01T00:00:05Z"))
+    hs = {"kind": "HostSubnet", "metadata": {"name": "n1"}, "egressCIDRs": ["10.0.0.0/24"]}
+    assert assignment_input(hs) != assignment_input({**hs, "egressCIDRs": ["10.0.1.0/24"]})
+
+
+def test_an_ip_taken_off_an_offline_node_is_placed_in_the_same_decision() -> None:
+    namespaces = [NamespaceEgress("a", 10, ("10.0.0.5",))]
+    nodes = [NodeEgress("n1", "192.168.0.1", ("10.0.0.5",), ("10.0.0.0/24",)),
+             NodeEgress("n2", "192.168.0.2", (), ("10.0.0.0/24",))]
+    one_round = reallocate_egress_ips(namespaces, nodes, {"n1"})
+    assert one_round.again and one_round.by_node == {"n1": [], "n2": []}  # the reference: placed next round
+    settled = settle_egress_ips(namespaces, nodes, {"n1"})
+    assert settled.by_node == {"n1": [], "n2": ["10.0.0.5"]} and not settled.again
+    assert write_order(settled.changes(nodes), nodes) == ["n1", "n2"]  # the loser first: never on two nodes
+
+
+def test_decision_keys_tell_moves_apart() -> None:
+    via = '{"action":"via","egressIP":"10.0.0.5","node":"n1","standby":["10.0.0.6"]}'
+    assert decision_key(via) == ("via", "10.0.0.5", "n1")
+    assert decision_key(via.replace("n1", "n2")) != decision_key(via)
+    assert decision_key(None) is None and decision_key("{")[0] == "unreadable"
