@@ -1,7 +1,7 @@
 """The calling process's own network namespace: for programs that run inside a pod (egress router).
 
 Side effects only. Every entry point first refuses to act when the process is in the host's root
-network namespace (the one of pid 1), so `osdn egress-router` started by mistake on a host can never
+network namespace (the initial one), so `osdn egress-router` started by mistake on a host can never
 rewrite the host's addresses, routes or NAT. Netlink runs on the calling thread (no setns needed);
 nftables runs through osdn.kernel.nft with `netns=None` (the process's own namespace).
 """
@@ -25,12 +25,22 @@ MAIN_TABLE = 254
 
 
 def in_host_netns() -> bool:
-    """True when this process shares pid 1's network namespace (or pid 1's is unreadable)."""
+    """True in the initial network namespace: it alone has /proc/sys/net/core/netdev_max_backlog,
+    and it is the one of kthreadd (pid 2) and init (pid 1) when their links are readable."""
+    if os.path.exists("/proc/sys/net/core/netdev_max_backlog"):
+        return True
     try:
-        own, init = os.stat("/proc/self/ns/net"), os.stat("/proc/1/ns/net")
+        own = os.stat("/proc/self/ns/net")
     except OSError:
         return True
-    return (own.st_dev, own.st_ino) == (init.st_dev, init.st_ino)
+    for pid in (1, 2):
+        try:
+            st = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+            return True
+    return False
 
 
 def refuse_host(what: str) -> None:

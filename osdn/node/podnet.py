@@ -38,6 +38,7 @@ from osdn.model.servicenet import dns_service_ip
 from osdn.node.bandwidth import BandwidthError, PodBandwidth
 from osdn.node.bandwidth import wanted as bandwidth_wanted
 from osdn.node.ipam import Ipam, Lease
+from osdn.node.macvlan import attach_macvlan
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -107,6 +108,7 @@ class PodNetwork:
             lease = replace(lease, created_pod=created or lease.created_pod, netns=req.netns)
             self.ipam.update(lease)
             att = self._attach(lease, req)
+            attach_macvlan(self.cfg.node_netns, pod, req.netns)
             self._bandwidth(pod, lease)
             self._publish(pod, lease)
             self.await_rules(self.rules_timeout)
