@@ -47,6 +47,9 @@ def _endpoint(ctx: Ctx, ref: str) -> Any:
 def diagnose() -> None:
     """Measure where the time or the bandwidth goes between pods of a local lab.
 
+    `throughput` compares the pod path with the nodes' underlay (the seed's "Troubleshooting
+    Throughput Issues"); see also `osdn adm capture` for packets.
+
     \b
     Examples:
       osdn adm diagnose throughput --from blue/client --to blue/web
