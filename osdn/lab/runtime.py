@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.kernel import links, netns
-from osdn.lab import topology
+from osdn.lab import images, topology
 from osdn.lab.cluster import LabInfo, NodeInfo, locked_state, record_process
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,15 @@ def pod_argv(pod: Obj) -> list[str]:
     command = [*(container.get("command") or []), *(container.get("args") or [])]
     if command:
         return [str(a) for a in command]
+    program = images.image_argv(str(container.get("image") or ""))
+    if program:
+        return program
     ports = [str(p["containerPort"]) for p in container.get("ports") or [] if p.get("containerPort")]
     return [sys.executable, "-u", "-c", HTTP_SERVER, pod_key(pod), *(ports or ["80"])]
 
 
-def pod_env(lab: LabInfo, pod: Obj, ip: str) -> dict[str, str]:
+def pod_env(lab: LabInfo, pod: Obj, ip: str, init: bool = False) -> dict[str, str]:
+    """The first container's environment (`init`: only the pod-wide part, for init containers)."""
     container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
     image = str(container.get("image") or "")
     path = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -117,9 +121,8 @@ def pod_env(lab: LabInfo, pod: Obj, ip: str) -> dict[str, str]:
     meta = pod["metadata"]
     env = {"PATH": path, "HOME": "/", "POD_NAME": meta["name"], "POD_NAMESPACE": meta.get("namespace", ""),
            "POD_IP": ip, "PYTHONUNBUFFERED": "1"}
-    for var in container.get("env") or []:
-        if "value" in var:
-            env[var["name"]] = str(var["value"])
+    if not init:
+        env.update(images.container_env(lab, pod, container, ip))
     return env
 
 
@@ -235,6 +238,8 @@ def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subpr
         result = run_cni("ADD", node, pod, ns)
         rt.ip = result_ip(result)
         write_pod_etc(lab, pod, rt.ip, result.get("dns"))
+        images.run_init_containers(lab, pod, pod_view(rt, pod_etc_dir(lab, pod)), pod_env(lab, pod, rt.ip, init=True),
+                                   rt.ip, rt.log)
         proc = spawn_container(lab, pod, rt)
     except BaseException:
         stop_pod(lab, node, pod, rt)

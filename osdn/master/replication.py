@@ -1,0 +1,158 @@
+"""ReplicationController controller: keeps `spec.replicas` pods made from `spec.template` running.
+
+Key: `namespace/name` of an RC. Level-triggered, as the Kubernetes replication manager: the RC's
+pods are the active pods (not terminating, not Succeeded/Failed) whose controller ownerReference is
+this RC; fewer than `replicas` -> create the missing ones (`generateName: <rc>-`, the template's
+labels and spec, the ownerReference); more -> delete the extra ones least worth keeping
+(unscheduled, not running, not ready, then the newest, as Kubernetes ranks them). A deleted pod (the
+egress router failover of the seeds: `replicas: 1`) is replaced at once on the next reconcile.
+Writes not yet seen by the pod informer are remembered for `EXPECT_TTL` seconds so a reconcile
+that runs before the watch echo neither doubles nor misses pods. `status.replicas`/`readyReplicas`/
+`availableReplicas`/`observedGeneration` are kept current. When the RC is deleted its pods are
+deleted too (what the garbage collector does with background propagation). Orphan pods that match
+the selector are not adopted. `plan_replicas` is pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.client import Client
+from osdn.errors import NotFoundError
+from osdn.master.controller import Controller, Informers
+from osdn.master.endpoints import pod_ready
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+EXPECT_TTL = 30.0
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def controller_of(pod: Mapping[str, Any]) -> str | None:
+    """Pure: the name of the ReplicationController that controls `pod`, if any."""
+    for ref in _meta(pod).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == "ReplicationController":
+            return str(ref.get("name"))
+    return None
+
+
+def active(pod: Mapping[str, Any]) -> bool:
+    return not _meta(pod).get("deletionTimestamp") and \
+        (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class ReplicaPlan:
+    create: int
+    delete: tuple[str, ...]
+
+
+def plan_replicas(replicas: int, pods: Sequence[Mapping[str, Any]], pending_create: int) -> ReplicaPlan:
+    """Pure: how many pods to create and which to delete (newest first) to reach `replicas`."""
+    have = len(pods) + pending_create
+    if have < replicas:
+        return ReplicaPlan(replicas - have, ())
+    newest = sorted(pods, key=_keep_rank)
+    return ReplicaPlan(0, tuple(str(_meta(p).get("name")) for p in newest[:max(0, have - replicas)]))
+
+
+def _keep_rank(pod: Mapping[str, Any]) -> tuple[bool, bool, bool, str]:
+    """Sort key, least worth keeping first: unscheduled, not running, not ready, then the newest."""
+    created = str(_meta(pod).get("creationTimestamp") or "")
+    inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
+    return (bool((pod.get("spec") or {}).get("nodeName")), (pod.get("status") or {}).get("phase") == "Running",
+            pod_ready(pod), inverted)
+
+
+def pod_from_template(rc: Mapping[str, Any]) -> Obj:
+    """Pure: a new pod of `rc` (generateName, template labels/annotations/spec, ownerReference)."""
+    meta, template = _meta(rc), (rc.get("spec") or {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    owner = {"apiVersion": "v1", "kind": "ReplicationController", "name": meta.get("name"), "uid": meta.get("uid"),
+             "controller": True, "blockOwnerDeletion": True}
+    pod_meta: Obj = {"generateName": f"{meta.get('name')}-", "namespace": meta.get("namespace"),
+                     "labels": dict(tmeta.get("labels") or {}), "ownerReferences": [owner]}
+    if tmeta.get("annotations"):
+        pod_meta["annotations"] = dict(tmeta["annotations"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}}
+
+
+class ReplicationController(Controller):
+    name = "replication"
+
+    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(client)
+        self.clock = clock
+        self.rcs = informers.on("ReplicationController", lambda _t, new, old: self.enqueue(self._key(new or old)))
+        self.pods = informers.on("Pod", self._on_pod)
+        self.created: dict[str, dict[str, float]] = {}  # key -> pod name -> when
+        self.deleted: dict[str, dict[str, float]] = {}
+
+    @staticmethod
+    def _key(obj: Mapping[str, Any] | None) -> str:
+        return f"{_meta(obj or {}).get('namespace')}/{_meta(obj or {}).get('name')}"
+
+    def _on_pod(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        for pod in (new, old):
+            owner = controller_of(pod) if pod else None
+            if pod and owner:
+                self.enqueue(f"{_meta(pod).get('namespace')}/{owner}")
+
+    def prepare(self) -> None:
+        for rc in self.rcs.items():
+            self.enqueue(self._key(rc))
+
+    def _pending(self, book: dict[str, dict[str, float]], key: str, seen: set[str], gone: bool) -> dict[str, float]:
+        """Expected writes not yet reflected: created ones not seen, deleted ones still seen."""
+        now = self.clock()
+        entries = {n: t for n, t in book.get(key, {}).items()
+                   if now - t < EXPECT_TTL and ((n in seen) if gone else (n not in seen))}
+        book[key] = entries
+        return entries
+
+    def reconcile(self, key: Hashable) -> None:
+        namespace, name = str(key).split("/", 1)
+        rc = self.rcs.get(name, namespace)
+        mine = [p for p in self.pods.items() if _meta(p).get("namespace") == namespace and controller_of(p) == name]
+        if rc is None:
+            for pod in mine:
+                self._delete_pod(key, namespace, str(_meta(pod).get("name")))
+            return
+        live = [p for p in mine if active(p)]
+        seen = {str(_meta(p).get("name")) for p in live}
+        deleting = self._pending(self.deleted, str(key), seen, gone=True)
+        live = [p for p in live if _meta(p).get("name") not in deleting]
+        created = self._pending(self.created, str(key), seen, gone=False)
+        replicas = int((rc.get("spec") or {}).get("replicas", 1) or 0)
+        plan = plan_replicas(replicas, live, len(created))
+        for _ in range(plan.create):
+            pod = self.client.create(pod_from_template(rc), namespace)
+            self.created[str(key)][pod["metadata"]["name"]] = self.clock()
+            log.info("rc %s: created pod %s", key, pod["metadata"]["name"])
+        for pod_name in plan.delete:
+            self._delete_pod(key, namespace, pod_name)
+        self._status(rc, live)
+
+    def _delete_pod(self, key: Hashable, namespace: str, pod_name: str) -> None:
+        try:
+            self.client.delete("Pod", pod_name, namespace)
+        except NotFoundError:
+            return
+        self.deleted.setdefault(str(key), {})[pod_name] = self.clock()
+        log.info("rc %s: deleted pod %s", key, pod_name)
+
+    def _status(self, rc: Obj, live: list[Obj]) -> None:
+        ready = sum(1 for p in live if pod_ready(p))
+        want = {"replicas": len(live), "readyReplicas": ready, "availableReplicas": ready,
+                "observedGeneration": _meta(rc).get("generation") or 1}
+        have = rc.get("status") or {}
+        if any(have.get(k) != v for k, v in want.items()):
+            self.client.patch("ReplicationController", str(_meta(rc).get("name")), {"status": want},
+                              str(_meta(rc).get("namespace")), subresource="status")

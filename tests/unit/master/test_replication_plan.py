@@ -1,0 +1,46 @@
+"""ReplicationController decisions (pure): how many pods to create, which to delete, the new pod."""
+
+from __future__ import annotations
+
+from osdn.master.replication import active, controller_of, plan_replicas, pod_from_template
+
+
+def pod(name: str, created: str, **status: str) -> dict:
+    return {"metadata": {"name": name, "creationTimestamp": created}, "status": status}
+
+
+def test_plan_creates_the_missing_and_counts_pending_creates() -> None:
+    assert plan_replicas(1, [], 0).create == 1
+    assert plan_replicas(1, [], 1).create == 0  # created, not yet seen by the informer
+    assert plan_replicas(3, [pod("a", "1")], 0).create == 2
+
+
+def test_plan_deletes_the_newest_extras() -> None:
+    pods = [pod("a", "2026-01-01T00:00:01Z"), pod("b", "2026-01-01T00:00:03Z"), pod("c", "2026-01-01T00:00:02Z")]
+    assert plan_replicas(1, pods, 0).delete == ("b", "c")
+    assert plan_replicas(0, pods, 0).delete == ("b", "c", "a")
+    assert plan_replicas(3, pods, 0) == plan_replicas(3, pods, 0)
+    assert plan_replicas(3, pods, 0).delete == () and plan_replicas(3, pods, 0).create == 0
+
+
+def test_new_pod_from_the_seed_template() -> None:
+    rc = {"metadata": {"name": "egress-demo-controller", "namespace": "p", "uid": "u1"},
+          "spec": {"replicas": 1, "selector": {"name": "egress-demo"},
+                   "template": {"metadata": {"name": "egress-demo", "labels": {"name": "egress-demo"},
+                                             "annotations": {"pod.network.openshift.io/assign-macvlan": "true"}},
+                                "spec": {"containers": [{"name": "c", "image": "openshift/origin-egress-router"}],
+                                         "nodeSelector": {"site": "springfield-1"}}}}}
+    p = pod_from_template(rc)
+    assert p["metadata"]["generateName"] == "egress-demo-controller-"
+    assert p["metadata"]["labels"] == {"name": "egress-demo"}
+    assert p["metadata"]["annotations"] == {"pod.network.openshift.io/assign-macvlan": "true"}
+    assert p["spec"]["nodeSelector"] == {"site": "springfield-1"}
+    assert controller_of(p) == "egress-demo-controller"
+    assert p["metadata"]["ownerReferences"][0]["uid"] == "u1"
+
+
+def test_finished_and_terminating_pods_do_not_count() -> None:
+    assert active(pod("a", "1", phase="Running"))
+    assert not active(pod("a", "1", phase="Failed"))
+    assert not active({"metadata": {"name": "a", "deletionTimestamp": "x"}})
+    assert controller_of({"metadata": {"ownerReferences": [{"kind": "ReplicationController", "name": "r"}]}}) is None
