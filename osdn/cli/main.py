@@ -15,6 +15,7 @@ from osdn.cli import (
     node_cmd,
     podnetwork,
     pods,
+    router_cmd,
     server_cmd,
     troubleshoot,
     verify,
@@ -61,6 +62,7 @@ admin.adm.add_command(troubleshoot.diagnose)
 admin.adm.add_command(troubleshoot.capture)
 cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
 cli.add_command(egress_cmd.egress_router)
+cli.add_command(router_cmd.router)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import Field
+
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import IntOrString, KubeModel, Obj, TypedObject, parse_strict, set_default, sub
@@ -36,7 +38,7 @@ class TLSConfig(KubeModel):
     certificate: str | None = None
     key: str | None = None
     ca_certificate: str | None = None
-    destination_ca_certificate: str | None = None
+    destination_ca_certificate: str | None = Field(default=None, alias="destinationCACertificate")
     insecure_edge_termination_policy: str | None = None
 
 
