@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 
 from osdn.node.render import elements as el
 from osdn.node.render.ruleset import Chain, Set
@@ -61,14 +62,18 @@ def affinity_id(v: ServiceVIP, ep: ServiceEndpoint) -> int:
     return int(endpoint_chain(v, ep)[4:12], 16) or 1
 
 
-def _vip_key(v: ServiceVIP) -> str:
-    return f"{el.ip(v.vip)} . {v.proto} . {v.port}"
+@lru_cache(maxsize=1 << 16)
+def _element(v: ServiceVIP) -> tuple[str, bool]:
+    """Memoized: the service port's `svc_dispatch` element, or its `svc_no_endpoints` one (False)."""
+    key = f"{el.ip(v.vip)} . {v.proto} . {v.port}"
+    return (f"{key} : goto {service_chain(v)}", True) if v.endpoints else (key, False)
 
 
 def render_service_sets(services: tuple[ServiceVIP, ...]) -> list[Set]:
     """Pure: the dispatch map, the no-endpoints set and the (packet-path filled) affinity set."""
-    dispatch = frozenset(f"{_vip_key(v)} : goto {service_chain(v)}" for v in services if v.endpoints)
-    empty = frozenset(_vip_key(v) for v in services if not v.endpoints)
+    elems = [_element(v) for v in services]
+    dispatch = frozenset(e for e, has_endpoints in elems if has_endpoints)
+    empty = frozenset(e for e, has_endpoints in elems if not has_endpoints)
     return [Set("svc_dispatch", _KEY, dispatch, map_to="verdict"),
             Set("svc_no_endpoints", _KEY, empty),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
@@ -80,11 +85,18 @@ def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
               Chain("svc_output", (DISPATCH,), hook="output", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_filter_output", NO_ENDPOINTS, hook="output")]
     for v in services:
-        if not v.endpoints:
-            continue
-        chains.append(Chain(service_chain(v), _service_rules(v)))
-        chains.extend(Chain(endpoint_chain(v, ep), _endpoint_rules(v, ep)) for ep in v.endpoints)
+        if v.endpoints:
+            chains.extend(service_port_chains(v))
     return chains
+
+
+@lru_cache(maxsize=1 << 16)
+def service_port_chains(v: ServiceVIP) -> tuple[Chain, ...]:
+    """Pure, memoized: the chains of one service port. A sync hands the same `Chain` objects to the
+    plan for every service that did not change, which then skips them by identity: at 10k services a
+    sync costs what the changed services cost, not a rule hash per chain."""
+    return (Chain(service_chain(v), _service_rules(v)),
+            *(Chain(endpoint_chain(v, ep), _endpoint_rules(v, ep)) for ep in v.endpoints))
 
 
 def _service_rules(v: ServiceVIP) -> tuple[str, ...]:
