@@ -133,9 +133,10 @@ def _start_client(server: subprocess.Popen[Any], netns: str, ip: str, port: int,
     """The client, once the server listens (iperf3 -c fails at once while it does not)."""
     deadline = time.monotonic() + 5
     while True:
+        time.sleep(0.5)  # the server's start; a client that still finds no listener tries again
         client = _spawn(netns, ["iperf3", "-c", ip, "-p", str(port), "-t", str(seconds), "-J"],
                         stdout=subprocess.PIPE)
-        time.sleep(0.3)
+        time.sleep(1.0)
         if client.poll() is None or client.returncode == 0:
             return client
         out, _ = client.communicate()

@@ -31,6 +31,13 @@ def tools_running() -> list[str]:
     return [line for line in out.splitlines() if re.match(r"^(nsenter \S+ -- )?(iperf3|tcpdump) ", line)]
 
 
+def started(proc: subprocess.Popen[str]) -> None:
+    """Wait for the capture's progress line, then a moment for tcpdump to open its socket."""
+    assert proc.stderr is not None
+    assert "capturing on" in proc.stderr.readline()
+    time.sleep(1.0)
+
+
 def read_pcap(path: str) -> list[str]:
     return subprocess.run(["tcpdump", "-nn", "-r", path], capture_output=True, text=True).stdout.splitlines()
 
@@ -52,7 +59,8 @@ def test_capture_pod_pair_and_vxlan(lab: Lab, pods: dict[str, tuple[str, str]], 
                               "--peer", "ts/web", *extra, "-c", "4", "--timeout", "20", "-w", path],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for extra, path in (([], pcap), (["--vxlan"], vx))]
-    time.sleep(1.5)
+    for c in caps:
+        started(c)
     for _ in range(3):
         lab.get(pods["client"][1], pods["web"][0])
     outs = [c.communicate(timeout=30)[0] for c in caps]
@@ -60,7 +68,8 @@ def test_capture_pod_pair_and_vxlan(lab: Lab, pods: dict[str, tuple[str, str]], 
     assert "4 packets captured on node node1 (udp port 4789 and host 198.18.0." in outs[1]
     lines = read_pcap(pcap)
     assert len(lines) == 4 and all(pods["client"][0] in x and pods["web"][0] in x for x in lines), lines
-    assert all("4789" in x for x in read_pcap(vx))
+    outer = [x for x in read_pcap(vx) if re.match(r"^\d\d:", x)]  # tcpdump prints the inner packet below
+    assert len(outer) == 4 and all(".4789: VXLAN" in x for x in outer), outer
     assert tools_running() == before
 
 
@@ -69,8 +78,10 @@ def test_ctrl_c_stops_tcpdump_and_keeps_the_file(lab: Lab, pods: dict[str, tuple
     path = os.path.join(str(tmp_path), "int.pcap")
     cap = subprocess.Popen([sys.executable, "-m", "osdn", "--config", lab.conf, "adm", "capture", "--pod", "ts/client",
                             "-w", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    lab.get(pods["client"][1], pods["web"][0])
+    started(cap)
+    for _ in range(4):
+        lab.get(pods["client"][1], pods["web"][0])
+        time.sleep(0.5)
     cap.send_signal(2)
     out, _ = cap.communicate(timeout=15)
     assert re.search(r"\d+ packets captured", out) and read_pcap(path)
