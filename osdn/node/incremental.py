@@ -55,13 +55,15 @@ from osdn.node.compile import (
     policy_or_closed,
     unknown_namespace_policies,
 )
-from osdn.node.intent import LocalPod, NodeIntent, Policy, PolicyFailure
+from osdn.node.intent import LocalPod, Node, NodeIntent, Policy, PolicyFailure
 from osdn.node.podindex import ClusterPodIndex
 from osdn.node.services import ServiceVIP, compute_services
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str, str]  # kind, namespace, name
 ALL = "*"  # a policy that reads every pod
+GLOBAL_KINDS = frozenset({"ClusterNetwork", "HostSubnet", "Namespace", "NetNamespace"})
+_Globals = tuple[str, tuple[o.Net, ...], o.Net, tuple[o.HostSubnet, ...], tuple[Node, ...], frozenset[str] | None]
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ class IncrementalCompiler:
         self._tables_version = 0
         self._policies: dict[tuple[str, str], _Compiled] = {}
         self.recompiled = 0  # policies compiled so far (a cache miss each)
+        self._globals_tick = 0  # bumped by every change of a kind `_globals` reads
+        self._globals_cache: tuple[int, _Globals] | None = None
+        self._services_tick = 0  # bumped by every Service or Endpoints change
+        self._services_out: tuple[object, tuple[ServiceVIP, ...]] | None = None
         self._services: dict[tuple[str, str], tuple[tuple[object, ...], tuple[ServiceVIP, ...]]] = {}
 
     # -- feeding -----------------------------------------------------------------------------------
@@ -118,6 +124,10 @@ class IncrementalCompiler:
         else:
             bucket[key] = obj
         self._tick += 1
+        if kind in GLOBAL_KINDS:
+            self._globals_tick += 1
+        if kind in ("Service", "Endpoints"):
+            self._services_tick += 1
         if kind in IMPLYING_KINDS:
             self._count_implied(old, -1)
             self._count_implied(obj, +1)
@@ -176,13 +186,11 @@ class IncrementalCompiler:
 
     def compile(self, facts: NodeFacts) -> NodeIntent:
         """Pure with respect to the fed objects: `compile_intent(self.objects(), facts)`."""
-        mode, cidrs, service_cidr = cluster_network_settings(self._of_kind("ClusterNetwork"))
-        subnets = tuple(sorted((o.hostsubnet_from_obj(h) for h in self._of_kind("HostSubnet")), key=lambda h: h.node))
+        mode, cidrs, service_cidr, subnets, nodes, known = self._globals()
         own = next((h for h in subnets if h.node == facts.name and h.subnet is not None), None)
         if own is None:
             raise NoHostSubnetError(f"node {facts.name} has no HostSubnet with a subnet")
         namespaces, netns = self._namespace_tables()
-        known = self._known(mode)
         pods = self._pod_index.cluster_pods(facts, known, netns)
         policies, failures = self._compile_policies(mode, known, namespaces)
         if mode == NETWORKPOLICY and known is not None and not self._pod_index.namespaces(facts) <= known:
@@ -192,11 +200,22 @@ class IncrementalCompiler:
         return NodeIntent(
             mode=mode,  # type: ignore[arg-type]
             node_name=facts.name, cluster_cidrs=tuple(str(c) for c in cidrs), service_cidr=str(service_cidr),
-            local_subnet=subnet, gateway=gateway, node_ip=facts.node_ip, nodes=compute_nodes(subnets),
+            local_subnet=subnet, gateway=gateway, node_ip=facts.node_ip, nodes=nodes,
             pods=pods, local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
             uplinks=facts.uplinks, policies=policies, multicast_netids=compute_multicast_netids(netns),
             policy_failures=failures if mode == NETWORKPOLICY else (), services=self._service_vips(gateway),
         )
+
+    def _globals(self) -> _Globals:
+        """Mode, CIDRs, HostSubnets, nodes and known namespaces: recomputed only after a change of
+        their kinds (they parse addresses, which costs more than a dictionary lookup)."""
+        if self._globals_cache is None or self._globals_cache[0] != self._globals_tick:
+            mode, cidrs, service_cidr = cluster_network_settings(self._of_kind("ClusterNetwork"))
+            subnets = tuple(sorted((o.hostsubnet_from_obj(h) for h in self._of_kind("HostSubnet")),
+                                   key=lambda h: h.node))
+            self._globals_cache = (self._globals_tick, (mode, cidrs, service_cidr, subnets, compute_nodes(subnets),
+                                                        self._known(mode)))
+        return self._globals_cache[1]
 
     def _namespace_tables(self) -> tuple[dict[str, o.Namespace], dict[str, o.NetNamespace]]:
         if self._tables_dirty:
@@ -217,6 +236,11 @@ class IncrementalCompiler:
         or this node's gateway changed."""
         services = self._objs.get("Service", {})
         endpoints = self._objs.get("Endpoints", {})
+        # without an Endpoints object a service's endpoints come from its namespace's pods
+        bare = {implied_namespace(svc) for key, svc in services.items() if key not in endpoints}
+        stamp = (self._services_tick, gateway, tuple(sorted((ns, self._ns_version.get(ns, 0)) for ns in bare)))
+        if self._services_out is not None and self._services_out[0] == stamp:
+            return self._services_out[1]
         for key in [k for k in self._services if k not in services]:
             del self._services[key]
         out: list[ServiceVIP] = []
@@ -230,7 +254,9 @@ class IncrementalCompiler:
                                (self._objs["Pod"][(k[1], k[2])] for k in self._pod_keys(ns)))]
                 got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway))
             out.extend(got[1])
-        return tuple(sorted(out))
+        vips = tuple(sorted(out, key=lambda v: (v.vip, v.proto, v.port, v.key, v.endpoints, v.affinity or -1)))
+        self._services_out = (stamp, vips)
+        return vips
 
     def _pod_keys(self, ns: str) -> list[Key]:
         return [k for k, p in self._pods.items() if p.namespace == ns]
