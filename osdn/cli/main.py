@@ -15,6 +15,7 @@ from osdn.cli import (
     node_cmd,
     podnetwork,
     pods,
+    route_cmd,  # noqa: F401  (registers `create route ...`)
     router_cmd,
     server_cmd,
     troubleshoot,

@@ -50,6 +50,7 @@ def router(ctx: Ctx, router_name: str, run_dir: str, reload_interval: int, allow
     from osdn.router.controller import Router, RouterOptions
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     options = RouterOptions(run_dir=Path(run_dir), router_name=router_name, reload_interval=reload_interval / 1000,
                             allow_wildcards=allow_wildcard_routes, netns=netns, http_port=http_port,
                             https_port=https_port,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.kernel import links, netns
-from osdn.lab import images, topology
+from osdn.lab import images, routerpod, topology
 from osdn.lab.cluster import LabInfo, NodeInfo, locked_state, record_process
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,7 @@ def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subpr
         links.with_netlink(ns, lambda nl: links.set_link(nl, "lo", up=True))
         result = run_cni("ADD", node, pod, ns)
         rt.ip = result_ip(result)
+        routerpod.ensure_host_ports(node, pod, ns, rt.ip)
         write_pod_etc(lab, pod, rt.ip, result.get("dns"))
         images.run_init_containers(lab, pod, pod_view(rt, pod_etc_dir(lab, pod)), pod_env(lab, pod, rt.ip, init=True),
                                    rt.ip, rt.log)
@@ -253,9 +254,14 @@ def spawn_container(lab: LabInfo, pod: Obj, rt: PodRuntime) -> subprocess.Popen[
     with open(rt.log, "ab") as fh:
         fh.write(f"--- {time.strftime('%H:%M:%S')} {rt.key} ({rt.ip}) in {rt.netns}: {argv[:3]}\n".encode())
         fh.flush()
-        proc = netns.spawn_in_view(pod_view(rt, pod_etc_dir(lab, pod)), argv, stdin=subprocess.DEVNULL,
-                                   stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env=pod_env(lab, pod, rt.ip), cwd="/tmp")
+        host_argv = routerpod.host_argv(lab, pod, rt.netns)  # a router runs on the host, HAProxy in the pod
+        if host_argv is not None:
+            proc = subprocess.Popen(host_argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                    start_new_session=True, cwd="/tmp")
+        else:
+            proc = netns.spawn_in_view(pod_view(rt, pod_etc_dir(lab, pod)), argv, stdin=subprocess.DEVNULL,
+                                       stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=pod_env(lab, pod, rt.ip), cwd="/tmp")
     with locked_state(lab.dir) as state:  # the previous run of this container is gone
         if state is not None:
             state.processes = [p for p in state.processes if not (p.netns == rt.netns and p.pid == rt.pid)]
@@ -278,6 +284,7 @@ def stop_pod(lab: LabInfo, node: NodeInfo | None, pod: Obj, rt: PodRuntime) -> N
         netns.kill_pids(netns.pids_in_netns(rt.netns), signal.SIGTERM)
         _wait_empty(rt.netns, 1.0)
         if node is not None:
+            routerpod.delete_host_ports(node, rt.netns)
             try:
                 run_cni("DEL", node, pod, rt.netns)
             except CniError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +50,20 @@ class RouterOptions:
     https_port: int = 443
     default_certificate: Path | None = None
     canonical_hostname: str = ""
+    max_connections: int = 20000
     haproxy_binary: str = "haproxy"
+
+
+def affordable_connections(wanted: int) -> int:
+    """`wanted`, or fewer if the file-descriptor hard limit cannot hold them (two per connection)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return wanted
+    afford = max(64, (hard - 200) // 2)
+    if afford < wanted:
+        log.warning("router: maxconn %d needs %d file descriptors, the hard limit is %d: using maxconn %d",
+                    wanted, 2 * wanted, hard, afford)
+    return min(wanted, afford)
 
 
 def now_rfc3339() -> str:
@@ -82,7 +96,8 @@ class Router:
         options.run_dir.mkdir(parents=True, exist_ok=True)
         cert = options.default_certificate or ensure_default_certificate(options.run_dir / "default.pem")
         self.settings = RouterSettings(run_dir=str(options.run_dir), default_certificate=str(cert),
-                                       http_port=options.http_port, https_port=options.https_port)
+                                       http_port=options.http_port, https_port=options.https_port,
+                                       max_connections=affordable_connections(options.max_connections))
         self.haproxy = HAProxy(options.run_dir, options.netns, options.haproxy_binary)
         self.dirty = threading.Event()
         self.stopping = threading.Event()

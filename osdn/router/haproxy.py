@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class HAProxy:
         self.staging, self.live = run_dir / "staging", run_dir / "live"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = run_dir / "haproxy.log"
+        self.pid_file = run_dir / "haproxy.pid"
 
     # ---- generations ---------------------------------------------------------------------------
     def stage(self, files: dict[str, str]) -> None:
@@ -70,7 +72,8 @@ class HAProxy:
 
     # ---- process -------------------------------------------------------------------------------
     def start(self) -> None:
-        argv = [self.binary, "-W", "-db", "-f", CONFIG]
+        self._end_previous_master()
+        argv = [self.binary, "-W", "-db", "-p", str(self.pid_file), "-f", CONFIG]
         with open(self.log_path, "ab") as out:
             if self.netns:
                 self.proc = kernel_netns.spawn_in_netns(self.netns, argv, cwd=self.live, stdout=out,
@@ -79,6 +82,21 @@ class HAProxy:
                 self.proc = subprocess.Popen(argv, cwd=self.live, stdout=out, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL)
         log.info("haproxy master started (pid %d%s)", self.proc.pid, f", netns {self.netns}" if self.netns else "")
+
+    def _end_previous_master(self) -> None:
+        """A master left by a router that was killed (its pid file names it): stop it first."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except (OSError, ValueError, IndexError):
+            return
+        if comm == "haproxy":
+            log.warning("haproxy master %d of a previous router still runs: stopping it", pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.05)
 
     def reload(self) -> None:
         """Tell the master to load live/ again (no dropped connections)."""
