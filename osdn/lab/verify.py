@@ -297,9 +297,11 @@ def render_verify_report(report: VerifyReport, matrices: bool = True) -> str:
         lines += render_matrices(report) + render_service_matrix(report.pods, report.checks)
     agree = [c for c in report.checks if c.agrees]
     reached = sum(1 for c in agree if c.model_allowed)
+    refused = sum(1 for c in agree if c.refused_expected)
     retried = [c for c in report.checks if c.retried]
     lines.append(f"{len(report.checks)} probes: {len(agree)} agree ({reached} allowed and reached, "
-                 f"{len(agree) - reached} denied and blocked), {len(report.disagreements)} disagree, "
+                 f"{len(agree) - reached - refused} denied and blocked"
+                 + (f", {refused} refused: no endpoints" if refused else "") + f"), {len(report.disagreements)} disagree, "
                  f"{len(report.failures)} failed"
                  + (f"; {len(retried)} probed again after {opts.settle:g}s" if retried else ""))
     for c in report.disagreements + report.failures:

@@ -191,3 +191,9 @@ def test_multitenant_service_needs_join_or_global(mt_lab: Lab) -> None:
     wait_for(lambda: connect_outcome(blue, vip, 80, 1.0)[0] == "TimeoutError", what="isolated again")
     lab.cli("adm", "pod-network", "make-projects-global", "red")
     wait_for(lambda: who(lab, blue, vip) == "red/web", what="global")
+    lab.cli("adm", "pod-network", "isolate-projects", "red")
+    wait_for(lambda: connect_outcome(blue, vip, 80, 1.0)[0] == "TimeoutError", what="red isolated")
+    service(lab, "red", "empty", {"app": "nobody"})
+    done = lab.cli("adm", "verify", "--no-matrix", check=False)  # multitenant: services in the matrix too
+    assert done.returncode == 0 and "0 disagree" in done.stdout and "refused: no endpoints" in done.stdout, \
+        done.stdout[-3000:]
