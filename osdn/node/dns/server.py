@@ -56,6 +56,7 @@ from osdn.node.dns.fastpath import FORWARDED_LIFETIME, FastPath
 from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
 
 log = logging.getLogger(__name__)
+EDNS_PAYLOAD = 1232  # the UDP size we advertise (DNS flag day 2020: no IP fragmentation)
 AnswerHook = Callable[[str, str, tuple[str, ...], int], Any]
 Clock = Callable[[], float]
 
@@ -139,7 +140,7 @@ class Resolver:
             return _from_upstream(query, hit[0], hit[1])
         for upstream in self.cfg.upstreams:
             host, _, port = upstream.partition(":")
-            ask = dns.message.make_query(q.name, q.rdtype, q.rdclass, use_edns=0, payload=1232)
+            ask = dns.message.make_query(q.name, q.rdtype, q.rdclass, use_edns=0, payload=EDNS_PAYLOAD)
             try:
                 got, _tcp = dns.query.udp_with_fallback(ask, host, timeout=self.cfg.upstream_timeout,
                                                          port=int(port or 53))
@@ -196,14 +197,14 @@ def _error(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
 
 
 def _error_message(query: dns.message.Message, rcode: dns.rcode.Rcode) -> dns.message.Message:
-    resp = dns.message.make_response(query)
+    resp = dns.message.make_response(query, our_payload=EDNS_PAYLOAD)
     resp.set_rcode(rcode)
     resp.flags |= dns.flags.RA
     return resp
 
 
 def _zone_response(query: dns.message.Message, got: ZoneAnswer) -> dns.message.Message:
-    resp = dns.message.make_response(query)
+    resp = dns.message.make_response(query, our_payload=EDNS_PAYLOAD)
     resp.flags |= dns.flags.AA | dns.flags.RA
     resp.set_rcode(got.rcode)
     resp.answer, resp.authority, resp.additional = list(got.answer), list(got.authority), list(got.additional)
@@ -211,7 +212,7 @@ def _zone_response(query: dns.message.Message, got: ZoneAnswer) -> dns.message.M
 
 
 def _from_upstream(query: dns.message.Message, got: dns.message.Message, aged: int) -> dns.message.Message:
-    resp = dns.message.make_response(query)
+    resp = dns.message.make_response(query, our_payload=EDNS_PAYLOAD)
     resp.flags |= dns.flags.RA
     resp.set_rcode(got.rcode())
     for section in ("answer", "authority", "additional"):
@@ -234,7 +235,7 @@ def to_udp_wire(query_wire: bytes, response: dns.message.Message | bytes) -> byt
     try:
         return response.to_wire(max_size=limit)
     except dns.exception.TooBig:
-        short = dns.message.make_response(dns.message.from_wire(query_wire))
+        short = dns.message.make_response(dns.message.from_wire(query_wire), our_payload=EDNS_PAYLOAD)
         short.flags |= dns.flags.TC | dns.flags.RA
         return short.to_wire()
 
