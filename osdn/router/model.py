@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from osdn.api.hsts import ANNOTATION as HSTS_ANNOTATION
+from osdn.api.hsts import hsts_header
 from osdn.api.kinds.route import Route
 from osdn.api.kinds.service import Endpoints, Service
 from osdn.router.admission import Claim
-from osdn.router.hsts import ANNOTATION as HSTS_ANNOTATION
-from osdn.router.hsts import hsts_header
 
 Obj = dict[str, Any]
 BALANCE_ANNOTATION = "haproxy.router.openshift.io/balance"

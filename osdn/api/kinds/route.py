@@ -1,13 +1,12 @@
 """Kinds of group 'route.openshift.io' (v1): Route model, defaulting and validation. Pure.
 
-The HSTS annotation (`haproxy.router.openshift.io/hsts_header`) is checked for syntax only:
-';'-separated directives, `max-age=N` required, optional `includeSubDomains` and `preload`, no
-spaces, nothing else. A route without edge/reencrypt TLS may carry it (OpenShift ignores it there).
+The HSTS annotation (`haproxy.router.openshift.io/hsts_header`) is never refused here: the API
+accepts every value, as OpenShift does, and the router uses only the values its pattern matches
+(osdn.api.hsts); admission (RouteHSTS) warns about a value the router would ignore, and about the
+annotation on a route without edge/reencrypt TLS.
 """
 
 from __future__ import annotations
-
-import re
 
 from pydantic import Field
 
@@ -20,7 +19,6 @@ HSTS_ANNOTATION = "haproxy.router.openshift.io/hsts_header"
 TERMINATIONS = ("edge", "passthrough", "reencrypt")
 INSECURE_POLICIES = ("None", "Allow", "Redirect")
 WILDCARD_POLICIES = ("None", "Subdomain")
-_MAX_AGE = re.compile(r"^max-age=[0-9]+$", re.IGNORECASE)
 
 
 class RouteTargetReference(KubeModel):
@@ -66,23 +64,6 @@ def default_route(obj: Obj) -> None:
     if to is not None:
         set_default(to, "kind", "Service")
         set_default(to, "weight", 100)
-
-
-def hsts_problem(value: str) -> str | None:
-    """Why an HSTS header value is malformed, or None."""
-    if not value or any(c.isspace() for c in value):
-        return "must not be empty or contain spaces"
-    seen: set[str] = set()
-    for directive in value.split(";"):
-        word = "max-age" if _MAX_AGE.match(directive) else directive.lower()
-        if word not in ("max-age", "includesubdomains", "preload"):
-            return f'unknown directive "{directive}" (allowed: max-age=N, includeSubDomains, preload)'
-        if word in seen:
-            return f'directive "{directive}" appears more than once'
-        seen.add(word)
-    if "max-age" not in seen:
-        return "max-age=N is required"
-    return None
 
 
 def _validate_tls(tls: TLSConfig, path: str) -> list[FieldError]:
@@ -141,11 +122,6 @@ def validate_route(obj: Obj, old: Obj | None) -> list[FieldError]:
     route, errs = parse_strict(Route, obj)
     if route is None:
         return errs
-    hsts = (route.metadata.annotations or {}).get(HSTS_ANNOTATION)
-    if hsts is not None:
-        problem = hsts_problem(hsts)
-        if problem:
-            errs.append(v.invalid(f"metadata.annotations[{HSTS_ANNOTATION}]", hsts, problem))
     return errs + (validate_route_spec(route.spec) if route.spec is not None else [])
 
 

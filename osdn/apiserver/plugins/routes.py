@@ -5,9 +5,10 @@
 - Ownership: the oldest route (by creationTimestamp, then name) owns a host name; a route that
   claims a host owned by an older route in another project, or by an older route in the same
   project with the same path, is rejected. Routes of one project may share a host on different paths.
-- HSTS: `haproxy.router.openshift.io/hsts_header` syntax is validated with the Route kind
-  (`osdn.api.kinds.route.hsts_problem`); here a route without edge/reencrypt TLS gets a warning
-  that the header has no effect (not an error: the seed's own example route has no TLS).
+- HSTS: `haproxy.router.openshift.io/hsts_header` is never refused (OpenShift accepts any value);
+  a value the router would ignore (`osdn.api.hsts.ignored_because`) gets a warning naming why, and
+  a route without edge/reencrypt TLS gets a warning that the header has no effect (the seed's own
+  example route has no TLS).
 - IngressAdmission (`allowHostnameChanges`): the same host-change rule for Ingress objects, relaxed
   when the plugin config allows hostname changes.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from osdn.api.hsts import ignored_because
 from osdn.api.kinds.route import HSTS_ANNOTATION
 from osdn.apiserver.admission import AdmissionContext
 from osdn.errors import FieldError, ForbiddenError, ObjectRef, ValidationError
@@ -84,6 +86,12 @@ class RouteHSTS:
         annotations = (ctx.obj.get("metadata") or {}).get("annotations") or {}
         if HSTS_ANNOTATION not in annotations:
             return
+        why = ignored_because(str(annotations[HSTS_ANNOTATION]))
+        if why is not None:
+            # no double quotes: they would end the HTTP Warning header's quoted text
+            ctx.warnings.add(f"route {ctx.obj['metadata']['name']}: annotation {HSTS_ANNOTATION} is ignored by the "
+                             f"router: {why.replace(chr(34), chr(39))}; it sends only values like "
+                             "max-age=31536000;includeSubDomains;preload")
         termination = (((ctx.obj.get("spec") or {}).get("tls") or {}).get("termination") or "")
         if termination not in ("edge", "reencrypt"):
             how = f"{termination} termination" if termination else "no TLS"

@@ -1,10 +1,10 @@
-"""The HSTS annotation as the upstream router reads it: which values it uses, emits, ignores."""
+"""The HSTS annotation rules (osdn.api.hsts): which values the upstream router uses, emits, ignores."""
 
 from __future__ import annotations
 
 import pytest
 
-from osdn.router.hsts import hsts_header, ignored_because
+from osdn.api.hsts import hsts_header, ignored_because
 
 USED = [
     "max-age=31536000;includeSubDomains;preload",  # the seed's example

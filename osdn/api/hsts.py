@@ -1,4 +1,4 @@
-"""The HSTS annotation as the upstream OpenShift router reads it. Pure.
+"""The HSTS annotation as the upstream OpenShift router reads it. Pure (used by the API and the router).
 
 The router's template keeps `haproxy.router.openshift.io/hsts_header` only if the *whole* value
 matches `(?i)(?:T\\s*;\\s*)*max-age\\s*=\\s*(?:\\d+|"\\d+")(?:\\s*;\\s*T)*` with T =
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-ANNOTATION = "haproxy.router.openshift.io/hsts_header"
+ANNOTATION = "haproxy.router.openshift.io/hsts_header"  # the same as osdn.api.kinds.route.HSTS_ANNOTATION
 _TOKEN = r"(?:includeSubDomains|preload)"
 PATTERN = re.compile(rf"(?i)\A(?:{_TOKEN}\s*[;]\s*)*max-age\s*=\s*(?:\d+|\"\d+\")(?:\s*[;]\s*{_TOKEN})*\Z")
 _MAX_AGE = re.compile(r'(?i)\Amax-age\s*=\s*(?:\d+|"\d+")\Z')
