@@ -83,22 +83,37 @@ class Capture:
 
 @dataclass(frozen=True)
 class Failover:
-    seconds: float | None           # event start -> first success from a wanted address (None: never)
-    sources: tuple[str | None, ...]  # what each attempt saw, in order (None: failed)
+    seconds: float | None                     # event start -> first success from a wanted address
+    attempts: tuple[tuple[float, str | None], ...]  # (seconds after the event's start, source seen)
+
+    @property
+    def sources(self) -> set[str | None]:
+        return {src for _, src in self.attempts}
 
 
 def measure_failover(pod_netns: str, event: Callable[[], object], want: Iterable[str],
-                     timeout: float = 10.0, interval: float = 0.02) -> Failover:
-    """Run `event`, then open a connection from `pod_netns` every `interval` s until the web server
-    sees one from an address in `want`; the time from the event's start."""
+                     timeout: float = 10.0, interval: float = 0.05, attempt_timeout: float = 0.3) -> Failover:
+    """Run `event`; from its start, open a new connection from `pod_netns` every `interval` s (each
+    in its own thread, so a slow attempt does not hide the next one) until the web server sees one
+    from an address in `want`. Seconds from the event's start to that connection's answer."""
     wanted = set(want)
-    seen: list[str | None] = []
+    attempts: list[tuple[float, str | None]] = []
+    done = threading.Event()
     start = time.monotonic()
-    event()
-    while time.monotonic() - start < timeout:
-        src = source_seen(pod_netns, timeout=0.2)
-        seen.append(src)
+
+    def attempt() -> None:
+        src = source_seen(pod_netns, timeout=attempt_timeout)
+        attempts.append((time.monotonic() - start, src))
         if src in wanted:
-            return Failover(time.monotonic() - start, tuple(seen))
-        time.sleep(interval)
-    return Failover(None, tuple(seen))
+            done.set()
+
+    threads = [threading.Thread(target=event, name="failover-event")]
+    threads[0].start()
+    while not done.wait(interval) and time.monotonic() - start < timeout:
+        t = threading.Thread(target=attempt, name="failover-attempt", daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(timeout=attempt_timeout + 1)
+    firsts = [at for at, src in attempts if src in wanted]
+    return Failover(min(firsts) if firsts else None, tuple(sorted(attempts, key=lambda a: a[0])))

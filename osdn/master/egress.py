@@ -240,6 +240,8 @@ class EgressController(Controller):
                     raise
             else:
                 self.queue.add_after(KEY, self.assign_quiet - quiet)
+        else:
+            self._assign_now = False  # a health change with no automatic node: nothing to assign now
         nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
         state = compute_egress_state(namespaces, nodes, set(down))
         self.last_state = state

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class EgressIntent:
     routes: tuple[EgressRoute, ...] = ()
     namespaces: tuple[EgressNamespace, ...] = ()
     problems: tuple[str, ...] = field(default=(), compare=False)
+    bridge: str = "osdnbr0"  # the node's pod bridge: steered packets must leave through it
 
     @property
     def empty(self) -> bool:
@@ -234,7 +235,7 @@ def _ip_key(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def egress_for(intent: NodeIntent, objs: Iterable[Mapping[str, Any]]) -> EgressIntent:
+def egress_for(intent: NodeIntent, objs: Iterable[Mapping[str, Any]], bridge: str = "osdnbr0") -> EgressIntent:
     """Pure: the egress part of `intent` (pods and nodes from it, decisions from `objs`)."""
     objs = list(objs)
     decisions = decisions_from_objects(objs)
@@ -242,5 +243,6 @@ def egress_for(intent: NodeIntent, objs: Iterable[Mapping[str, Any]]) -> EgressI
         return EgressIntent()
     nodes = {n.name: (n.subnet, n.gateway) for n in intent.nodes}
     pods = tuple((p.ip, p.namespace, p.node) for p in intent.pods if p.namespace in decisions)
-    return compute_egress(EgressInputs(intent.node_name, nodes, pods, decisions,
-                                       active_from_objects(objs, intent.node_name)))
+    found = compute_egress(EgressInputs(intent.node_name, nodes, pods, decisions,
+                                        active_from_objects(objs, intent.node_name)))
+    return replace(found, bridge=bridge)

@@ -14,7 +14,8 @@ of the data path is rendered with the rest of the ruleset (`render.egress_ip`); 
   `default via <holder's pod gateway> dev <bridge> onlink`. Stale rules and tables are removed.
 - an address outside the uplink's network, or equal to the node IP, is refused (logged and counted
   in `problems`); the API refuses both up front (`apiserver.plugins.egressip`).
-Call order in a sync: nft first (a lost IP stops being used before its address goes), then `sync`.
+Call order in a sync: `prepare` (new steering routes), nft (a lost IP stops being used before its
+address goes), then `sync` (everything else, removals included).
 """
 
 from __future__ import annotations
@@ -68,6 +69,23 @@ class EgressIPs:
         if self.uplink is None:
             self.uplink = links.with_netlink(self.netns, lambda nl: policyroute.find_uplink(nl, self.node_ip))
         return self.uplink
+
+    def prepare(self, egress: EgressIntent) -> None:
+        """Before the nft sync: add the steering rules and routes `egress` needs (removes nothing), so
+        no connection is marked for a route that is not there yet."""
+        if (egress.addresses, tuple(egress.routes)) == self._applied or not egress.routes:
+            return
+        links.with_netlink(self.netns, lambda nl: self._add_routes(nl, egress))
+
+    def _add_routes(self, nl: links.NL, egress: EgressIntent) -> None:
+        bridge = nl.index(self.bridge)
+        if bridge is None:
+            return
+        have = policyroute.observe_rules(nl, RULE_PRIORITY)
+        for r in egress.routes:
+            policyroute.ensure_default_route(nl, r.table, r.gateway, bridge)
+        policyroute.sync_rules(nl, RULE_PRIORITY, have | {FwmarkRule(r.mark, EGRESS_MASK, r.table, self.bridge)
+                                                          for r in egress.routes})
 
     def sync(self, egress: EgressIntent, full: bool = False) -> EgressChanges:
         """Make the addresses, rules and routes what `egress` says; `full`: re-read even if unchanged."""

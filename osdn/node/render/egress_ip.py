@@ -12,10 +12,11 @@ without egress IPs keeps its ruleset as it was. The codes and the mark layout ar
 - `postrouting` (nat, srcnat; the chain `render.inet` owns): `SNAT` connections are translated to
   their egress IP (map `egress_snat`), steered ones leave unNATed; both before the node's masquerade.
 - `egress_post` (postrouting, filter 300, after NAT): the guard. A `SNAT` connection whose source is
-  not an egress IP this node holds (`egress_held`; the IP moved away) is dropped, and so is any
-  unclassified connection of an egress pod to the outside (opened before its namespace got egress
-  IPs; or to a service whose endpoint is outside): whatever the timing, nothing of theirs leaves
-  masqueraded to a node address.
+  not an egress IP this node holds (`egress_held`; the IP moved away) is dropped; so is a steered
+  one that would leave other than through the bridge (its policy-routing rule is not there yet:
+  it would go out unNATed), and any unclassified connection of an egress pod to the outside
+  (opened before its namespace got egress IPs; or to a service whose endpoint is outside): whatever
+  the timing, nothing of theirs leaves from a node address or its own pod address.
 - `egress_in` (input): new connections to a held egress IP are refused (openshift-sdn does the same).
 """
 
@@ -45,8 +46,8 @@ def render_egress_sets(intent: EgressIntent) -> list[Set]:
     ]
 
 
-def render_egress_chains(service_cidr: str) -> list[Chain]:
-    """Pure: the egress base chains (their rules depend on nothing but the service network)."""
+def render_egress_chains(service_cidr: str, bridge: str) -> list[Chain]:
+    """Pure: the egress base chains (their rules depend only on the service network and the bridge)."""
     mask = _code(EGRESS_MASK)
     outside = f"ip daddr != @cluster_cidrs ip daddr != {service_cidr} ip daddr != {MULTICAST}"
     pre = (
@@ -59,6 +60,8 @@ def render_egress_chains(service_cidr: str) -> list[Chain]:
         f"counter name {COUNTER} drop",
         f"ct direction original ct mark and {mask} == 0x00000000 ct original ip saddr @egress_src "
         f"ip daddr != @cluster_cidrs ip daddr != {MULTICAST} counter name {COUNTER} drop",
+        f"ct direction original ct mark and {_code(STEER)} == {_code(STEER)} oifname != {el.ifname(bridge)} "
+        f"counter name {COUNTER} drop",
     )
     return [
         Chain("egress_pre", pre, hook="prerouting", prio=-150),

@@ -123,6 +123,9 @@ def test_render_without_egress_is_unchanged_and_with_it_classifies_snats_and_gua
     assert "10.128.0.2 : 192.168.0.100" in inet.set_by_name()["egress_snat"].elements
     assert "192.168.0.100" in inet.set_by_name()["egress_held"].elements
     assert "drop_egress" in inet.counters and "meta mark set ct mark and 0xffff0000" in text
+    # a steered connection whose routing rule is not there yet would leave unNATed: the guard drops it
+    assert any('ct mark and 0x80000000 == 0x80000000 oifname != "osdnbr0"' in r and r.endswith("drop")
+               for r in chains["egress_post"].rules)
 
 
 def test_gratuitous_arp_frames_announce_the_address_at_the_mac() -> None:
