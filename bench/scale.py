@@ -1,0 +1,221 @@
+"""Change -> kernel latency on every node of a real lab holding 10,000 pods, 1,000 NetworkPolicies and
+1,000 services (bench/services.py `--only latency`; item 4 of issue 11).
+
+The lab has 3 nodes (agents with their defaults: min-sync-period 1 s, burst 2, sync-period 30 s).
+Its kubelet is stopped first: the 10,000 pods are API objects on 97 other ("ghost") nodes, given an
+IP and Ready through their status, as a real cluster's other nodes would report them; so every lab
+agent holds them all in its sets, and the endpoints controller builds the 1,000 services' Endpoints
+from them. Then, one round after the other (1.2 s apart, so each change meets a refilled token bucket):
+- policy create: a new NetworkPolicy -> its peer element (`np_pip`) in every node's kernel;
+- pod add: a pod's status gets its IP (it is a peer of an existing policy) -> `np_pip` everywhere;
+- endpoint change: a service's first Endpoints address is written -> its `svc_dispatch` entry everywhere.
+Each figure runs from just before the API write until the last node's kernel holds the element
+(polled with `get element` in each node namespace every ~2 ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from osdn.client import Client, load_config
+from osdn.errors import KernelError
+from osdn.kernel.nft import Nft
+from osdn.lab import cluster
+from osdn.lab.state import load_state
+from osdn.node.intent import Policy
+from osdn.node.render.policy import policy_ids
+
+Obj = dict[str, Any]
+PODS, POLICIES, SERVICES, NAMESPACES, GHOSTS = 10_000, 1_000, 1_000, 100, 97
+GHOST_NET = ipaddress.IPv4Network("10.130.0.0/15")  # inside the lab's 10.128.0.0/14, beside the lab nodes'
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def pod_ip(i: int) -> str:
+    return str(GHOST_NET.network_address + 2 + i)
+
+
+def pod_obj(ns: str, name: str, j: int, node: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns,
+                                                             "labels": {"app": f"a{j % 10}", "role": f"r{j % 5}"}},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x",
+                                                      "ports": [{"name": "http", "containerPort": 8080}]}]}}
+
+
+def ready_status(ip: str) -> Obj:
+    return {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def policy_obj(ns: str, name: str, j: int) -> Obj:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns},
+            "spec": {"podSelector": {"matchLabels": {"app": f"a{j % 10}"}},
+                     "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": f"r{j % 5}"}}}],
+                                  "ports": [{"protocol": "TCP", "port": 8080}]}]}}
+
+
+def service_obj(ns: str, name: str, j: int | None) -> Obj:
+    spec: Obj = {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
+    if j is not None:
+        spec["selector"] = {"app": f"a{j % 10}"}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def in_parallel(conf: str, jobs: list[Callable[[Client], object]], threads: int = 4) -> None:
+    clients = [Client(load_config(conf)) for _ in range(threads)]
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda ij: ij[1](clients[ij[0] % threads]), enumerate(jobs)))
+    finally:
+        for c in clients:
+            c.close()
+
+
+def populate(conf: str) -> dict[str, list[int]]:
+    """The cluster: namespaces, ghost pods (then their IPs), policies, services. Pod indexes per ns."""
+    in_parallel(conf, [lambda c, k=k: c.create({"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": f"ns{k}"}}) for k in range(NAMESPACES)])
+    per_ns = PODS // NAMESPACES
+    by_ns: dict[str, list[int]] = {f"ns{k}": [] for k in range(NAMESPACES)}
+    jobs: list[Callable[[Client], object]] = []
+    for i in range(PODS):
+        ns, j = f"ns{i // per_ns}", i % per_ns
+        by_ns[ns].append(i)
+        jobs.append(lambda c, ns=ns, j=j, i=i: c.create(pod_obj(ns, f"p{j}", j, f"ghost{i % GHOSTS}"), ns))
+    in_parallel(conf, jobs)
+    in_parallel(conf, [lambda c, i=i: c.patch("Pod", f"p{i % per_ns}", ready_status(pod_ip(i)), f"ns{i // per_ns}",
+                                              subresource="status") for i in range(PODS)])
+    in_parallel(conf, [lambda c, m=m: c.create(policy_obj(f"ns{m % NAMESPACES}", f"np{m // NAMESPACES}",
+                                                          m // NAMESPACES), f"ns{m % NAMESPACES}")
+                       for m in range(POLICIES)])
+    in_parallel(conf, [lambda c, m=m: c.create(service_obj(f"ns{m % NAMESPACES}", f"s{m // NAMESPACES}",
+                                                           m // NAMESPACES), f"ns{m % NAMESPACES}")
+                       for m in range(SERVICES)])
+    return by_ns
+
+
+class Kernels:
+    def __init__(self, stack: contextlib.ExitStack, info: cluster.LabInfo) -> None:
+        self.nft = {n.name: stack.enter_context(Nft(n.netns)) for n in info.nodes}
+
+    def has(self, node: str, set_name: str, elem: str) -> bool:
+        try:
+            self.nft[node].run(f"get element inet osdn {set_name} {{ {elem} }}")
+            return True
+        except KernelError:
+            return False
+
+    def wait_all(self, set_name: str, elem: str, t0: float, timeout: float = 20.0) -> float:
+        """Seconds from `t0` until every node holds `elem` (the slowest node)."""
+        seen: set[str] = set()
+        while len(seen) < len(self.nft):
+            seen |= {n for n in self.nft if n not in seen and self.has(n, set_name, elem)}
+            if time.perf_counter() - t0 > timeout:
+                raise SystemExit(f"{set_name} {{ {elem} }} not on {sorted(set(self.nft) - seen)} after {timeout:.0f}s")
+            time.sleep(0.002)
+        return time.perf_counter() - t0
+
+
+def stop_kubelet(lab_dir: str) -> None:
+    state = load_state(lab_dir)
+    for p in state.processes if state else []:
+        if p.role == "kubelet":
+            os.kill(p.pid, signal.SIGTERM)
+
+
+def start_lab(stack: contextlib.ExitStack) -> cluster.LabInfo:
+    name = f"bsv{os.getpid() % 100000}"
+    lab_dir = tempfile.mkdtemp(prefix=f"osdn-bench-{name}-")
+    stack.callback(shutil.rmtree, lab_dir, True)
+    stack.callback(cluster.down, name, lab_dir)
+    keep = os.environ.get("OSDN_BENCH_KEEP_LOGS")
+    if keep:  # the agents' logs survive the lab
+        stack.callback(lambda: shutil.copytree(lab_dir, keep, dirs_exist_ok=True,
+                                               ignore=lambda d, names: [n for n in names if not n.endswith(".log")]))
+    return cluster.up(cluster.UpOptions(name=name, nodes=3, mode="networkpolicy", lab_dir=lab_dir), lambda m: None)
+
+
+def bench_scale_latency(stack: contextlib.ExitStack, quick: bool) -> list[str]:
+    info = start_lab(stack)
+    stop_kubelet(info.dir)
+    t = time.perf_counter()
+    populate(info.admin_conf)
+    made = time.perf_counter() - t
+    client = stack.enter_context(Client(load_config(info.admin_conf)))
+    kernels = Kernels(stack, info)
+    keys = {(f"ns{m % NAMESPACES}", f"np{m // NAMESPACES}") for m in range(POLICIES)}
+    last = pod_ip(PODS - 1)  # ns99/p99: role r4, a peer of ns99/np4
+    settle = kernels.wait_all("np_pip", f"{policy_id(keys, ('ns99', 'np4')) + 1} . {last}", time.perf_counter(), 180)
+    time.sleep(5)  # the endpoints controller and the agents' syncs of the bulk load pass
+    rounds = 8 if quick else 30
+    pol, pod, ep = [], [], []
+    for r in range(rounds):
+        pol.append(round_policy(client, kernels, keys, r))
+        time.sleep(1.2)
+        pod.append(round_pod(client, kernels, keys, r))
+        time.sleep(1.2)
+        ep.append(round_endpoint(client, kernels, r))
+        time.sleep(1.2)
+    row = "  {:<16} p50 {:>9}  p99 {:>9}  max {:>9}   target p99 < 100 ms"
+    return [f"lab: 3 nodes; API objects: {PODS:,} pods (on {GHOSTS} ghost nodes, with IPs, Ready), {POLICIES:,} "
+            f"NetworkPolicies, {SERVICES:,} services with their Endpoints; written in {made:.0f} s, "
+            f"every node's kernel had them {settle:.1f} s after the last write",
+            f"{rounds} rounds per change, 1.2 s apart; from the API write to the element on all 3 nodes",
+            row.format("policy create", ms(pct(pol, .5)), ms(pct(pol, .99)), ms(max(pol))),
+            row.format("pod add (its IP)", ms(pct(pod, .5)), ms(pct(pod, .99)), ms(max(pod))),
+            row.format("endpoint change", ms(pct(ep, .5)), ms(pct(ep, .99)), ms(max(ep)))]
+
+
+def policy_id(keys: set[tuple[str, str]], key: tuple[str, str]) -> int:
+    return policy_ids(tuple(Policy(ns, name, frozenset()) for ns, name in keys))[key]
+
+
+def round_policy(client: Client, kernels: Kernels, keys: set[tuple[str, str]], r: int) -> float:
+    """ns5/lat-r: selects app a1, peers role r2 (ns5/p2 is one: index 502)."""
+    name = f"lat-{r}"
+    pid = policy_id(keys | {("ns5", name)}, ("ns5", name))
+    t0 = time.perf_counter()
+    client.create(policy_obj("ns5", name, 1) | {"spec": {**policy_obj("ns5", name, 1)["spec"], "ingress": [
+        {"from": [{"podSelector": {"matchLabels": {"role": "r2"}}}]}]}}, "ns5")
+    took = kernels.wait_all("np_pip", f"{pid + 1} . {pod_ip(502)}", t0)
+    client.delete("NetworkPolicy", name, "ns5")
+    return took
+
+
+def round_pod(client: Client, kernels: Kernels, keys: set[tuple[str, str]], r: int) -> float:
+    """A new pod in ns7 with role r0: a peer of ns7/np0 once it has an IP."""
+    name, ip = f"new{r}", str(GHOST_NET.network_address + 60_000 + r)
+    client.create(pod_obj("ns7", name, 0, "ghost0"), "ns7")
+    t0 = time.perf_counter()
+    client.patch("Pod", name, ready_status(ip), "ns7", subresource="status")
+    return kernels.wait_all("np_pip", f"{policy_id(keys, ('ns7', 'np0')) + 1} . {ip}", t0)
+
+
+def round_endpoint(client: Client, kernels: Kernels, r: int) -> float:
+    """A selector-less service gets its first Endpoints address (written by hand)."""
+    name = f"ep{r}"
+    svc = client.create(service_obj("ns9", name, None), "ns9")
+    vip = svc["spec"]["clusterIP"]
+    time.sleep(1.2)  # its (empty) service entry is synced first
+    t0 = time.perf_counter()
+    client.create({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": "ns9"},
+                   "subsets": [{"addresses": [{"ip": pod_ip(900 + r)}],
+                                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}, "ns9")
+    return kernels.wait_all("svc_dispatch", f"{vip} . tcp . 80", t0)
