@@ -7,6 +7,7 @@ with priority 1 (kubectl shows priority > 0 only with -o wide).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +117,29 @@ COLUMNS: dict[str, list[Column]] = {
     "Template": [("DESCRIPTION", lambda o: o["metadata"].get("annotations", {}).get("description", "")),
                  ("OBJECTS", lambda o: str(len(o.get("objects") or [])))],
 }
+def _egress(o: Obj) -> dict[str, Any]:
+    """The master's published egress decision of a NetNamespace (annotation `network.osdn.io/egress`)."""
+    try:
+        got = json.loads(o["metadata"]["annotations"]["network.osdn.io/egress"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+def _egress_active(o: Obj) -> str:
+    e = _egress(o)
+    if e.get("action") == "via":
+        return f"{e.get('egressIP')}@{e.get('node')}"
+    return "dropped" if e.get("action") == "drop" else ""
+
+
+def _egress_holders(o: Obj) -> str:
+    holders = _egress(o).get("holders") or {}
+    return ",".join(f"{ip}@{node or '<none>'}" for ip, node in holders.items()) if isinstance(holders, dict) else ""
+
+
 WIDE: dict[str, list[Column]] = {
+    "NetNamespace": [("EGRESS", _egress_active), ("HOLDERS", _egress_holders)],
     "Pod": [("IP", _g("status", "podIP", default="<none>")), ("NODE", _g("spec", "nodeName", default="<none>"))],
     "Node": [("INTERNAL-IP", _node_ip)],
     "Service": [("SELECTOR", lambda o: ",".join(f"{k}={v}" for k, v in sorted(

@@ -13,7 +13,8 @@ marks the whole egress state dirty; the reconcile (debounced by `debounce` secon
 2. computes `compute_egress_state` (activity: exactly one node and one NetID claim an IP) with the
    offline nodes, and publishes, where node agents and `osdn get/describe` see them:
    - NetNamespace annotation `network.osdn.io/egress`: JSON `{"action": "via"|"drop", "egressIP",
-     "node", "nodeIP", "standby": [...], "reason"}` (absent: no egress IPs, normal masquerade);
+     "node", "nodeIP", "standby": [...], "reason", "holders": {ip: node|null}}` (absent: no egress
+     IPs, normal masquerade); node agents act on it (`osdn.node.egress_intent`);
    - HostSubnet annotations `network.osdn.io/egress-active` (the IPs this node must host, comma
      separated) and `network.osdn.io/egress-health` (`online` / `offline: <why>`);
    - Events: decision changes (Normal when using an IP, Warning when dropping), IP conflicts, node
@@ -72,11 +73,14 @@ def decision_key(text: str | None) -> tuple[str, str, str] | None:
         return ("unreadable", "", "")
 
 
-def decision_annotation(d: EgressDecision) -> str | None:
-    """The published form of a namespace's egress decision (None for normal egress). Pure."""
+def decision_annotation(d: EgressDecision, holders: dict[str, str | None] | None = None) -> str | None:
+    """The published form of a namespace's egress decision (None for normal egress). Pure.
+    `holders`: each requested IP -> the node that hosts it (None: none does), for `get -o wide`."""
     if d.action is Egress.NORMAL:
         return None
     body: dict[str, Any] = {"action": d.action.value}
+    if holders:
+        body["holders"] = holders
     if d.action is Egress.VIA:
         body.update(egressIP=d.egress_ip, node=d.node, nodeIP=d.node_ip, standby=list(d.standby))
     else:
@@ -112,6 +116,15 @@ def assignment_input(obj: Obj | None) -> tuple[Any, ...] | None:
         view = egress_view(obj)
         return view and ("node", tuple(status for status, _ in view[1]))
     return egress_view(obj)
+
+
+def holders_of(state: EgressState, ips: list[str]) -> dict[str, str | None]:
+    """Each IP -> the node hosting it (exactly one node claims it and it is active), else None. Pure."""
+    out: dict[str, str | None] = {}
+    for ip in ips:
+        st = state.ips.get(ip)
+        out[ip] = st.node if st is not None and st.active else None
+    return out
 
 
 def describe_decision(d: EgressDecision) -> str:
@@ -267,7 +280,8 @@ class EgressController(Controller):
         for netns in netnamespaces:
             name = netns["metadata"]["name"]
             decision = state.namespaces.get(int(netns.get("netid") or 0))
-            wanted = decision_annotation(decision) if decision and netns.get("egressIPs") else None
+            wanted = (decision_annotation(decision, holders_of(state, netns.get("egressIPs") or []))
+                      if decision and netns.get("egressIPs") else None)
             current = (netns["metadata"].get("annotations") or {}).get(EGRESS_ANNOTATION)
             if wanted == current:
                 continue

@@ -42,3 +42,18 @@ def test_decision_keys_tell_moves_apart() -> None:
     assert decision_key(via) == ("via", "10.0.0.5", "n1")
     assert decision_key(via.replace("n1", "n2")) != decision_key(via)
     assert decision_key(None) is None and decision_key("{")[0] == "unreadable"
+
+
+def test_get_wide_shows_the_active_ip_and_the_holder_of_each() -> None:
+    from osdn.api.columns import WIDE
+    from osdn.master.egress import decision_annotation, holders_of
+    from osdn.model.egressip import compute_egress_state
+
+    namespaces = [NamespaceEgress("p1", 10, ("10.0.0.5", "10.0.0.6", "10.0.0.7"))]
+    nodes = [NodeEgress("n1", "192.168.0.1", ("10.0.0.5",)), NodeEgress("n2", "192.168.0.2", ("10.0.0.6",))]
+    state = compute_egress_state(namespaces, nodes, offline={"n1"})
+    text = decision_annotation(state.namespaces[10], holders_of(state, ["10.0.0.5", "10.0.0.6", "10.0.0.7"]))
+    obj = {"metadata": {"name": "p1", "annotations": {"network.osdn.io/egress": text}}}
+    cells = {head: fn(obj) for head, fn in WIDE["NetNamespace"]}
+    assert cells == {"EGRESS": "10.0.0.6@n2", "HOLDERS": "10.0.0.5@n1,10.0.0.6@n2,10.0.0.7@<none>"}
+    assert {h: fn({"metadata": {}}) for h, fn in WIDE["NetNamespace"]} == {"EGRESS": "", "HOLDERS": ""}
