@@ -125,11 +125,22 @@ def test_source_address(ips: tuple, offline: tuple, src: str, expected: str | No
     assert (str(v.source_ip) if v.source_ip else None) == expected
 
 
-def test_egress_ip_claimed_twice_is_unusable() -> None:
+def test_egress_ip_claimed_twice_drops_every_claimant() -> None:
+    """openshift-sdn: "Multiple namespaces claiming EgressIP": all of them are dropped (not failed over
+    to another IP), as the master decides and the nodes enforce."""
     s = state(netns("p3", 13, ("192.168.1.100",)), egress_ips=("192.168.1.100", "192.168.1.101"))
-    v = verdict(s, "p1/a", "8.8.8.8")
-    assert str(v.source_ip) == "192.168.1.101"
-    assert any("multiple namespaces" in st.detail for st in v.steps)
+    for src in ("p1/a", "p1/b"):
+        v = verdict(s, src, "8.8.8.8")
+        assert not v.allowed and v.source_ip is None
+        assert any("Multiple namespaces (11, 13) claiming EgressIP 192.168.1.100" in st.detail for st in v.steps)
+
+
+def test_trace_says_through_which_node_the_connection_leaves() -> None:
+    s = state(egress_ips=("192.168.1.100",))
+    local, remote = verdict(s, "p1/a", "8.8.8.8"), verdict(s, "p1/b", "8.8.8.8")
+    assert str(local.source_ip) == str(remote.source_ip) == "192.168.1.100"
+    assert "held by node n1 (SNAT on node n1)" in local.steps[-1].detail
+    assert "steered over VXLAN from node n2 to node n1, SNAT there" in remote.steps[-1].detail
 
 
 def test_egress_ip_held_by_two_nodes_is_unusable() -> None:
