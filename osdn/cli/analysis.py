@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -56,7 +57,14 @@ def _state(ctx: Ctx, offline: bool, files: tuple[str, ...], dns: Iterable[str],
             raise click.BadParameter(f"{entry!r}: expected NAME=IP[,IP...]", param_hint="--dns")
         table.setdefault(name, []).extend(x.strip() for x in ips.split(",") if x.strip())
     objs = [obj for _, obj in read_manifests(files)] if offline else fetch_objects(ctx.client)
-    return ClusterState.from_objects(objs, table, offline_nodes)
+    return ClusterState.from_objects(objs, table, {*offline_nodes, *egress_offline(objs)})
+
+
+def egress_offline(objs: Iterable[dict[str, Any]]) -> set[str]:
+    """Nodes the master published as offline egress nodes (HostSubnet `network.osdn.io/egress-health`)."""
+    return {str(o.get("host") or o["metadata"]["name"]) for o in objs if o.get("kind") == "HostSubnet"
+            and str(((o.get("metadata") or {}).get("annotations") or {}).get("network.osdn.io/egress-health", ""))
+            .startswith("offline")}
 
 
 @click.command("reachability")

@@ -57,3 +57,14 @@ def test_get_wide_shows_the_active_ip_and_the_holder_of_each() -> None:
     cells = {head: fn(obj) for head, fn in WIDE["NetNamespace"]}
     assert cells == {"EGRESS": "10.0.0.6@n2", "HOLDERS": "10.0.0.5@n1,10.0.0.6@n2,10.0.0.7@<none>"}
     assert {h: fn({"metadata": {}}) for h, fn in WIDE["NetNamespace"]} == {"EGRESS": "", "HOLDERS": ""}
+
+
+def test_online_trace_treats_the_published_offline_egress_nodes_as_offline() -> None:
+    from osdn.cli.analysis import egress_offline
+
+    def hs(name: str, health: str | None) -> dict[str, Any]:
+        ann = {"network.osdn.io/egress-health": health} if health else {}
+        return {"kind": "HostSubnet", "host": name, "metadata": {"name": name, "annotations": ann}}
+
+    objs = [hs("n1", "offline: 5 consecutive probes failed over 1.00s"), hs("n2", "online"), hs("n3", None)]
+    assert egress_offline(objs) == {"n1"}
