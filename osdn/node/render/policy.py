@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from osdn.node.intent import Direction, NodeIntent, Policy, PolicyRule
 from osdn.node.render import elements as el
@@ -117,12 +118,23 @@ def _dir(chain_name: str) -> str:
 
 
 def _rule_elements(rid: int, rule: PolicyRule, elems: dict[str, set[str]]) -> None:
+    for name, items in rule_elements(rid, rule):
+        elems[name].update(items)
+
+
+@lru_cache(maxsize=1 << 14)
+def rule_elements(rid: int, rule: PolicyRule) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Pure, memoized: a rule's set elements per set. Rules are frozen and the node's incremental
+    compiler hands over the same objects while a policy is unchanged, so a sync after one change
+    formats only that change's elements (at 1k policies, formatting them all cost ~50 ms a sync)."""
+    out: list[tuple[str, frozenset[str]]] = []
     if not rule.all_peers:
-        elems["np_pip"].update(f"{rid} . {el.ip(a)}" for a in rule.peer_ips or ())
-        elems["np_net"].update(f"{rid} . {n}" for n in el.nets(rule.peer_cidrs))
+        out.append(("np_pip", frozenset(f"{rid} . {el.ip(a)}" for a in rule.peer_ips or ())))
+        out.append(("np_net", frozenset(f"{rid} . {n}" for n in el.nets(rule.peer_cidrs))))
     if not rule.all_ports:
-        elems["np_port"].update(f"{rid} . {e}" for e in el.proto_ports(rule.ports))
-        elems["np_dport"].update(f"{rid} . {e}" for e in el.dest_ports(rule.dest_ports or ()))
+        out.append(("np_port", frozenset(f"{rid} . {e}" for e in el.proto_ports(rule.ports))))
+        out.append(("np_dport", frozenset(f"{rid} . {e}" for e in el.dest_ports(rule.dest_ports or ()))))
+    return tuple(out)
 
 
 def _rule_text(direction: Direction, pid: int, rid: int, rule: PolicyRule) -> Iterator[str]:
