@@ -4,14 +4,18 @@ Namespaces are per-run (`osdnt-<pid>-dns-*`) and removed, also on failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
 from nsutil import Lab, leftovers, sh
 
+from osdn.kernel import netns
 from osdn.node.dns.server import DnsConfig, DnsServer, SharedZone
 
 pytestmark = [pytest.mark.kernel,
@@ -44,8 +48,8 @@ def lab() -> Iterator[tuple[Lab, DnsServer]]:
         zone = SharedZone()
         zone.update("Service", {"metadata": {"name": "web", "namespace": "p"},
                                 "spec": {"clusterIP": "172.30.0.20", "ports": [{"name": "http", "port": 80}]}}, None)
-        server = DnsServer(DnsConfig(lab.node, lab.gateway, upstreams=("10.128.0.53",), upstream_timeout=0.5),
-                           zone).start()
+        server = DnsServer(DnsConfig(lab.node, lab.gateway, upstreams=("10.128.0.53",), upstream_timeout=0.5,
+                                     tcp_idle=1.0), zone).start()
         yield lab, server
     finally:
         if server is not None:
@@ -86,3 +90,27 @@ def test_the_server_listens_only_in_the_node_namespace(lab: tuple[Lab, DnsServer
     inside = sh("ip", "netns", "exec", nodes.node, "ss", "-lnu").stdout
     assert f"{nodes.gateway}:53" in inside
     assert f"{nodes.gateway}:53" not in sh("ss", "-lnu").stdout  # the root namespace has no such socket
+
+
+def test_a_trickling_tcp_client_is_cut_off(lab: tuple[Lab, DnsServer]) -> None:
+    """A query that does not arrive whole within tcp_idle (1 s here) ends the connection, however
+    often bytes trickle in (a slow-loris holding the 64 TCP slots)."""
+    nodes, _ = lab
+
+    def trickle() -> float:
+        t0 = time.monotonic()
+        with socket.create_connection((nodes.gateway, 53), timeout=5) as s:
+            s.sendall(b"\x00\x40")  # a 64-byte query announced ...
+            try:
+                for _ in range(20):  # ... and sent a byte every 0.3 s
+                    time.sleep(0.3)
+                    s.sendall(b"\x00")
+                    s.settimeout(0.01)
+                    with contextlib.suppress(socket.timeout):
+                        if s.recv(10) == b"":
+                            break
+            except OSError:
+                pass
+        return time.monotonic() - t0
+
+    assert netns.run_in_netns(nodes.pods["client"].ns, trickle) < 2.5

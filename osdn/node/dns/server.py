@@ -374,12 +374,12 @@ class DnsServer:
 
     def _tcp_client(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         try:
-            conn.settimeout(self.cfg.tcp_idle)
             while not self._stop.is_set():
-                head = _recv_exact(conn, 2)
+                deadline = time.monotonic() + self.cfg.tcp_idle  # for the whole next query, not per byte
+                head = _recv_exact(conn, 2, deadline)
                 if head is None:
                     return
-                wire = _recv_exact(conn, struct.unpack("!H", head)[0])
+                wire = _recv_exact(conn, struct.unpack("!H", head)[0], deadline)
                 if wire is None:
                     return
                 response = self.resolver.handle(wire, peer[0])
@@ -402,9 +402,14 @@ def forwarded_lifetime(response: dns.message.Message | bytes) -> float:
     return min([FORWARDED_LIFETIME, *ttls]) if ttls else 0.0
 
 
-def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
+def _recv_exact(conn: socket.socket, n: int, deadline: float) -> bytes | None:
+    """`n` bytes before `deadline` (a trickling client is cut off), or None at the end of the stream."""
     buf = b""
     while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("query not complete in time")
+        conn.settimeout(left)
         chunk = conn.recv(n - len(buf))
         if not chunk:
             return None
