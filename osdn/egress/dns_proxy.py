@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from osdn.egress.dns_config import DnsDestination
-from osdn.egress.relay import Limits, splice
+from osdn.egress.tcpfwd import Link, Pipe
 
 log = logging.getLogger(__name__)
 Resolve = Callable[[str, int], Awaitable[tuple[str, ...]]]
@@ -58,16 +58,46 @@ class DnsProxy:
     clock: Callable[[], float] = time.monotonic
     answers: dict[str, _Answer] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.options.max_connections)
-        self.limits = Limits(io_timeout=self.options.inactivity, connect_timeout=self.options.connect_timeout)
+    active: int = 0
 
     async def serve(self, host: str = "0.0.0.0") -> list[asyncio.Server]:
+        loop = asyncio.get_running_loop()
         servers = []
         for d in self.dests:
-            servers.append(await asyncio.start_server(functools.partial(self.handle, d), host, d.listen_port,
-                                                      reuse_address=True, backlog=1024))
+            servers.append(await loop.create_server(functools.partial(self._accept, d), host, d.listen_port,
+                                                    reuse_address=True, reuse_port=True, backlog=1024))
         return servers
+
+    def _accept(self, d: DnsDestination) -> Pipe:
+        """A new client connection: its Pipe now, the upstream connection in a task."""
+        start = self.clock()
+        link = Link(self.options.inactivity, lambda up, down: self._done(d, link, start, up, down))
+        self.active += 1
+        link.client.made = lambda: asyncio.ensure_future(self._connect(d, link))
+        return link.client
+
+    async def _connect(self, d: DnsDestination, link: Link) -> None:
+        client = link.client
+        if self.active > self.options.max_connections:
+            link.close()
+            return
+        try:
+            link.addr = await self._open(d, link)
+        except OSError as exc:
+            self._log(f"{_peer(client)} fe{d.number} :{d.port} -> {d.target}:{d.target_port} failed: "
+                      f"{exc or type(exc).__name__}")
+            link.close()
+            return
+        if link.closed:  # the client left while we connected
+            link.close_upstream()
+            return
+        link.join()
+
+    def _done(self, d: DnsDestination, link: Link, start: float, sent: int, received: int) -> None:
+        self.active -= 1
+        if link.addr:
+            self._log(f"{_peer(link.client)} fe{d.number} :{d.port} -> be{d.number}/{link.addr}:{d.remote_port} "
+                      f"{self.clock() - start:.3f}s {sent} bytes up {received} bytes down")
 
     async def targets(self, d: DnsDestination) -> tuple[str, ...]:
         """Addresses to try, rotated round-robin; names re-resolved as described above."""
@@ -87,43 +117,28 @@ class DnsProxy:
         ans.turn = (ans.turn + 1) % len(ans.addrs)
         return ans.addrs[ans.turn:] + ans.addrs[:ans.turn]
 
-    async def _open(self, d: DnsDestination) -> tuple[str, asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _open(self, d: DnsDestination, link: Link) -> str:
+        """Connect link.upstream to the first address that answers (up to `retries` more tries)."""
         addrs = await self.targets(d)
         last: Exception = OSError(f"{d.target} has no address")
+        loop = asyncio.get_running_loop()
         for attempt in range(self.options.retries + 1):
             if not addrs:
                 break
             addr = addrs[attempt % len(addrs)]
             try:
-                r, w = await asyncio.wait_for(asyncio.open_connection(addr, d.remote_port),
-                                              self.options.connect_timeout)
-                return addr, r, w
-            except (TimeoutError, OSError) as exc:
+                async with asyncio.timeout(self.options.connect_timeout):
+                    await loop.create_connection(lambda: link.upstream, addr, d.remote_port)
+                return addr
+            except OSError as exc:  # TimeoutError is an OSError
                 last = exc
         raise last
-
-    async def handle(self, d: DnsDestination, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        start = self.clock()
-        async with self.slots:
-            try:
-                addr, ur, uw = await self._open(d)
-            except (TimeoutError, OSError) as exc:
-                self._log(f"{peer[0]}:{peer[1]} fe{d.number} :{d.port} -> {d.target}:{d.target_port} "
-                          f"failed: {exc or type(exc).__name__}")
-                writer.close()
-                return
-            sent = received = 0
-            try:
-                sent, received = await splice(reader, writer, ur, uw, self.limits)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
-                log.debug("fe%d %s: %s", d.number, peer, exc)
-            finally:
-                uw.close()
-                writer.close()
-            self._log(f"{peer[0]}:{peer[1]} fe{d.number} :{d.port} -> be{d.number}/{addr}:{d.remote_port} "
-                      f"{self.clock() - start:.3f}s {sent} bytes up {received} bytes down")
 
     def _log(self, line: str) -> None:
         if self.options.debug:
             print(line, flush=True)
+
+
+def _peer(pipe: Pipe) -> str:
+    peer = pipe.transport.get_extra_info("peername") if pipe.transport else None
+    return f"{peer[0]}:{peer[1]}" if peer else "?"

@@ -17,21 +17,15 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from dataclasses import dataclass
 
 from osdn.egress import http_wire as wire
 from osdn.egress.http_acl import Decision, HttpAcl, decide
-from osdn.egress.relay import Limits, open_upstream, pump, relay_chunked, relay_length, splice
+from osdn.egress.pool import Upstream, UpstreamPool
+from osdn.egress.relay import Limits, open_upstream, pump, read_exactly, relay_chunked, relay_length, splice
 
 log = logging.getLogger(__name__)
 VIA = ("Via", "1.1 osdn-egress-router")
-
-
-@dataclass
-class Upstream:
-    key: tuple[str, int]
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+SMALL_BODY = 65536
 
 
 class HttpProxy:
@@ -39,10 +33,11 @@ class HttpProxy:
                  resolved: dict[str, tuple[str, ...]] | None = None) -> None:
         self.acl, self.limits, self.resolved = acl, limits or Limits(), resolved or {}
         self.active = 0
+        self.pool = UpstreamPool(idle=self.limits.idle_timeout)
 
     async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, limit=self.limits.max_head,
-                                          reuse_address=True, backlog=1024)
+                                          reuse_address=True, reuse_port=True, backlog=1024)
 
     async def addresses(self, host: str, port: int) -> tuple[str, ...]:
         try:
@@ -63,21 +58,19 @@ class HttpProxy:
             await _close(writer)
             return
         self.active += 1
-        up: list[Upstream] = []
         try:
-            while await self._one_request(reader, writer, peer, up):
+            while await self._one_request(reader, writer, peer):
                 pass
         except (TimeoutError, wire.WireError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.debug("client %s: %s", peer, getattr(exc, "message", None) or exc)
         finally:
             self.active -= 1
-            for u in up:
-                await _close(u.writer)
             await _close(writer)
 
     async def _read_head(self, reader: asyncio.StreamReader, timeout: float, request: bool) -> wire.Head | None:
         try:
-            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+            async with asyncio.timeout(timeout):
+                raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if exc.partial.strip():
                 raise wire.WireError(400, "incomplete head") from None
@@ -86,8 +79,7 @@ class HttpProxy:
             raise wire.WireError(431, f"head larger than {self.limits.max_head} bytes") from None
         return wire.parse_head(raw, self.limits.max_headers, request)
 
-    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
-                           up: list[Upstream]) -> bool:
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool:
         """Serve one request; True when the client connection stays open for another."""
         try:
             head = await self._read_head(reader, self.limits.idle_timeout, True)
@@ -102,7 +94,7 @@ class HttpProxy:
             if method == "CONNECT":
                 await self._connect(reader, writer, peer, target)
                 return False
-            return await self._forward(reader, writer, peer, head, up)
+            return await self._forward(reader, writer, peer, head)
         except wire.WireError as exc:
             writer.write(wire.error_response(exc.status, _REASONS.get(exc.status, "Error"), exc.message))
             return False
@@ -129,61 +121,74 @@ class HttpProxy:
         finally:
             await _close(uw)
 
-    async def _upstream(self, host: str, port: int, peer: str, up: list[Upstream]) -> Upstream:
+    async def _upstream(self, host: str, port: int, peer: str) -> Upstream:
+        """An idle pooled connection to host:port (judged when it was opened), or a new judged one."""
+        u = self.pool.take((host, port))
+        if u is not None:
+            return u
         addrs = await self._judge(host, port, peer)
-        if up and up[0].key == (host, port) and not up[0].reader.at_eof():
-            return up[0]
-        for u in up:
-            await _close(u.writer)
-        up.clear()
         ur, uw = await open_upstream(addrs, port, self.limits)
-        up.append(Upstream((host, port), ur, uw))
-        return up[0]
+        return Upstream((host, port), ur, uw)
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
-                       head: wire.Head, up: list[Upstream]) -> bool:
+                       head: wire.Head) -> bool:
         method, target, version = head.start
         host, port, path = wire.absolute_url(target)
         framing = wire.request_framing(head)
-        client_keep = wire.keep_alive(head, version)
-        u = await self._upstream(host, port, peer, up)
         fields = wire.forward_fields(head)
         if not head.get("host"):
             fields.append(("Host", host if port == 80 else f"{host}:{port}"))
         xff = head.get("x-forwarded-for")
         fields = [f for f in fields if f[0].lower() != "x-forwarded-for"]
         fields += [VIA, ("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)]
-        u.writer.write(wire.render_head(f"{method} {path} HTTP/1.1", fields))
-        await self._body(reader, u.writer, framing, False)
-        return await self._response(u, writer, method, version, client_keep, up)
-
-    async def _response(self, u: Upstream, writer: asyncio.StreamWriter, method: str, version: str,
-                        client_keep: bool, up: list[Upstream]) -> bool:
+        out = wire.render_head(f"{method} {path} HTTP/1.1", fields)
         while True:
-            resp = await self._read_head(u.reader, self.limits.io_timeout, False)
-            if resp is None:
-                raise wire.WireError(502, "the origin closed the connection without a response")
-            status = resp.start[1]
-            if not status.startswith("1") or status == "101":
-                break
+            u = await self._upstream(host, port, peer)
+            try:
+                await self._body(reader, u.writer, framing, False, out)
+                resp = await self._read_head(u.reader, self.limits.io_timeout, False)
+                if resp is None and u.reused and not framing.chunked and not framing.length:
+                    u.close()  # the origin closed the idle connection meanwhile: once more on a new one
+                    continue
+                if resp is None:
+                    raise wire.WireError(502, "the origin closed the connection without a response")
+                return await self._response(u, resp, writer, method, wire.keep_alive(head, version), version)
+            except BaseException:
+                u.close()
+                raise
+
+    async def _response(self, u: Upstream, resp: wire.Head, writer: asyncio.StreamWriter, method: str,
+                        client_keep: bool, version: str) -> bool:
+        while (status := resp.start[1]).startswith("1") and status != "101":  # 100 Continue, 103 Early Hints
             writer.write(wire.render_head(" ".join(resp.start), resp.fields))
+            nxt = await self._read_head(u.reader, self.limits.io_timeout, False)
+            if nxt is None:
+                raise ConnectionError("the origin closed the connection after an interim response")
+            resp = nxt
         framing = wire.response_framing(resp, method)
         dechunk = framing.chunked and version == "HTTP/1.0"
         keep = client_keep and (framing.chunked or framing.length is not None) and not dechunk
         fields = [f for f in wire.forward_fields(resp) if not (dechunk and f[0].lower() == "transfer-encoding")]
         fields += [VIA, ("Connection", "keep-alive" if keep else "close")]
-        writer.write(wire.render_head(f"{version} {status} {resp.start[2]}", fields))
         try:
-            await self._body(u.reader, writer, framing, dechunk)
+            await self._body(u.reader, writer, framing, dechunk, wire.render_head(f"{version} {status} {resp.start[2]}",
+                                                                                 fields))
         except wire.WireError as exc:  # the head is out: the client can only see the connection end
             raise ConnectionError(exc.message) from None
-        if not wire.keep_alive(resp, resp.start[0]) or not (framing.chunked or framing.length is not None):
-            await _close(u.writer)
-            up.clear()
+        if wire.keep_alive(resp, resp.start[0]) and (framing.chunked or framing.length is not None):
+            self.pool.give(u)
+        else:
+            u.close()
         return keep
 
     async def _body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, framing: wire.Framing,
-                    dechunk: bool) -> None:
+                    dechunk: bool, head: bytes) -> None:
+        """Send `head`, then relay the body; a small fixed-length body goes out with the head in one write."""
+        if framing.length is not None and framing.length <= SMALL_BODY and not framing.chunked:
+            dst.write(head + await read_exactly(src, framing.length, self.limits))
+            await dst.drain()
+            return
+        dst.write(head)
         if framing.chunked:
             await relay_chunked(src, dst, self.limits, dechunk)
         elif framing.length is None:
@@ -206,4 +211,5 @@ def _why(verdict: Decision) -> str:
 async def _close(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(Exception):
         writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()

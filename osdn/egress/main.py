@@ -30,6 +30,7 @@ from osdn.egress.grammar import EgressConfigError
 from osdn.egress.http_acl import parse_http_destinations, render_squid_acls, render_squid_conf
 from osdn.egress.http_proxy import HttpProxy
 from osdn.egress.redirect import parse_destinations, parse_router_env, render_iptables, render_nft
+from osdn.egress.workers import run_workers, worker_count
 from osdn.errors import KernelError
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def run_http_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                 resolved[rule.value] = await HttpProxy(acl).addresses(rule.value, 0)
         return [await HttpProxy(acl, resolved=resolved).serve(port=port)]
 
-    return _serve(start, err)
+    return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _serve(start, err))
 
 
 def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
@@ -137,7 +138,7 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
     async def start() -> list[asyncio.Server]:
         return await DnsProxy(dests, options).serve()
 
-    return _serve(start, err)
+    return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _serve(start, err))
 
 
 def _serve(start: Callable[[], Awaitable[list[asyncio.Server]]], err: TextIO) -> int:

@@ -31,8 +31,8 @@ async def open_upstream(addrs: tuple[str, ...], port: int, limits: Limits,
     last: Exception | None = None
     for addr in addrs:
         try:
-            return await asyncio.wait_for(asyncio.open_connection(addr, port, limit=limits.max_head),
-                                          limits.connect_timeout)
+            async with asyncio.timeout(limits.connect_timeout):
+                return await asyncio.open_connection(addr, port, limit=limits.max_head)
         except TimeoutError as exc:
             last = exc
         except OSError as exc:
@@ -43,7 +43,13 @@ async def open_upstream(addrs: tuple[str, ...], port: int, limits: Limits,
 
 
 async def _read(src: asyncio.StreamReader, n: int, limits: Limits) -> bytes:
-    return await asyncio.wait_for(src.read(n), limits.io_timeout)
+    async with asyncio.timeout(limits.io_timeout):
+        return await src.read(n)
+
+
+async def _line(src: asyncio.StreamReader, limits: Limits) -> bytes:
+    async with asyncio.timeout(limits.io_timeout):
+        return await src.readuntil(b"\n")
 
 
 async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Limits, half_close: bool = True) -> int:
@@ -62,14 +68,20 @@ async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Lim
 async def splice(ar: asyncio.StreamReader, aw: asyncio.StreamWriter, br: asyncio.StreamReader,
                  bw: asyncio.StreamWriter, limits: Limits) -> tuple[int, int]:
     """Both directions at once until both have ended (or one fails: then both are cut)."""
-    up = asyncio.ensure_future(pump(ar, bw, limits))
     down = asyncio.ensure_future(pump(br, aw, limits))
     try:
-        sent, received = await asyncio.gather(up, down)
-        return sent, received
+        sent = await pump(ar, bw, limits)
+        return sent, await down
     finally:
-        for task in (up, down):
-            task.cancel()
+        down.cancel()
+
+
+async def read_exactly(src: asyncio.StreamReader, n: int, limits: Limits) -> bytes:
+    try:
+        async with asyncio.timeout(limits.io_timeout):
+            return await src.readexactly(n)
+    except asyncio.IncompleteReadError as exc:
+        raise ConnectionError(f"body ended {n - len(exc.partial)} bytes early") from None
 
 
 async def relay_length(src: asyncio.StreamReader, dst: asyncio.StreamWriter, length: int, limits: Limits) -> None:
@@ -86,7 +98,7 @@ async def relay_length(src: asyncio.StreamReader, dst: asyncio.StreamWriter, len
 async def relay_chunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Limits, dechunk: bool) -> None:
     """Relay a chunked body chunk by chunk (framing kept, or removed when `dechunk`), trailers too."""
     while True:
-        line = await asyncio.wait_for(src.readuntil(b"\n"), limits.io_timeout)
+        line = await _line(src, limits)
         size_text = line.split(b";", 1)[0].strip()
         if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
             raise WireError(400, "malformed chunk size")
@@ -96,14 +108,14 @@ async def relay_chunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, li
         if size == 0:
             break
         await relay_length(src, dst, size, limits)
-        crlf = await asyncio.wait_for(src.readuntil(b"\n"), limits.io_timeout)
+        crlf = await _line(src, limits)
         if crlf.strip():
             raise WireError(400, "chunk data longer than its size")
         if not dechunk:
             dst.write(crlf)
     budget = limits.max_head
     while True:  # trailer fields, then the empty line
-        line = await asyncio.wait_for(src.readuntil(b"\n"), limits.io_timeout)
+        line = await _line(src, limits)
         budget -= len(line)
         if budget < 0:
             raise WireError(431, "chunked trailers too large")

@@ -213,3 +213,19 @@ def test_connection_limit_and_idle_timeout() -> None:
         assert (await r.read(-1)).startswith(b"HTTP/1.1 503")
         assert await asyncio.wait_for(first[0].read(-1), 2) == b""  # idle: closed after 0.3 s
     run(t, "*", Limits(max_connections=1, idle_timeout=0.3))
+
+
+def test_upstream_connections_are_pooled_across_clients_and_stale_ones_retried() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        for _ in range(3):  # three clients, each closing after its request
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"GET http://127.0.0.1:{oport}/x HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+            assert (await r.read(-1)).startswith(b"HTTP/1.1 200")
+        assert origin.connections == 1
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"GET http://127.0.0.1:{oport}/close HTTP/1.1\r\n\r\n".encode())  # the origin closes this one
+        assert b"GET /close" in await r.read(-1)
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        head, _ = await send(c, f"GET http://127.0.0.1:{oport}/y HTTP/1.1\r\n\r\n".encode())
+        assert head.startswith(b"HTTP/1.1 200")
+    run(t)

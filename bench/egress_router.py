@@ -1,0 +1,266 @@
+"""Egress router benchmark: the HTTP proxy vs squid, DNS-proxy TCP forwarding vs haproxy, redirect vs direct.
+
+Same run, same machine, same load generators, one after the other:
+- HTTP proxy mode: `osdn egress-router http-proxy` and Debian's squid, each configured as the upstream
+  egress-http-proxy.sh configures squid (its five lines + the generated ACLs for `*`; squid also gets
+  a pid/log path outside /var). wrk drives absolute-URL requests through each proxy to one origin
+  (an asyncio/uvloop server with fixed bodies): small (100 B) bodies with keep-alive and with
+  `Connection: close`, and 10 MB bodies; CONNECT: a client opens tunnels to a sink and pushes data.
+- DNS proxy mode: `osdn egress-router dns-proxy` and Debian's haproxy with the config
+  egress-dns-proxy.sh generates (chroot/user/pidfile lines adapted to run outside the image): iperf3
+  throughput through the forwarder, and wrk with `Connection: close` (a new forwarded TCP connection
+  per request).
+- Redirect mode: iperf3 from a client pod to the router pod's cluster IP (DNAT/SNAT out of macvlan0)
+  vs iperf3 from the router pod's own namespace straight to the server (the same wire, no NAT).
+Loopback and throw-away namespaces only (redirect: a 1-node lab topology `osdn-b<pid>-*`, destroyed on
+exit). Needs root, wrk, iperf3, squid, haproxy. Prints figures; never fails on timing.
+
+    python bench/egress_router.py [--seconds 5] [--only http|dns|redirect]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from osdn.egress.dns_config import parse_dns_destinations, render_haproxy_config
+from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
+
+ORIGIN = r"""
+import asyncio, sys, uvloop
+SMALL = b"x" * 100
+BIG = b"y" * (10 * 1024 * 1024)
+class H(asyncio.Protocol):
+    def connection_made(self, t): self.t, self.buf = t, b""
+    def data_received(self, d):
+        self.buf += d
+        while b"\r\n\r\n" in self.buf:
+            head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+            body = BIG if b" /big" in head.split(b"\r\n", 1)[0] else SMALL
+            close = b"connection: close" in head.lower()
+            self.t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), b"Connection: close\r\n" if close else b"") + body)
+            if close: self.t.close(); return
+async def main():
+    srv = await asyncio.get_running_loop().create_server(H, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    await srv.serve_forever()
+uvloop.run(main())
+"""
+SINK = r"""
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(512)
+def drain(c):
+    while c.recv(1 << 20): pass
+    c.sendall(b"done"); c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def process(argv: list[str], port: int | None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:
+        if port:
+            wait_port(port)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wrk(url_path: str, port: int, seconds: int, conns: int, close: bool) -> tuple[float, float]:
+    """(requests/s, MB/s) of wrk sending `GET <url_path>` to 127.0.0.1:port."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(f'wrk.path = "{url_path}"\n' + ('wrk.headers["Connection"] = "close"\n' if close else ""))
+        lua.flush()
+        out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", lua.name,
+                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)) if "Requests/sec" in out else 0.0
+    m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}
+    return rps, (float(m.group(1)) * scale.get(m.group(2), 1) if m else 0.0)
+
+
+async def connect_run(proxy: int, sink: int, seconds: float, size: int) -> tuple[float, float]:
+    """(tunnels/s, MB/s): CONNECT tunnels to the sink, each carrying `size` bytes, 8 at a time."""
+    payload = b"z" * min(size, 1 << 20)
+    done = moved = 0
+    stop = time.monotonic() + seconds
+
+    async def one() -> None:
+        nonlocal done, moved
+        while time.monotonic() < stop:
+            r, w = await asyncio.open_connection("127.0.0.1", proxy)
+            w.write(f"CONNECT 127.0.0.1:{sink} HTTP/1.1\r\nHost: 127.0.0.1:{sink}\r\n\r\n".encode())
+            await r.readuntil(b"\r\n\r\n")
+            left = size
+            while left:
+                w.write(payload[:left])
+                await w.drain()
+                left -= min(left, len(payload))
+            w.write_eof()
+            await r.read()
+            w.close()
+            done += 1
+            moved += size
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(8)))
+    took = time.monotonic() - t0
+    return done / took, moved / took / 1e6
+
+
+def iperf(port: int, seconds: int, ns: str | None = None, host: str = "127.0.0.1") -> float:
+    argv = ["iperf3", "-c", host, "-p", str(port), "-t", str(seconds), "-J"]
+    if ns:
+        argv = ["ip", "netns", "exec", ns, *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def bench_http(seconds: int, tmp: Path) -> None:
+    origin, sink = free_port(), free_port()
+    ours, squid = free_port(), free_port()
+    conf = render_squid_conf(parse_http_destinations("*")).replace("http_port 8080", f"http_port 127.0.0.1:{squid}")
+    (tmp / "squid.conf").write_text(conf + f"pid_filename {tmp}/squid.pid\ncache_log /dev/null\n")
+    env = {**os.environ, "EGRESS_HTTP_PROXY_DESTINATION": "*"}
+    print(f"\nHTTP proxy mode ({seconds} s per figure; origin and proxies on loopback)")
+    print(f"{'case':34} {'osdn egress-router':>22} {'squid 5.7':>22}")
+    with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
+            process([sys.executable, "-c", SINK, str(sink)], sink):
+        with process([sys.executable, "-m", "osdn", "egress-router", "http-proxy"], 8080, env):
+            r_ours = run_http_cases(8080, origin, sink, seconds)
+        with process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid):
+            r_squid = run_http_cases(squid, origin, sink, seconds)
+    for (case, unit, a), (_, _, b) in zip(r_ours, r_squid, strict=True):
+        print(f"{case:34} {a:>16.0f} {unit:5} {b:>16.0f} {unit:5}")
+    del ours
+
+
+def run_http_cases(proxy: int, origin: int, sink: int, seconds: int) -> list[tuple[str, str, float]]:
+    small = f"http://127.0.0.1:{origin}/small"
+    big = f"http://127.0.0.1:{origin}/big"
+    out = [("GET 100 B, keep-alive, 32 conns", "req/s", wrk(small, proxy, seconds, 32, False)[0]),
+           ("GET 100 B, Connection: close, 32", "req/s", wrk(small, proxy, seconds, 32, True)[0]),
+           ("GET 10 MB, keep-alive, 4 conns", "MB/s", wrk(big, proxy, seconds, 4, False)[1])]
+    tunnels, _ = asyncio.run(connect_run(proxy, sink, seconds, 1024))
+    _, rate = asyncio.run(connect_run(proxy, sink, seconds, 64 << 20))
+    return out + [("CONNECT tunnels (1 KB each), 8", "tun/s", tunnels), ("CONNECT 64 MB tunnels, 8", "MB/s", rate)]
+
+
+def bench_dns(seconds: int, tmp: Path) -> None:
+    origin, backend = free_port(), free_port()
+    ports = (free_port(), free_port())  # HTTP origin, iperf3 server, both behind each forwarder
+    dest = f"{ports[0]} 127.0.0.1 {origin}\n{ports[1]} 127.0.0.1 {backend}"
+    conf = render_haproxy_config(parse_dns_destinations(dest), ["127.0.0.1"], {})
+    conf = conf.replace("    chroot      /var/lib/haproxy\n", "").replace(
+        "/var/lib/haproxy/run/haproxy.pid", str(tmp / "haproxy.pid")).replace(
+        "    user        haproxy\n    group       haproxy\n", "").replace("bind :", "bind 127.0.0.1:")
+    (tmp / "haproxy.cfg").write_text(conf)
+    print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure)")
+    print(f"{'case':34} {'osdn egress-router':>22} {'haproxy 2.6':>22}")
+    results = []
+    with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
+            process(["iperf3", "-s", "-p", str(backend)], backend):
+        env = {**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest}
+        for argv in ([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"],
+                     ["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")]):
+            with process(argv, ports[0], env):
+                time.sleep(0.3)
+                results.append((iperf(ports[1], seconds),
+                                wrk(f"http://127.0.0.1:{origin}/small", ports[0], seconds, 32, True)[0],
+                                wrk(f"http://127.0.0.1:{origin}/small", ports[0], seconds, 32, False)[0]))
+    (a, b) = results
+    print(f"{'iperf3 1 stream':34} {a[0]:>15.2f} Gbit/s {b[0]:>15.2f} Gbit/s")
+    print(f"{'new connection per request, 32':34} {a[1]:>16.0f} req/s {b[1]:>16.0f} req/s")
+    print(f"{'keep-alive requests, 32 conns':34} {a[2]:>16.0f} req/s {b[2]:>16.0f} req/s")
+
+
+def bench_redirect(seconds: int, tmp: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "kernel"))
+    from osdn.kernel import links, netns
+    from osdn.lab.topology import build, destroy, plan_lab
+    from osdn.node.macvlan import attach_macvlan
+
+    topo = plan_lab(f"b{os.getpid() % 100000}", 1)
+    state = build(topo, str(tmp / "lab"))
+    try:
+        node, gw = topo.nodes[0], "10.128.0.1"
+        links.ensure_node_bridge(node.netns, "osdnbr0", f"{gw}/23", 1450, ["10.128.0.0/14"])
+        pods = {}
+        for name, ip in (("client", "10.128.0.10"), ("router", "10.128.0.11")):
+            pods[name] = f"{topo.prefix}pod-{name}"
+            state.add_namespace(pods[name])
+            netns.ensure_netns(pods[name])
+            links.ensure_pod_interface(links.PodInterface(node.netns, pods[name], "osdnbr0",
+                                                          links.osdn_link_name("v", name), f"{ip}/23", gw, mtu=1450,
+                                                          routes=tuple(links.default_pod_routes(gw, ["10.128.0.0/14"]))))
+        attach_macvlan(node.netns, {"metadata": {"annotations": {"pod.network.openshift.io/assign-macvlan": "true"}},
+                                    "spec": {"containers": [{"name": "r", "securityContext": {"privileged": True}}]}},
+                       pods["router"])
+        env = {"PATH": os.environ["PATH"], "EGRESS_SOURCE": "198.18.0.120/24", "EGRESS_GATEWAY": "198.18.0.1",
+               "EGRESS_DESTINATION": "203.0.113.80", "EGRESS_ROUTER_MODE": "init"}
+        subprocess.run(["ip", "netns", "exec", pods["router"], sys.executable, "-m", "osdn", "egress-router"],
+                       env=env, check=True, timeout=30)
+        server = netns.spawn_in_netns(topo.web_netns, ["iperf3", "-s", "-p", "5201"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            direct = iperf(5201, seconds, pods["router"], "203.0.113.80")
+            redirect = iperf(5201, seconds, pods["client"], "10.128.0.11")
+        finally:
+            server.kill()
+            server.wait()
+        print(f"\nRedirect mode ({seconds} s iperf3, 1 stream)")
+        print(f"  direct, from the router pod's macvlan0 to the server: {direct:6.2f} Gbit/s")
+        print(f"  client pod -> router pod (DNAT/SNAT, macvlan0):      {redirect:6.2f} Gbit/s "
+              f"({redirect / direct * 100:.0f} % of direct)")
+    finally:
+        destroy(state)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--only", choices=("http", "dns", "redirect"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="osdn-bench-egress-") as tmp:
+        for name, fn in (("http", bench_http), ("dns", bench_dns), ("redirect", bench_redirect)):
+            if args.only in (None, name):
+                fn(args.seconds, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
