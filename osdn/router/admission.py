@@ -1,7 +1,8 @@
 """Which route owns which host: the upstream router's host admission, computed from scratch. Pure.
 
-Routes are taken oldest first (creationTimestamp, then uid, then namespace/name: upstream's
-`RouteLessThan`), so the oldest claim always wins and the answer does not depend on event order.
+Routes are taken oldest first (creationTimestamp, then namespace/name: the API's RouteHostname
+plugin breaks ties of the one-second timestamps the same way, where upstream's `RouteLessThan` uses
+the uid), so the oldest claim always wins and the answer does not depend on event order.
 A route is admitted unless (upstream `UniqueHost` + `HostAdmitter` messages):
 - it has no host (`NoHostValue`), or it is a wildcard route (`wildcardPolicy: Subdomain`) and the
   router does not allow them (`RouteNotAdmitted`);
@@ -87,8 +88,8 @@ def _blocker(claims: _Claims, route: Claim) -> tuple[Claim, str] | None:
     return None
 
 
-def age_key(claim: Claim) -> tuple[str, str, str, str]:
-    return claim.created, claim.uid, claim.namespace, claim.name
+def age_key(claim: Claim) -> tuple[str, str, str]:
+    return claim.created, claim.namespace, claim.name
 
 
 def compute_admission(routes: Iterable[Claim], allow_wildcards: bool = False) -> dict[tuple[str, str], Verdict]:

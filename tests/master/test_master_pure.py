@@ -75,8 +75,16 @@ OLD = route("old", "p1", "h.example.com", "2024-01-01T00:00:00Z")
     (route("new", "p2", "other.example.com", "", stored=False), None),
 ], ids=["other-project", "same-project-other-path", "same-project-same-path", "older-wins", "other-host"])
 def test_host_owner(candidate: dict, owner: str | None) -> None:
-    found = host_owner(candidate, [OLD])
+    found = host_owner(candidate, [OLD], candidate if candidate["metadata"].get("resourceVersion") else None)
     assert (found["metadata"]["name"] if found else None) == owner
+
+
+def test_host_owner_on_update_uses_the_stored_age() -> None:
+    """A patched route's body may lack resourceVersion: its stored age decides (the seed's hijack)."""
+    older = route("older", "p2", "mine.example.com", "2023-01-01T00:00:00Z")
+    patched = route("older", "p2", "h.example.com", "", stored=False)
+    assert host_owner(patched, [OLD, older], older) is None
+    assert host_owner(patched, [OLD, older]) is OLD
 
 
 @pytest.mark.parametrize(("ip", "problem"), [

@@ -35,8 +35,11 @@ def _age_key(obj: Obj) -> tuple[str, str, str]:
     return str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def host_owner(route: Obj, others: list[Obj]) -> Obj | None:
-    """The older route that owns `route`'s host against it, or None. Pure."""
+def host_owner(route: Obj, others: list[Obj], stored: Obj | None = None) -> Obj | None:
+    """The older route that owns `route`'s host against it, or None. Pure.
+
+    `stored`: the route as stored, on an update (its age counts); a route being created is the
+    newest of all."""
     host = _host(route)
     if not host:
         return None
@@ -49,7 +52,7 @@ def host_owner(route: Obj, others: list[Obj]) -> Obj | None:
         same_ns = om.get("namespace") == meta.get("namespace")
         if same_ns and ((other.get("spec") or {}).get("path") or "") != path:
             continue
-        if not meta.get("resourceVersion") or _age_key(other) < _age_key(route):
+        if stored is None or _age_key(other) < _age_key(stored):
             return other
     return None
 
@@ -68,7 +71,8 @@ class RouteHostname:
                 f'"{_host(ctx.obj)}" is forbidden: user "{ctx.user.name}" cannot update resource '
                 f'"routes/custom-host" in API group "{ctx.info.group}" in the namespace "{ctx.namespace}" '
                 "(set the host at creation, or ask for a role such as route-editor)", ref)
-        owner = host_owner(ctx.obj, [o for o, _ in ctx.store.list(ROUTES)[0]])
+        owner = host_owner(ctx.obj, [o for o, _ in ctx.store.list(ROUTES)[0]],
+                           ctx.old if ctx.operation == "UPDATE" else None)
         if owner is not None:
             om = owner["metadata"]
             message = (f'host "{_host(ctx.obj)}" is already claimed by route "{om["name"]}" in project '
