@@ -25,6 +25,7 @@ only to the group and to pod addresses inside the lab. Prints figures (with the 
 start and the end); never fails on timing.
 
     python bench/multicast.py [--quick] [--receivers N] [--seconds S] [--size BYTES] [--rounds R]
+                              [--mode multitenant|networkpolicy] [--keep-lab-logs DIR]
 """
 
 from __future__ import annotations
@@ -151,9 +152,11 @@ class Phase:
 
 # -- the lab ----------------------------------------------------------------------------------------
 
-def start_lab(stack: contextlib.ExitStack, mode: str) -> cluster.LabInfo:
+def start_lab(stack: contextlib.ExitStack, mode: str, keep_logs: str) -> cluster.LabInfo:
     lab_dir = tempfile.mkdtemp(prefix=f"osdn-bench-{LAB}-")
     stack.callback(shutil.rmtree, lab_dir, True)
+    if keep_logs:
+        stack.callback(dp.copy_logs, lab_dir, keep_logs)
     stack.callback(cluster.down, LAB, lab_dir)
     return cluster.up(cluster.UpOptions(name=LAB, nodes=3, mode=mode, lab_dir=lab_dir), lambda msg: None)
 
@@ -315,7 +318,7 @@ def summary(rounds: list[tuple[Phase, Phase]], receivers: list[Receiver], busy: 
 
 def bench(stack: contextlib.ExitStack, args: argparse.Namespace) -> tuple[str, list[str]]:
     t0 = time.monotonic()
-    info = start_lab(stack, args.mode)
+    info = start_lab(stack, args.mode, args.keep_lab_logs)
     client = stack.enter_context(Client(load_config(info.admin_conf)))
     up = time.monotonic() - t0
     sender_ns, spots = place_pods(client, info, args.receivers)
@@ -348,13 +351,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="3 receivers, one 2 s round (about 1-2 minutes)")
     ap.add_argument("--receivers", type=int, default=0, help="receiver pods over the 3 nodes (default 6, quick 3)")
     ap.add_argument("--seconds", type=float, default=0, help="sending time per phase (default 5, quick 2)")
-    ap.add_argument("--rounds", type=int, default=0, help="multicast + unicast rounds (default 3, quick 1)")
+    ap.add_argument("--rounds", type=int, default=0, help="multicast + unicast rounds (default 5, quick 1)")
     ap.add_argument("--size", type=int, default=100, help="UDP payload bytes per datagram (default 100)")
     ap.add_argument("--mode", default="multitenant", choices=("multitenant", "networkpolicy"))
+    ap.add_argument("--keep-lab-logs", default="", metavar="DIR", help="copy the lab's logs to DIR at the end")
     args = ap.parse_args()
     args.receivers = args.receivers or (3 if args.quick else 6)
     args.seconds = args.seconds or (2.0 if args.quick else 5.0)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else 5)
     if not 1 <= args.size <= 1400 or args.receivers < 1 or args.rounds < 1:
         raise SystemExit("--size must be 1-1400 (the pod MTU is 1450), --receivers and --rounds at least 1")
     if os.geteuid() != 0:
