@@ -55,7 +55,7 @@ class HAProxy:
 
     def check(self) -> CheckResult:
         """`haproxy -c` on the staged generation."""
-        done = subprocess.run([self.binary, "-c", "-q", "-f", CONFIG], cwd=self.staging, capture_output=True,
+        done = subprocess.run([self.binary, "-c", "-f", CONFIG], cwd=self.staging, capture_output=True,
                               text=True, timeout=120, check=False)
         return CheckResult(done.returncode == 0, (done.stdout + done.stderr).strip())
 

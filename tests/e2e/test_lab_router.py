@@ -253,3 +253,19 @@ def test_multitenant_router_reaches_isolated_projects(mt_lab: Lab) -> None:
     netids = yaml.safe_load(mt_lab.cli("get", "netnamespaces", "-o", "yaml").stdout)["items"]
     by_name = {n["metadata"]["name"]: n["netid"] for n in netids}
     assert by_name["default"] == 0 and by_name["tenant"] != 0
+
+
+def test_a_configuration_haproxy_refuses_never_goes_live(lab: Lab, outside: str, shop: dict[str, Path]) -> None:
+    garbage = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+    route(lab, "shop", "badcert", "badcert.example.com", "web",
+          {"termination": "edge", "certificate": garbage, "key": garbage.replace("CERTIFICATE", "PRIVATE KEY")})
+    cond = wait_for(lambda: (lambda c: c if c and c["status"] == "False" else None)(admitted(lab, "shop", "badcert")),
+                    20, "the refused route's condition")
+    assert cond["reason"] == "ConfigurationRejected" and "HAProxy refused" in cond["message"]
+    log = (Path(lab.info.dir) / "pods" / "default_router.log").read_text()
+    assert "HAProxy refused the new configuration (shop/badcert)" in log
+    # everything else is still served, and later changes still go live
+    assert "shop/web" in served(outside, "http://plain.example.com/", "plain.example.com", "200").stdout
+    route(lab, "shop", "after", "after.example.com", "web")
+    assert "shop/web" in served(outside, "http://after.example.com/", "after.example.com", "200").stdout
+    lab.client.delete("Route", "badcert", "shop")

@@ -59,3 +59,11 @@ def test_refused_route_left_out_with_condition() -> None:
     plan = compute_plan(snap, SETTINGS, rejected={("p1", "b"): "bad certificate"})
     assert plan.verdicts[("p1", "b")] == Verdict(False, CONFIG_REJECTED, "bad certificate")
     assert "be_http:p1:b" not in plan.files["haproxy.cfg"] and plan.served == (("p1", "a"),)
+
+
+def test_culprits_named_by_haproxy_output() -> None:
+    from osdn.router.controller import culprits
+    out = ("[ALERT] config : parsing [haproxy.cfg:40] : 'bind unix@x' in section 'frontend' : unable to load "
+           "certificate from file 'certs/shop:bad-cert.pem'.\n[ALERT] backend 'be_secure:p-2:api.v1' has no server")
+    assert culprits(out) == {("shop", "bad-cert"), ("p-2", "api.v1")}
+    assert culprits("[ALERT] Fatal errors found in configuration.") == set()
