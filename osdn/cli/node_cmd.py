@@ -66,13 +66,17 @@ def periods_from_file(path: str) -> dict[str, float]:
               help="Resolver for names outside cluster.local (repeat for more, tried in order) [none: SERVFAIL].")
 @click.option("--dns-port", default=53, show_default=True, type=click.IntRange(0, 65535),
               help="The node's DNS server port on its pod gateway address (0: no DNS server).")
+@click.option("--egress-dns-hold/--no-egress-dns-hold", default=True, show_default=True,
+              envvar="OSDN_EGRESS_DNS_HOLD",
+              help="Hold DNS answers for egress firewall names until their addresses are installed "
+                   "(off: the master's resolution only, openshift-sdn's race; env OSDN_EGRESS_DNS_HOLD=0).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @pass_ctx
 def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str | None, config_file: str | None,
          cni_socket: str, state_dir: str, sync_period: str | None, min_sync_period: str | None,
          subnet_timeout: str, metrics_listen: str, dns_upstreams: tuple[str, ...], dns_port: int,
-         log_level: str) -> None:
+         egress_dns_hold: bool, log_level: str) -> None:
     """Run the node agent: keep NETNS equal to the API state and serve CNI on a unix socket.
 
     Watches the API (pods, namespaces, policies, subnets, ...) and programs the node's bridge,
@@ -96,7 +100,7 @@ def node(ctx: Ctx, name: str, netns_name: str, node_ip: str, client_config: str 
             min_sync_period=(parse_duration(min_sync_period, "--min-sync-period") if min_sync_period
                              else file_periods.get("min")),
             subnet_timeout=parse_duration(subnet_timeout, "--subnet-timeout"), metrics_listen=metrics_listen,
-            dns_upstreams=dns_upstreams, dns_port=dns_port)
+            dns_upstreams=dns_upstreams, dns_port=dns_port, egress_dns_hold=egress_dns_hold)
         agent = Agent(cfg)
         signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: agent.stopping.set())

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from osdn.errors import KernelError
 
 _DELETED = re.compile(r"(\d+) flow entries have been deleted")
+_ORIG_DST = re.compile(r"^\S+\s+\d+\s.*?\bdst=(\S+)", re.MULTILINE)  # the first dst= of a line: the original one
 
 
 def netns_path(netns: str) -> str:
@@ -51,3 +52,12 @@ def delete_nat_flows(netns: str, addresses: Iterable[str]) -> int:
                               f"({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         total += int(found.group(1))
     return total
+
+
+def list_destinations(netns: str) -> set[str]:
+    """The original destination address of every IPv4 conntrack entry in `netns` (open connections)."""
+    proc = subprocess.run(["nsenter", f"--net={netns_path(netns)}", "conntrack", "-L", "-f", "ipv4"],
+                          capture_output=True, text=True, check=False, timeout=10)
+    if proc.returncode != 0:
+        raise KernelError(f"conntrack -L in netns {netns}: {proc.stderr.strip() or proc.returncode}")
+    return {m.group(1) for m in _ORIG_DST.finditer(proc.stdout)}

@@ -376,3 +376,12 @@ def kubelet(lab_dir: str, log_level: str) -> None:
     if info is None:
         raise click.ClickException(f"no lab.json in {lab_dir}")
     run_kubelet(info)
+
+
+from osdn.lab.outside_cli import dns, outside  # noqa: E402  (they use this module's helpers)
+
+lab.add_command(dns)
+lab.add_command(outside)
+from osdn.lab.outside_run import install_default_run  # noqa: E402
+
+install_default_run(outside)  # `osdn lab outside -- CMD`

@@ -245,7 +245,10 @@ def write_master_config(lab: LabInfo) -> str:
     across the underlay (a node whose link is down stops answering; see `osdn lab stop-node`)."""
     path = os.path.join(lab.dir, "master.yaml")
     with open(path, "w") as fh:
-        json.dump({"egressHealth": {"mode": "tcp", "netns": f"{lab.prefix}router", "refusedIsOnline": True}}, fh)
+        json.dump({"egressHealth": {"mode": "tcp", "netns": f"{lab.prefix}router", "refusedIsOnline": True},
+                   # EgressNetworkPolicy dnsNames: the outside world's DNS, asked from the router
+                   "egressDNS": {"nameservers": [topology.plan_lab(lab.name, max(1, len(lab.nodes))).dns_ip],
+                                 "netns": f"{lab.prefix}router", "timeout": 2}}, fh)
     return path
 
 

@@ -13,8 +13,8 @@ Layout (all names start with `osdn-<lab>-`; nothing is linked to the host's root
     router    eth0 on underlay, eth1 on external, ip_forward on, no NAT (servers see true sources)
     external  bridge br0, 203.0.113.0/24 (TEST-NET-3): the outside world
       router   eth1 203.0.113.1
-      dns      eth0 203.0.113.53: DNS for zone ext.test (dnsmasq if installed, else a tiny Python
-               responder; A records only, TTL 5 s)
+      dns      eth0 203.0.113.53: DNS for zone ext.test (`osdn.lab.extdns`: records and TTLs change
+               at run time with `osdn lab dns set/del`; initially TTL 5 s)
       web      eth0 203.0.113.80 and .81: HTTP on port 80 answering "you are <ip>:<port>"
 Pod namespaces made for a lab should be named `<prefix>pod-...` so `destroy` sweeps them.
 
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from osdn.kernel import links, netns
+from osdn.lab import extdns
 from osdn.lab.state import LabState, ProcessRecord, destroy, process_start_time
 
 __all__ = ["LabTopology", "NodePlan", "Port", "build", "destroy", "dns_query", "plan_lab"]
@@ -134,7 +135,8 @@ def build(topology: LabTopology, lab_dir: str, progress: Progress | None = None,
           dns_server: str = "auto") -> LabState:
     """Make the planned lab; on failure everything made so far is destroyed and the error re-raised.
 
-    `dns_server` is "auto" (dnsmasq if installed), "dnsmasq" or "python".
+    `dns_server` is "auto" or "python" (`osdn.lab.extdns`, records settable at run time) or "dnsmasq"
+    (static records, if installed).
     """
     say = progress or (lambda _msg: None)
     state = LabState(topology.name, topology.prefix, lab_dir, topology=asdict(topology))
@@ -194,30 +196,19 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
 S(("0.0.0.0", 80), H).serve_forever()
 """
 
-DNS_SERVER = """
-import socket, struct, sys
-records = dict(a.split("=") for a in sys.argv[1:])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 53))
-while True:
-    q, peer = s.recvfrom(512)
-    i, labels = 12, []
-    while q[i]: labels.append(q[i+1:i+1+q[i]].decode().lower()); i += 1 + q[i]
-    qtype = struct.unpack("!H", q[i+1:i+3])[0]; question = q[12:i+5]; ip = records.get(".".join(labels))
-    ans = b"" if ip is None or qtype != 1 else b"\\xc0\\x0c" + struct.pack("!HHIH", 1, 1, 5, 4) + socket.inet_aton(ip)
-    flags = 0x8180 if ip is not None else 0x8183
-    s.sendto(q[:2] + struct.pack("!HHHHH", flags, 1, 1 if ans else 0, 0, 0) + question + ans, peer)
-"""
 
 
 def _start_servers(topo: LabTopology, state: LabState, say: Progress, dns_server: str) -> None:
-    use_dnsmasq = dns_server == "dnsmasq" or (dns_server == "auto" and shutil.which("dnsmasq"))
+    use_dnsmasq = dns_server == "dnsmasq" and shutil.which("dnsmasq")
     if use_dnsmasq:
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                 "--user=root", "--pid-file=", "--log-facility=-", "--bind-interfaces",
                 f"--listen-address={topo.dns_ip}", "--local-ttl=5", f"--local=/{DNS_ZONE}/",
                 *(f"--host-record={n},{ip}" for n, ip in topo.dns_records)]
-    else:
-        argv = [sys.executable, "-c", DNS_SERVER, *(f"{n}={ip}" for n, ip in topo.dns_records)]
+    else:  # records change at run time: `osdn lab dns set` (osdn.lab.extdns)
+        zone = extdns.zone_path(state.lab_dir)
+        extdns.save_zone(zone, {n: {"addresses": [ip], "ttl": extdns.DEFAULT_TTL} for n, ip in topo.dns_records})
+        argv = [sys.executable, "-m", "osdn.lab.extdns", "--zone", zone, "--listen", topo.dns_ip]
     _spawn(state, topo.dns_netns, argv, "dns")
     _spawn(state, topo.web_netns, [sys.executable, "-c", WEB_SERVER], "web")
     _wait_tcp(topo.router_netns, topo.web_ips[0], 80)

@@ -17,6 +17,7 @@ from osdn.client import Client, ClientConfig
 from osdn.errors import OsdnError
 from osdn.master.controller import Controller, Informers
 from osdn.master.egress import EgressController
+from osdn.master.egressdns import EgressDNSController, EgressDNSOptions, make_resolver
 from osdn.master.endpoints import EndpointsController
 from osdn.master.events import Recorder
 from osdn.master.hostsubnets import HostSubnetController
@@ -33,11 +34,13 @@ class MasterOptions:
     probe: ProbeOptions = field(default_factory=ProbeOptions)
     egress_debounce: float = 0.05
     egress_assign_quiet: float = 1.0
+    egress_dns: EgressDNSOptions = field(default_factory=EgressDNSOptions)
 
     @classmethod
     def from_config(cls, master_config: dict[str, Any] | None) -> MasterOptions:
         section = (master_config or {}).get("egressHealth") or {}
-        return cls(probe=ProbeOptions.from_dict(section))
+        dns_section = (master_config or {}).get("egressDNS") or {}
+        return cls(probe=ProbeOptions.from_dict(section), egress_dns=EgressDNSOptions.from_dict(dns_section))
 
 
 def load_network(client: Client, timeout: float = 30.0) -> NetworkConfig:
@@ -72,6 +75,7 @@ class Master:
                              self.options.egress_debounce, self.options.egress_assign_quiet),
             ClusterOperatorController(self.client, self.informers),
             EndpointsController(self.client, self.informers),
+            EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):

@@ -11,10 +11,21 @@ on one netid drops all external traffic. Not used in subnet mode (the caller che
 from __future__ import annotations
 
 from osdn.model.cluster import ClusterState
-from osdn.model.objects import EgressFirewall, EgressRule, IPv4
+from osdn.model.objects import RESOLVED_ANNOTATION, EgressFirewall, EgressRule, IPv4, resolved_of
+
+__all__ = ["RESOLVED_ANNOTATION", "STAGE", "WILDCARD", "compute_egress_firewall", "name_matches", "resolved_of"]
 from osdn.model.verdict import ALLOW, DENY, INFO, Step
 
 STAGE = "egress-firewall"
+WILDCARD = "*."
+
+
+def name_matches(pattern: str, qname: str) -> bool:
+    """Pure: whether DNS name `qname` is `pattern` (`*.example.com`: any name strictly below)."""
+    qname = qname.lower().rstrip(".")
+    if pattern.startswith(WILDCARD):
+        return qname.endswith(pattern[1:]) and len(qname) > len(pattern) - 1
+    return qname == pattern
 
 
 def compute_egress_firewall(state: ClusterState, namespace: str, ip: IPv4) -> tuple[bool, list[Step]]:
@@ -40,7 +51,7 @@ def compute_egress_firewall(state: ClusterState, namespace: str, ip: IPv4) -> tu
 def _first_match(state: ClusterState, policy: EgressFirewall, ip: IPv4) -> tuple[bool, list[Step]]:
     steps: list[Step] = []
     for rule in policy.rules:
-        hit, note = _matches(state, rule, ip)
+        hit, note = _matches(state, policy, rule, ip)
         if note:
             steps.append(Step(STAGE, INFO, policy.ref, f"spec.egress[{rule.index}]", note))
         if hit:
@@ -51,12 +62,24 @@ def _first_match(state: ClusterState, policy: EgressFirewall, ip: IPv4) -> tuple
     return True, steps
 
 
-def _matches(state: ClusterState, rule: EgressRule, ip: IPv4) -> tuple[bool, str]:
+def name_addresses(state: ClusterState, policy: EgressFirewall, name: str) -> tuple[IPv4, ...]:
+    """The addresses a dnsName (or `*.` pattern) has: the state's DNS table (names matching a
+    pattern) and the master's resolution published on the policy."""
+    found = set(dict(policy.resolved).get(name, ()))
+    for qname, addrs in state.dns.items():
+        if name_matches(name, qname):
+            found.update(addrs)
+    return tuple(sorted(found))
+
+
+def _matches(state: ClusterState, policy: EgressFirewall, rule: EgressRule, ip: IPv4) -> tuple[bool, str]:
     if rule.cidr is not None:
         return ip in rule.cidr, ""
     if rule.dns_name is None:
         return False, ""
-    addrs = state.dns.get(rule.dns_name, ())
+    addrs = name_addresses(state, policy, rule.dns_name)
     if not addrs:
         return False, f"dnsName {rule.dns_name} has no addresses in the resolution table; rule matches nothing"
-    return ip in addrs, ""
+    if ip not in addrs:
+        return False, f"dnsName {rule.dns_name} is {', '.join(map(str, addrs))}"
+    return True, f"dnsName {rule.dns_name} is {', '.join(map(str, addrs))}"

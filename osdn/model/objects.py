@@ -8,6 +8,7 @@ openshift-sdn.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -240,6 +241,7 @@ class EgressFirewall:
     namespace: str
     name: str
     rules: tuple[EgressRule, ...]
+    resolved: tuple[tuple[str, tuple[IPv4, ...]], ...] = ()  # the master's resolution of its dnsNames
 
     @property
     def ref(self) -> str:
@@ -255,5 +257,23 @@ def egress_firewall_from_obj(obj: Obj) -> EgressFirewall:
             cidr = ipaddress.IPv4Network("0.0.0.0/0")
         name = str(to["dnsName"]).lower().rstrip(".") if to.get("dnsName") else None
         rules.append(EgressRule(i, str(r.get("type") or "Deny"), cidr, name))
+    resolved = tuple(sorted((n, tuple(ip for ip in map(parse_ip, a) if ip)) for n, a in resolved_of(obj).items()))
     return EgressFirewall(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
-                          tuple(rules))
+                          tuple(rules), resolved)
+
+
+RESOLVED_ANNOTATION = "network.osdn.io/dns-resolved"  # the master's resolution (osdn.master.egressdns)
+
+
+def resolved_of(obj: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Pure: the master's resolution published on an EgressNetworkPolicy (bad JSON: nothing)."""
+    raw = (meta(obj).get("annotations") or {}).get(RESOLVED_ANNOTATION)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k).lower().rstrip("."): tuple(str(a) for a in v if parse_ip(a))
+            for k, v in data.items() if isinstance(v, list)}
+

@@ -39,11 +39,13 @@ from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import conntrack, links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
+from osdn.node.admin_output import ensure_admin_chain
 from osdn.node.bandwidth import PodBandwidth
 from osdn.node.cniserver import CniServer
 from osdn.node.compile import LocalAttachment, NodeFacts, relevant_change
 from osdn.node.dataplane import Dataplane
 from osdn.node.dns.server import AnswerHook, DnsConfig, DnsServer, SharedZone
+from osdn.node.dnshold import DnsHold
 from osdn.node.egress_intent import egress_for
 from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
 from osdn.node.intent import NodeIntent
@@ -56,7 +58,8 @@ from osdn.node.runner import SyncRunner
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork", "Service", "Endpoints")
+KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork", "Service", "Endpoints",
+         "EgressNetworkPolicy")
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
 NODE_SYSCTLS: dict[str, str | int] = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
@@ -83,6 +86,7 @@ class AgentConfig:
     metrics_listen: str = ""
     dns_upstreams: tuple[str, ...] = ()  # where the node's DNS server forwards non-cluster names
     dns_port: int = 53  # the node's DNS server on <gateway>:<port>, UDP and TCP (0: no DNS server)
+    egress_dns_hold: bool = True  # hold DNS answers for egress firewall names until installed (`node.dnshold`)
 
     @property
     def ipam_path(self) -> Path:
@@ -98,6 +102,7 @@ class Agent:
         self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()])
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
+        self.dns_hold: DnsHold | None = None
         self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
         self.bandwidth = PodBandwidth(cfg.netns, cfg.name)  # pods' tc limits, kept in step with annotations
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
@@ -131,11 +136,15 @@ class Agent:
         network = self._network()
         self.ipam = Ipam(self.cfg.ipam_path, subnet)
         self.dataplane = Dataplane(self.cfg.netns)
+        self.dns_hold = hold = DnsHold(self.dataplane, self.cfg.egress_dns_hold)  # egress firewall names
+        self.dataplane.overlay = hold.overlay
+        ensure_admin_chain(self.dataplane.nft, self.cfg.bridge)
         self.podnet = PodNetwork(self._podnet_config(subnet, network), self.ipam, Client(self.cfg.client),
                                  self.await_rules, self._seen_pod, bandwidth=self.bandwidth)
         self._spawn(self.runner.run, "sync")
         self.await_rules(60)  # the first sync adopts what a previous agent left, before any new pod
         self._start_dns(subnet)
+        self.set_dns_answer_hook(hold.on_answer)
         self.cni = CniServer(self.cfg.cni_socket, self.handle_cni).start()
         if self.cfg.metrics_listen:
             metrics.serve(self.cfg.metrics_listen)
@@ -292,7 +301,11 @@ class Agent:
             intent = self.intents.intent(self.facts(), full)
             intent = replace(intent, egress=egress_for(intent, objs))
             compiled = time.perf_counter()
+            if self.dns_hold is not None:  # before the sync: see `node.dnshold`
+                self.dns_hold.configure(intent.egress_firewall)
             stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
+            if full:
+                ensure_admin_chain(self.dataplane.nft, self.cfg.bridge)
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)

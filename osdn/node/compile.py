@@ -34,6 +34,7 @@ from osdn.model import objects as o
 from osdn.model.cluster import MULTITENANT, NETWORKPOLICY, ClusterState
 from osdn.model.netpol import CompiledPolicy, Rule
 from osdn.model.subnets import gateway_for
+from osdn.node import egress_firewall as efw
 from osdn.node.intent import (
     UNKNOWN_NETID_BASE,
     ClusterPod,
@@ -113,6 +114,8 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
         multicast_netids=compute_multicast_netids(state.netnamespaces),
         policy_failures=failures if state.mode == NETWORKPOLICY else (),
         services=compute_services(state, gateway_for(subnet)),
+        egress_firewall=efw.compute_node_firewall(state.mode, (x for x in objs if x.get("kind") == "EgressNetworkPolicy"),
+                                                  state.netnamespaces, ((a.ip, a.namespace) for a in facts.attachments)),
     )
 
 

@@ -23,11 +23,13 @@ Guarantees either way:
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from osdn.errors import KernelError, ObjectRef
-from osdn.kernel.nft import Nft
+from osdn.kernel.nft import Nft, element_command
 from osdn.node.intent import NodeIntent
 from osdn.node.plan import Plan, plan
 from osdn.node.render import render_node
@@ -62,13 +64,35 @@ class SyncStats:
 class Dataplane:
     """osdn's nftables state in network namespace `netns` (None: the process's own namespace).
 
-    Not thread-safe: one caller (the agent's sync loop) at a time.
+    `sync` and `add_elements` (the egress firewall's DNS hold, from DNS server threads) serialize on
+    `lock`. `overlay` (if set) adds run-time elements to every rendered ruleset, under that lock.
     """
 
     def __init__(self, netns: str | None, nft: Nft | None = None) -> None:
         self.netns = netns
         self.nft = nft or Nft(netns)
         self._applied: Ruleset | None = None  # what the kernel holds, as far as we know; None: unknown
+        self.lock = threading.RLock()
+        self.overlay: Callable[[Ruleset], Ruleset] | None = None
+
+    def add_elements(self, family: str, elements: dict[str, tuple[str, ...]]) -> int:
+        """Add `elements` (per set of osdn's `family` table) that the kernel does not hold yet, in one
+        transaction, and remember them; sets that do not exist are skipped. The number added."""
+        with self.lock:
+            table = (self._applied or Ruleset()).by_id().get((family, TABLE_NAME))
+            if table is None:
+                return 0
+            have = table.set_by_name()
+            todo = {name: tuple(e for e in elems if e not in have[name].elements)
+                    for name, elems in elements.items() if name in have}
+            todo = {k: v for k, v in todo.items() if v}
+            if not todo:
+                return 0
+            self.nft.run("\n".join(element_command("add", family, TABLE_NAME, k, v) for k, v in todo.items()) + "\n")
+            sets = tuple(replace(s, elements=s.elements | frozenset(todo.get(s.name, ()))) for s in table.sets)
+            assert self._applied is not None
+            self._applied = Ruleset(tuple(replace(t, sets=sets) if t is table else t for t in self._applied.tables))
+            return sum(len(v) for v in todo.values())
 
     def observe(self) -> Ruleset:
         """Read osdn's tables from the kernel (missing tables are absent from the result)."""
@@ -81,8 +105,14 @@ class Dataplane:
 
     def sync(self, intent: NodeIntent, full: bool = False) -> SyncStats:
         """Make the kernel enforce `intent`; return what was done. `full`: plan against the kernel."""
+        with self.lock:
+            return self._sync(intent, full)
+
+    def _sync(self, intent: NodeIntent, full: bool) -> SyncStats:
         start = time.perf_counter()
         desired = render_node(intent)  # a bad intent raises here, before the kernel is touched
+        if self.overlay is not None:
+            desired = self.overlay(desired)
         full = full or self._applied is None
         self._applied, applied = None, self._applied  # unknown until this sync succeeds
         base = self.observe() if full else applied
@@ -107,7 +137,9 @@ class Dataplane:
 
     def verify(self, intent: NodeIntent) -> None:
         """Raise `KernelError` unless the kernel holds exactly what `intent` renders to (reads the kernel)."""
-        self._verify(render_node(intent), intent)
+        with self.lock:
+            desired = render_node(intent)
+            self._verify(desired if self.overlay is None else self.overlay(desired), intent)
 
     def _verify(self, desired: Ruleset, intent: NodeIntent) -> None:
         left = plan(desired, self.observe())

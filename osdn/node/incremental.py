@@ -45,6 +45,7 @@ from osdn.model.cluster import (
 )
 from osdn.model.netpol import compile_policies
 from osdn.model.subnets import gateway_for
+from osdn.node import egress_firewall as efw
 from osdn.node.compile import (
     NodeFacts,
     NoHostSubnetError,
@@ -204,6 +205,8 @@ class IncrementalCompiler:
             pods=pods, local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
             uplinks=facts.uplinks, policies=policies, multicast_netids=compute_multicast_netids(netns),
             policy_failures=failures if mode == NETWORKPOLICY else (), services=self._service_vips(gateway),
+            egress_firewall=efw.compute_node_firewall(mode, self._of_kind("EgressNetworkPolicy"), netns,
+                                                      ((a.ip, a.namespace) for a in facts.attachments)),
         )
 
     def _globals(self) -> _Globals:

@@ -19,6 +19,8 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Literal, NewType
 
+from osdn.node.egress_firewall import EgressFirewallIntent
+
 Mode = Literal["subnet", "multitenant", "networkpolicy"]
 Direction = Literal["ingress", "egress"]
 Proto = Literal["tcp", "udp", "sctp"]
@@ -147,6 +149,7 @@ class NodeIntent:
     policies: tuple[Policy, ...] = ()
     multicast_netids: frozenset[NetID] = field(default_factory=frozenset)
     policy_failures: tuple[PolicyFailure, ...] = ()
+    egress_firewall: EgressFirewallIntent = field(default_factory=EgressFirewallIntent)  # `node.egress_firewall`
 
     def host_addrs(self) -> frozenset[str]:
         """Node IPs and pod gateways of every node: the hosts (netid 0 in multitenant mode)."""

@@ -3,7 +3,8 @@
 Pure. Per osdn table (knftables / kube-proxy nftables mode: chains rewritten, set elements diffed):
 - missing, or its *head* differs (counters, set/map declarations, a base chain's hook, type or
   priority): replace the whole table (delete + recreate in the same transaction);
-- same head: chain by chain, a chain whose rules (keys) or policy differ is flushed and its rules
+- same head (a set or map that is new or no longer wanted does not change the head: it is declared,
+  empty, before the rules that use it, or deleted after the chains that used it are gone): chain by chain, a chain whose rules (keys) or policy differ is flushed and its rules
   added again, a new chain is added, a chain no longer wanted is flushed and deleted; and set by set,
   element-level `delete element` / `add element` (a map entry whose value changed is deleted and
   re-added). So pod churn changes only elements, and a new policy rewrites one namespace's chain
@@ -22,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from osdn.kernel.nft import element_command, range_key
-from osdn.node.render.ruleset import Chain, Ruleset, Set, Table, chains_text, replace_script
-
+from osdn.node.render.ruleset import Chain, Ruleset, Set, Table, chains_text, replace_script, sets_text
 
 @dataclass(frozen=True)
 class ElementChange:
@@ -50,6 +50,19 @@ class ChainChange:
 
 
 @dataclass(frozen=True)
+class SetChange:
+    """A set or map of one table to declare (empty; its elements are an `ElementChange`) or delete."""
+
+    family: str
+    table: str
+    set: Set
+
+    @property
+    def kind(self) -> str:
+        return "map" if self.set.map_to else "set"
+
+
+@dataclass(frozen=True)
 class Plan:
     replace: tuple[Table, ...] = ()
     delete: tuple[tuple[str, str], ...] = ()
@@ -58,6 +71,8 @@ class Plan:
     add_chains: tuple[ChainChange, ...] = ()  # new chains
     rewrite_chains: tuple[ChainChange, ...] = ()  # existing chains: flush, then these rules
     delete_chains: tuple[ChainChange, ...] = ()
+    add_sets: tuple[SetChange, ...] = ()  # new sets/maps: declared empty, elements come with `add`
+    delete_sets: tuple[SetChange, ...] = ()
 
     def is_empty(self) -> bool:
         return not (self.replace or self.delete or self.remove or self.add or self.chains_changed())
@@ -73,7 +88,8 @@ class Plan:
         return sum(len(c.elements) for c in self.remove)
 
     def chains_changed(self) -> int:
-        return len(self.add_chains) + len(self.rewrite_chains) + len(self.delete_chains)
+        return (len(self.add_chains) + len(self.rewrite_chains) + len(self.delete_chains)
+                + len(self.add_sets) + len(self.delete_sets))
 
     def script(self) -> str:
         """The nft script doing the whole plan in one transaction (see the module doc for the order)."""
@@ -83,6 +99,8 @@ class Plan:
         parts += [f"flush chain {c.family} {c.table} {c.chain.name}" for c in self.rewrite_chains + self.delete_chains]
         parts += [element_command("delete", c.family, c.table, c.set, c.delete_keys()) for c in self.remove]
         parts += [f"delete chain {c.family} {c.table} {c.chain.name}" for c in self.delete_chains]
+        parts += [f"delete {c.kind} {c.family} {c.table} {c.set.name}" for c in self.delete_sets]
+        parts += [sets_text(c.family, c.table, [replace(c.set, elements=frozenset())]) for c in self.add_sets]
         written = self.add_chains + self.rewrite_chains
         for family, table in sorted({(c.family, c.table) for c in written}):
             news = [c.chain for c in self.add_chains if (c.family, c.table) == (family, table)]
@@ -105,10 +123,12 @@ def plan(desired: Ruleset, observed: Ruleset) -> Plan:
     repl: list[Table] = []
     removes: list[ElementChange] = []
     adds: list[ElementChange] = []
+    set_adds: list[SetChange] = []
+    set_deletes: list[SetChange] = []
     chain_ops: tuple[list[ChainChange], list[ChainChange], list[ChainChange]] = ([], [], [])
     for tid, table in want.items():
         old = have.get(tid)
-        if old is None or _head(old) != _head(table):
+        if old is None or _head(old) != _head(table) or _sets_reshaped(table, old):
             repl.append(table)
             continue
         for ops, found in zip(chain_ops, _chain_diff(table, old), strict=True):
@@ -116,32 +136,50 @@ def plan(desired: Ruleset, observed: Ruleset) -> Plan:
         r, a = _element_diff(table, old)
         removes += r
         adds += a
+        new_sets, gone_sets = _set_diff(table, old)
+        set_adds += new_sets
+        set_deletes += gone_sets
     delete = tuple(sorted(tid for tid in have if tid not in want))
     added, rewritten, deleted = chain_ops
-    return Plan(tuple(repl), delete, tuple(removes), tuple(adds), tuple(added), tuple(rewritten), tuple(deleted))
+    return Plan(tuple(repl), delete, tuple(removes), tuple(adds), tuple(added), tuple(rewritten), tuple(deleted),
+                tuple(set_adds), tuple(set_deletes))
 
 
 def _head(t: Table) -> tuple[object, ...]:
-    """What only a table replace can change: counters, set declarations, base chains' hooks."""
+    """What only a table replace can change: counters, base chains' hooks (set declarations: see
+    `_sets_reshaped`; a set that is only added or deleted is declared or deleted in place)."""
     hooks = sorted((c.name, c.hook, c.type, c.prio) for c in t.chains if c.hook)
-    return t.family, t.name, tuple(sorted(t.counters)), tuple(sorted(s.shape() for s in t.sets)), tuple(hooks)
+    return t.family, t.name, tuple(sorted(t.counters)), tuple(hooks)
+
+
+def _sets_reshaped(want: Table, have: Table) -> bool:
+    """Whether a set both tables declare changed its type, flags or map type."""
+    old = have.set_by_name()
+    return any(s.name in old and s.shape() != old[s.name].shape() for s in want.sets)
+
+
+def _set_diff(want: Table, have: Table) -> tuple[list[SetChange], list[SetChange]]:
+    old, new = have.set_by_name(), want.set_by_name()
+    return ([SetChange(want.family, want.name, s) for n, s in sorted(new.items()) if n not in old],
+            [SetChange(want.family, want.name, s) for n, s in sorted(old.items()) if n not in new])
 
 
 def _chain_diff(want: Table, have: Table) -> tuple[list[ChainChange], list[ChainChange], list[ChainChange]]:
     old = {c.name: c for c in have.chains}
     new = {c.name: c for c in want.chains}
-    added = [ChainChange(want.family, want.name, c) for name, c in sorted(new.items()) if name not in old]
-    rewritten = [ChainChange(want.family, want.name, c) for name, c in sorted(new.items())
-                 if name in old and c.shape() != old[name].shape()]
-    deleted = [ChainChange(want.family, want.name, c) for name, c in sorted(old.items()) if name not in new]
-    return added, rewritten, deleted
+    # sorted by name after filtering: a sync changes few of (at 10k services) ~30k chains
+    added = [ChainChange(want.family, want.name, new[n]) for n in sorted(new.keys() - old.keys())]
+    rewritten = [ChainChange(want.family, want.name, c) for n, c in new.items()
+                 if n in old and c is not old[n] and c.shape() != old[n].shape()]
+    deleted = [ChainChange(want.family, want.name, old[n]) for n in sorted(old.keys() - new.keys())]
+    return added, sorted(rewritten, key=lambda c: c.chain.name), deleted
 
 
 def _element_diff(want: Table, have: Table) -> tuple[list[ElementChange], list[ElementChange]]:
     old_sets = have.set_by_name()
     removes, adds = [], []
     for s in sorted(want.sets, key=lambda s: s.name):
-        old = old_sets[s.name].elements
+        old = old_sets[s.name].elements if s.name in old_sets else frozenset()
         gone = old - s.elements
         new = s.elements - old  # a map entry with a new value: old one removed by key, new one added
         if gone:
@@ -164,6 +202,12 @@ def simulate(observed: Ruleset, p: Plan) -> Ruleset:
         t = tables[(c.family, c.table)]
         kept = tuple(x for x in t.chains if x.name != c.chain.name)
         tables[(c.family, c.table)] = replace(t, chains=(*kept, c.chain))
+    for sc in p.delete_sets:
+        t = tables[(sc.family, sc.table)]
+        tables[(sc.family, sc.table)] = replace(t, sets=tuple(x for x in t.sets if x.name != sc.set.name))
+    for sc in p.add_sets:
+        t = tables[(sc.family, sc.table)]
+        tables[(sc.family, sc.table)] = replace(t, sets=(*t.sets, replace(sc.set, elements=frozenset())))
     for change, sign in [(c, -1) for c in p.remove] + [(c, 1) for c in p.add]:
         t = tables[(change.family, change.table)]
         tables[(t.family, t.name)] = replace(t, sets=tuple(

@@ -153,6 +153,8 @@ def _validate_egress_peer(to: EgressNetworkPolicyPeer | None, path: str) -> list
     if to.cidr_selector:
         return v.validate_cidr(to.cidr_selector, f"{path}.cidrSelector")
     name = (to.dns_name or "").removesuffix(".")
+    if name.startswith("*.") and name.count(".") >= 2:  # a wildcard (osdn: matched from DNS answers)
+        name = name[2:]
     if not v.is_dns1123_subdomain(name):
         return [v.invalid(f"{path}.dnsName", to.dns_name, "must conform to DNS 952 subdomain conventions")]
     return []

@@ -31,6 +31,7 @@ happen earlier (forward) on the pod's own address. Pod-to-pod traffic is never t
 from __future__ import annotations
 
 from osdn.node.intent import NodeIntent
+from osdn.node.render import egress_firewall as efw
 from osdn.node.render import elements as el
 from osdn.node.render.policy import render_policy
 from osdn.node.render.ruleset import Chain, Set, Table
@@ -63,6 +64,11 @@ def render_inet_table(intent: NodeIntent) -> Table:
         chains.extend(np_chains)
         counters.extend(("drop_np_ingress", "drop_np_egress"))
         tail = ("jump networkpolicy",)
+    if intent.mode != "subnet" and intent.egress_firewall.programs:  # see render.egress_firewall
+        sets.extend(efw.render_egress_firewall_sets(intent.egress_firewall))
+        chains.extend(efw.render_egress_firewall_chains(intent.egress_firewall))
+        counters.append(efw.COUNTER)
+        tail += (efw.FORWARD_RULE,)
     chains.append(Chain("forward", HEAD + tail, hook="forward"))
     chains.append(Chain("postrouting", (MASQUERADE,), hook="postrouting", type="nat", prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))

@@ -140,6 +140,15 @@ def chains_text(family: str, table: str, chains: Iterable[Chain]) -> str:
     return "\n".join(lines)
 
 
+def sets_text(family: str, table: str, sets: Iterable[Set]) -> str:
+    """Pure: a table block that declares `sets` (with their elements, if any)."""
+    lines = [f"table {family} {table} {{"]
+    for s in sets:
+        lines.extend(_set_text(s))
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def replace_script(tables: Iterable[Table]) -> str:
     """Pure: a script that atomically (re)creates `tables` from scratch (one transaction)."""
     parts = []
