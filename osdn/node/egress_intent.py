@@ -63,6 +63,7 @@ class EgressRoute:
     route_id: int
     node: str
     gateway: str
+    node_ip: str = ""  # the holder's VXLAN endpoint: its gateway's MAC is pinned there (no flooding)
 
     @property
     def mark(self) -> int:
@@ -133,11 +134,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class EgressInputs:
-    """What `compute_egress` reads: this node, the nodes (name -> (pod subnet, gateway)), the pods
-    (ip, namespace, node) and the published annotations."""
+    """What `compute_egress` reads: this node, the nodes (name -> (pod subnet, gateway, node IP)),
+    the pods (ip, namespace, node) and the published annotations."""
 
     node: str
-    nodes: Mapping[str, tuple[str, str]]
+    nodes: Mapping[str, tuple[str, str, str]]
     pods: tuple[tuple[str, str, str], ...]
     decisions: Mapping[str, Decision]
     active: tuple[str, ...] = ()
@@ -166,7 +167,7 @@ def active_from_objects(objs: Iterable[Mapping[str, Any]], node: str) -> tuple[s
     return ()
 
 
-def route_ids(nodes: Mapping[str, tuple[str, str]]) -> dict[str, int]:
+def route_ids(nodes: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     """Pure: a route id per node, from its pod subnet's number (so it does not change when other
     nodes come and go); collisions (mod 0x7fff) probe linearly, nodes in name order."""
     ids: dict[str, int] = {}
@@ -203,7 +204,7 @@ def compute_egress(inp: EgressInputs) -> EgressIntent:
             snat.append((ip, e.egress_ip))
         elif code & STEER:
             rid = (code & ~STEER) >> 16
-            routes[rid] = EgressRoute(rid, e.node, inp.nodes[e.node][1])
+            routes[rid] = EgressRoute(rid, e.node, inp.nodes[e.node][1], inp.nodes[e.node][2])
     return EgressIntent(tuple(sorted(codes)), tuple(sorted(snat)), tuple(sorted(hosted, key=_ip_key)),
                         tuple(sorted(routes.values())), tuple(per_ns.values()), tuple(problems))
 
@@ -241,7 +242,7 @@ def egress_for(intent: NodeIntent, objs: Iterable[Mapping[str, Any]], bridge: st
     decisions = decisions_from_objects(objs)
     if not decisions and not any(o.get("kind") == "HostSubnet" for o in objs):
         return EgressIntent()
-    nodes = {n.name: (n.subnet, n.gateway) for n in intent.nodes}
+    nodes = {n.name: (n.subnet, n.gateway, n.node_ip) for n in intent.nodes}
     pods = tuple((p.ip, p.namespace, p.node) for p in intent.pods if p.namespace in decisions)
     found = compute_egress(EgressInputs(intent.node_name, nodes, pods, decisions,
                                         active_from_objects(objs, intent.node_name)))

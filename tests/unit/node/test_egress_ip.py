@@ -24,8 +24,8 @@ from osdn.node.egress_intent import (
 from osdn.node.intent import ClusterPod, NetID
 from osdn.node.render import render_node, render_node_text
 
-NODES = {"n1": ("10.128.0.0/23", "10.128.0.1"), "n2": ("10.128.2.0/23", "10.128.2.1"),
-         "n3": ("10.128.4.0/23", "10.128.4.1")}
+NODES = {"n1": ("10.128.0.0/23", "10.128.0.1", "192.168.0.1"), "n2": ("10.128.2.0/23", "10.128.2.1", "192.168.0.2"),
+         "n3": ("10.128.4.0/23", "10.128.4.1", "192.168.0.3")}
 PODS = (("10.128.0.2", "p1", "n1"), ("10.128.2.2", "p1", "n2"), ("10.128.0.3", "other", "n1"),
         ("10.128.4.2", "dropped", "n3"), ("10.128.0.4", "dropped", "n1"))
 VIA_N2 = Decision("via", "198.18.0.100", "n2")
@@ -41,7 +41,8 @@ def test_pods_on_other_nodes_are_steered_to_the_holder_and_snat_there() -> None:
     # n2's own p1 pod, should its traffic ever arrive here, is not n1's to send: dropped
     assert dict(on_n1.codes) == {"10.128.0.2": steer_code(rid), "10.128.2.2": DROP}
     assert on_n1.snat == () and on_n1.addresses == ()
-    assert [(r.node, r.gateway, r.mark) for r in on_n1.routes] == [("n2", "10.128.2.1", STEER | rid << 16)]
+    assert [(r.node, r.gateway, r.node_ip, r.mark) for r in on_n1.routes] == [
+        ("n2", "10.128.2.1", "192.168.0.2", STEER | rid << 16)]
     on_n2 = compute_egress(inputs("n2", {"p1": VIA_N2}, ("198.18.0.100",)))
     assert dict(on_n2.codes) == {"10.128.0.2": SNAT, "10.128.2.2": SNAT}
     assert dict(on_n2.snat) == {"10.128.0.2": "198.18.0.100", "10.128.2.2": "198.18.0.100"}
