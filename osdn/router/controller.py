@@ -8,7 +8,8 @@ refuses a generation, the routes its error names (their certificate file or back
 and marked `ConfigurationRejected` with HAProxy's message, and the rest is tried again; if the error
 names no route, the last good configuration stays in force and the error is logged. Then every
 stored route whose `status.ingress` entry for this router is not what the verdict says is written
-(the status subresource). If the HAProxy master exits, the router exits with an error.
+(the status subresource, by osdn.router.statuswriter in the background). If the HAProxy master
+exits, the router exits with an error.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ import resource
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from osdn.client import Client, ClientConfig
 from osdn.client.informer import Informer
-from osdn.errors import ConflictError, NotFoundError, OsdnError
+from osdn.errors import OsdnError
 from osdn.router.certs import ensure_default_certificate
 from osdn.router.haproxy import HAProxy
-from osdn.router.plan import Key, RouterPlan, Snapshot, compute_plan
+from osdn.router.model import RouteDesc, describe_route
+from osdn.router.plan import Key, Obj, RouterPlan, Snapshot, compute_plan
 from osdn.router.render import RouterSettings
-from osdn.router.status import compute_status
+from osdn.router.statuswriter import StatusWriter
 
 log = logging.getLogger(__name__)
 KINDS = {"routes": "routes.route.openshift.io", "ingresses": "ingresses.networking.k8s.io",
@@ -84,9 +86,9 @@ def culprits(output: str) -> set[Key]:
 class SyncStats:
     reloads: int = 0
     rejected_configs: int = 0
-    status_writes: int = 0
     last_reload_seconds: float = 0.0
-    history: list[float] = field(default_factory=list)
+    render_seconds: float = 0.0
+    check_seconds: float = 0.0
 
 
 class Router:
@@ -106,7 +108,10 @@ class Router:
         self.rejected: dict[Key, str] = {}
         self.stats = SyncStats()
         self.client = Client(config)
-        self.failure: str | None = None
+        self.statuses = StatusWriter(self.client, options.router_name,
+                                     lambda key: self.informers["routes"].get(key[1], key[0]), now,
+                                     options.canonical_hostname)
+        self._described: dict[tuple[str, str, str], RouteDesc] = {}
 
     def _mark(self, _kind: str, _new: object, _old: object) -> None:
         self.dirty.set()
@@ -118,12 +123,14 @@ class Router:
         for name, inf in self.informers.items():
             if not inf.wait_synced(timeout):
                 raise OsdnError(f"router: the {name} informer did not sync within {timeout:.0f}s")
+        self.statuses.start()
         self.dirty.set()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
         self.dirty.set()
+        self.statuses.stop()
         for inf in self.informers.values():
             inf.stop()
         self.haproxy.stop()
@@ -160,20 +167,39 @@ class Router:
         snap = self.snapshot()
         start = time.perf_counter()
         plan = self._configure(snap)
-        self._write_statuses(snap, plan)
+        self.statuses.submit(plan.verdicts)
         log.info("router: %d routes served, %d rejected, sync %.3fs", len(plan.served),
                  sum(not v.admitted for v in plan.verdicts.values()), time.perf_counter() - start)
         return plan
 
+    def describe(self, obj: Obj) -> RouteDesc:
+        """describe_route, once per route version (a sync at 10,000 routes reads only what changed)."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace") or "", meta.get("name") or "", meta.get("resourceVersion") or "")
+        if not key[2]:
+            return describe_route(obj)  # an Ingress-made route: no version of its own
+        if key not in self._described:
+            self._described[key] = describe_route(obj)
+        return self._described[key]
+
+    def _plan(self, snap: Snapshot, rejected: dict[Key, str]) -> RouterPlan:
+        live = {(m["metadata"].get("namespace") or "", m["metadata"]["name"], m["metadata"].get("resourceVersion") or "")
+                for m in snap.routes.values()}
+        self._described = {k: d for k, d in self._described.items() if k in live}
+        return compute_plan(snap, self.settings, rejected, self.options.allow_wildcards, self.describe)
+
     def _configure(self, snap: Snapshot) -> RouterPlan:
         rejected = {k: m for k, m in self.rejected.items() if k in snap.routes}
         for _ in range(3):
-            plan = compute_plan(snap, self.settings, rejected, self.options.allow_wildcards)
+            start = time.perf_counter()
+            plan = self._plan(snap, rejected)
             if plan.files == self.live_files:
                 self.rejected = rejected
                 return plan
+            rendered = time.perf_counter()
             self.haproxy.stage(plan.files)
             check = self.haproxy.check()
+            self.stats.render_seconds, self.stats.check_seconds = rendered - start, time.perf_counter() - rendered
             if check.ok:
                 self._go_live(plan)
                 self.rejected = rejected
@@ -188,7 +214,7 @@ class Router:
             message = f"HAProxy refused the configuration with this route: {_first_alert(check.output)}"
             rejected.update({k: message for k in named})
         self.rejected = rejected
-        return compute_plan(snap, self.settings, rejected, self.options.allow_wildcards)
+        return self._plan(snap, rejected)
 
     def _go_live(self, plan: RouterPlan) -> None:
         start = time.perf_counter()
@@ -197,23 +223,8 @@ class Router:
         self.live_files = plan.files
         self.stats.reloads += 1
         self.stats.last_reload_seconds = time.perf_counter() - start
-        log.info("router: configuration reloaded (%d routes)", len(plan.served))
-
-    def _write_statuses(self, snap: Snapshot, plan: RouterPlan) -> None:
-        for key, verdict in plan.verdicts.items():
-            route = snap.routes.get(key)
-            if route is None:
-                continue
-            status = compute_status(route, self.options.router_name, verdict, self.now(),
-                                    self.options.canonical_hostname)
-            if status is None:
-                continue
-            try:
-                self.client.update({**route, "status": status}, key[0], subresource="status")
-                self.stats.status_writes += 1
-            except (ConflictError, NotFoundError) as e:
-                log.debug("router: status of route %s/%s not written (%s); next sync", key[0], key[1], e)
-                self.dirty.set()
+        log.info("router: configuration reloaded (%d routes; render %.3fs, haproxy -c %.3fs, install+signal %.3fs)",
+                 len(plan.served), self.stats.render_seconds, self.stats.check_seconds, self.stats.last_reload_seconds)
 
 
 def _first_alert(output: str) -> str:

@@ -126,17 +126,37 @@ def _addresses(endpoints: Endpoints) -> list[str]:
     return sorted({a.ip for s in endpoints.subsets or [] for a in s.addresses or [] if a.ip})
 
 
-def compute_servers(route: RouteDesc, services: Mapping[tuple[str, str], Obj],
-                    endpoints: Mapping[tuple[str, str], Obj]) -> tuple[Server, ...]:
+class Parsed:
+    """Services and Endpoints objects read once (typed) however many routes use them."""
+
+    def __init__(self, services: Mapping[tuple[str, str], Obj], endpoints: Mapping[tuple[str, str], Obj]) -> None:
+        self._objs = {"svc": services, "ep": endpoints}
+        self._cache: dict[tuple[str, tuple[str, str]], Service | Endpoints | None] = {}
+
+    def _get(self, kind: str, key: tuple[str, str]) -> Service | Endpoints | None:
+        if (kind, key) not in self._cache:
+            obj = self._objs[kind].get(key)
+            model = Service if kind == "svc" else Endpoints
+            self._cache[(kind, key)] = model.model_validate(obj) if obj is not None else None
+        return self._cache[(kind, key)]
+
+    def service(self, key: tuple[str, str]) -> Service | None:
+        found = self._get("svc", key)
+        return found if isinstance(found, Service) else None
+
+    def endpoints(self, key: tuple[str, str]) -> Endpoints | None:
+        found = self._get("ep", key)
+        return found if isinstance(found, Endpoints) else None
+
+
+def compute_servers(route: RouteDesc, parsed: Parsed) -> tuple[Server, ...]:
     """The route's servers (ip, port, weight), from its services' endpoints."""
     per_service: list[tuple[Target, list[tuple[str, int]]]] = []
     for target in route.targets:
-        ep_obj = endpoints.get((route.namespace, target.service))
-        if ep_obj is None:
+        ep = parsed.endpoints((route.namespace, target.service))
+        if ep is None:
             continue
-        ep = Endpoints.model_validate(ep_obj)
-        svc_obj = services.get((route.namespace, target.service))
-        svc = Service.model_validate(svc_obj) if svc_obj is not None else None
+        svc = parsed.service((route.namespace, target.service))
         port = _endpoint_port(ep, svc, route.target_port)
         if port is not None:
             per_service.append((target, [(ip, port) for ip in _addresses(ep)]))

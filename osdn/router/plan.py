@@ -17,7 +17,7 @@ import pydantic
 
 from osdn.router.admission import NOT_ADMITTED, Verdict, compute_admission
 from osdn.router.ingress import ingress_routes
-from osdn.router.model import RouteDesc, compute_servers, describe_route
+from osdn.router.model import Parsed, RouteDesc, compute_servers, describe_route
 from osdn.router.render import Backend, RouterSettings, render_config
 
 Obj = dict[str, Any]
@@ -64,7 +64,8 @@ def compute_plan(snapshot: Snapshot, settings: RouterSettings, rejected: Mapping
         if verdicts.get(key, Verdict(False)).admitted:
             verdicts[key] = Verdict(False, CONFIG_REJECTED, message)
     served = [d for d in stored + made if verdicts[d.key].admitted]
-    backends = [Backend(d, compute_servers(d, snapshot.services, snapshot.endpoints)) for d in served]
+    parsed = Parsed(snapshot.services, snapshot.endpoints)
+    backends = [Backend(d, compute_servers(d, parsed)) for d in served]
     stored_keys = {d.key for d in stored}
     return RouterPlan({k: v for k, v in verdicts.items() if k in stored_keys} | bad,
                       render_config(backends, settings), tuple(sorted(d.key for d in served)))
