@@ -130,14 +130,19 @@ def test_session_affinity_holds_and_survives_a_full_sync(lab: Lab, dp: Dataplane
     assert again == first
 
 
-def test_endpoint_change_is_chains_and_elements_only(lab: Lab, dp: Dataplane) -> None:
+def test_endpoint_and_service_changes_are_elements_only(lab: Lab, dp: Dataplane) -> None:
     base = intent_for(lab, "subnet")
     dp.sync(with_services(base, vip(80, "p2")), full=True)
     stats = dp.sync(with_services(base, vip(80, "p3"), vip(81, "p2", key="a/other:http")))
-    assert not stats.replaced_tables and stats.chains_changed > 0
+    assert not stats.replaced_tables and stats.chains_changed == 0 and stats.elements_added == 3
     assert connects(lab, "p1", "172.30.0.20", 80)[0].startswith("p3 ")
     assert connects(lab, "p1", "172.30.0.20", 81)[0].startswith("p2 ")
     dp.verify(with_services(base, vip(80, "p3"), vip(81, "p2", key="a/other:http")))
+    dp.sync(with_services(base, vip(80, "p2", "p3")))  # one pick chain for 2 endpoints replaces the one for 1
+    assert {line.split()[0] for line in connects(lab, "p1", "172.30.0.20", 80, 20)} == {"p2", "p3"}
+    dp.sync(with_services(base, vip(80, "p4")))
+    assert connects(lab, "p1", "172.30.0.20", 80)[0].startswith("p4 ")
+    dp.verify(with_services(base, vip(80, "p4")))
 
 
 def test_hairpin_ports_do_not_echo_broadcasts(lab: Lab, dp: Dataplane) -> None:

@@ -38,6 +38,8 @@ def _parse_chain(c: Json, keys: list[str]) -> Chain:
 def _parse_set(s: Json) -> Set:
     typ = tuple(s["type"]) if isinstance(s["type"], list) else (s["type"],)
     map_to = s.get("map")
+    if isinstance(map_to, list):  # a concatenated map type, e.g. `ipv4_addr . inet_service`
+        map_to = " . ".join(map_to)
     elems = frozenset(_elem_text(e, typ, map_to) for e in s.get("elem", []))
     return Set(s["name"], typ, elems, tuple(s.get("flags", ())), map_to)
 
@@ -80,5 +82,7 @@ def _value_text(v: Any) -> str:
         for verdict in ("accept", "drop", "return", "continue"):
             if verdict in v:
                 return verdict
+        if "concat" in v:  # e.g. a DNAT map's `ip . port`
+            return " . ".join(str(x) for x in v["concat"])
         raise ValueError(f"unexpected map value {v!r}")
     return str(v)

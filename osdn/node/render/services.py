@@ -1,15 +1,21 @@
-"""Render service forwarding into `table inet osdn`, the kube-proxy nftables-mode way.
+"""Render service forwarding into `table inet osdn`: kube-proxy's nftables mode, with the endpoints
+in a map instead of chains, so the rules and chains are O(1) in the number of services.
 
-Pure. Layout (the packet path costs one verdict-map lookup whatever the number of services):
-- `svc_dispatch`: verdict map `ClusterIP . proto . port -> goto svc_<h>`, looked up by the nat
-  base chains `svc_prerouting` (prerouting, dstnat -100: pods, and packets from other nodes) and
-  `svc_output` (output, dstnat: clients on the node itself).
-- `svc_<h>` (one per service port with endpoints): with sessionAffinity ClientIP, first one rule per
-  endpoint that sends a client found in `svc_affinity` (client IP . endpoint id, with a timeout) back to
-  its endpoint; then `numgen random mod N vmap { 0 : goto sep_<h0>, ... }` (a plain `goto` for one).
-- `sep_<h>` (one per endpoint): a hairpin connection (the client is the endpoint itself) gets
-  `HAIRPIN_MARK` in `ct mark` and is masqueraded in postrouting to the node's bridge address (a pod
-  cannot accept a packet from its own address); affinity records the client; then DNAT.
+Pure. Layout (the packet path costs two map lookups whatever the number of services):
+- `svc_dispatch`: verdict map `ClusterIP . proto . port -> goto svc_n<N>` (N = its number of
+  endpoints), looked up by the nat base chains `svc_prerouting` (prerouting, dstnat -100: pods, and
+  packets from other nodes) and `svc_output` (output, dstnat: clients on the node itself).
+- `svc_n<N>` (one per endpoint count in use, not per service): `meta mark set numgen random mod N`,
+  then `dnat ip to ip daddr . meta l4proto . th dport . meta mark map @svc_backends`.
+- `svc_backends`: map `ClusterIP . proto . port . slot -> endpoint IP . port`, slots 0..N-1. So a new
+  service, an endpoint change or a deleted service is element changes only. (Chains and anonymous
+  sets per service would make every nft transaction slow: libnftables' cache is O(chains + sets).)
+- sessionAffinity ClientIP (the exception, a chain per service and per endpoint): `svc_<h>` sends a
+  client found in `svc_affinity` (client IP . endpoint id, with the Service's timeout) back to its
+  endpoint, else jumps to a random `sep_<h>` that records the client and DNATs.
+- Hairpin (the client is the endpoint itself): `svc_hairpin` holds `ip . ip` for every local pod;
+  such a connection passes forward (a pod always reaches itself) and is masqueraded in postrouting to
+  the node's bridge address (a pod cannot accept a packet from its own address).
 - `svc_no_endpoints`: the ClusterIP . proto . port of services without endpoints: `reject`ed in the
   forward chain and in `svc_filter_output` (TCP: connection refused at once, not a timeout).
 - Traffic to the service network that no rule DNATed (an unknown port or address) is dropped in
@@ -17,9 +23,8 @@ Pure. Layout (the packet path costs one verdict-map lookup whatever the number o
 DNAT happens before the forward hook, so the isolation and NetworkPolicy checks there judge the
 endpoint pod (post-DNAT destination and port) and the real client; replies are un-DNATed by
 conntrack, and reply-direction packets are accepted before any check.
-Chain names hash the service port and endpoint; the dispatch map and sets are declared always, so
-service churn never changes the table's head: it adds and deletes chains and elements only.
-`meta mark` is scratch space here as in the policy chains (only the affinity rules load it).
+The maps and sets are declared always, so service churn never changes the table's head.
+`meta mark` is scratch space here as in the policy chains.
 """
 
 from __future__ import annotations
@@ -33,16 +38,17 @@ from osdn.node.render.ruleset import Chain, Set
 from osdn.node.services import ServiceEndpoint, ServiceVIP
 
 DSTNAT_PRIO = -100
-HAIRPIN_MARK = "0x00000001"  # ct mark bit 0 (bits 16-31 are egress IPs', `node.egress_intent`)
 COUNTER = "drop_service"
 GROUP_BIT = "01:00:00:00:00:00"  # the multicast/broadcast bit of a destination MAC
 HAIRPIN_ECHO_PRIO = -300  # bridge forward, before the multicast chains
 _KEY = "ipv4_addr", "inet_proto", "inet_service"
 DISPATCH = "ip daddr . meta l4proto . th dport vmap @svc_dispatch"
+PICK = ("meta mark set numgen random mod {n} meta l4proto {{ tcp, udp, sctp }} "
+        "dnat ip to ip daddr . meta l4proto . th dport . meta mark map @svc_backends")
 _NO_EP = "ip daddr . meta l4proto . th dport @svc_no_endpoints"
 NO_ENDPOINTS = (f"{_NO_EP} meta l4proto tcp reject with tcp reset", f"{_NO_EP} reject")
-HAIRPIN_ACCEPT = f"ct mark and {HAIRPIN_MARK} == {HAIRPIN_MARK} accept"
-HAIRPIN_MASQUERADE = f"ct mark and {HAIRPIN_MARK} == {HAIRPIN_MARK} masquerade"
+HAIRPIN_ACCEPT = "ip saddr . ip daddr @svc_hairpin accept"
+HAIRPIN_MASQUERADE = "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
 
 
 def _h(text: str) -> str:
@@ -63,47 +69,71 @@ def affinity_id(v: ServiceVIP, ep: ServiceEndpoint) -> int:
 
 
 @lru_cache(maxsize=1 << 16)
-def _element(v: ServiceVIP) -> tuple[str, bool]:
-    """Memoized: the service port's `svc_dispatch` element, or its `svc_no_endpoints` one (False)."""
+def _elements(v: ServiceVIP) -> tuple[str | None, frozenset[str], str | None]:
+    """Memoized: the service port's `svc_dispatch` element, its `svc_backends` elements and its
+    `svc_no_endpoints` element (one of the first and the last is None)."""
     key = f"{el.ip(v.vip)} . {v.proto} . {v.port}"
-    return (f"{key} : goto {service_chain(v)}", True) if v.endpoints else (key, False)
+    if not v.endpoints:
+        return None, frozenset(), key
+    if v.affinity is not None:
+        return f"{key} : goto {service_chain(v)}", frozenset(), None
+    backends = frozenset(f"{key} . {i} : {el.ip(ep.ip)} . {ep.port}" for i, ep in enumerate(v.endpoints))
+    return f"{key} : goto {pick_chain(len(v.endpoints))}", backends, None
 
 
-def render_service_sets(services: tuple[ServiceVIP, ...]) -> list[Set]:
-    """Pure: the dispatch map, the no-endpoints set and the (packet-path filled) affinity set."""
-    elems = [_element(v) for v in services]
-    dispatch = frozenset(e for e, has_endpoints in elems if has_endpoints)
-    empty = frozenset(e for e, has_endpoints in elems if not has_endpoints)
-    return [Set("svc_dispatch", _KEY, dispatch, map_to="verdict"),
-            Set("svc_no_endpoints", _KEY, empty),
+def pick_chain(n: int) -> str:
+    return f"svc_n{n}"
+
+
+def render_service_sets(services: tuple[ServiceVIP, ...], local_ips: Iterable[str]) -> list[Set]:
+    """Pure: the dispatch and backends maps, the no-endpoints set, the hairpin pairs of the local pods
+    and the (packet-path filled) affinity set."""
+    dispatch: set[str] = set()
+    empty: set[str] = set()
+    backends: set[str] = set()
+    for v in services:
+        d, b, e = _elements(v)
+        if d is not None:
+            dispatch.add(d)
+        if e is not None:
+            empty.add(e)
+        backends |= b
+    return [Set("svc_dispatch", _KEY, frozenset(dispatch), map_to="verdict"),
+            Set("svc_backends", (*_KEY, "mark"), frozenset(backends), map_to="ipv4_addr . inet_service"),
+            Set("svc_no_endpoints", _KEY, frozenset(empty)),
+            Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), frozenset(f"{el.ip(a)} . {el.ip(a)}" for a in local_ips)),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
 
 
 def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
-    """Pure: the nat base chains, the output reject chain, and one chain per service port and endpoint."""
+    """Pure: the nat base chains, the output reject chain, one pick chain per endpoint count in use,
+    and the chains of the services with session affinity."""
     chains = [Chain("svc_prerouting", (DISPATCH,), hook="prerouting", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_output", (DISPATCH,), hook="output", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_filter_output", NO_ENDPOINTS, hook="output")]
+    counts = sorted({len(v.endpoints) for v in services if v.endpoints and v.affinity is None})
+    chains.extend(Chain(pick_chain(n), (PICK.format(n=n),)) for n in counts)
     for v in services:
-        if v.endpoints:
-            chains.extend(service_port_chains(v))
+        if v.endpoints and v.affinity is not None:
+            chains.extend(affinity_chains(v))
     return chains
 
 
-@lru_cache(maxsize=1 << 16)
-def service_port_chains(v: ServiceVIP) -> tuple[Chain, ...]:
-    """Pure, memoized: the chains of one service port. A sync hands the same `Chain` objects to the
-    plan for every service that did not change, which then skips them by identity: at 10k services a
-    sync costs what the changed services cost, not a rule hash per chain."""
-    return (Chain(service_chain(v), _service_rules(v)),
+@lru_cache(maxsize=1 << 14)
+def affinity_chains(v: ServiceVIP) -> tuple[Chain, ...]:
+    """Pure, memoized (unchanged services hand the plan the same objects, which it skips by
+    identity): the chains of one service port with session affinity."""
+    return (Chain(service_chain(v), _affinity_rules(v)),
             *(Chain(endpoint_chain(v, ep), _endpoint_rules(v, ep)) for ep in v.endpoints))
 
 
-def _service_rules(v: ServiceVIP) -> tuple[str, ...]:
-    rules = []
-    if v.affinity is not None:
-        rules = [f"meta mark set {affinity_id(v, ep)} ip saddr . meta mark @svc_affinity goto {endpoint_chain(v, ep)}"
-                 for ep in v.endpoints]
+def _dnat(v: ServiceVIP, ep: ServiceEndpoint) -> str:
+    return f"meta l4proto {v.proto} dnat ip to {el.ip(ep.ip)}:{ep.port}"
+
+
+def _affinity_rules(v: ServiceVIP) -> tuple[str, ...]:
+    rules = [f"meta mark set {affinity_id(v, ep)} ip saddr . meta mark @svc_affinity goto {endpoint_chain(v, ep)}"
+             for ep in v.endpoints]
     if len(v.endpoints) == 1:
         rules.append(f"goto {endpoint_chain(v, v.endpoints[0])}")
     else:
@@ -113,13 +143,8 @@ def _service_rules(v: ServiceVIP) -> tuple[str, ...]:
 
 
 def _endpoint_rules(v: ServiceVIP, ep: ServiceEndpoint) -> tuple[str, ...]:
-    ip = el.ip(ep.ip)
-    rules = [f"ip saddr {ip} ct mark set ct mark or {HAIRPIN_MARK}"]
-    if v.affinity is not None:
-        rules.append(f"meta mark set {affinity_id(v, ep)} update @svc_affinity "
-                     f"{{ ip saddr . meta mark timeout {v.affinity}s }}")
-    rules.append(f"meta l4proto {v.proto} dnat ip to {ip}:{ep.port}")
-    return tuple(rules)
+    return (f"meta mark set {affinity_id(v, ep)} update @svc_affinity {{ ip saddr . meta mark timeout {v.affinity}s }}",
+            _dnat(v, ep))
 
 
 def service_forward_rules(service_cidr: str) -> tuple[str, ...]:

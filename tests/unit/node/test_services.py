@@ -12,7 +12,7 @@ from osdn.model.servicenet import dns_service
 from osdn.node.plan import plan
 from osdn.node.render import render_node
 from osdn.node.render.ruleset import Ruleset, Set, Table
-from osdn.node.render.services import endpoint_chain, service_chain, service_port_chains
+from osdn.node.render.services import affinity_chains, endpoint_chain, service_chain
 from osdn.node.services import ServiceEndpoint, ServiceVIP, compute_services
 from tests.unit.model.model_builders import cluster_network, hostsubnet, namespace, pod, service
 
@@ -60,37 +60,50 @@ def inet(services: tuple[ServiceVIP, ...]) -> Table:
     return next(t for t in render_node(intent).tables if t.family == "inet")
 
 
-def test_render_dispatch_map_numgen_dnat_and_no_endpoints_reject() -> None:
-    t = inet((WEB, EMPTY))
+def test_render_dispatch_and_backends_maps_and_no_endpoints_reject() -> None:
+    t = inet((WEB, EMPTY, replace(WEB, vip="172.30.0.30", key="p/b:web", endpoints=WEB.endpoints[1:])))
     sets, chains = t.set_by_name(), {c.name: c for c in t.chains}
-    assert sets["svc_dispatch"].elements == {f"172.30.0.20 . tcp . 80 : goto {service_chain(WEB)}"}
+    assert sets["svc_dispatch"].elements == {"172.30.0.20 . tcp . 80 : goto svc_n2", "172.30.0.30 . tcp . 80 : goto svc_n1"}
+    assert sets["svc_backends"].elements == {"172.30.0.20 . tcp . 80 . 0 : 10.128.0.10 . 8080",
+                                             "172.30.0.20 . tcp . 80 . 1 : 10.128.2.11 . 8081",
+                                             "172.30.0.30 . tcp . 80 . 0 : 10.128.2.11 . 8081"}
     assert sets["svc_no_endpoints"].elements == {"172.30.0.21 . tcp . 80"}
-    a, b = (endpoint_chain(WEB, e) for e in WEB.endpoints)
-    assert chains[service_chain(WEB)].rules == (f"numgen random mod 2 vmap {{ 0 : goto {a}, 1 : goto {b} }}",)
-    assert chains[a].rules[-1] == "meta l4proto tcp dnat ip to 10.128.0.10:8080"
-    assert chains[a].rules[0] == "ip saddr 10.128.0.10 ct mark set ct mark or 0x00000001"  # hairpin
+    assert sets["svc_hairpin"].elements == {"10.128.0.10 . 10.128.0.10"}  # the local pods
+    assert chains["svc_n2"].rules == ("meta mark set numgen random mod 2 meta l4proto { tcp, udp, sctp } "
+                                      "dnat ip to ip daddr . meta l4proto . th dport . meta mark map @svc_backends",)
     assert chains["svc_prerouting"].hook == "prerouting" and chains["svc_prerouting"].prio == -100
     assert chains["svc_output"].hook == "output"
     forward = chains["forward"].rules
+    assert "ip saddr . ip daddr @svc_hairpin accept" in forward
     assert any("@svc_no_endpoints meta l4proto tcp reject with tcp reset" in r for r in forward)
-    assert forward.index("ip daddr 172.30.0.0/16 counter name drop_service drop") < len(forward)
-    assert len([c for c in t.chains if c.name.startswith(("svc_", "sep_")) and not c.hook]) == 3  # O(endpoints)
+    assert "ip daddr 172.30.0.0/16 counter name drop_service drop" in forward
+    assert chains["postrouting"].rules[0] == "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
+    assert sorted(c.name for c in t.chains if c.name.startswith(("svc_", "sep_")) and not c.hook) == \
+        ["svc_n1", "svc_n2"]  # one per endpoint count, not per service
 
 
 def test_affinity_rules_send_a_known_client_back_to_its_endpoint() -> None:
     sticky = replace(WEB, affinity=60)
-    chains = {c.name: c for c in inet((sticky,)).chains}
+    t = inet((sticky,))
+    chains = {c.name: c for c in t.chains}
+    assert t.set_by_name()["svc_dispatch"].elements == {f"172.30.0.20 . tcp . 80 : goto {service_chain(sticky)}"}
     rules = chains[service_chain(sticky)].rules
     assert len(rules) == 3 and all("@svc_affinity goto sep_" in r for r in rules[:2])
-    assert "update @svc_affinity { ip saddr . meta mark timeout 60s }" in chains[endpoint_chain(sticky, WEB.endpoints[0])].rules[1]
+    assert rules[2].startswith("numgen random mod 2 vmap { 0 : goto sep_")
+    first = chains[endpoint_chain(sticky, WEB.endpoints[0])].rules
+    assert "update @svc_affinity { ip saddr . meta mark timeout 60s }" in first[0]
+    assert first[1] == "meta l4proto tcp dnat ip to 10.128.0.10:8080"
+    assert affinity_chains(sticky) is affinity_chains(replace(sticky))  # memoized: unchanged chains are skipped
 
 
-def test_service_churn_is_chains_and_elements_never_a_table_replace() -> None:
+def test_service_churn_is_elements_only() -> None:
     one, two = Ruleset((inet((WEB,)),)), Ruleset((inet((WEB, EMPTY, replace(WEB, vip="172.30.0.30", key="p/b:w"))),))
     p = plan(two, one)
-    assert not p.replace and p.chains_changed() == 3 and p.elements_added() == 2
-    assert plan(one, two).chains_changed() == 3  # and back
-    assert service_port_chains(WEB) is service_port_chains(replace(WEB))  # memoized: unchanged chains are skipped
+    assert not p.replace and p.chains_changed() == 0 and p.elements_added() == 4  # dispatch, 2 backends, no-endpoints
+    assert plan(one, two).chains_changed() == 0 and plan(one, two).elements_removed() == 4  # and back
+    moved = plan(Ruleset((inet((replace(WEB, endpoints=WEB.endpoints[:1]),)),)), one)
+    assert not moved.replace and moved.chains_changed() == 2  # svc_n1 appears; svc_n2 goes
+    assert moved.elements_added() == 1 and moved.elements_removed() == 2
 
 
 def test_packet_path_affinity_entries_are_never_planned_away() -> None:
