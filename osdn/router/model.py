@@ -6,11 +6,14 @@ addresses the way the upstream router does: `spec.port.targetPort` picks the end
 or by number (an endpoint port with that number, else the service port with that number's
 targetPort); without `spec.port` the first endpoint port is used. A service's weight is split
 evenly over its endpoints; weights are scaled so the largest server weight is 256 (HAProxy's
-maximum) and a service of weight 0 gets servers of weight 0 (kept, never chosen).
+maximum), then divided by their greatest common divisor (equal weights become 1: HAProxy's `random`
+balancing builds a tree whose size grows with the weights), and a service of weight 0 gets servers
+of weight 0 (kept, never chosen).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -162,8 +165,8 @@ def compute_servers(route: RouteDesc, parsed: Parsed) -> tuple[Server, ...]:
             per_service.append((target, [(ip, port) for ip in _addresses(ep)]))
     shares = [(t, addrs, t.weight / len(addrs)) for t, addrs in per_service if addrs]
     top = max((s for _, _, s in shares), default=0.0)
-    servers: list[Server] = []
-    for target, addrs, share in shares:
-        weight = max(1, round(share * MAX_WEIGHT / top)) if share > 0 else 0
-        servers += [Server(f"pod:{target.service}:{ip}:{port}", ip, port, weight) for ip, port in addrs]
-    return tuple(servers)
+    weights = [(target, addrs, max(1, round(share * MAX_WEIGHT / top)) if share > 0 else 0)
+               for target, addrs, share in shares]
+    divisor = math.gcd(*(w for _, _, w in weights)) or 1  # 256/256 -> 1/1: HAProxy's `random` costs per weight unit
+    return tuple(Server(f"pod:{target.service}:{ip}:{port}", ip, port, w // divisor)
+                 for target, addrs, w in weights for ip, port in addrs)

@@ -138,7 +138,6 @@ def render_global(settings: RouterSettings) -> str:
 
 defaults
   maxconn {settings.max_connections}
-  option http-server-close
   timeout connect 5s
   timeout client {settings.timeout_client}
   timeout client-fin 1s

@@ -40,8 +40,8 @@ def test_http_route_backend_golden() -> None:
         "http-request set-header X-Forwarded-Port %[dst_port]",
         "http-request set-header X-Forwarded-Proto http if !{ ssl_fc }",
         "http-request set-header X-Forwarded-Proto https if { ssl_fc }",
-        "server pod:web:10.128.0.5:8080 10.128.0.5:8080 weight 256",
-        "server pod:web:10.128.0.6:8080 10.128.0.6:8080 weight 256"}
+        "server pod:web:10.128.0.5:8080 10.128.0.5:8080 weight 1",
+        "server pod:web:10.128.0.6:8080 10.128.0.6:8080 weight 1"}
 
 
 @pytest.mark.parametrize(("termination", "header"), [
@@ -98,8 +98,8 @@ def test_weights_split_over_endpoints_and_scaled() -> None:
     eps = {**EPS, ("p1", "canary"): endpoints("canary", ["10.128.1.9"], [{"port": 8080}])}
     cfg = plan_files(r, eps=eps)["haproxy.cfg"]
     # web: 100 over 2 endpoints = 50 each; canary: 50 over 1 = 50: equal weights, scaled to 256
-    assert "server pod:web:10.128.0.5:8080 10.128.0.5:8080 weight 256" in cfg
-    assert "server pod:canary:10.128.1.9:8080 10.128.1.9:8080 weight 256" in cfg
+    assert "server pod:web:10.128.0.5:8080 10.128.0.5:8080 weight 1" in cfg
+    assert "server pod:canary:10.128.1.9:8080 10.128.1.9:8080 weight 1" in cfg
 
 
 def test_target_port_by_name_and_by_service_port() -> None:
@@ -155,3 +155,15 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
         (gen / name).write_text(text)
     done = subprocess.run(["haproxy", "-c", "-f", "haproxy.cfg"], cwd=gen, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_unequal_weights_keep_their_ratio_in_small_numbers() -> None:
+    r = route("r", "r.x.com", alternateBackends=[{"kind": "Service", "name": "canary", "weight": 25},
+                                                  {"kind": "Service", "name": "off", "weight": 0}])
+    eps = {**EPS, ("p1", "canary"): endpoints("canary", ["10.128.1.9"], [{"port": 8080}]),
+           ("p1", "off"): endpoints("off", ["10.128.1.10"], [{"port": 8080}])}
+    servers = {line.split()[1]: line.split()[-1] for line in section(plan_files(r, eps=eps)["haproxy.cfg"],
+                                                                       "backend be_http:p1:r") if line.startswith("server")}
+    # web 100 over 2 endpoints = 50 each, canary 25: 2:2:1; a weight-0 service is kept at 0
+    assert servers == {"pod:web:10.128.0.5:8080": "2", "pod:web:10.128.0.6:8080": "2",
+                       "pod:canary:10.128.1.9:8080": "1", "pod:off:10.128.1.10:8080": "0"}
