@@ -208,6 +208,8 @@ def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, sa
                              lab.kubelet_log)
     lab.save()
     _wait_nodes_ready(lab, procs, opts.timeout, say)
+    from osdn.lab import routerpod  # imports this module
+    say(routerpod.deploy_router(lab))
     _merge_user_context(lab, say)
     return lab
 
