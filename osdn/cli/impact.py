@@ -1,4 +1,5 @@
-"""`--dry-run=impact`: which connections between existing pods a change would open and close
+"""`--dry-run=impact`: which connections between existing pods (and from them to the outside
+addresses that stand for the egress firewalls' rules) a change would open and close
 (every writing command, e.g. `osdn apply --dry-run=impact`, `osdn label pod ... --dry-run=impact`,
 `osdn adm pod-network ... --dry-run=impact`).
 
@@ -18,6 +19,7 @@ from osdn.cli.clusterstate import fetch_objects, object_key, replace_objects
 from osdn.cli.context import Ctx
 from osdn.client import Client
 from osdn.model.cluster import ClusterState
+from osdn.model.egress_firewall import compute_egress_impact
 from osdn.model.matrix import Change, compute_impact
 from osdn.model.netid import NetIDRegistry, compute_network_change
 from osdn.model.sdnconfig import Mode
@@ -81,7 +83,11 @@ def summarize_impact(opened: list[Change], closed: list[Change], details: bool) 
 def print_impact(before_objs: list[Obj], after_objs: list[Obj], details: bool = False) -> None:
     before = ClusterState.from_objects(before_objs)
     after = ClusterState.from_objects(after_objs)
-    opened, closed = compute_impact(before, after, probes_for(before_objs + after_objs))
+    probes = probes_for(before_objs + after_objs)
+    opened, closed = compute_impact(before, after, probes)
+    if before.egress_firewalls or after.egress_firewalls:  # pods to the outside world, per firewall rule
+        out_opened, out_closed = compute_egress_impact(before, after, probes)
+        opened, closed = opened + out_opened, closed + out_closed
     click.echo("\n".join(summarize_impact(opened, closed, details)))
 
 

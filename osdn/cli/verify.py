@@ -35,10 +35,12 @@ from osdn.model.verdict import PROTOCOLS
               help="Probe disagreeing pairs again after this many seconds (0: never): changes take a sync "
                    "to reach the kernel.")
 @click.option("--matrix/--no-matrix", default=True, show_default=True, help="Print a matrix per port.")
+@click.option("--outside", is_flag=True,
+              help="Also probe every outside web-server address of the lab (port 80) from every pod.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_ctx
 def verify(ctx: Ctx, ports: tuple[int, ...], protocol: str, namespaces: tuple[str, ...], selector: str,
-           timeout: float, parallel: int, settle: float, matrix: bool, output: str) -> None:
+           timeout: float, parallel: int, settle: float, matrix: bool, outside: bool, output: str) -> None:
     """Check the kernel against the model: real TCP probes between every pair of local lab pods.
 
     Connects from inside each running lab pod's network namespace to every other pod's IP on each
@@ -52,6 +54,7 @@ def verify(ctx: Ctx, ports: tuple[int, ...], protocol: str, namespaces: tuple[st
     Examples:
       osdn adm verify
       osdn adm verify -n blue --port 80 --port 8080 -o json
+      osdn adm verify --outside -n p1          # also every pod of p1 to the lab's outside world
     """
     if protocol.upper() != "TCP":
         raise click.UsageError(f"--protocol {protocol}: verify probes TCP only (a UDP or SCTP packet that "
@@ -59,7 +62,8 @@ def verify(ctx: Ctx, ports: tuple[int, ...], protocol: str, namespaces: tuple[st
     if os.geteuid() != 0:
         raise click.ClickException("verify enters the lab pods' network namespaces: run it as root")
     from osdn.lab.verify import VerifyOptions, render_verify_report, run_verify, verify_report_to_dict
-    opts = VerifyOptions(tuple(sorted(set(ports))), namespaces, selector, timeout, parallel, settle)
+    opts = VerifyOptions(tuple(sorted(set(ports))), namespaces, selector, timeout, parallel, settle,
+                         _outside_ips(ctx) if outside else ())
     try:
         report = run_verify(fetch_objects(ctx.client), opts, lambda msg: click.echo(msg, err=True))
     except OsdnError as e:
@@ -69,3 +73,14 @@ def verify(ctx: Ctx, ports: tuple[int, ...], protocol: str, namespaces: tuple[st
     else:
         click.echo(render_verify_report(report, matrices=matrix))
     sys.exit(0 if report.ok else 1)
+
+
+def _outside_ips(ctx: Ctx) -> tuple[str, ...]:
+    """The outside web-server addresses of the lab this client talks to (`--outside`)."""
+    from osdn.lab.kernel_view import find_local_lab
+    from osdn.lab.verify_outside import observe_outside_ips
+    cfg = ctx.client.config
+    lab = find_local_lab(cfg.source, cfg.server)
+    if lab is None:
+        raise click.ClickException(f"--outside: no lab on this machine serves {cfg.server}")
+    return observe_outside_ips(f"{lab.prefix}web")

@@ -67,7 +67,12 @@ def save_zone(path: str, zone: Zone) -> None:
 def set_record(path: str, name: str, addresses: list[str], ttl: int = DEFAULT_TTL) -> str:
     """Set `name`'s A records (replacing any); returns the full name."""
     full = fqdn(name)
-    ips = [str(ipaddress.IPv4Address(a.strip())) for a in addresses if a.strip()]
+    ips = []
+    for a in (a.strip() for a in addresses if a.strip()):
+        try:
+            ips.append(str(ipaddress.IPv4Address(a)))
+        except ValueError:
+            raise ValueError(f"lab dns set {full}: {a!r} is not an IPv4 address") from None
     if not ips:
         raise ValueError(f"lab dns set {full}: give at least one IPv4 address")
     if not 0 <= ttl <= 86400:

@@ -93,6 +93,7 @@ class VerifyOptions:
     timeout: float = 1.0
     parallel: int = 32
     settle: float = 2.0  # seconds before disagreeing pairs are probed again (0: no second probe)
+    outside: tuple[str, ...] = ()  # outside addresses every pod also probes on port 80 (`verify_outside`)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,9 @@ def run_verify(objs: Sequence[Obj], opts: VerifyOptions, progress: Progress = la
              f"timeout {opts.timeout:g}s")
     checks = probe_pairs(pairs, matrices, opts, probe, progress)
     checks += vs.probe_services(svc_pairs, svc_models, opts, probe, progress)
+    from osdn.lab import verify_outside as vo
+    out_pairs, out_models = vo.compute_outside_pairs(state, targets, selected, opts.outside)
+    checks += vo.probe_outside(out_pairs, out_models, opts, probe, progress)
     return VerifyReport(state.mode, "TCP", tuple(ports), tuple(targets), tuple(checks),
                         tuple(skipped) + tuple(svc_skipped), opts, time.monotonic() - t0)
 
@@ -293,8 +297,10 @@ def render_verify_report(report: VerifyReport, matrices: bool = True) -> str:
     lines = [f"verify: {report.mode} mode, {len(report.pods)} pods on {len(nodes)} node(s), "
              f"{report.protocol} port(s) {', '.join(map(str, report.ports))}, timeout {opts.timeout:g}s"]
     if matrices:
+        from osdn.lab.verify_outside import render_outside_matrix
         from osdn.lab.verify_services import render_service_matrix
         lines += render_matrices(report) + render_service_matrix(report.pods, report.checks)
+        lines += render_outside_matrix(report.pods, report.checks)
     agree = [c for c in report.checks if c.agrees]
     reached = sum(1 for c in agree if c.model_allowed)
     refused = sum(1 for c in agree if c.refused_expected)

@@ -3,7 +3,7 @@
 The node's DNS server installs a name's addresses before a pod sees them (`osdn.node.dnshold`); a pod
 that asks another resolver is covered by this controller, as openshift-sdn's EgressDNS does it:
 every name is re-queried after min(TTL, 30 s) (TTL 0: 30 s; clamped to 30 min), a failed query keeps
-the old addresses and is retried after the same interval. A name's addresses are published on every
+the old addresses and is retried after the last answer's interval (30 s if it never answered). A name's addresses are published on every
 policy that mentions it, as the annotation `network.osdn.io/dns-resolved` (JSON `{name: [IPs]}`),
 which the node agents and the oracle read. Wildcard names (`*.example.com`) cannot be resolved:
 they are matched from DNS answers on the nodes only.
@@ -65,6 +65,7 @@ class NameState:
     addresses: tuple[str, ...] = ()
     due: float = 0.0
     resolved: bool = False
+    interval: float = DEFAULT_INTERVAL  # from the last answer's TTL; a failure retries after it
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,12 @@ class EgressDNSController(Controller):
             addrs, ttl = self.resolve(name)
         except (dns.exception.DNSException, OSError) as exc:
             log.warning("egress-dns: %s: %s; keeping %s", name, type(exc).__name__, list(st.addresses) or "nothing")
-            st.due = now + next_query_in(None)
+            st.due = now + st.interval
             return
         if addrs != st.addresses or not st.resolved:
             log.info("egress-dns: %s -> %s (ttl %ds)", name, ", ".join(addrs) or "-", ttl)
-        st.addresses, st.resolved, st.due = addrs, True, now + next_query_in(ttl)
+        st.interval = next_query_in(ttl)
+        st.addresses, st.resolved, st.due = addrs, True, now + st.interval
 
     def _publish(self, obj: Mapping[str, Any], table: Mapping[str, tuple[str, ...]]) -> None:
         want = desired_annotation(obj, table)

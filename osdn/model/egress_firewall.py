@@ -10,11 +10,15 @@ on one netid drops all external traffic. Not used in subnet mode (the caller che
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
+
 from osdn.model.cluster import ClusterState
+from osdn.model.matrix import Change
 from osdn.model.objects import RESOLVED_ANNOTATION, EgressFirewall, EgressRule, IPv4, resolved_of
 
 __all__ = ["RESOLVED_ANNOTATION", "STAGE", "WILDCARD", "compute_egress_firewall", "name_matches", "resolved_of"]
-from osdn.model.verdict import ALLOW, DENY, INFO, Step
+from osdn.model.verdict import ALLOW, DENY, EXTERNAL, INFO, Connection, Endpoint, Step
 
 STAGE = "egress-firewall"
 WILDCARD = "*."
@@ -83,3 +87,42 @@ def _matches(state: ClusterState, policy: EgressFirewall, rule: EgressRule, ip: 
     if ip not in addrs:
         return False, f"dnsName {rule.dns_name} is {', '.join(map(str, addrs))}"
     return True, f"dnsName {rule.dns_name} is {', '.join(map(str, addrs))}"
+
+
+ANY_OTHER = ipaddress.IPv4Address("198.51.100.1")  # TEST-NET-2: "an address no rule names"
+
+
+def outside_targets(state: ClusterState) -> dict[IPv4, str]:
+    """Pure: outside addresses that stand for every rule of every egress firewall: the first host of
+    each CIDR, each dnsName's known addresses, and one address no rule names; with how to show it."""
+    out: dict[IPv4, str] = {ANY_OTHER: f"outside/{ANY_OTHER} (any other address)"}
+    for fw in state.egress_firewalls:
+        for rule in fw.rules:
+            if rule.cidr is not None and rule.cidr.prefixlen > 0:
+                ip = rule.cidr.network_address + (1 if rule.cidr.num_addresses > 2 else 0)
+                out.setdefault(ip, f"outside/{ip} (in {rule.cidr})")
+            elif rule.dns_name is not None:
+                for ip in name_addresses(state, fw, rule.dns_name):
+                    out.setdefault(ip, f"outside/{ip} ({rule.dns_name})")
+    return out
+
+
+def compute_egress_impact(before: ClusterState, after: ClusterState, probes: Iterable[tuple[str, int]]
+                          ) -> tuple[list[Change], list[Change]]:
+    """Pure: (opened, closed) connections from pods present in both states to the outside addresses
+    that stand for the egress firewalls' rules (`outside_targets` of both states)."""
+    from osdn.model.oracle import compute_verdict  # the oracle imports this module
+    from osdn.model.resolve import pod_endpoint
+    targets = {**outside_targets(after), **outside_targets(before)}
+    keys = [k for k in before.pod_index if k in after.pod_index]
+    opened: list[Change] = []
+    closed: list[Change] = []
+    for protocol, port in probes:
+        for key in keys:
+            for ip, shown in sorted(targets.items()):
+                dst = Endpoint(EXTERNAL, ip=ip)
+                vb = compute_verdict(before, Connection(pod_endpoint(before, before.pod_index[key]), dst, protocol, port))
+                va = compute_verdict(after, Connection(pod_endpoint(after, after.pod_index[key]), dst, protocol, port))
+                if vb.allowed != va.allowed:
+                    (opened if va.allowed else closed).append(Change(key, shown, protocol, port, vb.reason, va.reason))
+    return opened, closed

@@ -2,7 +2,8 @@
 
 Pure. Lookup order for `ns/name`: pod, then service. An IP is a pod IP, a ClusterIP, a node IP, or
 else external. Names: `node/NAME` or a node name; `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`;
-any other name is looked up in the state's DNS table (first address) and is external.
+any other name is looked up in the state's DNS table, else in the master's resolution of the
+EgressNetworkPolicy dnsNames (first address), and is external.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def resolve_endpoint(state: ClusterState, text: str) -> Endpoint:
         svc = state.service(*reversed(svc_name.split(".")))  # svc.ns -> (ns, svc)
         if svc is not None:
             return Endpoint(SERVICE, ip=svc.cluster_ip, service=svc.key)
-    addrs = state.dns.get(name)
-    if addrs:
+    addrs = state.dns.get(name) or next((a for fw in state.egress_firewalls for n, a in fw.resolved if n == name and a), ())
+    if addrs:  # the DNS table, else the master's resolution of an EgressNetworkPolicy dnsName
         return Endpoint(EXTERNAL, ip=addrs[0])
-    raise NotFoundError(f'"{text}" is not a pod, service, node, IP or name in the DNS table')
+    raise NotFoundError(f'"{text}" is not a pod, service, node, IP, name in the DNS table or resolved '
+                        'EgressNetworkPolicy dnsName')
 
 
 def _by_ip(state: ClusterState, ip: IPv4) -> Endpoint:
