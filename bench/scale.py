@@ -219,3 +219,67 @@ def round_endpoint(client: Client, kernels: Kernels, r: int) -> float:
                    "subsets": [{"addresses": [{"ip": pod_ip(900 + r)}],
                                 "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}, "ns9")
     return kernels.wait_all("svc_dispatch", f"{vip} . tcp . 80", t0)
+
+
+# -- in process: compile and render of one change at the same scale -----------------------------
+
+def bench_compile() -> list[str]:
+    """compile_intent (from scratch) vs the agent's IncrementalCompiler, and render, per change."""
+    from dataplane import cluster_objects, node_facts
+
+    from osdn.node.compile import compile_intent
+    from osdn.node.incremental import IncrementalCompiler
+    from osdn.node.render import render_node
+
+    objs = cluster_objects(PODS, POLICIES)
+    for m in range(SERVICES):
+        ns, name = f"ns{m % NAMESPACES}", f"s{m // NAMESPACES}"
+        svc = service_obj(ns, name, m // NAMESPACES)
+        svc["spec"]["clusterIP"] = f"172.30.{4 + m // 250}.{m % 250 + 1}"
+        objs.append(svc)
+        objs.append({"kind": "Endpoints", "metadata": {"name": name, "namespace": ns},
+                     "subsets": [{"addresses": [{"ip": f"10.128.{m % 200}.{k + 2}"} for k in range(10)],
+                                  "ports": [{"name": "http", "port": 8080}]}]})
+    for i, obj in enumerate(objs):
+        obj["metadata"]["resourceVersion"] = str(i)
+    facts = node_facts(objs, "n0")
+    inc = IncrementalCompiler()
+    inc.resync([(o["kind"], o) for o in objs])
+    rows = [("from scratch: compile_intent", timed(lambda: compile_intent(objs, facts))),
+            ("incremental, first compile", timed(lambda: inc.compile(facts)))]
+    render_node(inc.compile(facts))
+    def change(kind: str, k: int) -> Obj:
+        if kind == "Pod":
+            return {**pod_obj("ns3", f"new{k}", 1, "n5"), "status": {"podIP": f"10.131.0.{k + 9}"}}
+        if kind == "NetworkPolicy":
+            return policy_obj("ns7", f"newpol{k}", 3)
+        return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": f"s{k}", "namespace": "ns0"},
+                "subsets": [{"addresses": [{"ip": f"10.131.1.{k + 9}"}], "ports": [{"name": "http", "port": 8080}]}]}
+
+    rows.append(("incremental, nothing changed: compile", median([timed(lambda: inc.compile(facts))
+                                                                 for _ in range(5)])))
+    for what, kind in (("a pod added (its IP)", "Pod"), ("a policy added", "NetworkPolicy"),
+                       ("an endpoint added", "Endpoints")):
+        compiles, renders = [], []
+        for k in range(5):
+            obj = change(kind, k)
+            obj["metadata"]["resourceVersion"] = f"x{kind}{k}"
+            inc.update(kind, (obj["metadata"]["namespace"], obj["metadata"]["name"]), obj)
+            t = time.perf_counter()
+            intent = inc.compile(facts)
+            compiles.append(time.perf_counter() - t)
+            renders.append(timed(lambda intent=intent: render_node(intent)))
+        rows += [(f"incremental, {what}: compile", median(compiles)), (f"{'':>13}{what}: render", median(renders))]
+    return [f"{PODS:,} pods, {POLICIES:,} policies, {SERVICES:,} services with Endpoints; node n0 (100 local pods); "
+            "median of 5 changes each",
+            *(f"  {what:<48} {ms(t):>10}" for what, t in rows)]
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t

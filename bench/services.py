@@ -6,6 +6,8 @@ Sections (`--only`):
   the same names in the same run: the service name from its own table (`--host-record`, its best
   case), the outside name from its cache after forwarding it once to the same upstream. One client
   process (pinned to CPU 0) keeps `--window` queries in flight over UDP; the servers share CPU 1.
+- compile: in process, the node's compile from scratch (`compile_intent`) against the agent's
+  incremental compiler, and render, for one pod / policy / endpoint change at that scale.
 - latency: in a real `osdn lab` (3 nodes) holding 10,000 pods, 1,000 NetworkPolicies and 1,000
   services (see bench/scale.py), how long a policy create, a pod add and an endpoint change take from
   the API write until every node's kernel holds the result (target p99 < 100 ms).
@@ -14,7 +16,7 @@ Needs root. Namespaces `osdnbs-<pid>-*` (linked only to each other) and a lab `b
 temporary directory; everything is removed on exit, Ctrl-C or failure. Prints figures; never fails
 on timing.
 
-    python bench/services.py [--quick] [--only dns,latency]
+    python bench/services.py [--quick] [--only dns,compile,latency]
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def interruptible() -> Iterator[None]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs, fewer rounds")
-    ap.add_argument("--only", default="dns,latency", help="comma-separated sections: dns, latency")
+    ap.add_argument("--only", default="dns,compile,latency", help="comma-separated sections: dns, compile, latency")
     ap.add_argument("--window", type=int, default=16, help="dns: queries in flight")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -230,6 +232,10 @@ def main() -> None:
                 with contextlib.ExitStack() as dstack:
                     print("\n== DNS: osdn node DNS server vs dnsmasq (same run) ==", flush=True)
                     print("\n".join(bench_dns(dstack, args.quick, args.window)), flush=True)
+            if "compile" in only:
+                from scale import bench_compile
+                print("\n== compile and render of one change, in process ==", flush=True)
+                print("\n".join(bench_compile()), flush=True)
             if "latency" in only:
                 from scale import bench_scale_latency
                 print("\n== change -> kernel on every node at 10k pods / 1k policies / 1k services ==",
