@@ -24,6 +24,7 @@ from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
 from osdn.master.operator import ClusterOperatorController
 from osdn.master.probe import ProbeOptions
+from osdn.master.replication import ReplicationController
 from osdn.model.sdnconfig import NetworkConfig, parse_network_config
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Master:
                              self.options.egress_debounce, self.options.egress_assign_quiet),
             ClusterOperatorController(self.client, self.informers),
             EndpointsController(self.client, self.informers),
+            ReplicationController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]
         self.informers.start()
