@@ -103,7 +103,7 @@ class Agent:
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
         self.dataplane: Dataplane | None = None
         self.dns_hold: DnsHold | None = None
-        self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
+        self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge, cfg.vxlan)
         self.bandwidth = PodBandwidth(cfg.netns, cfg.name)  # pods' tc limits, kept in step with annotations
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
         self.runner = SyncRunner(self.sync_once, first.min_sync, first.sync)
@@ -299,7 +299,8 @@ class Agent:
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
             objs = self.snapshot()
             intent = self.intents.intent(self.facts(), full)
-            intent = replace(intent, egress=egress_for(intent, objs))
+            intent = replace(intent, egress=egress_for(intent, objs, self.cfg.bridge))
+            self.egress.prepare(intent.egress)  # new steering routes before the rules that use them
             compiled = time.perf_counter()
             if self.dns_hold is not None:  # before the sync: see `node.dnshold`
                 self.dns_hold.configure(intent.egress_firewall)

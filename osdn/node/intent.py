@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, NewType
 
 from osdn.node.egress_firewall import EgressFirewallIntent
+from osdn.node.egress_intent import EgressIntent
+from osdn.node.services import ServiceVIP
 
 Mode = Literal["subnet", "multitenant", "networkpolicy"]
 Direction = Literal["ingress", "egress"]
@@ -132,7 +134,8 @@ class NodeIntent:
     """Everything one node enforces. `nodes` lists every node (this one too); `pods` every pod in
     the cluster; `local_pods` the pods attached to this node's bridge; `uplinks` the bridge ports that
     are not pods (the VXLAN device) and are trusted to carry any source address. `policy_failures`:
-    the policies among `policies` that fail closed (no rules), with why; the agent reports them."""
+    the policies among `policies` that fail closed (no rules), with why; the agent reports them.
+    `egress`: this node's part of the egress IP data path (empty: nothing rendered for it)."""
 
     mode: Mode
     node_name: str
@@ -149,6 +152,8 @@ class NodeIntent:
     policies: tuple[Policy, ...] = ()
     multicast_netids: frozenset[NetID] = field(default_factory=frozenset)
     policy_failures: tuple[PolicyFailure, ...] = ()
+    egress: EgressIntent = field(default_factory=EgressIntent)  # egress IPs (see `egress_intent`)
+    services: tuple[ServiceVIP, ...] = ()  # ClusterIP:port -> endpoints (see `osdn.node.services`)
     egress_firewall: EgressFirewallIntent = field(default_factory=EgressFirewallIntent)  # `node.egress_firewall`
 
     def host_addrs(self) -> frozenset[str]:

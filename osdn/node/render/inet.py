@@ -24,7 +24,8 @@ packet (bench/dataplane.py measures it).
 
 postrouting (nat, every mode): pod traffic leaving the cluster network is masqueraded to the node's
 address on the way out (openshift-sdn's `-s clusterNetwork ! -d clusterNetwork -j MASQUERADE`), so
-the outside world answers the node and conntrack hands the reply back to the pod. Policy decisions
+the outside world answers the node and conntrack hands the reply back to the pod. Pods of a project
+with egress IPs are SNATed to its egress IP or steered to the node holding it instead (`render.egress_ip`). Policy decisions
 happen earlier (forward) on the pod's own address. Pod-to-pod traffic is never translated.
 """
 
@@ -33,6 +34,8 @@ from __future__ import annotations
 from osdn.node.intent import NodeIntent
 from osdn.node.render import egress_firewall as efw
 from osdn.node.render import elements as el
+from osdn.node.render.egress_ip import COUNTER as EGRESS_COUNTER
+from osdn.node.render.egress_ip import render_egress_chains, render_egress_nat, render_egress_sets
 from osdn.node.render.policy import render_policy
 from osdn.node.render.ruleset import Chain, Set, Table
 
@@ -70,7 +73,13 @@ def render_inet_table(intent: NodeIntent) -> Table:
         counters.append(efw.COUNTER)
         tail += (efw.FORWARD_RULE,)
     chains.append(Chain("forward", HEAD + tail, hook="forward"))
-    chains.append(Chain("postrouting", (MASQUERADE,), hook="postrouting", type="nat", prio=SRCNAT_PRIO))
+    nat: tuple[str, ...] = ()
+    if not intent.egress.empty:  # egress IPs: see render.egress_ip
+        sets.extend(render_egress_sets(intent.egress))
+        chains.extend(render_egress_chains(intent.service_cidr, intent.egress.bridge))
+        counters.append(EGRESS_COUNTER)
+        nat = render_egress_nat()
+    chains.append(Chain("postrouting", (*nat, MASQUERADE), hook="postrouting", type="nat", prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 
 
