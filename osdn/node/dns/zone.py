@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import dns.name
@@ -183,7 +184,7 @@ class ZoneAnswer:
 
 def answer(data: ZoneData, qname: dns.name.Name, qtype: int) -> ZoneAnswer | None:
     """The zone's answer to (qname, qtype), or None when the name is not the cluster's."""
-    zone = dns.name.from_text(data.domain)
+    zone = _zone_name(data.domain)
     if qname.is_subdomain(zone):
         labels = [lb.decode("ascii", "replace").lower() for lb in qname.relativize(zone).labels]
         if labels == ["@"]:
@@ -198,7 +199,7 @@ def answer(data: ZoneData, qname: dns.name.Name, qtype: int) -> ZoneAnswer | Non
 
 def _in_zone(data: ZoneData, zone: dns.name.Name, qname: dns.name.Name, qtype: int, labels: list[str]) -> ZoneAnswer:
     records, exists = _records(data, zone, qname, labels)
-    soa = (_soa(zone),)
+    soa = (_soa(data.domain),)
     if not exists:
         return ZoneAnswer(dns.rcode.NXDOMAIN, authority=soa)
     if not records and qtype in (dns.rdatatype.SOA, dns.rdatatype.NS) and not labels:
@@ -302,7 +303,7 @@ def _reverse(data: ZoneData, qname: dns.name.Name) -> dns.name.Name | None:
     ip = ".".join(reversed(parts))
     if len(parts) != 4 or not _is_ipv4(ip):
         return None
-    zone = dns.name.from_text(data.domain)
+    zone = _zone_name(data.domain)
     svc = data.service_ips().get(ip)
     if svc is not None:
         return dns.name.Name((svc[1].encode(), svc[0].encode(), b"svc")).concatenate(zone)
@@ -325,7 +326,15 @@ def _rrset(name: dns.name.Name, *rdatas: Any) -> dns.rrset.RRset:
     return rr
 
 
-def _soa(zone: dns.name.Name) -> dns.rrset.RRset:
+@lru_cache(maxsize=8)
+def _zone_name(domain: str) -> dns.name.Name:
+    return dns.name.from_text(domain)
+
+
+@lru_cache(maxsize=8)
+def _soa(domain: str) -> dns.rrset.RRset:
+    """The zone's SOA (cached: rrsets are only read once built)."""
+    zone = _zone_name(domain)
     mname = dns.name.Name((b"ns", b"dns")).concatenate(zone)
     rname = dns.name.Name((b"hostmaster",)).concatenate(zone)
     return _rrset(zone, SOA(IN, dns.rdatatype.SOA, mname, rname, 1, 7200, 1800, 86400, TTL))
