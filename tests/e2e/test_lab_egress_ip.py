@@ -4,8 +4,8 @@ node4 runs the client pods and never fails; node1..node3 host egress IPs from th
 range 198.18.0.100-199. Real connections, real failures (`osdn lab stop-node`: the node's underlay
 link goes down and its agent is killed), and a tcpdump capture on the outside server proving that
 no connection attempt of an egress project ever arrives from a node address.
-Not tested here: "egress firewall still applied to a project with an egress IP" — the node agent does
-not enforce EgressNetworkPolicy yet (issue 12), so there is nothing to combine with.
+The egress firewall (EgressNetworkPolicy) of a project with an egress IP still applies: it is checked
+on the pod's own node, before the connection is steered to the holder.
 """
 
 from __future__ import annotations
@@ -100,6 +100,22 @@ def test_manual_multi_ip_fails_over_to_the_second_and_back(lab: Lab, pods: dict[
     assert cap.seen() <= {E1, E2}, cap.sources           # nor did the outside: no node IP, ever
     nodefail.start_node(lab.info, "node1")
     assert seen_from(pods["on4"], E1, within=30) == E1   # back to the first once node1 is reachable
+
+
+def test_egress_firewall_still_applies_to_a_project_with_an_egress_ip(lab: Lab, pods: dict[str, str]) -> None:
+    web2 = "203.0.113.81"  # the outside web server's second address
+    rules = [{"type": "Allow", "to": {"cidrSelector": f"{web2}/32"}}, {"type": "Deny", "to": {"cidrSelector": "0.0.0.0/0"}}]
+    lab.client.create({"kind": "EgressNetworkPolicy", "apiVersion": "network.openshift.io/v1",
+                       "metadata": {"name": "default", "namespace": "mm"}, "spec": {"egress": rules}}, "mm")
+    try:
+        wait_for("the firewall denies .80", lambda: source_seen(pods["on4"]) is None, timeout=10)
+        with Capture(f"{lab.info.prefix}web") as cap:
+            assert source_seen(pods["on4"]) is None and source_seen(pods["on1"]) is None
+            assert source_seen(pods["on4"], server=web2) == E1  # allowed: leaves with the egress IP
+        assert {src for _, src in cap.sources} == {E1}, cap.sources  # the denied ones never left the cluster
+    finally:
+        lab.client.delete("EgressNetworkPolicy", "default", "mm")
+    assert seen_from(pods["on4"], E1) == E1
 
 
 def test_drop_when_no_egress_ip_is_usable(lab: Lab, pods: dict[str, str]) -> None:
