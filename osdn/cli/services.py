@@ -15,7 +15,7 @@ MAX_ENDPOINTS = 3  # kubectl shows the first three, then "+ N more..."
 
 
 def _row(label: str, value: object) -> str:
-    return f"{label + ':':<{WIDTH}}{value}"
+    return f"{label + ':':<{max(WIDTH, len(label) + 3)}}{value}"
 
 
 def _map(values: dict[str, str] | None, skip: tuple[str, ...] = ()) -> list[str]:
