@@ -10,6 +10,9 @@ Pure. Per osdn table (knftables / kube-proxy nftables mode: chains rewritten, se
   re-added). So pod churn changes only elements, and a new policy rewrites one namespace's chain
   instead of reloading every element of the table;
 - observed but not desired: delete the table.
+A set with the `dynamic` or `timeout` flag is filled by the packet path (`update @set`), not by osdn:
+its elements are never diffed (a full sync must not forget the clients' session affinity). (nft
+1.0.6 lists such a set's flags as `timeout` alone.)
 The script orders its steps so each is valid in the one transaction: flushes, element deletes,
 chain deletes (nothing refers to them any more), chain adds, rules, element adds (jumps to new
 chains resolve).
@@ -24,6 +27,9 @@ from dataclasses import dataclass, replace
 
 from osdn.kernel.nft import element_command, range_key
 from osdn.node.render.ruleset import Chain, Ruleset, Set, Table, chains_text, replace_script, sets_text
+
+PACKET_PATH_FLAGS = frozenset({"dynamic", "timeout"})
+
 
 @dataclass(frozen=True)
 class ElementChange:
@@ -179,6 +185,8 @@ def _element_diff(want: Table, have: Table) -> tuple[list[ElementChange], list[E
     old_sets = have.set_by_name()
     removes, adds = [], []
     for s in sorted(want.sets, key=lambda s: s.name):
+        if PACKET_PATH_FLAGS & set(s.flags):
+            continue  # filled by the packet path (e.g. service session affinity): never diffed
         old = old_sets[s.name].elements if s.name in old_sets else frozenset()
         gone = old - s.elements
         new = s.elements - old  # a map entry with a new value: old one removed by key, new one added

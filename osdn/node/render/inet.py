@@ -27,6 +27,9 @@ address on the way out (openshift-sdn's `-s clusterNetwork ! -d clusterNetwork -
 the outside world answers the node and conntrack hands the reply back to the pod. Pods of a project
 with egress IPs are SNATed to its egress IP or steered to the node holding it instead (`render.egress_ip`). Policy decisions
 happen earlier (forward) on the pod's own address. Pod-to-pod traffic is never translated.
+
+Services (every mode): ClusterIP DNAT in prerouting/output before forward, so the checks above see
+the endpoint pod; see `render.services`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 from osdn.node.intent import NodeIntent
 from osdn.node.render import egress_firewall as efw
 from osdn.node.render import elements as el
+from osdn.node.render import services as svc
 from osdn.node.render.egress_ip import COUNTER as EGRESS_COUNTER
 from osdn.node.render.egress_ip import render_egress_chains, render_egress_nat, render_egress_sets
 from osdn.node.render.policy import render_policy
@@ -67,19 +71,23 @@ def render_inet_table(intent: NodeIntent) -> Table:
         chains.extend(np_chains)
         counters.extend(("drop_np_ingress", "drop_np_egress"))
         tail = ("jump networkpolicy",)
+    sets.extend(svc.render_service_sets(intent.services, (p.ip for p in intent.local_pods)))  # render.services
+    chains.extend(svc.render_service_chains(intent.services))
+    counters.append(svc.COUNTER)
     if intent.mode != "subnet" and intent.egress_firewall.programs:  # see render.egress_firewall
         sets.extend(efw.render_egress_firewall_sets(intent.egress_firewall))
         chains.extend(efw.render_egress_firewall_chains(intent.egress_firewall))
         counters.append(efw.COUNTER)
         tail += (efw.FORWARD_RULE,)
-    chains.append(Chain("forward", HEAD + tail, hook="forward"))
+    chains.append(Chain("forward", HEAD + svc.service_forward_rules(intent.service_cidr) + tail, hook="forward"))
     nat: tuple[str, ...] = ()
     if not intent.egress.empty:  # egress IPs: see render.egress_ip
         sets.extend(render_egress_sets(intent.egress))
         chains.extend(render_egress_chains(intent.service_cidr, intent.egress.bridge))
         counters.append(EGRESS_COUNTER)
         nat = render_egress_nat()
-    chains.append(Chain("postrouting", (*nat, MASQUERADE), hook="postrouting", type="nat", prio=SRCNAT_PRIO))
+    chains.append(Chain("postrouting", (*nat, svc.HAIRPIN_MASQUERADE, MASQUERADE), hook="postrouting", type="nat",
+                        prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 
 
