@@ -191,3 +191,18 @@ def test_overlay_of_a_ruleset_without_the_table_is_unchanged() -> None:
     hold = DnsHold(FakeDataplane())  # type: ignore[arg-type]
     hold.cache.learn(["www.foo.com"], ["1.2.3.4"], 5, 0.0)
     assert hold.overlay(Ruleset()) == Ruleset()
+
+
+def test_a_run_of_same_action_rules_is_one_lookup_and_everything_after_0_0_0_0_is_unreachable() -> None:
+    rules = (FirewallRule(0, False, "192.0.2.0/24"), FirewallRule(1, False, "192.0.3.0/24"),
+             FirewallRule(2, False, None, "bad.example.com"), FirewallRule(3, True, "198.51.100.7/32"),
+             FirewallRule(4, True, "0.0.0.0/0"), FirewallRule(5, False, "203.0.113.0/24"))
+    fw = EgressFirewallIntent((FirewallProgram(20, "x", rules),), (("10.128.0.9", 20),),
+                              (("bad.example.com", frozenset()),))
+    chain = next(c for c in render_egress_firewall_chains(fw) if c.name == "efw_20")
+    assert chain.rules == ("ip daddr @efw_20_0 counter name drop_egress_firewall drop",
+                           f"ip daddr @{dns_set('bad.example.com')} counter name drop_egress_firewall drop",
+                           "counter accept")
+    sets = {s.name: s for s in render_egress_firewall_sets(fw)}
+    assert sets["efw_20_0"].elements == {"192.0.2.0/23"} and sets["efw_20_0"].flags == ("interval",)
+    assert "efw_20_1" not in sets, "a run with one CIDR is inline"
