@@ -246,7 +246,7 @@ def bench_redirect(seconds: int, rounds: int, tmp: Path) -> None:
         env = {"PATH": os.environ["PATH"], "EGRESS_SOURCE": "198.18.0.120/24", "EGRESS_GATEWAY": "198.18.0.1",
                "EGRESS_DESTINATION": "203.0.113.80", "EGRESS_ROUTER_MODE": "init"}
         subprocess.run(["ip", "netns", "exec", pods["router"], sys.executable, "-m", "osdn", "egress-router"],
-                       env=env, check=True, timeout=30)
+                       env=env, check=True, timeout=30, capture_output=True)
         server = netns.spawn_in_netns(topo.web_netns, ["iperf3", "-s", "-p", "5201"], stdout=subprocess.DEVNULL)
         try:
             time.sleep(0.5)
