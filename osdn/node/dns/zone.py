@@ -92,6 +92,10 @@ class ZoneData:
     generation: int = 0
 
     def update(self, kind: str, new: Obj | None, old: Obj | None) -> None:
+        """Apply a watch event. `generation` moves only when an answer can change (a pod's phase or
+        conditions, the churn of a big cluster, leave the UDP fast path's answers valid)."""
+        if kind == "Pod" and _pod_dns_view(new) == _pod_dns_view(old):
+            return
         self.generation += 1
         if kind == "Service":
             self._service(old, -1)
@@ -131,6 +135,14 @@ class ZoneData:
 
     def service_ips(self) -> dict[str, tuple[str, str]]:
         return {s.cluster_ip: k for k, s in self.services.items() if s.cluster_ip}
+
+
+def _pod_dns_view(obj: Obj | None) -> tuple[str, str, str] | None:
+    """What the zone reads of a pod: namespace, name and IP (None: in no record)."""
+    if obj is None or (obj.get("spec") or {}).get("hostNetwork"):
+        return None
+    ip = (obj.get("status") or {}).get("podIP")
+    return (*_key(obj), str(ip)) if ip else None
 
 
 def _key(obj: Obj) -> tuple[str, str]:

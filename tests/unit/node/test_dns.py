@@ -330,3 +330,14 @@ def test_fast_path_replays_by_bytes_with_the_new_id_until_the_zone_or_the_lifeti
     assert fast.get(other, 99, now=9.9) is not None and fast.get(other, 99, now=10.0) is None
     fast.put(dns.message.make_query("x.test", "A").to_wire(), answer, None, 1.0)
     assert len(fast) == 1  # full: started afresh
+
+
+def test_pod_status_churn_leaves_the_zone_generation_alone() -> None:
+    zone = world()
+    before = zone.generation
+    pod = {"metadata": {"name": "x", "namespace": "p"}, "spec": {}, "status": {"podIP": "10.128.0.5"}}
+    zone.update("Pod", {**pod, "status": {**pod["status"], "phase": "Running"}}, pod)
+    assert zone.generation == before  # the fast path's cluster answers stay valid
+    zone.update("Pod", {**pod, "status": {"podIP": "10.128.0.8"}}, pod)
+    assert zone.generation > before
+    assert ask(Resolver(DnsConfig("unused", "10.128.0.1"), zone), "10-128-0-8.p.pod.cluster.local").answer
