@@ -208,7 +208,7 @@ class Router:
             named = culprits(check.output) - set(rejected)
             log.error("router: HAProxy refused the new configuration (%s); the last good configuration "
                       "stays in force: %s", ", ".join("/".join(k) for k in sorted(named)) or "no route named",
-                      check.output)
+                      " | ".join(_alerts(check.output)) or check.output)
             if not named:
                 break
             message = f"HAProxy refused the configuration with this route: {_first_alert(check.output)}"
@@ -227,6 +227,11 @@ class Router:
                  len(plan.served), self.stats.render_seconds, self.stats.check_seconds, self.stats.last_reload_seconds)
 
 
+def _alerts(output: str) -> list[str]:
+    """HAProxy's ALERT lines without their `[ALERT] (pid) : config :` prefix."""
+    return [line.split(":", 2)[-1].strip() for line in output.splitlines() if "ALERT" in line]
+
+
 def _first_alert(output: str) -> str:
-    alerts = [line.split(":", 2)[-1].strip() for line in output.splitlines() if "ALERT" in line]
+    alerts = _alerts(output)
     return alerts[0] if alerts else output.strip().splitlines()[0] if output.strip() else "no output"
