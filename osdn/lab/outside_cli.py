@@ -61,6 +61,9 @@ def dns_set(record: str, addresses: str, ttl: int, lab_name: str, lab_dir: str) 
 def dns_del(record: str, lab_name: str, lab_dir: str) -> None:
     """Delete NAME's records (the name then answers NXDOMAIN).
 
+    NAME is `web` or `web.ext.test`. The lab's outside DNS server answers NXDOMAIN (with the zone's
+    SOA) from its next query on; resolvers that cached the name keep it for its TTL.
+
     \b
     Examples:
       osdn lab dns del www.ext.test
@@ -77,6 +80,9 @@ def dns_del(record: str, lab_name: str, lab_dir: str) -> None:
 @click.group()
 def outside() -> None:
     """The lab's outside world (203.0.113.0/24): add web-server addresses.
+
+    The outside web server (namespace osdn-<lab>-web) answers HTTP on port 80 of each of its
+    addresses with "you are CLIENT_IP:PORT"; `lab dns set` can give them names under ext.test.
 
     \b
     Examples:
@@ -97,7 +103,7 @@ def outside_add(ip: str, lab_name: str, lab_dir: str) -> None:
     \b
     Examples:
       osdn lab outside add 203.0.113.90
-      osdn lab dns set api 203.0.113.90 && osdn exec -n p1 box -- wget -qO- http://api.ext.test/
+      osdn lab outside add 203.0.113.91 --name lab2
     """
     from osdn.lab.outside import add_outside
     added = add_outside(find_lab(lab_name, lab_dir), ip)
