@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,12 @@ class Agent:
             raise AgentError(f"node {self.cfg.name}: cannot serve DNS on {cfg.listen}:{cfg.port} in "
                              f"{self.cfg.netns}: {exc}") from exc
 
-    def set_dns_answer_hook(self, hook: AnswerHook | None) -> None:
+    def set_dns_answer_hook(self, hook: AnswerHook | None, wants: Callable[[str], bool] | None = None) -> None:
         """Let `hook(client_ip, name, addresses, ttl)` see (and hold) every DNS answer with addresses
-        before it reaches the pod (see `osdn.node.dns.server`); the egress firewall's entry point."""
+        before it reaches the pod (see `osdn.node.dns.server`); the egress firewall's entry point.
+        `wants(client_ip)`: the clients the hook cares about (the others keep the DNS fast path)."""
         if self.dns is not None:
-            self.dns.set_answer_hook(hook)
+            self.dns.set_answer_hook(hook, wants)
 
     def run(self) -> None:
         self.start()

@@ -114,3 +114,17 @@ def test_a_trickling_tcp_client_is_cut_off(lab: tuple[Lab, DnsServer]) -> None:
         return time.monotonic() - t0
 
     assert netns.run_in_netns(nodes.pods["client"].ns, trickle) < 2.5
+
+
+def test_the_hook_sees_the_clients_it_wants_and_only_those(lab: tuple[Lab, DnsServer]) -> None:
+    nodes, server = lab
+    seen: list[tuple[str, str]] = []
+    wanted: set[str] = set()
+    server.set_answer_hook(lambda client, name, addrs, ttl: seen.append((client, name)), wants=wanted.__contains__)
+    for _ in range(2):  # not wanted: inline and fast-path answers, the hook never runs
+        assert dig(nodes, "+short", "web.p.svc.cluster.local").split() == ["172.30.0.20"]
+    assert seen == []
+    wanted.add(nodes.pods["client"].ip)
+    for _ in range(2):  # wanted: every answer goes through the hook, the fast path is skipped
+        assert dig(nodes, "+short", "web.p.svc.cluster.local").split() == ["172.30.0.20"]
+    assert seen == [(nodes.pods["client"].ip, "web.p.svc.cluster.local.")] * 2

@@ -19,7 +19,8 @@ Per query (`Resolver.handle`, the whole protocol logic, tested without sockets):
    or an awaitable, and the answer waits (at most `hold_timeout`) until it is done. A hook that
    fails or times out turns the answer into SERVFAIL: the pod never sees an address the hook did not
    accept (fail closed). This is where the egress firewall installs a DNS name's addresses before
-   the pod can connect to them.
+   the pod can connect to them. With `wants(client_ip)` the hook names the clients it cares about;
+   the others keep the UDP fast path (`fastpath`) and inline zone answers.
 Work that may wait (upstream queries, a registered hook) runs on a bounded pool of worker threads
 (`workers`, queue of `queue_size`; a query that finds the queue full is dropped: the client retries).
 """
@@ -247,6 +248,7 @@ class DnsServer:
         self.cfg = cfg
         self.resolver = Resolver(cfg, zone)
         self.fast = FastPath()
+        self.wants: Callable[[str], bool] | None = None
         self._queue: queue.Queue[tuple[bytes, tuple[str, int]] | None] = queue.Queue(cfg.queue_size)
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
@@ -254,8 +256,17 @@ class DnsServer:
         self._tcp_slots = threading.BoundedSemaphore(cfg.max_tcp_clients)
         self._threads: list[threading.Thread] = []
 
-    def set_answer_hook(self, hook: AnswerHook | None) -> None:
-        self.resolver.hook = hook
+    def set_answer_hook(self, hook: AnswerHook | None, wants: Callable[[str], bool] | None = None) -> None:
+        """Register the answer hook. `wants(client_ip)`, if given, says whether the hook cares about
+        that client's answers at all; the others keep the inline answers and the UDP fast path."""
+        self.resolver.hook, self.wants = hook, wants
+
+    def _unhooked(self, client: str) -> bool:
+        """Whether answers to `client` may skip the hook (fast path, inline zone answers)."""
+        if self.resolver.hook is None:
+            return True
+        wants = self.wants
+        return wants is not None and not wants(client)
 
     def start(self) -> DnsServer:
         self._udp, self._tcp = netns.run_in_netns(self.cfg.netns, self._bind)
@@ -307,8 +318,11 @@ class DnsServer:
                 wire, peer = udp.recvfrom(65535)
             except OSError:
                 return
+            if peer is None:  # shutdown() woke us: `stop` is running
+                continue
             generation = zone.generation  # before answering: an answer is never newer than its stamp
-            if r.hook is None:
+            unhooked = self._unhooked(peer[0])
+            if unhooked:
                 hit = fast.get(wire, generation, time.monotonic())
                 if hit is not None:
                     with contextlib.suppress(OSError):
@@ -318,7 +332,7 @@ class DnsServer:
             if query is None:
                 continue
             if isinstance(query, dns.message.Message):
-                local = r.local(query) if r.hook is None else None
+                local = r.local(query) if unhooked else None
                 if local is None:
                     self._defer(wire, peer)
                     continue
@@ -356,7 +370,7 @@ class DnsServer:
                 continue
             out = self._send(wire, response, peer)
             ttl = forwarded_lifetime(response)
-            if ttl and self.resolver.hook is None and not out[2] & 0x02:
+            if ttl and not out[2] & 0x02:  # replayed only to clients the hook does not want
                 self.fast.put(wire, out, None, time.monotonic() + ttl)
 
     def _tcp_loop(self) -> None:
