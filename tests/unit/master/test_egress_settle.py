@@ -68,3 +68,19 @@ def test_online_trace_treats_the_published_offline_egress_nodes_as_offline() -> 
 
     objs = [hs("n1", "offline: 5 consecutive probes failed over 1.00s"), hs("n2", "online"), hs("n3", None)]
     assert egress_offline(objs) == {"n1"}
+
+
+def test_seed_example_is_balanced_even_when_node2_gets_its_cidrs_later() -> None:
+    """Seed 003 9.2.2: project1 -> .100, project2 -> .101, egressCIDRs on node1 and node2: one IP per
+    node, "or vice versa" -- also when the administrator types the node2 patch seconds later."""
+    namespaces = [NamespaceEgress("project1", 11, ("192.168.1.100",)), NamespaceEgress("project2", 12, ("192.168.1.101",))]
+    only_node1 = [NodeEgress("node1", "192.168.1.11", (), ("192.168.1.0/24",)), NodeEgress("node2", "192.168.1.12")]
+    first = settle_egress_ips(namespaces, only_node1)
+    assert first.by_node == {"node1": ["192.168.1.100", "192.168.1.101"]}
+    both = [NodeEgress("node1", "192.168.1.11", tuple(first.by_node["node1"]), ("192.168.1.0/24",)),
+            NodeEgress("node2", "192.168.1.12", (), ("192.168.1.0/24",))]
+    later = settle_egress_ips(namespaces, both)
+    assert sorted(len(ips) for ips in later.by_node.values()) == [1, 1] and not later.again
+    again = settle_egress_ips(namespaces, [NodeEgress(n, ip, tuple(later.by_node[n]), ("192.168.1.0/24",))
+                                           for n, ip in (("node1", "192.168.1.11"), ("node2", "192.168.1.12"))])
+    assert again.changes([NodeEgress(n, "", tuple(later.by_node[n])) for n in later.by_node]) == {}  # stable
