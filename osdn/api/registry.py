@@ -69,6 +69,7 @@ _KINDS: list[KindInfo] = [
     KindInfo("route.openshift.io", "v1", "Route", "routes", True, has_status=True),
     KindInfo("template.openshift.io", "v1", "Template", "templates", True),
     KindInfo("project.openshift.io", "v1", "Project", "projects", False, has_status=True),
+    KindInfo("project.openshift.io", "v1", "ProjectRequest", "projectrequests", False),
     KindInfo("network.openshift.io", "v1", "ClusterNetwork", "clusternetworks", False),
     KindInfo("network.openshift.io", "v1", "HostSubnet", "hostsubnets", False),
     KindInfo("network.openshift.io", "v1", "NetNamespace", "netnamespaces", False),

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from osdn.api import fieldlabels, labels
+from osdn.api import fieldlabels, labels, objects
+from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, for_path
 from osdn.apiserver import bodies, discovery, reads
@@ -165,6 +166,8 @@ class Api:
         target = parse_target(prefix, rest)
         if target.info.kind == "Project":
             return await self.project(request, user, target)
+        if target.info.kind == "ProjectRequest":
+            return await self.project_request(request, user, target)
         return await self.crud(request, user, target)
 
     # ---- CRUD --------------------------------------------------------------------------------
@@ -209,6 +212,20 @@ class Api:
 
     async def _object(self, request: Request, t: Target | None = None) -> dict[str, Any]:
         return await bodies.read_object(request, self.body_limits, t.info if t else None)
+
+    async def project_request(self, request: Request, user: User, t: Target) -> Response:
+        """`oc new-project`: POST a ProjectRequest, get the Project (never stored as itself). Any
+        authenticated user may request a project, as with a Project POST; a GET of the collection
+        (how `oc new-project` asks whether it may) answers with an empty list."""
+        if request.method == "GET" and not t.name:
+            empty = {"apiVersion": t.info.api_version, "kind": "ProjectRequestList", "metadata": {}, "items": []}
+            return reads.objects_table(request, t.info, [], "0") or self.respond(request, empty)
+        if request.method != "POST" or t.name:
+            raise MethodNotAllowedError(f"{request.method} is not supported on {request.url.path}")
+        body = await self._object(request, t)
+        objects.prepare_create(t.info, body, None, self.resources.clock(), "")  # validates the request
+        r = self.projects.create(user, project_from_request(body), requested_dry_run(request))
+        return self.respond(request, r.obj, 201, warnings=r.warnings.items)
 
     async def project(self, request: Request, user: User, t: Target) -> Response:
         method = request.method

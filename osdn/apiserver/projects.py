@@ -22,6 +22,7 @@ from typing import Any
 
 from osdn.api import labels, objects
 from osdn.api import validation as v
+from osdn.api.kinds.project import DESCRIPTION, DISPLAY_NAME
 from osdn.api.registry import by_kind
 from osdn.apiserver.auth import RBAC, Attributes, User
 from osdn.apiserver.resources import Resources, Result, key_of
@@ -33,8 +34,6 @@ PROJECT = by_kind("Project")
 NAMESPACE = by_kind("Namespace")
 ROLEBINDING = by_kind("RoleBinding")
 REQUESTER = "openshift.io/requester"
-DISPLAY_NAME = "openshift.io/display-name"
-DESCRIPTION = "openshift.io/description"
 USER_ANNOTATIONS = (DISPLAY_NAME, DESCRIPTION)
 RESERVED_NAMES = ("default", "openshift", "kubernetes", "kube")
 RESERVED_PREFIXES = ("openshift-", "kubernetes-", "kube-")

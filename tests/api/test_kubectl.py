@@ -75,12 +75,22 @@ def columns(line: str) -> list[str]:
 
 
 def rows(text: str) -> list[list[str]]:
-    return [columns(line) for line in text.strip().splitlines()]
+    """A table's cells, cut at the header's column starts (a cell may be empty, e.g. an event's TYPE)."""
+    lines = text.rstrip("\n").splitlines()
+    if not lines:
+        return []
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=\s\s))\S", lines[0])]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    table = [[line[a:b].strip() for a, b in bounds] for line in lines]
+    for row in table:  # trailing empty cells are not printed at all
+        while row and not row[-1]:
+            row.pop()
+    return table
 
 
 def without_times(table: list[list[str]]) -> list[list[str]]:
     """AGE, SINCE and the SEEN columns may tick between two commands."""
-    keep = [i for i, h in enumerate(table[0]) if h not in ("AGE", "SINCE", "LAST SEEN", "FIRST SEEN")]
+    keep = [i for i, h in enumerate(table[0] if table else []) if h not in ("AGE", "SINCE", "LAST SEEN", "FIRST SEEN")]
     return [[r[i] for i in keep if i < len(r)] for r in table]
 
 

@@ -1,4 +1,7 @@
-"""Kinds of group 'project.openshift.io' (v1): Project model and validation. Pure.
+"""Kinds of group 'project.openshift.io' (v1): Project and ProjectRequest models and validation. Pure.
+
+A ProjectRequest (what `oc new-project` posts) is never stored: the server turns it into a Project
+with `project_from_request` and answers with that Project, as OpenShift does.
 
 The RunOnceDuration annotation `openshift.io/active-deadline-seconds-override` must be a string
 holding a non-negative integer (seconds).
@@ -14,6 +17,8 @@ from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
 from osdn.errors import FieldError
 
 ACTIVE_DEADLINE_OVERRIDE = v.ACTIVE_DEADLINE_OVERRIDE
+DISPLAY_NAME = "openshift.io/display-name"
+DESCRIPTION = "openshift.io/description"
 _DIGITS = re.compile(r"^[0-9]+$")
 
 
@@ -31,6 +36,26 @@ class Project(TypedObject):
         return int(value) if value is not None and _DIGITS.match(value) else None
 
 
+class ProjectRequest(TypedObject):
+    displayName: str | None = None
+    description: str | None = None
+
+
+def project_from_request(request: Obj) -> Obj:
+    """The Project a ProjectRequest asks for: its name, and display name and description as annotations."""
+    meta = request.get("metadata") or {}
+    annotations = {**(meta.get("annotations") or {})}
+    for field, key in (("displayName", DISPLAY_NAME), ("description", DESCRIPTION)):
+        if request.get(field):
+            annotations[key] = request[field]
+    return {"apiVersion": "project.openshift.io/v1", "kind": "Project",
+            "metadata": {**meta, "annotations": annotations}}
+
+
+def validate_project_request(obj: Obj, old: Obj | None) -> list[FieldError]:
+    return parse_strict(ProjectRequest, obj)[1]
+
+
 def validate_project(obj: Obj, old: Obj | None) -> list[FieldError]:
     project, errs = parse_strict(Project, obj)
     if project is None:
@@ -38,4 +63,5 @@ def validate_project(obj: Obj, old: Obj | None) -> list[FieldError]:
     return errs + v.validate_deadline_override(project.metadata.annotations)
 
 
-HOOKS: dict[str, Hooks] = {"Project": Hooks(Project, None, validate_project)}
+HOOKS: dict[str, Hooks] = {"Project": Hooks(Project, None, validate_project),
+                           "ProjectRequest": Hooks(ProjectRequest, None, validate_project_request)}
