@@ -21,8 +21,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError, ObjectRef
-from osdn.store import Callback, Event, Events, Key, Obj, StoreError
+from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
+from osdn.store import Callback, Event, Events, Key, Obj, StoreError, decode, dump, object_ref
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +35,6 @@ CREATE TABLE IF NOT EXISTS events (
   rv INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,
   resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL);
 """
-
-
-def _dump(obj: Obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _decode(raw: bytes) -> Obj:
-    """A stored object; ValueError if the row is not JSON of an object with metadata."""
-    obj = json.loads(raw)
-    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
-        raise ValueError("not an object with metadata")
-    return obj
-
-
-def _ref(key: Key) -> ObjectRef:
-    """Status.details as kube-apiserver fills it: kind is the plural, group the API group."""
-    plural, _, group = key.resource.partition(".")
-    return ObjectRef(plural, key.name, key.namespace, group)
 
 
 class _Sub:
@@ -100,7 +82,7 @@ class SQLiteStore:
                 "SELECT resource, namespace, name, data FROM objects"):
             raw = data if isinstance(data, bytes) else str(data).encode()
             try:
-                obj = _decode(raw)
+                obj = decode(raw)
             except ValueError as e:
                 self._unreadable(Key(resource, namespace, name), e)
                 continue
@@ -120,10 +102,13 @@ class SQLiteStore:
     def current_rv(self) -> int:
         return self._rv
 
+    def is_empty(self) -> bool:
+        return self._rv == 0
+
     def _entry(self, key: Key) -> tuple[Obj, bytes]:
         entry = self._objects.get(key.resource, {}).get((key.namespace, key.name))
         if entry is None:
-            raise NotFoundError(f"{key.resource} \"{key.name}\" not found", _ref(key))
+            raise NotFoundError(f"{key.resource} \"{key.name}\" not found", object_ref(key))
         return entry
 
     def get(self, key: Key) -> Obj:
@@ -147,7 +132,7 @@ class SQLiteStore:
         rv = self._rv + 1
         new = dict(stored)
         new["metadata"] = {**stored.get("metadata", {}), "resourceVersion": str(rv)}
-        raw = _dump(new)
+        raw = dump(new)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -173,7 +158,7 @@ class SQLiteStore:
         self._notify(Event(kind, key, rv, new, raw))
         self._writes += 1
         if self._writes % 10_000 == 0:
-            self._compact()
+            self.compact()
         return new
 
     def _notify(self, event: Event) -> None:
@@ -185,13 +170,18 @@ class SQLiteStore:
                     log.exception("watch callback failed for %s; cancelling it", event.key)
                     sub.cancel()
 
-    def _compact(self) -> None:
-        self._db.execute("DELETE FROM events WHERE rv <= ?", (self._rv - self.history,))
+    def compact(self) -> int:
+        """Drop events older than the newest `history`; the rv compacted at (0: none)."""
+        with self._lock:
+            rev = self._rv - self.history
+            if rev > 0:
+                self._db.execute("DELETE FROM events WHERE rv <= ?", (rev,))
+            return max(rev, 0)
 
     def create(self, key: Key, obj: Obj) -> Obj:
         with self._lock:
             if (key.namespace, key.name) in self._objects.get(key.resource, {}):
-                raise AlreadyExistsError(f'{key.resource} "{key.name}" already exists', _ref(key))
+                raise AlreadyExistsError(f'{key.resource} "{key.name}" already exists', object_ref(key))
             return self._commit("ADDED", key, obj, obj)
 
     def _check_rv(self, key: Key, current: Obj, expected_rv: int | None) -> None:
@@ -200,7 +190,7 @@ class SQLiteStore:
             raise ConflictError(
                 f'Operation cannot be fulfilled on {key.resource} "{key.name}": the object has been '
                 f"modified (resourceVersion {expected_rv} is stale, current is {have}); please apply your "
-                "changes to the latest version and try again", _ref(key))
+                "changes to the latest version and try again", object_ref(key))
 
     def update(self, key: Key, obj: Obj, expected_rv: int | None = None) -> Obj:
         with self._lock:
