@@ -372,8 +372,10 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
     5. if nothing was removed, compare with a from-scratch plan: nodes holding fewer than half of what
        the fresh plan gives them (rounded up: the reference rounds down, so a node the fresh plan gives
        one IP never counted as empty and the seed's example, two IPs and `egressCIDRs` set on node1
-       and then node2 more than a second apart, stayed on node1) are "empty"; the IPs the fresh plan
-       puts there are unassigned now so that the next round can place them there.
+       and then node2 more than a second apart, stayed on node1), while another node holds at least two
+       more IPs than they do (moving an IP breaks its connections: only for a real gain, so a single IP
+       never bounces between nodes), are "empty"; the IPs the fresh plan puts there are unassigned now
+       so that the next round can place them there.
     """
     plan = _Planner(namespaces, nodes, offline)
     alloc, done = plan.empty()
@@ -383,7 +385,9 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
         return EgressAllocation(alloc, again=True)
     fresh, fresh_done = plan.empty()
     plan.place_new(fresh, fresh_done)
-    starved = [name for name, ips in fresh.items() if len(alloc[name]) < (len(ips) + 1) // 2]
+    most = max((len(ips) for ips in alloc.values()), default=0)
+    starved = [name for name, ips in fresh.items()
+               if len(alloc[name]) < (len(ips) + 1) // 2 and most >= len(alloc[name]) + 2]
     if not starved:
         return EgressAllocation(alloc)
     alloc, done = plan.empty()

@@ -84,3 +84,11 @@ def test_seed_example_is_balanced_even_when_node2_gets_its_cidrs_later() -> None
     again = settle_egress_ips(namespaces, [NodeEgress(n, ip, tuple(later.by_node[n]), ("192.168.1.0/24",))
                                            for n, ip in (("node1", "192.168.1.11"), ("node2", "192.168.1.12"))])
     assert again.changes([NodeEgress(n, "", tuple(later.by_node[n])) for n in later.by_node]) == {}  # stable
+
+
+def test_a_single_ip_never_bounces_back_to_a_returning_node() -> None:
+    namespaces = [NamespaceEgress("p", 11, ("10.0.0.5",))]
+    cidrs = ("10.0.0.0/24",)
+    nodes = [NodeEgress("node1", "192.168.0.1", (), cidrs), NodeEgress("node2", "192.168.0.2", ("10.0.0.5",), cidrs),
+             NodeEgress("node3", "192.168.0.3", (), cidrs)]
+    assert settle_egress_ips(namespaces, nodes).changes(nodes) == {}  # node1 (first by name) is back: no move
