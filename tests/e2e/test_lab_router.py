@@ -269,3 +269,14 @@ def test_a_configuration_haproxy_refuses_never_goes_live(lab: Lab, outside: str,
     route(lab, "shop", "after", "after.example.com", "web")
     assert "shop/web" in served(outside, "http://after.example.com/", "after.example.com", "200").stdout
     lab.client.delete("Route", "badcert", "shop")
+
+
+def test_ingress_is_served_as_routes(lab: Lab, outside: str, shop: dict[str, Path]) -> None:
+    lab.client.create({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop-ing"},
+                       "spec": {"tls": [{"hosts": ["ing.example.com"]}],
+                                "rules": [{"host": "ing.example.com", "http": {"paths": [
+                                    {"path": "/", "pathType": "Prefix",
+                                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}, "shop")
+    done = served(outside, "https://ing.example.com/", "ing.example.com", "200", "-k")
+    assert "shop/web" in done.stdout
+    assert "302" in status_line(curl(outside, "http://ing.example.com/", "ing.example.com"))  # TLS host: Redirect
