@@ -1,4 +1,5 @@
-"""Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) decoded to JSON objects.
+"""Kubernetes protobuf bodies (`application/vnd.kubernetes.protobuf`): requests decoded to JSON objects,
+responses (objects, lists, Status, watch frames) encoded from them, both driven by one table.
 
 Pure. A body is the magic `k8s\\x00` then a runtime.Unknown message (typeMeta, raw, contentEncoding,
 contentType) whose `raw` is the object's message. The messages are described by `MESSAGES`, a compact
@@ -6,11 +7,13 @@ table transcribed by hand from upstream's generated.proto (k8s.io/api core/v1, a
 networking/v1; apimachinery meta/v1, runtime, intstr, resource) for the kinds kubectl's imperative
 commands and client-go controllers send. Each entry is `NUMBER jsonName TYPE`: `s` string, `i` int32/
 int64, `b` bool, `y` bytes (base64 in JSON), `d` double, `T` meta Time, `Q` Quantity, `I` IntOrString,
-`J` raw JSON (FieldsV1, RawExtension), `-` dropped (the status of a kind: the server owns it), a message name, `{X` a map to X, `*X` a repeated X, `^Message`
-an embedded struct (inlined in JSON), `!` keeps a zero value (a Go pointer field).
+`J` raw JSON (FieldsV1, RawExtension), a message name, `{X` a map to X, `*X` a repeated X, `^Message`
+an embedded struct (inlined in JSON); a Go pointer field ends in `?` (written only when set), or in `!`
+when its zero value is kept in JSON (`replicas: 0`).
 Go writes every non-pointer field, so zero values ("", 0, false, empty messages) are dropped, as
 JSON's omitempty would. A non-empty field the table lacks, or a kind it lacks, is refused with 415
-(the client can send JSON); nothing is silently lost.
+(the client can send JSON); nothing is silently lost. Encoding refuses the same with 406 (the
+server then answers JSON when the client accepts it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.api import timestamps
-from osdn.errors import BadRequestError, UnsupportedMediaTypeError
+from osdn.errors import BadRequestError, NotAcceptableError, UnsupportedMediaTypeError
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -34,61 +37,74 @@ MESSAGES: dict[str, str] = {
     "NamespaceStatus": "1 phase s; 2 conditions *NamespaceCondition",
     "NamespaceCondition": "1 type s; 2 status s; 4 lastTransitionTime T; 5 reason s; 6 message s",
     "ConfigMap": "1 metadata ObjectMeta; 4 immutable b!; 2 data {s; 3 binaryData {y",
-    "Service": "1 metadata ObjectMeta; 2 spec ServiceSpec; 3 status -",
-    "ServiceSpec": "1 ports *ServicePort; 2 selector {s; 3 clusterIP s; 18 clusterIPs *s; 4 type s; 5 externalIPs *s; 7 sessionAffinity s; 8 loadBalancerIP s; 9 loadBalancerSourceRanges *s; 10 externalName s; 11 externalTrafficPolicy s; 12 healthCheckNodePort i; 13 publishNotReadyAddresses b; 19 ipFamilies *s; 17 ipFamilyPolicy s; 20 allocateLoadBalancerNodePorts b; 21 loadBalancerClass s; 22 internalTrafficPolicy s; 23 trafficDistribution s",
-    "ServicePort": "1 name s; 2 protocol s; 6 appProtocol s; 3 port i; 4 targetPort I; 5 nodePort i",
-    "Pod": "1 metadata ObjectMeta; 2 spec PodSpec; 3 status -",
-    "PodSpec": "1 volumes *Volume; 20 initContainers *Container; 2 containers *Container; 3 restartPolicy s; 4 terminationGracePeriodSeconds i!; 5 activeDeadlineSeconds i; 6 dnsPolicy s; 7 nodeSelector {s; 8 serviceAccountName s; 9 serviceAccount s; 21 automountServiceAccountToken b!; 10 nodeName s; 11 hostNetwork b; 12 hostPID b; 13 hostIPC b; 27 shareProcessNamespace b; 15 imagePullSecrets *LocalObjectReference; 16 hostname s; 17 subdomain s; 19 schedulerName s; 22 tolerations *Toleration; 24 priorityClassName s; 25 priority i; 29 runtimeClassName s; 30 enableServiceLinks b!; 31 preemptionPolicy s; 32 overhead {Q; 35 setHostnameAsFQDN b; 37 hostUsers b; 40 resources ResourceRequirements; 41 hostnameOverride s",
-    "Container": "1 name s; 2 image s; 3 command *s; 4 args *s; 5 workingDir s; 6 ports *ContainerPort; 19 envFrom *EnvFromSource; 7 env *EnvVar; 8 resources ResourceRequirements; 24 restartPolicy s; 9 volumeMounts *VolumeMount; 13 terminationMessagePath s; 20 terminationMessagePolicy s; 14 imagePullPolicy s; 16 stdin b; 17 stdinOnce b; 18 tty b",
+    "Service": "1 metadata ObjectMeta; 2 spec ServiceSpec; 3 status ServiceStatus",
+    "ServiceStatus": "1 loadBalancer LoadBalancerStatus; 2 conditions *Condition",
+    "LoadBalancerStatus": "1 ingress *LoadBalancerIngress",
+    "LoadBalancerIngress": "1 ip s; 2 hostname s; 3 ipMode s?; 4 ports *PortStatus",
+    "PortStatus": "1 port i; 2 protocol s; 3 error s?",
+    "ServiceSpec": "1 ports *ServicePort; 2 selector {s; 3 clusterIP s; 18 clusterIPs *s; 4 type s; 5 externalIPs *s; 7 sessionAffinity s; 8 loadBalancerIP s; 9 loadBalancerSourceRanges *s; 10 externalName s; 11 externalTrafficPolicy s; 12 healthCheckNodePort i; 13 publishNotReadyAddresses b; 19 ipFamilies *s; 17 ipFamilyPolicy s?; 20 allocateLoadBalancerNodePorts b?; 21 loadBalancerClass s?; 22 internalTrafficPolicy s?; 23 trafficDistribution s?",
+    "ServicePort": "1 name s; 2 protocol s; 6 appProtocol s?; 3 port i; 4 targetPort I; 5 nodePort i",
+    "Pod": "1 metadata ObjectMeta; 2 spec PodSpec; 3 status PodStatus",
+    "PodStatus": "17 observedGeneration i; 1 phase s; 2 conditions *PodCondition; 3 message s; 4 reason s; 11 nominatedNodeName s; 5 hostIP s; 16 hostIPs *HostIP; 6 podIP s; 12 podIPs *PodIP; 7 startTime T?; 9 qosClass s",
+    "PodCondition": "1 type s; 7 observedGeneration i; 2 status s; 3 lastProbeTime T; 4 lastTransitionTime T; 5 reason s; 6 message s",
+    "PodIP": "1 ip s",
+    "HostIP": "1 ip s",
+    "PodSpec": "1 volumes *Volume; 20 initContainers *Container; 2 containers *Container; 3 restartPolicy s; 4 terminationGracePeriodSeconds i!; 5 activeDeadlineSeconds i?; 6 dnsPolicy s; 7 nodeSelector {s; 8 serviceAccountName s; 9 serviceAccount s; 21 automountServiceAccountToken b!; 10 nodeName s; 11 hostNetwork b; 12 hostPID b; 13 hostIPC b; 27 shareProcessNamespace b?; 15 imagePullSecrets *LocalObjectReference; 16 hostname s; 17 subdomain s; 19 schedulerName s; 22 tolerations *Toleration; 24 priorityClassName s; 25 priority i?; 29 runtimeClassName s?; 30 enableServiceLinks b!; 31 preemptionPolicy s?; 32 overhead {Q; 35 setHostnameAsFQDN b?; 37 hostUsers b?; 40 resources ResourceRequirements?; 41 hostnameOverride s?",
+    "Container": "1 name s; 2 image s; 3 command *s; 4 args *s; 5 workingDir s; 6 ports *ContainerPort; 19 envFrom *EnvFromSource; 7 env *EnvVar; 8 resources ResourceRequirements; 24 restartPolicy s?; 9 volumeMounts *VolumeMount; 13 terminationMessagePath s; 20 terminationMessagePolicy s; 14 imagePullPolicy s; 16 stdin b; 17 stdinOnce b; 18 tty b",
     "ContainerPort": "1 name s; 2 hostPort i; 3 containerPort i; 4 protocol s; 5 hostIP s",
-    "EnvVar": "1 name s; 2 value s; 3 valueFrom EnvVarSource",
-    "EnvVarSource": "1 fieldRef ObjectFieldSelector; 3 configMapKeyRef ConfigMapKeySelector; 4 secretKeyRef SecretKeySelector",
-    "EnvFromSource": "1 prefix s; 2 configMapRef ConfigMapEnvSource; 3 secretRef SecretEnvSource",
+    "EnvVar": "1 name s; 2 value s; 3 valueFrom EnvVarSource?",
+    "EnvVarSource": "1 fieldRef ObjectFieldSelector?; 3 configMapKeyRef ConfigMapKeySelector?; 4 secretKeyRef SecretKeySelector?",
+    "EnvFromSource": "1 prefix s; 2 configMapRef ConfigMapEnvSource?; 3 secretRef SecretEnvSource?",
     "ConfigMapEnvSource": "1 localObjectReference ^LocalObjectReference; 2 optional b!",
     "SecretEnvSource": "1 localObjectReference ^LocalObjectReference; 2 optional b!",
     "ConfigMapKeySelector": "1 localObjectReference ^LocalObjectReference; 2 key s; 3 optional b!",
     "SecretKeySelector": "1 localObjectReference ^LocalObjectReference; 2 key s; 3 optional b!",
     "ObjectFieldSelector": "1 apiVersion s; 2 fieldPath s",
     "ResourceRequirements": "1 limits {Q; 2 requests {Q",
-    "VolumeMount": "1 name s; 2 readOnly b; 7 recursiveReadOnly s; 3 mountPath s; 4 subPath s; 5 mountPropagation s; 6 subPathExpr s; 8 bindMountOptions *s",
+    "VolumeMount": "1 name s; 2 readOnly b; 7 recursiveReadOnly s?; 3 mountPath s; 4 subPath s; 5 mountPropagation s?; 6 subPathExpr s; 8 bindMountOptions *s",
     "Volume": "1 name s; 2 volumeSource ^VolumeSource",
-    "VolumeSource": "1 hostPath HostPathVolumeSource; 2 emptyDir EmptyDirVolumeSource; 6 secret SecretVolumeSource; 10 persistentVolumeClaim PersistentVolumeClaimVolumeSource; 19 configMap ConfigMapVolumeSource",
-    "ConfigMapVolumeSource": "1 localObjectReference ^LocalObjectReference; 2 items *KeyToPath; 3 defaultMode i; 4 optional b!; 5 defaultUser i",
-    "SecretVolumeSource": "1 secretName s; 2 items *KeyToPath; 3 defaultMode i; 4 optional b!; 5 defaultUser i",
-    "EmptyDirVolumeSource": "1 medium s; 2 sizeLimit Q; 3 mode i",
-    "HostPathVolumeSource": "1 path s; 2 type s",
+    "VolumeSource": "1 hostPath HostPathVolumeSource?; 2 emptyDir EmptyDirVolumeSource?; 6 secret SecretVolumeSource?; 10 persistentVolumeClaim PersistentVolumeClaimVolumeSource?; 19 configMap ConfigMapVolumeSource?",
+    "ConfigMapVolumeSource": "1 localObjectReference ^LocalObjectReference; 2 items *KeyToPath; 3 defaultMode i?; 4 optional b!; 5 defaultUser i?",
+    "SecretVolumeSource": "1 secretName s; 2 items *KeyToPath; 3 defaultMode i?; 4 optional b!; 5 defaultUser i?",
+    "EmptyDirVolumeSource": "1 medium s; 2 sizeLimit Q?; 3 mode i?",
+    "HostPathVolumeSource": "1 path s; 2 type s?",
     "PersistentVolumeClaimVolumeSource": "1 claimName s; 2 readOnly b",
-    "KeyToPath": "1 key s; 2 path s; 3 mode i; 4 user i",
+    "KeyToPath": "1 key s; 2 path s; 3 mode i?; 4 user i?",
     "LocalObjectReference": "1 name s",
-    "Toleration": "1 key s; 2 operator s; 3 value s; 4 effect s; 5 tolerationSeconds i",
+    "Toleration": "1 key s; 2 operator s; 3 value s; 4 effect s; 5 tolerationSeconds i?",
     "PodTemplateSpec": "1 metadata ObjectMeta; 2 spec PodSpec",
-    "Deployment": "1 metadata ObjectMeta; 2 spec DeploymentSpec; 3 status -",
-    "DeploymentSpec": "1 replicas i!; 2 selector LabelSelector; 3 template PodTemplateSpec; 4 strategy DeploymentStrategy; 5 minReadySeconds i; 6 revisionHistoryLimit i!; 7 paused b; 9 progressDeadlineSeconds i!",
-    "DeploymentStrategy": "1 type s; 2 rollingUpdate RollingUpdateDeployment",
-    "RollingUpdateDeployment": "1 maxUnavailable I; 2 maxSurge I",
-    "ReplicationController": "1 metadata ObjectMeta; 2 spec ReplicationControllerSpec; 3 status -",
-    "ReplicationControllerSpec": "1 replicas i!; 4 minReadySeconds i; 2 selector {s; 3 template PodTemplateSpec",
+    "Deployment": "1 metadata ObjectMeta; 2 spec DeploymentSpec; 3 status DeploymentStatus",
+    "DeploymentStatus": "1 observedGeneration i; 2 replicas i; 3 updatedReplicas i; 7 readyReplicas i; 4 availableReplicas i; 5 unavailableReplicas i; 9 terminatingReplicas i?; 6 conditions *DeploymentCondition; 8 collisionCount i?",
+    "DeploymentCondition": "1 type s; 2 status s; 6 lastUpdateTime T; 7 lastTransitionTime T; 4 reason s; 5 message s",
+    "DeploymentSpec": "1 replicas i!; 2 selector LabelSelector?; 3 template PodTemplateSpec; 4 strategy DeploymentStrategy; 5 minReadySeconds i; 6 revisionHistoryLimit i!; 7 paused b; 9 progressDeadlineSeconds i!",
+    "DeploymentStrategy": "1 type s; 2 rollingUpdate RollingUpdateDeployment?",
+    "RollingUpdateDeployment": "1 maxUnavailable I?; 2 maxSurge I?",
+    "ReplicationController": "1 metadata ObjectMeta; 2 spec ReplicationControllerSpec; 3 status ReplicationControllerStatus",
+    "ReplicationControllerStatus": "1 replicas i; 2 fullyLabeledReplicas i; 4 readyReplicas i; 5 availableReplicas i; 3 observedGeneration i; 6 conditions *ReplicationControllerCondition",
+    "ReplicationControllerCondition": "1 type s; 2 status s; 3 lastTransitionTime T; 4 reason s; 5 message s",
+    "ReplicationControllerSpec": "1 replicas i!; 4 minReadySeconds i; 2 selector {s; 3 template PodTemplateSpec?",
     "NetworkPolicy": "1 metadata ObjectMeta; 2 spec NetworkPolicySpec",
     "NetworkPolicySpec": "1 podSelector LabelSelector; 2 ingress *NetworkPolicyIngressRule; 3 egress *NetworkPolicyEgressRule; 4 policyTypes *s",
     "NetworkPolicyIngressRule": "1 ports *NetworkPolicyPort; 2 from *NetworkPolicyPeer",
     "NetworkPolicyEgressRule": "1 ports *NetworkPolicyPort; 2 to *NetworkPolicyPeer",
-    "NetworkPolicyPeer": "1 podSelector LabelSelector; 2 namespaceSelector LabelSelector; 3 ipBlock IPBlock",
-    "NetworkPolicyPort": "1 protocol s; 2 port I; 3 endPort i!",
+    "NetworkPolicyPeer": "1 podSelector LabelSelector?; 2 namespaceSelector LabelSelector?; 3 ipBlock IPBlock?",
+    "NetworkPolicyPort": "1 protocol s?; 2 port I?; 3 endPort i!",
     "IPBlock": "1 cidr s; 2 except *s",
     "Endpoints": "1 metadata ObjectMeta; 2 subsets *EndpointSubset",
     "EndpointSubset": "1 addresses *EndpointAddress; 2 notReadyAddresses *EndpointAddress; 3 ports *EndpointPort",
-    "EndpointAddress": "1 ip s; 3 hostname s; 4 nodeName s; 2 targetRef ObjectReference",
-    "EndpointPort": "1 name s; 2 port i; 3 protocol s; 4 appProtocol s",
+    "EndpointAddress": "1 ip s; 3 hostname s; 4 nodeName s?; 2 targetRef ObjectReference?",
+    "EndpointPort": "1 name s; 2 port i; 3 protocol s; 4 appProtocol s?",
     "ObjectReference": "1 kind s; 2 namespace s; 3 name s; 4 uid s; 5 apiVersion s; 6 resourceVersion s; 7 fieldPath s",
-    "ObjectMeta": "1 name s; 2 generateName s; 3 namespace s; 4 selfLink s; 5 uid s; 6 resourceVersion s; 7 generation i; 8 creationTimestamp T; 9 deletionTimestamp T; 10 deletionGracePeriodSeconds i; 11 labels {s; 12 annotations {s; 13 ownerReferences *OwnerReference; 14 finalizers *s; 17 managedFields *ManagedFieldsEntry",
-    "OwnerReference": "5 apiVersion s; 1 kind s; 3 name s; 4 uid s; 6 controller b; 7 blockOwnerDeletion b",
-    "ManagedFieldsEntry": "1 manager s; 2 operation s; 3 apiVersion s; 4 time T; 6 fieldsType s; 7 fieldsV1 J; 8 subresource s",
+    "ObjectMeta": "1 name s; 2 generateName s; 3 namespace s; 4 selfLink s; 5 uid s; 6 resourceVersion s; 7 generation i; 8 creationTimestamp T; 9 deletionTimestamp T?; 10 deletionGracePeriodSeconds i?; 11 labels {s; 12 annotations {s; 13 ownerReferences *OwnerReference; 14 finalizers *s; 17 managedFields *ManagedFieldsEntry",
+    "OwnerReference": "5 apiVersion s; 1 kind s; 3 name s; 4 uid s; 6 controller b?; 7 blockOwnerDeletion b?",
+    "ManagedFieldsEntry": "1 manager s; 2 operation s; 3 apiVersion s; 4 time T?; 6 fieldsType s; 7 fieldsV1 J?; 8 subresource s",
     "LabelSelector": "1 matchLabels {s; 2 matchExpressions *LabelSelectorRequirement",
     "LabelSelectorRequirement": "1 key s; 2 operator s; 3 values *s",
-    "Status": "1 metadata ListMeta; 2 status s; 3 message s; 4 reason s; 5 details StatusDetails; 6 code i",
+    "Status": "1 metadata ListMeta; 2 status s; 3 message s; 4 reason s; 5 details StatusDetails?; 6 code i",
     "StatusDetails": "1 name s; 2 group s; 3 kind s; 6 uid s; 4 causes *StatusCause; 5 retryAfterSeconds i",
     "StatusCause": "1 reason s; 2 message s; 3 field s",
-    "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i",
+    "Condition": "1 type s; 2 status s; 3 observedGeneration i; 4 lastTransitionTime T; 5 reason s; 6 message s",
+    "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i?",
 }
 
 # The kinds a protobuf body may carry: (apiVersion, kind) -> message.
@@ -107,17 +123,18 @@ class FieldDef:
     map: bool = False
     inline: bool = False
     keep_zero: bool = False
+    pointer: bool = False
 
 
 def _parse(spec: str) -> dict[int, FieldDef]:
     fields = {}
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         num, name, code = part.split()
-        keep = code.endswith("!")
-        code = code.rstrip("!")
+        keep, pointer = code.endswith("!"), code[-1] in "!?"
+        code = code.rstrip("!?")
         fields[int(num)] = FieldDef(name, code.lstrip("*{^"), code.startswith("*"), code.startswith("{"),
-                                    code.startswith("^"), keep)
-    return fields
+                                    code.startswith("^"), keep, pointer)
+    return dict(sorted(fields.items()))   # field-number order: the order Go's marshaller writes
 
 
 SCHEMA: dict[str, dict[int, FieldDef]] = {name: _parse(spec) for name, spec in MESSAGES.items()}
@@ -214,8 +231,6 @@ def decode_message(data: bytes, message: str) -> Obj:
                 continue   # a zero value of a field osdn does not know: nothing is lost
             raise UnsupportedMediaTypeError(f"protobuf body: field {number} of {message} is not supported by osdn "
                                             f"over protobuf; send the object as JSON")
-        if fd.type == "-":
-            continue
         item = _value(fd, wire, value, f"{message}.{fd.name}")
         if fd.inline:
             out.update(item)
@@ -249,8 +264,9 @@ def _typed(kind: str, wire: int, value: Any, where: str) -> Any:
     return _scalar(kind, wire, value, where)
 
 
-def decode_object(body: bytes) -> Obj:
-    """A request body: the object inside the `k8s\\x00` + runtime.Unknown envelope, as JSON."""
+def decode_object(body: bytes, kinds: dict[tuple[str, str], str] = KINDS) -> Obj:
+    """A request body: the object inside the `k8s\\x00` + runtime.Unknown envelope, as JSON; `kinds`
+    are those accepted (`ENCODABLE` reads what `encode_object` writes: also lists and Status)."""
     if not body.startswith(MAGIC):
         raise BadRequestError('protobuf body: it does not start with the magic "k8s\\x00"')
     unknown = {n: v for n, _, v in _fields(body[len(MAGIC):])}
@@ -259,8 +275,194 @@ def decode_object(body: bytes) -> Obj:
     if unknown.get(3):
         raise UnsupportedMediaTypeError(f"protobuf body: content encoding {bytes(unknown[3]).decode()!r} "
                                         "is not supported")
-    message = KINDS.get((api_version, kind))
+    message = kinds.get((api_version, kind))
     if message is None:
         raise UnsupportedMediaTypeError(f'protobuf body: kind "{kind}" of "{api_version}" is not supported '
                                         "over protobuf by osdn; send it as JSON")
     return {"apiVersion": api_version, "kind": kind, **decode_message(bytes(unknown.get(2, b"")), message)}
+
+
+# ---- encoding ---------------------------------------------------------------------------------
+# Go's generated marshaller writes every non-pointer field, zero or not, and a pointer field only when
+# it is set; fields go out in field-number order and map entries sorted by key. The encoder does the
+# same, so encode(decode(b)) == b for what client-go sends, and decode(encode(o)) == o for an object
+# in its JSON form (whose zero values of non-pointer fields are absent, as omitempty writes them).
+_LISTS = {(v, k + "List"): m + "List" for (v, k), m in KINDS.items()}
+ENCODABLE: dict[tuple[str, str], str] = {**KINDS, **_LISTS, ("v1", "Status"): "Status"}
+SCHEMA.update({m: _parse(f"1 metadata ListMeta; 2 items *{m[:-4]}") for m in _LISTS.values()})
+_TOP_LEVEL = set(ENCODABLE.values())
+
+
+def _refuse(where: str, why: str) -> NotAcceptableError:
+    return NotAcceptableError(f"{where}: {why}; osdn cannot answer it as {MEDIA_TYPE}, ask for application/json")
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    value &= (1 << 64) - 1
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _put_bytes(out: bytearray, number: int, data: bytes) -> None:
+    _put_varint(out, number << 3 | 2)
+    _put_varint(out, len(data))
+    out += data
+
+
+def _int(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not -(1 << 63) <= value < 1 << 63:
+        raise _refuse(where, f"{value!r} is not a 64-bit integer")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _refuse(where, f"{value!r} is not a string")
+    return value
+
+
+def _encode_time(value: Any, where: str) -> bytes:
+    if value is None:
+        return b""                       # Go's zero Time has no fields
+    seconds = timestamps.parse(value)
+    if seconds is None:
+        raise _refuse(where, f"{value!r} is not an RFC 3339 time")
+    whole = int(seconds // 1)
+    out = bytearray(b"\x08")
+    _put_varint(out, whole)
+    out.append(0x10)
+    _put_varint(out, round((seconds - whole) * 1e9))
+    return bytes(out)
+
+
+def _encode_int_or_string(value: Any, where: str) -> bytes:
+    out = bytearray()
+    if isinstance(value, str):
+        out += b"\x08\x01\x10\x00"
+        _put_bytes(out, 3, value.encode())
+        return bytes(out)
+    out += b"\x08\x00\x10"
+    _put_varint(out, _int(value if value is not None else 0, where))
+    return bytes(out + b"\x1a\x00")
+
+
+def _encode_scalar(out: bytearray, number: int, kind: str, value: Any, where: str) -> None:
+    """One field of a scalar or special type; `value` None is its zero value."""
+    if kind in ("i", "b"):
+        if kind == "b" and not isinstance(value if value is not None else False, bool):
+            raise _refuse(where, f"{value!r} is not a boolean")
+        _put_varint(out, number << 3)
+        _put_varint(out, int(bool(value)) if kind == "b" else _int(value or 0, where))
+    elif kind == "d":
+        if not isinstance(value if value is not None else 0.0, (int, float)) or isinstance(value, bool):
+            raise _refuse(where, f"{value!r} is not a number")
+        _put_varint(out, number << 3 | 1)
+        out += struct.pack("<d", float(value or 0.0))
+    else:
+        _put_bytes(out, number, _scalar_bytes(kind, value, where))
+
+
+def _scalar_bytes(kind: str, value: Any, where: str) -> bytes:
+    if kind == "s":
+        return _str(value or "", where).encode()
+    if kind == "y":
+        try:
+            return base64.b64decode(_str(value or "", where), validate=True)
+        except ValueError:
+            raise _refuse(where, "is not base64") from None
+    if kind == "J":
+        raw = b"" if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return b"\x0a" + _len_prefixed(raw) if raw else b""
+    if kind == "T":
+        return _encode_time(value, where)
+    if kind == "Q":
+        return b"\x0a" + _len_prefixed(_str(value or "0", where).encode())
+    return _encode_int_or_string(value, where)
+
+
+def _len_prefixed(data: bytes) -> bytes:
+    out = bytearray()
+    _put_varint(out, len(data))
+    return bytes(out + data)
+
+
+def _encode_one(out: bytearray, number: int, kind: str, value: Any, where: str) -> None:
+    if kind in SCHEMA:
+        if value is not None and not isinstance(value, dict):
+            raise _refuse(where, f"{value!r} is not an object")
+        _put_bytes(out, number, encode_message(value or {}, kind, where))
+    else:
+        _encode_scalar(out, number, kind, value, where)
+
+
+def _encode_field(out: bytearray, number: int, fd: FieldDef, obj: Obj, where: str) -> None:
+    value = obj.get(fd.name)
+    if fd.inline:
+        _put_bytes(out, number, encode_message(obj, fd.type, where, strict=False))
+    elif fd.map:
+        entries = value if value is not None else {}
+        if not isinstance(entries, dict):
+            raise _refuse(where, f"{value!r} is not a map")
+        for key in sorted(entries):
+            entry = bytearray()
+            _put_bytes(entry, 1, _str(key, where).encode())
+            _encode_one(entry, 2, fd.type, entries[key], f"{where}[{key}]")
+            _put_bytes(out, number, bytes(entry))
+    elif fd.repeated:
+        if not isinstance(value if value is not None else [], list):
+            raise _refuse(where, f"{value!r} is not a list")
+        for i, item in enumerate(value or []):
+            _encode_one(out, number, fd.type, item, f"{where}[{i}]")
+    elif value is not None or not fd.pointer:
+        _encode_one(out, number, fd.type, value, where)
+
+
+def _names(message: str) -> set[str]:
+    """The JSON names a message reads, with those of its inlined structs."""
+    out = set()
+    for fd in SCHEMA[message].values():
+        out |= _names(fd.type) if fd.inline else {fd.name}
+    return out
+
+
+def encode_message(obj: Obj, message: str, where: str = "", strict: bool = True) -> bytes:
+    """`obj` (JSON form) as a `message` of the table; a field the table lacks is a 406 naming it."""
+    if strict:
+        skip = {"apiVersion", "kind"} if message in _TOP_LEVEL else set()
+        unknown = sorted(set(obj) - _names(message) - skip)
+        if unknown:
+            raise _refuse(f"{where}.{unknown[0]}".lstrip("."), f"field {unknown[0]!r} of {message} is not in "
+                          "osdn's protobuf table")
+    out = bytearray()
+    for number, fd in SCHEMA[message].items():
+        _encode_field(out, number, fd, obj, f"{where}.{fd.name}".lstrip("."))
+    return bytes(out)
+
+
+def encode_object(obj: Obj) -> bytes:
+    """A response body: `k8s\\x00` + runtime.Unknown{typeMeta, raw, contentEncoding "", contentType ""}."""
+    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    message = ENCODABLE.get((api_version, kind))
+    if message is None:
+        raise _refuse(f'kind "{kind}" of "{api_version}"', "not in osdn's protobuf table")
+    type_meta = bytearray()
+    _put_bytes(type_meta, 1, str(api_version).encode())
+    _put_bytes(type_meta, 2, str(kind).encode())
+    unknown = bytearray()
+    _put_bytes(unknown, 1, bytes(type_meta))
+    _put_bytes(unknown, 2, encode_message(obj, message))
+    return MAGIC + bytes(unknown) + b"\x1a\x00\x22\x00"
+
+
+def encode_watch_event(event_type: str, obj: Obj) -> bytes:
+    """One frame of a protobuf watch stream, as kube-apiserver writes it: a 4-byte big-endian length,
+    then a bare meta/v1 WatchEvent{type, object: RawExtension{raw: the object's envelope}} (the stream
+    serializer adds no envelope of its own)."""
+    event = bytearray()
+    _put_bytes(event, 1, event_type.encode())
+    raw = bytearray()
+    _put_bytes(raw, 1, encode_object(obj))
+    _put_bytes(event, 2, bytes(raw))
+    return struct.pack(">I", len(event)) + bytes(event)

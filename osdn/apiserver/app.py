@@ -25,11 +25,11 @@ from osdn.api import fieldlabels, labels, objects
 from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, for_path
-from osdn.apiserver import bodies, discovery, reads
+from osdn.apiserver import bodies, discovery, negotiate, reads
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.fieldmanager import force_of, manager_of
 from osdn.apiserver.impersonation import impersonated
-from osdn.apiserver.paging import Pager, initial_events_end, parse_bool, watch_list
+from osdn.apiserver.paging import Pager, parse_bool, watch_list
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources, key_of
 from osdn.apiserver.reviews import review_routes
@@ -122,6 +122,10 @@ class Api:
     def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
                 warnings: list[str] | None = None) -> Response:
         items = bodies.warnings_of(request) + (warnings or [])
+        if negotiate.wants_protobuf(request):
+            data = obj if obj is not None else json.loads(raw or b"null")
+            if (pb := negotiate.protobuf_response(request, data, status)) is not None:
+                return _with_warnings(pb, items)
         if "yaml" in request.headers.get("accept", ""):
             data = obj if obj is not None else json.loads(raw or b"null")
             return _with_warnings(Response(yaml.safe_dump(data, sort_keys=False), status, None, "application/yaml"),
@@ -139,7 +143,7 @@ class Api:
             return response
         except OsdnError as e:
             code = e.code
-            return JSONResponse(e.to_status(), e.code)
+            return negotiate.error_response(request, e) or JSONResponse(e.to_status(), e.code)
         except Exception as e:  # an unexpected bug must still answer with a Status
             log.exception("internal error on %s %s", request.method, request.url.path)
             code = 500
@@ -277,7 +281,7 @@ class Api:
             initial = [line_of("ADDED", o, raw) for o, raw in items
                        if sel.matches(o["metadata"].get("labels")) and labels.match_fields(o, fields)]
             if send_initial:
-                initial.append(initial_events_end(t.info, since))
+                initial.append(reads.initial_events_end(request, t.info, since))
             backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
         else:
             try:
@@ -312,7 +316,7 @@ class Api:
             finally:
                 sub.cancel()
 
-        return StreamingResponse(stream(), media_type="application/json")
+        return StreamingResponse(stream(), media_type=reads.watch_media_type(request, t.info))
 
 
 def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,

@@ -16,11 +16,13 @@ import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
+from osdn.api import protobuf
 from osdn.api.registry import KindInfo
-from osdn.apiserver import tables
+from osdn.apiserver import negotiate, paging, tables
 from osdn.apiserver.auth import User
 from osdn.apiserver.paging import Page, Pager, check_resource_version_match
 from osdn.apiserver.resources import Resources
+from osdn.errors import NotAcceptableError
 
 Obj = dict[str, Any]
 
@@ -63,6 +65,11 @@ def list_response(request: Request, info: KindInfo, page: Page, headers: dict[st
     if tables.wants_table(request):
         items = [json.loads(r) for r in page.raws]
         return _json(tables.table(info, items, str(page.rv), _include(request), _now(), meta), headers)
+    if negotiate.wants_protobuf(request):
+        listed = {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta,
+                  "items": [json.loads(r) for r in page.raws]}
+        if (pb := negotiate.protobuf_response(request, listed, 200, headers)) is not None:
+            return pb
     head = json.dumps({"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta})[:-1]
     body = (head + ',"items":[').encode() + b",".join(page.raws) + b"]}"
     if "yaml" in request.headers.get("accept", ""):
@@ -95,6 +102,8 @@ def _json(obj: Obj, headers: dict[str, str]) -> Response:
 def watch_line(request: Request, info: KindInfo) -> Callable[[str, Obj, bytes], bytes]:
     """How a watch event is written: the stored bytes, or (when the client asked for a Table, as
     `kubectl get -w` does) a one-row Table per event."""
+    if _protobuf_watch(request, info):
+        return lambda kind, obj, raw: _protobuf_event(kind, obj)
     if not tables.wants_table(request):
         return lambda kind, obj, raw: b'{"type":"' + kind.encode() + b'","object":' + raw + b"}\n"
     include = _include(request)
@@ -104,3 +113,35 @@ def watch_line(request: Request, info: KindInfo) -> Callable[[str, Obj, bytes], 
         table = tables.table(info, [obj], rv, include, _now())
         return json.dumps({"type": kind, "object": table}, separators=(",", ":")).encode() + b"\n"
     return as_table
+
+
+def _protobuf_watch(request: Request, info: KindInfo) -> bool:
+    """True when the watch is written as protobuf frames: the client prefers protobuf and the kind is
+    in the table (else JSON lines when the Accept allows JSON, 406 when it names protobuf only)."""
+    if tables.wants_table(request) or not negotiate.wants_protobuf(request):
+        return False
+    if (info.api_version, info.kind) in protobuf.KINDS:
+        return True
+    if negotiate.accepts_other(request):
+        return False
+    raise NotAcceptableError(f'kind "{info.kind}" of "{info.api_version}" is not served as {protobuf.MEDIA_TYPE} '
+                             "by osdn; ask for application/json")
+
+
+def _protobuf_event(kind: str, obj: Obj) -> bytes:
+    """One frame; an object the table cannot carry ends the watch with an ERROR event naming the field
+    (the client lists again, as JSON when it accepts JSON)."""
+    try:
+        return protobuf.encode_watch_event(kind, obj)
+    except NotAcceptableError as e:
+        return protobuf.encode_watch_event("ERROR", e.to_status())
+
+
+def watch_media_type(request: Request, info: KindInfo) -> str:
+    return negotiate.WATCH_MEDIA_TYPE if _protobuf_watch(request, info) else "application/json"
+
+
+def initial_events_end(request: Request, info: KindInfo, rv: int) -> bytes:
+    """The BOOKMARK that ends the initial events of a watch-list, in the stream's encoding."""
+    line = paging.initial_events_end(info, rv)
+    return _protobuf_event("BOOKMARK", json.loads(line)["object"]) if _protobuf_watch(request, info) else line
