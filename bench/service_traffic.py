@@ -82,7 +82,8 @@ def prepare(stack: contextlib.ExitStack) -> dp.Topology:
     return topo
 
 
-def bench(quick: bool, sizes: list[int]) -> list[str]:
+def bench(quick: bool, sizes: list[int], live: bool = True) -> list[str]:
+    """The table's lines (`live`: also print each row as it is measured)."""
     secs, rounds = (1.0, 2) if quick else (2.0, 3)
     lines = [f"{'services':>8}  {'where':<10} {'direct/s':>9} {'ClusterIP/s':>11} {'ratio':>6}  "
              f"{'load N (ms)':>11} {'+1 svc (ms)':>11} {'chains':>7}"]  # chains: all of table inet osdn
@@ -97,7 +98,8 @@ def bench(quick: bool, sizes: list[int]) -> list[str]:
                 direct, via = measure(a1, endpoint, secs, rounds)
                 lines.append(f"{n:>8,}  {where:<10} {direct:>9,.0f} {via:>11,.0f} {via / direct:>6.1%}  "
                              f"{load_ms:>11.0f} {one_ms:>11.1f} {chains:>7,}")
-                print(lines[-1], flush=True)
+                if live:
+                    print(lines[-1], flush=True)
     return lines
 
 

@@ -11,12 +11,15 @@ Sections (`--only`):
 - latency: in a real `osdn lab` (3 nodes) holding 10,000 pods, 1,000 NetworkPolicies and 1,000
   services (see bench/scale.py), how long a policy create, a pod add and an endpoint change take from
   the API write until every node's kernel holds the result (target p99 < 100 ms).
+- traffic: TCP connects/s through a ClusterIP against the same endpoint pod directly, at 1, 1,000
+  and 10,000 services, plus the load and +1-service cost (bench/service_traffic.py; namespaces
+  `osdnb-<pid>-*`).
 
 Needs root. Namespaces `osdnbs-<pid>-*` (linked only to each other) and a lab `bsv<pid>` in a
 temporary directory; everything is removed on exit, Ctrl-C or failure. Prints figures; never fails
 on timing.
 
-    python bench/services.py [--quick] [--only dns,compile,latency]
+    python bench/services.py [--quick] [--only dns,compile,latency,traffic]
 """
 
 from __future__ import annotations
@@ -219,7 +222,8 @@ def interruptible() -> Iterator[None]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs, fewer rounds")
-    ap.add_argument("--only", default="dns,compile,latency", help="comma-separated sections: dns, compile, latency")
+    ap.add_argument("--only", default="dns,compile,latency,traffic",
+                    help="comma-separated sections: dns, compile, latency, traffic")
     ap.add_argument("--window", type=int, default=16, help="dns: queries in flight")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -236,6 +240,11 @@ def main() -> None:
                 from scale import bench_compile
                 print("\n== compile and render of one change, in process ==", flush=True)
                 print("\n".join(bench_compile()), flush=True)
+            if "traffic" in only:
+                from service_traffic import bench as bench_traffic
+                print("\n== ClusterIP vs direct connect rate at 1 / 1,000 / 10,000 services "
+                      "(bench/service_traffic.py) ==", flush=True)
+                print("\n".join(bench_traffic(args.quick, [1, 1000, 10000], live=False)), flush=True)
             if "latency" in only:
                 from scale import bench_scale_latency
                 print("\n== change -> kernel on every node at 10k pods / 1k policies / 1k services ==",
