@@ -1,6 +1,6 @@
 """`osdn server`: the API server process; `serve` also runs the master controllers given as services.
 
-Data directory layout: `osdn.db` (the SQLite store), `tokens` (hashed bearer tokens, 0600),
+Data directory layout: `osdn.db` (the SQLite store; with --store etcd://... the objects live in etcd), `tokens` (hashed bearer tokens, 0600),
 `admin.conf` (a kubeconfig with the admin token and the CA, 0600; written on first start),
 `pki/` (the CA and serving certificate, see osdn.apiserver.tls; not used with --insecure-http).
 """
@@ -28,7 +28,7 @@ from osdn.apiserver.auth import Authorizer, TokenFile
 from osdn.apiserver.bodies import MAX_BODY_BYTES, BodyLimits
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
 from osdn.apiserver.connections import ConnectionLimits, uvicorn_options
-from osdn.apiserver.datadir import announce_new_admin, open_store, tokens_lost
+from osdn.apiserver.datadir import announce_new_admin, open_etcd_store, open_store, tokens_lost
 from osdn.apiserver.plugins import build_plugins
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
@@ -38,7 +38,9 @@ from osdn.apiserver.tls import ServingFiles, ensure_serving_cert, given_files
 from osdn.apiserver.watchqueue import WatchLimits
 from osdn.client.config import load_config, write_kubeconfig
 from osdn.errors import BadRequestError
-from osdn.store.sqlite import SQLiteStore
+from osdn.store import Store
+from osdn.store.etcd import EtcdOptions
+from osdn.store.etcd_gateway import EtcdURL
 
 log = logging.getLogger(__name__)
 SERVICES_STOP_GRACE = 0.25  # seconds the services get to stop before their watches are ended for them
@@ -63,6 +65,8 @@ class ServerConfig:
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
     strict_store: bool = False                  # an unreadable stored object stops the start
+    etcd: EtcdURL | None = None                 # --store etcd://...: the objects live there (else osdn.db)
+    etcd_options: EtcdOptions = field(default_factory=EtcdOptions)
     max_request_body_bytes: int = MAX_BODY_BYTES  # larger request bodies get 413
 
     @property
@@ -102,7 +106,7 @@ class Server:
     """Everything one API server process holds; built by `build`, run by `serve`."""
 
     cfg: ServerConfig
-    store: SQLiteStore
+    store: Store
     tokens: TokenFile
     resources: Resources
     projects: Projects
@@ -111,7 +115,9 @@ class Server:
 def build(cfg: ServerConfig) -> Server:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(cfg.data_dir, 0o700)
-    store = open_store(cfg.data_dir, cfg.strict_store)     # refuses a lost store of an initialised dir
+    # both refuse a lost store of an initialised dir
+    store = open_etcd_store(cfg.data_dir, cfg.etcd, cfg.etcd_options) if cfg.etcd else \
+        open_store(cfg.data_dir, cfg.strict_store)
     new_admin = tokens_lost(cfg.data_dir, store)
     tokens = TokenFile(cfg.data_dir / "tokens")
     cfg.tls = _serving_files(cfg)

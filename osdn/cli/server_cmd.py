@@ -12,6 +12,7 @@ from osdn.apiserver.connections import ConnectionLimits
 from osdn.apiserver.watchqueue import WatchLimits
 from osdn.cli.context import handle_errors
 from osdn.cli.server_limits import limit_options
+from osdn.cli.server_store import EtcdStoreChoice, store_options
 from osdn.errors import BadRequestError
 
 
@@ -52,13 +53,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
 @click.option("--max-request-body-bytes", type=click.IntRange(min=1024), default=3 * 1024 * 1024,
               show_default=True, help="Largest request body accepted (413 past it).")
 @limit_options
+@store_options
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
            host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
-           tls_ca_file: str | None, tls_sans: tuple[str, ...],
-           strict_store: bool, max_request_body_bytes: int, connection_limits: ConnectionLimits,
-           watch_limits: WatchLimits) -> None:
+           tls_ca_file: str | None, tls_sans: tuple[str, ...], strict_store: bool, max_request_body_bytes: int,
+           connection_limits: ConnectionLimits, watch_limits: WatchLimits, store: EtcdStoreChoice | None) -> None:
     """Run the osdn API server (and, unless --no-controllers, the master controllers).
 
     On first start it creates an admin token and DATA_DIR/admin.conf (a kubeconfig for osdn
@@ -71,6 +72,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
       osdn server --data-dir /var/lib/osdn --listen 127.0.0.1:8443
       osdn server --data-dir /var/lib/osdn --network-plugin multitenant
       osdn server --data-dir /tmp/osdn --listen 127.0.0.1:18443 --insecure-http
+      osdn server --data-dir /var/lib/osdn --store etcd://10.0.0.1:2379,10.0.0.2:2379
     """
     from osdn.apiserver.server import ServerConfig, build, serve
     from osdn.client import load_config
@@ -84,6 +86,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
                        insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans,
                        connection_limits=connection_limits, watch_limits=watch_limits, strict_store=strict_store,
                        max_request_body_bytes=max_request_body_bytes)
+    if store:
+        cfg.etcd, cfg.etcd_options = store.url, store.options
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
     services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []
