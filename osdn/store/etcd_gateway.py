@@ -22,7 +22,6 @@ import httpx
 from osdn.errors import BadRequestError, GoneError
 from osdn.store import StoreError
 
-log = logging.getLogger(__name__)
 Body = dict[str, Any]
 COMPACTED = 11  # grpc OUT_OF_RANGE: "mvcc: required revision has been compacted"
 
@@ -91,6 +90,8 @@ class Gateway:
         cert = (tls.cert_file, tls.key_file) if tls.cert_file and tls.key_file else None
         self._opts: dict[str, Any] = {"verify": verify, "cert": cert}
         self._client = httpx.Client(timeout=timeout, **self._opts)
+        httpx_log = logging.getLogger("httpx")   # one INFO line per store operation would drown the server's log
+        httpx_log.setLevel(max(logging.WARNING, httpx_log.level))
 
     def _order(self) -> list[str]:
         return self.urls[self._next:] + self.urls[:self._next]
