@@ -1,8 +1,10 @@
 """The lab's router pod: the HAProxy router image, host ports, and the pod `osdn lab up` creates.
 
 Role: `host_argv` says how the kubelet runs the `openshift/origin-haproxy-router` image (any
-registry, tag, or the `ose-` name): as `osdn router` on the host, talking to the API with the lab's
-admin credentials (the API is on the host's loopback, which a pod namespace cannot reach), with
+registry, tag, or the `ose-` name): as `osdn router` on the host, talking to the API as
+user `osdn:router` bound to the cluster role `system:router` (read routes,
+services, endpoints, ingresses; write routes/status; kubeconfig `<lab>/routers/router.conf`, 0600)
+— the API is on the host's loopback, which a pod namespace cannot reach — with
 HAProxy started *inside the pod's network namespace* (`--netns`). HAProxy is the pod's only
 process in that namespace; when the kubelet kills the pod's processes the HAProxy master ends and
 the router exits with it, as a container would.
@@ -16,6 +18,7 @@ and 443, so the outside world reaches routes at node1's underlay address.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -50,7 +53,8 @@ def host_argv(lab: LabInfo, pod: Obj, pod_netns: str) -> list[str] | None:
     container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
     env = {e.get("name"): str(e.get("value")) for e in container.get("env") or [] if "value" in e}
     interval = env.get("RELOAD_INTERVAL_MS", str(RELOAD_INTERVAL_MS))
-    argv = [sys.executable, "-m", "osdn", "--config", lab.admin_conf, "router", "--netns", pod_netns,
+    conf = router_kubeconfig(lab) if os.path.exists(router_kubeconfig(lab)) else lab.admin_conf
+    argv = [sys.executable, "-m", "osdn", "--config", conf, "router", "--netns", pod_netns,
             "--run-dir", router_run_dir(lab, pod), "--reload-interval", interval,
             "--name", env.get("ROUTER_SERVICE_NAME", "default")]
     if env.get("ROUTER_ALLOW_WILDCARD_ROUTES") == "true":
@@ -104,12 +108,46 @@ def router_pod(node: str = "node1") -> Obj:
                                                {"containerPort": 443, "hostPort": 443, "protocol": "TCP"}]}]}}
 
 
+ROUTER_USER = "osdn:router"  # the API mints no `system:` tokens but for nodes (and no service accounts yet)
+ROUTER_GROUPS = ["osdn:routers"]
+# What the router reads and writes, as the upstream `system:router` cluster role (and no more).
+ROUTER_ROLE: Obj = {
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:router"},
+    "rules": [{"apiGroups": ["route.openshift.io"], "resources": ["routes"], "verbs": ["get", "list", "watch"]},
+              {"apiGroups": ["route.openshift.io"], "resources": ["routes/status"], "verbs": ["update", "patch"]},
+              {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["get", "list", "watch"]},
+              {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list", "watch"]}]}
+ROUTER_BINDING: Obj = {
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "router"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:router"},
+    "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": ROUTER_USER}]}
+
+
+def router_kubeconfig(lab: LabInfo) -> str:
+    return os.path.join(lab.dir, "routers", "router.conf")
+
+
+def _router_credentials(client: Any, lab: LabInfo) -> None:
+    """The router's own identity: the system:router role only, in a kubeconfig only root can read."""
+    from osdn.client.config import write_kubeconfig
+    from osdn.errors import AlreadyExistsError
+
+    for obj in (ROUTER_ROLE, ROUTER_BINDING):
+        with contextlib.suppress(AlreadyExistsError):
+            client.create(obj)
+    os.makedirs(os.path.dirname(router_kubeconfig(lab)), exist_ok=True)
+    token = client.create_token(ROUTER_USER, ROUTER_GROUPS)
+    write_kubeconfig(router_kubeconfig(lab), f"osdn-{lab.name}", lab.server, ROUTER_USER, token,
+                     client.config.ca_pem)
+
+
 def deploy_router(lab: LabInfo) -> str:
-    """Create the lab's router pod (if missing); returns what was done, for `lab up`'s progress."""
+    """Create the router's credentials and pod (if missing); returns what was done, for `lab up`."""
     from osdn.client import Client, load_config
     from osdn.errors import AlreadyExistsError
 
     with Client(load_config(lab.admin_conf)) as client:
+        _router_credentials(client, lab)
         try:
             client.create(router_pod(lab.nodes[0].name), "default")
         except AlreadyExistsError:

@@ -280,3 +280,27 @@ def test_ingress_is_served_as_routes(lab: Lab, outside: str, shop: dict[str, Pat
     done = served(outside, "https://ing.example.com/", "ing.example.com", "200", "-k")
     assert "shop/web" in done.stdout
     assert "302" in status_line(curl(outside, "http://ing.example.com/", "ing.example.com"))  # TLS host: Redirect
+
+
+def test_router_runs_with_its_own_least_privilege_identity(lab: Lab, shop: dict[str, Path]) -> None:
+    from labkit import osdn
+    conf = Path(lab.info.dir) / "routers" / "router.conf"
+    assert conf.stat().st_mode & 0o077 == 0
+    assert f"--config {conf} router" in " ".join((p / "cmdline").read_bytes().decode().replace("\0", " ")
+                                                  for p in _router_pids())
+    assert osdn("--config", str(conf), "get", "routes", "-A").returncode == 0
+    for denied in (["get", "configmaps", "-n", "shop"], ["delete", "route", "plain", "-n", "shop"],
+                   ["get", "pods", "-n", "default"]):
+        done = osdn("--config", str(conf), *denied, check=False)
+        assert done.returncode != 0 and "forbidden" in done.stderr.lower(), (denied, done.stderr)
+
+
+def _router_pids() -> list[Path]:
+    return [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_router(p)]
+
+
+def _is_router(proc: Path) -> bool:
+    try:
+        return b"\0router\0--netns" in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
