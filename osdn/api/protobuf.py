@@ -104,6 +104,8 @@ MESSAGES: dict[str, str] = {
     "StatusDetails": "1 name s; 2 group s; 3 kind s; 6 uid s; 4 causes *StatusCause; 5 retryAfterSeconds i",
     "StatusCause": "1 reason s; 2 message s; 3 field s",
     "Condition": "1 type s; 2 status s; 3 observedGeneration i; 4 lastTransitionTime T; 5 reason s; 6 message s",
+    "WatchEvent": "1 type s; 2 object RawExtension",
+    "RawExtension": "1 raw y",
     "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i?",
 }
 
@@ -460,9 +462,6 @@ def encode_watch_event(event_type: str, obj: Obj) -> bytes:
     """One frame of a protobuf watch stream, as kube-apiserver writes it: a 4-byte big-endian length,
     then a bare meta/v1 WatchEvent{type, object: RawExtension{raw: the object's envelope}} (the stream
     serializer adds no envelope of its own)."""
-    event = bytearray()
-    _put_bytes(event, 1, event_type.encode())
-    raw = bytearray()
-    _put_bytes(raw, 1, encode_object(obj))
-    _put_bytes(event, 2, bytes(raw))
-    return struct.pack(">I", len(event)) + bytes(event)
+    raw = base64.b64encode(encode_object(obj)).decode()
+    event = encode_message({"type": event_type, "object": {"raw": raw}}, "WatchEvent")
+    return struct.pack(">I", len(event)) + event
