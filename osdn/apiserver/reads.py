@@ -65,7 +65,7 @@ def list_response(request: Request, info: KindInfo, page: Page, headers: dict[st
     if tables.wants_table(request):
         items = [json.loads(r) for r in page.raws]
         return _json(tables.table(info, items, str(page.rv), _include(request), _now(), meta), headers)
-    if negotiate.wants_protobuf(request):
+    if negotiate.wants_protobuf(request) and (_in_table(info) or not negotiate.accepts_other(request)):
         listed = {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta,
                   "items": [json.loads(r) for r in page.raws]}
         if (pb := negotiate.protobuf_response(request, listed, 200, headers)) is not None:
@@ -115,12 +115,16 @@ def watch_line(request: Request, info: KindInfo) -> Callable[[str, Obj, bytes], 
     return as_table
 
 
+def _in_table(info: KindInfo) -> bool:
+    return (info.api_version, info.kind) in protobuf.KINDS
+
+
 def _protobuf_watch(request: Request, info: KindInfo) -> bool:
     """True when the watch is written as protobuf frames: the client prefers protobuf and the kind is
     in the table (else JSON lines when the Accept allows JSON, 406 when it names protobuf only)."""
     if tables.wants_table(request) or not negotiate.wants_protobuf(request):
         return False
-    if (info.api_version, info.kind) in protobuf.KINDS:
+    if _in_table(info):
         return True
     if negotiate.accepts_other(request):
         return False
