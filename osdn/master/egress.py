@@ -5,7 +5,8 @@ marks the whole egress state dirty; the reconcile (debounced by `debounce` secon
 1. runs `reallocate_egress_ips` when some node has egressCIDRs, repeated on its own result until
    it settles (`settle_egress_ips`: an IP taken off an offline node is placed on another node in the
    same reconcile, so nodes see one move, not a drop and then a move), and writes changed
-   HostSubnet.egressIPs, nodes that lose an IP first.
+   HostSubnet.egressIPs, nodes that lose an IP first, right *after* publishing the namespaces'
+   decisions computed from them (the nodes act on the decisions: a failover waits for no other write).
    As in the reference, automatic assignment waits until the API inputs have been quiet for
    `assign_quiet` (1 s), so a burst of edits (IPs, then each node's egressCIDRs) is placed as one
    balanced batch; a node health transition and follow-up rounds run at once (fast failover), and
@@ -30,6 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import Counter
@@ -242,39 +244,47 @@ class EgressController(Controller):
                  for o in self.netnamespaces.items() if egress_view(o) is not None]
         namespaces = [NamespaceEgress.from_dict(o) for o in netns]
         down = self.offline()
+        planned: dict[str, list[str]] = {}
         if any(h.get("egressCIDRs") for h in hostsubnets.values()):
             quiet = time.monotonic() - self._last_input
             if self._assign_now or quiet >= self.assign_quiet:
                 self._assign_now = False
-                try:
-                    self._assign(namespaces, hostsubnets, set(down))
-                except Exception:
-                    self._assign_now = True
-                    raise
+                planned = self._plan(namespaces, hostsubnets, set(down))
             else:
                 self.queue.add_after(KEY, self.assign_quiet - quiet)
         else:
             self._assign_now = False  # a health change with no automatic node: nothing to assign now
-        nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
+        nodes = [replace(n, egress_ips=tuple(planned[n.name])) if n.name in planned else n
+                 for n in map(NodeEgress.from_dict, hostsubnets.values())]
         state = compute_egress_state(namespaces, nodes, set(down))
         self.last_state = state
-        self._publish_namespaces(state, netns)
+        self._publish_namespaces(state, netns)  # first: the nodes act on these (failover time)
+        try:
+            self._write_assignment(planned, hostsubnets)
+        except Exception:
+            self._assign_now = True
+            raise
         self._publish_nodes(state, hostsubnets, down)
         self._report_conflicts(state, hostsubnets, netns)
 
-    def _assign(self, namespaces: list[NamespaceEgress], hostsubnets: dict[str, Obj], down: set[str]) -> None:
+    def _plan(self, namespaces: list[NamespaceEgress], hostsubnets: dict[str, Obj], down: set[str]
+              ) -> dict[str, list[str]]:
+        """The automatic assignment's changed HostSubnet.egressIPs (written after the decisions are
+        published, by `_write_assignment`)."""
         nodes = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
         alloc = settle_egress_ips(namespaces, nodes, down)
-        changes = alloc.changes(nodes)
-        for name in write_order(changes, nodes):
-            ips = changes[name]
-            body = copy.deepcopy(hostsubnets[name])
-            body["egressIPs"] = ips
-            hostsubnets[name] = self._written("HostSubnet", self.client.update(body))
-            log.info("egress: HostSubnet %s egressIPs -> %s", name, ips)
         if alloc.again:
             self._assign_now = True
             self.queue.add_after(KEY, self.debounce)
+        return alloc.changes(nodes)
+
+    def _write_assignment(self, planned: dict[str, list[str]], hostsubnets: dict[str, Obj]) -> None:
+        before = [NodeEgress.from_dict(h) for h in hostsubnets.values()]
+        for name in write_order(planned, before):
+            body = copy.deepcopy(hostsubnets[name])
+            body["egressIPs"] = planned[name]
+            hostsubnets[name] = self._written("HostSubnet", self.client.update(body))
+            log.info("egress: HostSubnet %s egressIPs -> %s", name, planned[name])
 
     def _publish_namespaces(self, state: EgressState, netnamespaces: list[Obj]) -> None:
         for netns in netnamespaces:

@@ -212,7 +212,8 @@ def test_egress_ips_auto_assignment_balanced_then_failover(srv: ServerProc, fake
                      what="failover of 192.168.1.100")
     elapsed = time.monotonic() - started
     assert moved["egressIP"] == "192.168.1.100" and elapsed < 3.0
-    assert "192.168.1.100" in hostsubnets(srv)[other]["egressIPs"]
+    # the decision is published first (nodes act on it), the HostSubnet follows at once
+    wait_for(lambda: "192.168.1.100" in (hostsubnets(srv)[other].get("egressIPs") or []), what="HostSubnet written")
     health = hostsubnets(srv)[owner]["metadata"]["annotations"]["network.osdn.io/egress-health"]
     assert health.startswith("offline")
     fake_nodes[owner].up()
