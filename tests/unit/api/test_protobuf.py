@@ -153,9 +153,9 @@ def test_list_items_carry_no_type_meta_and_status_is_v1() -> None:
 def test_encoding_refuses_what_the_table_lacks_naming_it() -> None:
     with pytest.raises(NotAcceptableError, match='kind "NetNamespace"'):
         encode_object({"apiVersion": "network.openshift.io/v1", "kind": "NetNamespace"})
-    with pytest.raises(NotAcceptableError, match="spec.containers\\[0\\].securityContext"):
+    with pytest.raises(NotAcceptableError, match="spec.containers\\[0\\].livenessProbe"):
         encode_object({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-                       "spec": {"containers": [{"name": "a", "securityContext": {"privileged": True}}]}})
+                       "spec": {"containers": [{"name": "a", "livenessProbe": {"periodSeconds": 5}}]}})
     with pytest.raises(NotAcceptableError, match="metadata.name: 3 is not a string"):
         encode_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": 3}})
 
