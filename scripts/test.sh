@@ -13,4 +13,6 @@ mypy osdn
 echo "== import layering"
 lint-imports pyproject.toml
 echo "== pytest"
-python -m pytest tests -q -p no:cacheprovider "$@"
+# Two workers (the machines have 2 cores); a test file stays on one worker, so a module's lab is
+# brought up once. Labs, namespaces and ports are named per process, so workers never collide.
+python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile "$@"
