@@ -89,13 +89,17 @@ def lab() -> None:
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the nodes.")
 @click.option("--host-subnet-length", default=9, show_default=True, type=click.IntRange(2, 16),
               help="Bits for pods per node: 9 -> a /23 per node, 3 -> a /29 (5 pods; IPs are soon reused).")
+@click.option("--no-router", is_flag=True, help="Do not create the router pod default/router (HAProxy, hostPorts "
+              "80/443 on node1).")
 @lab_errors
-def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float, host_subnet_length: int) -> None:
+def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float, host_subnet_length: int,
+       no_router: bool) -> None:
     """Build the lab and start the server, node agents and the lab kubelet.
 
     Namespaces for the nodes, an underlay, a router and an outside world (DNS, web), then
     `osdn server`, one `osdn node` per node and the lab kubelet; waits until every node is Ready
-    with a HostSubnet and prints the next steps. Ctrl-C (or a failure) tears down what was made.
+    with a HostSubnet and prints the next steps; creates the router pod default/router (routes are
+    served at node1's address) unless --no-router. Ctrl-C (or a failure) tears down what was made.
 
     \b
     Examples:
@@ -107,7 +111,8 @@ def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: floa
     from osdn.lab import cluster
     say = progress()
     try:
-        info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length), say)
+        info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length,
+                                            router=not no_router), say)
     except KeyboardInterrupt:
         click.echo(f"lab {name!r}: up interrupted; everything it had made was removed", err=True)
         sys.exit(130)

@@ -149,6 +149,7 @@ class UpOptions:
     lab_dir: str = ""
     timeout: float = 90.0
     host_subnet_length: int = 9  # bits for pods per node (9: a /23 per node)
+    router: bool = True  # the router pod default/router on node1 (osdn.lab.routerpod)
 
 
 def up(opts: UpOptions, say: Progress) -> LabInfo:
@@ -208,8 +209,9 @@ def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, sa
                              lab.kubelet_log)
     lab.save()
     _wait_nodes_ready(lab, procs, opts.timeout, say)
-    from osdn.lab import routerpod  # imports this module
-    say(routerpod.deploy_router(lab))
+    if opts.router:
+        from osdn.lab import routerpod  # imports this module
+        say(routerpod.deploy_router(lab))
     _merge_user_context(lab, say)
     return lab
 

@@ -38,7 +38,7 @@ ROLES = (DB, CLIENT, NONE)
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    yield from make_lab("ch", "networkpolicy", 2, "--host-subnet-length", "3")
+    yield from make_lab("ch", "networkpolicy", 2, "--host-subnet-length", "3", "--no-router")  # the /29s are counted
 
 
 FIXED = {"db1": ("node1", DB), "cli1": ("node1", CLIENT), "db2": ("node2", DB), "cli2": ("node2", CLIENT)}
