@@ -12,8 +12,12 @@ from osdn.cli.main import cli
 
 # Commands that start long-running processes or change machine state when they succeed: their
 # examples are parsed but not executed by the tests.
-PROCESS_COMMANDS = {("server",), ("master",), ("node",), ("lab", "up"), ("lab", "down"), ("lab", "restart"),
-                    ("lab", "demo"), ("lab", "kubelet"), ("logs",)}
+PROCESS_COMMANDS = {("server",), ("master",), ("node",), ("router",), ("egress-router",),
+                    ("egress-router", "http-proxy"), ("egress-router", "dns-proxy"), ("logs",),
+                    ("lab", "up"), ("lab", "down"), ("lab", "restart"), ("lab", "demo"), ("lab", "kubelet"),
+                    ("lab", "stop-node"), ("lab", "start-node"), ("lab", "dns", "set"), ("lab", "dns", "del"),
+                    ("lab", "outside", "add"), ("lab", "outside", "run"),
+                    ("adm", "capture"), ("adm", "diagnose", "throughput")}
 
 
 @dataclass(frozen=True)
