@@ -187,10 +187,7 @@ def validate_object_name(kind: str, name: str, path: str = "metadata.name") -> l
         problem = path_segment_problem(name)
         return [invalid(path, name, problem)] if problem else []
     if kind in LABEL_NAMED:
-        errs = validate_dns1123_label(name, path)
-        if not errs and kind == "Project" and len(name) < 2:
-            errs = [invalid(path, name, "must be at least 2 characters long")]
-        return errs
+        return validate_dns1123_label(name, path)
     if kind in DNS1035_NAMED:
         ok = len(name) <= 63 and bool(_DNS1035_LABEL.match(name))
         return [] if ok else [invalid(path, name, DNS1035_LABEL_MSG)]

@@ -125,6 +125,9 @@ class Projects:
         objects.prepare_create(PROJECT, body, None, self.resources.clock(), "")
         meta, warnings = body["metadata"], Warnings()
         if not self._privileged(user):
+            if len(meta["name"]) < 2:  # OpenShift's project request rule; admins may name namespaces "a"
+                raise ValidationError.of(ObjectRef("Project", meta["name"], "", PROJECT.group), [
+                    v.invalid("metadata.name", meta["name"], "must be at least 2 characters long")])
             problem = reserved_problem(meta["name"])
             if problem:
                 raise ForbiddenError(f'projects.project.openshift.io "{meta["name"]}" is forbidden: {problem}',

@@ -103,7 +103,7 @@ class EditSession:
         shown = self.render()
         fd, path = tempfile.mkstemp(prefix="osdn-edit-", suffix=f".{self.fmt}")
         os.close(fd)
-        notes, text, failed_text = "", shown, None
+        notes, text, failed_text, last_error = "", shown, None, ""
         while True:
             with open(path, "w") as fh:
                 fh.write(HEADER + notes + text)
@@ -114,7 +114,7 @@ class EditSession:
             with open(path) as fh:
                 text = strip_comments(fh.read())
             if failed_text is not None and text == failed_text:
-                raise _kept("Edit cancelled, no valid changes were saved.", path)
+                raise _kept(f"{last_error}\nEdit cancelled, no valid changes were saved.", path)
             cancelled = _cancel_reason(text, strip_comments(shown))
             if cancelled:
                 os.unlink(path)
@@ -124,7 +124,7 @@ class EditSession:
                 saved = self.save(parse_edited(text, self.original))
             except OsdnError as e:
                 title = "" if isinstance(e, InvalidEditError) else f"{self.title} was not valid:"
-                notes, failed_text = error_comment(title, e), text
+                notes, failed_text, last_error = error_comment(title, e), text, e.message
                 continue
             os.unlink(path)
             return saved

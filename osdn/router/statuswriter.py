@@ -42,7 +42,8 @@ class StatusWriter:
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
-        self.thread.join(timeout=5)
+        if self.thread.is_alive():  # stop() may come before start() (the informers never synced)
+            self.thread.join(timeout=5)
 
     def submit(self, verdicts: dict[Key, Verdict]) -> None:
         with self.lock:
