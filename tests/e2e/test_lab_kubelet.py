@@ -161,7 +161,7 @@ def test_lab_run_uses_the_current_project_and_exec_sees_the_pods_files(lab: Lab,
     assert hosts[:2] == [ip, "me"]
     resolv = lab.cli(*own, "exec", "me", "--", "cat", "/etc/resolv.conf").stdout
     assert "search curproj.svc.cluster.local svc.cluster.local cluster.local" in resolv
-    assert "nameserver 203.0.113.53" in resolv
+    assert "nameserver 172.30.0.10" in resolv  # the cluster DNS service (docs/services.md)
     assert lab.cli(*own, "exec", "me", "--", "hostname").stdout.strip() == "me"
     assert Path("/etc/resolv.conf").read_text() == host_resolv, "the host's resolver is untouched"
     missing = lab.cli(*own, "exec", "me", "--", "no-such-tool", check=False)
