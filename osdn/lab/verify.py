@@ -227,10 +227,17 @@ def probe_pairs(pairs: Sequence[Pair], matrices: Mapping[int, Matrix], opts: Ver
     """Probe `pairs` (in parallel), compare with the model; disagreeing or failed ones once more after
     `opts.settle` seconds with twice the timeout (the second answer stands)."""
     checks = compute_checks(matrices, pairs, probe_all(pairs, opts.timeout, opts.parallel, probe, progress))
+    return recheck(pairs, checks, opts, probe, progress, "probe(s) disagree with the model or failed")
+
+
+def recheck(pairs: Sequence[Pair], checks: list[Check], opts: VerifyOptions, probe: Prober, progress: Progress,
+            what: str) -> list[Check]:
+    """Probe the checks that disagree or failed once more after `opts.settle` seconds with twice the
+    timeout (a change may still be on its way to the kernel); the second answer stands."""
     again = [i for i, c in enumerate(checks) if not c.agrees]
     if again and opts.settle > 0:
-        progress(f"{len(again)} probe(s) disagree with the model or failed: probing them again in "
-                 f"{opts.settle:g}s (a change may still be on its way to the kernel)")
+        progress(f"{len(again)} {what}: probing them again in {opts.settle:g}s "
+                 f"(a change may still be on its way to the kernel)")
         time.sleep(opts.settle)
         second = probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
         for i, result in zip(again, second, strict=True):

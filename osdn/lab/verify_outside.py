@@ -15,13 +15,11 @@ namespace; `probe_outside` probes (TCP connections inside lab namespaces only).
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 from osdn.kernel import links
 from osdn.lab.topology import EXTERNAL_CIDR
-from osdn.lab.verify import Check, Pair, Prober, Progress, VerifyOptions, VerifyPod, probe_all
+from osdn.lab.verify import Check, Pair, Prober, Progress, VerifyOptions, VerifyPod, probe_all, recheck
 from osdn.model.cluster import ClusterState
 from osdn.model.oracle import compute_verdict
 from osdn.model.resolve import pod_endpoint
@@ -69,14 +67,7 @@ def probe_outside(pairs: Sequence[Pair], models: Sequence[Verdict], opts: Verify
     results = probe_all(pairs, opts.timeout, opts.parallel, probe, progress)
     checks = [Check(p.src.key, p.dst.key, p.port, m.allowed, m.reason, r)
               for p, m, r in zip(pairs, models, results, strict=True)]
-    again = [i for i, c in enumerate(checks) if not c.agrees]
-    if again and opts.settle > 0:
-        progress(f"{len(again)} outside probe(s) disagree or failed: probing them again in {opts.settle:g}s")
-        time.sleep(opts.settle)
-        second = probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
-        for i, result in zip(again, second, strict=True):
-            checks[i] = replace(checks[i], kernel=result, retried=True)
-    return checks
+    return recheck(pairs, checks, opts, probe, progress, "outside probe(s) disagree or failed")
 
 
 def _cell(check: Check) -> str:

@@ -16,12 +16,21 @@ Pure: `compute_service_targets`, `compute_service_expectation`, `compute_service
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from osdn.lab.verify import Check, Pair, Prober, Progress, Skipped, VerifyOptions, VerifyPod, probe_all
+from osdn.lab.verify import (
+    Check,
+    Pair,
+    Prober,
+    Progress,
+    Skipped,
+    VerifyOptions,
+    VerifyPod,
+    probe_all,
+    recheck,
+)
 from osdn.model.cluster import ClusterState
 from osdn.model.oracle import compute_verdict
 from osdn.model.resolve import pod_endpoint
@@ -97,14 +106,7 @@ def probe_services(pairs: Sequence[Pair], models: Sequence[Expectation], opts: V
     results = probe_all(pairs, opts.timeout, opts.parallel, probe, progress)
     checks = [Check(p.src.key, p.dst.key, p.port, m.allowed, m.reason, r, refused_expected=m.refused)
               for p, m, r in zip(pairs, models, results, strict=True)]
-    again = [i for i, c in enumerate(checks) if not c.agrees]
-    if again and opts.settle > 0:
-        progress(f"{len(again)} service probe(s) disagree or failed: probing them again in {opts.settle:g}s")
-        time.sleep(opts.settle)
-        second = probe_all([pairs[i] for i in again], opts.timeout * 2, opts.parallel, probe, progress)
-        for i, result in zip(again, second, strict=True):
-            checks[i] = replace(checks[i], kernel=result, retried=True)
-    return checks
+    return recheck(pairs, checks, opts, probe, progress, "service probe(s) disagree or failed")
 
 
 def _cell(check: Check) -> str:
