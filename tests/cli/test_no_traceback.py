@@ -62,7 +62,12 @@ def missing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def invoke(argv: list[str], conf: Path, tmp: Path, editor: str = "true") -> None:
     env = {"OSDN_CONFIG": str(conf), "OSDN_EDITOR": editor, "HOME": str(tmp), "KUBECONFIG": "", "TMPDIR": str(tmp)}
-    result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=True, input="")
+    here = os.getcwd()
+    os.chdir(tmp)  # examples write files (`--write-config bob.conf`): never into the checkout
+    try:
+        result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=True, input="")
+    finally:
+        os.chdir(here)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
         shown = "".join(traceback.format_exception(result.exception))
