@@ -34,6 +34,8 @@ def test_a_request_makes_the_requester_admin_of_a_project(server: ServerProc, tm
 
 def test_a_request_follows_the_self_provisioning_rules(server: ServerProc, tmp_path: Path) -> None:
     bob = make_user(server, tmp_path, "bob")
+    r = bob.http.post(REQUESTS, json=request("p"))
+    assert r.status_code == 422 and "at least 2 characters" in r.json()["message"]
     r = bob.http.post(REQUESTS, json=request("kube-mine"))
     assert r.status_code == 403 and "kube-" in r.json()["message"]
     r = bob.http.post(REQUESTS, json={**request("labelled"), "metadata": {
