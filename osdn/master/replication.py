@@ -7,7 +7,9 @@ labels and spec, the ownerReference); more -> delete the extra ones least worth 
 (unscheduled, not running, not ready, then the newest, as Kubernetes ranks them). A deleted pod (the
 egress router failover of the seeds: `replicas: 1`) is replaced at once on the next reconcile.
 Writes not yet seen by the pod informer are remembered for `EXPECT_TTL` seconds so a reconcile
-that runs before the watch echo neither doubles nor misses pods. `status.replicas`/`readyReplicas`/
+that runs before the watch echo neither doubles nor misses pods; a creation counts as observed the
+moment the informer delivers any event for the pod (as Kubernetes' expectations do), so a pod that
+is created and deleted before a reconcile runs is replaced at once rather than after the TTL. `status.replicas`/`readyReplicas`/
 `availableReplicas`/`observedGeneration` are kept current. When the RC is deleted its pods are
 deleted too (what the garbage collector does with background propagation). Orphan pods that match
 the selector are not adopted. `plan_replicas` is pure.
@@ -16,6 +18,7 @@ the selector are not adopted. `plan_replicas` is pure.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,6 +97,8 @@ class ReplicationController(Controller):
         self.pods = informers.on("Pod", self._on_pod)
         self.created: dict[str, dict[str, float]] = {}  # key -> pod name -> when
         self.deleted: dict[str, dict[str, float]] = {}
+        self.observed: dict[str, dict[str, float]] = {}  # pods the informer saw before their create returned
+        self._books = threading.Lock()  # informer thread vs the worker
 
     @staticmethod
     def _key(obj: Mapping[str, Any] | None) -> str:
@@ -103,7 +108,19 @@ class ReplicationController(Controller):
         for pod in (new, old):
             owner = controller_of(pod) if pod else None
             if pod and owner:
-                self.enqueue(f"{_meta(pod).get('namespace')}/{owner}")
+                key = f"{_meta(pod).get('namespace')}/{owner}"
+                self._observe_creation(key, str(_meta(pod).get("name")))
+                self.enqueue(key)
+
+    def _observe_creation(self, key: str, pod_name: str) -> None:
+        with self._books:
+            if self.created.get(key, {}).pop(pod_name, None) is None:
+                self.observed.setdefault(key, {})[pod_name] = self.clock()
+
+    def _expect_creation(self, key: str, pod_name: str) -> None:
+        with self._books:
+            if self.observed.get(key, {}).pop(pod_name, None) is None:
+                self.created.setdefault(key, {})[pod_name] = self.clock()
 
     def prepare(self) -> None:
         for rc in self.rcs.items():
@@ -112,10 +129,12 @@ class ReplicationController(Controller):
     def _pending(self, book: dict[str, dict[str, float]], key: str, seen: set[str], gone: bool) -> dict[str, float]:
         """Expected writes not yet reflected: created ones not seen, deleted ones still seen."""
         now = self.clock()
-        entries = {n: t for n, t in book.get(key, {}).items()
-                   if now - t < EXPECT_TTL and ((n in seen) if gone else (n not in seen))}
-        book[key] = entries
-        return entries
+        with self._books:
+            entries = {n: t for n, t in book.get(key, {}).items()
+                       if now - t < EXPECT_TTL and ((n in seen) if gone else (n not in seen))}
+            book[key] = entries
+            self.observed[key] = {n: t for n, t in self.observed.get(key, {}).items() if now - t < EXPECT_TTL}
+            return dict(entries)
 
     def reconcile(self, key: Hashable) -> None:
         namespace, name = str(key).split("/", 1)
@@ -134,7 +153,7 @@ class ReplicationController(Controller):
         plan = plan_replicas(replicas, live, len(created))
         for _ in range(plan.create):
             pod = self.client.create(pod_from_template(rc), namespace)
-            self.created[str(key)][pod["metadata"]["name"]] = self.clock()
+            self._expect_creation(str(key), pod["metadata"]["name"])
             log.info("rc %s: created pod %s", key, pod["metadata"]["name"])
         for pod_name in plan.delete:
             self._delete_pod(key, namespace, pod_name)
@@ -145,7 +164,8 @@ class ReplicationController(Controller):
             self.client.delete("Pod", pod_name, namespace)
         except NotFoundError:
             return
-        self.deleted.setdefault(str(key), {})[pod_name] = self.clock()
+        with self._books:
+            self.deleted.setdefault(str(key), {})[pod_name] = self.clock()
         log.info("rc %s: deleted pod %s", key, pod_name)
 
     def _status(self, rc: Obj, live: list[Obj]) -> None:

@@ -44,3 +44,60 @@ def test_finished_and_terminating_pods_do_not_count() -> None:
     assert not active(pod("a", "1", phase="Failed"))
     assert not active({"metadata": {"name": "a", "deletionTimestamp": "x"}})
     assert controller_of({"metadata": {"ownerReferences": [{"kind": "ReplicationController", "name": "r"}]}}) is None
+
+
+class _Informer:
+    def __init__(self) -> None:
+        self.objs: dict[str, dict] = {}
+        self.handlers: list = []
+
+    def items(self) -> list[dict]:
+        return list(self.objs.values())
+
+    def get(self, name: str, namespace: str = "") -> dict | None:
+        return self.objs.get(name)
+
+
+class _Informers:
+    def __init__(self) -> None:
+        self.by_kind = {"ReplicationController": _Informer(), "Pod": _Informer()}
+
+    def on(self, kind: str, handler: object) -> _Informer:
+        self.by_kind[kind].handlers.append(handler)
+        return self.by_kind[kind]
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self, obj: dict, namespace: str) -> dict:
+        name = f"{obj['metadata']['generateName']}{len(self.created)}"
+        self.created.append(name)
+        return {**obj, "metadata": {**obj["metadata"], "name": name}}
+
+    def patch(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> None:
+    """The watch delivered the pod's ADDED and DELETED before any reconcile saw it live: the
+    creation was observed, so it is not still counted as pending (which held the replacement back
+    for the expectation TTL)."""
+    from osdn.master.replication import ReplicationController
+    informers, client = _Informers(), _Client()
+    rcs, pods = informers.by_kind["ReplicationController"], informers.by_kind["Pod"]
+    rcs.objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
+                      "spec": {"replicas": 1, "template": {"metadata": {"labels": {"a": "b"}}}}}
+    controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
+    controller.reconcile("p/rc")
+    assert client.created == ["rc-0"]
+    pod0 = {"metadata": {"name": "rc-0", "namespace": "p",
+                         "ownerReferences": [{"kind": "ReplicationController", "name": "rc", "controller": True}]}}
+    for handler in pods.handlers:
+        handler("ADDED", pod0, None)
+        handler("DELETED", None, pod0)
+    controller.reconcile("p/rc")
+    assert client.created == ["rc-0", "rc-1"]
+    controller.reconcile("p/rc")  # rc-1 is not seen yet: still pending, no third pod
+    assert client.created == ["rc-0", "rc-1"]
