@@ -71,6 +71,23 @@ def _rc_counts(o: Obj) -> str:
     return str(o.get("status", {}).get("replicas", 0))
 
 
+def _first_three(values: list[str]) -> str:
+    """kubectl's listWithMoreString: up to three values, `+ N more...`, `<unset>` when empty."""
+    shown = ",".join(values[:3])
+    if len(values) > 3:
+        return f"{shown} + {len(values) - 3} more..."
+    return shown or "<unset>"
+
+
+def _slice_ports(o: Obj) -> str:
+    return _first_three([str(p["port"]) if p.get("port") is not None else str(p.get("name") or "*")
+                         for p in o.get("ports") or []])
+
+
+def _slice_endpoints(o: Obj) -> str:
+    return _first_three([str(a) for e in o.get("endpoints") or [] for a in e.get("addresses") or []])
+
+
 def _g(*path: str, default: str = "") -> Callable[[Obj], str]:
     def get(o: Obj) -> str:
         cur: Any = o
@@ -100,6 +117,7 @@ COLUMNS: dict[str, list[Column]] = {
                   o.get("spec", {}).get("tls", {}).get("insecureEdgeTerminationPolicy", "")) if x)),
               ("WILDCARD", _g("spec", "wildcardPolicy", default="None"))],
     "Namespace": [("STATUS", _g("status", "phase", default="Active"))],
+    "Lease": [("HOLDER", _g("spec", "holderIdentity"))],
     "Project": [("DISPLAY NAME", lambda o: o["metadata"].get("annotations", {}).get(
         "openshift.io/display-name", "")), ("STATUS", _g("status", "phase", default="Active"))],
     "Node": [("STATUS", _node_ready), ("ROLES", lambda o: "<none>")],
@@ -111,6 +129,8 @@ COLUMNS: dict[str, list[Column]] = {
     "Endpoints": [("ENDPOINTS", lambda o: ",".join(
         f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or [] for a in s.get("addresses") or []
         for p in s.get("ports") or [{}]) or "<none>")],
+    "EndpointSlice": [("ADDRESSTYPE", _g("addressType")), ("PORTS", _slice_ports),
+                      ("ENDPOINTS", _slice_endpoints)],
     "RoleBinding": [("ROLE", lambda o: f"{o.get('roleRef', {}).get('kind')}/{o.get('roleRef', {}).get('name')}")],
     "ClusterRoleBinding": [("ROLE", lambda o: f"ClusterRole/{o.get('roleRef', {}).get('name')}")],
     "EgressNetworkPolicy": [("RULES", lambda o: str(len(o.get("spec", {}).get("egress") or [])))],

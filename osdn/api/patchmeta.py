@@ -106,6 +106,7 @@ _SCHEMAS: dict[str, Node] = {
                         status=struct(_CONDITIONS_STATUS)),
     "NetworkPolicy": _kind(),
     "Ingress": _kind(),
+    "EndpointSlice": _kind(),
     "ClusterRole": _kind(),
     "ClusterRoleBinding": _kind(),
     "RoleBinding": _kind(),

@@ -63,6 +63,8 @@ _KINDS: list[KindInfo] = [
     KindInfo("apps", "v1", "Deployment", "deployments", True, ("deploy",), has_status=True),
     KindInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), has_status=True),
+    KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    KindInfo("coordination.k8s.io", "v1", "Lease", "leases", True),
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),

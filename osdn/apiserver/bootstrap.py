@@ -1,6 +1,6 @@
 """What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork,
-the operator `Network cluster` that mirrors it, and the cluster DNS Service `openshift-dns/dns-default`
-(`osdn.model.servicenet`).
+the operator `Network cluster` that mirrors it, the cluster DNS Service `openshift-dns/dns-default`
+(`osdn.model.servicenet`) and the namespace `kube-system` (the master's leader Lease).
 
 Bootstrap is idempotent: on every start, missing objects are created and built-in roles are
 reconciled to their current rules; nothing an administrator created is touched.
@@ -33,9 +33,9 @@ _PROJECT_WRITABLE = [
     ("template.openshift.io", ["templates"]),
 ]
 # Readable, not writable, by project roles (as in Kubernetes >= 1.22 and OpenShift): the node owns
-# pod status and events; endpoints are written by controllers (writing them by hand can point a
+# pod status and events; endpoints and endpointslices are written by controllers (writing them by hand can point a
 # service at another tenant's pods, CVE-2021-25740).
-_PROJECT_READONLY = [("", ["pods/status", "endpoints", "events"])]
+_PROJECT_READONLY = [("", ["pods/status", "endpoints", "events"]), ("discovery.k8s.io", ["endpointslices"])]
 METRICS_URLS = ["/metrics"]
 
 
@@ -109,6 +109,8 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         resources.store.get(key_of(by_kind("ClusterNetwork"), "", "default"))))
     _ensure(resources, "Template", project_request_template())
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DNS_NAMESPACE}})
+    # the master controllers' leader Lease lives here (osdn.master.leader), as kube-controller-manager's does
+    _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
     _ensure(resources, "Service", dns_service(str(resources.store.get(
         key_of(by_kind("ClusterNetwork"), "", "default")).get("serviceNetwork"))))
 

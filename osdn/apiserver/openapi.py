@@ -37,6 +37,8 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "": ("io.k8s.api.core.v1", "core/v1"),
     "apps": ("io.k8s.api.apps.v1", "apps/v1"),
     "networking.k8s.io": ("io.k8s.api.networking.v1", "networking/v1"),
+    "coordination.k8s.io": ("io.k8s.api.coordination.v1", "coordination/v1"),
+    "discovery.k8s.io": ("io.k8s.api.discovery.v1", "discovery/v1"),
     "rbac.authorization.k8s.io": ("io.k8s.api.rbac.v1", "rbac/v1"),
     "authorization.k8s.io": ("io.k8s.api.authorization.v1", "authorization/v1"),
     "authentication.k8s.io": ("io.k8s.api.authentication.v1", "authentication/v1"),

@@ -89,6 +89,12 @@ class Writes:
         with self._lock:
             self._objs[(kind, namespace, name)] = (None, rv_of(deleted))
 
+    def names(self, kind: str, namespace: str = "") -> list[str]:
+        """Names of the objects of `kind` in `namespace` written or deleted here and not yet seen
+        by the informer: with the informer's names, what `latest` must be asked about to list them."""
+        with self._lock:
+            return [n for (k, ns, n) in self._objs if k == kind and ns == namespace]
+
     def latest(self, informer: Informer, name: str, namespace: str = "") -> Obj | None:
         """The newer of the informer's copy and our last write."""
         cached = informer.get(name, namespace)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from osdn.master.controller import Controller, Informers
 from osdn.master.egress import EgressController
 from osdn.master.egressdns import EgressDNSController, EgressDNSOptions, make_resolver
 from osdn.master.endpoints import EndpointsController
+from osdn.master.endpointslices import EndpointSliceController
 from osdn.master.events import Recorder
 from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
@@ -57,9 +59,11 @@ def load_network(client: Client, timeout: float = 30.0) -> NetworkConfig:
 
 
 class Master:
-    def __init__(self, config: ClientConfig, options: MasterOptions | None = None) -> None:
+    def __init__(self, config: ClientConfig, options: MasterOptions | None = None,
+                 fence: Callable[[], str] | None = None) -> None:
+        """`fence`: the leader's write fence (osdn.master.leader); every controller write carries it."""
         self.config, self.options = config, options or MasterOptions()
-        self.client = Client(config)
+        self.client = Client(config, fence=fence)
         self.informers = Informers(config)
         self.controllers: list[Controller] = []
         self.network: NetworkConfig | None = None
@@ -76,6 +80,7 @@ class Master:
                              self.options.egress_debounce, self.options.egress_assign_quiet),
             ClusterOperatorController(self.client, self.informers),
             EndpointsController(self.client, self.informers),
+            EndpointSliceController(self.client, self.informers),
             ReplicationController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]

@@ -26,10 +26,23 @@ class Hooks:
 
 @cache
 def _all() -> dict[str, Hooks]:
-    from osdn.api.kinds import apps, core, network, networking, operator, project, rbac, route, template
+    from osdn.api.kinds import (
+        apps,
+        coordination,
+        core,
+        discovery,
+        network,
+        networking,
+        operator,
+        project,
+        rbac,
+        route,
+        template,
+    )
 
     merged: dict[str, Hooks] = {}
-    for module in (core, apps, networking, network, operator, rbac, route, template, project):
+    for module in (core, apps, coordination, networking, discovery, network, operator, rbac, route, template,
+                   project):
         merged.update(module.HOOKS)
     return merged
 
