@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from osdn.egress.grammar import ALNUM, IP, PORT, EgressConfigError, bash_int, check_port, is_skip, read_lines
+from osdn.model.egress_grammar import (
+    ALNUM,
+    IP,
+    PORT,
+    EgressConfigError,
+    bash_int,
+    check_port,
+    is_skip,
+    read_lines,
+)
 
 NS_PORT = 53
 _DOMAIN = rf"[{ALNUM}][{ALNUM}-]*\.[{ALNUM}.-]+"  # ERE `[[:alnum:]-]+?` is `([[:alnum:]-]+)?`

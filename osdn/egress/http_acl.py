@@ -17,7 +17,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from osdn.egress.grammar import ALNUM, EgressConfigError, read_lines
+from osdn.model.egress_grammar import ALNUM, EgressConfigError, read_lines
 
 SQUID_HEADER = "http_port 8080\ncache deny all\naccess_log none all\ndebug_options ALL,0\nshutdown_lifetime 0\n"
 _IPADDR = re.compile(r"[0-9A-Fa-f.:]*[.:][0-9A-Fa-f.:]+(/[0-9]+)?")

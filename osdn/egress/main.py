@@ -26,12 +26,12 @@ from osdn.egress.dns_config import (
     render_haproxy_config,
 )
 from osdn.egress.dns_proxy import DnsProxy, DnsProxyOptions
-from osdn.egress.grammar import EgressConfigError
 from osdn.egress.http_acl import parse_http_destinations, render_squid_acls, render_squid_conf
 from osdn.egress.http_proxy import HttpProxy
-from osdn.egress.redirect import parse_destinations, parse_router_env, render_iptables, render_nft
 from osdn.egress.workers import run_workers, worker_count
 from osdn.errors import KernelError
+from osdn.model.egress_grammar import EgressConfigError
+from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_iptables, render_nft
 
 log = logging.getLogger(__name__)
 Env = dict[str, str]

@@ -15,9 +15,9 @@ import logging
 import threading
 import time
 
-from osdn.egress.redirect import RouterEnv
 from osdn.errors import KernelError
 from osdn.kernel import arp, links, ownnet
+from osdn.model.egress_redirect import RouterEnv
 
 log = logging.getLogger(__name__)
 MACVLAN = "macvlan0"

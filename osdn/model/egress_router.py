@@ -1,21 +1,23 @@
 """Egress router pods (redirect mode): which external destination a connection to the router becomes.
 
-Pure. A pod is an egress router when one of its containers sets EGRESS_DESTINATION and its
-EGRESS_ROUTER_MODE is init, legacy or unset. EGRESS_DESTINATION lines (see
-reference/egress-router.md A.3): `PORT PROTO IP [PORT2]` redirects, a bare `IP` is the fallback for
-everything else; blank and `#` lines are skipped. Traffic leaves with EGRESS_SOURCE (without /len)
-from the router's macvlan, so it bypasses the egress firewall and egress IPs.
+Pure. A pod is a redirect-mode egress router when one of its containers sets EGRESS_DESTINATION and
+its EGRESS_ROUTER_MODE is init, legacy or unset (`unit-test` only prints the rules and exits). The
+configuration is read by `osdn.model.egress_redirect.router_config`, the very check `osdn
+egress-router` runs before it installs anything, so the model redirects exactly what the router
+does: `PORT PROTO IP [PORT2]` lines (ports as bash reads them: a leading 0 is octal), a bare `IP`
+last as the fallback for every other port. A configuration the router refuses redirects nothing
+(`error` is the router's message). Traffic leaves with EGRESS_SOURCE (without /len) from the
+router's macvlan, so it bypasses the egress firewall and egress IPs.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from osdn.model.egress_redirect import router_config
 from osdn.model.objects import IPv4, Pod, parse_ip
 
-_REDIRECT = re.compile(r"^(\d+)\s+(tcp|udp)\s+(\d+\.\d+\.\d+\.\d+)(?:\s+(\d+))?$")
-_FALLBACK = re.compile(r"^(\d+\.\d+\.\d+\.\d+)$")
+REDIRECT_MODES = ("init", "legacy")
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Redirect:
     line: int  # 1-based line of EGRESS_DESTINATION
     text: str
     port: int | None  # None: fallback (any port)
-    protocol: str | None
+    protocol: str | None  # TCP or UDP
     dest: IPv4
     dest_port: int | None  # None: same port
 
@@ -32,6 +34,7 @@ class Redirect:
 class EgressRouter:
     source: IPv4 | None
     redirects: tuple[Redirect, ...]
+    error: str | None = None  # the message the router dies with; then nothing is redirected
 
     def lookup(self, protocol: str, port: int) -> Redirect | None:
         for r in self.redirects:
@@ -42,20 +45,11 @@ class EgressRouter:
 
 def parse_egress_router(pod: Pod) -> EgressRouter | None:
     """The router config of `pod`, or None when it is not a redirect-mode egress router."""
-    text = pod.env.get("EGRESS_DESTINATION")
-    if text is None or pod.env.get("EGRESS_ROUTER_MODE", "legacy") not in ("init", "legacy", "unit-test"):
+    if "EGRESS_DESTINATION" not in pod.env or (pod.env.get("EGRESS_ROUTER_MODE") or "legacy") not in REDIRECT_MODES:
         return None
-    redirects = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _REDIRECT.match(line)
-        fb = _FALLBACK.match(line)
-        if m and parse_ip(m.group(3)):
-            redirects.append(Redirect(n, line, int(m.group(1)), m.group(2).upper(), parse_ip(m.group(3)),  # type: ignore[arg-type]
-                                      int(m.group(4)) if m.group(4) else None))
-        elif fb and parse_ip(fb.group(1)):
-            redirects.append(Redirect(n, line, None, None, parse_ip(fb.group(1)), None))  # type: ignore[arg-type]
-    source = parse_ip(pod.env.get("EGRESS_SOURCE", "").split("/")[0])
-    return EgressRouter(source, tuple(redirects))
+    cfg = router_config(pod.env)
+    if cfg.error is not None:
+        return EgressRouter(None, (), cfg.error)
+    redirects = tuple(Redirect(r.destination.number, r.destination.line, r.port,
+                               r.protocol.upper() if r.protocol else None, r.dest_ip, r.dest_port) for r in cfg.rules)
+    return EgressRouter(parse_ip(cfg.source_ip), redirects)

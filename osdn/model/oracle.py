@@ -148,6 +148,10 @@ def _router(state: ClusterState, key: str, protocol: str, port: int, r: _Result)
         return r
     red = router.lookup(protocol, port)
     ref, rule = f"Pod {key}", "env EGRESS_DESTINATION"
+    if router.error is not None:
+        step = Step("egress-router", INFO, ref, rule, f"the router refuses its configuration "
+                    f"({router.error}) and redirects nothing")
+        return _Result(r.allowed, r.steps + (step,), r.source_ip, r.target)
     if red is None:
         step = Step("egress-router", INFO, ref, rule, f"no line matches {protocol}/{port}; not redirected")
         return _Result(r.allowed, r.steps + (step,), r.source_ip, r.target)

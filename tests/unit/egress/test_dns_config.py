@@ -13,7 +13,7 @@ from osdn.egress.dns_config import (
     parse_dns_servers,
     render_haproxy_config,
 )
-from osdn.egress.grammar import EgressConfigError
+from osdn.model.egress_grammar import EgressConfigError
 
 COMMENTED = """
 # My DNS proxy egress router rules

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from osdn.egress.grammar import EgressConfigError
 from osdn.egress.http_acl import decide, parse_http_destinations, render_squid_acls, render_squid_conf
+from osdn.model.egress_grammar import EgressConfigError
 
 SEED_CONFIG = """
 # HTTP proxy config

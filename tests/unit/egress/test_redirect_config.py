@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from osdn.egress.grammar import EgressConfigError, read_lines
-from osdn.egress.redirect import parse_destinations, parse_router_env, render_iptables, render_nft
+from osdn.model.egress_grammar import EgressConfigError, read_lines
+from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_iptables, render_nft
 
 SEED_COMMENTED = """
 # My egress-router rules

@@ -3,16 +3,28 @@
 `parse_router_env` checks in the script's order (EGRESS_SOURCE, EGRESS_GATEWAY, mode) and
 `parse_destinations` walks EGRESS_DESTINATION line by line exactly as `gen_iptables_rules` does,
 returning the rules printed before an error too (the script prints them before it dies).
-`render_iptables` is the `unit-test` output; `render_nft` is the same NAT as one nftables table
-(`ip egress_router`, replaced atomically) for the router's own namespace.
+`render_iptables` is the `unit-test` output; `nat_rules` is what the router enforces (ports as bash
+arithmetic reads them, refused where iptables would refuse them) and `render_nft` the same NAT as one
+nftables table (`ip egress_router`, replaced atomically) for the router's own namespace. The model
+(`osdn.model.egress_router`) answers with `router_config`, so `adm verify`/trace use this grammar too.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from osdn.egress.grammar import IP, PORT, EgressConfigError, bash_int, check_port, is_skip, read_lines
+from osdn.model.egress_grammar import (
+    IP,
+    PORT,
+    EgressConfigError,
+    bash_int,
+    check_port,
+    is_skip,
+    read_numbered,
+)
 
 MODES = ("init", "legacy", "http-proxy", "dns-proxy", "unit-test")
 NFT_TABLE = "egress_router"
@@ -32,6 +44,7 @@ class Destination:
     port: str | None = None
     protocol: str | None = None
     dest_port: str | None = None
+    number: int = 0  # the physical line of EGRESS_DESTINATION it starts on (1-based)
 
     def iptables(self) -> str:
         if self.port is None:
@@ -80,12 +93,12 @@ def parse_destinations(text: str | None) -> Parsed:
     used: set[str] = set()
     try:
         fallback = False
-        for line in read_lines(text):
+        for number, line in read_numbered(text):
             if is_skip(line):
                 continue
             if fallback:
                 raise EgressConfigError("EGRESS_DESTINATION fallback IP must be the last line")
-            dest = _parse_line(line)
+            dest = _parse_line(line, number)
             out.destinations.append(dest)
             fallback = dest.port is None
             if dest.port is not None:
@@ -95,16 +108,16 @@ def parse_destinations(text: str | None) -> Parsed:
     return out
 
 
-def _parse_line(line: str) -> Destination:
+def _parse_line(line: str, number: int) -> Destination:
     if _FALLBACK.fullmatch(line):
-        return Destination(line, line)
+        return Destination(line, line, number=number)
     m = _REDIRECT.fullmatch(line)
     if m:
-        return Destination(line, m.group(3), m.group(1), m.group(2))
+        return Destination(line, m.group(3), m.group(1), m.group(2), number=number)
     m = _REDIRECT_PORT.fullmatch(line)
     if m:
         check_port(m.group(4))
-        return Destination(line, m.group(3), m.group(1), m.group(2), m.group(4))
+        return Destination(line, m.group(3), m.group(1), m.group(2), m.group(4), number)
     raise EgressConfigError(f"EGRESS_DESTINATION value '{line}' is invalid")
 
 
@@ -131,15 +144,63 @@ def _nft_port(text: str, what: str) -> int:
     return value
 
 
+def _nft_ip(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:  # the regex lets 999.1.2.3 or 01.2.3.4 through; iptables would refuse it
+        raise EgressConfigError(f"Invalid address: {text}, not an IPv4 address iptables accepts") from None
+
+
+@dataclass(frozen=True)
+class NatRule:
+    """One DNAT the router installs: `port` None is the fallback (every port, kept as it is)."""
+
+    destination: Destination
+    protocol: str | None
+    port: int | None
+    dest_ip: ipaddress.IPv4Address
+    dest_port: int | None  # None: the same port
+
+
+def nat_rules(destinations: list[Destination]) -> list[NatRule]:
+    out = []
+    for d in destinations:
+        port = None if d.port is None else _nft_port(d.port, "local port")
+        remote = _nft_port(d.dest_port, "remote port") if d.dest_port else None
+        out.append(NatRule(d, d.protocol, port, _nft_ip(d.dest_ip), remote))
+    return out
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """What a redirect-mode router enforces, or `error`: the message it dies with (then nothing)."""
+
+    source_ip: str = ""
+    rules: tuple[NatRule, ...] = ()
+    error: str | None = None
+
+
+def router_config(env: Mapping[str, str]) -> RouterConfig:
+    """The whole redirect-mode check of `osdn egress-router` (init/legacy), in its order."""
+    try:
+        cfg = parse_router_env(dict(env))
+        parsed = parse_destinations(env.get("EGRESS_DESTINATION"))
+        if parsed.error:
+            raise EgressConfigError(parsed.error)
+        return RouterConfig(cfg.source_ip, tuple(nat_rules(parsed.destinations)))
+    except EgressConfigError as exc:
+        return RouterConfig(error=exc.message)
+
+
 def render_nft(destinations: list[Destination], source_ip: str) -> str:
     """One nftables transaction that replaces table `ip egress_router` with the redirect NAT."""
     pre = []
-    for d in destinations:
-        if d.port is None:
-            pre.append(f'iifname "eth0" dnat to {d.dest_ip}')
+    for r in nat_rules(destinations):
+        if r.port is None:
+            pre.append(f'iifname "eth0" dnat to {r.dest_ip}')
             continue
-        to = f"{d.dest_ip}:{_nft_port(d.dest_port, 'remote port')}" if d.dest_port else d.dest_ip
-        pre.append(f'iifname "eth0" {d.protocol} dport {_nft_port(d.port, "local port")} dnat to {to}')
+        to = f"{r.dest_ip}:{r.dest_port}" if r.dest_port else r.dest_ip
+        pre.append(f'iifname "eth0" {r.protocol} dport {r.port} dnat to {to}')
     rules = "".join(f"    {r}\n" for r in pre)
     return (f"table ip {NFT_TABLE}\ndelete table ip {NFT_TABLE}\n"
             f"table ip {NFT_TABLE} {{\n"

@@ -30,19 +30,27 @@ class EgressConfigError(Exception):
 
 def read_lines(text: str) -> list[str]:
     """The values `while read dest` yields for `<<< "$text"` (bash `read` without -r, default IFS)."""
-    out: list[str] = []
+    return [line for _, line in read_numbered(text)]
+
+
+def read_numbered(text: str) -> list[tuple[int, str]]:
+    """`read_lines`, each value with the 1-based number of the physical line it starts on."""
+    out: list[tuple[int, str]] = []
     chars: list[tuple[str, bool]] = []  # (character, escaped)
-    i, data = 0, text + "\n"
+    i, data, number, start = 0, text + "\n", 1, 1
     while i < len(data):
         c = data[i]
         if c == "\\" and i + 1 < len(data):
             if data[i + 1] != "\n":
                 chars.append((data[i + 1], True))
+            else:
+                number += 1
             i += 2
             continue
         if c == "\n":
-            out.append(_trim(chars))
-            chars = []
+            out.append((start, _trim(chars)))
+            chars, number = [], number + 1
+            start = number
         elif c != "\\":
             chars.append((c, False))
         i += 1
