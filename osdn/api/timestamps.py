@@ -55,3 +55,9 @@ def format_time(seconds: float) -> str:
     days, rest = divmod(whole, _DAY)
     y, m, d = _civil_from_days(days)
     return f"{y:04d}-{m:02d}-{d:02d}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}Z"
+
+
+def format_micro_time(seconds: float) -> str:
+    """Epoch seconds as Kubernetes' MicroTime (Lease times): `2026-01-02T03:04:05.123456Z`."""
+    micros = int(round(seconds * 1_000_000)) % 1_000_000
+    return f"{format_time(seconds)[:-1]}.{micros:06d}Z"

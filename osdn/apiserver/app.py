@@ -24,7 +24,7 @@ from starlette.routing import Route
 from osdn.api import fieldlabels, labels, objects
 from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
-from osdn.api.registry import KindInfo, for_path
+from osdn.api.registry import KindInfo, by_kind, for_path
 from osdn.apiserver import bodies, discovery, negotiate, reads
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.fieldmanager import force_of, manager_of
@@ -46,6 +46,7 @@ from osdn.errors import (
 from osdn.store import Event, Store
 
 log = logging.getLogger(__name__)
+from osdn.store.fence import HEADER, Fence, fenced, parse_fence
 
 REQUESTS = Counter("osdn_apiserver_requests_total", "API requests", ["verb", "resource", "code"])
 LATENCY = Histogram("osdn_apiserver_request_duration_seconds", "API request latency", ["verb"],
@@ -172,7 +173,17 @@ class Api:
             return await self.project(request, user, target)
         if target.info.kind == "ProjectRequest":
             return await self.project_request(request, user, target)
-        return await self.crud(request, user, target)
+        with fenced(self._fence(request, user)):
+            return await self.crud(request, user, target)
+
+    def _fence(self, request: Request, user: User) -> Fence | None:
+        """The request's write fence (osdn.store.fence), if it sends one; naming a Lease needs `get` on it."""
+        value = request.headers.get(HEADER)
+        if value is None:
+            return None
+        fence = parse_fence(value)
+        self.resources.authorize(user, "get", by_kind("Lease"), fence.lease.namespace, fence.lease.name)
+        return fence
 
     # ---- CRUD --------------------------------------------------------------------------------
     async def crud(self, request: Request, user: User, t: Target) -> Response:

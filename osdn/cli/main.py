@@ -30,7 +30,9 @@ from osdn.lab import cli as lab_cli
               help="Client config file (a kubeconfig, or the older osdn format); default $OSDN_CONFIG, "
                    "$KUBECONFIG, ~/.osdn/config, ~/.kube/config.")
 @click.option("--context", "context", default=None, metavar="NAME", help="Kubeconfig context to use.")
-@click.option("--server", default=None, metavar="URL", help="API server URL (overrides the config file).")
+@click.option("--server", default=None, metavar="URL[,URL...]",
+              help="API server URL, or several separated by commas (tried in turn when one is down); "
+                   "overrides the config file.")
 @click.option("--token", default=None, help="Bearer token (overrides the config file).")
 @click.version_option(__version__, "--version", prog_name="osdn")
 @click.pass_context

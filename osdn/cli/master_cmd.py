@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -11,31 +12,38 @@ import click
 import yaml
 
 from osdn.cli.context import Ctx, handle_errors, pass_ctx
+from osdn.cli.server_election import election_options
+from osdn.model.leaderelection import ElectionConfig
 
 
 @click.command("master")
 @click.option("--master-config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="master.yaml (the egressHealth section configures egress node probing).")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@election_options
 @pass_ctx
 @handle_errors
-def master(ctx: Ctx, master_config: str | None, log_level: str) -> None:
+def master(ctx: Ctx, master_config: str | None, log_level: str, election: ElectionConfig | None) -> None:
     """Run the master controllers (NetIDs, HostSubnets, egress IPs) until interrupted.
 
     `osdn server` already runs them in-process; use this against a server started with
-    --no-controllers elsewhere.
+    --no-controllers elsewhere. Several may run: the one holding the Lease kube-system/osdn-master
+    acts (--leader-elect, the default).
 
     \b
     Examples:
       osdn --config admin.conf master --master-config master.yaml
     """
-    from osdn.master.manager import Master, MasterOptions
+    from osdn.master.leader import default_identity, master_service
+    from osdn.master.manager import MasterOptions
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
-    running = Master(ctx.client.config, MasterOptions.from_config(mc)).start()
-    click.echo(f"osdn master: {running.network.mode.value if running.network else '?'} mode, "
-               f"controllers running against {ctx.client.config.server}", err=True)
+    running = master_service(ctx.client.config, MasterOptions.from_config(mc), election,
+                             default_identity(f"master-{os.getpid()}"))
+    running.start()
+    click.echo(f"osdn master: controllers {'elected' if election else 'running'} against "
+               f"{ctx.client.config.server}", err=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

@@ -11,9 +11,11 @@ import yaml
 from osdn.apiserver.connections import ConnectionLimits
 from osdn.apiserver.watchqueue import WatchLimits
 from osdn.cli.context import handle_errors
+from osdn.cli.server_election import election_options
 from osdn.cli.server_limits import limit_options
 from osdn.cli.server_store import EtcdStoreChoice, store_options
 from osdn.errors import BadRequestError
+from osdn.model.leaderelection import ElectionConfig
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -54,13 +56,18 @@ def parse_listen(listen: str) -> tuple[str, int]:
               show_default=True, help="Largest request body accepted (413 past it).")
 @limit_options
 @store_options
+@election_options
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
            host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
            tls_ca_file: str | None, tls_sans: tuple[str, ...], strict_store: bool, max_request_body_bytes: int,
-           connection_limits: ConnectionLimits, watch_limits: WatchLimits, store: EtcdStoreChoice | None) -> None:
+           connection_limits: ConnectionLimits, watch_limits: WatchLimits, store: EtcdStoreChoice | None,
+           election: ElectionConfig | None) -> None:
     """Run the osdn API server (and, unless --no-controllers, the master controllers).
+
+    Several servers may share one etcd (--store): the controllers run on the one holding the Lease
+    kube-system/osdn-master (--leader-elect, the default), another takes over when it stops.
 
     On first start it creates an admin token and DATA_DIR/admin.conf (a kubeconfig for osdn
     --config and kubectl alike). It serves
@@ -76,7 +83,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     """
     from osdn.apiserver.server import ServerConfig, build, serve
     from osdn.client import load_config
-    from osdn.master.manager import Master, MasterOptions
+    from osdn.master.leader import default_identity, master_service
+    from osdn.master.manager import MasterOptions
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = parse_listen(listen)
@@ -90,6 +98,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
         cfg.etcd, cfg.etcd_options = store.url, store.options
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
-    services = [Master(load_config(str(cfg.data_dir / "admin.conf")), options)] if controllers else []
+    admin = load_config(str(cfg.data_dir / "admin.conf"))
+    services = [master_service(admin, options, election, default_identity(f"{host}:{port}"))] if controllers else []
     click.echo(f"osdn server: serving on {cfg.url}; admin config: {cfg.data_dir / 'admin.conf'}", err=True)
     serve(srv, services)

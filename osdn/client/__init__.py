@@ -9,13 +9,15 @@ import builtins
 import json
 import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
+from osdn.api.kinds.coordination import FENCE_HEADER, FENCED_PREFIX
 from osdn.api.registry import KindInfo, by_kind, for_object, resolve
 from osdn.client.config import ClientConfig, load_config
+from osdn.client.failover import endpoints_for, may_move_on
 from osdn.client.watchstream import parse_event, split_lines
 from osdn.errors import OsdnError, UnsupportedMediaTypeError, error_from_status
 
@@ -68,13 +70,21 @@ def tls_verify(config: ClientConfig) -> ssl.SSLContext | bool:
 class Client:
     """`field_validation` is sent with every write; "" (the default, as client-go's) leaves it to the
     server (Warn). The CLI asks for Strict, as kubectl does: an unknown or duplicate field in a
-    manifest is refused, not silently dropped."""
+    manifest is refused, not silently dropped.
 
-    def __init__(self, config: ClientConfig, timeout: float = 30.0, field_validation: str = "") -> None:
+    `config.server` may list several URLs (comma-separated): requests fail over between them
+    (osdn.client.failover). `fence`, when given, returns the `X-Osdn-Fence` value sent with every write
+    (the master's leader lease, osdn.store.fence); a write refused because the lease was renewed
+    meanwhile is resent once with the renewed value."""
+
+    def __init__(self, config: ClientConfig, timeout: float = 30.0, field_validation: str = "",
+                 fence: Callable[[], str | None] | None = None) -> None:
         self.config = config
         self.field_validation = field_validation
+        self.fence = fence
+        self.endpoints = endpoints_for(config.server)
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
-        self.http = httpx.Client(base_url=config.server, headers=headers, timeout=timeout,
+        self.http = httpx.Client(base_url=self.endpoints.order()[0], headers=headers, timeout=timeout,
                                  verify=tls_verify(config))
         self.last_warnings: list[str] = []
 
@@ -93,14 +103,34 @@ class Client:
         content = None if body is None else json.dumps(body).encode()
         if method in _WRITES and self.field_validation and path.startswith("/api"):
             params = {**(params or {}), "fieldValidation": self.field_validation}
-        try:
-            r = self.http.request(method, path, content=content, params=params,
-                                  headers={"Content-Type": content_type} if content is not None else None)
-        except httpx.TransportError as e:
-            raise OsdnError(f"cannot reach the osdn server at {self.config.server}: {e}") from None
+        headers = {"Content-Type": content_type} if content is not None else {}
+        fence = self.fence() if self.fence is not None and method != "GET" else None
+        r = self._send(method, path, content, params, headers, fence)
+        if fence is not None and r.status_code == 409 and FENCED_PREFIX in r.text:
+            renewed = self.fence() if self.fence is not None else None
+            if renewed is not None and renewed != fence:   # renewed meanwhile: the write was not applied
+                r = self._send(method, path, content, params, headers, renewed)
         self.last_warnings = [warning_text(w) for w in r.headers.get_list("warning")]
         _raise_for(r)
         return r.json() if r.content else None
+
+    def _send(self, method: str, path: str, content: bytes | None, params: dict[str, str] | None,
+              headers: dict[str, str], fence: str | None) -> httpx.Response:
+        """One request, to the first server that takes it (osdn.client.failover)."""
+        if fence is not None:
+            headers = {**headers, FENCE_HEADER: fence}
+        failures: builtins.list[str] = []
+        for url in self.endpoints.order():
+            try:
+                return self.http.request(method, url + path, content=content, params=params, headers=headers)
+            except httpx.TransportError as e:
+                failures.append(f"{url}: {e}" if failures or len(self.endpoints.urls) > 1 else str(e))
+                if not may_move_on(e, method):
+                    raise OsdnError(f"cannot reach the osdn server at {url}: {e} (the {method} was sent; it "
+                                    "may or may not have been applied)") from None
+                self.endpoints.failed(url)
+                self.http.base_url = self.endpoints.order()[0]
+        raise OsdnError(f"cannot reach the osdn server at {self.config.server}: {'; '.join(failures)}")
 
     # ---- typed -------------------------------------------------------------------------------
     def get(self, kind: str | KindInfo, name: str, namespace: str = "") -> Obj:
@@ -155,16 +185,22 @@ class Client:
             params["labelSelector"] = label_selector
         if timeout:
             params["timeoutSeconds"] = str(int(timeout))
-        try:
-            with self.http.stream("GET", info.path(namespace or None), params=params,
-                                  timeout=httpx.Timeout(10.0, read=None)) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    _raise_for(r)
-                for line in split_lines(r.iter_bytes()):
-                    yield parse_event(line, f"watch of {info.plural}")
-        except httpx.HTTPError as e:
-            raise OsdnError(f"watch of {info.plural} from {self.config.server} failed: {e}") from None
+        for url in self.endpoints.order():
+            try:
+                with self.http.stream("GET", url + info.path(namespace or None), params=params,
+                                      timeout=httpx.Timeout(10.0, read=None)) as r:
+                    if r.status_code >= 400:
+                        r.read()
+                        _raise_for(r)
+                    for line in split_lines(r.iter_bytes()):
+                        yield parse_event(line, f"watch of {info.plural}")
+                    return
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:   # never connected: the next server
+                self.endpoints.failed(url)
+                last = e
+            except httpx.HTTPError as e:
+                raise OsdnError(f"watch of {info.plural} from {url} failed: {e}") from None
+        raise OsdnError(f"watch of {info.plural} from {self.config.server} failed: {last}")
 
     def whoami(self) -> Obj:
         return self.request("GET", "/osdn/v1/whoami")

@@ -10,6 +10,8 @@ Two file formats are read:
 Which file: --config/--kubeconfig FILE > $OSDN_CONFIG > $KUBECONFIG (a path list, merged as kubectl
 merges it: the first file to define a name or the current context wins) > ~/.osdn/config >
 ~/.kube/config. Explicit --server/--token flags override what the file says.
+`server` may list several URLs separated by commas (`https://a:8443,https://b:8443`): the client fails
+over between them (osdn.client.failover); kubectl reads only single-URL files.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from osdn.client.failover import normalize
 from osdn.errors import BadRequestError
 
 DEFAULT_PATH = Path.home() / ".osdn" / "config"
@@ -103,7 +106,7 @@ def from_kubeconfig(merged: Doc, source: str, context: str | None = None) -> Cli
     token = str(user.get("token") or "")
     if not token and user.get("tokenFile"):
         token = Path(user["tokenFile"]).read_text().strip()
-    return ClientConfig(str(cluster["server"]).rstrip("/"), token, str(ctx.get("user", "")), source,
+    return ClientConfig(normalize(str(cluster["server"])), token, str(ctx.get("user", "")), source,
                         _ca_pem(cluster), bool(cluster.get("insecure-skip-tls-verify")),
                         str(ctx.get("namespace") or ""))
 
@@ -111,7 +114,7 @@ def from_kubeconfig(merged: Doc, source: str, context: str | None = None) -> Cli
 def _legacy(data: Doc, source: str) -> ClientConfig:
     ca = base64.b64decode(data["certificate-authority-data"]).decode() \
         if data.get("certificate-authority-data") else ""
-    return ClientConfig(str(data.get("server") or "").rstrip("/"), str(data.get("token") or ""),
+    return ClientConfig(normalize(str(data.get("server") or "")), str(data.get("token") or ""),
                         str(data.get("user") or ""), source, ca, bool(data.get("insecure-skip-tls-verify")),
                         str(data.get("namespace") or ""))
 
@@ -140,7 +143,7 @@ def load_config(path: str | None = None, server: str | None = None, token: str |
     else:
         cfg = ClientConfig("", source="flags")
     if server:
-        cfg = ClientConfig(server.rstrip("/"), cfg.token, cfg.user, cfg.source, cfg.ca_pem, cfg.insecure,
+        cfg = ClientConfig(normalize(server), cfg.token, cfg.user, cfg.source, cfg.ca_pem, cfg.insecure,
                            cfg.namespace)
     if not cfg.server:
         raise BadRequestError("no server configured: pass --server URL, --kubeconfig FILE or set KUBECONFIG "

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
 from osdn.store import Callback, Event, Events, Key, Obj, StoreError, decode, dump, object_ref
 from osdn.store.etcd_gateway import Body, EtcdURL, Gateway, b64, prefix_end, unb64
+from osdn.store.fence import current_fence
 
 log = logging.getLogger(__name__)
 WRITE_DELIVERY_TIMEOUT = 5.0
@@ -135,9 +136,20 @@ class EtcdStore:
 
     # ---- writes ------------------------------------------------------------------------------
     def _txn(self, key: Key, compare: Body, then: Body) -> tuple[bool, Body]:
+        """One transaction: `compare` on the key (and, for a fenced write, the lease key's mod_revision
+        equal to the fence's rv: osdn.store.fence), then `then`; a failure reads both keys, and a
+        failed fence raises its refusal."""
         k = b64(self._kbytes(key))
-        r = self._gw.call("/v3/kv/txn", {"compare": [{"key": k, **compare}], "success": [then],
-                                         "failure": [{"request_range": {"key": k}}]})
+        compares, failure = [{"key": k, **compare}], [{"request_range": {"key": k}}]
+        fence = current_fence()
+        if fence is not None:
+            lk = b64(self._kbytes(fence.lease))
+            compares.append({"key": lk, "target": "MOD", "result": "EQUAL", "mod_revision": str(fence.rv)})
+            failure.append({"request_range": {"key": lk}})
+        r = self._gw.call("/v3/kv/txn", {"compare": compares, "success": [then], "failure": failure})
+        if fence is not None and not r.get("succeeded"):
+            lease = r["responses"][1]["response_range"].get("kvs") or []
+            fence.check(int(lease[0]["mod_revision"]) if lease else None)
         return bool(r.get("succeeded")), r
 
     def _stored(self, obj: Obj) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from osdn.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
 from osdn.store import Callback, Event, Events, Key, Obj, StoreError, decode, dump, object_ref
+from osdn.store.fence import current_fence
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +179,16 @@ class SQLiteStore:
                 self._db.execute("DELETE FROM events WHERE rv <= ?", (rev,))
             return max(rev, 0)
 
+    def _check_fence(self) -> None:
+        """A fenced write (osdn.store.fence) lands only while the lease is at the fence's revision."""
+        fence = current_fence()
+        if fence is not None:
+            entry = self._objects.get(fence.lease.resource, {}).get((fence.lease.namespace, fence.lease.name))
+            fence.check(None if entry is None else int(entry[0]["metadata"]["resourceVersion"]))
+
     def create(self, key: Key, obj: Obj) -> Obj:
         with self._lock:
+            self._check_fence()
             if (key.namespace, key.name) in self._objects.get(key.resource, {}):
                 raise AlreadyExistsError(f'{key.resource} "{key.name}" already exists', object_ref(key))
             return self._commit("ADDED", key, obj, obj)
@@ -194,12 +203,14 @@ class SQLiteStore:
 
     def update(self, key: Key, obj: Obj, expected_rv: int | None = None) -> Obj:
         with self._lock:
+            self._check_fence()
             current = self.get(key)
             self._check_rv(key, current, expected_rv)
             return self._commit("MODIFIED", key, obj, obj)
 
     def delete(self, key: Key, expected_rv: int | None = None) -> Obj:
         with self._lock:
+            self._check_fence()
             current = self.get(key)
             self._check_rv(key, current, expected_rv)
             return self._commit("DELETED", key, None, current)
