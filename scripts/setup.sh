@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-pip nftables iproute2 iperf3 iputils-ping tcpdump conntrack
               dnsmasq-base bind9-dnsutils busybox-static podman runc containernetworking-plugins etcd-server wrk
-              haproxy squid)
+              haproxy squid chromium chromium-driver)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup: run as root (the data plane needs network namespaces and nftables)" >&2

@@ -29,6 +29,9 @@ DEFAULT_CLUSTER_CIDR = ipaddress.IPv4Network("10.128.0.0/14")
 DEFAULT_SERVICE_CIDR = ipaddress.IPv4Network("172.30.0.0/16")
 _KINDS = ("Namespace", "NetNamespace", "Pod", "Service", "Endpoints", "NetworkPolicy",
           "EgressNetworkPolicy", "HostSubnet", "Node", "ClusterNetwork")
+# Every kind the model reads, in the order a reader should fetch them (the rest is ignored).
+MODEL_KINDS = ("ClusterNetwork", "Namespace", "NetNamespace", "HostSubnet", "Node", "Pod", "Service",
+               "Endpoints", "NetworkPolicy", "EgressNetworkPolicy")
 
 
 @dataclass(frozen=True)
