@@ -27,6 +27,7 @@ from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, by_kind, for_path
 from osdn.apiserver import bodies, discovery, negotiate, reads
 from osdn.apiserver.auth import TokenFile, User
+from osdn.apiserver.console_backend import ConsoleBackend
 from osdn.apiserver.fieldmanager import force_of, manager_of
 from osdn.apiserver.impersonation import impersonated
 from osdn.apiserver.paging import Pager, parse_bool, watch_list
@@ -35,6 +36,7 @@ from osdn.apiserver.resources import Resources, key_of
 from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
+from osdn.console.routes import Console
 from osdn.errors import (
     BadRequestError,
     FieldError,
@@ -350,6 +352,7 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
         Route("/healthz", healthz), Route("/readyz", healthz), *discovery.routes(),
         *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
+        *Console(ConsoleBackend(api.user, resources)).routes(),
         *review_routes(api.user, resources.authorizer),
         Route("/api", api.handle, methods=methods), Route("/api/{rest:path}", api.handle, methods=methods),
         Route("/apis", api.handle, methods=methods), Route("/apis/{rest:path}", api.handle, methods=methods),
