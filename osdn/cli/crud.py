@@ -21,7 +21,7 @@ from osdn.cli.manifests import read_manifests
 from osdn.cli.printers import OUTPUT_HELP, PrintOptions, check_output, describe_events, qualified_name, render
 from osdn.cli.services import describe_service
 from osdn.client import Client
-from osdn.errors import BadRequestError, NotFoundError, OsdnError
+from osdn.errors import BadRequestError, ForbiddenError, NotFoundError, OsdnError
 
 Obj = dict[str, Any]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -150,7 +150,12 @@ def _describe_service(client: Client, svc: Obj, events: list[Obj]) -> str:
         endpoints: Obj | None = client.get("Endpoints", svc["metadata"]["name"], svc["metadata"].get("namespace", ""))
     except NotFoundError:
         endpoints = None
-    return describe_service(svc, endpoints, events, now())
+    try:   # as kubectl: the Endpoints line from the service's slices; a user who may not list them sees Endpoints
+        slices = client.list("EndpointSlice", svc["metadata"].get("namespace", ""),
+                             label_selector=f"kubernetes.io/service-name={svc['metadata']['name']}")["items"]
+    except ForbiddenError:
+        slices = []
+    return describe_service(svc, endpoints, events, now(), slices)
 
 
 @click.command()

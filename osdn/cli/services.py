@@ -1,6 +1,9 @@
-"""`osdn describe service`: the Service as `oc describe svc` prints it, with its Endpoints and events.
+"""`osdn describe service`: the Service as `oc describe svc` prints it, with its endpoints and events.
 
-Pure: the text from the Service, its Endpoints object (None if there is none) and its events.
+Pure: the text from the Service, its EndpointSlices, its Endpoints object (None if there is none) and
+its events. As kubectl >= 1.29, the `Endpoints:` line comes from the Service's EndpointSlices (ready
+endpoints of the slice ports named as the service port); without any slice (no master running), from
+the Endpoints object.
 """
 
 from __future__ import annotations
@@ -39,7 +42,19 @@ def endpoint_text(endpoints: Obj | None, port: Obj) -> str:
     return ",".join(found[:MAX_ENDPOINTS]) + (f" + {more} more..." if more > 0 else "")
 
 
-def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: Any) -> str:
+def slice_endpoint_text(slices: list[Obj], port: Obj) -> str:
+    """kubectl's formatEndpointSlices for one service port: ready endpoints only, `+ N more...`."""
+    name = port.get("name") or ""
+    found = [f"{e['addresses'][0]}:{p.get('port')}" if p is not None else str(e["addresses"][0])
+             for s in slices for p in (s.get("ports") or [None]) if p is None or (p.get("name") or "") == name
+             for e in s.get("endpoints") or [] if e.get("addresses")
+             and (e.get("conditions") or {}).get("ready") is not False]
+    more = len(found) - MAX_ENDPOINTS
+    return ",".join(found[:MAX_ENDPOINTS]) + (f" + {more} more..." if more > 0 else "")
+
+
+def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: Any,
+                     slices: list[Obj] | None = None) -> str:
     """Pure: the describe text."""
     meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
     lines = [_row("Name", meta.get("name")), _row("Namespace", meta.get("namespace"))]
@@ -59,7 +74,7 @@ def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: An
         protocol = port.get("protocol") or "TCP"
         lines.append(_row("Port", f"{port.get('name') or '<unset>'}  {port.get('port')}/{protocol}"))
         lines.append(_row("TargetPort", f"{port.get('targetPort', port.get('port'))}/{protocol}"))
-        lines.append(_row("Endpoints", endpoint_text(endpoints, port)))
+        lines.append(_row("Endpoints", slice_endpoint_text(slices, port) if slices else endpoint_text(endpoints, port)))
     lines.append(_row("Session Affinity", spec.get("sessionAffinity") or "None"))
     timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
     if spec.get("sessionAffinity") == "ClientIP" and timeout:

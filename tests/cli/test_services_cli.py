@@ -61,3 +61,17 @@ def test_expose_with_an_explicit_cluster_ip_and_a_taken_one(srv: ServerProc) -> 
     assert again.returncode != 0 and "provided IP is already allocated" in again.stderr
     bad = srv.cli("expose", "pod", "web", "-n", "shop", "--name", "x", "--selector", "app!=web")
     assert bad.returncode != 0 and "--selector" in bad.stderr
+
+
+def test_get_endpointslices_as_oc_and_describe_reads_them(srv: ServerProc) -> None:
+    srv.cli("expose", "pod", "web", "-n", "shop", "--port", "83", "--target-port", "8080", "--name", "sl", check=True)
+    deadline = time.monotonic() + 30
+    while "10.128.0.7" not in (out := srv.cli("get", "endpointslices", "-n", "shop",
+                                              "-l", "kubernetes.io/service-name=sl").stdout):
+        assert time.monotonic() < deadline, f"no EndpointSlice for service sl: {out}"
+        time.sleep(0.1)
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert row.split()[0].startswith("sl-") and row.split()[1:4] == ["IPv4", "8080", "10.128.0.7"]
+    text = srv.cli("describe", "svc", "sl", "-n", "shop", check=True).stdout
+    assert "Endpoints:         10.128.0.7:8080" in text, text
