@@ -5,7 +5,9 @@ The informer re-lists when the watch history is gone (410) and re-watches from t
 resourceVersion when a stream ends, so no event is lost across reconnects. It never dies: any other
 error (HTTP, a broken stream, an event that does not parse, a handler that raises) is logged at
 WARNING naming the resource, and after a capped exponential backoff with jitter (`Backoff`, reset by
-the next event) the informer re-lists and delivers every object to the handlers again.
+the next event or a watch that ran its course) the informer re-lists and delivers every object to
+the handlers again; the first list that works after failures is logged at INFO. The cache is only
+ever replaced by a list that worked: while the server is away it keeps the last state.
 """
 
 from __future__ import annotations
@@ -124,23 +126,28 @@ class Informer:
         """List, then watch from the list's resourceVersion; re-watch when a stream ends. Any error
         (HTTP, a broken stream, a bad event, a handler exception) is logged at WARNING and followed,
         after a backoff, by a re-list that delivers every object again: the loop never dies."""
-        need_list, resync = True, False
+        need_list, resync, failures = True, False, 0
         while not self._stop.is_set():
             try:
                 self._client = Client(self.config)
                 if need_list:
                     self._relist(self._client, resync)
                     need_list, resync = False, False
+                    if failures:
+                        log.info("%s informer: back after %d failed attempts; %d objects re-listed",
+                                 self.info.plural, failures, len(self.cache))
+                        failures = 0
                 for event in self._client.watch(self.info, self.namespace, self._rv, self.label_selector,
                                                 self.watch_timeout):
                     self._apply(event)
                     self.backoff.reset()
+                self.backoff.reset()  # the stream ran its course: the server is healthy
             except GoneError:
                 need_list = True
             except Exception as err:
                 if self._stop.is_set():
                     break
-                delay = self.backoff.next()
+                delay, failures = self.backoff.next(), failures + 1
                 log.warning("%s informer: %s; re-listing in %.2fs", self.info.plural,
                             err.message if isinstance(err, OsdnError) else f"{type(err).__name__}: {err}", delay,
                             exc_info=not isinstance(err, OsdnError))

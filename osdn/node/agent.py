@@ -14,6 +14,15 @@ After each applied sync, the NetworkPolicies the node does not enforce rule by r
 see `compile`) are reported: the Node's `NetworkPolicyRenderFailed` condition, written with every
 heartbeat, and Events on the policies (`report`).
 
+Control-plane loss: the kernel state is never flushed because the API server is away. Informers
+keep their caches and retry with backoff and full jitter (`agent_backoff`); syncs, periodic ones
+included, go on from the cached state, so traffic flows and policies stay enforced; on return
+every informer re-lists and the changes made meanwhile reach the kernel. The heartbeat notices
+the loss (`api_error`): CNI ADD and DEL then answer "try again later" (they must publish or
+withdraw the pod's IP, which every node's rules are keyed on); CHECK is answered from local state.
+An agent that starts while the API server is away waits for it with backoff (it does not exit),
+with the CNI socket open answering "not synced yet" and `/healthz` 503 until its first sync.
+
 Restart-safe: nothing is flushed at start. The bridge, VXLAN and nft tables are adopted as found
 (ensure_* and plan change only differences); the IPAM file says which pod veths are ours; a veth
 with osdn's pod prefix and no lease, or a lease whose veth and pod namespace are both gone, is
@@ -33,10 +42,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from osdn.api.cni import DEFAULT_SOCKET, CniRequest
+from osdn.api.cni import DEFAULT_SOCKET, TRY_AGAIN, CniError, CniRequest
 from osdn.client import Client, ClientConfig
+from osdn.client.backoff import Backoff
 from osdn.client.informer import Informer
-from osdn.errors import NotFoundError, OsdnError
+from osdn.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    OsdnError,
+    UnauthorizedError,
+    ValidationError,
+)
 from osdn.kernel import conntrack, links, netns
 from osdn.model.sdnconfig import DEFAULT_MTU, DEFAULT_VXLAN_PORT
 from osdn.node import metrics
@@ -53,7 +70,7 @@ from osdn.node.intent import NodeIntent
 from osdn.node.intentsource import IntentSource
 from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
-from osdn.node.podnet import PodNetConfig, PodNetwork
+from osdn.node.podnet import PodNetConfig, PodNetwork, pod_identity
 from osdn.node.report import PolicyReporter
 from osdn.node.runner import SyncRunner
 
@@ -64,6 +81,15 @@ KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "Clu
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
 NODE_SYSCTLS: dict[str, str | int] = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
+EGRESS_KINDS = ("NetNamespace", "HostSubnet")  # the objects `egress_for` decides from
+PERMANENT = (UnauthorizedError, ForbiddenError, ValidationError, BadRequestError)  # retrying cannot help
+
+
+def agent_backoff() -> Backoff:
+    """Reconnect delays of the agent's informers and start-up calls: 0.5 s doubling to 10 s, each
+    stretched by up to 100 % at random (full jitter, as client-go's reflectors), so a fleet of agents
+    does not re-list in step when the API server returns: every agent is back within 20 s."""
+    return Backoff(initial=0.5, cap=10.0, jitter=1.0)
 
 
 class AgentError(OsdnError):
@@ -101,7 +127,10 @@ class Agent:
         self.dns_zone = SharedZone()
         self.dns: DnsServer | None = None
         self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()])
-        self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)]) for k in KINDS}
+        self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)], backoff=agent_backoff())
+                          for k in KINDS}
+        self.synced = threading.Event()  # the first sync is done: CNI may wire pods
+        self.api_error = ""  # why the last heartbeat could not reach the API server ("" while it can)
         self.dataplane: Dataplane | None = None
         self.dns_hold: DnsHold | None = None
         self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge, cfg.vxlan)
@@ -116,6 +145,7 @@ class Agent:
         self._threads: list[threading.Thread] = []
         self._links_applied: tuple[object, ...] | None = None  # inputs of the last successful link ensure
         self._owners: dict[str, str] | None = None  # pod IP -> owner, as of the last successful sync
+        self._owners_of: object = None  # the `intent.pods` that `_owners` was computed from
         self._status_lock = threading.Lock()  # heartbeat and sync both write the Node's conditions
         self.reporter = PolicyReporter(self.client, cfg.name, _now, lambda: self._write_status(self.client))
 
@@ -124,14 +154,14 @@ class Agent:
         """Everything up to serving CNI; the sync loop runs on its own thread."""
         links.with_netlink(self.cfg.netns, lambda nl: None)  # fails early, naming a missing namespace
         netns.set_sysctls(self.cfg.netns, {**NODE_SYSCTLS, **EGRESS_SYSCTLS})
-        register_node(self.client, self.cfg, [self.reporter.condition()])
-        publish_ipconfig(self.client, self.cfg.name, self.egress.find_uplink())
+        self.cni = CniServer(self.cfg.cni_socket, self.handle_cni, self.synced.is_set).start()  # "not synced yet"
+        self._until_api("register the Node", lambda: register_node(self.client, self.cfg, [self.reporter.condition()]))
+        self._until_api("publish the egress interface",
+                        lambda: publish_ipconfig(self.client, self.cfg.name, self.egress.find_uplink()))
         self._spawn(self._heartbeat_loop, "heartbeat")
         for inf in self.informers.values():
             inf.start()
-        for kind, inf in self.informers.items():
-            if not inf.wait_synced(30):
-                raise AgentError(f"could not list {kind} objects from {self.cfg.client.server} within 30s")
+        self._wait_informers()
         self.proxy_config.start()
         subnet = self._wait_host_subnet()
         network = self._network()
@@ -146,7 +176,7 @@ class Agent:
         self.await_rules(60)  # the first sync adopts what a previous agent left, before any new pod
         self._start_dns(subnet)
         self.set_dns_answer_hook(hold.on_answer)
-        self.cni = CniServer(self.cfg.cni_socket, self.handle_cni).start()
+        self.synced.set()
         if self.cfg.metrics_listen:
             metrics.serve(self.cfg.metrics_listen)
         log.info("node %s ready: netns %s, subnet %s, CNI on %s", self.cfg.name, self.cfg.netns, subnet,
@@ -224,6 +254,9 @@ class Agent:
         self.runner.wait(self.runner.request(), timeout)
 
     def handle_cni(self, req: CniRequest) -> Obj:
+        refusal = self.cni_refusal(req)
+        if refusal is not None:
+            raise refusal
         assert self.podnet is not None
         with metrics.CNI_SECONDS.labels(req.command).time(), self.podnet.lock:
             if req.command == "ADD":
@@ -235,6 +268,22 @@ class Agent:
             self.runner.request()
             return {}
 
+    def cni_refusal(self, req: CniRequest) -> CniError | None:
+        """Why `req` cannot be served now (CNI code 11, "try again later"), or None. Before the first
+        sync nothing is served: the node does not know the cluster's pods and policies yet. After it,
+        while the API server is unreachable, ADD and DEL wait: they publish or withdraw the pod's IP,
+        which every node's rules are keyed on; CHECK needs only local state."""
+        pod = "/".join(pod_identity(req))
+        where = f"API server {self.cfg.client.server}"
+        if not self.synced.is_set():
+            return CniError(TRY_AGAIN, f"osdn node agent {self.cfg.name} has not synced with the API server yet; "
+                                       "try again later",
+                            f"{req.command} of pod {pod}: {where}: {self.api_error or 'first sync not finished'}")
+        if req.command in ("ADD", "DEL") and self.api_error:
+            return CniError(TRY_AGAIN, f"osdn node agent {self.cfg.name} cannot reach the API server; try again later",
+                            f"{req.command} of pod {pod} must publish its IP through the {where}: {self.api_error}")
+        return None
+
     def _pod(self, namespace: str, name: str) -> Obj | None:
         return self.informers["Pod"].get(name, namespace)
 
@@ -243,6 +292,33 @@ class Agent:
         return pod is not None and (pod.get("status") or {}).get("podIP") == ip
 
     # -- start-up helpers ------------------------------------------------------------------------
+    def _until_api(self, what: str, call: Callable[[], object]) -> None:
+        """`call()` until the API server answers it: a starting agent waits for the API server with
+        backoff (the kernel state a previous agent left stays in force meanwhile). Refusals that a
+        retry cannot cure (401, 403, 400, 422) are raised."""
+        backoff = agent_backoff()
+        while True:
+            try:
+                call()
+                return
+            except PERMANENT:
+                raise
+            except OsdnError as exc:
+                self.api_error = exc.message
+                delay = backoff.next()
+                log.warning("node %s: cannot %s: %s; retrying in %.1fs", self.cfg.name, what, exc.message, delay)
+            if self.stopping.wait(delay):
+                raise AgentError(f"node {self.cfg.name}: stopped while waiting to {what}")
+
+    def _wait_informers(self) -> None:
+        """Until every informer has listed once (each retries on its own, with backoff)."""
+        for kind, inf in self.informers.items():
+            while not inf.wait_synced(30):
+                if self.stopping.is_set():
+                    raise AgentError(f"node {self.cfg.name}: stopped while waiting for the first {kind} list")
+                log.warning("node %s: no %s list from %s after 30s; still waiting", self.cfg.name, kind,
+                            self.cfg.client.server)
+
     def _wait_host_subnet(self) -> str:
         deadline = time.monotonic() + self.cfg.subnet_timeout
         while not self.stopping.is_set():
@@ -275,8 +351,19 @@ class Agent:
             while not self.stopping.wait(self.cfg.heartbeat):
                 try:
                     self._write_status(client)
+                    self._note_api("")
                 except OsdnError as exc:
                     log.warning("node %s heartbeat failed: %s", self.cfg.name, exc.message)
+                    self._note_api(exc.message)
+
+    def _note_api(self, error: str) -> None:
+        """Whether the API server answered the last heartbeat; log the transitions."""
+        if error and not self.api_error:
+            log.warning("node %s: API server unreachable: keeping the last applied kernel state; CNI ADD and "
+                        "DEL answer 'try again later' until it is back", self.cfg.name)
+        elif not error and self.api_error:
+            log.info("node %s: API server reachable again", self.cfg.name)
+        self.api_error = error
 
     def _write_status(self, client: Client) -> None:
         """Heartbeat: Ready and the NetworkPolicy condition (a merge patch replaces the whole list)."""
@@ -284,9 +371,6 @@ class Agent:
             heartbeat(client, self.cfg, [self.reporter.condition()])
 
     # -- the sync --------------------------------------------------------------------------------
-    def snapshot(self) -> list[Obj]:
-        return [obj for inf in self.informers.values() for obj in inf.items()]
-
     def facts(self) -> NodeFacts:
         assert self.ipam is not None
         atts = tuple(LocalAttachment(x.namespace, x.pod, x.ip, links.pod_mac(x.ip), x.host_veth)
@@ -299,8 +383,8 @@ class Agent:
         start = time.perf_counter()
         with metrics.SYNC_ERRORS.count_exceptions(), self.proxy_config.reporting_errors():
             stale = self._collect_garbage() if full else 0  # first: released leases leave this sync's intent
-            objs = self.snapshot()
             intent = self.intents.intent(self.facts(), full)
+            objs = [o for k in EGRESS_KINDS for o in self.informers[k].items()]  # all egress_for reads
             intent = replace(intent, egress=egress_for(intent, objs, self.cfg.bridge))
             self.egress.prepare(intent.egress)  # new steering routes before the rules that use them
             compiled = time.perf_counter()
@@ -328,13 +412,15 @@ class Agent:
     def _forget_departed(self, intent: NodeIntent) -> None:
         """Delete the conntrack entries of pod IPs that left their pod since the last sync (deleted,
         or now another pod's), so no pod inherits the flows of the one that had its IP before."""
+        if intent.pods is self._owners_of:
+            return  # the same pods as last time (the compiler hands back the same tuple)
         owners = {p.ip: p.owner for p in intent.pods}
         gone = departed_addresses(self._owners, owners)
         if gone:
             n = conntrack.delete_flows(self.cfg.netns, gone)
             log.info("node %s: %d conntrack entries of departed pod IPs deleted (%s)", self.cfg.name, n,
                      ", ".join(sorted(gone)))
-        self._owners = owners
+        self._owners, self._owners_of = owners, intent.pods
 
     def _sync_links(self, intent: NodeIntent, full: bool) -> None:
         """Bridge with the gateway and VXLAN flooding to every other node; skipped when nothing they

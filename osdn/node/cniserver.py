@@ -5,7 +5,9 @@ dead agent is replaced, anything else at that path is an error) and runs the han
 
 Protocol: `POST /cni` with `{"env": {CNI_* variables}, "config": {network config}}`. Answer 200 with
 the CNI result (ADD), an empty object (DEL, CHECK) or the VERSION answer; any other status carries
-a CNI error object `{"cniVersion", "code", "msg", "details"}`. `GET /healthz` answers 200.
+a CNI error object `{"cniVersion", "code", "msg", "details"}`. `GET /healthz` answers 200 once the
+agent says it is ready (its first sync is done), 503 before: the socket opens at start so that a
+runtime gets a clear "not synced yet" error instead of a missing socket.
 Requests are processed strictly serially (as openshift-sdn's CNI server): no two pods are set up
 at the same time, so IPAM and the dataplane never see interleaved half-done pods.
 """
@@ -34,6 +36,7 @@ MAX_BODY = 1 << 20
 
 class _Server(socketserver.UnixStreamServer):
     handle_cni: Handler
+    ready: Callable[[], bool]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -48,7 +51,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         log.debug("cni server: " + format, *args)
 
     def do_GET(self) -> None:
-        self._send(200 if self.path == "/healthz" else 404, {"ok": self.path == "/healthz"})
+        if self.path != "/healthz":
+            self._send(404, {"ok": False})
+            return
+        ready = self.server.ready()
+        self._send(200 if ready else 503, {"ok": ready})
 
     def do_POST(self) -> None:
         if self.path != "/cni":
@@ -100,13 +107,14 @@ def dispatch(req: CniRequest, handle: Handler) -> dict[str, Any]:
 
 
 class CniServer:
-    """Serve `handle` on unix socket `path` until `stop()`."""
+    """Serve `handle` on unix socket `path` until `stop()`; `/healthz` reports `ready()`."""
 
-    def __init__(self, path: str, handle: Handler) -> None:
+    def __init__(self, path: str, handle: Handler, ready: Callable[[], bool] = lambda: True) -> None:
         self.path = Path(path)
         self._prepare_path()
         self.server = _Server(str(self.path), _RequestHandler)
         self.server.handle_cni = handle
+        self.server.ready = ready
         os.chmod(self.path, 0o600)
         self._thread: threading.Thread | None = None
 
