@@ -7,6 +7,7 @@ admission -> store. Any failure raises before the store is touched, so nothing i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import secrets
@@ -22,7 +23,14 @@ from osdn.api.patchmeta import schema_for
 from osdn.api.registry import KindInfo, all_kinds, by_kind
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
 from osdn.apiserver.auth import Attributes, Authorizer, User
-from osdn.errors import BadRequestError, NotFoundError, ObjectRef, UnsupportedMediaTypeError, Warnings
+from osdn.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    ObjectRef,
+    UnsupportedMediaTypeError,
+    Warnings,
+)
 from osdn.store import Key, Store
 
 Obj = dict[str, Any]
@@ -73,9 +81,12 @@ class Resources:
         if not namespace:
             raise BadRequestError(f"{info.kind} is namespaced: a namespace is required (-n NAMESPACE)")
         try:
-            self.store.get(Key(NS_KIND.resource, "", namespace))
+            ns = self.store.get(Key(NS_KIND.resource, "", namespace))
         except NotFoundError:
             raise NotFoundError(f'namespaces "{namespace}" not found', ObjectRef("Namespace", namespace)) from None
+        if (ns.get("status") or {}).get("phase") == "Terminating":  # kube's NamespaceLifecycle admission
+            raise ForbiddenError(f"unable to create new content in namespace {namespace} because it is being "
+                                 "terminated", ObjectRef(info.kind))
 
     def _admit(self, op: str, info: KindInfo, user: User, obj: Obj, old: Obj | None,
                subresource: str = "") -> Warnings:
@@ -251,9 +262,12 @@ class Resources:
         return names
 
     def _delete_contents(self, namespace: str) -> None:
-        """Delete everything in a Terminating namespace (synchronously, kind by kind)."""
-        for info in all_kinds():
-            if info.namespaced:
-                for obj, _raw in self.store.list(info.resource, namespace)[0]:
-                    self.store.delete(key_of(info, namespace, obj["metadata"]["name"]))
+        """Delete everything in a Terminating namespace (synchronously, kind by kind), then once more:
+        a create admitted just before the namespace was marked may have committed during the pass."""
+        for _ in range(2):
+            for info in all_kinds():
+                if info.namespaced:
+                    for obj, _raw in self.store.list(info.resource, namespace)[0]:
+                        with contextlib.suppress(NotFoundError):  # deleted by someone else meanwhile
+                            self.store.delete(key_of(info, namespace, obj["metadata"]["name"]))
 
