@@ -47,6 +47,14 @@ def default_identity(role: str) -> str:
     return f"{socket.gethostname()}_{role}"
 
 
+class LeaseAPI(Protocol):
+    """What the elector needs of the API (osdn.client.Client has it; tests pass an in-memory one)."""
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict[str, Any]: ...
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]: ...
+    def update(self, obj: dict[str, Any]) -> dict[str, Any]: ...
+
+
 class _Startable(Protocol):
     """What `make_master` returns (osdn.master.manager.Master)."""
 
@@ -64,7 +72,7 @@ class _Term:
 class LeaderElector:
     """Acquires and renews the Lease; `leading()` and `fence(term)` are safe from any thread."""
 
-    def __init__(self, client: Client, identity: str, cfg: ElectionConfig,
+    def __init__(self, client: LeaseAPI, identity: str, cfg: ElectionConfig,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  lease: tuple[str, str] = (LEASE_NAMESPACE, LEASE_NAME)) -> None:
         self.client, self.identity, self.cfg = client, identity, cfg
@@ -164,7 +172,8 @@ class ElectedMaster:
                  make_master: Callable[[Callable[[], str]], _Startable]) -> None:
         self.config, self.cfg = config, cfg
         timeout = max(0.5, cfg.renew_deadline - cfg.retry_period)   # a hung renewal must not outlive the deadline
-        self.elector = LeaderElector(Client(config, timeout=timeout), identity, cfg)
+        self.client = Client(config, timeout=timeout)
+        self.elector = LeaderElector(self.client, identity, cfg)
         self.make_master = make_master
         self.master: _Startable | None = None
         self._term = 0
@@ -223,7 +232,7 @@ class ElectedMaster:
             thread.join(timeout=5)
         self.elector.release()     # first, while the server still listens; the Lease moves, so our writes are fenced
         self._stop_master()
-        self.elector.client.close()
+        self.client.close()
 
 
 
