@@ -100,7 +100,7 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
     victim, late, fresh = f"v{node[-1]}", f"l{node[-1]}", f"n{node[-1]}"
     v_ip, _ = lab.pod(victim, "app", node)
     wait_for("the victim, a policy peer, to be known on both nodes",
-             lambda: all(v_ip in nft_ips(lab, n) for n in ("node1", "node2")), timeout=10)
+             lambda: all(v_ip in nft_ips(lab, n) for n in ("node1", "node2")), timeout=30)
     srv_ip = pods["app/srv"][0]
     with EchoStream(pods["app/cli"][1], srv_ip) as stream, \
             Prober(pods, [(s, d, False) for s, d in BLOCKED] + [(s, d, True) for s, d in ALLOWED]) as prober:
@@ -133,7 +133,7 @@ def test_restart_keeps_traffic_and_enforcement_and_cleans_up(lab: Lab, pods: Pod
     assert v_ip not in ips_at_ready, f"pod deleted while the agent was down is still in {ips_at_ready.get(v_ip)}"
     assert v_ip not in ipam_ips(lab, node), "its lease was not released"
     other = "node2" if node == "node1" else "node1"
-    wait_for(f"the deleted pod to leave {other}'s sets", lambda: v_ip not in nft_ips(lab, other), timeout=10)
+    wait_for(f"the deleted pod to leave {other}'s sets", lambda: v_ip not in nft_ips(lab, other), timeout=30)
 
     # the pod created while the agent was down starts now (the lab kubelet retries its ADD), a new
     # one is wired at once, and both are under the policy

@@ -108,7 +108,7 @@ def test_egress_firewall_still_applies_to_a_project_with_an_egress_ip(lab: Lab, 
     lab.client.create({"kind": "EgressNetworkPolicy", "apiVersion": "network.openshift.io/v1",
                        "metadata": {"name": "default", "namespace": "mm"}, "spec": {"egress": rules}}, "mm")
     try:
-        wait_for("the firewall denies .80", lambda: source_seen(pods["on4"]) is None, timeout=10)
+        wait_for("the firewall denies .80", lambda: source_seen(pods["on4"]) is None, timeout=30)
         with Capture(f"{lab.info.prefix}web") as cap:
             assert source_seen(pods["on4"]) is None and source_seen(pods["on1"]) is None
             assert source_seen(pods["on4"], server=web2) == E1  # allowed: leaves with the egress IP
@@ -121,7 +121,7 @@ def test_egress_firewall_still_applies_to_a_project_with_an_egress_ip(lab: Lab, 
 def test_drop_when_no_egress_ip_is_usable(lab: Lab, pods: dict[str, str]) -> None:
     patch(lab, "netnamespace", "dd", {"egressIPs": ["198.18.0.130"]})  # hosted by no node
     wait_for("dd dropped", lambda: decision(lab, "dd").get("action") == "drop")
-    wait_for("node4 applied it", lambda: classified(lab, "node4", pods["d4"]), timeout=10)
+    wait_for("node4 applied it", lambda: classified(lab, "node4", pods["d4"]), timeout=30)
     with Capture(f"{lab.info.prefix}web") as cap:
         assert all(source_seen(pods["d4"]) is None for _ in range(3))
     assert cap.sources == [], cap.sources  # nothing arrived, least of all from node4's address
@@ -147,7 +147,7 @@ def test_automatic_assignment_across_two_nodes_and_failover(lab: Lab, pods: dict
     assert decision(lab, "aa")["node"] == other and "198.18.0.120" in addresses(lab, other)
     assert cap.seen() <= {"198.18.0.120", "198.18.0.121"}, cap.sources
     nodefail.start_node(lab.info, holder)
-    wait_for("old holder keeps no stale address", lambda: "198.18.0.120" not in addresses(lab, holder), timeout=10)
+    wait_for("old holder keeps no stale address", lambda: "198.18.0.120" not in addresses(lab, holder), timeout=30)
 
 
 def test_cleanup_after_removal_and_agent_restart(lab: Lab, pods: dict[str, str]) -> None:
@@ -155,12 +155,12 @@ def test_cleanup_after_removal_and_agent_restart(lab: Lab, pods: dict[str, str])
         patch(lab, "netnamespace", project, {"egressIPs": None})
     for node in ("node2", "node3"):
         patch(lab, "hostsubnet", node, {"egressCIDRs": None, "egressIPs": None})
-    wait_for("addresses removed", lambda: all(not addresses(lab, n) for n in NODE_IPS), timeout=10)
+    wait_for("addresses removed", lambda: all(not addresses(lab, n) for n in NODE_IPS), timeout=30)
     assert seen_from(pods["a4"], NODE_IPS["node4"]) == NODE_IPS["node4"]  # masqueraded again
     # an address left behind while the agent was down is removed by the restarted agent
     patch(lab, "hostsubnet", "node3", {"egressIPs": ["198.18.0.140"]})
     patch(lab, "netnamespace", "bb", {"egressIPs": ["198.18.0.140"]})
-    wait_for("node3 holds .140", lambda: addresses(lab, "node3") == {"198.18.0.140"}, timeout=10)
+    wait_for("node3 holds .140", lambda: addresses(lab, "node3") == {"198.18.0.140"}, timeout=30)
     lab.stop_agent("node3", sig=9)
     patch(lab, "netnamespace", "bb", {"egressIPs": None})
     patch(lab, "hostsubnet", "node3", {"egressIPs": None})
@@ -169,4 +169,4 @@ def test_cleanup_after_removal_and_agent_restart(lab: Lab, pods: dict[str, str])
     assert addresses(lab, "node3") == set()
     # node4's agent was not restarted: it drops its steering rule on its own next sync
     wait_for("node4's steering rules gone with the last egress IP",
-             lambda: "fwmark" not in netns.run_cmd(lab.node("node4").netns, ["ip", "rule"]).stdout, timeout=10)
+             lambda: "fwmark" not in netns.run_cmd(lab.node("node4").netns, ["ip", "rule"]).stdout, timeout=30)

@@ -43,7 +43,7 @@ def pods(lab: Lab) -> dict[str, tuple[str, str]]:
     return {name: lab.pod(name, proj, node, labels) for name, (proj, node, labels) in spots.items()}
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
@@ -117,13 +117,13 @@ def test_selector_changes_join_and_leave_within_a_sync(lab: Lab, pods: dict[str,
     vip = service(lab, "shop", "pool", {"pool": "yes"})
     lab.pod("web3", "shop", "node2", {"pool": "yes"})
     t0 = time.monotonic()
-    wait_for(lambda: who(lab, pods["c1"][1], vip) == "shop/web3", timeout=5, what="web3 joins")
+    wait_for(lambda: who(lab, pods["c1"][1], vip) == "shop/web3", timeout=30, what="web3 joins")
     joined = time.monotonic() - t0
     lab.client.patch("Pod", "web1", {"metadata": {"labels": {"pool": "yes"}}}, "shop")
-    wait_for(lambda: "shop/web1" in answers(lab, pods["c1"][1], vip, 10), timeout=5, what="web1 joins")
+    wait_for(lambda: "shop/web1" in answers(lab, pods["c1"][1], vip, 10), timeout=30, what="web1 joins")
     lab.client.patch("Pod", "web1", {"metadata": {"labels": {"pool": None}}}, "shop")
     t0 = time.monotonic()
-    wait_for(lambda: set(answers(lab, pods["c1"][1], vip, 10)) == {"shop/web3"}, timeout=5, what="web1 leaves")
+    wait_for(lambda: set(answers(lab, pods["c1"][1], vip, 10)) == {"shop/web3"}, timeout=30, what="web1 leaves")
     print(f"\njoined after {joined:.2f}s, left after {time.monotonic() - t0:.2f}s")
 
 

@@ -183,7 +183,7 @@ class AgentLab:
     def ping(self, short: str, ip: str) -> bool:
         return sh("ip", "netns", "exec", self.pods[short], "ping", "-c1", "-W1", ip, check=False).returncode == 0
 
-    def wait_for(self, fn: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    def wait_for(self, fn: Any, timeout: float = 30.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while not fn():
             if time.monotonic() > deadline:

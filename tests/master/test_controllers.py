@@ -19,7 +19,7 @@ from tests.conftest import ServerProc, start_server
 from tests.master.loopback import FakeNode
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
@@ -208,7 +208,7 @@ def test_egress_ips_auto_assignment_balanced_then_failover(srv: ServerProc, fake
     assert wait_for(lambda: egress_of(srv, "project1"))["node"] == owner
     fake_nodes[owner].down()
     started = time.monotonic()
-    moved = wait_for(lambda: (e := egress_of(srv, "project1")) and e.get("node") == other and e, timeout=10,
+    moved = wait_for(lambda: (e := egress_of(srv, "project1")) and e.get("node") == other and e, timeout=30,
                      what="failover of 192.168.1.100")
     elapsed = time.monotonic() - started
     assert moved["egressIP"] == "192.168.1.100" and elapsed < 3.0
@@ -235,7 +235,7 @@ def test_manual_egress_ips_fail_over_in_list_order_and_conflicts_drop(srv: Serve
     dropped = wait_for(lambda: (e := egress_of(srv, "ha")) and e["action"] == "drop" and e, what="drop")
     assert "node node3" in dropped["reason"] and "offline" in dropped["reason"]
     fake_nodes["node3"].up()
-    wait_for(lambda: (e := egress_of(srv, "ha")) and e["action"] == "via", timeout=10, what="back via node3")
+    wait_for(lambda: (e := egress_of(srv, "ha")) and e["action"] == "via", timeout=30, what="back via node3")
     # a second project asking for the same IP is refused by admission...
     srv.cli("new-project", "thief", check=True)
     wait_for(lambda: "thief" in netids(srv), what="thief")

@@ -14,7 +14,7 @@ from tests.conftest import ServerProc, start_server
 SVC = "/api/v1/namespaces/{ns}/services"
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = fn()

@@ -19,7 +19,7 @@ from tests.unit.client.fakeapi import FakeApi, WatchScript, event_line, namespac
 TRICKY = "line\u2028sep\u0085nel\u2029par"
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+def wait_for(fn: Callable[[], Any], timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := fn()):
         assert time.monotonic() < deadline, "timed out"
