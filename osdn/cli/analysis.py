@@ -11,13 +11,15 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from osdn.cli.clusterstate import fetch_objects
 from osdn.cli.context import Ctx, pass_ctx
 from osdn.cli.manifests import read_manifests
+from osdn.console.grid import AUTO, LEVELS, POD_LEVEL_LIMIT, compute_grid, overlay_verify
+from osdn.console.svg import render_grid_html, render_grid_svg
 from osdn.errors import OsdnError
 from osdn.model.cluster import ClusterState
 from osdn.model.matrix import compute_matrix
@@ -69,30 +71,72 @@ def egress_offline(objs: Iterable[dict[str, Any]]) -> set[str]:
 
 @click.command("reachability")
 @_common
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Choice(["table", "json", "svg", "html"]), default="table",
+              show_default=True, help="svg/html: the console's heat map as a standalone file.")
+@click.option("--level", type=click.Choice(LEVELS), default=AUTO, show_default=True,
+              help=f"svg/html: pod by pod, project by project, or auto (projects above {POD_LEVEL_LIMIT} pods).")
+@click.option("--projects", metavar="FROM:TO", default=None,
+              help="svg/html: only the pods of project FROM (rows) to project TO (columns).")
+@click.option("--verify", "verify_file", type=click.File("r"), default=None, metavar="FILE",
+              help="svg/html: overlay an `osdn adm verify -o json` report (agreements and disagreements marked).")
 @pass_ctx
 def reachability(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: str, dns: tuple[str, ...],
-                 offline_nodes: tuple[str, ...], output: str) -> None:
+                 offline_nodes: tuple[str, ...], output: str, level: str, projects: str | None,
+                 verify_file: TextIO | None) -> None:
     """Print the pod-to-pod reachability matrix for one port and protocol.
 
     The model's verdict for every pair of pods (isolation, NetworkPolicy, ...), from the live
-    cluster, or with --offline from manifests (-f) alone.
+    cluster, or with --offline from manifests (-f) alone. -o svg|html writes the heat map the
+    console shows (green allowed, red denied, amber partly allowed) as a standalone file.
 
     \b
     Examples:
       osdn adm reachability
       osdn adm reachability --port 8080 --protocol TCP -o json
       osdn adm reachability --offline -f cluster-state.yaml
+      osdn adm reachability -o html --verify verify.json
+      osdn adm reachability -o svg --projects blue:red
     """
+    scope = _scope(projects)
+    verify = _verify_report(verify_file)
     try:
         state = _state(ctx, offline, files, dns, offline_nodes)
         matrix = compute_matrix(state, protocol.upper(), port)
+        if output in ("svg", "html"):
+            grid = compute_grid(matrix, level, scope)
+            grid = overlay_verify(grid, verify) if verify is not None else grid
     except OsdnError as e:
         raise click.ClickException(e.message) from None
     if output == "json":
         click.echo(json.dumps(matrix_to_dict(matrix), indent=2))
+    elif output == "svg":
+        click.echo(render_grid_svg(grid))
+    elif output == "html":
+        click.echo(render_grid_html(grid, f"osdn reachability {matrix.protocol}/{matrix.port}"), nl=False)
     else:
         click.echo(render_matrix_table(matrix))
+
+
+def _scope(projects: str | None) -> tuple[str, str] | None:
+    if projects is None:
+        return None
+    src, sep, dst = projects.partition(":")
+    if not sep or not src or not dst:
+        raise click.BadParameter(f"{projects!r}: expected FROM:TO (two project names)", param_hint="--projects")
+    return src, dst
+
+
+def _verify_report(file: TextIO | None) -> dict[str, Any] | None:
+    if file is None:
+        return None
+    try:
+        report = json.load(file)
+    except ValueError as e:
+        raise click.BadParameter(f"{file.name}: not JSON ({e})", param_hint="--verify") from None
+    if not isinstance(report, dict):
+        raise click.BadParameter(f"{file.name}: not the JSON object osdn adm verify -o json prints",
+                                 param_hint="--verify")
+    return report
 
 
 @click.command("trace")

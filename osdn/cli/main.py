@@ -8,6 +8,7 @@ from osdn import __version__
 from osdn.cli import (
     admin,
     analysis,
+    console_cmd,
     crud,
     egress_cmd,
     master_cmd,
@@ -66,6 +67,7 @@ admin.adm.add_command(troubleshoot.capture)
 cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
 cli.add_command(egress_cmd.egress_router)
 cli.add_command(router_cmd.router)
+cli.add_command(console_cmd.console)
 
 
 def main() -> None:

@@ -319,5 +319,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#trace-form").addEventListener("submit", (e) => { e.preventDefault(); runTrace(); });
   $("#impact-form").addEventListener("submit", (e) => { e.preventDefault(); runImpact(); });
   $("#impact-file").addEventListener("change", (e) => readFile(e.target, (text) => { $("#impact-manifest").value = text; }));
-  if (token()) { login(token()); }
+  const fragment = new URLSearchParams(location.hash.slice(1)).get("token");  // osdn console --with-token
+  if (fragment) { history.replaceState(null, "", location.pathname); login(fragment); } else if (token()) { login(token()); }
 });
