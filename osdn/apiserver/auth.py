@@ -15,13 +15,15 @@ binding whose roleRef is a Role grants nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,20 +110,49 @@ class TokenRecord:
 
 
 class TokenFile:
-    """The server's token file; thread-safe; writes are atomic (temp file + rename)."""
+    """The server's token file; thread-safe; writes are atomic (temp file + rename).
+
+    Several API servers may share one data dir (one machine, e.g. `osdn lab up --servers 3`): the file
+    is re-read whenever it changed (a stat per authentication), and a change is made under an exclusive
+    lock on `tokens.lock` on the freshly re-read records, so a token minted or revoked by one server
+    holds on all of them at once."""
 
     def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.Lock()
         self._records: dict[str, TokenRecord] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip() and not line.startswith("#"):
-                    record = TokenRecord.parse(line)
-                    self._records[record.digest] = record
+        self._stamp: tuple[int, int, int] | None = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-read the file if it changed since we last read or wrote it."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        records = {}
+        for line in self.path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                record = TokenRecord.parse(line)
+                records[record.digest] = record
+        self._records, self._stamp = records, stamp
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Change the records of the current file, excluding the other servers that share it."""
+        with self._lock, open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._refresh()
+            yield
+            self._save()
 
     def authenticate(self, token: str) -> User:
+        with self._lock:
+            self._refresh()
         record = self._records.get(_hash(token))
         if record is None:
             raise UnauthorizedError("Unauthorized: the bearer token is not valid")
@@ -143,15 +174,16 @@ class TokenFile:
         token = secrets.token_urlsafe(32)
         now = int(self.clock())
         expires = None if expires_in is None else now + int(expires_in)
-        with self._lock:
+        with self._changing():
             self._records[_hash(token)] = TokenRecord(_hash(token), User(name, groups), now, expires)
-            self._save()
         return token
 
     def record_of(self, token: str) -> TokenRecord:
         return self._records[_hash(token)]
 
     def list(self) -> list[TokenRecord]:
+        with self._lock:
+            self._refresh()
         return sorted(self._records.values(), key=lambda r: (r.user.name, r.created or 0, r.id))
 
     def revoke(self, token_id: str) -> TokenRecord:
@@ -159,14 +191,13 @@ class TokenFile:
         if len(token_id) < MIN_TOKEN_ID_LEN:
             raise BadRequestError(f'token id "{token_id}" is too short: give at least {MIN_TOKEN_ID_LEN} characters '
                                   "of the id that `osdn adm token list` shows")
-        with self._lock:
+        with self._changing():
             found = [r for r in self._records.values() if r.id.startswith(token_id)]
             if not found:
                 raise NotFoundError(f'token "{token_id}" not found', ObjectRef("Token", token_id))
             if len(found) > 1:
                 raise BadRequestError(f'token id "{token_id}" matches {len(found)} tokens: give more characters')
             del self._records[found[0].digest]
-            self._save()
         return found[0]
 
     def _save(self) -> None:
@@ -174,6 +205,8 @@ class TokenFile:
         tmp.write_text("".join(r.line() + "\n" for r in self._records.values()))
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
+        st = self.path.stat()
+        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _matches(values: list[str] | None, wanted: str) -> bool:

@@ -98,7 +98,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
         cfg.etcd, cfg.etcd_options = store.url, store.options
     options = MasterOptions.from_config(mc)
     srv = build(cfg)
-    admin = load_config(str(cfg.data_dir / "admin.conf"))
+    admin = load_config(str(cfg.data_dir / "admin.conf"), server=cfg.url)   # our own URL: servers may share the dir
     services = [master_service(admin, options, election, default_identity(f"{host}:{port}"))] if controllers else []
     click.echo(f"osdn server: serving on {cfg.url}; admin config: {cfg.data_dir / 'admin.conf'}", err=True)
     serve(srv, services)
