@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from osdn.errors import KernelError, ObjectRef
+from osdn.kernel.nfgen import read_generation
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,10 @@ class Nft:
                 return None
             raise
         return [o for o in doc.get("nftables", []) if "metainfo" not in o]
+
+    def generation(self) -> int:
+        """The namespace's nftables generation id: bumped by every committed transaction (`nfgen`)."""
+        return self._submit(lambda ctx: read_generation())
 
     def table_exists(self, family: str, table: str) -> bool:
         """True if FAMILY TABLE exists (listing only table names, cheap)."""

@@ -188,6 +188,8 @@ def _element_diff(want: Table, have: Table) -> tuple[list[ElementChange], list[E
         if PACKET_PATH_FLAGS & set(s.flags):
             continue  # filled by the packet path (e.g. service session affinity): never diffed
         old = old_sets[s.name].elements if s.name in old_sets else frozenset()
+        if old is s.elements:
+            continue  # the same object (an incremental render hands back what did not change): nothing to diff
         gone = old - s.elements
         new = s.elements - old  # a map entry with a new value: old one removed by key, new one added
         if gone:

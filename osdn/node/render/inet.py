@@ -34,6 +34,8 @@ the endpoint pod; see `render.services`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from osdn.node.intent import NodeIntent
 from osdn.node.render import egress_firewall as efw
 from osdn.node.render import elements as el
@@ -54,25 +56,48 @@ SRCNAT_PRIO = 100  # `priority srcnat`
 MASQUERADE = "ip saddr @cluster_cidrs ip daddr != @cluster_cidrs ip daddr != 224.0.0.0/4 masquerade"  # multicast is bridged, never translated
 
 
-def render_inet_table(intent: NodeIntent) -> Table:
-    """Pure: the inet-family table for `intent`."""
+Part = tuple[list[Set], list[Chain]]
+
+
+def full_services(intent: NodeIntent) -> Part:
+    """Pure: the service sets and chains of `intent`, rendered from scratch."""
+    return (svc.render_service_sets(intent.services, (p.ip for p in intent.local_pods)),
+            svc.render_service_chains(intent.services))
+
+
+def full_multitenant(intent: NodeIntent) -> Part:
+    """Pure: the multitenant sets and chain of `intent`, rendered from scratch."""
+    pods = intent.pods
+    return (assemble_multitenant(frozenset(el.ip(a) for a in intent.host_addrs()),
+                                 frozenset(f"{el.ip(p.ip)} : {p.netid}" for p in pods),
+                                 frozenset(f"{el.ip(p.ip)} . {p.netid}" for p in pods)),
+            [multitenant_chain()])
+
+
+def render_inet_table(intent: NodeIntent, policy: Callable[[NodeIntent], Part] = render_policy,
+                      services: Callable[[NodeIntent], Part] = full_services,
+                      multitenant: Callable[[NodeIntent], Part] = full_multitenant) -> Table:
+    """Pure: the inet-family table for `intent`. `policy`, `services` and `multitenant` render the
+    parts that grow with the cluster (`render.incremental` passes its own, which keep state)."""
     sets = [Set("cluster_cidrs", ("ipv4_addr",), el.nets(intent.cluster_cidrs), flags=("interval",))]
     chains: list[Chain] = []
     counters = ["drop_invalid"]
     tail: tuple[str, ...] = ()
     if intent.mode == "multitenant":
-        sets.extend(_multitenant_sets(intent))
-        chains.append(_multitenant_chain())
+        mt_sets, mt_chains = multitenant(intent)
+        sets.extend(mt_sets)
+        chains.extend(mt_chains)
         counters.append("drop_multitenant")
         tail = ("ip saddr @cluster_cidrs ip daddr @cluster_cidrs jump multitenant",)
     elif intent.mode == "networkpolicy":
-        np_sets, np_chains = render_policy(intent)
+        np_sets, np_chains = policy(intent)
         sets.extend(np_sets)
         chains.extend(np_chains)
         counters.extend(("drop_np_ingress", "drop_np_egress"))
         tail = ("jump networkpolicy",)
-    sets.extend(svc.render_service_sets(intent.services, (p.ip for p in intent.local_pods)))  # render.services
-    chains.extend(svc.render_service_chains(intent.services))
+    svc_sets, svc_chains = services(intent)  # render.services
+    sets.extend(svc_sets)
+    chains.extend(svc_chains)
     counters.append(svc.COUNTER)
     if intent.mode != "subnet" and intent.egress_firewall.programs:  # see render.egress_firewall
         sets.extend(efw.render_egress_firewall_sets(intent.egress_firewall))
@@ -91,16 +116,14 @@ def render_inet_table(intent: NodeIntent) -> Table:
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 
 
-def _multitenant_sets(intent: NodeIntent) -> list[Set]:
-    pods = intent.pods
-    return [
-        Set("host_addrs", ("ipv4_addr",), frozenset(el.ip(a) for a in intent.host_addrs())),
-        Set("pod_netid", ("ipv4_addr",), frozenset(f"{el.ip(p.ip)} : {p.netid}" for p in pods), map_to="mark"),
-        Set("pod_netid_pairs", ("ipv4_addr", "mark"), frozenset(f"{el.ip(p.ip)} . {p.netid}" for p in pods)),
-    ]
+def assemble_multitenant(hosts: frozenset[str], netids: frozenset[str], pairs: frozenset[str]) -> list[Set]:
+    """Pure: the multitenant sets from their elements (host addresses, pod -> netid, pod . netid)."""
+    return [Set("host_addrs", ("ipv4_addr",), hosts),
+            Set("pod_netid", ("ipv4_addr",), netids, map_to="mark"),
+            Set("pod_netid_pairs", ("ipv4_addr", "mark"), pairs)]
 
 
-def _multitenant_chain() -> Chain:
+def multitenant_chain() -> Chain:
     return Chain("multitenant", (
         "ip saddr @host_addrs accept",
         "ip daddr @host_addrs accept",

@@ -39,6 +39,8 @@ COUNTERS = ("drop_multicast", "drop_multicast_node")
 
 def group_keys(intent: NodeIntent) -> dict[str, int]:
     """Pure: pod IP -> multicast group key, for every pod whose multicast is enabled."""
+    if not intent.multicast_netids:
+        return {}
     if intent.mode == "multitenant":
         return {p.ip: p.netid for p in intent.pods if p.netid in intent.multicast_netids}
     if intent.mode != "networkpolicy":

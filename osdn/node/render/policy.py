@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from osdn.node.intent import Direction, NodeIntent, Policy, PolicyRule
@@ -42,6 +43,7 @@ SETS = {
     "np_port": (("mark", "inet_proto", "inet_service"), ("interval",)),
     "np_dport": (("mark", "ipv4_addr", "inet_proto", "inet_service"), ("interval",)),
 }
+DISPATCH_MAPS = ("np_egress_dispatch", "np_ingress_dispatch")
 
 
 def policy_ids(policies: tuple[Policy, ...]) -> dict[tuple[str, str], int]:
@@ -76,33 +78,72 @@ def ns_chain(direction: Direction, namespace: str) -> str:
     return prefix + "x" + hashlib.sha256(namespace.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class PolicyPart:
+    """What one policy adds to the node's ruleset: elements per shared set, its rules per namespace
+    chain (in rule order) and its dispatch entries per verdict map. The whole render is the union of
+    the parts (rules concatenated per chain in (namespace, name) order); `render.incremental` keeps
+    one part per policy and re-renders only the parts a change touched."""
+
+    elements: tuple[tuple[str, frozenset[str]], ...]
+    rules: tuple[tuple[str, tuple[str, ...]], ...]
+    dispatch: tuple[tuple[str, frozenset[str]], ...]
+
+
+def policy_part(pol: Policy, pid: int, targets: frozenset[str]) -> PolicyPart:
+    """Pure: the part of policy `pol` (id `pid`) whose local targets are `targets` (canonical IPs)."""
+    pol = pol.closed() if unrenderable(pol) else pol
+    elems: dict[str, set[str]] = {"np_tgt": {f"{pid} . {t}" for t in targets}}
+    rules: list[tuple[str, tuple[str, ...]]] = []
+    dispatch: list[tuple[str, frozenset[str]]] = []
+    sides: tuple[tuple[Direction, bool, tuple[PolicyRule, ...]], ...] = (
+        ("ingress", pol.ingress, pol.ingress_rules), ("egress", pol.egress, pol.egress_rules))
+    for direction, enabled, prules in sides:
+        if not enabled:
+            continue
+        chain = ns_chain(direction, pol.namespace)
+        texts: list[str] = []
+        for k, rule in enumerate(prules):
+            rid = pid + (1 + k if direction == "ingress" else 128 + k)
+            _rule_elements(rid, rule, elems)
+            texts.extend(_rule_text(direction, pid, rid, rule))
+        rules.append((chain, tuple(texts)))
+        dispatch.append((f"np_{direction}_dispatch", frozenset(f"{addr} : jump {chain}" for addr in targets)))
+    return PolicyPart(tuple((k, frozenset(v)) for k, v in elems.items() if v), tuple(rules), tuple(dispatch))
+
+
 def render_policy(intent: NodeIntent) -> tuple[list[Set], list[Chain]]:
     """Pure: sets and chains enforcing every policy of `intent` for this node's pods."""
     targets = _local_targets(intent)
     ids = policy_ids(intent.policies)
-    elems: dict[str, set[str]] = {name: set() for name in SETS}
+    elems: dict[str, set[str]] = {name: set() for name in (*SETS, *DISPATCH_MAPS)}
     rules: dict[str, list[str]] = {}
     for pol in sorted(intent.policies, key=lambda p: (p.namespace, p.name)):
-        pol = pol.closed() if unrenderable(pol) else pol
-        pid = ids[(pol.namespace, pol.name)]
-        elems["np_tgt"].update(f"{pid} . {t}" for t in targets[(pol.namespace, pol.name)])
-        for direction, enabled, prules in (("ingress", pol.ingress, pol.ingress_rules),
-                                           ("egress", pol.egress, pol.egress_rules)):
-            if not enabled:
-                continue
-            chain = rules.setdefault(ns_chain(direction, pol.namespace), [])  # type: ignore[arg-type]
-            for k, rule in enumerate(prules):
-                rid = pid + (1 + k if direction == "ingress" else 128 + k)
-                _rule_elements(rid, rule, elems)
-                chain.extend(_rule_text(direction, pid, rid, rule))  # type: ignore[arg-type]
-    chains = [Chain(name, tuple(body) + (f"counter name drop_np_{_dir(name)} drop",))
-              for name, body in sorted(rules.items())]
+        part = policy_part(pol, ids[(pol.namespace, pol.name)], targets[(pol.namespace, pol.name)])
+        for name, items in part.elements + part.dispatch:
+            elems[name].update(items)
+        for chain, texts in part.rules:
+            rules.setdefault(chain, []).extend(texts)
+    return assemble_policy({k: frozenset(v) for k, v in elems.items()}, {k: tuple(v) for k, v in rules.items()})
+
+
+def assemble_policy(elems: Mapping[str, frozenset[str]],
+                    rules: Mapping[str, tuple[str, ...]]) -> tuple[list[Set], list[Chain]]:
+    """Pure: the sets (elements per set and map name) and chains (each namespace chain's policy rules)
+    of the networkpolicy part, in render order."""
+    chains = [namespace_chain(name, body) for name, body in sorted(rules.items())]
     chains.append(Chain("networkpolicy", (
         "ip saddr vmap @np_egress_dispatch",
         "ip daddr vmap @np_ingress_dispatch",
     )))
-    sets = [Set(name, typ, frozenset(elems[name]), flags) for name, (typ, flags) in SETS.items()]
-    return sets + _dispatch_maps(intent.policies, targets), chains
+    sets = [Set(name, typ, elems.get(name, frozenset()), flags) for name, (typ, flags) in SETS.items()]
+    sets += [Set(name, ("ipv4_addr",), elems.get(name, frozenset()), map_to="verdict") for name in DISPATCH_MAPS]
+    return sets, chains
+
+
+def namespace_chain(name: str, body: tuple[str, ...]) -> Chain:
+    """Pure: a namespace chain: its policies' rules, then the counted drop."""
+    return Chain(name, body + (f"counter name drop_np_{_dir(name)} drop",))
 
 
 def _local_targets(intent: NodeIntent) -> dict[tuple[str, str], frozenset[str]]:
@@ -119,7 +160,7 @@ def _dir(chain_name: str) -> str:
 
 def _rule_elements(rid: int, rule: PolicyRule, elems: dict[str, set[str]]) -> None:
     for name, items in rule_elements(rid, rule):
-        elems[name].update(items)
+        elems.setdefault(name, set()).update(items)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -150,14 +191,3 @@ def _rule_text(direction: Direction, pid: int, rid: int, rule: PolicyRule) -> It
         for q in ports:
             load = f" meta mark set {rid}" if p or q else ""
             yield f"{head}{load}{p}{q} return"
-
-
-def _dispatch_maps(policies: tuple[Policy, ...], targets: dict[tuple[str, str], frozenset[str]]) -> list[Set]:
-    maps: dict[str, dict[str, str]] = {"ingress": {}, "egress": {}}
-    for pol in policies:
-        for direction, enabled in (("ingress", pol.ingress), ("egress", pol.egress)):
-            if enabled:
-                chain = ns_chain(direction, pol.namespace)  # type: ignore[arg-type]
-                maps[direction].update((addr, chain) for addr in targets[(pol.namespace, pol.name)])
-    return [Set(f"np_{d}_dispatch", ("ipv4_addr",), frozenset(f"{ip} : jump {c}" for ip, c in m.items()),
-                map_to="verdict") for d, m in sorted(maps.items())]

@@ -30,7 +30,7 @@ The maps and sets are declared always, so service churn never changes the table'
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from osdn.node.render import elements as el
@@ -85,37 +85,57 @@ def pick_chain(n: int) -> str:
     return f"svc_n{n}"
 
 
+def service_part(v: ServiceVIP) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Pure, memoized through `_elements`: what one service port adds to the service sets and maps
+    (`render.incremental` keeps one part per service port)."""
+    d, b, e = _elements(v)
+    return (("svc_dispatch", frozenset(() if d is None else (d,))), ("svc_backends", b),
+            ("svc_no_endpoints", frozenset(() if e is None else (e,))))
+
+
+def hairpin_elements(local_ips: Iterable[str]) -> frozenset[str]:
+    return frozenset(f"{el.ip(a)} . {el.ip(a)}" for a in local_ips)
+
+
 def render_service_sets(services: tuple[ServiceVIP, ...], local_ips: Iterable[str]) -> list[Set]:
     """Pure: the dispatch and backends maps, the no-endpoints set, the hairpin pairs of the local pods
     and the (packet-path filled) affinity set."""
-    dispatch: set[str] = set()
-    empty: set[str] = set()
-    backends: set[str] = set()
+    elems: dict[str, set[str]] = {"svc_dispatch": set(), "svc_backends": set(), "svc_no_endpoints": set()}
     for v in services:
-        d, b, e = _elements(v)
-        if d is not None:
-            dispatch.add(d)
-        if e is not None:
-            empty.add(e)
-        backends |= b
-    return [Set("svc_dispatch", _KEY, frozenset(dispatch), map_to="verdict"),
-            Set("svc_backends", (*_KEY, "mark"), frozenset(backends), map_to="ipv4_addr . inet_service"),
-            Set("svc_no_endpoints", _KEY, frozenset(empty)),
-            Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), frozenset(f"{el.ip(a)} . {el.ip(a)}" for a in local_ips)),
+        for name, items in service_part(v):
+            elems[name] |= items
+    return assemble_service_sets({k: frozenset(v) for k, v in elems.items()}, hairpin_elements(local_ips))
+
+
+def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozenset[str]) -> list[Set]:
+    """Pure: the service sets from their elements (per set name) and the hairpin pairs."""
+    return [Set("svc_dispatch", _KEY, elems["svc_dispatch"], map_to="verdict"),
+            Set("svc_backends", (*_KEY, "mark"), elems["svc_backends"], map_to="ipv4_addr . inet_service"),
+            Set("svc_no_endpoints", _KEY, elems["svc_no_endpoints"]),
+            Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), hairpin),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
+
+
+def pick_count(v: ServiceVIP) -> int | None:
+    """The endpoint count whose pick chain `v` uses (None: it has none: no endpoints, or affinity)."""
+    return len(v.endpoints) if v.endpoints and v.affinity is None else None
 
 
 def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
     """Pure: the nat base chains, the output reject chain, one pick chain per endpoint count in use,
     and the chains of the services with session affinity."""
+    counts = {n for n in map(pick_count, services) if n is not None}
+    return assemble_service_chains(counts, [c for v in services if v.endpoints and v.affinity is not None
+                                            for c in affinity_chains(v)])
+
+
+def assemble_service_chains(counts: Iterable[int], affinity: Iterable[Chain]) -> list[Chain]:
+    """Pure: the service chains, from the endpoint counts in use and the affinity chains."""
     chains = [Chain("svc_prerouting", (DISPATCH,), hook="prerouting", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_output", (DISPATCH,), hook="output", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_filter_output", NO_ENDPOINTS, hook="output")]
-    counts = sorted({len(v.endpoints) for v in services if v.endpoints and v.affinity is None})
-    chains.extend(Chain(pick_chain(n), (PICK.format(n=n),)) for n in counts)
-    for v in services:
-        if v.endpoints and v.affinity is not None:
-            chains.extend(affinity_chains(v))
+    chains.extend(Chain(pick_chain(n), (PICK.format(n=n),)) for n in sorted(counts))
+    chains.extend(affinity)
     return chains
 
 
