@@ -6,6 +6,10 @@ carried it: a pod that resolved a name can connect while its answer is valid (an
 `min_hold` covers TTL 0 and the time between answer and connect). An address past its time stays
 while `live` says a connection to it is open (the caller asks conntrack), so an open connection is
 never cut because its name's answer expired. Expired addresses leave at the next sync.
+
+A name holds at most `max_addresses` addresses (a wildcard pattern whose answers a tenant controls
+could otherwise grow a node's sets without bound): past it, the addresses closest to expiry are
+forgotten first, never those of the answer being learned.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 MIN_HOLD = 5.0  # seconds an answered address stays at least (TTL 0 or 1 s answers)
 MAX_HOLD = 1800.0  # at most this long without a new answer (openshift-sdn clamps TTLs at 30 min)
+MAX_ADDRESSES = 4096  # per name or pattern
 
 
 @dataclass
@@ -23,6 +28,7 @@ class FqdnCache:
 
     min_hold: float = MIN_HOLD
     max_hold: float = MAX_HOLD
+    max_addresses: int = MAX_ADDRESSES
     entries: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def hold_time(self, ttl: int) -> float:
@@ -40,9 +46,16 @@ class FqdnCache:
             fresh = tuple(a for a in addrs if held.get(a, -1.0) <= now)
             for a in addrs:
                 held[a] = max(held.get(a, until), until)
+            self._cap(held, keep=set(addrs))
             if fresh:
                 new[name] = fresh
         return new
+
+    def _cap(self, held: dict[str, float], keep: set[str]) -> None:
+        over = len(held) - self.max_addresses
+        if over > 0:
+            for a in sorted((a for a in held if a not in keep), key=held.__getitem__)[:over]:
+                del held[a]
 
     def addresses(self, now: float, live: Container[str] = ()) -> dict[str, frozenset[str]]:
         """Per name, the addresses still held: valid, or expired with an open connection."""

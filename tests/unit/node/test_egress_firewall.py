@@ -206,3 +206,16 @@ def test_a_run_of_same_action_rules_is_one_lookup_and_everything_after_0_0_0_0_i
     sets = {s.name: s for s in render_egress_firewall_sets(fw)}
     assert sets["efw_20_0"].elements == {"192.0.2.0/23"} and sets["efw_20_0"].flags == ("interval",)
     assert "efw_20_1" not in sets, "a run with one CIDR is inline"
+
+
+def test_a_name_holds_at_most_max_addresses_dropping_the_soonest_to_expire() -> None:
+    cache = FqdnCache(min_hold=5.0, max_addresses=3)
+    cache.learn(["*.evil.test"], ["10.0.0.1"], ttl=100, now=0.0)
+    cache.learn(["*.evil.test"], ["10.0.0.2"], ttl=10, now=0.0)
+    cache.learn(["*.evil.test"], ["10.0.0.3"], ttl=50, now=0.0)
+    assert cache.learn(["*.evil.test"], ["10.0.0.4", "10.0.0.5"], ttl=20, now=1.0) == \
+        {"*.evil.test": ("10.0.0.4", "10.0.0.5")}
+    assert cache.addresses(2.0) == {"*.evil.test": frozenset({"10.0.0.1", "10.0.0.4", "10.0.0.5"})}
+    big = cache.learn(["*.evil.test"], [f"10.1.0.{i}" for i in range(5)], ttl=1, now=3.0)
+    assert len(big["*.evil.test"]) == 5, "the answer being learned is never cut (it is installed)"
+    assert cache.addresses(4.0)["*.evil.test"] == frozenset(f"10.1.0.{i}" for i in range(5))
