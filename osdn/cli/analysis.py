@@ -26,7 +26,7 @@ from osdn.model.matrix import compute_matrix
 from osdn.model.multicast import compute_multicast_receivers
 from osdn.model.oracle import compute_verdict, resolve_endpoint
 from osdn.model.trace import matrix_to_dict, render_matrix_table, render_trace, verdict_to_dict
-from osdn.model.verdict import PROTOCOLS, Connection
+from osdn.model.verdict import PROTOCOLS, Connection, Verdict
 
 
 def _common(fn):  # type: ignore[no-untyped-def]
@@ -171,7 +171,7 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
             return
         conn = Connection(resolve_endpoint(state, src), resolve_endpoint(state, dst), protocol.upper(), port)
         verdict = compute_verdict(state, conn)
-        kernel = None if offline or no_probe else _kernel_view(ctx, conn, verdict.allowed, probe_timeout)
+        kernel = None if offline or no_probe else _kernel_view(ctx, verdict, probe_timeout)
     except OsdnError as e:
         raise click.ClickException(e.message) from None
     if output == "json":
@@ -183,12 +183,16 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
         click.echo(render_trace(verdict) + (f"\n{kernel[0]}" if kernel is not None else ""))
 
 
-def _kernel_view(ctx: Ctx, conn: Connection, allowed: bool, timeout: float) -> tuple[str, dict[str, object]]:
-    """(text, json) of one real probe of `conn` (osdn.lab.kernel_view; imported only when used)."""
+def _kernel_view(ctx: Ctx, verdict: Verdict, timeout: float) -> tuple[str, dict[str, object]]:
+    """(text, json) of one real probe of the verdict's connection (osdn.lab.kernel_view; imported only
+    when used); to a service, with the DNAT the kernel took next to the model's endpoints."""
+    from osdn.lab.dnat_view import ModelEndpoint
     from osdn.lab.kernel_view import find_local_lab, kernel_view_to_dict, observe_trace, render_kernel_view
     cfg = ctx.client.config
-    view = observe_trace(conn, allowed, ctx.client.list("Pod")["items"], find_local_lab(cfg.source, cfg.server),
-                         timeout)
+    endpoints = tuple(ModelEndpoint(str(b.connection.dst.ip), b.connection.port, b.connection.dst.describe())
+                      for b in verdict.backends if b.connection.dst.ip is not None)
+    view = observe_trace(verdict.connection, verdict.allowed, ctx.client.list("Pod")["items"],
+                         find_local_lab(cfg.source, cfg.server), timeout, endpoints)
     return render_kernel_view(view), kernel_view_to_dict(view)
 
 

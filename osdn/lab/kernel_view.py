@@ -11,6 +11,9 @@ from the lab's `lab.json`, found next to the client config (`<lab>/server/admin.
 default lab dirs, and only if its server URL is the one the client talks to. Anything missing makes
 the kernel view *unavailable* (with the reason), never an error.
 
+For a connection to a service, the DNAT the kernel took for that very attempt is read from
+conntrack on the source's node and shown next to the model's endpoints (osdn.lab.dnat_view).
+
 Pure: `plan_probe`, `render_kernel_view`, `kernel_view_to_dict`. `observe_trace` and
 `find_local_lab` read the kernel and the file system.
 """
@@ -26,6 +29,14 @@ from typing import Any
 from osdn.errors import KernelError
 from osdn.kernel import netns
 from osdn.lab.cluster import LabInfo, load_lab
+from osdn.lab.dnat_view import (
+    DnatView,
+    ModelEndpoint,
+    dnat_to_dict,
+    observe_dnat,
+    plan_dnat_lookup,
+    render_dnat,
+)
 from osdn.lab.observe import (
     CounterKey,
     ProbeResult,
@@ -72,6 +83,7 @@ class KernelView:
     deltas: tuple[CounterDelta, ...] = ()
     counters_read: bool = False
     unavailable: str = ""
+    dnat: DnatView | str | None = None  # a service connection: the kernel's DNAT, or why it is unknown
 
     @property
     def agrees(self) -> bool | None:
@@ -125,8 +137,9 @@ def _key(pod: Obj) -> str:
 
 
 def observe_trace(conn: Connection, model_allowed: bool, pods: Sequence[Obj], lab: LabInfo | None,
-                  timeout: float = 1.0) -> KernelView:
-    """Probe `conn` once for real and read the lab nodes' counters around it."""
+                  timeout: float = 1.0, endpoints: tuple[ModelEndpoint, ...] = ()) -> KernelView:
+    """Probe `conn` once for real and read the lab nodes' counters around it (and, to a service,
+    the DNAT conntrack recorded for the attempt; `endpoints` are the model's)."""
     if os.geteuid() != 0:
         return KernelView(model_allowed, unavailable="entering the lab's namespaces needs root")
     nodes = {n.name: n.netns for n in lab.nodes} if lab else {}
@@ -141,7 +154,9 @@ def observe_trace(conn: Connection, model_allowed: bool, pods: Sequence[Obj], la
     after = _counters(nodes)
     deltas = tuple(CounterDelta(node, fam, name, d) for node in sorted(after)
                    for (fam, name), d in compute_counter_deltas(before.get(node, {}), after[node]).items())
-    return KernelView(model_allowed, plan, result, timeout, deltas, counters_read=bool(after))
+    lookup = plan_dnat_lookup(conn, pods, nodes)
+    dnat = lookup if lookup is None or isinstance(lookup, str) else observe_dnat(lookup, conn, result.sport, endpoints)
+    return KernelView(model_allowed, plan, result, timeout, deltas, counters_read=bool(after), dnat=dnat)
 
 
 def _counters(nodes: Mapping[str, str]) -> dict[str, dict[CounterKey, int]]:
@@ -168,6 +183,8 @@ def render_kernel_view(view: KernelView) -> str:
         lines.append("  counters moved: none of osdn's drop counters")
     else:
         lines.append("  counters: unavailable (the lab's node namespaces were not found)")
+    if view.dnat is not None:
+        lines += render_dnat(view.dnat)
     verdict = {True: "AGREES with", False: "DISAGREES with", None: "cannot be compared with"}[view.agrees]
     lines.append(f"  {verdict} the model ({model})")
     return "\n".join(lines)
@@ -183,5 +200,6 @@ def kernel_view_to_dict(view: KernelView) -> dict[str, Any]:
         "detail": view.probe.detail,
         "counters": [{"node": d.node, "family": d.family, "name": d.name, "delta": d.delta} for d in view.deltas]
         if view.counters_read else None,
+        "dnat": dnat_to_dict(view.dnat) if view.dnat is not None else None,
         "agrees": view.agrees,
     }

@@ -18,6 +18,7 @@ is a timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import socket
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ class ProbeResult:
 
     outcome: str
     detail: str = ""
+    sport: int = 0  # the local port of the attempt (0: unknown), to find its conntrack entry
 
     @property
     def reached(self) -> bool | None:
@@ -74,9 +76,11 @@ def observe_connect(ns: str, ip: str, port: int, timeout: float = 1.0) -> ProbeR
         try:
             sock.settimeout(timeout)
             sock.connect((ip, port))
-            return ProbeResult(CONNECTED)
+            result = ProbeResult(CONNECTED)
         except OSError as exc:
-            return classify_connect_error(exc)
+            result = classify_connect_error(exc)
+        try:
+            return dataclasses.replace(result, sport=int(sock.getsockname()[1]))
         finally:
             sock.close()
 
