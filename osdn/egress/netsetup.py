@@ -24,16 +24,24 @@ MACVLAN = "macvlan0"
 
 
 def _setup(nl: links.NL, env: RouterEnv) -> str:
-    link = links.observe_link(nl, MACVLAN)
-    if link is None:
+    if links.observe_link(nl, MACVLAN) is None:
         raise KernelError(f"no {MACVLAN} interface in this pod: annotate the pod with "
                           '"pod.network.openshift.io/assign-macvlan": "true" (and run it privileged)')
-    if ownnet.route_oif(nl, env.gateway) != link.index:
-        links.ensure_addresses(nl, MACVLAN, [env.source_ifaddr], exclusive=False)
-        links.set_link(nl, MACVLAN, up=True)
-        links.ensure_routes(nl, MACVLAN, [links.Route(f"{env.gateway}/32")], exclusive=False)
-        ownnet.replace_default_route(nl, MACVLAN, env.gateway)
-        log.info("%s: address %s, default via %s", MACVLAN, env.source_ifaddr, env.gateway)
+    return configure(nl, MACVLAN, env.source_ifaddr, env.gateway)
+
+
+def configure(nl: links.NL, ifname: str, ifaddr: str, gateway: str) -> str:
+    """`ifaddr` on `ifname`, up, the on-link route to `gateway` and the default route via it, unless
+    the gateway is reached through `ifname` already; the interface's MAC. (The CNI plugin's too.)"""
+    link = links.observe_link(nl, ifname)
+    if link is None:
+        raise KernelError(f"no {ifname} interface in the pod's namespace")
+    if ownnet.route_oif(nl, gateway) != link.index:
+        links.ensure_addresses(nl, ifname, [ifaddr], exclusive=False)
+        links.set_link(nl, ifname, up=True)
+        links.ensure_routes(nl, ifname, [links.Route(f"{gateway}/32")], exclusive=False)
+        ownnet.replace_default_route(nl, ifname, gateway)
+        log.info("%s: address %s, default via %s", ifname, ifaddr, gateway)
     return str(link.mac)
 
 

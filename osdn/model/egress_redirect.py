@@ -194,16 +194,23 @@ def router_config(env: Mapping[str, str]) -> RouterConfig:
 
 def render_nft(destinations: list[Destination], source_ip: str) -> str:
     """One nftables transaction that replaces table `ip egress_router` with the redirect NAT."""
+    return render_nat(NFT_TABLE, nat_rules(destinations), source_ip)
+
+
+def render_nat(table: str, rules: list[NatRule], source_ip: str, snat_oif: str | None = None) -> str:
+    """Table `ip <table>` replaced by the DNAT of `rules` (from eth0) and the SNAT to `source_ip`
+    (only out of `snat_oif` when given): the NAT of both the env-var router and the CNI plugin."""
     pre = []
-    for r in nat_rules(destinations):
+    for r in rules:
         if r.port is None:
             pre.append(f'iifname "eth0" dnat to {r.dest_ip}')
             continue
-        to = f"{r.dest_ip}:{r.dest_port}" if r.dest_port else r.dest_ip
+        to = f"{r.dest_ip}:{r.dest_port}" if r.dest_port is not None else r.dest_ip
         pre.append(f'iifname "eth0" {r.protocol} dport {r.port} dnat to {to}')
-    rules = "".join(f"    {r}\n" for r in pre)
-    return (f"table ip {NFT_TABLE}\ndelete table ip {NFT_TABLE}\n"
-            f"table ip {NFT_TABLE} {{\n"
-            f"  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{rules}  }}\n"
+    body = "".join(f"    {r}\n" for r in pre)
+    oif = f'oifname "{snat_oif}" ' if snat_oif else ""
+    return (f"table ip {table}\ndelete table ip {table}\n"
+            f"table ip {table} {{\n"
+            f"  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{body}  }}\n"
             f"  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n"
-            f"    snat to {source_ip}\n  }}\n}}\n")
+            f"    {oif}snat to {source_ip}\n  }}\n}}\n")
