@@ -22,7 +22,9 @@ Per query (`Resolver.handle`, the whole protocol logic, tested without sockets):
    the pod can connect to them. With `wants(client_ip)` the hook names the clients it cares about;
    the others keep the UDP fast path (`fastpath`) and inline zone answers.
 Work that may wait (upstream queries, a registered hook) runs on a bounded pool of worker threads
-(`workers`, queue of `queue_size`; a query that finds the queue full is dropped: the client retries).
+fed by a fair queue (`fairqueue.FairQueue`: `queue_size` queries, at most `client_queue` of one
+client, clients served in turn), so one pod flooding names that resolve slowly delays only itself;
+a query that finds its client's share or the queue full is dropped: the client retries.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import concurrent.futures
 import contextlib
 import inspect
 import logging
-import queue
 import socket
 import struct
 import threading
@@ -53,6 +54,7 @@ import dns.rdatatype
 
 from osdn.kernel import netns
 from osdn.node.dns.cache import MAX_ENTRIES, MAX_TTL, AnswerCache
+from osdn.node.dns.fairqueue import FairQueue
 from osdn.node.dns.fastpath import FORWARDED_LIFETIME, FastPath
 from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
 
@@ -73,6 +75,7 @@ class DnsConfig:
     max_ttl: int = MAX_TTL
     workers: int = 8
     queue_size: int = 1024
+    client_queue: int = 128  # queries of one client waiting for a worker
     max_tcp_clients: int = 64
     tcp_idle: float = 5.0
     hold_timeout: float = 2.0
@@ -249,7 +252,8 @@ class DnsServer:
         self.resolver = Resolver(cfg, zone)
         self.fast = FastPath()
         self.wants: Callable[[str], bool] | None = None
-        self._queue: queue.Queue[tuple[bytes, tuple[str, int]] | None] = queue.Queue(cfg.queue_size)
+        self._queue: FairQueue[tuple[bytes, tuple[str, int]]] = FairQueue(cfg.queue_size, cfg.client_queue)
+        self._drop_logged = 0.0
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self._stop = threading.Event()
@@ -285,9 +289,7 @@ class DnsServer:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
-        for _ in range(self.cfg.workers):
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(None)
+        self._queue.close()
         for t in self._threads:
             t.join(timeout=2)
 
@@ -343,10 +345,10 @@ class DnsServer:
             self._send(wire, query, peer)
 
     def _defer(self, wire: bytes, peer: tuple[str, int]) -> None:
-        try:
-            self._queue.put_nowait((wire, peer))
-        except queue.Full:
-            log.warning("dns: %d queries waiting; dropping one from %s", self.cfg.queue_size, peer[0])
+        if not self._queue.put(peer[0], (wire, peer)) and time.monotonic() - self._drop_logged > 1.0:
+            self._drop_logged = time.monotonic()  # a flood logs once a second, not once a query
+            log.warning("dns: %d queries waiting (%s at its share of %d); dropping one from it",
+                        len(self._queue), peer[0], self.cfg.client_queue)
 
     def _send(self, wire: bytes, response: dns.message.Message | bytes, peer: tuple[str, int]) -> bytes:
         assert self._udp is not None
