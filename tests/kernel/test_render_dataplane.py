@@ -211,3 +211,20 @@ def test_policy_changes_rewrite_chains_inside_the_table(lab: Lab, dp: Dataplane)
         assert lab.connect("p1", IP["p2"], port) == f"hello {IP['p1']}", what
         assert lab.connect("p1", IP["p2"], 8082 + 9092 - port) is None, what
         assert lab.ping("p1", IP["p3"]) == (lock_b not in policies), what
+
+
+def test_a_full_sync_is_checked_by_the_nft_generation(lab: Lab, dp: Dataplane) -> None:
+    """A periodic full sync reads the kernel only if some nft transaction was committed in the namespace
+    since the kernel last matched memory; our own applies keep the proof, anyone else's voids it."""
+    base = intent_for(lab, "multitenant")
+    assert dp.sync(base).full_resync  # the first sync reads the kernel
+    stats = dp.sync(base, full=True)
+    assert stats.checked and not stats.full_resync
+    grown = replace(base, pods=base.pods + (ClusterPod("10.128.0.99", "a", NetID(10), "n2"),))
+    assert dp.sync(grown).changed  # our own transaction: the generation moves by one
+    assert dp.sync(grown, full=True).checked
+    dp.nft.run("add table inet osdn_other\ndelete table inet osdn_other")  # someone else's transaction
+    stats = dp.sync(grown, full=True)
+    assert stats.full_resync and not stats.checked and not stats.changed
+    assert dp.sync(grown, full=True).checked
+    dp.verify(grown)
