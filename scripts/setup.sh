@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-pip nftables iproute2 iperf3 iputils-ping tcpdump conntrack
-              dnsmasq-base bind9-dnsutils busybox-static podman runc containernetworking-plugins etcd-server wrk
+              dnsmasq-base bind9-dnsutils busybox-static podman runc containernetworking-plugins etcd-server etcd-client wrk
               haproxy squid chromium chromium-driver)
 
 if [ "$(id -u)" != 0 ]; then
