@@ -223,13 +223,9 @@ def round_endpoint(client: Client, kernels: Kernels, r: int) -> float:
 
 # -- in process: compile and render of one change at the same scale -----------------------------
 
-def bench_compile() -> list[str]:
-    """compile_intent (from scratch) vs the agent's IncrementalCompiler, and render, per change."""
-    from dataplane import cluster_objects, node_facts
-
-    from osdn.node.compile import compile_intent
-    from osdn.node.incremental import IncrementalCompiler
-    from osdn.node.render import render_node
+def scale_objects() -> list[Obj]:
+    """API objects of the 10k-pod / 1k-policy / 1k-service cluster (100 nodes; Endpoints of 10 pods each)."""
+    from dataplane import cluster_objects
 
     objs = cluster_objects(PODS, POLICIES)
     for m in range(SERVICES):
@@ -242,37 +238,109 @@ def bench_compile() -> list[str]:
                                   "ports": [{"name": "http", "port": 8080}]}]})
     for i, obj in enumerate(objs):
         obj["metadata"]["resourceVersion"] = str(i)
+    return objs
+
+
+def change(kind: str, k: int) -> Obj:
+    """The k-th change of one kind: a new pod with an IP (a peer of policies of ns3), a new policy in
+    ns7, a service's Endpoints replaced by one new address."""
+    if kind == "Pod":
+        obj = {**pod_obj("ns3", f"new{k}", 1, "n5"), "status": {"podIP": f"10.131.{k // 200}.{k % 200 + 9}"}}
+    elif kind == "NetworkPolicy":
+        obj = policy_obj("ns7", f"newpol{k}", 3)
+    else:
+        obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": f"s{k % 10}", "namespace": "ns0"},
+               "subsets": [{"addresses": [{"ip": f"10.131.1.{k + 9}"}], "ports": [{"name": "http", "port": 8080}]}]}
+    obj["metadata"]["resourceVersion"] = f"x{kind}{k}"
+    return obj
+
+
+def bench_compile() -> list[str]:
+    """compile_intent (from scratch) vs the agent's IncrementalCompiler, and render, per change."""
+    from dataplane import node_facts
+
+    from osdn.node.compile import compile_intent
+    from osdn.node.incremental import IncrementalCompiler
+    from osdn.node.render import render_node
+    from osdn.node.render.incremental import IncrementalRender
+
+    objs = scale_objects()
     facts = node_facts(objs, "n0")
     inc = IncrementalCompiler()
     inc.resync([(o["kind"], o) for o in objs])
     rows = [("from scratch: compile_intent", timed(lambda: compile_intent(objs, facts))),
             ("incremental, first compile", timed(lambda: inc.compile(facts)))]
-    render_node(inc.compile(facts))
-    def change(kind: str, k: int) -> Obj:
-        if kind == "Pod":
-            return {**pod_obj("ns3", f"new{k}", 1, "n5"), "status": {"podIP": f"10.131.0.{k + 9}"}}
-        if kind == "NetworkPolicy":
-            return policy_obj("ns7", f"newpol{k}", 3)
-        return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": f"s{k}", "namespace": "ns0"},
-                "subsets": [{"addresses": [{"ip": f"10.131.1.{k + 9}"}], "ports": [{"name": "http", "port": 8080}]}]}
-
+    renderer = IncrementalRender()
+    renderer.render(inc.compile(facts))
     rows.append(("incremental, nothing changed: compile", median([timed(lambda: inc.compile(facts))
                                                                  for _ in range(5)])))
     for what, kind in (("a pod added (its IP)", "Pod"), ("a policy added", "NetworkPolicy"),
                        ("an endpoint added", "Endpoints")):
-        compiles, renders = [], []
+        compiles, renders, incs = [], [], []
         for k in range(5):
             obj = change(kind, k)
-            obj["metadata"]["resourceVersion"] = f"x{kind}{k}"
             inc.update(kind, (obj["metadata"]["namespace"], obj["metadata"]["name"]), obj)
             t = time.perf_counter()
             intent = inc.compile(facts)
             compiles.append(time.perf_counter() - t)
             renders.append(timed(lambda intent=intent: render_node(intent)))
-        rows += [(f"incremental, {what}: compile", median(compiles)), (f"{'':>13}{what}: render", median(renders))]
+            incs.append(timed(lambda intent=intent: renderer.render(intent)))
+        rows += [(f"incremental, {what}: compile", median(compiles)),
+                 (f"{'':>13}{what}: full render", median(renders)),
+                 (f"{'':>13}{what}: incremental render", median(incs))]
     return [f"{PODS:,} pods, {POLICIES:,} policies, {SERVICES:,} services with Endpoints; node n0 (100 local pods); "
             "median of 5 changes each",
-            *(f"  {what:<48} {ms(t):>10}" for what, t in rows)]
+            *(f"  {what:<52} {ms(t):>10}" for what, t in rows)]
+
+
+def bench_kernel(stack: contextlib.ExitStack, quick: bool, prefix: str) -> list[str]:
+    """In process, a real network namespace: change -> compile -> render -> plan -> one nft transaction,
+    the agent's path (incremental render) and the previous one (whole ruleset rendered every sync) in
+    the same run, one after the other on the same kernel; and the periodic full sync with nothing to do."""
+    from dataplane import node_facts
+
+    from osdn.kernel import netns
+    from osdn.node.dataplane import Dataplane
+    from osdn.node.incremental import IncrementalCompiler
+    from osdn.node.plan import plan
+
+    objs = scale_objects()
+    facts = node_facts(objs, "n0")
+    name = f"{prefix}scale"
+    netns.ensure_netns(name)
+    stack.callback(netns.delete_netns, name)
+    rounds = 10 if quick else 40
+    lines = [f"{PODS:,} pods, {POLICIES:,} policies, {SERVICES:,} services; node n0 (100 local pods) in namespace "
+             f"{name}; {rounds} changes of each kind per path; from the object change to the nft transaction's end"]
+    row = "  {:<34} {:<20} p50 {:>9}  p99 {:>9}  max {:>9}"
+    for label, incremental in (("incremental render (the agent's)", True), ("full render (before)", False)):
+        comp = IncrementalCompiler()
+        comp.resync([(o["kind"], o) for o in objs])
+        with Dataplane(name, incremental=incremental) as dp:
+            dp.sync(comp.compile(facts))
+            for what, kind in (("policy create", "NetworkPolicy"), ("pod add (its IP)", "Pod"),
+                               ("endpoint change", "Endpoints")):
+                took = []
+                for k in range(rounds):
+                    obj = change(kind, 100 + k)
+                    t = time.perf_counter()
+                    comp.update(kind, (obj["metadata"]["namespace"], obj["metadata"]["name"]), obj)
+                    stats = dp.sync(comp.compile(facts))
+                    took.append(time.perf_counter() - t)
+                    assert stats.changed, (what, stats)
+                    if kind == "NetworkPolicy":  # back to 1,000 policies, untimed
+                        comp.update(kind, ("ns7", obj["metadata"]["name"]), None)
+                        dp.sync(comp.compile(facts))
+                lines.append(row.format(what, label[:20], ms(pct(took, .5)), ms(pct(took, .99)), ms(max(took))))
+            intent = comp.compile(facts)
+            full = [timed(lambda: dp.sync(intent, full=True)) for _ in range(5)]
+            checked = dp.sync(intent, full=True).checked
+            observe = [timed(lambda: plan(dp.renderer.render(intent), dp.observe())) for _ in range(3)]
+            lines.append(f"  periodic full sync, nothing to do ({label}): {ms(median(full))} "
+                         f"({'generation unchanged: no kernel read' if checked else 'kernel read'}); "
+                         f"reading the kernel instead (observe + plan): {ms(median(observe))}")
+            dp.teardown()
+    return lines
 
 
 def median(values: list[float]) -> float:

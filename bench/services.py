@@ -7,7 +7,12 @@ Sections (`--only`):
   case), the outside name from its cache after forwarding it once to the same upstream. One client
   process (pinned to CPU 0) keeps `--window` queries in flight over UDP; the servers share CPU 1.
 - compile: in process, the node's compile from scratch (`compile_intent`) against the agent's
-  incremental compiler, and render, for one pod / policy / endpoint change at that scale.
+  incremental compiler, and the full against the incremental render, for one pod / policy / endpoint
+  change at that scale.
+- kernel: in process, on a real network namespace at that scale, change -> compile -> render -> plan
+  -> nft transaction per policy create, pod add and endpoint change (p50/p99), for the agent's
+  incremental render and the previous whole-ruleset render in the same run; and the periodic full
+  sync with nothing to do (nft generation check) against reading the kernel back.
 - latency: in a real `osdn lab` (3 nodes) holding 10,000 pods, 1,000 NetworkPolicies and 1,000
   services (see bench/scale.py), how long a policy create, a pod add and an endpoint change take from
   the API write until every node's kernel holds the result (target p99 < 100 ms).
@@ -19,7 +24,7 @@ Needs root. Namespaces `osdnbs-<pid>-*` (linked only to each other) and a lab `b
 temporary directory; everything is removed on exit, Ctrl-C or failure. Prints figures; never fails
 on timing.
 
-    python bench/services.py [--quick] [--only dns,compile,latency,traffic]
+    python bench/services.py [--quick] [--only dns,compile,kernel,latency,traffic]
 """
 
 from __future__ import annotations
@@ -222,8 +227,8 @@ def interruptible() -> Iterator[None]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs, fewer rounds")
-    ap.add_argument("--only", default="dns,compile,latency,traffic",
-                    help="comma-separated sections: dns, compile, latency, traffic")
+    ap.add_argument("--only", default="dns,compile,kernel,latency,traffic",
+                    help="comma-separated sections: dns, compile, kernel, latency, traffic")
     ap.add_argument("--window", type=int, default=16, help="dns: queries in flight")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -240,6 +245,11 @@ def main() -> None:
                 from scale import bench_compile
                 print("\n== compile and render of one change, in process ==", flush=True)
                 print("\n".join(bench_compile()), flush=True)
+            if "kernel" in only:
+                from scale import bench_kernel
+                print("\n== change -> kernel in process at 10k pods / 1k policies / 1k services: incremental vs "
+                      "full render (same run) ==", flush=True)
+                print("\n".join(bench_kernel(stack, args.quick, PREFIX)), flush=True)
             if "traffic" in only:
                 from service_traffic import bench as bench_traffic
                 print("\n== ClusterIP vs direct connect rate at 1 / 1,000 / 10,000 services "

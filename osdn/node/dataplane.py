@@ -40,7 +40,7 @@ from osdn.kernel.nft import Nft, element_command
 from osdn.node.intent import NodeIntent
 from osdn.node.plan import Plan, plan
 from osdn.node.render import render_node
-from osdn.node.render.incremental import IncrementalRender
+from osdn.node.render.incremental import IncrementalRender, RenderCounts
 from osdn.node.render.parse import parse_table
 from osdn.node.render.ruleset import TABLE_NAME, Ruleset
 
@@ -79,12 +79,14 @@ class Dataplane:
     `lock`. `overlay` (if set) adds run-time elements to every rendered ruleset, under that lock.
     """
 
-    def __init__(self, netns: str | None, nft: Nft | None = None) -> None:
+    def __init__(self, netns: str | None, nft: Nft | None = None, incremental: bool = True) -> None:
+        """`incremental=False`: render the whole ruleset every sync (`render_node`; benchmarks compare)."""
         self.netns = netns
         self.nft = nft or Nft(netns)
         self._applied: Ruleset | None = None  # what the kernel holds, as far as we know; None: unknown
         self._generation: int | None = None  # the nft generation at which the kernel held `_applied`
         self.renderer = IncrementalRender()
+        self.incremental = incremental
         self.lock = threading.RLock()
         self.overlay: Callable[[Ruleset], Ruleset] | None = None
 
@@ -123,8 +125,9 @@ class Dataplane:
 
     def _sync(self, intent: NodeIntent, full: bool) -> SyncStats:
         start = time.perf_counter()
-        desired = self.renderer.render(intent)  # a bad intent raises here, before the kernel is touched
-        counts = self.renderer.last
+        # a bad intent raises here, before the kernel is touched
+        desired = self.renderer.render(intent) if self.incremental else render_node(intent)
+        counts = self.renderer.last if self.incremental else RenderCounts(full=True)
         if self.overlay is not None:
             desired = self.overlay(desired)
         checked = full and self._unchanged_since_applied()

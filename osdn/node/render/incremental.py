@@ -88,12 +88,21 @@ class _Union(Generic[K]):
         return self._frozen[name]
 
 
-def diff_by_identity(old: Sequence[T], new: Sequence[T]) -> tuple[list[T], list[T]]:
-    """(items of `old` not in `new`, items of `new` not in `old`), by object identity."""
-    if old is new:
-        return [], []
-    old_ids, new_ids = {id(x) for x in old}, {id(x) for x in new}
-    return [x for x in old if id(x) not in new_ids], [x for x in new if id(x) not in old_ids]
+class IdentityDiff(Generic[T]):
+    """What changed in a sequence since the last call, by object identity: `update(new)` returns (items
+    gone, items new). The work in Python is O(changes); the rest is C-level set operations on ids.
+    Holds the last sequence's objects, so their ids stay theirs."""
+
+    def __init__(self) -> None:
+        self._seq: Sequence[T] = ()
+        self._by_id: dict[int, T] = {}
+
+    def update(self, new: Sequence[T]) -> tuple[list[T], list[T]]:
+        if new is self._seq:
+            return [], []
+        old, by_id = self._by_id, dict(zip(map(id, new), new, strict=True))
+        self._seq, self._by_id = new, by_id
+        return [old[i] for i in old.keys() - by_id.keys()], [by_id[i] for i in by_id.keys() - old.keys()]
 
 
 class _Policies:
@@ -162,7 +171,7 @@ class _PodView:
     """Per canonical pod IP its namespace, and the local IPs; the IPs whose view changed last time."""
 
     def __init__(self) -> None:
-        self.pods: tuple[ClusterPod, ...] = ()
+        self.pods: IdentityDiff[ClusterPod] = IdentityDiff()
         self.ns_of: dict[str, str] = {}
         self.local: frozenset[str] = frozenset()
         self.changed_ips: set[str] = set()
@@ -170,8 +179,7 @@ class _PodView:
         self.new: list[ClusterPod] = []
 
     def update(self, intent: NodeIntent) -> None:
-        self.gone, self.new = diff_by_identity(self.pods, intent.pods)
-        self.pods = intent.pods
+        self.gone, self.new = self.pods.update(intent.pods)
         before = {ip: self.ns_of.get(ip) for ip in map(el.ip, (p.ip for p in self.gone + self.new))}
         for p in self.gone:
             self.ns_of.pop(el.ip(p.ip), None)
@@ -190,13 +198,13 @@ class _Services:
 
     def __init__(self) -> None:
         self.union: _Union[int] = _Union(("svc_dispatch", "svc_backends", "svc_no_endpoints"))
-        self.vips: tuple[svc.ServiceVIP, ...] = ()
+        self.vips: IdentityDiff[svc.ServiceVIP] = IdentityDiff()
         self.counts: Counter[int] = Counter()
         self.affinity: dict[int, tuple[Chain, ...]] = {}
         self.local: tuple[object, frozenset[str]] = ((), frozenset())
 
     def render(self, intent: NodeIntent, counts: RenderCounts) -> Part:
-        gone, new = diff_by_identity(self.vips, intent.services)
+        gone, new = self.vips.update(intent.services)
         for v in gone:
             self.union.put(id(v), None)
             self.affinity.pop(id(v), None)
@@ -206,7 +214,6 @@ class _Services:
             if v.endpoints and v.affinity is not None:
                 self.affinity[id(v)] = svc.affinity_chains(v)
             self._count(v, 1)
-        self.vips = intent.services  # keeps the objects alive: their ids stay theirs
         counts.parts += len(gone) + len(new)
         if self.local[0] != intent.local_pods:
             self.local = (intent.local_pods, svc.hairpin_elements(p.ip for p in intent.local_pods))
@@ -229,18 +236,17 @@ class _Multitenant:
 
     def __init__(self) -> None:
         self.union: _Union[int] = _Union(("pod_netid", "pod_netid_pairs"))
-        self.pods: tuple[ClusterPod, ...] = ()
+        self.pods: IdentityDiff[ClusterPod] = IdentityDiff()
         self.hosts: tuple[object, frozenset[str]] = (None, frozenset())
 
     def render(self, intent: NodeIntent, counts: RenderCounts) -> Part:
-        gone, new = diff_by_identity(self.pods, intent.pods)
+        gone, new = self.pods.update(intent.pods)
         for p in gone:
             self.union.put(id(p), None)
         for p in new:
             ip = el.ip(p.ip)
             self.union.put(id(p), (("pod_netid", frozenset((f"{ip} : {p.netid}",))),
                                    ("pod_netid_pairs", frozenset((f"{ip} . {p.netid}",)))))
-        self.pods = intent.pods
         counts.parts += len(gone) + len(new)
         key = (intent.node_ip, intent.gateway, intent.nodes)
         if self.hosts[0] != key:
