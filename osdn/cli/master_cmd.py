@@ -20,7 +20,7 @@ from osdn.model.leaderelection import ElectionConfig
 @click.option("--master-config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="master.yaml (the egressHealth section configures egress node probing).")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-@election_options
+@election_options(True)
 @pass_ctx
 @handle_errors
 def master(ctx: Ctx, master_config: str | None, log_level: str, election: ElectionConfig | None) -> None:

@@ -56,7 +56,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
               show_default=True, help="Largest request body accepted (413 past it).")
 @limit_options
 @store_options
-@election_options
+@election_options(None)
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
            host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
@@ -67,7 +67,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     """Run the osdn API server (and, unless --no-controllers, the master controllers).
 
     Several servers may share one etcd (--store): the controllers run on the one holding the Lease
-    kube-system/osdn-master (--leader-elect, the default), another takes over when it stops.
+    kube-system/osdn-master (--leader-elect, the default with etcd), another takes over when it stops.
 
     On first start it creates an admin token and DATA_DIR/admin.conf (a kubeconfig for osdn
     --config and kubectl alike). It serves

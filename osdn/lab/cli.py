@@ -91,9 +91,13 @@ def lab() -> None:
               help="Bits for pods per node: 9 -> a /23 per node, 3 -> a /29 (5 pods; IPs are soon reused).")
 @click.option("--no-router", is_flag=True, help="Do not create the router pod default/router (HAProxy, hostPorts "
               "80/443 on node1).")
+@click.option("--store", default="sqlite", show_default=True, type=click.Choice(["sqlite", "etcd"]),
+              help="etcd: a 3-member etcd cluster on loopback holds the objects (see --servers).")
+@click.option("--servers", default=1, show_default=True, type=click.IntRange(1, 9),
+              help="API servers on the etcd store (leader-elected controllers; clients know every URL).")
 @lab_errors
 def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: float, host_subnet_length: int,
-       no_router: bool) -> None:
+       no_router: bool, store: str, servers: int) -> None:
     """Build the lab and start the server, node agents and the lab kubelet.
 
     Namespaces for the nodes, an underlay, a router and an outside world (DNS, web), then
@@ -106,13 +110,14 @@ def up(name: str, nodes: int, mode: str, demo: bool, lab_dir: str, timeout: floa
       osdn lab up
       osdn lab up --nodes 2 --mode multitenant --demo
       osdn lab up --name blue1 --nodes 3 --host-subnet-length 3
+      osdn lab up --store etcd --servers 3     # then: osdn lab kill-server 1, kill-etcd 2, ...
     """
     from osdn.client import Client, load_config
     from osdn.lab import cluster
     say = progress()
     try:
         info = cluster.up(cluster.UpOptions(name, nodes, mode, lab_dir, timeout, host_subnet_length,
-                                            router=not no_router), say)
+                                            router=not no_router, store=store, servers=servers), say)
     except KeyboardInterrupt:
         click.echo(f"lab {name!r}: up interrupted; everything it had made was removed", err=True)
         sys.exit(130)
@@ -387,6 +392,10 @@ from osdn.lab.outside_cli import dns, outside  # noqa: E402  (they use this modu
 
 lab.add_command(dns)
 lab.add_command(outside)
+from osdn.lab.controlplane_cli import COMMANDS as CONTROL_PLANE_COMMANDS  # noqa: E402
+
+for _command in CONTROL_PLANE_COMMANDS:
+    lab.add_command(_command)
 from osdn.lab.outside_run import install_default_run  # noqa: E402
 
 install_default_run(outside)  # `osdn lab outside -- CMD`

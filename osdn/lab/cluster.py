@@ -10,6 +10,8 @@ it starts, so `down` kills it even after a crash of `up`; a failed `up` tears do
 `down` is idempotent and also sweeps namespaces that only carry the lab prefix. No link or route
 ever touches the root namespace: control traffic is loopback HTTPS (the server's own CA, from its admin.conf) and unix sockets.
 `up` merges a context `osdn-<lab>` into the user's kubeconfig and makes it current; `down` removes it.
+With `store="etcd"` osdn.lab.controlplane starts a 3-member etcd cluster and `servers` API servers
+instead of the one SQLite server; agents and the lab's admin.conf then know every server URL.
 """
 
 from __future__ import annotations
@@ -150,12 +152,16 @@ class UpOptions:
     timeout: float = 90.0
     host_subnet_length: int = 9  # bits for pods per node (9: a /23 per node)
     router: bool = True  # the router pod default/router on node1 (osdn.lab.routerpod)
+    store: str = "sqlite"  # or "etcd": a 3-member etcd cluster and `servers` API servers (osdn.lab.controlplane)
+    servers: int = 1
 
 
 def up(opts: UpOptions, say: Progress) -> LabInfo:
     """Build the lab and start every process; on any failure tear all of it down and re-raise."""
     if opts.mode not in MODES:
         raise LabError(f"--mode {opts.mode!r}: want one of {', '.join(MODES)}")
+    if opts.servers > 1 and opts.store != "etcd":
+        raise LabError(f"--servers {opts.servers}: several API servers need --store etcd")
     lab_dir = opts.lab_dir or default_lab_dir(opts.name)
     if load_state(lab_dir) is not None:
         raise LabError(f"lab {opts.name!r} already exists in {lab_dir} (run `osdn lab down --name "
@@ -202,7 +208,11 @@ def _fresh_dir(lab_dir: str) -> None:
 def _start_cluster(topo: topology.LabTopology, opts: UpOptions, lab_dir: str, say: Progress) -> LabInfo:
     lab = LabInfo(opts.name, lab_dir, opts.mode, topo.prefix)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    _start_server(lab, procs, opts.host_subnet_length, say)
+    if opts.store == "etcd":
+        from osdn.lab import controlplane  # imports this module
+        controlplane.start(lab, opts.servers, server_args(lab, opts.host_subnet_length), say)
+    else:
+        _start_server(lab, procs, opts.host_subnet_length, say)
     _start_agents(lab, topo, procs, say)
     lab.kubelet_log = os.path.join(lab_dir, "kubelet.log")
     procs["kubelet"] = spawn(lab_dir, osdn_argv("lab", "kubelet", "--dir", lab_dir), "kubelet",
@@ -220,20 +230,19 @@ def _merge_user_context(lab: LabInfo, say: Progress) -> None:
     """As kind does: context `osdn-<lab>` in $KUBECONFIG's first file (or ~/.kube/config), made current."""
     admin = load_config(lab.admin_conf)
     path = user_kubeconfig_path()
-    merge_context(path, f"osdn-{lab.name}", admin.server, admin.token, admin.ca_pem)
+    first = admin.server.split(",")[0]   # kubectl reads one URL; <lab>/admin.conf lists them all
+    merge_context(path, f"osdn-{lab.name}", first, admin.token, admin.ca_pem)
     say(f"kubeconfig {path}: context osdn-{lab.name} is current (kubectl and osdn use it)")
 
 
 def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_subnet_length: int,
                   say: Progress) -> None:
     data = os.path.join(lab.dir, "server")
-    port = _free_port()
+    port = free_port()
     lab.server, lab.admin_conf = f"https://127.0.0.1:{port}", os.path.join(data, "admin.conf")
     lab.server_log = os.path.join(lab.dir, "server.log")
-    master_yaml = write_master_config(lab)
     argv = osdn_argv("server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-                     "--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length),
-                     "--config", master_yaml)
+                     *server_args(lab, host_subnet_length))
     procs["server"] = proc = spawn(lab.dir, argv, "server", lab.server_log)
     deadline = time.monotonic() + 30
     while not _healthy(lab):
@@ -242,6 +251,12 @@ def _start_server(lab: LabInfo, procs: dict[str, subprocess.Popen[bytes]], host_
         time.sleep(0.05)
     lab.save()
     say(f"osdn server on {lab.server} ({lab.mode}); log {lab.server_log}")
+
+
+def server_args(lab: LabInfo, host_subnet_length: int) -> list[str]:
+    """`osdn server` flags every lab server gets (mode, subnet size, the lab's master.yaml)."""
+    return ["--network-plugin", lab.mode, "--host-subnet-length", str(host_subnet_length),
+            "--config", write_master_config(lab)]
 
 
 def write_master_config(lab: LabInfo) -> str:
@@ -325,7 +340,7 @@ def node_ready(client: Client, name: str) -> bool:
     return not ready or ready[0].get("status") == "True"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -22,8 +22,8 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class ElectionConfig:
-    lease_duration: int = 4        # seconds a lease lasts without renewal (Lease leaseDurationSeconds)
-    renew_deadline: float = 3.0    # a leader that could not renew for this long stops leading
+    lease_duration: int = 6        # seconds a lease lasts without renewal (Lease leaseDurationSeconds)
+    renew_deadline: float = 4.0    # a leader that could not renew for this long stops leading
     retry_period: float = 1.0      # seconds between tries (renewals, and attempts to acquire)
 
     def problem(self) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,10 +13,21 @@ import pytest
 from osdn.client import Client, load_config
 from osdn.client.config import ClientConfig
 from osdn.client.informer import Informer
-from tests.conftest import ServerProc, free_port
+from tests.conftest import ServerProc, free_port, start_server
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 CMS = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProc]:
+    """A SQLite server elects only when asked (one server per data dir); etcd servers elect by default
+    (tests/e2e/test_lab_ha.py)."""
+    srv = start_server(tmp_path, "--leader-elect")
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def wait_for_leader(api: httpx.Client, port: int, timeout: float = 30.0) -> dict:
@@ -31,7 +43,7 @@ def wait_for_leader(api: httpx.Client, port: int, timeout: float = 30.0) -> dict
 def test_the_servers_controllers_hold_the_leader_lease_and_renew_it(server: ServerProc) -> None:
     with server.http() as api:
         first = wait_for_leader(api, server.port)
-        assert first["spec"]["leaseDurationSeconds"] == 4 and first["spec"]["leaseTransitions"] == 0
+        assert first["spec"]["leaseDurationSeconds"] == 6 and first["spec"]["leaseTransitions"] == 0
         deadline = time.monotonic() + 30
         while (now := wait_for_leader(api, server.port))["metadata"]["resourceVersion"] == \
                 first["metadata"]["resourceVersion"]:
