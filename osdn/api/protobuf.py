@@ -114,6 +114,22 @@ MESSAGES: dict[str, str] = {
     "WatchEvent": "1 type s; 2 object RawExtension",
     "RawExtension": "1 raw y",
     "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i?",
+    # authorization/v1 and authentication/v1 reviews (read as requests; the answers go back as JSON)
+    "SelfSubjectAccessReview": "1 metadata ObjectMeta; 2 spec SelfSubjectAccessReviewSpec; 3 status SubjectAccessReviewStatus",
+    "SelfSubjectAccessReviewSpec": "1 resourceAttributes ResourceAttributes?; 2 nonResourceAttributes NonResourceAttributes?",
+    "SubjectAccessReview": "1 metadata ObjectMeta; 2 spec SubjectAccessReviewSpec; 3 status SubjectAccessReviewStatus",
+    "SubjectAccessReviewSpec": "1 resourceAttributes ResourceAttributes?; 2 nonResourceAttributes NonResourceAttributes?; 3 user s; 4 groups *s; 6 uid s",
+    "SubjectAccessReviewStatus": "1 allowed b; 4 denied b; 2 reason s; 3 evaluationError s",
+    "ResourceAttributes": "1 namespace s; 2 verb s; 3 group s; 4 version s; 5 resource s; 6 subresource s; 7 name s",
+    "NonResourceAttributes": "1 path s; 2 verb s",
+    "SelfSubjectRulesReview": "1 metadata ObjectMeta; 2 spec SelfSubjectRulesReviewSpec; 3 status SubjectRulesReviewStatus",
+    "SelfSubjectRulesReviewSpec": "1 namespace s",
+    "SubjectRulesReviewStatus": "1 resourceRules *ResourceRule; 2 nonResourceRules *NonResourceRule; 3 incomplete b; 4 evaluationError s",
+    "ResourceRule": "1 verbs *s; 2 apiGroups *s; 3 resources *s; 4 resourceNames *s",
+    "NonResourceRule": "1 verbs *s; 2 nonResourceURLs *s",
+    "SelfSubjectReview": "1 metadata ObjectMeta; 2 status SelfSubjectReviewStatus",
+    "SelfSubjectReviewStatus": "1 userInfo UserInfo",
+    "UserInfo": "1 username s; 2 uid s; 3 groups *s",
 }
 
 # The kinds a protobuf body may carry: (apiVersion, kind) -> message.
@@ -121,6 +137,13 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Service"): "Service",
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
+}
+# The review requests kubectl's typed clients send (not stored kinds: only the review routes read them).
+REVIEW_KINDS: dict[tuple[str, str], str] = {
+    **{(f"authorization.k8s.io/{v}", k): "SubjectAccessReview" if k == "LocalSubjectAccessReview" else k
+       for v in ("v1",) for k in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview",
+                                  "SelfSubjectRulesReview")},
+    **{(f"authentication.k8s.io/{v}", "SelfSubjectReview"): "SelfSubjectReview" for v in ("v1", "v1beta1")},
 }
 
 

@@ -7,7 +7,7 @@
 - authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`).
 
 Nothing is stored; the answer is the request with `status` filled in (kube's shape), as JSON. Request
-bodies are JSON or protobuf (osdn.apiserver.reviewproto: kubectl sends protobuf).
+bodies are JSON or protobuf (`osdn.api.protobuf.REVIEW_KINDS`: kubectl's typed clients send protobuf).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from osdn.api import protobuf
 from osdn.apiserver import bodies
 from osdn.apiserver.auth import CLUSTER_ADMINS, Attributes, Authorizer, User
 from osdn.apiserver.discovery import EXTRAS, Extra
-from osdn.apiserver.reviewproto import decode_review
 from osdn.errors import BadRequestError, OsdnError, UnsupportedMediaTypeError
 
 Obj = dict[str, Any]
@@ -43,7 +43,7 @@ async def _review(request: Request, kind: str, group: str) -> Obj:
                                         f"accepted media types include: application/json, {PROTOBUF}")
     raw = await bodies.read_raw(request, bodies.BodyLimits())
     try:
-        body = decode_review(raw, kind) if ctype == PROTOBUF else json.loads(raw or b"{}")
+        body = protobuf.decode_object(raw, protobuf.REVIEW_KINDS) if ctype == PROTOBUF else json.loads(raw or b"{}")
     except ValueError as e:
         raise BadRequestError(f"the {kind} is not valid JSON: {e}") from None
     if not isinstance(body, dict) or body.get("kind", kind) != kind:

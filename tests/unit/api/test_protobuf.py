@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from osdn.api import timestamps
 from osdn.api.protobuf import (
     ENCODABLE,
+    KINDS,
+    REVIEW_KINDS,
     SCHEMA,
     FieldDef,
     decode_message,
@@ -167,3 +169,19 @@ def test_watch_frame_is_length_prefixed_bare_watch_event() -> None:
     event = decode_message(frame[4:], "WatchEvent")
     assert event["type"] == "ADDED"
     assert decode_object(base64.b64decode(event["object"]["raw"])) == cm
+
+
+# what kubectl 1.32 sends for `kubectl auth can-i delete nodes` (captured with -v=8)
+KUBECTL_CAN_I = bytes.fromhex("""
+    6b 38 73 00 0a 32 0a 17  61 75 74 68 6f 72 69 7a  61 74 69 6f 6e 2e 6b 38  73 2e 69 6f 2f 76 31 12
+    17 53 65 6c 66 53 75 62  6a 65 63 74 41 63 63 65  73 73 52 65 76 69 65 77  12 40 0a 10 0a 00 12 00
+    1a 00 22 00 2a 00 32 00  38 00 42 00 12 22 0a 20  0a 07 64 65 66 61 75 6c  74 12 06 64 65 6c 65 74
+    65 1a 00 22 00 2a 05 6e  6f 64 65 73 32 00 3a 00  1a 08 08 00 12 00 1a 00  20 00 1a 00 22 00""")
+
+
+def test_a_review_request_as_kubectl_sends_it() -> None:
+    body = decode_object(KUBECTL_CAN_I, REVIEW_KINDS)
+    assert body == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                    "spec": {"resourceAttributes": {"namespace": "default", "verb": "delete", "resource": "nodes"}}}
+    with pytest.raises(UnsupportedMediaTypeError):
+        decode_object(KUBECTL_CAN_I, KINDS)  # not a stored kind
