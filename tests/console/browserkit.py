@@ -76,6 +76,36 @@ class Browser:
     def view(self, name: str) -> None:
         self.js(f"document.querySelector('#nav button[data-view={name}]').click()")
 
+    def cell(self, src: str, dst: str) -> str:
+        """data-allowed of the matrix cell src -> dst ("" while it is not drawn)."""
+        return str(self.js("const c = document.querySelector("
+                           "`#matrix .cell[data-from='${arguments[0]}'][data-to='${arguments[1]}']`);"
+                           " return c ? c.dataset.allowed : ''", src, dst))
+
+    def click_cell(self, src: str, dst: str) -> None:
+        self.js("document.querySelector(`#matrix .cell[data-from='${arguments[0]}'][data-to='${arguments[1]}'] rect`)"
+                ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", src, dst)
+
+    def show_matrix(self, level: str, port: int = 80) -> None:
+        self.view("reachability")
+        self.js("document.querySelector('#matrix-level').value = arguments[0];"
+                "document.querySelector('#matrix-port').value = arguments[1];"
+                "document.querySelector('#matrix-form').requestSubmit()", level, port)
+        self.wait(f"a {level} matrix", lambda d: self.js("return document.querySelector('#matrix').dataset.level") == level)
+
+    def preview_impact(self, manifest: str, namespace: str) -> None:
+        self.view("impact")
+        self.js("document.querySelector('#impact-manifest').value = arguments[0];"
+                "document.querySelector('#impact-namespace').value = arguments[1];"
+                "document.querySelector('#impact-run').click()", manifest, namespace)
+
+    def trace(self, src: str, dst: str, port: int = 80) -> None:
+        self.view("trace")
+        self.js("document.querySelector('#trace-from').value = arguments[0];"
+                "document.querySelector('#trace-to').value = arguments[1];"
+                "document.querySelector('#trace-port').value = arguments[2];"
+                "document.querySelector('#trace-run').click()", src, dst, port)
+
     def screenshot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))

@@ -39,19 +39,6 @@ def multitenant(tmp_path: Path) -> Iterator[ServerProc]:
         s.stop()
 
 
-def _cell(b: Browser, src: str, dst: str) -> str:
-    """data-allowed of the matrix cell src -> dst ("" while it is not drawn)."""
-    return str(b.js("const c = document.querySelector(`#matrix .cell[data-from='${arguments[0]}'][data-to='${arguments[1]}']`);"
-                    " return c ? c.dataset.allowed : ''", src, dst))
-
-
-def _show_matrix(b: Browser, level: str) -> None:
-    b.view("reachability")
-    b.js("document.querySelector('#matrix-level').value = arguments[0];"
-         "document.querySelector('#matrix-form').requestSubmit()", level)
-    b.wait(f"a {level} matrix", lambda d: b.js("return document.querySelector('#matrix').dataset.level") == level)
-
-
 def _check_topology(b: Browser) -> None:
     for node in NODES:
         b.wait_css(f"node {node}", f"g.node[data-node='{node}']")
@@ -62,10 +49,7 @@ def _check_topology(b: Browser) -> None:
 
 
 def _check_impact(b: Browser, srv: ServerProc) -> None:
-    b.view("impact")
-    b.js("document.querySelector('#impact-manifest').value = arguments[0];"
-         "document.querySelector('#impact-namespace').value = 'beta';"
-         "document.querySelector('#impact-run').click()", DENY_BY_DEFAULT)
+    b.preview_impact(DENY_BY_DEFAULT, "beta")
     b.wait("the connections deny-by-default would close",
            lambda d: "alpha/a1 -> beta/b1 TCP/80" in b.text("#impact-closed"))
     assert b.text("#impact-output").startswith("Impact: 0 connection(s) would OPEN")
@@ -75,27 +59,25 @@ def _check_impact(b: Browser, srv: ServerProc) -> None:
 
 
 def _check_matrix_follows_a_policy(b: Browser, srv: ServerProc) -> None:
-    _show_matrix(b, "pod")
-    b.wait("alpha/a1 -> beta/b1 allowed", lambda d: _cell(b, "alpha/a1", "beta/b1") == "1")
+    b.show_matrix("pod")
+    b.wait("alpha/a1 -> beta/b1 allowed", lambda d: b.cell("alpha/a1", "beta/b1") == "1")
     b.js("document.body.dataset.marker = 'same page'")
     with srv.http() as http:
         assert http.post(POLICIES, json={"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                                          "metadata": {"name": "deny-by-default"},
                                          "spec": {"podSelector": {}, "ingress": []}}).status_code == 201
-    b.wait("alpha/a1 -> beta/b1 denied after the policy", lambda d: _cell(b, "alpha/a1", "beta/b1") == "0")
+    b.wait("alpha/a1 -> beta/b1 denied after the policy", lambda d: b.cell("alpha/a1", "beta/b1") == "0")
     assert b.js("return document.body.dataset.marker") == "same page"  # no reload
-    assert _cell(b, "beta/b1", "alpha/a1") == "1"
+    assert b.cell("beta/b1", "alpha/a1") == "1"
     b.screenshot("reachability")
 
 
 def _check_drill_down_and_trace(b: Browser) -> None:
-    _show_matrix(b, "project")
-    b.js("document.querySelector(`#matrix .cell[data-from='alpha'][data-to='beta'] rect`)"
-         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    b.show_matrix("project")
+    b.click_cell("alpha", "beta")
     b.wait("the alpha -> beta pods", lambda d: b.js("return document.querySelector('#matrix').dataset.scope") == "alpha->beta")
-    b.wait("the drilled-down cell", lambda d: _cell(b, "alpha/a1", "beta/b1") == "0")
-    b.js("document.querySelector(`#matrix .cell[data-from='alpha/a1'][data-to='beta/b1'] rect`)"
-         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    b.wait("the drilled-down cell", lambda d: b.cell("alpha/a1", "beta/b1") == "0")
+    b.click_cell("alpha/a1", "beta/b1")
     b.wait("the trace of the blocked pair", lambda d: "NetworkPolicy beta/deny-by-default" in b.text("#trace-output"))
     assert b.text("#trace-verdict") == "DENIED"
     assert b.text("#trace-output").startswith("pod alpha/a1 (10.128.0.2) -> pod beta/b1 (10.128.0.3) TCP/80: DENIED")
@@ -118,8 +100,8 @@ def test_console_as_admin_and_as_a_project_admin(srv: ServerProc, tmp_path: Path
         b.wait_css("alice's pod", "rect.pod[data-pod='wonder/w1']")
         assert [e.get_attribute("data-pod") for e in b.css("rect.pod")] == ["wonder/w1"]
         assert b.text("#who") == "alice"
-        _show_matrix(b, "project")
-        b.wait("alice's matrix", lambda d: _cell(b, "wonder", "wonder") == "0")
+        b.show_matrix("project")
+        b.wait("alice's matrix", lambda d: b.cell("wonder", "wonder") == "0")
         assert [e.get_attribute("data-from") for e in b.css("#matrix .cell")] == ["wonder"]
         b.screenshot("project-admin")
 
@@ -127,10 +109,10 @@ def test_console_as_admin_and_as_a_project_admin(srv: ServerProc, tmp_path: Path
 def test_matrix_follows_join_projects_without_a_reload(multitenant: ServerProc, tmp_path: Path) -> None:
     with browser(tmp_path / "screenshots") as b:
         b.login(multitenant.url, multitenant.admin_token)
-        _show_matrix(b, "pod")
-        b.wait("alpha and beta isolated", lambda d: _cell(b, "alpha/a1", "beta/b2") == "0")
+        b.show_matrix("pod")
+        b.wait("alpha and beta isolated", lambda d: b.cell("alpha/a1", "beta/b2") == "0")
         b.js("document.body.dataset.marker = 'same page'")
         multitenant.cli("adm", "pod-network", "join-projects", "--to=alpha", "beta", check=True)
-        b.wait("alpha/a1 -> beta/b2 allowed after join-projects", lambda d: _cell(b, "alpha/a1", "beta/b2") == "1")
+        b.wait("alpha/a1 -> beta/b2 allowed after join-projects", lambda d: b.cell("alpha/a1", "beta/b2") == "1")
         assert b.js("return document.body.dataset.marker") == "same page"
         b.screenshot("join-projects")
