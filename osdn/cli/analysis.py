@@ -25,8 +25,9 @@ from osdn.model.cluster import ClusterState
 from osdn.model.matrix import compute_matrix
 from osdn.model.multicast import compute_multicast_receivers
 from osdn.model.oracle import compute_verdict, resolve_endpoint
+from osdn.model.services import NO_ENDPOINTS
 from osdn.model.trace import matrix_to_dict, render_matrix_table, render_trace, verdict_to_dict
-from osdn.model.verdict import PROTOCOLS, Connection, Verdict
+from osdn.model.verdict import DENY, PROTOCOLS, Connection, Verdict
 
 
 def _common(fn):  # type: ignore[no-untyped-def]
@@ -191,8 +192,9 @@ def _kernel_view(ctx: Ctx, verdict: Verdict, timeout: float) -> tuple[str, dict[
     cfg = ctx.client.config
     endpoints = tuple(ModelEndpoint(str(b.connection.dst.ip), b.connection.port, b.connection.dst.describe())
                       for b in verdict.backends if b.connection.dst.ip is not None)
+    refused = not verdict.allowed and any(s.verdict == DENY and s.detail == NO_ENDPOINTS for s in verdict.steps)
     view = observe_trace(verdict.connection, verdict.allowed, ctx.client.list("Pod")["items"],
-                         find_local_lab(cfg.source, cfg.server), timeout, endpoints)
+                         find_local_lab(cfg.source, cfg.server), timeout, endpoints, refused)
     return render_kernel_view(view), kernel_view_to_dict(view)
 
 

@@ -38,6 +38,7 @@ from osdn.lab.dnat_view import (
     render_dnat,
 )
 from osdn.lab.observe import (
+    REFUSED,
     CounterKey,
     ProbeResult,
     compute_counter_deltas,
@@ -84,11 +85,14 @@ class KernelView:
     counters_read: bool = False
     unavailable: str = ""
     dnat: DnatView | str | None = None  # a service connection: the kernel's DNAT, or why it is unknown
+    refused_expected: bool = False      # a service without endpoints: the node must refuse (as adm verify)
 
     @property
     def agrees(self) -> bool | None:
         if self.probe is None or self.probe.reached is None:
             return None
+        if self.refused_expected:
+            return self.probe.outcome == REFUSED
         return self.probe.reached == self.model_allowed
 
 
@@ -137,7 +141,8 @@ def _key(pod: Obj) -> str:
 
 
 def observe_trace(conn: Connection, model_allowed: bool, pods: Sequence[Obj], lab: LabInfo | None,
-                  timeout: float = 1.0, endpoints: tuple[ModelEndpoint, ...] = ()) -> KernelView:
+                  timeout: float = 1.0, endpoints: tuple[ModelEndpoint, ...] = (),
+                  refused_expected: bool = False) -> KernelView:
     """Probe `conn` once for real and read the lab nodes' counters around it (and, to a service,
     the DNAT conntrack recorded for the attempt; `endpoints` are the model's)."""
     if os.geteuid() != 0:
@@ -156,7 +161,8 @@ def observe_trace(conn: Connection, model_allowed: bool, pods: Sequence[Obj], la
                    for (fam, name), d in compute_counter_deltas(before.get(node, {}), after[node]).items())
     lookup = plan_dnat_lookup(conn, pods, nodes)
     dnat = lookup if lookup is None or isinstance(lookup, str) else observe_dnat(lookup, conn, result.sport, endpoints)
-    return KernelView(model_allowed, plan, result, timeout, deltas, counters_read=bool(after), dnat=dnat)
+    return KernelView(model_allowed, plan, result, timeout, deltas, counters_read=bool(after), dnat=dnat,
+                      refused_expected=refused_expected)
 
 
 def _counters(nodes: Mapping[str, str]) -> dict[str, dict[CounterKey, int]]:
@@ -173,7 +179,7 @@ def render_kernel_view(view: KernelView) -> str:
     """Pure: the lines `adm trace` prints under the model's verdict."""
     if view.probe is None or view.plan is None:
         return f"kernel: not probed ({view.unavailable})"
-    model = "ALLOWED" if view.model_allowed else "DENIED"
+    model = "ALLOWED" if view.model_allowed else "DENIED: no endpoints, refused" if view.refused_expected else "DENIED"
     p = view.plan
     lines = [f"kernel: TCP {p.ip}:{p.port} from inside {p.source} ({view.timeout:g}s timeout): "
              f"{view.probe.describe()}"]

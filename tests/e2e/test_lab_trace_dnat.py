@@ -107,3 +107,4 @@ def test_a_service_without_endpoints_has_no_dnat(lab: Lab, pods: dict[str, tuple
     doc = wait_for(lambda: (d := trace(lab, "shop/empty"))["kernel"]["outcome"] == "refused" and d,
                    what="node1 rejects the service without endpoints")
     assert doc["kernel"]["dnat"]["read"] is True and doc["kernel"]["dnat"]["endpoint"] is None, doc["kernel"]
+    assert doc["allowed"] is False and doc["kernel"]["agrees"] is True   # refused, as the model expects

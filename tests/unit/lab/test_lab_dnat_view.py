@@ -13,6 +13,8 @@ from osdn.lab.dnat_view import (
     plan_dnat_lookup,
     render_dnat,
 )
+from osdn.lab.kernel_view import KernelView, ProbePlan, kernel_view_to_dict, render_kernel_view
+from osdn.lab.observe import REFUSED, TIMEOUT, ProbeResult
 from osdn.model.cluster import ClusterState
 from osdn.model.oracle import resolve_endpoint
 from osdn.model.verdict import Connection
@@ -72,3 +74,15 @@ def test_the_kernels_choice_is_shown_against_the_models_endpoints() -> None:
     assert dnat_to_dict(none)["endpoint"] is None and dnat_to_dict(none)["inModel"] is None
     assert dnat_to_dict("conntrack on node1 could not be read: x") == {
         "read": False, "unavailable": "conntrack on node1 could not be read: x"}
+
+
+def test_a_service_without_endpoints_agrees_when_refused_and_the_dnat_is_shown() -> None:
+    plan = ProbePlan("ns-c", "pod a/c", "172.30.0.10", 80)
+    none = DnatView("node1", "172.30.0.10:80", "", ())
+    refused = KernelView(False, plan, ProbeResult(REFUSED), counters_read=True, dnat=none, refused_expected=True)
+    assert refused.agrees is True
+    text = render_kernel_view(refused)
+    assert "DNAT: none on node1" in text and "AGREES with the model (DENIED: no endpoints, refused)" in text
+    assert kernel_view_to_dict(refused)["dnat"]["endpoint"] is None
+    assert KernelView(False, plan, ProbeResult(TIMEOUT), refused_expected=True).agrees is False
+    assert KernelView(False, plan, ProbeResult(REFUSED)).agrees is False   # refused where a policy denies
