@@ -99,10 +99,18 @@ function el(name, attrs, text) {
 }
 
 const POD = 11, PER_ROW = 24, BOX_W = PER_ROW * POD + 16, GAP = 40;
+const NAMED = 24, CHIP_W = 86, CHIP_H = 18, CHIPS = 3;  // up to NAMED pods a node shows them by name
+
+function podCount(node) { return node.projects.reduce((n, p) => n + p.pods.length, 0); }
+
+function podLayout(node) {
+  return podCount(node) <= NAMED ? { per: CHIPS, w: CHIP_W, h: CHIP_H } : { per: PER_ROW, w: POD, h: POD };
+}
 
 function nodeHeight(node) {
+  const lay = podLayout(node);
   let h = 58;
-  for (const p of node.projects) { h += 16 + Math.ceil(p.pods.length / PER_ROW) * POD + 4; }
+  for (const p of node.projects) { h += 16 + Math.ceil(p.pods.length / lay.per) * lay.h + 4; }
   return h;
 }
 
@@ -137,6 +145,7 @@ function drawNode(node, p, netids) {
   g.appendChild(el("text", { x: 8, y: 31 }, [node.hostIP, node.subnet].filter(Boolean).join("  ") || "no HostSubnet visible"));
   g.appendChild(el("text", { x: 8, y: 46, class: "egress" },
     node.egressIPs.length ? "egress IPs: " + node.egressIPs.join(", ") : ""));
+  const lay = podLayout(node);
   let y = 58;
   for (const project of node.projects) {
     const colour = netidColour(netids[project.name]);
@@ -144,13 +153,18 @@ function drawNode(node, p, netids) {
       `${project.name} (netid ${netids[project.name] ?? "?"}) ${project.pods.length}`));
     y += 16;
     project.pods.forEach((pod, i) => {
-      const sq = el("rect", { class: "pod", "data-pod": pod.key, x: 8 + (i % PER_ROW) * POD,
-        y: y + Math.floor(i / PER_ROW) * POD, width: POD - 2, height: POD - 2, fill: colour });
+      const x = 8 + (i % lay.per) * lay.w, top = y + Math.floor(i / lay.per) * lay.h;
+      const sq = el("rect", { class: "pod", "data-pod": pod.key, x, y: top, width: lay.w - 2, height: lay.h - 2,
+        rx: 2, fill: colour });
       sq.appendChild(el("title", {}, `${pod.key} ${pod.ip || "(no IP)"}`));
       sq.addEventListener("click", () => { $("#trace-from").value = pod.key; show("trace"); });
       g.appendChild(sq);
+      if (lay.w === CHIP_W) {
+        g.appendChild(el("text", { x: x + 4, y: top + 12, fill: "#fff", "pointer-events": "none" },
+          pod.name.length > 13 ? pod.name.slice(0, 12) + "\u2026" : pod.name));
+      }
     });
-    y += Math.ceil(project.pods.length / PER_ROW) * POD + 4;
+    y += Math.ceil(project.pods.length / lay.per) * lay.h + 4;
   }
   return g;
 }
@@ -167,7 +181,7 @@ function fillTable(sel, rows) {
 async function loadTopology() {
   const topo = await api("/console/api/topology");
   state.topology = topo;
-  const pods = topo.nodes.reduce((n, node) => n + node.projects.reduce((m, p) => m + p.pods.length, 0), 0);
+  const pods = topo.nodes.reduce((n, node) => n + podCount(node), 0);
   $("#topology-summary").textContent = `${topo.mode} mode: ${topo.nodes.length} node(s), ${topo.projects.length} project(s), ` +
     `${pods} pod(s), ${topo.services.length} service(s)`;
   $("#topology-legend").replaceChildren(...topo.projects.map((p) => {
