@@ -13,6 +13,7 @@ import pytest
 from osdn.client import Client, load_config
 from osdn.client.config import ClientConfig
 from osdn.client.informer import Informer
+from osdn.errors import ConflictError
 from tests.conftest import ServerProc, free_port, start_server
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
@@ -113,3 +114,20 @@ def test_every_server_down_names_them_all(down_url: str) -> None:
         client.get("Namespace", "default")
     assert f"cannot reach the osdn server at {down_url},{other}: {down_url}: " in str(failed.value)
     assert f"; {other}: " in str(failed.value)
+
+
+def test_a_write_fenced_by_a_revision_renewed_meanwhile_is_resent_once(server: ServerProc) -> None:
+    with server.http() as api:
+        wait_for_leader(api, server.port)
+
+    def current() -> str:
+        with server.http() as api:
+            return f"kube-system/osdn-master/{api.get(f'{LEASES}/osdn-master').json()['metadata']['resourceVersion']}"
+
+    answers = iter(["kube-system/osdn-master/1"])      # the value sent first is stale: "renewed" since
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "resent", "namespace": "default"}}
+    with Client(load_config(str(server.config)), fence=lambda: next(answers, None) or current()) as client:
+        assert client.create(cm)["metadata"]["name"] == "resent"
+    with Client(load_config(str(server.config)), fence=lambda: "kube-system/osdn-master/1") as stale, \
+            pytest.raises(ConflictError, match="^fenced: "):
+        stale.create({**cm, "metadata": {**cm["metadata"], "name": "never"}})
