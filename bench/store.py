@@ -1,0 +1,286 @@
+"""The store backends through the API server, side by side: SQLite and etcd in the same run.
+
+Starts a real etcd (Debian's etcd-server) on free loopback ports with a throw-away data dir, then
+for each backend a fresh `osdn server --no-controllers` (TLS, its own CA): creates/s and gets/s with
+their p50/p99 driven by `wrk` (16 connections), and the watch delivery delay (create reply -> event)
+over 300 creates. The ceiling: etcd's own write rate, `etcdctl check perf` (etcdctl's put workload,
+gRPC, 60 s). Last, leader failover: two servers on the etcd with leader election, the Lease holder
+is killed (SIGKILL) and the time until the other holds the Lease is taken, `--rounds` times.
+Prints figures; never fails on timing. Usage:
+
+    python bench/store.py [--seconds 5] [--rounds 3] [--skip-check-perf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/osdn-master"
+COLL = "/api/v1/namespaces/bench/configmaps"
+POST_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm-' .. os.getenv("OSDN_RUN") ..
+    '-' .. counter .. '"},"data":{"key":"value value value value value value value value value value"}}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                                  ["Authorization"] = "Bearer " .. os.getenv("OSDN_TOKEN")}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+class Etcd:
+    """One etcd member on loopback, as tests/etcdproc.py runs it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port, peer = free_port(), free_port()
+        client, peer_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{peer}"
+        self.log = open(tmp / "etcd.log", "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            ["etcd", "--name", "b", "--data-dir", str(tmp / "etcd"), "--listen-client-urls", client,
+             "--advertise-client-urls", client, "--listen-peer-urls", peer_url,
+             "--initial-advertise-peer-urls", peer_url, "--initial-cluster", f"b={peer_url}"],
+            stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while not self._healthy():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"etcd did not start; see {tmp / 'etcd.log'}")
+            time.sleep(0.05)
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"http://{self.endpoint}/health", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+class Server:
+    """One `osdn server`: base URL, admin token, how to trust it."""
+
+    def __init__(self, data: Path, *args: str) -> None:
+        self.port = free_port()
+        self.base, self.data = f"https://127.0.0.1:{self.port}", data
+        self.argv = [sys.executable, "-m", "osdn", "server", "--data-dir", str(data), "--listen",
+                     f"127.0.0.1:{self.port}", "--log-level", "warning", *args]
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not self._healthy():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {' '.join(self.argv)}")
+            time.sleep(0.05)
+
+    def _healthy(self) -> bool:
+        if not (self.data / "admin.conf").exists():
+            return False
+        try:
+            return self.client().get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    @property
+    def token(self) -> str:
+        from osdn.client.config import load_config
+        return load_config(str(self.data / "admin.conf")).token
+
+    def client(self, timeout: float = 60) -> httpx.Client:
+        ctx = ssl.create_default_context(cafile=str(self.data / "pki" / "ca.crt"))
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"}, verify=ctx,
+                            timeout=timeout)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
+def wrk(url: str, token: str, seconds: int, script: str | None, tmp: Path, run: int = 0) -> dict[str, float]:
+    cmd = ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}"]
+    if script:
+        (tmp / "post.lua").write_text(script)
+        cmd += ["-s", str(tmp / "post.lua")]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,
+                         env={"OSDN_TOKEN": token, "OSDN_RUN": str(run), "PATH": "/usr/bin:/bin"}).stdout
+    result: dict[str, float] = {"errors": 0.0}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            result["rps"] = float(parts[1])
+        elif len(parts) == 2 and parts[0] in ("50%", "99%"):
+            v = parts[1]
+            result[parts[0]] = (float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us")
+                                else float(v[:-1]) * 1000)
+        elif "Non-2xx" in line:
+            result["errors"] = float(parts[-1])
+    return result
+
+
+def watch_delays(srv: Server, n: int) -> list[float]:
+    """Create n objects one by one while a watcher runs; seconds from each create's reply to its event."""
+    acked: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    with srv.client() as c:
+        rv = c.get(COLL, params={"limit": "1"}).json()["metadata"]["resourceVersion"]
+    ready = threading.Event()
+
+    def watcher() -> None:
+        with srv.client(timeout=120) as c, c.stream("GET", COLL, params={
+                "watch": "true", "resourceVersion": rv, "labelSelector": "watch=yes"}) as r:
+            ready.set()
+            for line in r.iter_lines():
+                if line:
+                    seen[json.loads(line)["object"]["metadata"]["name"]] = time.perf_counter()
+                    if len(seen) >= n:
+                        return
+    t = threading.Thread(target=watcher, daemon=True)
+    t.start()
+    ready.wait(10)
+    time.sleep(0.3)
+    with srv.client() as c:
+        for i in range(n):
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"w-{i}", "labels": {"watch": "yes"}}}
+            c.post(COLL, json=body).raise_for_status()
+            acked[f"w-{i}"] = time.perf_counter()
+            time.sleep(0.003)
+    t.join(30)
+    return [max(0.0, seen[k] - acked[k]) for k in acked if k in seen]
+
+
+def backend_run(name: str, srv: Server, seconds: int, tmp: Path) -> None:
+    with srv.client() as c:
+        c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                           "metadata": {"name": "bench"}}).raise_for_status()
+    url = srv.base + COLL
+    creates = [wrk(url, srv.token, seconds, POST_LUA, tmp, run) for run in (1, 2)]
+    with srv.client() as c:
+        first = c.get(COLL, params={"limit": "1"}).json()["items"][0]["metadata"]["name"]
+    get = wrk(f"{url}/{first}", srv.token, seconds, None, tmp)
+    delays = watch_delays(srv, 300)
+    for r in creates:
+        print(f"{name:7} create: {r['rps']:7.0f}/s   p50 {r['50%']:6.2f} ms   p99 {r['99%']:6.2f} ms"
+              f"{'   non-2xx ' + str(int(r['errors'])) if r['errors'] else ''}")
+    print(f"{name:7} get:    {get['rps']:7.0f}/s   p50 {get['50%']:6.2f} ms   p99 {get['99%']:6.2f} ms")
+    print(f"{name:7} watch:  {len(delays)} events, delivery after the create's reply p50 {pct(delays, .5):.2f} ms "
+          f"p99 {pct(delays, .99):.2f} ms")
+
+
+def check_perf(etcd: Etcd) -> None:
+    """etcd's own put workload (etcdctl check perf --load s: 60 s of puts over gRPC)."""
+    if shutil.which("etcdctl") is None:
+        print("etcdctl: absent (Debian package etcd-client; scripts/setup.sh installs it)")
+        return
+    done = subprocess.run(["etcdctl", "--endpoints", etcd.endpoint, "check", "perf", "--load", "s"],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, "ETCDCTL_API": "3"})
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "PASS" in line or "FAIL" in line]
+    print("etcdctl check perf --load s (the ceiling):")
+    for line in lines:
+        print("   " + line.strip())
+
+
+def holder(srv: Server) -> str:
+    try:
+        with srv.client(timeout=2) as c:
+            r = c.get(LEASE)
+            return str(r.json()["spec"].get("holderIdentity") or "") if r.status_code == 200 else ""
+    except httpx.TransportError:
+        return ""
+
+
+def failover(etcd: Etcd, tmp: Path, rounds: int) -> None:
+    """Two servers with leader election on one etcd; kill the holder, time until the other holds it."""
+    store = f"etcd://{etcd.endpoint}/bench-failover"
+    data = tmp / "ha"
+    servers = [Server(data, "--store", store)]
+    servers.append(Server(data, "--store", store))
+    try:
+        deadline = time.monotonic() + 60
+        while not holder(servers[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        idents = {s.port: f":{s.port}" for s in servers}
+        took = []
+        for _ in range(rounds):
+            lead = holder(servers[0])
+            victim = next(s for s in servers if lead.endswith(idents[s.port]))
+            other = next(s for s in servers if s is not victim)
+            t0 = time.perf_counter()
+            victim.kill()
+            while not holder(other).endswith(idents[other.port]):
+                if time.perf_counter() - t0 > 60:
+                    raise SystemExit("no takeover within 60 s")
+                time.sleep(0.02)
+            took.append(time.perf_counter() - t0)
+            victim.start()
+        print(f"leader failover (SIGKILL of the holder -> the other server holds the Lease), {rounds} rounds: "
+              + ", ".join(f"{t:.2f} s" for t in took) + "   (lease 4 s, renew deadline 3 s, retry 1 s: defaults)")
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="leader failover rounds")
+    ap.add_argument("--skip-check-perf", action="store_true", help="skip the 60 s etcdctl check perf")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="osdn-bench-store-") as name:
+        tmp = Path(name)
+        etcd = Etcd(tmp)
+        try:
+            print(f"osdn store benchmark: through the API server (TLS, no controllers), wrk 16 connections, "
+                  f"{args.seconds} s runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            for label, extra in (("sqlite", ()), ("etcd", ("--store", f"etcd://{etcd.endpoint}/bench-api"))):
+                srv = Server(tmp / label, "--no-controllers", *extra)
+                try:
+                    backend_run(label, srv, args.seconds, tmp)
+                finally:
+                    srv.stop()
+            if not args.skip_check_perf:
+                check_perf(etcd)
+            failover(etcd, tmp, args.rounds)
+        finally:
+            etcd.stop()
+
+
+if __name__ == "__main__":
+    main()
