@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from osdn.api.timestamps import format_micro_time
 from osdn.client import Client, ClientConfig
-from osdn.errors import NotFoundError, OsdnError
+from osdn.errors import ConflictError, NotFoundError, OsdnError
 from osdn.master.manager import Master, MasterOptions
 from osdn.model.leaderelection import (
     ElectionConfig,
@@ -115,6 +115,10 @@ class LeaderElector:
             return False
         try:
             written = self._write(decision.action, decision.spec or {})
+        except ConflictError:   # another candidate wrote it first: the next round reads who
+            log.debug("leader election: Lease %s/%s changed under our %s", self.namespace, self.name,
+                      decision.action)
+            return False
         except OsdnError as e:
             log.info("leader election: %s of Lease %s/%s failed: %s", decision.action, self.namespace,
                      self.name, e.message)
