@@ -16,6 +16,7 @@ PROCESS_COMMANDS = {("server",), ("master",), ("node",), ("router",), ("egress-r
                     ("egress-router", "http-proxy"), ("egress-router", "dns-proxy"), ("logs",),
                     ("lab", "up"), ("lab", "down"), ("lab", "restart"), ("lab", "demo"), ("lab", "kubelet"),
                     ("lab", "stop-node"), ("lab", "start-node"), ("lab", "dns", "set"), ("lab", "dns", "del"),
+                    ("lab", "kill-server"), ("lab", "start-server"), ("lab", "kill-etcd"), ("lab", "start-etcd"),
                     ("lab", "outside", "add"), ("lab", "outside", "run"),
                     ("adm", "capture"), ("adm", "diagnose", "throughput")}
 
