@@ -151,6 +151,7 @@ class EgressController(Controller):
         self.nodes = informers.on("Node", self._on_event)
         self.prober = TcpProber(probe, self._on_health) if probe.mode == "tcp" else None
         self._heartbeat_down: dict[str, str] = {}
+        self._watching_since = time.time()  # heartbeats count from here at the oldest (see probe.heartbeat_problem)
         self._reported: set[tuple[str, str]] = set()
         self.last_state: EgressState | None = None
         self.transitions: list[Transition] = []
@@ -184,6 +185,7 @@ class EgressController(Controller):
         self.enqueue(KEY)
 
     def start(self) -> None:
+        self._watching_since = time.time()  # a new leader gives every node a full heartbeat timeout
         super().start()
         if self.prober is not None:
             self.prober.start()
@@ -208,7 +210,7 @@ class EgressController(Controller):
         now = time.time()
         out = {}
         for node in self.nodes.items():
-            problem = heartbeat_problem(node, now, self.probe.heartbeat_timeout)
+            problem = heartbeat_problem(node, now, self.probe.heartbeat_timeout, self._watching_since)
             if problem:
                 out[node["metadata"]["name"]] = problem
         return out

@@ -10,7 +10,10 @@ Two signals, combined by the egress controller (a node is offline if either says
   sets its router's namespace) the sockets are made in that namespace, so the probe crosses the
   nodes' underlay as it would in a real cluster.
 - `heartbeat`: the Node's Ready condition: status False/Unknown, or a lastHeartbeatTime older than
-  `heartbeatTimeout`, means offline. Nodes that never reported a condition count as online.
+  `heartbeatTimeout`, means offline. Nodes that never reported a condition count as online. The age
+  counts at most from when this master started watching (as Kubernetes' node lifecycle controller
+  does): heartbeats could not be written while no API server ran, so after a control-plane outage
+  every node gets a full timeout to report again instead of all going offline at once.
 Default `mode: heartbeat` sends no packets at all; `mode: tcp` must be asked for (it connects to
 node addresses, which is only right in a real cluster or with loopback `targets`).
 """
@@ -117,15 +120,16 @@ def _parse_time(text: str) -> float | None:
         return None
 
 
-def heartbeat_problem(node: Obj, now: float, timeout: float) -> str | None:
-    """Why a Node's own status says it is down (None: up or never reported). Pure; `now` = epoch s."""
+def heartbeat_problem(node: Obj, now: float, timeout: float, since: float = 0.0) -> str | None:
+    """Why a Node's own status says it is down (None: up or never reported). Pure; `now` = epoch s;
+    `since`: when the caller started watching (a heartbeat older than that counts from then)."""
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") != "Ready":
             continue
         if cond.get("status") != "True":
             return f"Node Ready condition is {cond.get('status')}: {cond.get('message') or cond.get('reason') or ''}".rstrip(": ")
         beat = _parse_time(str(cond.get("lastHeartbeatTime") or ""))
-        if beat is not None and now - beat > timeout:
+        if beat is not None and now - max(beat, since) > timeout:
             return f"no heartbeat for {now - beat:.1f}s (timeout {timeout:.1f}s)"
     return None
 
