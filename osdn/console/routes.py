@@ -120,8 +120,12 @@ class Console:
     # ---- model endpoints ---------------------------------------------------------------------
     async def topology(self, request: Request) -> Response:
         user = self.backend.user(request)
-        return JSONResponse(await self._compute(lambda: compute_topology(self._state(
-            self.backend.read_objects(user)))))
+
+        def compute() -> Obj:
+            objs = self.backend.read_objects(user)
+            return compute_topology(self._state(objs), {o["metadata"]["name"] for o in objs
+                                                        if o.get("kind") == "NetNamespace"})
+        return JSONResponse(await self._compute(compute))
 
     async def reachability(self, request: Request) -> Response:
         user = self.backend.user(request)

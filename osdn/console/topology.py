@@ -8,6 +8,7 @@ A node that pods name but whose HostSubnet the caller cannot read still appears,
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from osdn.model.cluster import ClusterState
@@ -60,12 +61,15 @@ def _services(state: ClusterState) -> list[dict[str, Any]]:
     return out
 
 
-def compute_topology(state: ClusterState) -> dict[str, Any]:
-    """`{"mode", "nodes": [...], "links": [...], "projects": [...], "egress": [...], "services": [...]}`."""
+def compute_topology(state: ClusterState, netnamespaces: Collection[str]) -> dict[str, Any]:
+    """`{"mode", "nodes": [...], "links": [...], "projects": [...], "egress": [...], "services": [...]}`.
+
+    `netnamespaces` names the NetNamespaces the caller could read: another project's NetID is the
+    model's default, not the cluster's, so it is shown as null."""
     nodes = _nodes(state)
     names = sorted(n for n in nodes if n != UNSCHEDULED)
     meshed = [n for n in names if nodes[n]["hostIP"]]
-    projects = [{"name": name, "netid": nn.netid, "egressIPs": [str(ip) for ip in nn.egress_ips],
+    projects = [{"name": name, "netid": nn.netid if name in netnamespaces else None, "egressIPs": [str(ip) for ip in nn.egress_ips],
                  "multicast": nn.multicast, "pods": len(state.pods_by_ns.get(name, ()))}
                 for name, nn in sorted(state.netnamespaces.items())]
     return {

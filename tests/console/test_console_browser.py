@@ -44,7 +44,7 @@ def _check_topology(b: Browser) -> None:
         b.wait_css(f"node {node}", f"g.node[data-node='{node}']")
     for pod in PODS:
         b.wait_css(f"pod {pod}", f"rect.pod[data-pod='{pod}']")
-    assert len(b.css("line.vxlan")) == 1
+    assert len(b.css("path.vxlan")) == 1
     b.screenshot("topology")
 
 

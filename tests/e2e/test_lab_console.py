@@ -57,7 +57,7 @@ def test_console_on_a_live_lab(lab: Lab, pods: dict[str, str], tmp_path: Path) -
                        f"rect.pod[data-pod='{pod['metadata']['namespace']}/{pod['metadata']['name']}']")
         for node in ("node1", "node2"):
             b.wait_css(f"node {node}", f"g.node[data-node='{node}']")
-        assert b.css("line.vxlan[data-from='node1'][data-to='node2']")
+        assert b.css("path.vxlan[data-from='node1'][data-to='node2']")
         b.screenshot("lab-topology")
 
         b.js("sessionStorage.setItem('osdnVerify', arguments[0])", report)

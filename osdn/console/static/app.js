@@ -86,7 +86,11 @@ function scheduleRefresh() {
 }
 
 // ---- topology ---------------------------------------------------------------------------------
-function netidColour(netid) {
+function netidColour(netid, name) {
+  if (netid === null || netid === undefined) {  // NetNamespace not readable: a pale colour of the name
+    const hash = [...(name || "")].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
+    return `hsl(${hash}, 25%, 60%)`;
+  }
   if (!netid) { return "hsl(0, 0%, 55%)"; }
   return `hsl(${(netid * 137.508) % 360}, 62%, 48%)`;
 }
@@ -121,17 +125,23 @@ function drawTopology(topo) {
   topo.nodes.forEach((n, i) => { (rows[Math.floor(i / cols)] ||= []).push(n); });
   const heights = rows.map((r) => Math.max(...r.map(nodeHeight)));
   const pos = {};
-  let y = GAP / 2;
+  const ARC = cols > 2 ? 70 : 0;  // room above the first row for the arcs of the VXLAN mesh
+  let y = GAP / 2 + ARC;
   rows.forEach((r, ri) => {
     r.forEach((n, ci) => { pos[n.name] = { x: GAP / 2 + ci * (BOX_W + GAP), y, h: nodeHeight(n) }; });
     y += heights[ri] + GAP;
   });
   const svg = el("svg", { class: "topology", width: cols * (BOX_W + GAP), height: y });
-  for (const link of topo.links) {
+  for (const link of topo.links) {  // VXLAN tunnels: neighbours by a line, the rest by an arc over the row
     const a = pos[link.from], b = pos[link.to];
-    svg.appendChild(el("line", { class: "vxlan", "data-from": link.from, "data-to": link.to,
-      x1: a.x + BOX_W / 2, y1: a.y + 20, x2: b.x + BOX_W / 2, y2: b.y + 20,
-      stroke: "#7a9cc6", "stroke-dasharray": "5 4", "stroke-width": 2 }));
+    const x1 = a.x + BOX_W / 2, x2 = b.x + BOX_W / 2, bend = Math.min(ARC, Math.abs(x2 - x1) / (BOX_W + GAP) * 30);
+    const same = a.y === b.y && Math.abs(x2 - x1) > BOX_W + GAP;
+    const d = same ? `M ${x1} ${a.y} Q ${(x1 + x2) / 2} ${a.y - 2 * bend} ${x2} ${b.y}`
+      : `M ${x1} ${a.y + 20} L ${x2} ${b.y + 20}`;
+    const path = el("path", { class: "vxlan", "data-from": link.from, "data-to": link.to, d, fill: "none",
+      stroke: "#7a9cc6", "stroke-dasharray": "5 4", "stroke-width": 2 });
+    path.appendChild(el("title", {}, `VXLAN ${link.from} <-> ${link.to}`));
+    svg.appendChild(path);
   }
   for (const node of topo.nodes) { svg.appendChild(drawNode(node, pos[node.name], netids)); }
   return svg;
@@ -148,7 +158,7 @@ function drawNode(node, p, netids) {
   const lay = podLayout(node);
   let y = 58;
   for (const project of node.projects) {
-    const colour = netidColour(netids[project.name]);
+    const colour = netidColour(netids[project.name], project.name);
     g.appendChild(el("text", { x: 8, y: y + 11, fill: colour, "data-project": project.name },
       `${project.name} (netid ${netids[project.name] ?? "?"}) ${project.pods.length}`));
     y += 16;
@@ -187,8 +197,8 @@ async function loadTopology() {
   $("#topology-legend").replaceChildren(...topo.projects.map((p) => {
     const span = document.createElement("span");
     const chip = document.createElement("i");
-    chip.style.background = netidColour(p.netid);
-    span.append(chip, `${p.name} netid ${p.netid}`);
+    chip.style.background = netidColour(p.netid, p.name);
+    span.append(chip, `${p.name} netid ${p.netid ?? "? (NetNamespace not readable)"}`);
     return span;
   }));
   $("#topology-map").replaceChildren(drawTopology(topo));

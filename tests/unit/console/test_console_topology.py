@@ -43,7 +43,7 @@ def _objects() -> list[Obj]:
 
 
 def test_nodes_pods_and_the_vxlan_mesh() -> None:
-    topo = compute_topology(ClusterState.from_objects(_objects()))
+    topo = compute_topology(ClusterState.from_objects(_objects()), {"blue", "red", "default"})
     assert [(n["name"], n["hostIP"], n["subnet"]) for n in topo["nodes"]] == [
         ("node1", "192.168.1.10", "10.128.0.0/23"), ("node2", "192.168.1.11", "10.128.2.0/23"),
         ("node3", "192.168.1.12", "10.128.4.0/23"), ("", None, None)]
@@ -57,7 +57,7 @@ def test_nodes_pods_and_the_vxlan_mesh() -> None:
 
 
 def test_projects_egress_ips_and_services() -> None:
-    topo = compute_topology(ClusterState.from_objects(_objects()))
+    topo = compute_topology(ClusterState.from_objects(_objects()), {"blue", "red", "default"})
     assert [(p["name"], p["netid"], p["pods"]) for p in topo["projects"]] == [
         ("blue", 11, 2), ("default", 0, 0), ("red", 12, 2)]
     assert topo["egress"] == [{"ip": "192.168.1.100", "projects": ["blue"], "nodes": ["node1"]},
@@ -67,7 +67,10 @@ def test_projects_egress_ips_and_services() -> None:
                                  "ports": ["80/TCP->http"], "endpoints": ["blue/web"]}]
 
 
-def test_a_node_known_only_from_its_pods_has_no_subnet_and_no_links() -> None:
-    topo = compute_topology(ClusterState.from_objects([_pod("blue", "web", "10.128.0.2", "node9", {})]))
+def test_what_the_caller_cannot_read_is_unknown_not_made_up() -> None:
+    """A project admin reads neither HostSubnets nor NetNamespaces: the node is known from its pods,
+    without subnet or links, and the NetID is null rather than the model's default."""
+    topo = compute_topology(ClusterState.from_objects([_pod("blue", "web", "10.128.0.2", "node9", {})]), set())
     assert [(n["name"], n["subnet"]) for n in topo["nodes"]] == [("node9", None)]
     assert topo["links"] == []
+    assert [(p["name"], p["netid"]) for p in topo["projects"]] == [("blue", None)]
