@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from osdn.lab.cli import _dir, _name, find_lab, lab_errors
+from osdn.lab.cli import find_lab, lab_errors
 
 if TYPE_CHECKING:
     from osdn.lab.cluster import LabInfo
+
+_name = click.option("--name", default="lab", show_default=True, help="Lab name.")
+_dir = click.option("--dir", "lab_dir", default="", metavar="DIR", help="Lab directory (as for `lab up`).")
 
 
 def _leader_text(info: LabInfo) -> str:
