@@ -12,6 +12,7 @@ documents and the model's pod count have limits (4xx past them, naming the limit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -221,7 +222,8 @@ class Console:
             wake.set()
 
         def notify(kind: str) -> None:  # from the store's thread
-            loop.call_soon_threadsafe(mark, kind)
+            with contextlib.suppress(RuntimeError):  # the loop is closing: so is this stream
+                loop.call_soon_threadsafe(mark, kind)
 
         sub = self.backend.subscribe(user, notify)
 
