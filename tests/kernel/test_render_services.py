@@ -99,6 +99,35 @@ def test_no_endpoints_is_refused_at_once_and_unknown_port_dropped(lab: Lab, dp: 
     assert connects(lab, "p1", "172.30.0.20", 81)[0].startswith("p2 ")
 
 
+UDP_PROBE = r"""
+import socket, sys, time
+out = []
+for _ in range(int(sys.argv[3])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5.0); s.connect((sys.argv[1], int(sys.argv[2])))
+    try:
+        s.send(b"ping"); s.recv(100); out.append("answer")
+    except OSError as e:
+        out.append(type(e).__name__)
+    s.close()
+    time.sleep(float(sys.argv[4]))
+print(" ".join(out))
+"""
+
+
+def test_udp_to_a_service_without_endpoints_is_refused_by_icmp(lab: Lab, dp: Dataplane) -> None:
+    """A pod's every datagram gets its ICMP port unreachable (the client's socket: ECONNREFUSED, within
+    the 5 s it waits, not a timeout) and TCP to the same port is reset; on the node itself the reject
+    in the output hook fails the send at once (EPERM). The datagrams are 1.2 s apart: the kernel's
+    ICMP error rate limit per destination host (`net.ipv4.icmp_ratelimit`: a token a second) swallows the error
+    for a datagram sent right behind another one."""
+    udp = replace(vip(80), proto="udp", key="a/dns:udp")
+    dp.sync(with_services(intent_for(lab, "subnet"), udp, vip(80)), full=True)
+    for netns, error in ((lab.pods["p1"].ns, "ConnectionRefusedError"), (lab.node, "PermissionError")):
+        r = sh("ip", "netns", "exec", netns, sys.executable, "-c", UDP_PROBE, "172.30.0.20", "80", "3", "1.2")
+        assert r.stdout.split() == [error] * 3, (netns, r.stdout, r.stderr)
+    assert connects(lab, "p1", "172.30.0.20", 80) == ["FAIL ConnectionRefusedError"]
+
+
 def test_hairpin_reaches_itself_masqueraded_even_when_isolated(lab: Lab, dp: Dataplane) -> None:
     deny_all = Policy("a", "deny", frozenset({IP["p1"]}), ingress=True)
     dp.sync(with_services(intent_for(lab, "networkpolicy", (deny_all,)), vip(80, "p1")), full=True)

@@ -16,8 +16,15 @@ Pure. Layout (the packet path costs two map lookups whatever the number of servi
 - Hairpin (the client is the endpoint itself): `svc_hairpin` holds `ip . ip` for every local pod;
   such a connection passes forward (a pod always reaches itself) and is masqueraded in postrouting to
   the node's bridge address (a pod cannot accept a packet from its own address).
-- `svc_no_endpoints`: the ClusterIP . proto . port of services without endpoints: `reject`ed in the
-  forward chain and in `svc_filter_output` (TCP: connection refused at once, not a timeout).
+- `svc_no_endpoints`: verdict map, the ClusterIP . proto . port of services without endpoints ->
+  `goto svc_reject` (TCP: a reset; UDP/SCTP: ICMP port unreachable), kube-proxy's
+  `no-endpoint-services`. Consulted for new connections in filter base chains *before* DNAT, where
+  `reject` is allowed: `svc_filter_prerouting` (prerouting, dstnat - 10: pods, other nodes) and
+  `svc_filter_output` (output, dstnat - 10: the node itself). Not in forward, where kube-proxy has
+  it: a `reject` there answers TCP, but the ICMP error for a forwarded UDP packet is eaten by the
+  kernel's per-host ICMP rate limit on this kernel (6.18: `IcmpOutRateLimitHost` counts every one,
+  tests/kernel/test_render_services.py), while from prerouting it goes out at once. The client sees
+  *connection refused* at once, not a timeout.
 - Traffic to the service network that no rule DNATed (an unknown port or address) is dropped in
   forward (`drop_service`).
 DNAT happens before the forward hook, so the isolation and NetworkPolicy checks there judge the
@@ -38,6 +45,7 @@ from osdn.node.render.ruleset import Chain, Set
 from osdn.node.services import ServiceEndpoint, ServiceVIP
 
 DSTNAT_PRIO = -100
+FILTER_PRIO = DSTNAT_PRIO - 10  # kube-proxy's filter chains: before DNAT
 COUNTER = "drop_service"
 GROUP_BIT = "01:00:00:00:00:00"  # the multicast/broadcast bit of a destination MAC
 HAIRPIN_ECHO_PRIO = -300  # bridge forward, before the multicast chains
@@ -45,8 +53,8 @@ _KEY = "ipv4_addr", "inet_proto", "inet_service"
 DISPATCH = "ip daddr . meta l4proto . th dport vmap @svc_dispatch"
 PICK = ("meta mark set numgen random mod {n} meta l4proto {{ tcp, udp, sctp }} "
         "dnat ip to ip daddr . meta l4proto . th dport . meta mark map @svc_backends")
-_NO_EP = "ip daddr . meta l4proto . th dport @svc_no_endpoints"
-NO_ENDPOINTS = (f"{_NO_EP} meta l4proto tcp reject with tcp reset", f"{_NO_EP} reject")
+NO_ENDPOINTS = ("ct state new ip daddr . meta l4proto . th dport vmap @svc_no_endpoints",)
+REJECT = ("meta l4proto tcp reject with tcp reset", "reject")
 HAIRPIN_ACCEPT = "ip saddr . ip daddr @svc_hairpin accept"
 HAIRPIN_MASQUERADE = "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
 
@@ -74,7 +82,7 @@ def _elements(v: ServiceVIP) -> tuple[str | None, frozenset[str], str | None]:
     `svc_no_endpoints` element (one of the first and the last is None)."""
     key = f"{el.ip(v.vip)} . {v.proto} . {v.port}"
     if not v.endpoints:
-        return None, frozenset(), key
+        return None, frozenset(), f"{key} : goto svc_reject"
     if v.affinity is not None:
         return f"{key} : goto {service_chain(v)}", frozenset(), None
     backends = frozenset(f"{key} . {i} : {el.ip(ep.ip)} . {ep.port}" for i, ep in enumerate(v.endpoints))
@@ -111,7 +119,7 @@ def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozense
     """Pure: the service sets from their elements (per set name) and the hairpin pairs."""
     return [Set("svc_dispatch", _KEY, elems["svc_dispatch"], map_to="verdict"),
             Set("svc_backends", (*_KEY, "mark"), elems["svc_backends"], map_to="ipv4_addr . inet_service"),
-            Set("svc_no_endpoints", _KEY, elems["svc_no_endpoints"]),
+            Set("svc_no_endpoints", _KEY, elems["svc_no_endpoints"], map_to="verdict"),
             Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), hairpin),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
 
@@ -133,7 +141,9 @@ def assemble_service_chains(counts: Iterable[int], affinity: Iterable[Chain]) ->
     """Pure: the service chains, from the endpoint counts in use and the affinity chains."""
     chains = [Chain("svc_prerouting", (DISPATCH,), hook="prerouting", type="nat", prio=DSTNAT_PRIO),
               Chain("svc_output", (DISPATCH,), hook="output", type="nat", prio=DSTNAT_PRIO),
-              Chain("svc_filter_output", NO_ENDPOINTS, hook="output")]
+              Chain("svc_filter_prerouting", NO_ENDPOINTS, hook="prerouting", prio=FILTER_PRIO),
+              Chain("svc_filter_output", NO_ENDPOINTS, hook="output", prio=FILTER_PRIO),
+              Chain("svc_reject", REJECT)]
     chains.extend(Chain(pick_chain(n), (PICK.format(n=n),)) for n in sorted(counts))
     chains.extend(affinity)
     return chains
@@ -169,9 +179,9 @@ def _endpoint_rules(v: ServiceVIP, ep: ServiceEndpoint) -> tuple[str, ...]:
 
 def service_forward_rules(service_cidr: str) -> tuple[str, ...]:
     """Pure: the forward chain's service rules (after replies are accepted, before the mode's checks):
-    hairpin connections pass (a pod always reaches itself), no-endpoint services are rejected, and
-    anything still addressed to the service network was not DNATed: dropped."""
-    return (HAIRPIN_ACCEPT, *NO_ENDPOINTS, f"ip daddr {service_cidr} counter name {COUNTER} drop")
+    hairpin connections pass (a pod always reaches itself), and anything still addressed to the
+    service network was not DNATed (no-endpoint services were rejected in prerouting): dropped."""
+    return (HAIRPIN_ACCEPT, f"ip daddr {service_cidr} counter name {COUNTER} drop")
 
 
 def render_hairpin_echo(local_veths: Iterable[str]) -> tuple[Set, Chain]:

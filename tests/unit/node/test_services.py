@@ -67,7 +67,8 @@ def test_render_dispatch_and_backends_maps_and_no_endpoints_reject() -> None:
     assert sets["svc_backends"].elements == {"172.30.0.20 . tcp . 80 . 0 : 10.128.0.10 . 8080",
                                              "172.30.0.20 . tcp . 80 . 1 : 10.128.2.11 . 8081",
                                              "172.30.0.30 . tcp . 80 . 0 : 10.128.2.11 . 8081"}
-    assert sets["svc_no_endpoints"].elements == {"172.30.0.21 . tcp . 80"}
+    assert sets["svc_no_endpoints"].elements == {"172.30.0.21 . tcp . 80 : goto svc_reject"}
+    assert sets["svc_no_endpoints"].map_to == "verdict"
     assert sets["svc_hairpin"].elements == {"10.128.0.10 . 10.128.0.10"}  # the local pods
     assert chains["svc_n2"].rules == ("meta mark set numgen random mod 2 meta l4proto { tcp, udp, sctp } "
                                       "dnat ip to ip daddr . meta l4proto . th dport . meta mark map @svc_backends",)
@@ -75,11 +76,15 @@ def test_render_dispatch_and_backends_maps_and_no_endpoints_reject() -> None:
     assert chains["svc_output"].hook == "output"
     forward = chains["forward"].rules
     assert "ip saddr . ip daddr @svc_hairpin accept" in forward
-    assert any("@svc_no_endpoints meta l4proto tcp reject with tcp reset" in r for r in forward)
+    assert not any("svc_no_endpoints" in r for r in forward)  # rejected before DNAT, in prerouting and output
+    for name, hook in (("svc_filter_prerouting", "prerouting"), ("svc_filter_output", "output")):
+        assert chains[name].hook == hook and chains[name].prio == -110 and chains[name].rules == (
+            "ct state new ip daddr . meta l4proto . th dport vmap @svc_no_endpoints",)
+    assert chains["svc_reject"].rules == ("meta l4proto tcp reject with tcp reset", "reject")
     assert "ip daddr 172.30.0.0/16 counter name drop_service drop" in forward
     assert chains["postrouting"].rules[0] == "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
     assert sorted(c.name for c in t.chains if c.name.startswith(("svc_", "sep_")) and not c.hook) == \
-        ["svc_n1", "svc_n2"]  # one per endpoint count, not per service
+        ["svc_n1", "svc_n2", "svc_reject"]  # one per endpoint count, not per service
 
 
 def test_affinity_rules_send_a_known_client_back_to_its_endpoint() -> None:
