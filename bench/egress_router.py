@@ -57,14 +57,15 @@ async def main():
 uvloop.run(main())
 """
 SINK = r"""
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(512)
-def drain(c):
-    while c.recv(1 << 20): pass
-    c.sendall(b"done"); c.close()
-while True:
-    c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
+import asyncio, sys, uvloop
+class S(asyncio.Protocol):
+    def connection_made(self, t): self.t = t
+    def data_received(self, d): pass
+    def eof_received(self): self.t.write(b"done"); self.t.close()
+async def main():
+    srv = await asyncio.get_running_loop().create_server(S, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    await srv.serve_forever()
+uvloop.run(main())
 """
 
 
@@ -82,6 +83,20 @@ def wait_port(port: int, timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
         time.sleep(0.05)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and its children (forked workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, children = 0.0, {pid}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(entry) == pid or int(fields[1]) in children:
+                    children.add(int(entry))
+                    total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 @contextlib.contextmanager
@@ -151,18 +166,34 @@ def iperf(port: int, seconds: int, ns: str | None = None, host: str = "127.0.0.1
     return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
 
 
-def best_of(rounds: int, cases: list[tuple[str, str, Callable[[int], float]]], ports: tuple[int, int],
-            ) -> list[tuple[str, str, float, float]]:
-    """Each case on both proxies, alternating, `rounds` times; the best figure of each (the machine
-    is shared, so a slow round says more about the neighbours than about the proxy)."""
+Case = tuple[str, str, Callable[[int], float]]
+Row = tuple[str, str, float, float, float, float]
+
+
+def best_of(rounds: int, seconds: int, cases: list[Case], ports: tuple[int, int], pids: tuple[int, int]) -> list[Row]:
+    """Each case on both proxies, alternating, `rounds` times: the best rate of each and its lowest
+    CPU cost per unit (CPU seconds of the proxy and its workers over the units moved: what the
+    proxy costs, which the neighbours on a shared machine disturb far less than the rate)."""
     out = []
     for name, unit, fn in cases:
-        ours, theirs = [], []
+        rates: list[list[float]] = [[], []]
+        costs: list[list[float]] = [[], []]
         for _ in range(rounds):
-            ours.append(fn(ports[0]))
-            theirs.append(fn(ports[1]))
-        out.append((name, unit, max(ours), max(theirs)))
+            for side in (0, 1):
+                before = tree_cpu(pids[side])
+                rate = fn(ports[side])
+                rates[side].append(rate)
+                costs[side].append((tree_cpu(pids[side]) - before) / (rate * seconds) if rate else float("inf"))
+        out.append((name, unit, max(rates[0]), max(rates[1]), min(costs[0]), min(costs[1])))
     return out
+
+
+def print_rows(rows: list[Row], theirs: str) -> None:
+    print(f"{'case':34} {'osdn':>14} {theirs:>14}   CPU per unit: {'osdn':>9} {theirs:>11}")
+    for case, unit, a, b, ca, cb in rows:
+        scale, per = (1e6, "us/" + unit.split("/")[0]) if unit in ("req/s", "tun/s") else (1e3, "ms/" + unit.split("/")[0])
+        print(f"{case:34} {a:>9.{2 if unit == 'Gbit/s' else 0}f} {unit:6} {b:>9.{2 if unit == 'Gbit/s' else 0}f} {unit:6}"
+              f"   {ca * scale:>10.1f} {cb * scale:>10.1f} {per}")
 
 
 def bench_http(seconds: int, rounds: int, tmp: Path) -> None:
@@ -171,16 +202,15 @@ def bench_http(seconds: int, rounds: int, tmp: Path) -> None:
     (tmp / "squid.conf").write_text(conf + f"pid_filename {tmp}/squid.pid\ncache_log /dev/null\n")
     env = {**os.environ, "EGRESS_HTTP_PROXY_DESTINATION": "*"}
     print(f"\nHTTP proxy mode ({seconds} s per figure, best of {rounds} alternating rounds; loopback)")
-    print(f"{'case':34} {'osdn egress-router':>22} {'squid 5.7':>22}")
     with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
             process([sys.executable, "-c", SINK, str(sink)], sink), \
-            process([sys.executable, "-m", "osdn", "egress-router", "http-proxy"], 8080, env), \
-            process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid):
-        for case, unit, a, b in best_of(rounds, http_cases(origin, sink, seconds), (8080, squid)):
-            print(f"{case:34} {a:>16.0f} {unit:5} {b:>16.0f} {unit:5}")
+            process([sys.executable, "-m", "osdn", "egress-router", "http-proxy"], 8080, env) as ours, \
+            process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid) as theirs:
+        print_rows(best_of(rounds, seconds, http_cases(origin, sink, seconds), (8080, squid), (ours.pid, theirs.pid)),
+                   "squid 5.7")
 
 
-def http_cases(origin: int, sink: int, seconds: int) -> list[tuple[str, str, Callable[[int], float]]]:
+def http_cases(origin: int, sink: int, seconds: int) -> list[Case]:
     small = f"http://127.0.0.1:{origin}/small"
     big = f"http://127.0.0.1:{origin}/big"
     return [
@@ -205,20 +235,19 @@ def bench_dns(seconds: int, rounds: int, tmp: Path) -> None:
         "    user        haproxy\n    group       haproxy\n", "").replace("bind :", "bind 127.0.0.1:")
     (tmp / "haproxy.cfg").write_text(conf)
     print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure, best of {rounds} alternating rounds)")
-    print(f"{'case':34} {'osdn egress-router':>22} {'haproxy 2.6':>22}")
     small = f"http://127.0.0.1:{origin}/small"
     env = {**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(ours)}
     fronts = {ours[0]: ours[1], theirs[0]: theirs[1]}  # HTTP front -> iperf front of the same proxy
-    cases: list[tuple[str, str, Callable[[int], float]]] = [
+    cases: list[Case] = [
         ("iperf3 1 stream", "Gbit/s", lambda p: iperf(fronts[p], seconds)),
         ("new connection per request, 32", "req/s", lambda p: wrk(small, p, seconds, 32, True)[0]),
         ("keep-alive requests, 32 conns", "req/s", lambda p: wrk(small, p, seconds, 32, False)[0])]
     with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
             process(["iperf3", "-s", "-p", str(backend)], backend), \
-            process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], ours[0], env), \
-            process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0]):
-        for case, unit, a, b in best_of(rounds, cases, (ours[0], theirs[0])):
-            print(f"{case:34} {a:>15.2f} {unit:6} {b:>15.2f} {unit:6}")
+            process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], ours[0], env) as ours_proc, \
+            process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0]) as theirs_proc:
+        print_rows(best_of(rounds, seconds, cases, (ours[0], theirs[0]), (ours_proc.pid, theirs_proc.pid)),
+                   "haproxy 2.6")
 
 
 def bench_redirect(seconds: int, rounds: int, tmp: Path) -> None:

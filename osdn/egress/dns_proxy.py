@@ -101,8 +101,6 @@ class DnsProxy:
 
     async def targets(self, d: DnsDestination) -> tuple[str, ...]:
         """Addresses to try, rotated round-robin; names re-resolved as described above."""
-        if not d.is_name:
-            return (d.target,)
         ans = self.answers.setdefault(d.target, _Answer())
         now = self.clock()
         if now - ans.at >= self.options.resolve_every:
@@ -119,24 +117,40 @@ class DnsProxy:
 
     async def _open(self, d: DnsDestination, link: Link) -> str:
         """Connect link.upstream to the first address that answers (up to `retries` more tries)."""
-        addrs = await self.targets(d)
+        addrs = await self.targets(d) if d.is_name else (d.target,)
         last: Exception = OSError(f"{d.target} has no address")
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         for attempt in range(self.options.retries + 1):
             if not addrs:
                 break
             addr = addrs[attempt % len(addrs)]
+            # a plain timer cancels the try (asyncio.timeout costs a Timeout and loop look-ups each time)
+            timer = loop.call_later(self.options.connect_timeout, _expire, task, link)
             try:
-                async with asyncio.timeout(self.options.connect_timeout):
-                    await loop.create_connection(lambda: link.upstream, addr, d.remote_port)
+                await loop.create_connection(lambda: link.upstream, addr, d.remote_port)
                 return addr
-            except OSError as exc:  # TimeoutError is an OSError
+            except OSError as exc:
                 last = exc
+            except asyncio.CancelledError:
+                if not link.connect_expired or task is None:
+                    raise
+                task.uncancel()
+                link.connect_expired = False
+                last = TimeoutError(f"connecting to {addr}:{d.remote_port} timed out")
+            finally:
+                timer.cancel()
         raise last
 
     def _log(self, line: str) -> None:
         if self.options.debug:
             print(line, flush=True)
+
+
+def _expire(task: asyncio.Task[None] | None, link: Link) -> None:
+    if task is not None:
+        link.connect_expired = True
+        task.cancel()
 
 
 def _peer(pipe: Pipe) -> str:

@@ -13,7 +13,6 @@ timeouts (the connection is closed). The proxy connects to the very addresses th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
@@ -21,7 +20,18 @@ import socket
 from osdn.egress import http_wire as wire
 from osdn.egress.http_acl import Decision, HttpAcl, decide
 from osdn.egress.pool import Upstream, UpstreamPool
-from osdn.egress.relay import Limits, open_upstream, pump, read_exactly, relay_chunked, relay_length, splice
+from osdn.egress.relay import (
+    Deadline,
+    Limits,
+    open_link,
+    open_upstream,
+    pump,
+    read_exactly,
+    relay_chunked,
+    relay_length,
+    take_buffered,
+)
+from osdn.egress.tcpfwd import Link
 
 log = logging.getLogger(__name__)
 VIA = ("Via", "1.1 osdn-egress-router")
@@ -55,22 +65,30 @@ class HttpProxy:
         peer = (writer.get_extra_info("peername") or ("?", 0))[0]
         if self.active >= self.limits.max_connections:
             writer.write(wire.error_response(503, "Service Unavailable", "too many connections to the egress proxy"))
-            await _close(writer)
+            _close(writer)
             return
         self.active += 1
+        dl = Deadline(self.limits)
         try:
-            while await self._one_request(reader, writer, peer):
+            while await self._one_request(reader, writer, peer, dl):
                 pass
         except (TimeoutError, wire.WireError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.debug("client %s: %s", peer, getattr(exc, "message", None) or exc)
+        except asyncio.CancelledError:
+            if not dl.expired:
+                raise
+            dl.absorb()
+            log.debug("client %s: timed out", peer)
         finally:
+            dl.close()
             self.active -= 1
-            await _close(writer)
+            _close(writer)
 
-    async def _read_head(self, reader: asyncio.StreamReader, timeout: float, request: bool) -> wire.Head | None:
+    async def _read_head(self, reader: asyncio.StreamReader, timeout: float, request: bool,
+                         dl: Deadline) -> wire.Head | None:
+        dl.after(timeout)
         try:
-            async with asyncio.timeout(timeout):
-                raw = await reader.readuntil(b"\r\n\r\n")
+            raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if exc.partial.strip():
                 raise wire.WireError(400, "incomplete head") from None
@@ -79,10 +97,11 @@ class HttpProxy:
             raise wire.WireError(431, f"head larger than {self.limits.max_head} bytes") from None
         return wire.parse_head(raw, self.limits.max_headers, request)
 
-    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool:
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
+                           dl: Deadline) -> bool:
         """Serve one request; True when the client connection stays open for another."""
         try:
-            head = await self._read_head(reader, self.limits.idle_timeout, True)
+            head = await self._read_head(reader, self.limits.idle_timeout, True, dl)
         except wire.WireError as exc:
             writer.write(wire.error_response(exc.status, "Bad Request" if exc.status == 400 else
                                              "Request Header Fields Too Large", exc.message))
@@ -92,9 +111,9 @@ class HttpProxy:
         method, target, version = head.start
         try:
             if method == "CONNECT":
-                await self._connect(reader, writer, peer, target)
+                await self._connect(reader, writer, peer, target, dl)
                 return False
-            return await self._forward(reader, writer, peer, head)
+            return await self._forward(reader, writer, peer, head, dl)
         except wire.WireError as exc:
             writer.write(wire.error_response(exc.status, _REASONS.get(exc.status, "Error"), exc.message))
             return False
@@ -111,15 +130,22 @@ class HttpProxy:
         return addrs
 
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
-                       target: str) -> None:
+                       target: str, dl: Deadline) -> None:
+        """The tunnel runs on the transports (tcpfwd.Link), without streams, until both sides end."""
         host, port = wire.split_target(target, 443)
         addrs = await self._judge(host, port, peer)
-        ur, uw = await open_upstream(addrs, port, self.limits)
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        ended = asyncio.get_running_loop().create_future()
+        link = Link(self.limits.io_timeout, lambda up, down: _settle(ended))
         try:
-            await splice(reader, writer, ur, uw, self.limits)
+            await open_link(link, addrs, port, self.limits)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            early = take_buffered(reader)
+            link.adopt_client(writer.transport, early, reader.at_eof())
+            link.join()
+            dl.close()  # the link has its own inactivity timer
+            await ended
         finally:
-            await _close(uw)
+            link.close()
 
     async def _upstream(self, host: str, port: int, peer: str) -> Upstream:
         """An idle pooled connection to host:port (judged when it was opened), or a new judged one."""
@@ -131,7 +157,7 @@ class HttpProxy:
         return Upstream((host, port), ur, uw)
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
-                       head: wire.Head) -> bool:
+                       head: wire.Head, dl: Deadline) -> bool:
         method, target, version = head.start
         host, port, path = wire.absolute_url(target)
         framing = wire.request_framing(head)
@@ -145,23 +171,23 @@ class HttpProxy:
         while True:
             u = await self._upstream(host, port, peer)
             try:
-                await self._body(reader, u.writer, framing, False, out)
-                resp = await self._read_head(u.reader, self.limits.io_timeout, False)
+                await self._body(reader, u.writer, framing, False, out, dl)
+                resp = await self._read_head(u.reader, self.limits.io_timeout, False, dl)
                 if resp is None and u.reused and not framing.chunked and not framing.length:
                     u.close()  # the origin closed the idle connection meanwhile: once more on a new one
                     continue
                 if resp is None:
                     raise wire.WireError(502, "the origin closed the connection without a response")
-                return await self._response(u, resp, writer, method, wire.keep_alive(head, version), version)
+                return await self._response(u, resp, writer, method, wire.keep_alive(head, version), version, dl)
             except BaseException:
                 u.close()
                 raise
 
     async def _response(self, u: Upstream, resp: wire.Head, writer: asyncio.StreamWriter, method: str,
-                        client_keep: bool, version: str) -> bool:
+                        client_keep: bool, version: str, dl: Deadline) -> bool:
         while (status := resp.start[1]).startswith("1") and status != "101":  # 100 Continue, 103 Early Hints
             writer.write(wire.render_head(" ".join(resp.start), resp.fields))
-            nxt = await self._read_head(u.reader, self.limits.io_timeout, False)
+            nxt = await self._read_head(u.reader, self.limits.io_timeout, False, dl)
             if nxt is None:
                 raise ConnectionError("the origin closed the connection after an interim response")
             resp = nxt
@@ -172,7 +198,7 @@ class HttpProxy:
         fields += [VIA, ("Connection", "keep-alive" if keep else "close")]
         try:
             await self._body(u.reader, writer, framing, dechunk, wire.render_head(f"{version} {status} {resp.start[2]}",
-                                                                                 fields))
+                                                                                 fields), dl)
         except wire.WireError as exc:  # the head is out: the client can only see the connection end
             raise ConnectionError(exc.message) from None
         if wire.keep_alive(resp, resp.start[0]) and (framing.chunked or framing.length is not None):
@@ -182,19 +208,19 @@ class HttpProxy:
         return keep
 
     async def _body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, framing: wire.Framing,
-                    dechunk: bool, head: bytes) -> None:
+                    dechunk: bool, head: bytes, dl: Deadline) -> None:
         """Send `head`, then relay the body; a small fixed-length body goes out with the head in one write."""
         if framing.length is not None and framing.length <= SMALL_BODY and not framing.chunked:
-            dst.write(head + await read_exactly(src, framing.length, self.limits))
+            dst.write(head + await read_exactly(src, framing.length, dl))
             await dst.drain()
             return
         dst.write(head)
         if framing.chunked:
-            await relay_chunked(src, dst, self.limits, dechunk)
+            await relay_chunked(src, dst, dl, dechunk)
         elif framing.length is None:
-            await pump(src, dst, self.limits, half_close=False)
+            await pump(src, dst, dl, half_close=False)
         elif framing.length:
-            await relay_length(src, dst, framing.length, self.limits)
+            await relay_length(src, dst, framing.length, dl)
         await dst.drain()
 
 
@@ -208,8 +234,12 @@ def _why(verdict: Decision) -> str:
     return f"line '{verdict.rule.line}'"
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
+def _settle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _close(writer: asyncio.StreamWriter) -> None:
+    """Close (what is buffered is still sent); not waited for."""
+    if not writer.transport.is_closing():  # else closed already, or by the tunnel it was handed to
         writer.close()
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()

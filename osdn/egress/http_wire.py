@@ -10,7 +10,7 @@ Content-Length, differing or non-numeric Content-Length values (request smugglin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
@@ -29,9 +29,15 @@ class WireError(Exception):
 class Head:
     start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
     fields: list[tuple[str, str]]
+    index: dict[str, list[str]] = field(default_factory=dict)  # lower-case name -> values, built once
+
+    def __post_init__(self) -> None:
+        if not self.index:
+            for k, v in self.fields:
+                self.index.setdefault(k.lower(), []).append(v)
 
     def get_all(self, name: str) -> list[str]:
-        return [v for k, v in self.fields if k.lower() == name]
+        return self.index.get(name, [])
 
     def get(self, name: str) -> str | None:
         values = self.get_all(name)
@@ -126,8 +132,14 @@ def split_target(target: str, default_port: int) -> tuple[str, int]:
     return host, port or default_port
 
 
+_PLAIN_URL = re.compile(r"[hH][tT][tT][pP]://([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(/[^#?]*(?:\?[^#?][^#]*)?)?")
+
+
 def absolute_url(target: str) -> tuple[str, int, str]:
     """(host, port, origin-form path) of an `http://` request target."""
+    m = _PLAIN_URL.fullmatch(target)  # the common shape, without urlsplit's cost
+    if m and (not m.group(2) or int(m.group(2)) <= 65535):
+        return m.group(1).lower(), int(m.group(2) or 0) or 80, m.group(3) or "/"
     if not target.lower().startswith("http://"):
         raise WireError(400, "only absolute http:// URLs (and CONNECT) can be proxied")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -35,6 +36,7 @@ from osdn.model.egress_redirect import parse_destinations, parse_router_env, ren
 
 log = logging.getLogger(__name__)
 Env = dict[str, str]
+GC_THRESHOLD = 20000  # young objects between collections (Python's default is 700)
 
 
 def _die(err: TextIO, message: str) -> int:
@@ -143,6 +145,9 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
 
 def _serve(start: Callable[[], Awaitable[list[asyncio.Server]]], err: TextIO) -> int:
     """Run servers until SIGTERM/SIGINT; a listen error is the exit message."""
+    gc.freeze()  # the start-up objects live forever: collections no longer walk them
+    gc.set_threshold(GC_THRESHOLD)  # each connection makes a few short-lived cycles (transport <-> protocol)
+
     async def main() -> int:
         try:
             servers = await start()

@@ -1,17 +1,23 @@
 """Byte relays shared by the egress proxies: bounded reads, timeouts, half-close, chunked framing.
 
 Nothing is buffered beyond one piece of `Limits.piece` bytes per direction; writers are drained
-after every piece, so a slow reader slows its sender instead of growing memory. A read that makes
-no progress for `io_timeout` seconds ends the relay with asyncio.TimeoutError.
+after every piece, so a slow reader slows its sender instead of growing memory. A read (or the
+write after it) that makes no progress for `io_timeout` seconds ends the client connection: its
+`Deadline` cancels the handler task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from osdn.egress.http_wire import WireError
+from osdn.egress.tcpfwd import Link
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,34 +34,100 @@ class Limits:
 async def open_upstream(addrs: tuple[str, ...], port: int, limits: Limits,
                         ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect to the first address that answers (each try bounded by connect_timeout)."""
+    return await _first(addrs, port, limits, lambda addr: asyncio.open_connection(addr, port, limit=limits.max_head))
+
+
+async def open_link(link: Link, addrs: tuple[str, ...], port: int, limits: Limits) -> None:
+    """Connect `link.upstream` (a CONNECT tunnel's) as open_upstream connects a stream."""
+    loop = asyncio.get_running_loop()
+    await _first(addrs, port, limits, lambda addr: loop.create_connection(lambda: link.upstream, addr, port))
+
+
+async def _first(addrs: tuple[str, ...], port: int, limits: Limits, connect: Callable[[str], Awaitable[T]]) -> T:
     last: Exception | None = None
     for addr in addrs:
         try:
             async with asyncio.timeout(limits.connect_timeout):
-                return await asyncio.open_connection(addr, port, limit=limits.max_head)
-        except TimeoutError as exc:
+                return await connect(addr)
+        except OSError as exc:  # TimeoutError is one
             last = exc
-        except OSError as exc:
-            last = exc
-    if isinstance(last, asyncio.TimeoutError):
+    if isinstance(last, TimeoutError):
         raise WireError(504, f"egress router: connecting to port {port} of {', '.join(addrs)} timed out")
     raise WireError(502, f"egress router: cannot connect to port {port} of {', '.join(addrs)}: {last}")
 
 
-async def _read(src: asyncio.StreamReader, n: int, limits: Limits) -> bytes:
-    async with asyncio.timeout(limits.io_timeout):
-        return await src.read(n)
+def take_buffered(reader: asyncio.StreamReader) -> bytes:
+    """What `reader` has read ahead and holds (asyncio has no public call for it), removed from it."""
+    buffer = getattr(reader, "_buffer", None)
+    if not buffer:
+        return b""
+    data = bytes(buffer)
+    buffer.clear()
+    return data
 
 
-async def _line(src: asyncio.StreamReader, limits: Limits) -> bytes:
-    async with asyncio.timeout(limits.io_timeout):
-        return await src.readuntil(b"\n")
+class Deadline:
+    """The one timer of a client connection (instead of one per read): once `at` has passed, the
+    connection's handler task is cancelled and `expired` is set. Moving the deadline is a float
+    assignment; the timer re-arms itself lazily when it fires early (asyncio.timeout per read cost a
+    timer, a Timeout and several running-loop look-ups on every read)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.at = float("inf")
+        self.armed = float("inf")
+        self.timer: asyncio.TimerHandle | None = None
+        self.expired = False
+
+    def after(self, seconds: float) -> None:
+        self.at = self.loop.time() + seconds
+        if self.at < self.armed:
+            self._arm()
+
+    def io(self) -> None:
+        self.after(self.limits.io_timeout)
+
+    def _arm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.armed = self.at
+        self.timer = self.loop.call_at(self.at, self._fire)
+
+    def _fire(self) -> None:
+        self.timer, self.armed = None, float("inf")
+        if self.loop.time() + 0.001 < self.at:
+            self._arm()
+        elif self.task is not None:
+            self.expired = True
+            self.task.cancel()
+
+    def absorb(self) -> None:
+        """The expiry's cancellation is handled: the task may await again (its close, say)."""
+        if self.task is not None:
+            self.task.uncancel()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer, self.armed, self.at = None, float("inf"), float("inf")
 
 
-async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Limits, half_close: bool = True) -> int:
+async def _read(src: asyncio.StreamReader, n: int, dl: Deadline) -> bytes:
+    dl.io()
+    return await src.read(n)
+
+
+async def _line(src: asyncio.StreamReader, dl: Deadline) -> bytes:
+    dl.io()
+    return await src.readuntil(b"\n")
+
+
+async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, dl: Deadline, half_close: bool = True) -> int:
     """Copy until EOF; then half-close `dst` (write EOF) when asked. Returns the bytes moved."""
     moved = 0
-    while data := await _read(src, limits.piece, limits):
+    while data := await _read(src, dl.limits.piece, dl):
         dst.write(data)
         moved += len(data)
         await dst.drain()
@@ -65,29 +137,18 @@ async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Lim
     return moved
 
 
-async def splice(ar: asyncio.StreamReader, aw: asyncio.StreamWriter, br: asyncio.StreamReader,
-                 bw: asyncio.StreamWriter, limits: Limits) -> tuple[int, int]:
-    """Both directions at once until both have ended (or one fails: then both are cut)."""
-    down = asyncio.ensure_future(pump(br, aw, limits))
+async def read_exactly(src: asyncio.StreamReader, n: int, dl: Deadline) -> bytes:
+    dl.io()
     try:
-        sent = await pump(ar, bw, limits)
-        return sent, await down
-    finally:
-        down.cancel()
-
-
-async def read_exactly(src: asyncio.StreamReader, n: int, limits: Limits) -> bytes:
-    try:
-        async with asyncio.timeout(limits.io_timeout):
-            return await src.readexactly(n)
+        return await src.readexactly(n)
     except asyncio.IncompleteReadError as exc:
         raise ConnectionError(f"body ended {n - len(exc.partial)} bytes early") from None
 
 
-async def relay_length(src: asyncio.StreamReader, dst: asyncio.StreamWriter, length: int, limits: Limits) -> None:
+async def relay_length(src: asyncio.StreamReader, dst: asyncio.StreamWriter, length: int, dl: Deadline) -> None:
     left = length
     while left:
-        data = await _read(src, min(left, limits.piece), limits)
+        data = await _read(src, min(left, dl.limits.piece), dl)
         if not data:
             raise ConnectionError(f"body ended {left} bytes early")
         dst.write(data)
@@ -95,10 +156,10 @@ async def relay_length(src: asyncio.StreamReader, dst: asyncio.StreamWriter, len
         await dst.drain()
 
 
-async def relay_chunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limits: Limits, dechunk: bool) -> None:
+async def relay_chunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, dl: Deadline, dechunk: bool) -> None:
     """Relay a chunked body chunk by chunk (framing kept, or removed when `dechunk`), trailers too."""
     while True:
-        line = await _line(src, limits)
+        line = await _line(src, dl)
         size_text = line.split(b";", 1)[0].strip()
         if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
             raise WireError(400, "malformed chunk size")
@@ -107,15 +168,15 @@ async def relay_chunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, li
             dst.write(line)
         if size == 0:
             break
-        await relay_length(src, dst, size, limits)
-        crlf = await _line(src, limits)
+        await relay_length(src, dst, size, dl)
+        crlf = await _line(src, dl)
         if crlf.strip():
             raise WireError(400, "chunk data longer than its size")
         if not dechunk:
             dst.write(crlf)
-    budget = limits.max_head
+    budget = dl.limits.max_head
     while True:  # trailer fields, then the empty line
-        line = await _line(src, limits)
+        line = await _line(src, dl)
         budget -= len(line)
         if budget < 0:
             raise WireError(431, "chunked trailers too large")

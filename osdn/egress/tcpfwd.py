@@ -50,10 +50,10 @@ class Pipe(asyncio.Protocol):
     def forward_eof(self) -> None:
         if self.peer is None or self.peer.transport is None:
             return
-        if self.peer.transport.can_write_eof():
-            self.peer.transport.write_eof()
-        if self.peer.eof:
+        if self.peer.eof:  # both directions have ended: closing sends the FIN (no shutdown first)
             self.link.close()
+        elif self.peer.transport.can_write_eof():
+            self.peer.transport.write_eof()
 
     def start(self) -> None:
         """The peer is joined: flush what came early, pass on an early EOF, read on."""
@@ -87,6 +87,7 @@ class Link:
         self.client, self.upstream = Pipe(self, hold=True), Pipe(self)
         self.closed = False
         self.addr = ""  # the upstream address, once connected
+        self.connect_expired = False  # the connect timer cancelled the connecting task
         self.last = self.loop.time()
         self.timer = self.loop.call_later(inactivity, self._check)
 
@@ -96,6 +97,15 @@ class Link:
     def join(self) -> None:
         self.client.peer, self.upstream.peer = self.upstream, self.client
         self.client.start()
+
+    def adopt_client(self, transport: asyncio.BaseTransport, early: bytes, eof: bool) -> None:
+        """Take over a client connection another protocol has read from (the HTTP proxy's CONNECT):
+        `early` is what that protocol had read ahead, `eof` whether the client had half-closed."""
+        transport.set_protocol(self.client)
+        self.client.connection_made(transport)
+        if early:
+            self.client.data_received(early)
+        self.client.eof = eof
 
     def _check(self) -> None:
         idle = self.loop.time() - self.last

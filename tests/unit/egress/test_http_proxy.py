@@ -229,3 +229,40 @@ def test_upstream_connections_are_pooled_across_clients_and_stale_ones_retried()
         head, _ = await send(c, f"GET http://127.0.0.1:{oport}/y HTTP/1.1\r\n\r\n".encode())
         assert head.startswith(b"HTTP/1.1 200")
     run(t)
+
+
+def test_stalled_body_ends_the_connection_after_io_timeout() -> None:
+    """The connection's one Deadline: a body that stops moving for io_timeout cuts the client off."""
+    async def stall(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+        await w.drain()
+        await r.read()  # holds the connection open without sending the rest
+
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        srv = await asyncio.start_server(stall, "127.0.0.1", 0)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"GET http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/ HTTP/1.1\r\n\r\n".encode())
+            data = await asyncio.wait_for(r.read(-1), 8)  # ends: the proxy closed the connection
+            assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\n" + b"x" * 10)
+        finally:
+            srv.close()
+    run(t, "*", Limits(io_timeout=0.3))
+
+
+def test_a_tunnel_outlives_the_idle_timeout_and_moving_deadlines_keep_a_connection() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        c = await asyncio.open_connection("127.0.0.1", pport)
+        for _ in range(4):  # requests closer together than idle_timeout: the deadline moves, no cut
+            head, _ = await send(c, f"GET http://127.0.0.1:{oport}/k HTTP/1.1\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 200")
+            await asyncio.sleep(0.1)
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"CONNECT 127.0.0.1:{oport} HTTP/1.1\r\n\r\n".encode())
+        assert (await r.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(0.6)  # silent for longer than idle_timeout: a tunnel has io_timeout only
+        w.write(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await r.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert origin.connections == 2
+    run(t, "*", Limits(idle_timeout=0.4))
