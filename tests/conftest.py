@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "kernel" in item.keywords or "e2e" in item.keywords:
             item.add_marker(skip)
+
+
+def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `fn` until it returns something true (returned); a generous deadline, as CI is loaded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
+        time.sleep(0.05)
 
 
 def free_port() -> int:

@@ -4,8 +4,7 @@ Table columns and RBAC, and the real kubectl and `kubernetes` Python client read
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ServerProc, start_server
+from tests.conftest import ServerProc, start_server, wait_for
 
 GROUP = "/apis/discovery.k8s.io/v1"
 SLICES = GROUP + "/namespaces/{ns}/endpointslices"
@@ -22,15 +21,6 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerProc, start_server
-from tests.master.test_controllers import netids, wait_for
+from tests.conftest import ServerProc, start_server, wait_for
+from tests.master.test_controllers import netids
 
 
 @pytest.fixture

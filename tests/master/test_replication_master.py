@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ServerProc, start_server
-from tests.master.test_services_master import wait_for
+from tests.conftest import ServerProc, start_server, wait_for
 
 PODS = "/api/v1/namespaces/rc1/pods"
 RCS = "/api/v1/namespaces/rc1/replicationcontrollers"
