@@ -46,9 +46,9 @@ from osdn.errors import (
     UnauthorizedError,
 )
 from osdn.store import Event, Store
+from osdn.store.fence import HEADER, Fence, fenced, parse_fence
 
 log = logging.getLogger(__name__)
-from osdn.store.fence import HEADER, Fence, fenced, parse_fence
 
 REQUESTS = Counter("osdn_apiserver_requests_total", "API requests", ["verb", "resource", "code"])
 LATENCY = Histogram("osdn_apiserver_request_duration_seconds", "API request latency", ["verb"],
