@@ -46,7 +46,7 @@ def admin_table_text(bridge: str) -> str:
 def ensure_admin_chain(nft: Nft, bridge: str) -> bool:
     """Create the admin table if it does not exist; True if it was created. An existing one, with
     whatever the administrator put in it, is left exactly as it is."""
-    if nft.table_exists("inet", TABLE):
+    if nft.list_table_json("inet", TABLE) is not None:  # not `list tables`: that reads every table's sets
         return False
     nft.run(admin_table_text(bridge))
     log.info("created the administrator's chain: table inet %s chain %s (netns %s)", TABLE, CHAIN, nft.netns)
