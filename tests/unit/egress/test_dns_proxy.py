@@ -101,3 +101,37 @@ def test_failed_connect_tries_the_next_address_and_resolver_failure_holds() -> N
                 s.close()
 
     asyncio.run(main())
+
+
+def test_a_connect_that_hangs_times_out_and_the_next_address_is_tried() -> None:
+    """A full accept queue drops SYNs, so a connect there hangs: connect_timeout ends the try."""
+    async def main() -> None:
+        a = await asyncio.start_server(lambda r, w: tagged_echo(b"A:", r, w), "127.0.0.2", 0)
+        port = a.sockets[0].getsockname()[1]
+        full = socket.socket()
+        full.bind(("127.0.0.4", port))
+        full.listen(0)
+        queued = [socket.create_connection(("127.0.0.4", port), timeout=5)]  # never accepted: the queue is full
+
+        async def resolve(name: str, _port: int) -> tuple[str, ...]:
+            return ("127.0.0.4", "127.0.0.2")
+
+        listen = free_port()
+        dests = parse_dns_destinations(f"{listen} svc.example.test {port}")
+        proxy = DnsProxy(dests, DnsProxyOptions(connect_timeout=0.3), resolve=resolve, clock=lambda: 0.0)
+        servers = await proxy.serve("127.0.0.1")
+        try:
+            for _ in range(2):  # round-robin: one of the two tries the hanging address first
+                assert await asyncio.wait_for(roundtrip(listen, b"z"), 20) == b"A:z"
+            only = DnsProxy(parse_dns_destinations(f"{free_port()} 127.0.0.4 {port}"),
+                            DnsProxyOptions(connect_timeout=0.3, retries=0))
+            more = await only.serve("127.0.0.1")
+            servers += more
+            assert await asyncio.wait_for(roundtrip(only.dests[0].listen_port, b"z"), 20) == b""
+        finally:
+            for s in (*servers, a):
+                s.close()
+            for s in (full, *queued):
+                s.close()
+
+    asyncio.run(main())
