@@ -4,10 +4,12 @@ Every request is judged by `http_acl.decide` (squid's http_access semantics for 
 EGRESS_HTTP_PROXY_DESTINATION); a denied one gets `403 Forbidden` naming the rule. Bodies stream
 in both directions in bounded pieces (never a whole message in memory); chunked bodies are relayed
 chunk by chunk (de-chunked for an HTTP/1.0 client); client connections are kept alive as HTTP/1.1
-says; one upstream connection per client connection is reused while the origin allows it. CONNECT
-tunnels are spliced both ways with half-close. Limits (`Limits`): head size and field count, open
-client connections (more get `503`), connect timeout (`504`), idle keep-alive, head and body
-timeouts (the connection is closed). The proxy connects to the very addresses the ACL judged.
+says; idle upstream connections are pooled (`pool`). CONNECT tunnels run on the two transports
+(`tcpfwd.Link`: no streams, half-close passed on, bounded by the transports' flow control) once the
+`200` is sent. Limits (`Limits`): head size and field count, open client connections (more get
+`503`), connect timeout (`504`), idle keep-alive, head and body timeouts (the connection is
+closed), kept by one `relay.Deadline` per client connection; a tunnel has the inactivity timeout
+only. The proxy connects to the very addresses the ACL judged.
 """
 
 from __future__ import annotations
