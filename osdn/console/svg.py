@@ -5,8 +5,8 @@ Pure: a `Grid` in, text out. Rows are sources, columns destinations, numbered as
 (`render_matrix_table`). A cell's colour is the share of its pairs the model allows, from red (none)
 through amber to green (all); grey is the diagonal of a pod grid (no pair). `adm verify` results on a
 cell add a mark: a dot when the kernel agreed on every pair, `!` when it disagreed on one, `E` when a
-probe failed. Every cell carries `data-*` attributes and a `<title>` (the console's tooltips and
-drill-down read them); all text is escaped.
+probe failed. Every cell carries `data-*` attributes (the console's drill-down reads them) and, up
+to `TITLE_CELLS` cells, a `<title>` tooltip; all text is escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ RED, AMBER, GREEN, GREY = (192, 57, 43), (230, 162, 60), (39, 174, 96), "#e3e3e3
 MAX_SIDE = 720       # px the cells take at most per side
 MAX_CELL, MIN_CELL = 26, 4
 LABEL_CHAR = 7       # px per label character (12px sans-serif)
+TITLE_CELLS = 2500   # above this many cells no per-cell <title> (the console shows the hovered cell itself)
 
 
 def heat_colour(allowed: int, total: int) -> str:
@@ -60,8 +61,9 @@ def _cell_title(grid: Grid, r: int, c: int, mark: Mark | None) -> str:
     return escape(f"{head}: {body}")
 
 
-def render_grid_svg(grid: Grid) -> str:
-    """The heat map as one `<svg>` element."""
+def render_grid_svg(grid: Grid, titles: bool | None = None) -> str:
+    """The heat map as one `<svg>` element; per-cell `<title>`s up to TITLE_CELLS cells unless `titles`
+    says otherwise (a standalone file has nothing else to show a cell's numbers)."""
     size = cell_size(max(len(grid.rows), len(grid.cols)))
     label_w = (max((len(_label(n, k)) for n, k in enumerate(grid.rows, 1)), default=4) * LABEL_CHAR + 8
                if size >= 10 else 8)
@@ -72,6 +74,8 @@ def render_grid_svg(grid: Grid) -> str:
     if top > 8:
         parts += [f'<text x="{label_w + size * c + size / 2:.1f}" y="{top - 6}" text-anchor="middle" '
                   f'font-size="{min(11, size - 3)}">{c + 1}</text>' for c in range(len(grid.cols))]
+    if titles is None:
+        titles = len(grid.rows) * len(grid.cols) <= TITLE_CELLS
     for r, row in enumerate(grid.rows):
         y = top + size * r
         if size >= 10:
@@ -80,9 +84,9 @@ def render_grid_svg(grid: Grid) -> str:
         for c, col in enumerate(grid.cols):
             x, mark = label_w + size * c, grid.marks.get((r, c))
             allowed, total = grid.allowed[r][c], grid.total[r][c]
-            parts.append(f'<g class="cell" data-row="{r}" data-col="{c}" data-from="{escape(row)}" '
-                         f'data-to="{escape(col)}" data-allowed="{allowed}" data-total="{total}">'
-                         f'<title>{_cell_title(grid, r, c, mark)}</title>'
+            title = f"<title>{_cell_title(grid, r, c, mark)}</title>" if titles else ""
+            parts.append(f'<g class="cell" data-from="{escape(row)}" data-to="{escape(col)}" '
+                         f'data-allowed="{allowed}" data-total="{total}">{title}'
                          f'<rect x="{x}" y="{y}" width="{size - 1}" height="{size - 1}" '
                          f'fill="{heat_colour(allowed, total)}"/>{_mark(mark, x, y, size)}</g>')
     parts.append("</svg>")
@@ -103,4 +107,4 @@ def render_grid_html(grid: Grid, title: str) -> str:
             f'<p>probe {escape(grid.protocol)}/{grid.port}, {grid.level} level{escape(scope)}: '
             f'{ok} of {total} connections allowed. Rows are sources, columns destinations; '
             'marks: \u2022 verify agrees, ! verify disagrees, E probe failed.</p>'
-            f'<p>{legend}</p>{render_grid_svg(grid)}</body></html>\n')
+            f'<p>{legend}</p>{render_grid_svg(grid, titles=True)}</body></html>\n')

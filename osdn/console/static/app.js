@@ -231,6 +231,14 @@ async function loadMatrix() {
   $("#verify-clear").hidden = !verify;
 }
 
+function onMatrixHover(event) {
+  const cell = event.target.closest(".cell");
+  if (!cell) { return; }
+  const d = cell.dataset;
+  $("#matrix-hover").textContent = `${d.from} -> ${d.to}: ` +
+    (d.total === "0" ? "self" : d.total === "1" ? (d.allowed === "1" ? "allowed" : "denied") : `${d.allowed} of ${d.total} pod pairs allowed`);
+}
+
 function onMatrixClick(event) {
   const cell = event.target.closest(".cell");
   if (!cell || cell.dataset.total === "0") { return; }
@@ -336,6 +344,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#matrix-form").addEventListener("submit", (e) => { e.preventDefault(); state.scope = null; refresh(); });
   $("#matrix-up").addEventListener("click", () => { state.scope = null; refresh(); });
   $("#matrix").addEventListener("click", onMatrixClick);
+  $("#matrix").addEventListener("mouseover", onMatrixHover);
   $("#verify-file").addEventListener("change", (e) => readFile(e.target, (text) => {
     try { JSON.parse(text); sessionStorage.setItem("osdnVerify", text); refresh(); } catch (err) { showError("verify result: " + err.message); }
   }));

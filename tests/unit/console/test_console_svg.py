@@ -66,3 +66,6 @@ def test_many_pods_shrink_cells_and_drop_labels() -> None:
     root = ET.fromstring(render_grid_svg(Grid("TCP", 80, POD, names, names, zero, zero)))
     assert len(root.findall(f"{NS}g")) == 200 * 200
     assert root.findall(f"{NS}text") == [] and int(root.get("width") or 0) <= 900
+    assert root.findall(f"{NS}g/{NS}title") == []  # the console shows the hovered cell instead
+    page = render_grid_html(Grid("TCP", 80, POD, names[:60], names[:60], zero[:60], zero[:60]), "big")
+    assert page.count("<title>") == 1 + 60 * 60  # a file keeps its tooltips
