@@ -18,6 +18,7 @@ repaired).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -58,6 +59,8 @@ class EndpointSliceController(Controller):
 
     def __init__(self, client: Client, informers: Informers) -> None:
         super().__init__(client)
+        self._by_service: dict[tuple[str, str], set[str]] = {}   # (namespace, service) -> slice names
+        self._index_lock = threading.Lock()
         self.services = informers.on("Service", self._on_named)
         self.endpoints = informers.on("Endpoints", self._on_named)
         self.slices = informers.on(KIND, self._on_slice)
@@ -68,10 +71,19 @@ class EndpointSliceController(Controller):
         self.enqueue(f"{meta.get('namespace')}/{meta.get('name')}")
 
     def _on_slice(self, _type: str, new: Obj | None, old: Obj | None) -> None:
-        meta = _meta((new or old) or {})
-        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if service:
-            self.enqueue(f"{meta.get('namespace')}/{service}")
+        """Keep the index of slices by service (a reconcile must not scan every slice) and enqueue."""
+        with self._index_lock:
+            for obj, add in ((old, False), (new, True)):
+                meta = _meta(obj or {})
+                service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+                if obj is not None and service:
+                    names = self._by_service.setdefault((str(meta.get("namespace")), str(service)), set())
+                    (names.add if add else names.discard)(str(meta.get("name")))
+        for obj in (new, old):
+            meta = _meta(obj or {})
+            service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+            if obj is not None and service:
+                self.enqueue(f"{meta.get('namespace')}/{service}")
 
     def _on_pod(self, _type: str, new: Obj | None, old: Obj | None) -> None:
         ns = _meta((new or old) or {}).get("namespace")
@@ -89,7 +101,8 @@ class EndpointSliceController(Controller):
 
     def _existing(self, namespace: str, service: str) -> list[Obj]:
         """This service's slices of either manager, our own recent writes included."""
-        names = {str(_meta(s).get("name")) for s in self.slices.items() if _meta(s).get("namespace") == namespace}
+        with self._index_lock:
+            names = set(self._by_service.get((namespace, service), ()))
         out = []
         for name in sorted(names | set(self.writes.names(KIND, namespace))):
             obj = self.writes.latest(self.slices, name, namespace)
