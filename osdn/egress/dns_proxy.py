@@ -137,6 +137,8 @@ class DnsProxy:
                     raise
                 task.uncancel()
                 link.connect_expired = False
+                if link.upstream.transport is not None:  # connected just as the timer fired
+                    return addr
                 last = TimeoutError(f"connecting to {addr}:{d.remote_port} timed out")
             finally:
                 timer.cancel()
