@@ -1,11 +1,16 @@
-"""The store backends through the API server, side by side: SQLite and etcd in the same run.
+"""The store backends side by side, SQLite and etcd in the same run: at the store interface and
+through the API server.
 
-Starts a real etcd (Debian's etcd-server) on free loopback ports with a throw-away data dir, then
-for each backend a fresh `osdn server --no-controllers` (TLS, its own CA): creates/s and gets/s with
-their p50/p99 driven by `wrk` (16 connections), and the watch delivery delay (create reply -> event)
-over 300 creates. The ceiling: etcd's own write rate, `etcdctl check perf` (etcdctl's put workload,
-gRPC, 60 s). Last, leader failover: two servers on the etcd with leader election, the Lease holder
-is killed (SIGKILL) and the time until the other holds the Lease is taken, `--rounds` times.
+Starts a real etcd (Debian's etcd-server) on free loopback ports with a throw-away data dir. First
+the store objects themselves (osdn.store, in this process): creates/s from 8 threads and get
+p50/p99 from one. Then for each
+backend a fresh `osdn server --no-controllers` (TLS, its own CA): creates/s and gets/s with their
+p50/p99 driven by `wrk` (16 connections), and the watch delivery delay (create reply -> event) over
+300 creates. The ceiling, etcd's own write rate: `etcdctl put` run once per key (what a shell loop
+gets) and `etcdctl check perf --load l` (etcdctl's put workload, 500 gRPC clients aiming at 8,000
+writes/s for 60 s: the rate it reaches is the ceiling). Last, leader failover: two servers on the
+etcd with leader election, the Lease holder is killed (SIGKILL) and the time until the other holds
+the Lease is taken, `--rounds` times.
 Prints figures; never fails on timing. Usage:
 
     python bench/store.py [--seconds 5] [--rounds 3] [--skip-check-perf]
@@ -26,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -99,11 +105,14 @@ class Server:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
+        log = self.data.with_name(f"{self.data.name}-{self.port}.log")
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {' '.join(self.argv)}")
+                tail = log.read_text(errors="replace").splitlines()[-5:]
+                raise SystemExit(f"server did not start: {' '.join(self.argv)}\n" + "\n".join(tail))
             time.sleep(0.05)
 
     def _healthy(self) -> bool:
@@ -204,17 +213,68 @@ def backend_run(name: str, srv: Server, seconds: int, tmp: Path) -> None:
           f"p99 {pct(delays, .99):.2f} ms")
 
 
-def check_perf(etcd: Etcd) -> None:
-    """etcd's own put workload (etcdctl check perf --load s: 60 s of puts over gRPC)."""
+def store_run(name: str, store: Any, seconds: int) -> None:
+    """The store interface itself: creates from 8 threads, gets from one. (No watch figure here: both
+    backends return from a create only once their own watch has delivered it.)"""
+    from osdn.store import Key
+    done, stop = [0] * 8, threading.Event()
+
+    def creator(i: int) -> None:
+        while not stop.is_set():
+            name = f"s{i}-{done[i]}"
+            store.create(Key("configmaps", "bench", name), {"apiVersion": "v1", "kind": "ConfigMap",
+                                                            "metadata": {"name": name, "namespace": "bench"}})
+            done[i] += 1
+    threads = [threading.Thread(target=creator, args=(i,), daemon=True) for i in range(8)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    rate = sum(done) / (time.perf_counter() - t0)
+    made = [f"s{t}-{n}" for t in range(8) for n in range(done[t])]
+    gets = []
+    for i in range(1000):
+        g0 = time.perf_counter()
+        store.get(Key("configmaps", "bench", made[i * 7919 % len(made)]))
+        gets.append(time.perf_counter() - g0)
+    print(f"{name:7} store: create {rate:7.0f}/s (8 threads)   get p50 {pct(gets, .5):.2f} ms p99 "
+          f"{pct(gets, .99):.2f} ms")
+
+
+def stores(etcd: Etcd, tmp: Path, seconds: int) -> None:
+    from osdn.store.etcd import EtcdStore
+    from osdn.store.etcd_gateway import parse_etcd_url
+    from osdn.store.sqlite import SQLiteStore
+    for label, store in (("sqlite", SQLiteStore(tmp / "store.db")),
+                         ("etcd", EtcdStore(parse_etcd_url(f"etcd://{etcd.endpoint}/bench-store")))):
+        try:
+            store_run(label, store, seconds)
+        finally:
+            store.close()
+
+
+def etcdctl_ceiling(etcd: Etcd, check_perf: bool) -> None:
+    """etcd's own write rate: one `etcdctl put` process per key, and `etcdctl check perf --load l`."""
     if shutil.which("etcdctl") is None:
         print("etcdctl: absent (Debian package etcd-client; scripts/setup.sh installs it)")
         return
-    done = subprocess.run(["etcdctl", "--endpoints", etcd.endpoint, "check", "perf", "--load", "s"],
-                          capture_output=True, text=True, timeout=180, env={**os.environ, "ETCDCTL_API": "3"})
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if "PASS" in line or "FAIL" in line]
-    print("etcdctl check perf --load s (the ceiling):")
-    for line in lines:
-        print("   " + line.strip())
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    t0 = time.perf_counter()
+    for i in range(100):
+        subprocess.run(["etcdctl", "--endpoints", etcd.endpoint, "put", f"/bench-etcdctl/k{i}", "v" * 100],
+                       capture_output=True, check=True, env=env, timeout=30)
+    print(f"etcdctl put, one process per key, 100 keys: {100 / (time.perf_counter() - t0):.0f}/s")
+    if not check_perf:
+        return
+    done = subprocess.run(["etcdctl", "--endpoints", etcd.endpoint, "check", "perf", "--load", "l"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    out = (done.stdout + done.stderr).replace("\r", "\n").splitlines()
+    lines = [line.split("%")[-1].strip() for line in out if "writes/s" in line or "Slowest" in line or "Stddev" in line]
+    print("etcdctl check perf --load l (500 clients aiming at 8,000 writes/s: the ceiling): "
+          + ("; ".join(lines) or f"no figures (exit {done.returncode}): {' | '.join(out[-3:])}"))
 
 
 def holder(srv: Server) -> str:
@@ -267,17 +327,18 @@ def main() -> None:
         tmp = Path(name)
         etcd = Etcd(tmp)
         try:
-            print(f"osdn store benchmark: through the API server (TLS, no controllers), wrk 16 connections, "
-                  f"{args.seconds} s runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            print(f"osdn store benchmark: {args.seconds} s runs; load average {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} cores")
+            stores(etcd, tmp, args.seconds)
+            print("through the API server (TLS, no controllers), wrk 16 connections:")
             for label, extra in (("sqlite", ()), ("etcd", ("--store", f"etcd://{etcd.endpoint}/bench-api"))):
                 srv = Server(tmp / label, "--no-controllers", *extra)
                 try:
                     backend_run(label, srv, args.seconds, tmp)
                 finally:
                     srv.stop()
-            if not args.skip_check_perf:
-                check_perf(etcd)
             failover(etcd, tmp, args.rounds)
+            etcdctl_ceiling(etcd, not args.skip_check_perf)  # last: check perf leaves etcd full of keys
         finally:
             etcd.stop()
 
