@@ -311,13 +311,17 @@ class Agent:
                 raise AgentError(f"node {self.cfg.name}: stopped while waiting to {what}")
 
     def _wait_informers(self) -> None:
-        """Until every informer has listed once (each retries on its own, with backoff)."""
+        """Until every informer has listed once (each retries on its own, with backoff); a stop request
+        is obeyed within a second."""
+        waited = 0
         for kind, inf in self.informers.items():
-            while not inf.wait_synced(30):
+            while not inf.wait_synced(1):
                 if self.stopping.is_set():
                     raise AgentError(f"node {self.cfg.name}: stopped while waiting for the first {kind} list")
-                log.warning("node %s: no %s list from %s after 30s; still waiting", self.cfg.name, kind,
-                            self.cfg.client.server)
+                waited += 1
+                if waited % 30 == 0:
+                    log.warning("node %s: no %s list from %s after %ds; still waiting", self.cfg.name, kind,
+                                self.cfg.client.server, waited)
 
     def _wait_host_subnet(self) -> str:
         deadline = time.monotonic() + self.cfg.subnet_timeout
