@@ -1,8 +1,11 @@
 """What the network console (osdn.console) may ask of the API server, answered as the caller.
 
-`read_objects` returns exactly the objects of the model's kinds that the caller could list through
-the API (cluster-wide where RBAC allows it, else namespace by namespace; Namespaces the caller may
-get), so the model never sees, and the console never shows, another project's objects. `dry_run`
+`read_objects` returns the objects of the model's kinds that the caller could list through the API
+(cluster-wide where RBAC allows it, else namespace by namespace), plus what the answers need and
+no other project's data: the ClusterNetwork (the plugin mode and CIDRs, cluster configuration) and,
+for each project whose Namespace the caller may get, that Namespace and its NetNamespace (the
+project's own NetID and egress IPs). The model never sees, and the console never shows, another
+project's objects. `dry_run`
 is server-side apply with dryRun: RBAC (patch), validation and admission run, nothing is stored.
 `subscribe` feeds the console's change feed from the store's watch, filtered by the same RBAC.
 """
@@ -39,22 +42,22 @@ class ConsoleBackend:
         return self.resources.authorizer.allowed(user, Attributes(verb, info.group, info.plural, "", scope, name))
 
     def readable(self, user: User, info: KindInfo, namespace: str, name: str) -> bool:
-        """Whether `user` could list this object's kind in its namespace (or get it, for a Namespace)."""
-        if self._may(user, "list", info):
+        """Whether `read_objects` gives `user` this object."""
+        if self._may(user, "list", info) or info.kind == "ClusterNetwork":
             return True
-        if info.kind == "Namespace":
-            return self._may(user, "get", info, name=name)
+        if info.kind in ("Namespace", "NetNamespace"):
+            return self._may(user, "get", _NAMESPACE, name=name)
         return info.namespaced and self._may(user, "list", info, namespace)
 
     def read_objects(self, user: User) -> list[Obj]:
         namespaces = [o["metadata"]["name"] for o, _ in self.store.list(_NAMESPACE.resource)[0]]
+        own = {ns for ns in namespaces if self._may(user, "get", _NAMESPACE, name=ns)}
         out: list[Obj] = []
         for info in self._kinds.values():
-            if self._may(user, "list", info):
+            if self._may(user, "list", info) or info.kind == "ClusterNetwork":  # the mode: no project's data
                 out += [o for o, _ in self.store.list(info.resource)[0]]
-            elif info.kind == "Namespace":
-                out += [o for o, _ in self.store.list(info.resource)[0]
-                        if self._may(user, "get", info, name=o["metadata"]["name"])]
+            elif info.kind in ("Namespace", "NetNamespace"):  # a project's own NetID and egress IPs
+                out += [o for o, _ in self.store.list(info.resource)[0] if o["metadata"]["name"] in own]
             elif info.namespaced:
                 for ns in namespaces:
                     if self._may(user, "list", info, ns):

@@ -18,8 +18,13 @@ import click
 from osdn.cli.clusterstate import fetch_objects
 from osdn.cli.context import Ctx
 from osdn.client import Client
-from osdn.model.impact import apply_changes, compute_change_impact, replace_objects, summarize_impact
-from osdn.model.netid import NetIDRegistry, compute_network_change
+from osdn.model.impact import (
+    apply_changes,
+    compute_change_impact,
+    compute_network_changes,
+    replace_objects,
+    summarize_impact,
+)
 from osdn.model.sdnconfig import Mode
 
 Obj = dict[str, Any]
@@ -49,15 +54,7 @@ def print_pod_network_impact(ctx: Ctx, projects: list[str], value: str) -> None:
     """What `adm pod-network ...` would open and close: replay the change-network decisions on a
     copy of the NetID registry, then compare the model's matrices before and after."""
     before = fetch_objects(ctx.client)
-    registry = NetIDRegistry()
-    netnamespaces = [o for o in before if o.get("kind") == "NetNamespace"]
-    registry.load((o["metadata"]["name"], int(o.get("netid") or 0)) for o in netnamespaces)
-    changed: list[Obj] = []
-    by_name = {o["metadata"]["name"]: o for o in netnamespaces}
-    for project in projects:
-        change = compute_network_change(registry, project, value, Mode.MULTITENANT)
-        if change.error:
-            click.echo(f"{project}: {change.error}", err=True)
-        elif project in by_name:
-            changed.append({**by_name[project], "netid": change.netid})
+    changed, errors = compute_network_changes(before, [(p, value) for p in projects], Mode.MULTITENANT)
+    for error in errors:
+        click.echo(error, err=True)
     print_impact(before, replace_objects(before, changed), wants_details())

@@ -30,10 +30,17 @@ from osdn.console.grid import AUTO, compute_grid, grid_to_dict, invalid, overlay
 from osdn.console.svg import render_grid_svg
 from osdn.console.topology import compute_topology
 from osdn.errors import NotFoundError, OsdnError, RequestEntityTooLargeError
-from osdn.model.cluster import ClusterState
-from osdn.model.impact import apply_changes, compute_change_impact, summarize_impact
+from osdn.model.cluster import ClusterState, cluster_network_settings
+from osdn.model.impact import (
+    apply_changes,
+    compute_change_impact,
+    compute_network_changes,
+    network_change_requests,
+    summarize_impact,
+)
 from osdn.model.matrix import compute_matrix
 from osdn.model.oracle import compute_verdict, resolve_endpoint
+from osdn.model.sdnconfig import Mode
 from osdn.model.trace import render_trace, verdict_to_dict
 from osdn.model.verdict import PROTOCOLS, Connection
 
@@ -179,10 +186,13 @@ class Console:
 
         def compute() -> Obj:
             before = self.backend.read_objects(user)
-            after = apply_changes(before, changed, [])
+            requests = network_change_requests(changed)  # adm pod-network's annotation: replay the master
+            moved, errors = compute_network_changes(before, requests, Mode(cluster_network_settings(before)[0])) \
+                if requests else ([], [])
+            after = apply_changes(before, changed + moved, [])
             self._state(after)
             opened, closed = compute_change_impact(before, after)
-            return {"lines": summarize_impact(opened, closed, True),
+            return {"lines": errors + summarize_impact(opened, closed, True),
                     "opened": [_change(c) for c in opened], "closed": [_change(c) for c in closed],
                     "objects": [f"{o.get('kind')} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
                                 .replace(" /", " ") for o in changed]}

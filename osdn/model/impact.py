@@ -8,11 +8,14 @@ server would store after a dry run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from osdn.model.cluster import ClusterState
 from osdn.model.egress_firewall import compute_egress_impact
 from osdn.model.matrix import Change, compute_impact
+from osdn.model.netid import CHANGE_NETWORK_ANNOTATION, NetIDRegistry, compute_network_change
+from osdn.model.sdnconfig import Mode
 
 Obj = dict[str, Any]
 DEFAULT_PROBE = ("TCP", 80)
@@ -109,3 +112,29 @@ def apply_changes(base: list[Obj], changed: list[Obj], deleted: list[Obj]) -> li
     gone_namespaces = {name for kind, _, name in gone if kind == "Namespace"}
     return [o for o in state if object_key(o) not in gone
             and (o.get("metadata") or {}).get("namespace") not in gone_namespaces]
+
+
+def compute_network_changes(objs: list[Obj], requests: Iterable[tuple[str, str]],
+                            mode: Mode) -> tuple[list[Obj], list[str]]:
+    """The NetNamespaces of `objs` after the master applied each (project, change-network value) in
+    order, as `adm pod-network` asks it to (join-projects, isolate-projects, make-projects-global);
+    and the errors, one line per refused request."""
+    registry = NetIDRegistry()
+    by_name = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "NetNamespace"}
+    registry.load((name, int(o.get("netid") or 0)) for name, o in by_name.items())
+    changed: list[Obj] = []
+    errors: list[str] = []
+    for project, value in requests:
+        change = compute_network_change(registry, project, value, mode)
+        if change.error:
+            errors.append(f"{project}: {change.error}")
+        elif project in by_name:
+            changed.append({**by_name[project], "netid": change.netid})
+    return changed, errors
+
+
+def network_change_requests(objs: Iterable[Obj]) -> list[tuple[str, str]]:
+    """(project, value) of every NetNamespace in `objs` that carries the change-network annotation."""
+    return [(o["metadata"]["name"], str(ann[CHANGE_NETWORK_ANNOTATION])) for o in objs
+            if o.get("kind") == "NetNamespace"
+            and CHANGE_NETWORK_ANNOTATION in (ann := (o.get("metadata") or {}).get("annotations") or {})]
