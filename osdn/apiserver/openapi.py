@@ -45,6 +45,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     **{f"{g}.openshift.io": (f"{_OPENSHIFT}.{g}.v1", f"{g}/v1")
        for g in ("route", "template", "project", "network", "operator", "config")},
 }
+CORE_MODELS = {"ObjectReference"}   # core/v1 types that other groups' kinds use (EndpointSlice targetRef)
 META_MODELS = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
                "Condition"}
 TYPE_META = {"apiVersion": "APIVersion defines the versioned schema of this representation of an object. "
@@ -75,7 +76,7 @@ class _Builder:
     def model(self, model: type[BaseModel], package: tuple[str, str], node: Node | None) -> str:
         if model in self.names:
             return self.names[model]
-        pkg = META if model.__name__ in META_MODELS else package
+        pkg = META if model.__name__ in META_MODELS else PACKAGES[""] if model.__name__ in CORE_MODELS else package
         name = f"{pkg[0]}.{model.__name__}"
         self.names[model] = name
         docs = _docs(pkg[1], model.__name__)

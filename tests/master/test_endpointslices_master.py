@@ -122,6 +122,9 @@ def test_validation_discovery_openapi_and_table(srv: ServerProc) -> None:
         v3 = api.get("/openapi/v3/apis/discovery.k8s.io/v1").json()["components"]["schemas"]
         assert "io.k8s.api.discovery.v1.EndpointSlice" in v3
         assert "addressType" in v3["io.k8s.api.discovery.v1.EndpointSlice"]["properties"]
+        target = v3["io.k8s.api.discovery.v1.Endpoint"]["properties"]["targetRef"]
+        assert target["allOf"] == [{"$ref": "#/components/schemas/io.k8s.api.core.v1.ObjectReference"}]
+        assert v3["io.k8s.api.core.v1.ObjectReference"]["properties"]["uid"]["description"].startswith("UID of")
         assert "io.k8s.api.discovery.v1.EndpointSlice" in api.get("/openapi/v2").json()["definitions"]
         make_svc(api, "tab", {"app": "tab"})
         make_pod(api, "t1", {"app": "tab"}, "10.128.0.30")
