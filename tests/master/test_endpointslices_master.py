@@ -5,7 +5,6 @@ Table columns and RBAC, and the real kubectl and `kubernetes` Python client read
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,19 +135,26 @@ def test_validation_discovery_openapi_and_table(srv: ServerProc) -> None:
         assert table["rows"][0]["cells"][1:4] == ["IPv4", "8080", "10.128.0.30"]
 
 
-def test_project_viewers_read_slices_and_only_the_master_writes_them(srv: ServerProc, tmp_path: Path) -> None:
+def _user_with_role(api: httpx.Client, user: str, role: str) -> str:
+    token = str(api.post("/osdn/v1/tokens", json={"user": user, "groups": []}).json()["token"])
+    rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": user},
+          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+          "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]}
+    api.post("/apis/rbac.authorization.k8s.io/v1/namespaces/e1/rolebindings", json=rb).raise_for_status()
+    return token
+
+
+def test_project_viewers_read_slices_and_only_the_master_writes_them(srv: ServerProc) -> None:
     with srv.http() as api:
-        token = api.post("/osdn/v1/tokens", json={"user": "vera", "groups": []}).json()["token"]
-        rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "vera"},
-              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
-              "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "vera"}]}
-        api.post("/apis/rbac.authorization.k8s.io/v1/namespaces/e1/rolebindings", json=rb).raise_for_status()
+        viewer, admin = _user_with_role(api, "vera", "view"), _user_with_role(api, "adam", "admin")
     body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "mine"},
             "addressType": "IPv4", "endpoints": [{"addresses": ["10.129.0.5"]}]}
-    with srv.http(token=token) as vera:
+    with srv.http(token=viewer) as vera:
         assert vera.get(SLICES.format(ns="e1")).status_code == 200
         assert vera.get(SLICES.format(ns="default")).status_code == 403
-        r = vera.post(SLICES.format(ns="e1"), json=body)
+    with srv.http(token=admin) as adam:
+        assert adam.get(SLICES.format(ns="e1")).status_code == 200
+        r = adam.post(SLICES.format(ns="e1"), json=body)
         assert r.status_code == 403 and "endpointslices" in r.json()["message"]
 
 
