@@ -35,3 +35,10 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+def reconnect_backoff() -> Backoff:
+    """Reconnect delays of a node's informers and start-up calls: 0.5 s doubling to 10 s, each
+    stretched by up to 100 % at random (full jitter, as client-go's reflectors), so a fleet of agents
+    does not re-list in step when the API server returns: every one is back within 20 s."""
+    return Backoff(initial=0.5, cap=10.0, jitter=1.0)

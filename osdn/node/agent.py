@@ -15,7 +15,7 @@ see `compile`) are reported: the Node's `NetworkPolicyRenderFailed` condition, w
 heartbeat, and Events on the policies (`report`).
 
 Control-plane loss: the kernel state is never flushed because the API server is away. Informers
-keep their caches and retry with backoff and full jitter (`agent_backoff`); syncs, periodic ones
+keep their caches and retry with backoff and full jitter (`reconnect_backoff`); syncs, periodic ones
 included, go on from the cached state, so traffic flows and policies stay enforced; on return
 every informer re-lists and the changes made meanwhile reach the kernel. The heartbeat notices
 the loss (`api_error`): CNI ADD and DEL then answer "try again later" (they must publish or
@@ -44,7 +44,7 @@ from typing import Any
 
 from osdn.api.cni import DEFAULT_SOCKET, TRY_AGAIN, CniError, CniRequest
 from osdn.client import Client, ClientConfig
-from osdn.client.backoff import Backoff
+from osdn.client.backoff import reconnect_backoff
 from osdn.client.informer import Informer
 from osdn.errors import (
     BadRequestError,
@@ -85,13 +85,6 @@ EGRESS_KINDS = ("NetNamespace", "HostSubnet")  # the objects `egress_for` decide
 PERMANENT = (UnauthorizedError, ForbiddenError, ValidationError, BadRequestError)  # retrying cannot help
 
 
-def agent_backoff() -> Backoff:
-    """Reconnect delays of the agent's informers and start-up calls: 0.5 s doubling to 10 s, each
-    stretched by up to 100 % at random (full jitter, as client-go's reflectors), so a fleet of agents
-    does not re-list in step when the API server returns: every agent is back within 20 s."""
-    return Backoff(initial=0.5, cap=10.0, jitter=1.0)
-
-
 class AgentError(OsdnError):
     """The agent cannot start (no HostSubnet, namespace missing, ...)."""
 
@@ -127,7 +120,7 @@ class Agent:
         self.dns_zone = SharedZone()
         self.dns: DnsServer | None = None
         self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()])
-        self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)], backoff=agent_backoff())
+        self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)], backoff=reconnect_backoff())
                           for k in KINDS}
         self.synced = threading.Event()  # the first sync is done: CNI may wire pods
         self.api_error = ""  # why the last heartbeat could not reach the API server ("" while it can)
@@ -296,7 +289,7 @@ class Agent:
         """`call()` until the API server answers it: a starting agent waits for the API server with
         backoff (the kernel state a previous agent left stays in force meanwhile). Refusals that a
         retry cannot cure (401, 403, 400, 422) are raised."""
-        backoff = agent_backoff()
+        backoff = reconnect_backoff()
         while True:
             try:
                 call()

@@ -19,6 +19,7 @@ from typing import Any
 from osdn.api.duration import format_duration
 from osdn.api.kinds.operator import NETWORK_NAME, proxy_periods
 from osdn.client import Client, ClientConfig
+from osdn.client.backoff import reconnect_backoff
 from osdn.client.informer import Informer
 from osdn.errors import OsdnError
 from osdn.model.operator_status import APPLIED_ANNOTATION, ERROR_ANNOTATION
@@ -55,7 +56,7 @@ class ProxyConfig:
         self.node_name, self.apply = node_name, apply
         self.pinned_sync, self.pinned_min = pinned_sync, pinned_min
         self.client = Client(config)
-        self.informer = Informer(config, "Network", handlers=[self._on_event])
+        self.informer = Informer(config, "Network", handlers=[self._on_event], backoff=reconnect_backoff())
         self.current: Periods | None = None
         self._error: str | None = None  # what the Node's error annotation says (None: absent)
 

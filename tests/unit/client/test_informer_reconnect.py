@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from osdn.client import ClientConfig
-from osdn.client.backoff import Backoff
+from osdn.client.backoff import Backoff, reconnect_backoff
 from osdn.client.informer import Informer
 from tests.unit.client.fakeapi import FakeApi, WatchScript, namespace
 
@@ -89,3 +89,10 @@ def test_a_watch_that_ran_its_course_resets_the_backoff(api: FakeApi,
         api.scripts.put(script)
     wait_for(lambda: len(delays) >= 3)
     assert delays[:3] == [0.01, 0.02, 0.01], "the clean end between the failures starts the backoff again"
+
+
+def test_reconnect_backoff_spreads_a_fleet_over_up_to_twice_the_delay() -> None:
+    low, mid = reconnect_backoff(), reconnect_backoff()
+    low.rand, mid.rand = (lambda: 0.0), (lambda: 0.5)
+    assert [low.next() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert [mid.next() for _ in range(7)] == [0.75, 1.5, 3.0, 6.0, 12.0, 15.0, 15.0]  # rand 1: twice

@@ -82,6 +82,7 @@ def test_api_loss_and_return_are_logged_once(agent: tuple[Agent, str], caplog: p
 
 def test_start_up_calls_wait_for_the_api_server(agent: tuple[Agent, str]) -> None:
     a, _ = agent
+    assert {(i.backoff.cap, i.backoff.jitter) for i in a.informers.values()} == {(10.0, 1.0)}  # full jitter
     calls: list[int] = []
 
     def flaky() -> None:
