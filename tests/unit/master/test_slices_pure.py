@@ -7,6 +7,9 @@ import copy
 import itertools
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from osdn.api.kinds.discovery import validate_endpoint_slice
 from osdn.master.slices import (
     CONTROLLER,
@@ -187,3 +190,19 @@ def test_manual_endpoints_are_mirrored_as_the_mirroring_controller_does() -> Non
                                      {"addresses": ["192.0.2.8"], "conditions": {"ready": False}}]
     store.apply(plan_slices(desired_for_endpoints({**ep, "subsets": []}), store.items()))
     assert store.items() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sets(st.integers(0, 259), max_size=260), st.booleans()), min_size=1, max_size=5))
+def test_any_sequence_of_pod_sets_converges_to_exactly_the_desired_endpoints(
+        steps: list[tuple[set[int], bool]]) -> None:
+    """Whatever the pods were before, after one plan the slices hold each selected pod once, no slice
+    is over 100 or empty (but the one placeholder), and planning again has nothing to do."""
+    store = FakeStore()
+    for chosen, ready in steps:
+        pods = [pod(f"p{i:03d}", f"10.128.{i // 200}.{i % 200 + 1}", ready=ready or i % 2 == 0) for i in sorted(chosen)]
+        converge(store, svc(), pods)
+        held = [e["targetRef"]["name"] for s in store.items() for e in s["endpoints"]]
+        assert sorted(held) == sorted(p["metadata"]["name"] for p in pods)
+        sizes = [len(s["endpoints"]) for s in store.items()]
+        assert all(0 < n <= 100 for n in sizes) or (sizes == [0] and not pods)
