@@ -202,7 +202,7 @@ async function loadTopology() {
     return span;
   }));
   $("#topology-map").replaceChildren(drawTopology(topo));
-  fillTable("#egress-table", topo.egress.map((e) => [e.ip, e.projects.join(", "), e.nodes.join(", ") || "(none)"]));
+  fillTable("#egress-table", topo.egress.map((e) => [e.ip, e.projects.join(", "), e.nodes.join(", ") || "(none visible)"]));
   fillTable("#service-table", topo.services.map((s) => [s.key, s.clusterIP || "None", s.ports.join(" "),
     s.endpoints.join(" ") || "(none)"]));
   const names = [...topo.nodes.flatMap((n) => n.projects.flatMap((p) => p.pods.map((pod) => pod.key))),
