@@ -51,6 +51,9 @@ def kill_server(index: int, name: str, lab_dir: str) -> None:
 def start_server(index: int, name: str, lab_dir: str) -> None:
     """Start API server INDEX again with its recorded command line; wait until it answers.
 
+    It shares the lab's data dir (CA, tokens) and etcd with the others, so it serves the current
+    state at once; it takes the controllers' Lease only if no other server holds it.
+
     \b
     Examples:
       osdn lab start-server 1
@@ -70,6 +73,9 @@ def start_server(index: int, name: str, lab_dir: str) -> None:
 def kill_etcd(index: int, name: str, lab_dir: str) -> None:
     """Crash etcd member INDEX (SIGKILL); with two of three left the cluster keeps its quorum.
 
+    The API servers' store clients move on to the other members; if it led the etcd cluster, the
+    others elect a new leader first (about a second without writes).
+
     \b
     Examples:
       osdn lab kill-etcd 2
@@ -85,7 +91,10 @@ def kill_etcd(index: int, name: str, lab_dir: str) -> None:
 @_dir
 @lab_errors
 def start_etcd(index: int, name: str, lab_dir: str) -> None:
-    """Start etcd member INDEX again (same data dir: it rejoins and catches up); wait until healthy.
+    """Start etcd member INDEX again; wait until it is healthy.
+
+    It restarts on its own data dir with its recorded command line, rejoins the cluster and
+    catches up with the writes it missed.
 
     \b
     Examples:
