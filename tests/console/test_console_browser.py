@@ -95,6 +95,7 @@ def test_console_as_admin_and_as_a_project_admin(srv: ServerProc, tmp_path: Path
         alice = make_project_admin(srv, "alice", "wonder")
         add_pod(srv, "wonder/w1", "node1", "10.128.0.9")
         b.js("document.querySelector('#logout').click()")
+        assert b.css("rect.pod") == [] and b.css("#matrix .cell") == []  # nothing left for the next user
         b.login(srv.url, alice)
         b.view("topology")
         b.wait_css("alice's pod", "rect.pod[data-pod='wonder/w1']")

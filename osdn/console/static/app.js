@@ -50,7 +50,14 @@ async function login(tok) {
 
 function logout() {
   sessionStorage.removeItem("osdnToken");
+  sessionStorage.removeItem("osdnVerify");
   if (state.feed) { state.feed.abort(); state.feed = null; }
+  state.topology = null;  // nothing of this user's view stays in the page for the next one
+  state.scope = null;
+  for (const sel of ["#topology-map", "#topology-legend", "#topology-summary", "#matrix", "#matrix-summary",
+    "#matrix-hover", "#trace-verdict", "#trace-output", "#impact-output", "#impact-closed", "#impact-opened",
+    "#egress-table tbody", "#service-table tbody", "#endpoints"]) { $(sel).replaceChildren(); }
+  delete $("#matrix").dataset.level;
   document.querySelectorAll(".view").forEach((v) => { v.hidden = true; });
   $("#login").hidden = false;
   $("#nav").hidden = true;
