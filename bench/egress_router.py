@@ -12,6 +12,11 @@ Same run, same machine, same load generators, one after the other:
   per request).
 - Redirect mode: iperf3 from a client pod to the router pod's cluster IP (DNAT/SNAT out of macvlan0)
   vs iperf3 from the router pod's own namespace straight to the server (the same wire, no NAT).
+Each proxy figure comes with what it cost the proxy: CPU seconds (user + system, the proxy process
+and its forked workers, from /proc) per request, tunnel, MB or Gbit moved. On a shared 2-core machine
+the rates move with the neighbours' load; the CPU cost per unit moves far less, so it is the figure
+to compare. The origin and the CONNECT sink are uvloop servers, so the load generators are not the
+bottleneck of either proxy.
 Loopback and throw-away namespaces only (redirect: a 1-node lab topology `osdn-b<pid>-*`, destroyed on
 exit). Needs root, wrk, iperf3, squid, haproxy. Prints figures; never fails on timing.
 
@@ -123,7 +128,8 @@ def wrk(url_path: str, port: int, seconds: int, conns: int, close: bool) -> tupl
         lua.flush()
         out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", lua.name,
                               f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)) if "Requests/sec" in out else 0.0
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    rps = float(found.group(1)) if found else 0.0
     m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}
     return rps, (float(m.group(1)) * scale.get(m.group(2), 1) if m else 0.0)
