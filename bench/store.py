@@ -13,7 +13,8 @@ etcd with leader election, the Lease holder is killed (SIGKILL) and the time unt
 the Lease is taken, `--rounds` times.
 Prints figures; never fails on timing. Usage:
 
-    python bench/store.py [--seconds 5] [--rounds 3] [--skip-check-perf]
+    python bench/store.py [--seconds 5] [--rounds 3] [--skip-check-perf] [--failover-only]
+                          [--lease 6 --renew 4 --retry 1]
 """
 
 from __future__ import annotations
@@ -286,12 +287,14 @@ def holder(srv: Server) -> str:
         return ""
 
 
-def failover(etcd: Etcd, tmp: Path, rounds: int) -> None:
+def failover(etcd: Etcd, tmp: Path, rounds: int, lease: tuple[int, float, float]) -> None:
     """Two servers with leader election on one etcd; kill the holder, time until the other holds it."""
     store = f"etcd://{etcd.endpoint}/bench-failover"
     data = tmp / "ha"
-    servers = [Server(data, "--store", store)]
-    servers.append(Server(data, "--store", store))
+    flags = ("--store", store, "--leader-elect", "--leader-elect-lease-duration", str(lease[0]),
+             "--leader-elect-renew-deadline", str(lease[1]), "--leader-elect-retry-period", str(lease[2]))
+    servers = [Server(data, *flags)]
+    servers.append(Server(data, *flags))
     try:
         deadline = time.monotonic() + 60
         while not holder(servers[0]) and time.monotonic() < deadline:
@@ -311,7 +314,8 @@ def failover(etcd: Etcd, tmp: Path, rounds: int) -> None:
             took.append(time.perf_counter() - t0)
             victim.start()
         print(f"leader failover (SIGKILL of the holder -> the other server holds the Lease), {rounds} rounds: "
-              + ", ".join(f"{t:.2f} s" for t in took) + "   (lease 4 s, renew deadline 3 s, retry 1 s: defaults)")
+              + ", ".join(f"{t:.2f} s" for t in took)
+              + f"   (lease {lease[0]} s, renew deadline {lease[1]:g} s, retry {lease[2]:g} s)")
     finally:
         for s in servers:
             s.stop()
@@ -322,23 +326,30 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="leader failover rounds")
     ap.add_argument("--skip-check-perf", action="store_true", help="skip the 60 s etcdctl check perf")
+    ap.add_argument("--failover-only", action="store_true", help="only the leader failover rounds")
+    ap.add_argument("--lease", type=int, default=6, help="--leader-elect-lease-duration (server default 6)")
+    ap.add_argument("--renew", type=float, default=4.0, help="--leader-elect-renew-deadline (default 4)")
+    ap.add_argument("--retry", type=float, default=1.0, help="--leader-elect-retry-period (default 1)")
     args = ap.parse_args()
+    lease = (args.lease, args.renew, args.retry)
     with tempfile.TemporaryDirectory(prefix="osdn-bench-store-") as name:
         tmp = Path(name)
         etcd = Etcd(tmp)
         try:
             print(f"osdn store benchmark: {args.seconds} s runs; load average {os.getloadavg()[0]:.1f} on "
                   f"{os.cpu_count()} cores")
-            stores(etcd, tmp, args.seconds)
-            print("through the API server (TLS, no controllers), wrk 16 connections:")
-            for label, extra in (("sqlite", ()), ("etcd", ("--store", f"etcd://{etcd.endpoint}/bench-api"))):
-                srv = Server(tmp / label, "--no-controllers", *extra)
-                try:
-                    backend_run(label, srv, args.seconds, tmp)
-                finally:
-                    srv.stop()
-            failover(etcd, tmp, args.rounds)
-            etcdctl_ceiling(etcd, not args.skip_check_perf)  # last: check perf leaves etcd full of keys
+            if not args.failover_only:
+                stores(etcd, tmp, args.seconds)
+                print("through the API server (TLS, no controllers), wrk 16 connections:")
+                for label, extra in (("sqlite", ()), ("etcd", ("--store", f"etcd://{etcd.endpoint}/bench-api"))):
+                    srv = Server(tmp / label, "--no-controllers", *extra)
+                    try:
+                        backend_run(label, srv, args.seconds, tmp)
+                    finally:
+                        srv.stop()
+            failover(etcd, tmp, args.rounds, lease)
+            if not args.failover_only:
+                etcdctl_ceiling(etcd, not args.skip_check_perf)  # last: check perf leaves etcd full of keys
         finally:
             etcd.stop()
 
