@@ -1,4 +1,7 @@
-"""Control-plane loss in a 2-node networkpolicy lab: the API server dies, the nodes carry on.
+"""Control-plane loss in a 2-node networkpolicy lab: every API server dies, the nodes carry on.
+
+Twice: with the default control plane (one server, SQLite) and with the replicated one (`lab up
+--store etcd --servers 3`: all three servers are killed, etcd stays up).
 
 While a TCP connection between pods on different nodes carries a message every ~20 ms and a prober
 connects over and over (pairs a deny-by-default policy blocks, pairs it allows), the lab's API
@@ -8,8 +11,8 @@ allowed one fails, and each node's nft sets keep every pod; a CNI ADD through th
 answered "try again later" (code 11) naming the API server. node2's agent is restarted during the
 outage: it does not exit, it waits for the API server (its CNI socket answers, /healthz says not
 ready) and the kernel keeps carrying the traffic. A policy is changed while the server is down (written
-into its store file with the store's own code: no API server answers). The server is started again
-with its recorded command line: node1's agent, the same process, reconnects by itself; node2's
+into the store with the store's own code: no API server answers). The servers are started again
+with their recorded command lines: node1's agent, the same process, reconnects by itself; node2's
 finishes its start; the change made during the outage reaches both kernels (real connects equal the
 model, the pairs it does not open stay blocked), the long connection never broke, and a new pod is
 wired under the policies.
@@ -35,9 +38,13 @@ from osdn.api.kinds.networking import default_network_policy
 from osdn.api.registry import by_kind
 from osdn.apiserver.resources import key_of
 from osdn.errors import OsdnError
+from osdn.lab import controlplane
 from osdn.lab.cluster import LabInfo, locked_state, spawn
 from osdn.lab.restart import cni_healthy, start_agent, wait_agent_ready
 from osdn.lab.state import ProcessRecord, load_state, process_running, process_start_time, reap, send_signal
+from osdn.store import Store
+from osdn.store.etcd import EtcdStore
+from osdn.store.etcd_gateway import parse_etcd_url
 from osdn.store.sqlite import SQLiteStore
 
 pytestmark = [pytest.mark.e2e, needs_agent]
@@ -53,9 +60,10 @@ LET_OTHER_IN = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                          "ingress": [{"from": [{"namespaceSelector": {}}]}]}}
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    yield from make_lab("cpl", "networkpolicy", 2, "--no-router")
+@pytest.fixture(scope="module", params=["sqlite", "etcd"])
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    replicated = ("--store", "etcd", "--servers", "3") if request.param == "etcd" else ()
+    yield from make_lab(f"cp{request.param[0]}", "networkpolicy", 2, "--no-router", *replicated)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +82,36 @@ def pods(lab: Lab) -> Pods:
     return out
 
 
-# -- the lab's API server process --------------------------------------------------------------------
+# -- the lab's API servers ----------------------------------------------------------------------------
+
+def replicated(lab: Lab) -> bool:
+    return os.path.exists(os.path.join(lab.info.dir, controlplane.FILE))
+
+
+def kill_api_servers(lab: Lab) -> ProcessRecord | None:
+    """SIGKILL every API server; the single server's record (to start it again), None if replicated."""
+    if not replicated(lab):
+        return kill_server(lab.info)
+    for server in controlplane.load(lab.info.dir).servers:
+        controlplane.kill_server(lab.info, server.index)
+    return None
+
+
+def start_api_servers(lab: Lab, record: ProcessRecord | None) -> None:
+    if record is not None:
+        start_server(lab, record)
+        return
+    for server in controlplane.load(lab.info.dir).servers:
+        controlplane.start_server(lab.info, server.index)
+    wait_for("the API servers to answer again", lambda: api_answers(lab), timeout=90)
+
+
+def lab_store(lab: Lab) -> Store:
+    """The store the lab's servers use (their SQLite file, or the etcd cluster they share)."""
+    if replicated(lab):
+        return EtcdStore(parse_etcd_url(controlplane.load(lab.info.dir).store_url))
+    return SQLiteStore(Path(lab.info.dir) / "server" / "osdn.db")
+
 
 def server_record(info: LabInfo) -> ProcessRecord:
     state = load_state(info.dir)
@@ -101,12 +138,12 @@ def start_server(lab: Lab, record: ProcessRecord) -> None:
 
 
 def store_while_down(lab: Lab, obj: dict[str, object]) -> None:
-    """Write `obj` (defaulted) into the stopped server's SQLite store with the store's own code."""
+    """Write `obj` (defaulted) into the store of the stopped servers with the store's own code."""
     obj = copy.deepcopy(obj)
     default_network_policy(obj)
     meta = obj["metadata"]
     assert isinstance(meta, dict)
-    store = SQLiteStore(Path(lab.info.dir) / "server" / "osdn.db")
+    store = lab_store(lab)
     try:
         store.create(key_of(by_kind(str(obj["kind"])), meta["namespace"], meta["name"]), obj)
     finally:
@@ -152,7 +189,7 @@ def test_traffic_and_policies_survive_the_api_server_and_changes_land_after_it_r
     with EchoStream(pods["app/cli"][1], pods["app/srv"][0]) as stream:
         with Prober(pods, [(s, d, False) for s, d in BLOCKED] + [(s, d, True) for s, d in ALLOWED]) as prober:
             wait_for("traffic before the outage", lambda: stream.echoed >= 10 and prober.rounds >= 1)
-            record = kill_server(lab.info)
+            record = kill_api_servers(lab)
             for n in nodes:
                 wait_for(f"{n} to notice the API server is gone",
                          lambda n=n: "API server unreachable" in log_text(lab, n, offsets[n]), timeout=90)
@@ -189,7 +226,7 @@ def test_traffic_and_policies_survive_the_api_server_and_changes_land_after_it_r
         # a change made while the server is down (the prober's pairs change with it: it has stopped)
         store_while_down(lab, LET_OTHER_IN)
         offset = len(log_text(lab, "node1"))
-        start_server(lab, record)
+        start_api_servers(lab, record)
         wait_for("node1 to reconnect by itself",
                  lambda: "API server reachable again" in log_text(lab, "node1", offset)
                  and "informer: back after" in log_text(lab, "node1", offset), timeout=120)
