@@ -157,6 +157,7 @@ class Api:
 
     async def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.url.path.split("/") if p]
+        user = self.user(request)  # discovery too: kube binds system:discovery to authenticated users only
         if parts[0] == "api":
             if len(parts) == 1:
                 return discovery.root(request, core=True)
@@ -169,7 +170,6 @@ class Api:
             prefix, rest = f"{parts[1]}/{parts[2]}", parts[3:]
         if not rest:
             return JSONResponse(discovery.resource_list(prefix))
-        user = self.user(request)
         target = parse_target(prefix, rest)
         if target.info.kind == "Project":
             return await self.project(request, user, target)
@@ -347,9 +347,18 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
         except OsdnError as e:
             return JSONResponse(e.to_status(), e.code)
 
+    def authenticated(endpoint: discovery.Endpoint) -> discovery.Endpoint:
+        async def guarded(request: Request) -> Response:
+            try:
+                api.user(request)
+            except OsdnError as e:
+                return JSONResponse(e.to_status(), e.code)
+            return await endpoint(request)
+        return guarded
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(routes=[
-        Route("/healthz", healthz), Route("/readyz", healthz), *discovery.routes(),
+        Route("/healthz", healthz), Route("/readyz", healthz), *discovery.routes(authenticated),
         *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
         *Console(ConsoleBackend(api.user, resources)).routes(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import platform
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,8 @@ import osdn
 from osdn.api.registry import KindInfo, all_kinds
 from osdn.apiserver import openapi
 from osdn.errors import NotAcceptableError, NotFoundError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 KUBE_API_LEVEL = ("1", "32")   # the Kubernetes API level discovery and OpenAPI follow (kubectl checks skew)
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -201,6 +204,9 @@ async def openapi_v3_document(request: Request) -> Response:
     return response
 
 
-def routes() -> list[Route]:
-    return [Route("/version", version), Route("/openapi/v2", openapi_v2), Route("/openapi/v3", openapi_v3_index),
-            Route("/openapi/v3/{gv:path}", openapi_v3_document)]
+def routes(authenticated: Callable[[Endpoint], Endpoint]) -> list[Route]:
+    """/version is public (kube's system:public-info-viewer); the OpenAPI documents are for
+    authenticated users only (system:discovery), wrapped by `authenticated`."""
+    return [Route("/version", version), Route("/openapi/v2", authenticated(openapi_v2)),
+            Route("/openapi/v3", authenticated(openapi_v3_index)),
+            Route("/openapi/v3/{gv:path}", authenticated(openapi_v3_document))]

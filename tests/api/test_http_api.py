@@ -36,12 +36,15 @@ def api(server: ServerProc) -> httpx.Client:
     return c
 
 
-def test_health_and_openapi_need_no_token_metrics_do(server: ServerProc) -> None:
+def test_health_and_version_need_no_token_discovery_openapi_and_metrics_do(server: ServerProc) -> None:
     anon = server.http(token="")
-    assert anon.get("/healthz").text == "ok"
-    doc = anon.get("/openapi/v2").json()
+    assert anon.get("/healthz").text == "ok" and anon.get("/version").json()["major"] == "1"
+    for path in ("/api", "/apis", "/api/v1", "/apis/network.openshift.io/v1", "/openapi/v2", "/openapi/v3",
+                 "/openapi/v3/api/v1", "/metrics"):
+        r = anon.get(path)
+        assert r.status_code == 401 and r.json()["reason"] == "Unauthorized", path
+    doc = server.http().get("/openapi/v2").json()
     assert "/apis/network.openshift.io/v1/netnamespaces/{name}" in doc["paths"]
-    assert anon.get("/metrics").status_code == 401
     assert "osdn_apiserver_requests_total" in server.http().get("/metrics").text
 
 

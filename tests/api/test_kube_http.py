@@ -47,7 +47,7 @@ def test_discovery_lists_subresources_and_verbs(api: httpx.Client) -> None:
 
 
 def test_openapi_v2_is_json_and_refuses_protobuf(server: ServerProc) -> None:
-    anon = server.http(token="")
+    anon = server.http()  # any authenticated user (kube's system:discovery)
     doc = anon.get("/openapi/v2").json()
     assert doc["swagger"] == "2.0"
     spec = doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
@@ -57,7 +57,7 @@ def test_openapi_v2_is_json_and_refuses_protobuf(server: ServerProc) -> None:
 
 
 def test_openapi_v3_index_and_group_version_documents(server: ServerProc) -> None:
-    anon = server.http(token="")
+    anon = server.http()
     index = anon.get("/openapi/v3").json()["paths"]
     assert {"api/v1", "apis/network.openshift.io/v1", "apis/networking.k8s.io/v1"} <= set(index)
     url = index["apis/networking.k8s.io/v1"]["serverRelativeURL"]
