@@ -6,17 +6,21 @@
 
 const $ = (sel) => document.querySelector(sel);
 const SVG = "http://www.w3.org/2000/svg";
-const state = { view: "topology", scope: null, topology: null, feed: null, refreshes: 0, timer: null };
+const state = { view: "topology", scope: null, topology: null, feed: null, refreshes: 0, timer: null, session: 0 };
+class Stale extends Error {}  // an answer that arrived after its user logged out: dropped
 
 function token() { return sessionStorage.getItem("osdnToken") || ""; }
 
 function showError(message) {
+  if (message instanceof Stale) { return; }
+  if (message instanceof Error) { message = message.message; }
   const box = $("#error");
   box.textContent = message || "";
   box.hidden = !message;
 }
 
 async function api(path, body) {
+  const session = state.session;
   const opts = { headers: { Authorization: "Bearer " + token() } };
   if (body !== undefined) {
     opts.method = "POST";
@@ -25,6 +29,7 @@ async function api(path, body) {
   }
   const resp = await fetch(path, opts);
   const data = await resp.json().catch(() => ({ message: resp.statusText }));
+  if (session !== state.session) { throw new Stale(); }
   if (resp.status === 401) { logout(); }
   if (!resp.ok) { throw new Error(data.message || resp.statusText); }
   return data;
@@ -32,6 +37,7 @@ async function api(path, body) {
 
 // ---- login ------------------------------------------------------------------------------------
 async function login(tok) {
+  state.session += 1;
   sessionStorage.setItem("osdnToken", tok);
   try {
     const who = await api("/osdn/v1/whoami");
@@ -43,12 +49,15 @@ async function login(tok) {
     startFeed();
     show(sessionStorage.getItem("osdnView") || "topology");
   } catch (e) {
+    if (e instanceof Stale) { return; }  // another login or a logout came meanwhile
     sessionStorage.removeItem("osdnToken");
     showError("login failed: " + e.message);
   }
 }
 
 function logout() {
+  state.session += 1;
+  clearTimeout(state.timer);
   sessionStorage.removeItem("osdnToken");
   sessionStorage.removeItem("osdnVerify");
   if (state.feed) { state.feed.abort(); state.feed = null; }
@@ -83,7 +92,7 @@ async function refresh() {
     document.body.dataset.refreshes = String(state.refreshes);
     showError("");
   } catch (e) {
-    showError(e.message);
+    showError(e);
   }
 }
 
@@ -251,7 +260,7 @@ function onMatrixClick(event) {
   if (!cell || cell.dataset.total === "0") { return; }
   if ($("#matrix").dataset.level === "project") {
     state.scope = [cell.dataset.from, cell.dataset.to];
-    loadMatrix().catch((e) => showError(e.message));
+    loadMatrix().catch(showError);
     return;
   }
   $("#trace-from").value = cell.dataset.from;
@@ -273,7 +282,7 @@ async function runTrace() {
     $("#trace-output").textContent = out.text;
     showError("");
   } catch (e) {
-    showError(e.message);
+    showError(e);
   }
 }
 
@@ -297,7 +306,7 @@ async function runImpact() {
     $("#impact-opened").replaceChildren(...changeItems(out.opened, "open"));
     showError("");
   } catch (e) {
-    showError(e.message);
+    showError(e);
   }
 }
 
