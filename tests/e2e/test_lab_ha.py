@@ -3,8 +3,9 @@ servers, leader-elected controllers, agents and clients that know every server U
 
 - The API server whose controllers lead is killed (SIGKILL) while a client creates namespaces
   steadily: every write acknowledged before, during and after survives; the client fails over to
-  another server; another server takes the Lease over; the controllers act exactly once: every
-  namespace gets one NetNamespace whose NetID never changes, and no NetID is given twice.
+  another server, and so does the node agent (its heartbeat); another server takes the Lease over;
+  the controllers act exactly once: every namespace gets one NetNamespace whose NetID never changes,
+  and no NetID is given twice.
 - One etcd member of three (the etcd leader) is killed under the same load: writes continue; the
   member is started again and catches up.
 """
@@ -20,6 +21,7 @@ import pytest
 from labcheck import wait_for
 from labkit import Lab, make_lab, needs_agent
 
+from osdn.api import timestamps
 from osdn.client import Client, load_config
 from osdn.client.informer import Informer
 from osdn.errors import OsdnError
@@ -84,6 +86,13 @@ class NetIDs:
             return all(n in self.seen for n in names)
 
 
+def heartbeat(lab: Lab, node: str) -> float:
+    """The epoch time of the node agent's last Ready heartbeat."""
+    conditions = lab.client.get("Node", node).get("status", {}).get("conditions") or []
+    ready = [c for c in conditions if c.get("type") == "Ready"]
+    return (timestamps.parse(ready[0].get("lastHeartbeatTime")) or 0.0) if ready else 0.0
+
+
 def lease(lab: Lab) -> dict:
     return lab.client.get("Lease", "osdn-master", "kube-system")
 
@@ -98,8 +107,10 @@ def test_killing_the_leading_server_loses_no_write_and_the_controllers_act_once(
     writer.start()
     try:
         wait_for("writes before the kill", lambda: len(writer.acked) >= 10, timeout=60)
-        killed_at = time.monotonic()
+        killed_at, killed_wall = time.monotonic(), time.time()
         assert controlplane.kill_server(lab.info, old) > 0
+        wait_for("the node agent's heartbeat reaches another server",
+                 lambda: heartbeat(lab, "node1") > killed_wall, timeout=60)
         wait_for("another server takes the Lease over",
                  lambda: controlplane.leader(lab.info) not in (0, old), timeout=60)
         wait_for("writes acknowledged after the kill (the client failed over)",
