@@ -97,6 +97,7 @@ class HttpProxy:
             return None
         except asyncio.LimitOverrunError:
             raise wire.WireError(431, f"head larger than {self.limits.max_head} bytes") from None
+        dl.io()  # not idle any more: connecting and relaying have their own bounds
         return wire.parse_head(raw, self.limits.max_headers, request)
 
     async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,

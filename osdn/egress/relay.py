@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from osdn.egress.http_wire import WireError
 from osdn.egress.tcpfwd import Link
@@ -72,10 +72,11 @@ class Deadline:
     assignment; the timer re-arms itself lazily when it fires early (asyncio.timeout per read cost a
     timer, a Timeout and several running-loop look-ups on every read)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, loop: asyncio.AbstractEventLoop | None = None,
+                 task: asyncio.Task[Any] | None = None) -> None:
         self.limits = limits
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
+        self.loop = loop or asyncio.get_running_loop()
+        self.task = task or asyncio.current_task(self.loop)
         self.at = float("inf")
         self.armed = float("inf")
         self.timer: asyncio.TimerHandle | None = None

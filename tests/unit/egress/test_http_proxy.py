@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import pytest
 
 from osdn.egress.http_acl import decide, parse_http_destinations
 from osdn.egress.http_proxy import HttpProxy
-from osdn.egress.relay import Limits
+from osdn.egress.relay import Deadline, Limits
 
 Client = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -251,18 +252,63 @@ def test_stalled_body_ends_the_connection_after_io_timeout() -> None:
     run(t, "*", Limits(io_timeout=0.3))
 
 
-def test_a_tunnel_outlives_the_idle_timeout_and_moving_deadlines_keep_a_connection() -> None:
+def test_a_tunnel_outlives_the_idle_timeout() -> None:
     async def t(pport: int, oport: int, origin: Origin) -> None:
-        c = await asyncio.open_connection("127.0.0.1", pport)
-        for _ in range(4):  # requests closer together than idle_timeout: the deadline moves, no cut
-            head, _ = await send(c, f"GET http://127.0.0.1:{oport}/k HTTP/1.1\r\n\r\n".encode())
-            assert head.startswith(b"HTTP/1.1 200")
-            await asyncio.sleep(0.1)
         r, w = await asyncio.open_connection("127.0.0.1", pport)
         w.write(f"CONNECT 127.0.0.1:{oport} HTTP/1.1\r\n\r\n".encode())
         assert (await r.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
         await asyncio.sleep(0.6)  # silent for longer than idle_timeout: a tunnel has io_timeout only
         w.write(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await r.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
-        assert origin.connections == 2
-    run(t, "*", Limits(idle_timeout=0.4))
+    run(t, "*", Limits(idle_timeout=0.3))
+
+
+class FakeLoop:
+    """time() and call_at() under the test's control."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, Callable[[], None], FakeTask]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> FakeTask:
+        handle = FakeTask()
+        self.timers.append((when, fn, handle))
+        return handle
+
+    def run_until(self, t: float) -> None:
+        self.now = t
+        due = [x for x in self.timers if x[0] <= t and not x[2].cancelled]
+        self.timers = [x for x in self.timers if x not in due]
+        for _, fn, _handle in due:
+            fn()
+
+
+class FakeTask:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_deadline_moves_without_new_timers_and_cancels_once_passed() -> None:
+    loop, task = FakeLoop(), FakeTask()
+    dl = Deadline(Limits(idle_timeout=10, io_timeout=100), cast(asyncio.AbstractEventLoop, loop),
+                  cast("asyncio.Task[None]", task))
+    dl.after(10)
+    assert len(loop.timers) == 1
+    loop.run_until(5)
+    dl.io()  # later than the armed timer: no new timer now
+    dl.after(10)  # at 15
+    assert len(loop.timers) == 1
+    loop.run_until(10)  # fires early: re-armed at 15, nothing cancelled
+    assert not task.cancelled and [t[0] for t in loop.timers] == [15]
+    dl.after(1)  # earlier than the armed one (at 11): re-armed now
+    assert [t[0] for t in loop.timers if not t[2].cancelled] == [11]
+    loop.run_until(11)
+    assert task.cancelled and dl.expired
+    dl.close()
+    assert all(t[2].cancelled for t in loop.timers)
