@@ -73,7 +73,19 @@ class OsdnError(Exception):
         }
         if details:
             status["details"] = details
-        return status
+        return _encodable(status)
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with every string made UTF-8-encodable: a message that quotes hostile input (a lone
+    surrogate from a YAML escape) must still render, as `\\ud800`, rather than fail the response."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
 
 
 class BadRequestError(OsdnError):

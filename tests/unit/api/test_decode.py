@@ -118,3 +118,13 @@ def test_any_bytes_decode_or_are_a_bad_request(raw: bytes) -> None:
 @given(json_values)
 def test_json_values_round_trip(value: object) -> None:
     assert decode_json(json.dumps(value).encode()).value == value
+
+
+def test_an_error_that_quotes_a_lone_surrogate_still_renders() -> None:
+    """A YAML key `"\\ud800"` is named in the 400's message; the Status must still encode as UTF-8
+    (it failed the response with a 500 before)."""
+    with pytest.raises(BadRequestError) as err:
+        decode_yaml(b'{"\\ud800": 1}')
+    status = err.value.to_status()
+    assert status["code"] == 400 and "\\ud800" in status["message"]
+    json.dumps(status, ensure_ascii=False).encode("utf-8")
