@@ -204,8 +204,18 @@ function fillTable(sel, rows) {
   }));
 }
 
+// Each view draws only the answer to its latest request (a slow older answer never overwrites a newer one).
+const latest = { topology: 0, matrix: 0 };
+
+async function fetchLatest(view, path, body) {
+  const mine = ++latest[view];
+  const data = await api(path, body);
+  if (mine !== latest[view]) { throw new Stale(); }
+  return data;
+}
+
 async function loadTopology() {
-  const topo = await api("/console/api/topology");
+  const topo = await fetchLatest("topology", "/console/api/topology");
   state.topology = topo;
   const pods = topo.nodes.reduce((n, node) => n + podCount(node), 0);
   $("#topology-summary").textContent = `${topo.mode} mode: ${topo.nodes.length} node(s), ${topo.projects.length} project(s), ` +
@@ -232,7 +242,7 @@ async function loadMatrix() {
   if (state.scope) { body.from = state.scope[0]; body.to = state.scope[1]; }
   const verify = sessionStorage.getItem("osdnVerify");
   if (verify) { body.verify = JSON.parse(verify); }
-  const grid = await api("/console/api/reachability", body);
+  const grid = await fetchLatest("matrix", "/console/api/reachability", body);
   const box = $("#matrix");
   box.innerHTML = grid.svg;  // rendered by the server (osdn/console/svg.py), every text escaped
   box.dataset.level = grid.level;
