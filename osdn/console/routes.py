@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from osdn.model.sdnconfig import Mode
 from osdn.model.trace import render_trace, verdict_to_dict
 from osdn.model.verdict import PROTOCOLS, Connection
 
+log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "app.css": "text/css; charset=utf-8"}
@@ -113,6 +115,9 @@ class Console:
                 return await fn(request)
             except OsdnError as e:
                 return JSONResponse(e.to_status(), e.code)
+            except Exception as e:  # a bug must still answer with a Status, and be logged
+                log.exception("console: internal error on %s %s", request.method, request.url.path)
+                return JSONResponse(OsdnError(f"internal error: {e}").to_status(), 500)
         return handle
 
     # ---- static ------------------------------------------------------------------------------
@@ -142,7 +147,9 @@ class Console:
             params.update(await self._body(request))
         protocol, port = _probe(params)
         level = str(params.get("level") or AUTO)
-        scope = (str(params["from"]), str(params["to"])) if params.get("from") and params.get("to") else None
+        if bool(params.get("from")) != bool(params.get("to")):
+            raise invalid("from" if not params.get("from") else "to", "a drill-down needs both from and to (projects)")
+        scope = (str(params["from"]), str(params["to"])) if params.get("from") else None
         verify = params.get("verify")
         if verify is not None and not isinstance(verify, dict):
             raise invalid("verify", "must be the JSON object osdn adm verify -o json prints")

@@ -112,6 +112,7 @@ def test_impact_needs_the_rights_the_change_would(srv: ServerProc, alice: str) -
     ("GET", "/console/api/reachability?port=http", None, 422, 'port: "http": must be a number'),
     ("GET", "/console/api/reachability?protocol=ICMP", None, 422, 'protocol: "ICMP": must be one of'),
     ("GET", "/console/api/reachability?level=cube", None, 422, 'level: "cube"'),
+    ("GET", "/console/api/reachability?from=alpha", None, 422, "to: a drill-down needs both from and to"),
     ("POST", "/console/api/reachability", {"verify": [1]}, 422, "verify: must be the JSON object"),
     ("POST", "/console/api/trace", {"from": "alpha/a1"}, 422, "to: required"),
     ("POST", "/console/api/trace", {"from": "a" * 300, "to": "alpha/a1"}, 422, "from: longer than 253"),
