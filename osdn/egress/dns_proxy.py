@@ -64,16 +64,16 @@ class DnsProxy:
         loop = asyncio.get_running_loop()
         servers = []
         for d in self.dests:
-            servers.append(await loop.create_server(functools.partial(self._accept, d), host, d.listen_port,
+            servers.append(await loop.create_server(functools.partial(self._accept, loop, d), host, d.listen_port,
                                                     reuse_address=True, reuse_port=True, backlog=1024))
         return servers
 
-    def _accept(self, d: DnsDestination) -> Pipe:
+    def _accept(self, loop: asyncio.AbstractEventLoop, d: DnsDestination) -> Pipe:
         """A new client connection: its Pipe now, the upstream connection in a task."""
         start = self.clock()
-        link = Link(self.options.inactivity, lambda up, down: self._done(d, link, start, up, down))
+        link = Link(loop, self.options.inactivity, lambda up, down: self._done(d, link, start, up, down))
         self.active += 1
-        link.client.made = lambda: asyncio.ensure_future(self._connect(d, link))
+        link.client.made = lambda: loop.create_task(self._connect(d, link))
         return link.client
 
     async def _connect(self, d: DnsDestination, link: Link) -> None:
@@ -119,8 +119,8 @@ class DnsProxy:
         """Connect link.upstream to the first address that answers (up to `retries` more tries)."""
         addrs = await self.targets(d) if d.is_name else (d.target,)
         last: Exception = OSError(f"{d.target} has no address")
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        loop = link.loop
+        task = asyncio.current_task(loop)
         for attempt in range(self.options.retries + 1):
             if not addrs:
                 break

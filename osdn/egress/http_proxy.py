@@ -137,8 +137,8 @@ class HttpProxy:
         """The tunnel runs on the transports (tcpfwd.Link), without streams, until both sides end."""
         host, port = wire.split_target(target, 443)
         addrs = await self._judge(host, port, peer)
-        ended = asyncio.get_running_loop().create_future()
-        link = Link(self.limits.io_timeout, lambda up, down: _settle(ended))
+        ended = dl.loop.create_future()
+        link = Link(dl.loop, self.limits.io_timeout, lambda up, down: _settle(ended))
         try:
             await open_link(link, addrs, port, self.limits)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")

@@ -81,8 +81,8 @@ class Pipe(asyncio.Protocol):
 class Link:
     """A client Pipe and an upstream Pipe, joined; closes both once."""
 
-    def __init__(self, inactivity: float, on_done: Callable[[int, int], None]) -> None:
-        self.loop = asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop, inactivity: float, on_done: Callable[[int, int], None]) -> None:
+        self.loop = loop  # passed in: each running-loop look-up is a getpid system call in Python 3.11
         self.inactivity, self.on_done = inactivity, on_done
         self.client, self.upstream = Pipe(self, hold=True), Pipe(self)
         self.closed = False
