@@ -46,8 +46,10 @@ class HttpProxy:
         self.acl, self.limits, self.resolved = acl, limits or Limits(), resolved or {}
         self.active = 0
         self.pool = UpstreamPool(idle=self.limits.idle_timeout)
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by serve: no look-up per connection
 
     async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> asyncio.Server:
+        self.loop = asyncio.get_running_loop()
         return await asyncio.start_server(self.handle, host, port, limit=self.limits.max_head,
                                           reuse_address=True, reuse_port=True, backlog=1024)
 
@@ -70,7 +72,7 @@ class HttpProxy:
             _close(writer)
             return
         self.active += 1
-        dl = Deadline(self.limits)
+        dl = Deadline(self.limits, self.loop)
         try:
             while await self._one_request(reader, writer, peer, dl):
                 pass
