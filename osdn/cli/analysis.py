@@ -8,7 +8,6 @@ or node, and shows what the kernel did next to the model (osdn.lab.kernel_view; 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -26,7 +25,15 @@ from osdn.model.matrix import compute_matrix
 from osdn.model.multicast import compute_multicast_receivers
 from osdn.model.oracle import compute_verdict, resolve_endpoint
 from osdn.model.services import NO_ENDPOINTS
-from osdn.model.trace import matrix_to_dict, render_matrix_table, render_trace, verdict_to_dict
+from osdn.model.trace import (
+    is_multicast_group,
+    matrix_to_dict,
+    multicast_to_dict,
+    render_matrix_table,
+    render_multicast,
+    render_trace,
+    verdict_to_dict,
+)
 from osdn.model.verdict import DENY, PROTOCOLS, Connection, Verdict
 
 
@@ -167,7 +174,7 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
     """
     try:
         state = _state(ctx, offline, files, dns, offline_nodes)
-        if _is_multicast(dst):
+        if is_multicast_group(dst):
             _print_multicast(state, src, dst, output)
             return
         conn = Connection(resolve_endpoint(state, src), resolve_endpoint(state, dst), protocol.upper(), port)
@@ -198,24 +205,12 @@ def _kernel_view(ctx: Ctx, verdict: Verdict, timeout: float) -> tuple[str, dict[
     return render_kernel_view(view), kernel_view_to_dict(view)
 
 
-def _is_multicast(text: str) -> bool:
-    try:
-        return ipaddress.IPv4Address(text).is_multicast
-    except ValueError:
-        return False
-
-
 def _print_multicast(state: ClusterState, src: str, group: str, output: str) -> None:
     endpoint = resolve_endpoint(state, src)
     if endpoint.pod is None:
         raise click.ClickException("multicast senders must be pods")
     result = compute_multicast_receivers(state, endpoint.pod)
     if output == "json":
-        click.echo(json.dumps({"from": result.sender, "group": group, "receivers": list(result.receivers),
-                               "steps": [str(s) for s in result.steps]}, indent=2))
-        return
-    click.echo(f"multicast from pod {result.sender} to group {group}: {len(result.receivers)} receiver(s)")
-    for n, step in enumerate(result.steps, 1):
-        click.echo(f"  {n}. {step}")
-    for r in result.receivers:
-        click.echo(f"  -> {r}")
+        click.echo(json.dumps(multicast_to_dict(result, group), indent=2))
+    else:
+        click.echo(render_multicast(result, group))

@@ -40,9 +40,16 @@ from osdn.model.impact import (
     summarize_impact,
 )
 from osdn.model.matrix import compute_matrix
+from osdn.model.multicast import compute_multicast_receivers
 from osdn.model.oracle import compute_verdict, resolve_endpoint
 from osdn.model.sdnconfig import Mode
-from osdn.model.trace import render_trace, verdict_to_dict
+from osdn.model.trace import (
+    is_multicast_group,
+    multicast_to_dict,
+    render_multicast,
+    render_trace,
+    verdict_to_dict,
+)
 from osdn.model.verdict import PROTOCOLS, Connection
 
 log = logging.getLogger(__name__)
@@ -171,8 +178,13 @@ class Console:
 
         def compute() -> Obj:
             state = self._state(self.backend.read_objects(user))
-            verdict = compute_verdict(state, Connection(resolve_endpoint(state, ends[0]),
-                                                        resolve_endpoint(state, ends[1]), protocol, port))
+            src = resolve_endpoint(state, ends[0])
+            if is_multicast_group(ends[1]):  # as adm trace: the group's receivers
+                if src.pod is None:
+                    raise invalid("from", "multicast senders must be pods")
+                result = compute_multicast_receivers(state, src.pod)
+                return {"text": render_multicast(result, ends[1]), "multicast": multicast_to_dict(result, ends[1])}
+            verdict = compute_verdict(state, Connection(src, resolve_endpoint(state, ends[1]), protocol, port))
             return {"text": render_trace(verdict), "verdict": verdict_to_dict(verdict)}
         return JSONResponse(await self._compute(compute))
 

@@ -5,9 +5,11 @@ Pure: returns strings and plain dicts; the CLI prints them.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from osdn.model.matrix import Matrix
+from osdn.model.multicast import MulticastResult
 from osdn.model.verdict import Verdict
 
 
@@ -66,4 +68,25 @@ def render_matrix_table(matrix: Matrix) -> str:
     total = len(pods) * (len(pods) - 1)
     ok = sum(sum(row) for row in matrix.allowed)
     lines.append(f"{ok} of {total} connections allowed")
+    return "\n".join(lines)
+
+
+def is_multicast_group(text: str) -> bool:
+    """Whether a trace destination is an IPv4 multicast group (traced as receivers, not a connection)."""
+    try:
+        return ipaddress.IPv4Address(text).is_multicast
+    except ValueError:
+        return False
+
+
+def multicast_to_dict(result: MulticastResult, group: str) -> dict[str, Any]:
+    return {"from": result.sender, "group": group, "receivers": list(result.receivers),
+            "steps": [str(s) for s in result.steps]}
+
+
+def render_multicast(result: MulticastResult, group: str) -> str:
+    """The sender, its receivers' count, the numbered steps, then each receiver."""
+    lines = [f"multicast from pod {result.sender} to group {group}: {len(result.receivers)} receiver(s)"]
+    lines += [f"  {n}. {step}" for n, step in enumerate(result.steps, 1)]
+    lines += [f"  -> {r}" for r in result.receivers]
     return "\n".join(lines)

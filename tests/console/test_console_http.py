@@ -86,6 +86,16 @@ def test_trace_of_a_blocked_pair_names_the_policy(srv: ServerProc) -> None:
     assert "NetworkPolicy beta/deny-b2" in out["text"]
 
 
+def test_trace_to_a_multicast_group_lists_its_receivers(srv: ServerProc) -> None:
+    with srv.http() as http:
+        out = http.post("/console/api/trace", json={"from": "alpha/a1", "to": "224.1.2.3"}).json()
+        node = http.post("/console/api/trace", json={"from": "node/node1", "to": "224.1.2.3"})
+    assert out["multicast"]["receivers"] == [] and out["text"].startswith(
+        "multicast from pod alpha/a1 to group 224.1.2.3: 0 receiver(s)")
+    assert "multicast not enabled on namespace alpha" in out["text"]
+    assert node.status_code == 422 and "from: multicast senders must be pods" in node.json()["message"]
+
+
 def test_impact_of_deny_by_default_lists_what_closes_and_writes_nothing(srv: ServerProc) -> None:
     with srv.http() as http:
         r = http.post("/console/api/impact", json={"manifest": DENY_BY_DEFAULT, "namespace": "beta"})

@@ -287,8 +287,9 @@ async function runTrace() {
     const out = await api("/console/api/trace", { from: $("#trace-from").value, to: $("#trace-to").value,
       protocol: $("#trace-protocol").value, port: Number($("#trace-port").value) });
     const verdict = $("#trace-verdict");
-    verdict.textContent = out.verdict.allowed ? "ALLOWED" : "DENIED";
-    verdict.className = out.verdict.allowed ? "allowed" : "denied";
+    const ok = out.multicast ? out.multicast.receivers.length > 0 : out.verdict.allowed;
+    verdict.textContent = out.multicast ? `${out.multicast.receivers.length} receiver(s)` : ok ? "ALLOWED" : "DENIED";
+    verdict.className = ok ? "allowed" : "denied";
     $("#trace-output").textContent = out.text;
     showError("");
   } catch (e) {
