@@ -142,7 +142,7 @@ class HttpProxy:
         ended = dl.loop.create_future()
         link = Link(dl.loop, self.limits.io_timeout, lambda up, down: _settle(ended))
         try:
-            await open_link(link, addrs, port, self.limits)
+            await open_link(link, addrs, port, dl)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             early = take_buffered(reader)
             link.adopt_client(writer.transport, early, reader.at_eof())
@@ -152,13 +152,13 @@ class HttpProxy:
         finally:
             link.close()
 
-    async def _upstream(self, host: str, port: int, peer: str) -> Upstream:
+    async def _upstream(self, host: str, port: int, peer: str, dl: Deadline) -> Upstream:
         """An idle pooled connection to host:port (judged when it was opened), or a new judged one."""
         u = self.pool.take((host, port))
         if u is not None:
             return u
         addrs = await self._judge(host, port, peer)
-        ur, uw = await open_upstream(addrs, port, self.limits)
+        ur, uw = await open_upstream(addrs, port, dl)
         return Upstream((host, port), ur, uw)
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
@@ -174,7 +174,7 @@ class HttpProxy:
         fields += [VIA, ("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)]
         out = wire.render_head(f"{method} {path} HTTP/1.1", fields)
         while True:
-            u = await self._upstream(host, port, peer)
+            u = await self._upstream(host, port, peer, dl)
             try:
                 await self._body(reader, u.writer, framing, False, out, dl)
                 resp = await self._read_head(u.reader, self.limits.io_timeout, False, dl)

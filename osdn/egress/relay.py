@@ -31,24 +31,23 @@ class Limits:
     piece: int = 256 * 1024
 
 
-async def open_upstream(addrs: tuple[str, ...], port: int, limits: Limits,
+async def open_upstream(addrs: tuple[str, ...], port: int, dl: Deadline,
                         ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect to the first address that answers (each try bounded by connect_timeout)."""
-    return await _first(addrs, port, limits, lambda addr: asyncio.open_connection(addr, port, limit=limits.max_head))
+    limit = dl.limits.max_head
+    return await _first(addrs, port, dl, lambda addr: asyncio.open_connection(addr, port, limit=limit))
 
 
-async def open_link(link: Link, addrs: tuple[str, ...], port: int, limits: Limits) -> None:
+async def open_link(link: Link, addrs: tuple[str, ...], port: int, dl: Deadline) -> None:
     """Connect `link.upstream` (a CONNECT tunnel's) as open_upstream connects a stream."""
-    loop = asyncio.get_running_loop()
-    await _first(addrs, port, limits, lambda addr: loop.create_connection(lambda: link.upstream, addr, port))
+    await _first(addrs, port, dl, lambda addr: dl.loop.create_connection(lambda: link.upstream, addr, port))
 
 
-async def _first(addrs: tuple[str, ...], port: int, limits: Limits, connect: Callable[[str], Awaitable[T]]) -> T:
+async def _first(addrs: tuple[str, ...], port: int, dl: Deadline, connect: Callable[[str], Awaitable[T]]) -> T:
     last: Exception | None = None
     for addr in addrs:
         try:
-            async with asyncio.timeout(limits.connect_timeout):
-                return await connect(addr)
+            return await dl.within(dl.limits.connect_timeout, connect(addr))
         except OSError as exc:  # TimeoutError is one
             last = exc
     if isinstance(last, TimeoutError):
@@ -81,6 +80,7 @@ class Deadline:
         self.armed = float("inf")
         self.timer: asyncio.TimerHandle | None = None
         self.expired = False
+        self.cut = False  # a `within` bound cancelled the task
 
     def after(self, seconds: float) -> None:
         self.at = self.loop.time() + seconds
@@ -102,6 +102,26 @@ class Deadline:
             self._arm()
         elif self.task is not None:
             self.expired = True
+            self.task.cancel()
+
+    async def within(self, seconds: float, aw: Awaitable[T]) -> T:
+        """`aw`, or TimeoutError after `seconds`: a plain timer cancels this connection's task (an
+        asyncio.timeout would look the running loop and task up, a getpid system call each)."""
+        timer = self.loop.call_later(seconds, self._cut)
+        try:
+            return await aw
+        except asyncio.CancelledError:
+            if not self.cut:
+                raise
+            self.cut = False
+            self.absorb()
+            raise TimeoutError(f"no answer within {seconds:g} s") from None
+        finally:
+            timer.cancel()
+
+    def _cut(self) -> None:
+        if self.task is not None:
+            self.cut = True
             self.task.cancel()
 
     def absorb(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -312,3 +313,27 @@ def test_deadline_moves_without_new_timers_and_cancels_once_passed() -> None:
     assert task.cancelled and dl.expired
     dl.close()
     assert all(t[2].cancelled for t in loop.timers)
+
+
+def test_a_connect_that_hangs_gets_504_and_the_connection_serves_on() -> None:
+    """A full accept queue drops SYNs, so a connect there hangs until connect_timeout: 504."""
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        full = socket.socket()
+        full.bind(("127.0.0.4", 0))
+        full.listen(0)
+        hang = full.getsockname()[1]
+        queued = socket.create_connection(("127.0.0.4", hang), timeout=5)  # never accepted: the queue is full
+        try:
+            c = await asyncio.open_connection("127.0.0.1", pport)
+            head, _ = await send(c, f"GET http://127.0.0.4:{hang}/ HTTP/1.1\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 504")
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"CONNECT 127.0.0.4:{hang} HTTP/1.1\r\n\r\n".encode())
+            assert (await asyncio.wait_for(r.read(-1), 20)).startswith(b"HTTP/1.1 504")
+            c = await asyncio.open_connection("127.0.0.1", pport)  # the proxy serves on
+            head, _ = await send(c, f"GET http://127.0.0.1:{oport}/after HTTP/1.1\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 200")
+        finally:
+            queued.close()
+            full.close()
+    run(t, "*", Limits(connect_timeout=0.3))
