@@ -128,7 +128,7 @@ class Kernels:
         self.nft = {n.name: stack.enter_context(Nft(n.netns)) for n in info.nodes}
         self.added: dict[str, list[tuple[float, str]]] = {n.name: [] for n in info.nodes}
         for n in info.nodes:
-            proc = subprocess.Popen(["ip", "netns", "exec", n.netns, "nft", "monitor", "new", "elements"],
+            proc = subprocess.Popen(["ip", "netns", "exec", n.netns, "stdbuf", "-oL", "nft", "monitor", "new", "elements"],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
             stack.callback(proc.wait, 5)
             stack.callback(proc.terminate)
