@@ -13,8 +13,8 @@ right behind two others waits for the bucket by design, as in kube-proxy; that w
 - endpoint change: a service's first Endpoints address is written -> its `svc_dispatch` entry everywhere.
 Each figure runs from just before the API write, and (second row) from the moment the bench's own
 informer saw the watch event, until the transaction adding the element has committed on the last node
-(`nft monitor` in each node namespace, see `Kernels`): the first includes the API server and the
-watch, the second is about the agents' own part.
+(polled per node through the nftables generation, see `Kernels._wait`): the first includes the API
+server and the watch, the second is about the agents' own part.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ import ipaddress
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -119,27 +117,10 @@ def populate(conf: str) -> dict[str, list[int]]:
 
 
 class Kernels:
-    """Each lab node's nftables, watched with `nft monitor new elements` (one process per node namespace):
-    every element a transaction adds is printed as it commits, stamped on arrival here. (Polling with
-    `get element` measured libnftables instead: after every commit it reloads its cache of all 30k
-    elements, 0.6 s on a quiet machine, seconds under load.)"""
+    """Each lab node's nftables, seen from the bench (one libnftables handle per node namespace)."""
 
     def __init__(self, stack: contextlib.ExitStack, info: cluster.LabInfo) -> None:
         self.nft = {n.name: stack.enter_context(Nft(n.netns)) for n in info.nodes}
-        self.added: dict[str, list[tuple[float, str]]] = {n.name: [] for n in info.nodes}
-        for n in info.nodes:
-            proc = subprocess.Popen(["ip", "netns", "exec", n.netns, "stdbuf", "-oL", "nft", "monitor", "new", "elements"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-            stack.callback(proc.wait, 5)
-            stack.callback(proc.terminate)
-            threading.Thread(target=self._read, args=(proc, self.added[n.name]), daemon=True).start()
-        time.sleep(1)  # the monitors are subscribed
-
-    @staticmethod
-    def _read(proc: subprocess.Popen[str], out: list[tuple[float, str]]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append((time.perf_counter(), line))
 
     def has(self, node: str, set_name: str, elem: str) -> bool:
         try:
@@ -157,20 +138,26 @@ class Kernels:
             time.sleep(0.5)
         return time.perf_counter() - t0
 
-    def wait_all(self, set_name: str, key: str, t0: float, timeout: float = 30.0) -> float:
-        """Seconds from `t0` until every node's monitor printed an added element of `set_name` that
-        starts with `key` (monitor text: marks in hex, `0x00000101`)."""
-        text = f"add element inet osdn {set_name} {{ {key}"
-        done: dict[str, float] = {}
-        while len(done) < len(self.nft):
-            for n, lines in self.added.items():
-                hits = [t for t, line in list(lines) if t >= t0 and line.startswith(text)]
-                if hits and n not in done:
-                    done[n] = min(hits)
-            if time.perf_counter() - t0 > timeout:
-                raise SystemExit(f"{text} not on {sorted(set(self.nft) - set(done))} after {timeout:.0f}s")
+    def wait_all(self, set_name: str, elem: str, t0: float, timeout: float = 30.0) -> float:
+        """Seconds from `t0` until every node holds `elem` (the slowest node), one thread per node."""
+        with ThreadPoolExecutor(len(self.nft)) as pool:
+            return max(pool.map(lambda n: self._wait(n, set_name, elem, t0, timeout), self.nft)) - t0
+
+    def _wait(self, node: str, set_name: str, elem: str, t0: float, timeout: float) -> float:
+        """When `node` committed the transaction holding `elem`. Polled through the nftables generation
+        (one netlink request, microseconds), checked with `get element` after each new one: a `get`
+        after a commit costs libnftables a reload of its cache of all 30k elements (0.6 s on a quiet
+        machine), which polling with it alone would measure. If another commit lands during the check,
+        the later one's time counts (an upper bound); the checks' CPU is the bench's, on the same cores."""
+        nft, gen = self.nft[node], -1
+        while time.perf_counter() - t0 < timeout:
+            now, seen = nft.generation(), time.perf_counter()
+            if now != gen:
+                gen = now
+                if self.has(node, set_name, elem) and nft.generation() == gen:
+                    return seen
             time.sleep(0.001)
-        return max(done.values()) - t0
+        raise SystemExit(f"{set_name} {{ {elem} }} not on {node} after {timeout:.0f}s")
 
 
 def stop_kubelet(lab_dir: str) -> None:
@@ -264,7 +251,7 @@ def round_policy(client: Client, kernels: Kernels, watch: Watch, keys: set[tuple
     t0 = time.perf_counter()
     client.create(policy_obj("ns5", name, 1) | {"spec": {**policy_obj("ns5", name, 1)["spec"], "ingress": [
         {"from": [{"podSelector": {"matchLabels": {"role": "r2"}}}]}]}}, "ns5")
-    took = kernels.wait_all("np_pip", f"0x{pid + 1:08x} . {pod_ip(502)} ", t0)
+    took = kernels.wait_all("np_pip", f"{pid + 1} . {pod_ip(502)}", t0)
     client.delete("NetworkPolicy", name, "ns5")
     return took, watch.lag("NetworkPolicy", name, t0 + took)
 
@@ -277,7 +264,7 @@ def round_pod(client: Client, kernels: Kernels, watch: Watch, keys: set[tuple[st
     time.sleep(REFILL)
     t0 = time.perf_counter()
     client.patch("Pod", name, ready_status(ip), "ns7", subresource="status")
-    took = kernels.wait_all("np_pip", f"0x{policy_id(keys, ('ns7', 'np0')) + 1:08x} . {ip} ", t0)
+    took = kernels.wait_all("np_pip", f"{policy_id(keys, ('ns7', 'np0')) + 1} . {ip}", t0)
     return took, watch.lag("Pod", name, t0 + took)
 
 
@@ -291,7 +278,7 @@ def round_endpoint(client: Client, kernels: Kernels, watch: Watch, r: int) -> tu
     client.create({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": "ns9"},
                    "subsets": [{"addresses": [{"ip": pod_ip(900 + r)}],
                                 "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}, "ns9")
-    took = kernels.wait_all("svc_dispatch", f"{vip} . tcp . 80 ", t0)
+    took = kernels.wait_all("svc_dispatch", f"{vip} . tcp . 80", t0)
     return took, watch.lag("Endpoints", name, t0 + took)
 
 
