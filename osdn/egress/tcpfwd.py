@@ -95,8 +95,12 @@ class Link:
         self.last = self.loop.time()
 
     def join(self) -> None:
+        """Both sides are connected: each passes on what it received meanwhile (an upstream may speak
+        first, before the task that connected it runs again)."""
         self.client.peer, self.upstream.peer = self.upstream, self.client
-        self.client.start()
+        self.upstream.start()
+        if not self.closed:
+            self.client.start()
 
     def adopt_client(self, transport: asyncio.BaseTransport, early: bytes, eof: bool) -> None:
         """Take over a client connection another protocol has read from (the HTTP proxy's CONNECT):
