@@ -17,6 +17,7 @@ import click
 from osdn.cli.clusterstate import fetch_objects
 from osdn.cli.context import Ctx, pass_ctx
 from osdn.cli.manifests import read_manifests
+from osdn.client import Client
 from osdn.console.grid import AUTO, LEVELS, POD_LEVEL_LIMIT, compute_grid, overlay_verify
 from osdn.console.svg import render_grid_html, render_grid_svg
 from osdn.errors import OsdnError
@@ -179,7 +180,7 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
             return
         conn = Connection(resolve_endpoint(state, src), resolve_endpoint(state, dst), protocol.upper(), port)
         verdict = compute_verdict(state, conn)
-        kernel = None if offline or no_probe else _kernel_view(ctx, verdict, probe_timeout)
+        kernel = None if offline or no_probe else kernel_view(ctx.client, verdict, probe_timeout)
     except OsdnError as e:
         raise click.ClickException(e.message) from None
     if output == "json":
@@ -191,16 +192,17 @@ def trace(ctx: Ctx, offline: bool, files: tuple[str, ...], port: int, protocol: 
         click.echo(render_trace(verdict) + (f"\n{kernel[0]}" if kernel is not None else ""))
 
 
-def _kernel_view(ctx: Ctx, verdict: Verdict, timeout: float) -> tuple[str, dict[str, object]]:
+def kernel_view(client: Client, verdict: Verdict, timeout: float) -> tuple[str, dict[str, object]]:
     """(text, json) of one real probe of the verdict's connection (osdn.lab.kernel_view; imported only
-    when used); to a service, with the DNAT the kernel took next to the model's endpoints."""
+    when used); to a service, with the DNAT the kernel took next to the model's endpoints. Also the
+    kernel section of `osdn console --serve` (osdn.cli.console_serve)."""
     from osdn.lab.dnat_view import ModelEndpoint
     from osdn.lab.kernel_view import find_local_lab, kernel_view_to_dict, observe_trace, render_kernel_view
-    cfg = ctx.client.config
+    cfg = client.config
     endpoints = tuple(ModelEndpoint(str(b.connection.dst.ip), b.connection.port, b.connection.dst.describe())
                       for b in verdict.backends if b.connection.dst.ip is not None)
     refused = not verdict.allowed and any(s.verdict == DENY and s.detail == NO_ENDPOINTS for s in verdict.steps)
-    view = observe_trace(verdict.connection, verdict.allowed, ctx.client.list("Pod")["items"],
+    view = observe_trace(verdict.connection, verdict.allowed, client.list("Pod")["items"],
                          find_local_lab(cfg.source, cfg.server), timeout, endpoints, refused)
     return render_kernel_view(view), kernel_view_to_dict(view)
 

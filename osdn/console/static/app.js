@@ -6,7 +6,7 @@
 
 const $ = (sel) => document.querySelector(sel);
 const SVG = "http://www.w3.org/2000/svg";
-const state = { view: "topology", scope: null, topology: null, feed: null, refreshes: 0, timer: null, session: 0 };
+const state = { traces: 0, kernel: undefined, view: "topology", scope: null, topology: null, feed: null, refreshes: 0, timer: null, session: 0 };
 class Stale extends Error {}  // an answer that arrived after its user logged out: dropped
 
 function token() { return sessionStorage.getItem("osdnToken") || ""; }
@@ -61,10 +61,11 @@ function logout() {
   sessionStorage.removeItem("osdnToken");
   sessionStorage.removeItem("osdnVerify");
   if (state.feed) { state.feed.abort(); state.feed = null; }
+  state.kernel = undefined;
   state.topology = null;  // nothing of this user's view stays in the page for the next one
   state.scope = null;
   for (const sel of ["#topology-map", "#topology-legend", "#topology-summary", "#matrix", "#matrix-summary",
-    "#matrix-hover", "#trace-verdict", "#trace-output", "#impact-output", "#impact-closed", "#impact-opened",
+    "#matrix-hover", "#trace-verdict", "#trace-output", "#trace-kernel", "#impact-output", "#impact-closed", "#impact-opened",
     "#egress-table tbody", "#service-table tbody", "#endpoints"]) { $(sel).replaceChildren(); }
   delete $("#matrix").dataset.level;
   document.querySelectorAll(".view").forEach((v) => { v.hidden = true; });
@@ -283,17 +284,52 @@ function onMatrixClick(event) {
 
 // ---- trace ------------------------------------------------------------------------------------
 async function runTrace() {
+  const traced = ++state.traces;
+  $("#trace-kernel").textContent = "";
   try {
-    const out = await api("/console/api/trace", { from: $("#trace-from").value, to: $("#trace-to").value,
-      protocol: $("#trace-protocol").value, port: Number($("#trace-port").value) });
+    const body = { from: $("#trace-from").value, to: $("#trace-to").value,
+      protocol: $("#trace-protocol").value, port: Number($("#trace-port").value) };
+    const out = await api("/console/api/trace", body);
     const verdict = $("#trace-verdict");
     const ok = out.multicast ? out.multicast.receivers.length > 0 : out.verdict.allowed;
     verdict.textContent = out.multicast ? `${out.multicast.receivers.length} receiver(s)` : ok ? "ALLOWED" : "DENIED";
     verdict.className = ok ? "allowed" : "denied";
     $("#trace-output").textContent = out.text;
     showError("");
+    if (!out.multicast) { await runKernelTrace(body, traced); }
   } catch (e) {
     showError(e);
+  }
+}
+
+// The kernel's answer and counters, as `osdn adm trace` prints them: only `osdn console --serve` on a
+// lab host answers /console/api/kernel-trace (the API server cannot enter the lab's namespaces).
+async function kernelAvailable() {
+  if (state.kernel === undefined) {
+    const resp = await fetch("/console/api/kernel-trace", { headers: { Authorization: "Bearer " + token() } })
+      .catch(() => null);
+    state.kernel = Boolean(resp && resp.ok);
+  }
+  return state.kernel;
+}
+
+async function runKernelTrace(body, traced) {
+  const box = $("#trace-kernel");
+  delete box.dataset.outcome;
+  if (!(await kernelAvailable())) {
+    box.textContent = "kernel: not shown by this console (the API server cannot enter a lab's network " +
+      "namespaces); run `osdn console --serve` on a lab host to see the kernel's answer and counters";
+    return;
+  }
+  box.textContent = "kernel: probing...";
+  try {
+    const k = await api("/console/api/kernel-trace", body);
+    if (traced !== state.traces) { return; }  // another trace started meanwhile
+    box.textContent = k.text;
+    box.dataset.outcome = k.kernel.probed ? k.kernel.outcome : "unavailable";
+  } catch (e) {
+    if (e instanceof Stale || traced !== state.traces) { return; }
+    box.textContent = "kernel: " + e.message;
   }
 }
 
