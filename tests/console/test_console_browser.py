@@ -81,6 +81,7 @@ def _check_drill_down_and_trace(b: Browser) -> None:
     b.wait("the trace of the blocked pair", lambda d: "NetworkPolicy beta/deny-by-default" in b.text("#trace-output"))
     assert b.text("#trace-verdict") == "DENIED"
     assert b.text("#trace-output").startswith("pod alpha/a1 (10.128.0.2) -> pod beta/b1 (10.128.0.3) TCP/80: DENIED")
+    b.wait("where the kernel's view is", lambda d: "run `osdn console --serve` on a lab host" in b.text("#trace-kernel"))
     b.screenshot("trace")
 
 

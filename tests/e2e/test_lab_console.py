@@ -2,21 +2,28 @@
 topology shows every node and pod the kubelet ran, `adm verify`'s report overlays the matrix with
 no disagreement, the impact preview of the seed's deny-by-default lists what it would close, the
 matrix follows the policy once created (no reload), a trace of a blocked pair names it, and a
-project admin's token sees only their project. Screenshots: the test's tmp dir (and
+project admin's token sees only their project. `osdn console --serve` (the console run on the lab
+host) shows, under a trace of the blocked pair, the kernel's answer (no answer: dropped) and the
+drop counters that moved, as `adm trace` prints them. Screenshots: the test's tmp dir (and
 $OSDN_CONSOLE_SCREENSHOTS, how docs/img was made)."""
 
 from __future__ import annotations
 
 import json
+import select
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from labkit import Lab, make_lab, needs_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "console"))
 from browserkit import browser, need_chromium  # noqa: E402
+from consolekit import wait_for  # noqa: E402
 
 from osdn.client import load_config  # noqa: E402
 
@@ -101,3 +108,60 @@ def test_a_project_admin_sees_only_their_project(lab: Lab, pods: dict[str, str],
         b.wait("carol's matrix", lambda d: b.cell("carol-app", "carol-app") == "0")
         assert {e.get_attribute("data-from") for e in b.css("#matrix .cell")} == {"carol-app"}
         b.screenshot("lab-project-admin")
+
+
+@pytest.fixture(scope="module")
+def local_console(lab: Lab) -> Iterator[str]:
+    """`osdn console --serve` for the lab, on a free loopback port: its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "osdn", "--config", lab.conf, "console", "--serve",
+                             "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "osdn console --serve printed no URL within 60 s"
+        url = proc.stdout.readline().strip().removesuffix("/console/")
+        assert url.startswith("http://127.0.0.1:"), url
+        wait_for("the local console", lambda: _up(url), timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/console/api/kernel-trace", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_local_console_shows_the_kernels_answer(lab: Lab, pods: dict[str, str], local_console: str,
+                                                    tmp_path: Path) -> None:
+    _, token = _admin(lab)
+    if not lab.client.list("NetworkPolicy", "beta")["items"]:
+        lab.cli("create", "-n", "beta", "-f", str(SEED))
+
+    def dropped() -> dict[str, Any] | None:  # the kernel enforces the policy a moment after it is created
+        r = httpx.post(local_console + "/console/api/kernel-trace", headers={"Authorization": f"Bearer {token}"},
+                       json={"from": "alpha/a1", "to": "beta/b1", "port": 80}, timeout=60)
+        assert r.status_code == 200, r.text
+        kernel: dict[str, Any] = r.json()["kernel"]
+        return kernel if kernel["outcome"] == "timeout" else None
+
+    kernel = wait_for("the kernel to drop alpha/a1 -> beta/b1", dropped, timeout=90)
+    assert kernel["probed"] is True and kernel["agrees"] is True, kernel
+    assert kernel["from"] == "pod alpha/a1" and kernel["to"] == f"{pods['beta/b1']}:80"
+    assert any(c["delta"] > 0 for c in kernel["counters"]), kernel  # the dropped SYN was counted
+    with browser(tmp_path / "screenshots") as b:
+        b.login(local_console, token)
+        b.trace("alpha/a1", "beta/b1")
+        b.wait("the trace names the policy", lambda d: "NetworkPolicy beta/deny-by-default" in b.text("#trace-output"))
+        b.wait("the kernel's answer", lambda d: b.js("return document.querySelector('#trace-kernel').dataset.outcome"))
+        text = b.text("#trace-kernel")
+        assert b.js("return document.querySelector('#trace-kernel').dataset.outcome") == "timeout", text
+        assert "blocked (no answer)" in text and "counters moved:" in text and "AGREES with the model (DENIED)" in text
+        b.screenshot("lab-trace-kernel")
