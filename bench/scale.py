@@ -12,9 +12,9 @@ right behind two others waits for the bucket by design, as in kube-proxy; that w
 - pod add: a pod's status gets its IP (it is a peer of an existing policy) -> `np_pip` everywhere;
 - endpoint change: a service's first Endpoints address is written -> its `svc_dispatch` entry everywhere.
 Each figure runs from just before the API write, and (second row) from the moment the bench's own
-informer saw the watch event, until the transaction adding the element has committed on the last node
-(polled per node through the nftables generation, see `Kernels._wait`): the first includes the API
-server and the watch, the second is about the agents' own part.
+informer saw the watch event, until the last node's kernel holds the element (polled with `get
+element` after each new nftables generation of each node namespace, see `Kernels.wait_all`): the
+first includes the API server and the watch, the second is about the agents' own part.
 """
 
 from __future__ import annotations
@@ -117,8 +117,6 @@ def populate(conf: str) -> dict[str, list[int]]:
 
 
 class Kernels:
-    """Each lab node's nftables, seen from the bench (one libnftables handle per node namespace)."""
-
     def __init__(self, stack: contextlib.ExitStack, info: cluster.LabInfo) -> None:
         self.nft = {n.name: stack.enter_context(Nft(n.netns)) for n in info.nodes}
 
@@ -129,35 +127,28 @@ class Kernels:
         except KernelError:
             return False
 
-    def settle(self, set_name: str, elem: str, timeout: float) -> float:
-        """Seconds until every node holds `elem` (the bulk load; polled every 0.5 s)."""
-        t0 = time.perf_counter()
-        while not all(self.has(n, set_name, elem) for n in self.nft):
+    def wait_all(self, set_name: str, elem: str, t0: float, timeout: float = 20.0) -> float:
+        """Seconds from `t0` until every node holds `elem` (the slowest node).
+
+        Polled through the nftables generation (one netlink request, microseconds): a `get element`
+        after any commit costs libnftables a reload of its cache, all 30k elements (0.6 s on a quiet
+        machine), so polling with it would measure that reload. Per node, the time is when the
+        generation that holds the element was first seen; if another commit lands while the element
+        is being checked, the later time counts (an upper bound)."""
+        done: dict[str, float] = {}
+        gen = {n: -1 for n in self.nft}
+        seen = {n: t0 for n in self.nft}
+        while len(done) < len(self.nft):
+            for n, nft in self.nft.items():
+                if n in done or nft.generation() == gen[n]:
+                    continue
+                gen[n], seen[n] = nft.generation(), time.perf_counter()
+                if self.has(n, set_name, elem) and nft.generation() == gen[n]:
+                    done[n] = seen[n]
             if time.perf_counter() - t0 > timeout:
-                raise SystemExit(f"{set_name} {{ {elem} }} not on every node after {timeout:.0f}s")
-            time.sleep(0.5)
-        return time.perf_counter() - t0
-
-    def wait_all(self, set_name: str, elem: str, t0: float, timeout: float = 30.0) -> float:
-        """Seconds from `t0` until every node holds `elem` (the slowest node), one thread per node."""
-        with ThreadPoolExecutor(len(self.nft)) as pool:
-            return max(pool.map(lambda n: self._wait(n, set_name, elem, t0, timeout), self.nft)) - t0
-
-    def _wait(self, node: str, set_name: str, elem: str, t0: float, timeout: float) -> float:
-        """When `node` committed the transaction holding `elem`. Polled through the nftables generation
-        (one netlink request, microseconds), checked with `get element` after each new one: a `get`
-        after a commit costs libnftables a reload of its cache of all 30k elements (0.6 s on a quiet
-        machine), which polling with it alone would measure. If another commit lands during the check,
-        the later one's time counts (an upper bound); the checks' CPU is the bench's, on the same cores."""
-        nft, gen = self.nft[node], -1
-        while time.perf_counter() - t0 < timeout:
-            now, seen = nft.generation(), time.perf_counter()
-            if now != gen:
-                gen = now
-                if self.has(node, set_name, elem) and nft.generation() == gen:
-                    return seen
+                raise SystemExit(f"{set_name} {{ {elem} }} not on {sorted(set(self.nft) - set(done))} after {timeout:.0f}s")
             time.sleep(0.001)
-        raise SystemExit(f"{set_name} {{ {elem} }} not on {node} after {timeout:.0f}s")
+        return max(done.values()) - t0
 
 
 def stop_kubelet(lab_dir: str) -> None:
@@ -189,7 +180,7 @@ def bench_scale_latency(stack: contextlib.ExitStack, quick: bool) -> list[str]:
     kernels = Kernels(stack, info)
     keys = {(f"ns{m % NAMESPACES}", f"np{m // NAMESPACES}") for m in range(POLICIES)}
     last = pod_ip(PODS - 1)  # ns99/p99: role r4, a peer of ns99/np4
-    settle = kernels.settle("np_pip", f"{policy_id(keys, ('ns99', 'np4')) + 1} . {last}", 180)
+    settle = kernels.wait_all("np_pip", f"{policy_id(keys, ('ns99', 'np4')) + 1} . {last}", time.perf_counter(), 180)
     time.sleep(5)  # the endpoints controller and the agents' syncs of the bulk load pass
     watch = Watch(stack, info.admin_conf)
     rounds = 8 if quick else 30
