@@ -53,6 +53,7 @@ class ProbeBusyError(OsdnError):
 class ServeLimits:
     probes: int = 1                # kernel traces at once (each is one TCP connect plus counter reads)
     body_bytes: int = 16 * 1024    # a kernel-trace request body
+    forward_bytes: int = 1024 * 1024 + 1  # a forwarded body (the API server's console takes 1 MiB)
     probe_timeout: float = 1.0     # seconds the probe waits, default
     max_probe_timeout: float = 5.0
     endpoint_chars: int = 253
@@ -147,7 +148,7 @@ def build_app(config: ClientConfig, limits: ServeLimits | None = None) -> Starle
     async def forward(request: Request) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type", "accept")}
         sent = upstream.build_request(request.method, request.url.path, params=request.query_params,
-                                      headers=headers, content=await request.body())
+                                      headers=headers, content=await _body(request, limits.forward_bytes))
         try:
             resp = await upstream.send(sent, stream=True)
         except httpx.HTTPError as e:
@@ -156,7 +157,7 @@ def build_app(config: ClientConfig, limits: ServeLimits | None = None) -> Starle
         return StreamingResponse(resp.aiter_raw(), resp.status_code, out, background=BackgroundTask(resp.aclose))
 
     routes = [Route("/console/api/kernel-trace", _handle(kernel_trace), methods=["GET", "POST"])]
-    routes += [Route(path, forward, methods=["GET", "POST"]) for path in FORWARDED]
+    routes += [Route(path, _handle(forward), methods=["GET", "POST"]) for path in FORWARDED]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -170,7 +171,7 @@ async def _body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise RequestEntityTooLargeError(f"kernel trace: request body larger than {limit} bytes")
+            raise RequestEntityTooLargeError(f"{request.url.path}: request body larger than {limit} bytes")
     return raw
 
 

@@ -33,7 +33,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
 
 @pytest.fixture
 def local(srv: ServerProc) -> Iterator[TestClient]:
-    with TestClient(build_app(load_config(str(srv.config)), ServeLimits(body_bytes=2048))) as client:
+    with TestClient(build_app(load_config(str(srv.config)), ServeLimits(body_bytes=2048, forward_bytes=2048))) as client:
         yield client
 
 
@@ -75,7 +75,9 @@ def test_kernel_trace_limits(srv: ServerProc, local: TestClient) -> None:
         r = local.post(TRACE, json=bad, headers=_auth(srv.admin_token))
         assert r.status_code == 400 and field in r.json()["message"], (bad, r.text)
     big = local.post(TRACE, content=b"{" + b" " * 4096 + b"}", headers=_auth(srv.admin_token))
-    assert big.status_code == 413
+    assert big.status_code == 413 and "kernel-trace" in big.json()["message"]
+    impact = local.post("/console/api/impact", content=b" " * 4096, headers=_auth(srv.admin_token))
+    assert impact.status_code == 413 and "/console/api/impact" in impact.json()["message"]
 
 
 def test_a_project_admin_may_not_probe(srv: ServerProc, local: TestClient) -> None:

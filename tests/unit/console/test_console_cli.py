@@ -92,3 +92,7 @@ def test_console_prints_the_url_of_the_configured_server(tmp_path: Path) -> None
     assert "sekret" not in res.output
     res = CliRunner().invoke(cli, ["--config", str(conf), "console", "--with-token"])
     assert res.stdout == "https://10.0.0.1:6443/console/#token=sekret\n"
+    res = CliRunner().invoke(cli, ["--config", str(conf), "console", "--serve", "--listen", "0.0.0.0:8765"])
+    assert res.exit_code == 1 and "--listen 0.0.0.0:8765: must be a loopback HOST:PORT" in res.output
+    res = CliRunner().invoke(cli, ["--config", str(conf), "console", "--serve", "--max-probes", "3"])
+    assert res.exit_code == 2 and "--max-probes" in res.output
