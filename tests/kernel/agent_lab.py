@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from osdn.client.config import write_kubeconfig
+from osdn.lab.restart import cni_healthy
 
 PREFIX = f"osdnag-{os.getpid()}-"
 UNDERLAY = f"{PREFIX}u"
@@ -116,8 +117,8 @@ class AgentLab:
                 "--min-sync-period", "0.1s", "--subnet-timeout", "20s", *extra]
         with open(node.log, "ab") as log:  # the child keeps its own copy of the descriptor
             node.proc = subprocess.Popen(argv, stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while not os.path.exists(node.socket):
+        deadline = time.monotonic() + 60  # the socket answers 200 once the agent's first sync is done
+        while not cni_healthy(node.socket):
             if node.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"agent {node.name} did not start:\n{node.log.read_text()[-3000:]}")
             time.sleep(0.05)
