@@ -118,11 +118,11 @@ def test_stalled_watchers_are_cut_and_memory_stays_bounded(limited: ServerProc) 
                                headers={"Content-Type": "application/merge-patch+json"})
                 assert r.status_code == 200, r.text[:300]
         grown = rss_mb(srv) - before
-        reading.join(30)
+        reading.join(120)  # 300 MB of events: slow on a loaded machine
         assert len(seen) == 300, f"the reading watcher got {len(seen)} of 300 events"
         assert grown < 200, f"server RSS grew by {grown:.0f} MB with 3 stalled watchers"
         for sock in stalled:
-            assert closed_within(sock, 10) is not None, "a stalled watcher was not disconnected"
+            assert closed_within(sock, 60) is not None, "a stalled watcher was not disconnected"
     log = (srv.data_dir.parent / f"server-{srv.port}.log").read_text()
     assert "watch of configmaps by system:admin fell behind" in log
     assert "took no data for 3s" in log

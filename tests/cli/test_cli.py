@@ -104,12 +104,16 @@ def test_seed_hostsubnet_patch_and_columns(srv: ServerProc) -> None:
         "host": "node1", "hostIP": "192.168.1.10", "subnet": "10.128.2.0/23"}), check=True)
     srv.cli("patch", "hostsubnet", "node1", "-p",
             '{"egressIPs": ["192.168.1.100", "192.168.1.101", "192.168.1.102"]}', check=True)
-    srv.cli("patch", "hostsubnet", "node1", "--type=merge", "-p", '{"egressCIDRs": ["192.168.1.0/24"]}',
-            check=True)
     lines = srv.cli("get", "hostsubnets", check=True).stdout.splitlines()
     assert lines[0].split() == ["NAME", "HOST", "HOST", "IP", "SUBNET", "EGRESS", "CIDRS", "EGRESS", "IPS"]
     row = next(line for line in lines if line.startswith("node1"))
-    assert "10.128.2.0/23" in row and "[192.168.1.0/24]" in row and "192.168.1.102]" in row
+    assert "10.128.2.0/23" in row and "192.168.1.102]" in row
+    # the automatic mode of the seed (the master then owns the node's egressIPs: not checked here)
+    srv.cli("patch", "hostsubnet", "node1", "--type=merge", "-p", '{"egressCIDRs": ["192.168.1.0/24"]}',
+            check=True)
+    row = next(line for line in srv.cli("get", "hostsubnets", check=True).stdout.splitlines()
+               if line.startswith("node1"))
+    assert "10.128.2.0/23" in row and "[192.168.1.0/24]" in row
 
 
 def test_seed_route_editor_role(srv: ServerProc) -> None:
