@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -78,15 +75,6 @@ def header(done: subprocess.CompletedProcess[str], name: str) -> str | None:
     return None
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
-        time.sleep(0.2)
 
 
 def _name(cn: str) -> x509.Name:

@@ -30,8 +30,9 @@ from routerkit import (
     slow_pod_command,
     status_line,
     tls_pod_command,
-    wait_for,
 )
+
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = Path(__file__).parents[1] / "fixtures" / "seeds"

@@ -15,7 +15,7 @@ import json
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import yaml
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.kernel import netns
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 SEEDS = Path(__file__).parents[1] / "fixtures" / "seeds"
@@ -43,15 +44,6 @@ def pods(lab: Lab) -> dict[str, tuple[str, str]]:
     return {name: lab.pod(name, proj, node, labels) for name, (proj, node, labels) in spots.items()}
 
 
-def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
-        time.sleep(0.1)
 
 
 def service(lab: Lab, ns: str, name: str, selector: dict[str, str], port: int = 80, target: int | str = 80,
