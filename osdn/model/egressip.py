@@ -374,8 +374,10 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
        one IP never counted as empty and the seed's example, two IPs and `egressCIDRs` set on node1
        and then node2 more than a second apart, stayed on node1), while another node holds at least two
        more IPs than they do (moving an IP breaks its connections: only for a real gain, so a single IP
-       never bounces between nodes), are "empty"; the IPs the fresh plan puts there are unassigned now
-       so that the next round can place them there.
+       never bounces between nodes), are "empty"; the IPs the fresh plan puts there that sit on a node
+       holding at least two more IPs are unassigned now so that the next round can place them there
+       (an IP the fresh plan puts there but that is unplaced, or on a node no fuller, is left alone:
+       withholding it would gain nothing and never settle).
     """
     plan = _Planner(namespaces, nodes, offline)
     alloc, done = plan.empty()
@@ -388,11 +390,13 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
     most = max((len(ips) for ips in alloc.values()), default=0)
     starved = [name for name, ips in fresh.items()
                if len(alloc[name]) < (len(ips) + 1) // 2 and most >= len(alloc[name]) + 2]
-    if not starved:
+    holder = {ip: name for name, ips in alloc.items() for ip in ips}
+    moving = {ip for name in starved for ip in fresh[name]
+              if ip in holder and len(alloc[holder[ip]]) >= len(alloc[name]) + 2}
+    if not moving:  # what the fresh plan gives them is unplaced or on a node no fuller: nothing to gain
         return EgressAllocation(alloc)
     alloc, done = plan.empty()
-    for name in starved:
-        done.update(fresh[name])
+    done.update(moving)
     plan.keep_existing(alloc, done)
     plan.place_new(alloc, done)
     return EgressAllocation(alloc, again=True)

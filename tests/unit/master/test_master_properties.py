@@ -142,3 +142,20 @@ def test_reallocation_converges_to_a_fixed_point(namespaces, nodes):
             return
         nodes = [replace(n, egress_ips=tuple(changes.get(n.name, n.egress_ips))) for n in nodes]
     raise AssertionError(f"no fixed point: {result}")
+
+
+def test_a_starved_node_whose_fresh_ips_are_unplaced_settles() -> None:
+    """Found by the property above: the fresh plan gave an empty node an IP that no node held; it was
+    withheld every round (again=True forever) instead of being placed."""
+    namespaces = [NamespaceEgress("ns0", 100, ("10.0.0.1",)), NamespaceEgress("ns1", 101, ("10.0.1.1", "10.0.1.2"))]
+    nodes = [NodeEgress("n0", "192.168.0.1", (), ("10.0.1.0/24",), None),
+             NodeEgress("n1", "192.168.0.2", (), ("10.0.1.0/24",), None),
+             NodeEgress("n2", "192.168.0.3", ("10.0.1.1",), ("10.0.0.0/23",), None)]
+    for _ in range(4):
+        result = reallocate_egress_ips(namespaces, nodes)
+        changes = result.changes(nodes)
+        if not changes and not result.again:
+            break
+        nodes = [replace(n, egress_ips=tuple(changes.get(n.name, n.egress_ips))) for n in nodes]
+    assert not result.again
+    assert sorted(ip for ips in result.by_node.values() for ip in ips) == ["10.0.0.1", "10.0.1.1", "10.0.1.2"]
