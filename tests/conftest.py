@@ -16,6 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# Property tests run the same examples on every CI run (a failure reproduces, CI does not flake on a
+# new random draw); HYPOTHESIS_PROFILE=explore draws new examples each run, to hunt for bugs.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)
