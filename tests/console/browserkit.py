@@ -57,11 +57,17 @@ class Browser:
         return list(self.driver.find_elements(By.CSS_SELECTOR, selector))
 
     def wait_css(self, what: str, selector: str) -> WebElement:
-        element: WebElement = self.wait(what, lambda d: (self.css(selector) or [None])[0])
+        element: WebElement = self.wait(what, lambda d: next(iter(self.css(selector)), None))
         return element
 
     def js(self, script: str, *args: object) -> Any:
         return self.driver.execute_script(script, *args)
+
+    def attrs(self, selector: str, name: str) -> list[str]:
+        """Attribute `name` of every element matching `selector`, read in one script (the live view
+        may redraw between a find and a read, which makes element handles stale)."""
+        return list(self.js("return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]))",
+                            selector, name))
 
     def text(self, selector: str) -> str:
         return str(self.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", selector))

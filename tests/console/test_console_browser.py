@@ -100,11 +100,11 @@ def test_console_as_admin_and_as_a_project_admin(srv: ServerProc, tmp_path: Path
         b.login(srv.url, alice)
         b.view("topology")
         b.wait_css("alice's pod", "rect.pod[data-pod='wonder/w1']")
-        assert [e.get_attribute("data-pod") for e in b.css("rect.pod")] == ["wonder/w1"]
+        assert b.attrs("rect.pod", "data-pod") == ["wonder/w1"]
         assert b.text("#who") == "alice"
         b.show_matrix("project")
         b.wait("alice's matrix", lambda d: b.cell("wonder", "wonder") == "0")
-        assert [e.get_attribute("data-from") for e in b.css("#matrix .cell")] == ["wonder"]
+        assert b.attrs("#matrix .cell", "data-from") == ["wonder"]
         b.screenshot("project-admin")
 
 

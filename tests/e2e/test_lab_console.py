@@ -103,10 +103,10 @@ def test_a_project_admin_sees_only_their_project(lab: Lab, pods: dict[str, str],
         b.login(url, token)
         b.view("topology")
         b.wait_css("carol's pod", "rect.pod[data-pod='carol-app/c1']")
-        assert [e.get_attribute("data-pod") for e in b.css("rect.pod")] == ["carol-app/c1"]
+        assert b.attrs("rect.pod", "data-pod") == ["carol-app/c1"]
         b.show_matrix("project")
         b.wait("carol's matrix", lambda d: b.cell("carol-app", "carol-app") == "0")
-        assert {e.get_attribute("data-from") for e in b.css("#matrix .cell")} == {"carol-app"}
+        assert set(b.attrs("#matrix .cell", "data-from")) == {"carol-app"}
         b.screenshot("lab-project-admin")
 
 
