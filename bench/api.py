@@ -148,7 +148,7 @@ def watch_latency(srv: Server, n: int) -> list[float]:
             c.post(coll, content=body, headers={"Content-Type": "application/json"})
             acked[name] = time.perf_counter()
             time.sleep(0.002)
-    t.join(10)
+    t.join(30)
     return [max(0.0, seen[k] - acked[k]) for k in acked if k in seen]
 
 

@@ -20,11 +20,9 @@ Prints figures; never fails on timing. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api import free_port, pct, watch_latency  # bench/api.py: the same measures for one store
 
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/osdn-master"
 COLL = "/api/v1/namespaces/bench/configmaps"
@@ -50,15 +49,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] * 1000
 
 
 class Etcd:
@@ -165,37 +155,6 @@ def wrk(url: str, token: str, seconds: int, script: str | None, tmp: Path, run: 
     return result
 
 
-def watch_delays(srv: Server, n: int) -> list[float]:
-    """Create n objects one by one while a watcher runs; seconds from each create's reply to its event."""
-    acked: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    with srv.client() as c:
-        rv = c.get(COLL, params={"limit": "1"}).json()["metadata"]["resourceVersion"]
-    ready = threading.Event()
-
-    def watcher() -> None:
-        with srv.client(timeout=120) as c, c.stream("GET", COLL, params={
-                "watch": "true", "resourceVersion": rv, "labelSelector": "watch=yes"}) as r:
-            ready.set()
-            for line in r.iter_lines():
-                if line:
-                    seen[json.loads(line)["object"]["metadata"]["name"]] = time.perf_counter()
-                    if len(seen) >= n:
-                        return
-    t = threading.Thread(target=watcher, daemon=True)
-    t.start()
-    ready.wait(10)
-    time.sleep(0.3)
-    with srv.client() as c:
-        for i in range(n):
-            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"w-{i}", "labels": {"watch": "yes"}}}
-            c.post(COLL, json=body).raise_for_status()
-            acked[f"w-{i}"] = time.perf_counter()
-            time.sleep(0.003)
-    t.join(30)
-    return [max(0.0, seen[k] - acked[k]) for k in acked if k in seen]
-
-
 def backend_run(name: str, srv: Server, seconds: int, tmp: Path) -> None:
     with srv.client() as c:
         c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
@@ -205,7 +164,7 @@ def backend_run(name: str, srv: Server, seconds: int, tmp: Path) -> None:
     with srv.client() as c:
         first = c.get(COLL, params={"limit": "1"}).json()["items"][0]["metadata"]["name"]
     get = wrk(f"{url}/{first}", srv.token, seconds, None, tmp)
-    delays = watch_delays(srv, 300)
+    delays = watch_latency(srv, 300)
     for r in creates:
         print(f"{name:7} create: {r['rps']:7.0f}/s   p50 {r['50%']:6.2f} ms   p99 {r['99%']:6.2f} ms"
               f"{'   non-2xx ' + str(int(r['errors'])) if r['errors'] else ''}")
