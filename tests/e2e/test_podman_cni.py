@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernel"))
-from agent_lab import AgentLab, leftovers  # noqa: E402
-from conftest import start_server  # noqa: E402
+from agent_lab import agent_lab  # noqa: E402
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not (shutil.which("podman") and shutil.which("runc")
@@ -66,10 +65,9 @@ def podman_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
 
 def test_podman_container_gets_an_osdn_ip(tmp_path: Path, podman_env: tuple[dict[str, str], Path]) -> None:
     env, confdir = podman_env
-    srv = start_server(tmp_path, "--network-plugin", "networkpolicy")
-    lab = AgentLab(srv, tmp_path)
     net = f"osdn-e2e-{os.getpid()}"
-    try:
+    with agent_lab(tmp_path, "networkpolicy") as lab:
+        srv = lab.server
         node = lab.add_node("n1", 1)
         (confdir / f"{net}.conflist").write_text(json.dumps({
             "cniVersion": "1.0.0", "name": net,
@@ -82,7 +80,3 @@ def test_podman_container_gets_an_osdn_ip(tmp_path: Path, podman_env: tuple[dict
         assert "CNI ADD default/" in log and "CNI DEL default/" in log  # --rm ran DEL: lease released
         pods = json.loads(srv.cli("get", "pods", "-n", "default", "-o", "json", check=True).stdout)
         assert pods["items"] == []  # the Pod the agent made for the container is gone with it
-    finally:
-        lab.cleanup()
-        srv.stop()
-    assert leftovers() == []

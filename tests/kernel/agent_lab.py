@@ -10,15 +10,19 @@ namespace; tests assert that nothing with the prefix is left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from conftest import start_server, wait_for
 
 from osdn.client.config import write_kubeconfig
 from osdn.lab.restart import cni_healthy
@@ -185,11 +189,7 @@ class AgentLab:
         return sh("ip", "netns", "exec", self.pods[short], "ping", "-c1", "-W1", ip, check=False).returncode == 0
 
     def wait_for(self, fn: Any, timeout: float = 30.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while not fn():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.1)
+        wait_for(fn, timeout, what)
 
     # -- cleanup -----------------------------------------------------------------------------------
     def cleanup(self) -> None:
@@ -203,3 +203,17 @@ class AgentLab:
             while sh("ip", "netns", "del", name, check=False).returncode != 0 and time.monotonic() < deadline:
                 time.sleep(0.1)
         self.made.clear()
+
+
+@contextlib.contextmanager
+def agent_lab(tmp_path: Path, plugin: str) -> Iterator[AgentLab]:
+    """An `osdn server` with `--network-plugin plugin` and an AgentLab on it; everything removed after
+    (also on failure), then checked: nothing with the prefix may be left."""
+    srv = start_server(tmp_path, "--network-plugin", plugin)
+    lab = AgentLab(srv, tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+        srv.stop()
+    assert leftovers() == []

@@ -10,22 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_lab import AgentLab, leftovers, sh
-from conftest import start_server
+from agent_lab import AgentLab, agent_lab, sh
 
 pytestmark = pytest.mark.kernel
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[AgentLab]:
-    srv = start_server(tmp_path, "--network-plugin", "multitenant")
-    lab = AgentLab(srv, tmp_path)
-    try:
+    with agent_lab(tmp_path, "multitenant") as lab:
         yield lab
-    finally:
-        lab.cleanup()
-        srv.stop()
-    assert leftovers() == []
 
 
 def test_add_check_del_two_pods_talk(lab: AgentLab) -> None:
@@ -94,14 +87,8 @@ def test_restart_adopts_state_and_removes_strays(lab: AgentLab) -> None:
 
 @pytest.fixture
 def np_lab(tmp_path: Path) -> Iterator[AgentLab]:
-    srv = start_server(tmp_path, "--network-plugin", "networkpolicy")
-    lab = AgentLab(srv, tmp_path)
-    try:
+    with agent_lab(tmp_path, "networkpolicy") as lab:
         yield lab
-    finally:
-        lab.cleanup()
-        srv.stop()
-    assert leftovers() == []
 
 
 POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

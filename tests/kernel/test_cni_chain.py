@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_lab import AgentLab, cni_argv, leftovers, sh
-from conftest import start_server
+from agent_lab import AgentLab, agent_lab, cni_argv, sh
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(not os.path.exists("/usr/lib/cni/portmap"), reason="containernetworking-plugins missing")]
@@ -59,14 +58,8 @@ def run_chain(lab: AgentLab, command: str, short: str, prev: dict[str, Any] | No
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[AgentLab]:
-    srv = start_server(tmp_path, "--network-plugin", "multitenant")
-    lab = AgentLab(srv, tmp_path)
-    try:
+    with agent_lab(tmp_path, "multitenant") as lab:
         yield lab
-    finally:
-        lab.cleanup()
-        srv.stop()
-    assert leftovers() == []
 
 
 def test_chained_bandwidth_and_portmap(lab: AgentLab) -> None:
