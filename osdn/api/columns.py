@@ -125,7 +125,11 @@ COLUMNS: dict[str, list[Column]] = {
     "ReplicationController": [("DESIRED", _g("spec", "replicas", default="1")), ("CURRENT", _rc_counts),
                               ("READY", _g("status", "readyReplicas", default="0"))],
     "Deployment": [("READY", lambda o: f"{o.get('status', {}).get('readyReplicas', 0)}/"
-                                       f"{o.get('spec', {}).get('replicas', 1)}")],
+                                       f"{o.get('spec', {}).get('replicas', 1)}"),
+                   ("UP-TO-DATE", _g("status", "updatedReplicas", default="0")),
+                   ("AVAILABLE", _g("status", "availableReplicas", default="0"))],
+    "ReplicaSet": [("DESIRED", _g("spec", "replicas", default="1")), ("CURRENT", _rc_counts),
+                   ("READY", _g("status", "readyReplicas", default="0"))],
     "Endpoints": [("ENDPOINTS", lambda o: ",".join(
         f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or [] for a in s.get("addresses") or []
         for p in s.get("ports") or [{}]) or "<none>")],

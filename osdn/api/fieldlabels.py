@@ -20,6 +20,7 @@ BY_KIND: dict[str, tuple[str, ...]] = {
     "Namespace": ("status.phase",),
     "Node": ("spec.unschedulable",),
     "ReplicationController": ("status.replicas",),
+    "ReplicaSet": ("status.replicas",),
 }
 
 

@@ -104,6 +104,7 @@ _SCHEMAS: dict[str, Node] = {
     "Deployment": _kind(spec=struct(Node({"template": struct(POD_TEMPLATE),
                                           "strategy": struct(EMPTY, "retainKeys")})),
                         status=struct(_CONDITIONS_STATUS)),
+    "ReplicaSet": _kind(spec=struct(Node({"template": struct(POD_TEMPLATE)})), status=struct(_CONDITIONS_STATUS)),
     "NetworkPolicy": _kind(),
     "Ingress": _kind(),
     "EndpointSlice": _kind(),

@@ -86,6 +86,10 @@ MESSAGES: dict[str, str] = {
     "DeploymentSpec": "1 replicas i!; 2 selector LabelSelector?; 3 template PodTemplateSpec; 4 strategy DeploymentStrategy; 5 minReadySeconds i; 6 revisionHistoryLimit i!; 7 paused b; 9 progressDeadlineSeconds i!",
     "DeploymentStrategy": "1 type s; 2 rollingUpdate RollingUpdateDeployment?",
     "RollingUpdateDeployment": "1 maxUnavailable I?; 2 maxSurge I?",
+    "ReplicaSet": "1 metadata ObjectMeta; 2 spec ReplicaSetSpec; 3 status ReplicaSetStatus",
+    "ReplicaSetSpec": "1 replicas i!; 4 minReadySeconds i; 2 selector LabelSelector?; 3 template PodTemplateSpec",
+    "ReplicaSetStatus": "1 replicas i; 2 fullyLabeledReplicas i; 4 readyReplicas i; 5 availableReplicas i; 7 terminatingReplicas i?; 3 observedGeneration i; 6 conditions *ReplicaSetCondition",
+    "ReplicaSetCondition": "1 type s; 2 status s; 3 lastTransitionTime T; 4 reason s; 5 message s",
     "ReplicationController": "1 metadata ObjectMeta; 2 spec ReplicationControllerSpec; 3 status ReplicationControllerStatus",
     "ReplicationControllerStatus": "1 replicas i; 2 fullyLabeledReplicas i; 4 readyReplicas i; 5 availableReplicas i; 3 observedGeneration i; 6 conditions *ReplicationControllerCondition",
     "ReplicationControllerCondition": "1 type s; 2 status s; 3 lastTransitionTime T; 4 reason s; 5 message s",
@@ -137,6 +141,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Service"): "Service",
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
+    ("apps/v1", "ReplicaSet"): "ReplicaSet",
 }
 # The review requests kubectl's typed clients send (not stored kinds: only the review routes read them).
 REVIEW_KINDS: dict[tuple[str, str], str] = {

@@ -1,6 +1,7 @@
-"""Kinds of group 'apps' (v1): Deployment model, defaulting and validation. Pure.
+"""Kinds of group 'apps' (v1): Deployment and ReplicaSet models, defaulting and validation. Pure.
 
-apps/v1 requires `spec.selector` (a LabelSelector) and the template labels must match it.
+apps/v1 requires `spec.selector` (a LabelSelector, immutable) and the template labels must match it,
+for both kinds (kube's ValidateDeploymentSpec / ValidateReplicaSetSpec).
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ class Deployment(TypedObject):
     status: dict[str, object] | None = None
 
 
+class ReplicaSetSpec(KubeModel):
+    replicas: int | None = None
+    min_ready_seconds: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+
+
+class ReplicaSet(TypedObject):
+    spec: ReplicaSetSpec | None = None
+    status: dict[str, object] | None = None
+
+
 def default_deployment(obj: Obj) -> None:
     spec = sub(obj, "spec")
     if spec is None:
@@ -93,17 +106,23 @@ def validate_deployment(obj: Obj, old: Obj | None) -> list[FieldError]:
                          ("minReadySeconds", spec.min_ready_seconds)):
         errs += v.validate_non_negative(value, f"spec.{field}")
     errs += _validate_strategy(spec.strategy)
-    errs += validate_template(spec.template, "spec.template")
-    if spec.selector is None:
+    return errs + _validate_pods(spec.selector, spec.template, obj, old)
+
+
+def _validate_pods(selector: LabelSelector | None, template: PodTemplateSpec | None, obj: Obj,
+                   old: Obj | None) -> list[FieldError]:
+    """The template, the selector (required, not empty, immutable) and that it matches the template."""
+    errs = validate_template(template, "spec.template")
+    if selector is None:
         return errs + [v.required("spec.selector")]
-    selector_errs = validate_selector(spec.selector, "spec.selector")
+    selector_errs = validate_selector(selector, "spec.selector")
     if selector_errs:
         return errs + selector_errs
-    if not spec.selector.match_labels and not spec.selector.match_expressions:
-        errs.append(v.invalid("spec.selector", spec.selector.to_obj(), "empty selector is invalid for deployment"))
-    elif spec.template is not None:
-        template_labels = spec.template.metadata.labels if spec.template.metadata else None
-        if not selector_matches(spec.selector, template_labels):
+    if not selector.match_labels and not selector.match_expressions:
+        errs.append(v.invalid("spec.selector", selector.to_obj(), "empty selector is invalid for deployment"))
+    elif template is not None:
+        template_labels = template.metadata.labels if template.metadata else None
+        if not selector_matches(selector, template_labels):
             errs.append(v.invalid("spec.template.metadata.labels", template_labels,
                                   "`selector` does not match template `labels`"))
     return errs + _validate_selector_update(obj, old)
@@ -117,4 +136,25 @@ def _validate_selector_update(obj: Obj, old: Obj | None) -> list[FieldError]:
     return []
 
 
-HOOKS: dict[str, Hooks] = {"Deployment": Hooks(Deployment, default_deployment, validate_deployment)}
+def default_replicaset(obj: Obj) -> None:
+    spec = sub(obj, "spec")
+    if spec is None:
+        return
+    set_default(spec, "replicas", 1)
+    default_pod_spec(sub(sub(spec, "template"), "spec"))
+
+
+def validate_replicaset(obj: Obj, old: Obj | None) -> list[FieldError]:
+    rs, errs = parse_strict(ReplicaSet, obj)
+    if rs is None:
+        return errs
+    spec = rs.spec
+    if spec is None:
+        return [v.required("spec")]
+    for field, value in (("replicas", spec.replicas), ("minReadySeconds", spec.min_ready_seconds)):
+        errs += v.validate_non_negative(value, f"spec.{field}")
+    return errs + _validate_pods(spec.selector, spec.template, obj, old)
+
+
+HOOKS: dict[str, Hooks] = {"Deployment": Hooks(Deployment, default_deployment, validate_deployment),
+                           "ReplicaSet": Hooks(ReplicaSet, default_replicaset, validate_replicaset)}
