@@ -3,32 +3,17 @@ their status set as a node would), users with tokens, and a polling wait."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from conftest import ServerProc
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 DENY_BY_DEFAULT = (SEEDS / "002-networkpolicy-deny-by-default.yaml").read_text()
 NODES = {"node1": ("198.18.0.11", "10.128.0.0/23"), "node2": ("198.18.0.12", "10.128.2.0/23")}
 PODS = {"alpha/a1": ("node1", "10.128.0.2"), "alpha/a2": ("node2", "10.128.2.2"),
         "beta/b1": ("node1", "10.128.0.3"), "beta/b2": ("node2", "10.128.2.3")}
-
-
-def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll `fn` until it returns something truthy (generous deadline: the machine may be loaded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def create(srv: ServerProc, path: str, obj: Obj) -> Obj:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ServerProc, start_server
-from consolekit import DENY_BY_DEFAULT, PODS, add_pod, make_project_admin, seed_cluster, wait_for
+from conftest import ServerProc, start_server, wait_for
+from consolekit import DENY_BY_DEFAULT, PODS, add_pod, make_project_admin, seed_cluster
 
 ENDPOINTS = [("GET", "/console/api/topology"), ("GET", "/console/api/reachability"),
              ("POST", "/console/api/trace"), ("POST", "/console/api/impact"), ("GET", "/console/api/watch")]
@@ -158,7 +158,7 @@ def test_the_change_feed_reports_only_what_the_caller_may_read(srv: ServerProc, 
     reader = threading.Thread(target=_read_feed, args=(srv, alice, lines, stop), daemon=True)
     reader.start()
     try:
-        wait_for("the feed's READY line", lambda: any(e["type"] == "READY" for e in lines))
+        wait_for(lambda: any(e["type"] == "READY" for e in lines), what="the feed's READY line")
         with srv.http() as http:  # another project's service, then a policy in alice's own project
             svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hidden"},
                    "spec": {"selector": {"app": "a1"}, "ports": [{"port": 80}]}}
@@ -166,8 +166,8 @@ def test_the_change_feed_reports_only_what_the_caller_may_read(srv: ServerProc, 
             pol = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "mine"},
                    "spec": {"podSelector": {}}}
             assert http.post("/apis/networking.k8s.io/v1/namespaces/wonder/networkpolicies", json=pol).status_code == 201
-        changed = wait_for("a CHANGED line naming NetworkPolicy", lambda: [
-            e for e in lines if e["type"] == "CHANGED" and "NetworkPolicy" in e["kinds"]])
+        changed = wait_for(lambda: [e for e in lines if e["type"] == "CHANGED" and "NetworkPolicy" in e["kinds"]],
+                           what="a CHANGED line naming NetworkPolicy")
         kinds = {k for e in lines if e["type"] == "CHANGED" for k in e["kinds"]}
         assert changed and "Service" not in kinds and "Endpoints" not in kinds
     finally:

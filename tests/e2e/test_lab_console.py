@@ -23,7 +23,7 @@ from labkit import Lab, make_lab, needs_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "console"))
 from browserkit import browser, need_chromium  # noqa: E402
-from consolekit import wait_for  # noqa: E402
+from conftest import wait_for  # noqa: E402
 
 from osdn.client import load_config  # noqa: E402
 
@@ -121,7 +121,7 @@ def local_console(lab: Lab) -> Iterator[str]:
         assert ready, "osdn console --serve printed no URL within 60 s"
         url = proc.stdout.readline().strip().removesuffix("/console/")
         assert url.startswith("http://127.0.0.1:"), url
-        wait_for("the local console", lambda: _up(url), timeout=60)
+        wait_for(lambda: _up(url), timeout=60, what="the local console")
         yield url
     finally:
         proc.terminate()
@@ -152,7 +152,7 @@ def test_the_local_console_shows_the_kernels_answer(lab: Lab, pods: dict[str, st
         kernel: dict[str, Any] = r.json()["kernel"]
         return kernel if kernel["outcome"] == "timeout" else None
 
-    kernel = wait_for("the kernel to drop alpha/a1 -> beta/b1", dropped, timeout=90)
+    kernel = wait_for(dropped, timeout=90, what="the kernel to drop alpha/a1 -> beta/b1")
     assert kernel["probed"] is True and kernel["agrees"] is True, kernel
     assert kernel["from"] == "pod alpha/a1" and kernel["to"] == f"{pods['beta/b1']}:80"
     assert any(c["delta"] > 0 for c in kernel["counters"]), kernel  # the dropped SYN was counted

@@ -11,11 +11,11 @@ the EndpointSlices of the services hold the same endpoints as the model.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from labkit import Lab, make_lab, needs_agent
 
 pytestmark = [pytest.mark.e2e, needs_agent]
@@ -31,17 +31,6 @@ def lab() -> Iterator[Lab]:
 def pods(lab: Lab) -> dict[str, tuple[str, str]]:
     spots = {"web1": ("node1", {"app": "web"}), "web2": ("node2", {"app": "web"}), "c1": ("node1", {"role": "c"})}
     return {name: lab.pod(name, "shop", node, labels) for name, (node, labels) in spots.items()}
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
-        time.sleep(0.2)
 
 
 def service(lab: Lab, name: str, selector: dict[str, str]) -> str:
@@ -70,9 +59,9 @@ def slice_addresses(lab: Lab, name: str) -> set[str]:
 def test_trace_shows_the_endpoint_the_kernel_chose(lab: Lab, pods: dict[str, tuple[str, str]]) -> None:
     vip = service(lab, "web", {"app": "web"})
     c1_netns = pods["c1"][1]
-    wait_for(lambda: answered_by(lab, c1_netns, vip), what="service up on node1")
+    wait_for(lambda: answered_by(lab, c1_netns, vip), timeout=60, what="service up on node1")
     web_ips = {pods["web1"][0], pods["web2"][0]}
-    wait_for(lambda: slice_addresses(lab, "web") == web_ips, what="EndpointSlice with both pods")
+    wait_for(lambda: slice_addresses(lab, "web") == web_ips, timeout=60, what="EndpointSlice with both pods")
     doc = trace(lab, "shop/web")
     kernel, dnat = doc["kernel"], doc["kernel"]["dnat"]
     assert doc["allowed"] is True and kernel["outcome"] == "connected" and kernel["agrees"] is True, kernel
@@ -89,11 +78,11 @@ def test_after_a_pod_leaves_the_selector_the_dnat_goes_to_the_other(lab: Lab,
     for name in ("web1", "web2"):
         lab.client.patch("Pod", name, {"metadata": {"labels": {"pool": "yes"}}}, "shop")
     c1_netns = pods["c1"][1]
-    wait_for(lambda: slice_addresses(lab, "pool") == {pods["web1"][0], pods["web2"][0]}, what="both in the slice")
+    wait_for(lambda: slice_addresses(lab, "pool") == {pods["web1"][0], pods["web2"][0]}, timeout=60, what="both in the slice")
     lab.client.patch("Pod", "web1", {"metadata": {"labels": {"pool": "no"}}}, "shop")
-    wait_for(lambda: slice_addresses(lab, "pool") == {pods["web2"][0]}, what="web1 leaves the slice")
+    wait_for(lambda: slice_addresses(lab, "pool") == {pods["web2"][0]}, timeout=60, what="web1 leaves the slice")
     # node1 has synced once the service answers only from web2, ten times in a row
-    wait_for(lambda: all(answered_by(lab, c1_netns, vip) == "shop/web2" for _ in range(10)), what="node1 sync")
+    wait_for(lambda: all(answered_by(lab, c1_netns, vip) == "shop/web2" for _ in range(10)), timeout=60, what="node1 sync")
     for _ in range(3):
         dnat = trace(lab, "shop/pool")["kernel"]["dnat"]
         assert dnat["endpoint"] == f"{pods['web2'][0]}:80" and dnat["inModel"] is True, dnat
@@ -103,8 +92,8 @@ def test_after_a_pod_leaves_the_selector_the_dnat_goes_to_the_other(lab: Lab,
 def test_a_service_without_endpoints_has_no_dnat(lab: Lab, pods: dict[str, tuple[str, str]]) -> None:
     service(lab, "empty", {"app": "nobody"})
     wait_for(lambda: lab.client.list("EndpointSlice", "shop",
-                                     label_selector="kubernetes.io/service-name=empty")["items"], what="placeholder")
+                                     label_selector="kubernetes.io/service-name=empty")["items"], timeout=60, what="placeholder")
     doc = wait_for(lambda: (d := trace(lab, "shop/empty"))["kernel"]["outcome"] == "refused" and d,
-                   what="node1 rejects the service without endpoints")
+                   timeout=60, what="node1 rejects the service without endpoints")
     assert doc["kernel"]["dnat"]["read"] is True and doc["kernel"]["dnat"]["endpoint"] is None, doc["kernel"]
     assert doc["allowed"] is False and doc["kernel"]["agrees"] is True   # refused, as the model expects
