@@ -25,6 +25,7 @@ class KindInfo:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     has_status: bool = False
+    singular_name: str = ""  # when not the kind in lower case (`network-attachment-definition`)
 
     @property
     def api_version(self) -> str:
@@ -37,7 +38,7 @@ class KindInfo:
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return self.singular_name or self.kind.lower()
 
     def path(self, namespace: str | None = None, name: str | None = None) -> str:
         """REST path of the collection or of one object."""
@@ -79,6 +80,8 @@ _KINDS: list[KindInfo] = [
     KindInfo("network.openshift.io", "v1", "EgressNetworkPolicy", "egressnetworkpolicies", True),
     KindInfo("operator.openshift.io", "v1", "Network", "networks", False, has_status=True),
     KindInfo("config.openshift.io", "v1", "ClusterOperator", "clusteroperators", False, ("co",), has_status=True),
+    KindInfo("k8s.cni.cncf.io", "v1", "NetworkAttachmentDefinition", "network-attachment-definitions", True,
+             ("net-attach-def",), singular_name="network-attachment-definition"),
 ]
 
 _BY_KIND: dict[str, KindInfo] = {k.kind: k for k in _KINDS}

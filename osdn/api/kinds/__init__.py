@@ -31,6 +31,7 @@ def _all() -> dict[str, Hooks]:
         coordination,
         core,
         discovery,
+        netattach,
         network,
         networking,
         operator,
@@ -42,7 +43,7 @@ def _all() -> dict[str, Hooks]:
 
     merged: dict[str, Hooks] = {}
     for module in (core, apps, coordination, networking, discovery, network, operator, rbac, route, template,
-                   project):
+                   project, netattach):
         merged.update(module.HOOKS)
     return merged
 
