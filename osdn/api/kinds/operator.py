@@ -7,6 +7,9 @@ cluster; `kubeProxyConfig` can, and every node agent applies it at once:
 - `iptablesSyncPeriod`: the longest time between two full resyncs of a node's rules;
 - `proxyArguments.iptables-min-sync-period: [D]`: the shortest time between two syncs (changes that
   arrive within it are batched).
+`spec.externalIP.policy` (as in OpenShift 4's `config.openshift.io/v1 Network cluster`) says which
+Service `spec.externalIPs` the API server admits: `allowedCIDRs` open ranges, `rejectedCIDRs` close
+parts of them; no policy, or one without allowedCIDRs, admits none (`osdn.apiserver.plugins.externalips`).
 `ClusterOperator network` reports, in its conditions, whether every node has applied the config.
 """
 
@@ -52,11 +55,21 @@ class KubeProxyConfig(KubeModel):
     proxy_arguments: dict[str, list[str]] | None = None
 
 
+class ExternalIPPolicy(KubeModel):
+    allowed_cidrs: list[str] | None = Field(default=None, alias="allowedCIDRs")
+    rejected_cidrs: list[str] | None = Field(default=None, alias="rejectedCIDRs")
+
+
+class ExternalIPConfig(KubeModel):
+    policy: ExternalIPPolicy | None = None
+
+
 class NetworkSpec(KubeModel):
     cluster_network: list[ClusterNetworkEntry] | None = None
     service_network: list[str] | None = None
     default_network: DefaultNetwork | None = None
     kube_proxy_config: KubeProxyConfig | None = None
+    external_ip: ExternalIPConfig | None = Field(default=None, alias="externalIP")
 
 
 class Network(TypedObject):
@@ -107,6 +120,22 @@ def proxy_periods(network: Obj | None) -> tuple[float | None, float | None]:
     args = kp.get("proxyArguments") or {}
     min_arg = args.get(MIN_SYNC_ARG) or [None]
     return parse_duration(kp.get("iptablesSyncPeriod")), parse_duration(min_arg[0])
+
+
+def external_ip_policy(network: Obj | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Pure: (allowedCIDRs, rejectedCIDRs) of a Network object's `spec.externalIP.policy`; both empty
+    when unset (then no externalIP is admitted). Validation keeps invalid CIDRs out of the store."""
+    policy = ((((network or {}).get("spec") or {}).get("externalIP") or {}).get("policy")) or {}
+    return tuple(policy.get("allowedCIDRs") or ()), tuple(policy.get("rejectedCIDRs") or ())
+
+
+def _validate_external_ip(cfg: ExternalIPConfig) -> list[FieldError]:
+    policy = cfg.policy or ExternalIPPolicy()
+    errs: list[FieldError] = []
+    for field, cidrs in (("allowedCIDRs", policy.allowed_cidrs), ("rejectedCIDRs", policy.rejected_cidrs)):
+        for i, cidr in enumerate(cidrs or []):
+            errs += v.validate_cidr(cidr, f"spec.externalIP.policy.{field}[{i}]")
+    return errs
 
 
 def _validate_kube_proxy(kp: KubeProxyConfig) -> list[FieldError]:
@@ -160,6 +189,8 @@ def validate_network(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs += v.validate_cidr(cidr, f"spec.serviceNetwork[{i}]")
     if net.spec.kube_proxy_config is not None:
         errs += _validate_kube_proxy(net.spec.kube_proxy_config)
+    if net.spec.external_ip is not None:
+        errs += _validate_external_ip(net.spec.external_ip)
     if old is not None:
         new_spec, old_spec = obj.get("spec") or {}, old.get("spec") or {}
         for key in IMMUTABLE:

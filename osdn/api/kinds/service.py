@@ -131,6 +131,21 @@ def _validate_cluster_ip_update(spec: ServiceSpec, old: Obj | None) -> list[Fiel
     return []
 
 
+def _validate_external_ip(ip: str, path: str) -> list[FieldError]:
+    """Kubernetes' checks of an externalIP: an IP address, and none of the special ranges a node must
+    never forward (its loopback, link-local addresses)."""
+    addr = v.parse_ip(ip)
+    if addr is None:
+        return [v.invalid(path, ip, "must be a valid IP address")]
+    for bad, detail in ((addr.is_unspecified, "may not be unspecified (0.0.0.0, ::)"),
+                        (addr.is_loopback, "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+                        (addr.is_link_local, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+                        (addr.is_multicast, "may not be a multicast address (224.0.0.0/4, ff00::/8)")):
+        if bad:
+            return [v.invalid(path, ip, detail)]
+    return []
+
+
 MAX_AFFINITY_TIMEOUT = 86400  # Kubernetes: 0 < timeoutSeconds <= 86400 (one day)
 
 
@@ -167,7 +182,7 @@ def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
         names.add(port.name or "")
     errs += _validate_affinity(spec)
     for i, ip in enumerate(spec.external_ips or []):
-        errs += [] if v.parse_ip(ip) else [v.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address")]
+        errs += _validate_external_ip(ip, f"spec.externalIPs[{i}]")
     errs += _validate_cluster_ip(spec) + _validate_cluster_ip_update(spec, old)
     return errs + validate_label_map(spec.selector, "spec.selector")
 

@@ -1,6 +1,6 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
-Always on: RBACEscalation, ServiceIPAllocation, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
+Always on: RBACEscalation, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
 IngressAdmission (allowHostnameChanges false unless configured). RunOnceDuration runs only when configured. Plugin
 names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
 `configuration` or a `location` (a YAML file). Unknown plugin names are logged and ignored (a real
@@ -19,6 +19,7 @@ from osdn.apiserver.admission import Plugin
 from osdn.apiserver.plugins.clusternetwork import ClusterNetworkMode
 from osdn.apiserver.plugins.egressfirewall import EgressFirewallPlacement
 from osdn.apiserver.plugins.egressip import EgressIPAdmission
+from osdn.apiserver.plugins.externalips import ExternalIPRanger
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
 from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
 from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
@@ -56,7 +57,7 @@ def plugin_configs(master_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
     configs = plugin_configs(master_config or {})
-    plugins: list[Plugin] = [RBACEscalation(), ServiceIPAllocation()]
+    plugins: list[Plugin] = [RBACEscalation(), ServiceIPAllocation(), ExternalIPRanger()]
     if "RunOnceDuration" in configs:
         plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
     ingress = configs.get("IngressAdmission", {})
