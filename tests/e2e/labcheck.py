@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from conftest import wait_for as poll
 from labkit import Lab
 
 from osdn.cli.clusterstate import fetch_objects
@@ -256,7 +257,4 @@ class Prober:
 
 def wait_for(what: str, cond: Callable[[], bool], timeout: float = 60) -> None:
     """Progress, not timing: fail only if `cond` never holds (a wedged stream or prober)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"no progress: {what}"
-        time.sleep(0.05)
+    poll(cond, timeout, f"progress: {what}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from labkit import Lab, make_lab, needs_agent
 
 from osdn.api.kinds.networking import MAX_RULES, default_network_policy
@@ -78,16 +79,6 @@ def _answers(lab: Lab) -> bool:
         return True
     except OsdnError:
         return False
-
-
-def wait_for(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
-        time.sleep(0.2)
 
 
 def condition(lab: Lab, node: str) -> Obj:

@@ -6,24 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from conftest import wait_for
 
 from osdn.client import ClientConfig
 from osdn.client.backoff import Backoff, reconnect_backoff
 from osdn.client.informer import Informer
 from tests.unit.client.fakeapi import FakeApi, WatchScript, namespace
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-    return value
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import wait_for
 
 from osdn.client import ClientConfig
 from osdn.client.backoff import Backoff
@@ -17,14 +17,6 @@ from osdn.client.informer import Informer
 from tests.unit.client.fakeapi import FakeApi, WatchScript, event_line, namespace
 
 TRICKY = "line\u2028sep\u0085nel\u2029par"
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-    return value
 
 
 class Recorder:
@@ -58,11 +50,15 @@ def api() -> Iterator[FakeApi]:
 def run(api: FakeApi) -> Iterator[Callable[[Recorder], tuple[Informer, list[float]]]]:
     started: list[Informer] = []
 
-    def start(handler: Recorder) -> tuple[Informer, list[float]]:
+    def start(handler: Recorder, hold: Callable[[int], object] = lambda n: None) -> tuple[Informer, list[float]]:
+        """`hold(n)` runs in the informer's n-th backoff sleep (which sleeps no time): a test pauses there."""
         delays: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            delays.append(seconds)
+            hold(len(delays))
         informer = Informer(ClientConfig(server=api.url, token="t"), "Namespace", handlers=[handler],
-                            backoff=Backoff(initial=0.01, cap=0.04, jitter=0.5, rand=lambda: 0.0),
-                            sleep=delays.append)
+                            backoff=Backoff(initial=0.01, cap=0.04, jitter=0.5, rand=lambda: 0.0), sleep=sleep)
         started.append(informer.start())
         return informer, delays
 
@@ -95,11 +91,14 @@ def test_bad_line_cut_stream_and_handler_error_relist_with_backoff(
     api.put(namespace("c", 3))
     handler = Recorder()
     handler.fail_on.add("boom")
-    informer, delays = run(handler)
+    resume = threading.Event()                      # the re-list after the handler error waits for it
+    informer, delays = run(handler, lambda n: n == 3 and resume.wait(30))
     wait_for(lambda: api.lists >= 3)                # after the bad line and after the cut stream
     wait_for(lambda: handler.seen("ADDED", "boom"))
+    wait_for(lambda: len(delays) == 3)              # the handler failed: backing off
     api.put(namespace("boom", 4))
     api.scripts.put(WatchScript(b"", hold=True))
+    resume.set()
     wait_for(lambda: api.lists >= 4)                # after the handler error
     wait_for(lambda: handler.events.count(("MODIFIED", "boom")) >= 1)
     assert sorted(o["metadata"]["name"] for o in informer.items()) == ["a", "b", "boom", "c"]
