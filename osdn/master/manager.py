@@ -17,6 +17,7 @@ from typing import Any
 from osdn.client import Client, ClientConfig
 from osdn.errors import OsdnError
 from osdn.master.controller import Controller, Informers
+from osdn.master.deployments import DeploymentController
 from osdn.master.egress import EgressController
 from osdn.master.egressdns import EgressDNSController, EgressDNSOptions, make_resolver
 from osdn.master.endpoints import EndpointsController
@@ -26,6 +27,7 @@ from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
 from osdn.master.operator import ClusterOperatorController
 from osdn.master.probe import ProbeOptions
+from osdn.master.replicasets import ReplicaSetController
 from osdn.master.replication import ReplicationController
 from osdn.model.sdnconfig import NetworkConfig, parse_network_config
 
@@ -82,6 +84,8 @@ class Master:
             EndpointsController(self.client, self.informers),
             EndpointSliceController(self.client, self.informers),
             ReplicationController(self.client, self.informers),
+            ReplicaSetController(self.client, self.informers),
+            DeploymentController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]
         self.informers.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from osdn.master.replication import active, controller_of, plan_replicas, pod_from_template
+from osdn.master.replicas import active, controller_of, plan_replicas, pod_from_template
 
 
 def pod(name: str, created: str, **status: str) -> dict:

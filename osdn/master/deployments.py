@@ -1,0 +1,181 @@
+"""Deployment controller: rolls a Deployment's pod template out through ReplicaSets, as kube does.
+
+Key: `namespace/name` of a Deployment. The Deployment's ReplicaSets are those whose controller
+ownerReference names it (same uid). The new RS is the one whose template equals the Deployment's
+(the `pod-template-hash` label aside); when there is none it is created as `<deployment>-<hash>`
+with the hash label on its selector, template and labels, the next `deployment.kubernetes.io/revision`
+and an ownerReference with `controller: true`. Each reconcile makes one step of the strategy
+(osdn.master.rollout: RollingUpdate within maxSurge/maxUnavailable, or Recreate), which also
+carries out scaling; when the rollout is complete the old RSs beyond `revisionHistoryLimit` are
+deleted. The status (replicas, updatedReplicas, readyReplicas, availableReplicas,
+unavailableReplicas, observedGeneration, conditions Available and Progressing) is written every
+reconcile it changes; a rollout without progress is looked at again when its progress deadline
+passes. A paused Deployment only gets its status. When the Deployment is gone (or was created again:
+another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
+collection kube does with background propagation. Orphan RSs are not adopted.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from osdn.client import Client
+from osdn.errors import AlreadyExistsError, NotFoundError
+from osdn.master.controller import Controller, Informers
+from osdn.master.replicas import OwnerKind, controller_of, owned_by, owner_ref
+from osdn.master.rollout import (
+    HASH_LABEL,
+    REVISION,
+    RSView,
+    Strategy,
+    cleanup,
+    complete,
+    deadline_left,
+    deployment_status,
+    plan,
+    strategy_of,
+    template_hash,
+    without_hash,
+)
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+DEPLOYMENT = OwnerKind("Deployment", "apps/v1")
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def new_replicaset(deployment: Mapping[str, Any], pod_hash: str, replicas: int, revision: int) -> Obj:
+    """Pure: the RS `<deployment>-<hash>` of the Deployment's current template."""
+    meta, spec = _meta(deployment), deployment.get("spec") or {}
+    template = copy.deepcopy(spec.get("template") or {})
+    template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
+    selector = copy.deepcopy(spec.get("selector") or {})
+    selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+    rs_meta: Obj = {"name": f"{meta.get('name')}-{pod_hash}", "namespace": meta.get("namespace"),
+                    "labels": dict(template["metadata"]["labels"]), "annotations": {REVISION: str(revision)},
+                    "ownerReferences": [owner_ref(deployment, DEPLOYMENT)]}
+    rs_spec = {"replicas": replicas, "minReadySeconds": int(spec.get("minReadySeconds") or 0),
+               "selector": selector, "template": template}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rs_meta, "spec": rs_spec}
+
+
+def split_new(deployment: Mapping[str, Any], rss: list[Obj]) -> tuple[Obj | None, list[Obj]]:
+    """Pure: the RS of the current template (the oldest if several) and the others."""
+    want = without_hash((deployment.get("spec") or {}).get("template") or {})
+    same = sorted((rs for rs in rss if without_hash((rs.get("spec") or {}).get("template") or {}) == want),
+                  key=lambda rs: (str(_meta(rs).get("creationTimestamp") or ""), str(_meta(rs).get("name"))))
+    new = same[0] if same else None
+    return new, [rs for rs in rss if rs is not new]
+
+
+class DeploymentController(Controller):
+    name = "deployment"
+
+    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(client)
+        self.clock = clock   # wall clock: condition times
+        self.deployments = informers.on("Deployment", lambda _t, new, old: self.enqueue(self._key(new or old)))
+        self.replicasets = informers.on("ReplicaSet", self._on_replicaset)
+
+    @staticmethod
+    def _key(obj: Mapping[str, Any] | None) -> str:
+        return f"{_meta(obj or {}).get('namespace')}/{_meta(obj or {}).get('name')}"
+
+    def _on_replicaset(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        for rs in (new, old):
+            owner = controller_of(rs, DEPLOYMENT.kind) if rs else None
+            if rs and owner:
+                self.enqueue(f"{_meta(rs).get('namespace')}/{owner}")
+
+    def prepare(self) -> None:
+        for deployment in self.deployments.items():
+            self.enqueue(self._key(deployment))
+
+    def _replicasets(self, namespace: str, name: str) -> list[Obj]:
+        """The RSs naming Deployment `name` as controller, our own writes included."""
+        names = {str(_meta(rs).get("name")) for rs in self.replicasets.items() if _meta(rs).get("namespace") == namespace}
+        found = (self.writes.latest(self.replicasets, n, namespace) for n in names | set(
+            self.writes.names("ReplicaSet", namespace)))
+        return [rs for rs in found if rs is not None and controller_of(rs, DEPLOYMENT.kind) == name]
+
+    def reconcile(self, key: Hashable) -> None:
+        namespace, name = str(key).split("/", 1)
+        deployment = self.deployments.get(name, namespace)
+        named = self._replicasets(namespace, name)
+        for rs in named:
+            if not owned_by(rs, deployment, DEPLOYMENT.kind):   # the Deployment is gone: collect the garbage
+                self._delete(namespace, str(_meta(rs).get("name")))
+        if deployment is None or _meta(deployment).get("deletionTimestamp"):
+            return
+        self._sync(key, deployment, [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)])
+
+    def _sync(self, key: Hashable, deployment: Obj, rss: list[Obj]) -> None:
+        s = strategy_of(deployment)
+        new, old = split_new(deployment, rss)
+        old_views = [RSView.of(rs) for rs in old]
+        created = False
+        if new is None and not (deployment.get("spec") or {}).get("paused"):
+            new, created = self._create_new(deployment, s, old_views), True
+        new_view = RSView.of(new) if new is not None else None
+        if new_view is not None and not created and not (deployment.get("spec") or {}).get("paused"):
+            self._scale(deployment, plan(s, new_view, old_views))
+        status = deployment_status(deployment, s, new_view, old_views, self.clock(), created)
+        if not created and complete(s, status):
+            for rs_name in cleanup(old_views, int((deployment.get("spec") or {}).get("revisionHistoryLimit", 10))):
+                self._delete(str(_meta(deployment).get("namespace")), rs_name)
+        self._write_status(deployment, status)
+        progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+        if progressing["reason"] in ("ReplicaSetUpdated", "NewReplicaSetCreated"):
+            self.queue.add_after(key, deadline_left(deployment, progressing, self.clock()) + 1)
+
+    def _create_new(self, deployment: Obj, s: Strategy, old: list[RSView]) -> Obj:
+        collisions = int((deployment.get("status") or {}).get("collisionCount") or 0)
+        pod_hash = template_hash((deployment.get("spec") or {}).get("template") or {}, collisions)
+        name = f"{_meta(deployment).get('name')}-{pod_hash}"
+        targets = plan(s, RSView(name, 0), old)
+        replicas, revision = targets.pop(name, 0), max([r.revision for r in old] + [0]) + 1
+        namespace = str(_meta(deployment).get("namespace"))
+        self._scale(deployment, targets)
+        try:
+            rs = self.client.create(new_replicaset(deployment, pod_hash, replicas, revision), namespace)
+        except AlreadyExistsError:
+            rs = self.client.get("ReplicaSet", name, namespace)
+            if not owned_by(rs, deployment, DEPLOYMENT.kind):   # a hash collision: kube's collisionCount
+                self.client.patch("Deployment", str(_meta(deployment).get("name")),
+                                  {"status": {"collisionCount": collisions + 1}}, namespace, subresource="status")
+                raise
+        self.writes.record("ReplicaSet", name, rs, namespace)
+        log.info("deployment %s/%s: created replica set %s (%d replicas)", namespace, _meta(deployment).get("name"),
+                 name, replicas)
+        return rs
+
+    def _scale(self, deployment: Obj, targets: dict[str, int]) -> None:
+        namespace = str(_meta(deployment).get("namespace"))
+        for rs_name, replicas in targets.items():
+            rs = self.client.patch("ReplicaSet", rs_name, {"spec": {"replicas": replicas}}, namespace)
+            self.writes.record("ReplicaSet", rs_name, rs, namespace)
+            log.info("deployment %s/%s: scaled replica set %s to %d", namespace, _meta(deployment).get("name"),
+                     rs_name, replicas)
+
+    def _delete(self, namespace: str, rs_name: str) -> None:
+        try:
+            gone = self.client.delete("ReplicaSet", rs_name, namespace)
+        except NotFoundError:
+            return
+        self.writes.record_delete("ReplicaSet", rs_name, gone, namespace)
+        log.info("deployment: deleted replica set %s/%s", namespace, rs_name)
+
+    def _write_status(self, deployment: Obj, status: Obj) -> None:
+        have = deployment.get("status") or {}
+        if "collisionCount" in have:
+            status["collisionCount"] = have["collisionCount"]
+        if status != have:
+            self.client.patch("Deployment", str(_meta(deployment).get("name")), {"status": status},
+                              str(_meta(deployment).get("namespace")), subresource="status")

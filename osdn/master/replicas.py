@@ -1,0 +1,222 @@
+"""The replica controllers' shared core: keep `spec.replicas` pods made from `spec.template` running.
+
+ReplicationController (osdn.master.replication) and ReplicaSet (osdn.master.replicasets) are thin
+adapters over `ReplicaController`: they only name the owner kind. Key: `namespace/name` of an owner.
+Level-triggered, as Kubernetes' replica set controller (which serves both kinds): the owner's pods
+are the active pods (not terminating, not Succeeded/Failed) whose controller ownerReference names
+this owner; fewer than `replicas` -> create the missing ones (`generateName: <owner>-`, the
+template's labels, annotations and spec, an ownerReference with `controller: true`); more -> delete
+the extra ones least worth keeping (unscheduled, not running, not ready, then the newest, as
+Kubernetes ranks them). A deleted pod (the egress router failover of the seeds: `replicas: 1`) is
+replaced at once on the next reconcile.
+
+Writes not yet seen by the pod informer are remembered for `EXPECT_TTL` seconds so a reconcile that
+runs before the watch echo neither doubles nor misses pods; a creation counts as observed the moment
+the informer delivers any event for the pod (as Kubernetes' expectations do), so a pod that is
+created and deleted before a reconcile runs is replaced at once rather than after the TTL.
+`status.replicas`/`readyReplicas`/`availableReplicas`/`observedGeneration` are kept current
+(`availableReplicas` counts ready pods: `minReadySeconds` is not waited for).
+
+Garbage collection (what kube's garbage collector does with background propagation): when the owner
+is gone, or its uid is not the one a pod's controller reference names (deleted and created again),
+the pods are deleted. Orphan pods that match the selector are not adopted. The functions above
+`ReplicaController` are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.client import Client
+from osdn.errors import NotFoundError
+from osdn.master.controller import Controller, Informers
+from osdn.master.endpoints import pod_ready
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+EXPECT_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class OwnerKind:
+    kind: str
+    api_version: str
+
+
+RC = OwnerKind("ReplicationController", "v1")
+RS = OwnerKind("ReplicaSet", "apps/v1")
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def controller_ref(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    """Pure: the ownerReference of `obj` with `controller: true` naming a `kind`, if any."""
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == kind:
+            return dict(ref)
+    return None
+
+
+def controller_of(obj: Mapping[str, Any], kind: str = RC.kind) -> str | None:
+    """Pure: the name of the `kind` object that controls `obj`, if any."""
+    ref = controller_ref(obj, kind)
+    return str(ref.get("name")) if ref else None
+
+
+def owner_ref(owner: Mapping[str, Any], kind: OwnerKind) -> Obj:
+    """Pure: the controller ownerReference a dependent of `owner` carries."""
+    return {"apiVersion": kind.api_version, "kind": kind.kind, "name": _meta(owner).get("name"),
+            "uid": _meta(owner).get("uid"), "controller": True, "blockOwnerDeletion": True}
+
+
+def owned_by(obj: Mapping[str, Any], owner: Mapping[str, Any] | None, kind: str) -> bool:
+    """Pure: `obj`'s controller reference names this very `owner` (same name, and same uid if it has one)."""
+    ref = controller_ref(obj, kind)
+    return owner is not None and ref is not None and ref.get("name") == _meta(owner).get("name") and \
+        ref.get("uid") in (None, _meta(owner).get("uid"))
+
+
+def active(pod: Mapping[str, Any]) -> bool:
+    return not _meta(pod).get("deletionTimestamp") and \
+        (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class ReplicaPlan:
+    create: int
+    delete: tuple[str, ...]
+
+
+def plan_replicas(replicas: int, pods: Sequence[Mapping[str, Any]], pending_create: int) -> ReplicaPlan:
+    """Pure: how many pods to create and which to delete (newest first) to reach `replicas`."""
+    have = len(pods) + pending_create
+    if have < replicas:
+        return ReplicaPlan(replicas - have, ())
+    newest = sorted(pods, key=_keep_rank)
+    return ReplicaPlan(0, tuple(str(_meta(p).get("name")) for p in newest[:max(0, have - replicas)]))
+
+
+def _keep_rank(pod: Mapping[str, Any]) -> tuple[bool, bool, bool, str]:
+    """Sort key, least worth keeping first: unscheduled, not running, not ready, then the newest."""
+    created = str(_meta(pod).get("creationTimestamp") or "")
+    inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
+    return (bool((pod.get("spec") or {}).get("nodeName")), (pod.get("status") or {}).get("phase") == "Running",
+            pod_ready(pod), inverted)
+
+
+def pod_from_template(owner: Mapping[str, Any], kind: OwnerKind = RC) -> Obj:
+    """Pure: a new pod of `owner` (generateName, template labels/annotations/spec, ownerReference)."""
+    meta, template = _meta(owner), (owner.get("spec") or {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    pod_meta: Obj = {"generateName": f"{meta.get('name')}-", "namespace": meta.get("namespace"),
+                     "labels": dict(tmeta.get("labels") or {}), "ownerReferences": [owner_ref(owner, kind)]}
+    if tmeta.get("annotations"):
+        pod_meta["annotations"] = dict(tmeta["annotations"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}}
+
+
+def replica_status(owner: Mapping[str, Any], live: Sequence[Mapping[str, Any]]) -> Obj:
+    """Pure: the status fields this controller owns, from the owner's live pods."""
+    ready = sum(1 for p in live if pod_ready(p))
+    return {"replicas": len(live), "readyReplicas": ready, "availableReplicas": ready,
+            "observedGeneration": _meta(owner).get("generation") or 1}
+
+
+class ReplicaController(Controller):
+    """Keeps an owner kind's pods; subclasses set `name` and `owner`."""
+
+    owner: OwnerKind = RC
+
+    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(client)
+        self.clock = clock
+        self.owners = informers.on(self.owner.kind, lambda _t, new, old: self.enqueue(self._key(new or old)))
+        self.pods = informers.on("Pod", self._on_pod)
+        self.created: dict[str, dict[str, float]] = {}  # key -> pod name -> when
+        self.deleted: dict[str, dict[str, float]] = {}
+        self.observed: dict[str, dict[str, float]] = {}  # pods the informer saw before their create returned
+        self._books = threading.Lock()  # informer thread vs the worker
+
+    @staticmethod
+    def _key(obj: Mapping[str, Any] | None) -> str:
+        return f"{_meta(obj or {}).get('namespace')}/{_meta(obj or {}).get('name')}"
+
+    def _on_pod(self, _type: str, new: Obj | None, old: Obj | None) -> None:
+        for pod in (new, old):
+            owner = controller_of(pod, self.owner.kind) if pod else None
+            if pod and owner:
+                key = f"{_meta(pod).get('namespace')}/{owner}"
+                self._observe_creation(key, str(_meta(pod).get("name")))
+                self.enqueue(key)
+
+    def _observe_creation(self, key: str, pod_name: str) -> None:
+        with self._books:
+            if self.created.get(key, {}).pop(pod_name, None) is None:
+                self.observed.setdefault(key, {})[pod_name] = self.clock()
+
+    def _expect_creation(self, key: str, pod_name: str) -> None:
+        with self._books:
+            if self.observed.get(key, {}).pop(pod_name, None) is None:
+                self.created.setdefault(key, {})[pod_name] = self.clock()
+
+    def prepare(self) -> None:
+        for owner in self.owners.items():
+            self.enqueue(self._key(owner))
+
+    def _pending(self, book: dict[str, dict[str, float]], key: str, seen: set[str], gone: bool) -> dict[str, float]:
+        """Expected writes not yet reflected: created ones not seen, deleted ones still seen."""
+        now = self.clock()
+        with self._books:
+            entries = {n: t for n, t in book.get(key, {}).items()
+                       if now - t < EXPECT_TTL and ((n in seen) if gone else (n not in seen))}
+            book[key] = entries
+            self.observed[key] = {n: t for n, t in self.observed.get(key, {}).items() if now - t < EXPECT_TTL}
+            return dict(entries)
+
+    def reconcile(self, key: Hashable) -> None:
+        namespace, name = str(key).split("/", 1)
+        owner = self.owners.get(name, namespace)
+        named = [p for p in self.pods.items()
+                 if _meta(p).get("namespace") == namespace and controller_of(p, self.owner.kind) == name]
+        for pod in named:
+            if not owned_by(pod, owner, self.owner.kind):   # the owner is gone: collect the garbage
+                self._delete_pod(key, namespace, str(_meta(pod).get("name")))
+        if owner is None:
+            return
+        live = [p for p in named if active(p) and owned_by(p, owner, self.owner.kind)]
+        seen = {str(_meta(p).get("name")) for p in live}
+        deleting = self._pending(self.deleted, str(key), seen, gone=True)
+        live = [p for p in live if _meta(p).get("name") not in deleting]
+        created = self._pending(self.created, str(key), seen, gone=False)
+        replicas = int((owner.get("spec") or {}).get("replicas", 1) or 0)
+        plan = plan_replicas(replicas, live, len(created))
+        for _ in range(plan.create):
+            pod = self.client.create(pod_from_template(owner, self.owner), namespace)
+            self._expect_creation(str(key), pod["metadata"]["name"])
+            log.info("%s %s: created pod %s", self.owner.kind, key, pod["metadata"]["name"])
+        for pod_name in plan.delete:
+            self._delete_pod(key, namespace, pod_name)
+        self._status(owner, live)
+
+    def _delete_pod(self, key: Hashable, namespace: str, pod_name: str) -> None:
+        try:
+            self.client.delete("Pod", pod_name, namespace)
+        except NotFoundError:
+            return
+        with self._books:
+            self.deleted.setdefault(str(key), {})[pod_name] = self.clock()
+        log.info("%s %s: deleted pod %s", self.owner.kind, key, pod_name)
+
+    def _status(self, owner: Obj, live: list[Obj]) -> None:
+        want = replica_status(owner, live)
+        have = owner.get("status") or {}
+        if any(have.get(k) != v for k, v in want.items()):
+            self.client.patch(self.owner.kind, str(_meta(owner).get("name")), {"status": want},
+                              str(_meta(owner).get("namespace")), subresource="status")

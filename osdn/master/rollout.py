@@ -1,0 +1,240 @@
+"""Deployment rollout decisions, pure: kube's deployment controller (pkg/controller/deployment) as functions.
+
+A step of a rollout is a set of ReplicaSet scale targets: `plan_rolling` is kube's
+reconcileNewReplicaSet (scale the new RS up within `replicas + maxSurge` pods, or down to
+`replicas`) then, when that did nothing, reconcileOldReplicaSets (scale old RSs down, the unhealthy
+replicas first, keeping `replicas - maxUnavailable` available pods); `plan_recreate` scales every
+old RS to 0, waits for their pods to be gone, then brings up the new one. `template_hash` names the
+new RS (`<deployment>-<hash>`, label `pod-template-hash`); `deployment_status` is kube's
+calculateStatus plus the Available and Progressing conditions (ProgressDeadlineExceeded after
+`progressDeadlineSeconds` without progress); `cleanup` picks the old RSs beyond
+`revisionHistoryLimit`. Times are given (seconds since the epoch), never read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from osdn.api.timestamps import format_time, parse
+
+Obj = dict[str, Any]
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.SafeEncodeString alphabet
+
+
+@dataclass(frozen=True)
+class RSView:
+    """What a rollout reads of a ReplicaSet."""
+    name: str
+    replicas: int            # spec.replicas
+    available: int = 0       # status.availableReplicas
+    ready: int = 0
+    current: int = 0         # status.replicas
+    revision: int = 0
+    created: str = ""
+    settled: bool = True     # status.observedGeneration >= metadata.generation
+
+    @classmethod
+    def of(cls, rs: Mapping[str, Any]) -> RSView:
+        meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
+        return cls(str(meta.get("name")), int(spec.get("replicas", 1)), int(status.get("availableReplicas") or 0),
+                   int(status.get("readyReplicas") or 0), int(status.get("replicas") or 0),
+                   revision_of(rs), str(meta.get("creationTimestamp") or ""),
+                   int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 1))
+
+
+@dataclass(frozen=True)
+class Strategy:
+    type: str
+    replicas: int
+    max_surge: int
+    max_unavailable: int
+
+
+def revision_of(obj: Mapping[str, Any]) -> int:
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0")
+    return int(value) if str(value).isdigit() else 0
+
+
+def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
+    """An IntOrString of the strategy: an int, or a percentage of `total` (intstr.GetScaledValueFromIntOrPercent)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    if not value.endswith("%"):
+        return int(value)
+    product = total * int(value[:-1])
+    return -(-product // 100) if round_up else product // 100
+
+
+def strategy_of(deployment: Mapping[str, Any]) -> Strategy:
+    """Kube's ResolveFenceposts and MaxUnavailable: surge rounds up, unavailable down, never both 0."""
+    spec = deployment.get("spec") or {}
+    replicas = int(spec.get("replicas", 1))
+    strategy = spec.get("strategy") or {}
+    kind = strategy.get("type") or "RollingUpdate"
+    if kind != "RollingUpdate":
+        return Strategy(kind, replicas, 0, 0)
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = scaled_value(rolling.get("maxSurge", "25%"), replicas, True)
+    unavailable = scaled_value(rolling.get("maxUnavailable", "25%"), replicas, False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return Strategy(kind, replicas, surge, 0 if replicas == 0 else min(unavailable, replicas))
+
+
+def template_hash(template: Mapping[str, Any], collision_count: int = 0) -> str:
+    """fnv-1a (32 bit) of the template without its hash label, encoded as kube's ComputeHash encodes it."""
+    digest = 0x811C9DC5
+    data = json.dumps(without_hash(template), sort_keys=True, separators=(",", ":")).encode()
+    if collision_count:
+        data += collision_count.to_bytes(4, "little")
+    for byte in data:
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(digest))
+
+
+def without_hash(template: Mapping[str, Any]) -> Obj:
+    """The template with no `pod-template-hash` label (kube's EqualIgnoreHash compares these)."""
+    out = json.loads(json.dumps(template))
+    labels = (out.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(HASH_LABEL, None)
+    return out
+
+
+def _by_age(rss: Sequence[RSView]) -> list[RSView]:
+    return sorted(rss, key=lambda r: (r.created, r.name))
+
+
+def plan_rolling(s: Strategy, new: RSView, old: Sequence[RSView]) -> dict[str, int]:
+    """One step of a rolling update: RS name -> new spec.replicas (empty: nothing to scale now)."""
+    everything = [new, *old]
+    if new.replicas > s.replicas:
+        return {new.name: s.replicas}
+    total = sum(r.replicas for r in everything)
+    if new.replicas < s.replicas and total < s.replicas + s.max_surge:
+        return {new.name: new.replicas + min(s.replicas + s.max_surge - total, s.replicas - new.replicas)}
+    active = _by_age([r for r in old if r.replicas > 0])
+    min_available = s.replicas - s.max_unavailable
+    budget = total - min_available - (new.replicas - new.available)
+    if not active or budget <= 0:
+        return {}
+    targets: dict[str, int] = {}
+    cleaned = 0
+    for rs in active:  # the unhealthy replicas first (cleanupUnhealthyReplicas)
+        unhealthy = rs.replicas - rs.available
+        if cleaned < budget and unhealthy > 0:
+            targets[rs.name] = rs.replicas - min(budget - cleaned, unhealthy)
+            cleaned += rs.replicas - targets[rs.name]
+    excess = sum(r.available for r in everything) - min_available
+    for rs in active:  # then available ones, oldest first (scaleDownOldReplicaSetsForRollingUpdate)
+        have = targets.get(rs.name, rs.replicas)
+        if excess > 0 and have > 0:
+            down = min(have, excess)
+            targets[rs.name], excess = have - down, excess - down
+    return targets
+
+
+def plan_recreate(s: Strategy, new: RSView, old: Sequence[RSView]) -> dict[str, int]:
+    """One step of Recreate: old RSs to 0; once their pods are gone, the new one to `replicas`."""
+    if any(r.replicas > 0 for r in old):
+        return {r.name: 0 for r in old if r.replicas > 0}
+    if any(r.current > 0 or not r.settled for r in old):
+        return {}
+    return {new.name: s.replicas} if new.replicas != s.replicas else {}
+
+
+def plan(s: Strategy, new: RSView, old: Sequence[RSView]) -> dict[str, int]:
+    return plan_rolling(s, new, old) if s.type == "RollingUpdate" else plan_recreate(s, new, old)
+
+
+def complete(s: Strategy, status: Mapping[str, Any]) -> bool:
+    """Kube's DeploymentComplete: every replica updated, available, and no old one left."""
+    return all(int(status.get(k) or 0) == s.replicas for k in ("updatedReplicas", "replicas", "availableReplicas"))
+
+
+def cleanup(old: Sequence[RSView], limit: int) -> list[str]:
+    """Old RSs to delete beyond `revisionHistoryLimit`, lowest revision first, only the empty settled ones."""
+    ordered = sorted(old, key=lambda r: (r.revision, r.created, r.name))
+    extra = ordered[:max(0, len(ordered) - limit)]
+    return [r.name for r in extra if r.replicas == 0 and r.current == 0 and r.settled]
+
+
+def _progressed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Kube's DeploymentProgressing: more updated, ready or available replicas, or fewer old ones."""
+    def old_of(status: Mapping[str, Any]) -> int:
+        return int(status.get("replicas") or 0) - int(status.get("updatedReplicas") or 0)
+    return any(int(after.get(k) or 0) > int(before.get(k) or 0)
+               for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) or old_of(after) < old_of(before)
+
+
+def _condition(kind: str, status: str, reason: str, message: str, now: str, prev: Mapping[str, Any] | None) -> Obj:
+    same = prev is not None and prev.get("status") == status
+    if same and prev is not None and prev.get("reason") == reason:
+        return dict(prev)   # SetDeploymentCondition: the same status and reason change nothing
+    return {"type": kind, "status": status, "lastUpdateTime": now,
+            "lastTransitionTime": (prev or {}).get("lastTransitionTime", now) if same else now,
+            "reason": reason, "message": message}
+
+
+def deployment_status(deployment: Mapping[str, Any], s: Strategy, new: RSView | None, old: Sequence[RSView],
+                      now: float, created_new: bool = False) -> Obj:
+    """The status a sync writes: counts from the RSs, Available and Progressing conditions."""
+    everything = ([new] if new else []) + list(old)
+    prev = deployment.get("status") or {}
+    available = sum(r.available for r in everything)
+    status: Obj = {"observedGeneration": (deployment.get("metadata") or {}).get("generation") or 1,
+                   "replicas": sum(r.current for r in everything), "updatedReplicas": new.current if new else 0,
+                   "readyReplicas": sum(r.ready for r in everything), "availableReplicas": available,
+                   "unavailableReplicas": max(0, sum(r.replicas for r in everything) - available)}
+    conds = {c.get("type"): c for c in prev.get("conditions") or []}
+    stamp = format_time(now)
+    status["conditions"] = [
+        _condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", stamp,
+                   conds.get("Available")) if available >= s.replicas - s.max_unavailable else
+        _condition("Available", "False", "MinimumReplicasUnavailable",
+                   "Deployment does not have minimum availability.", stamp, conds.get("Available")),
+        _progressing(deployment, s, new, status, conds.get("Progressing"), now, created_new)]
+    return status
+
+
+def _progressing(deployment: Mapping[str, Any], s: Strategy, new: RSView | None, status: Obj,
+                 prev: Mapping[str, Any] | None, now: float, created_new: bool) -> Obj:
+    name, stamp = new.name if new else "", format_time(now)
+    if created_new:
+        return _condition("Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{name}"', stamp,
+                          prev)
+    if new is not None and complete(s, status):
+        return _condition("Progressing", "True", "NewReplicaSetAvailable",
+                          f'ReplicaSet "{name}" has successfully progressed.', stamp, prev)
+    if prev is None or _progressed(deployment.get("status") or {}, status):
+        moved = _condition("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.',
+                           stamp, None)
+        return {**moved, "lastTransitionTime": (prev or {}).get("lastTransitionTime", stamp)} \
+            if prev is not None and prev.get("status") == "True" else moved
+    if timed_out(deployment, prev, now):
+        return _condition("Progressing", "False", "ProgressDeadlineExceeded",
+                          f'ReplicaSet "{name}" has timed out progressing.', stamp, prev)
+    return dict(prev)
+
+
+def timed_out(deployment: Mapping[str, Any], prev: Mapping[str, Any] | None, now: float) -> bool:
+    """Kube's DeploymentTimedOut: no progress for `progressDeadlineSeconds` since the condition's lastUpdateTime."""
+    if prev is None or prev.get("reason") == "NewReplicaSetAvailable":
+        return False
+    if prev.get("reason") == "ProgressDeadlineExceeded":
+        return True
+    return deadline_left(deployment, prev, now) < 0
+
+
+def deadline_left(deployment: Mapping[str, Any], prev: Mapping[str, Any], now: float) -> float:
+    """Seconds until the progress deadline of the Progressing condition `prev` passes."""
+    deadline = int((deployment.get("spec") or {}).get("progressDeadlineSeconds") or 600)
+    since = parse(prev.get("lastUpdateTime")) or now
+    return since + deadline - now
