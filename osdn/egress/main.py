@@ -136,11 +136,22 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
               + "\n\n")
     out.flush()
     options = DnsProxyOptions(debug=bool(env.get("EGRESS_DNS_PROXY_DEBUG")))
+    return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _forward(DnsProxy(dests, options), err))
 
-    async def start() -> list[asyncio.Server]:
-        return await DnsProxy(dests, options).serve()
 
-    return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _serve(start, err))
+def _forward(proxy: DnsProxy, err: TextIO) -> int:
+    """Run the DNS proxy's epoll loop until SIGTERM/SIGINT; a listen error is the exit message."""
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)
+    try:
+        proxy.bind()
+    except OSError as exc:
+        proxy.loop.close()
+        return _die(err, f"cannot listen: {exc}")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: proxy.stop())
+    proxy.run()
+    return 0
 
 
 def _serve(start: Callable[[], Awaitable[list[asyncio.Server]]], err: TextIO) -> int:
