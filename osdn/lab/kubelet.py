@@ -33,12 +33,13 @@ from osdn.client import Client, load_config
 from osdn.client.informer import Informer
 from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import netns
-from osdn.lab import lifecycle, runtime
+from osdn.lab import lifecycle, multus, runtime
 from osdn.lab.cluster import LabInfo, NodeInfo
 from osdn.lab.lifecycle import Backoff, ContainerRun
 from osdn.lab.podevents import SCHEDULER, PodEvents
 from osdn.lab.runtime import PodRuntime, pod_key
 from osdn.lab.state import load_state, process_start_time
+from osdn.model.multinet import STATUS_ANNOTATION, network_status
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -150,8 +151,8 @@ class Kubelet:
             self.events.record(pod, "DeadlineExceeded", lifecycle.DEADLINE_MESSAGE, warning=True)
         elif now >= run.next_start:
             try:
-                rt, proc = runtime.start_pod(self.lab, node, pod)
-            except (runtime.CniError, OSError, OsdnError) as exc:
+                rt, proc = runtime.start_pod(self.lab, node, pod, multus.resolve(self.client, pod))
+            except (runtime.CniError, multus.AttachError, OSError, OsdnError) as exc:
                 run = self._start_failed(pod, run, str(getattr(exc, "message", None) or exc), now)
             else:
                 self.failures.pop(key, None)
@@ -230,6 +231,8 @@ class Kubelet:
         meta = pod["metadata"]
         notes = {ANNOTATION_NETNS: rt.netns, ANNOTATION_LOG: rt.log, ANNOTATION_BIN: self.lab.bin_dir,
                  ANNOTATION_ETC: runtime.pod_etc_dir(self.lab, pod)}
+        if rt.secondary:
+            notes[STATUS_ANNOTATION] = network_status(rt.ip, rt.secondary)
         self.client.patch("Pod", meta["name"], {"metadata": {"annotations": notes}},
                           namespace=meta.get("namespace", ""))
         log.info("pod %s running in %s (ip %s, pid %d)", rt.key, rt.netns, rt.ip or "?", rt.pid)

@@ -27,11 +27,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from osdn.kernel import links, netns
-from osdn.lab import images, routerpod, topology
+from osdn.lab import images, multus, routerpod, topology
 from osdn.lab.cluster import LabInfo, NodeInfo, locked_state, record_process
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class PodRuntime:
     log: str
     pid: int = 0
     ip: str = ""
+    secondary: list[Obj] = field(default_factory=list)  # network-status entries of net1, ... (osdn.lab.multus)
 
 
 def pod_key(pod: Obj) -> str:
@@ -221,8 +222,10 @@ def pod_view(rt: PodRuntime, etc: str) -> netns.PodView:
 
 # -- start / stop ---------------------------------------------------------------------------------
 
-def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subprocess.Popen[bytes]]:
-    """Namespace, CNI ADD, process. On failure the namespace is removed again (CNI DEL best effort)."""
+def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj, attachments: list[multus.Attachment] | None = None,
+              ) -> tuple[PodRuntime, subprocess.Popen[bytes]]:
+    """Namespace, CNI ADD (eth0, then each secondary network of `attachments`), process. On failure
+    the namespace is removed again (CNI DEL best effort)."""
     ns = pod_netns_name(lab, pod)
     log_dir = os.path.join(lab.dir, "pods")
     os.makedirs(log_dir, exist_ok=True)
@@ -237,6 +240,7 @@ def start_pod(lab: LabInfo, node: NodeInfo, pod: Obj) -> tuple[PodRuntime, subpr
         links.with_netlink(ns, lambda nl: links.set_link(nl, "lo", up=True))
         result = run_cni("ADD", node, pod, ns)
         rt.ip = result_ip(result)
+        rt.secondary = multus.add_all(node, pod, ns, pod_etc_dir(lab, pod), attachments or [])
         routerpod.ensure_host_ports(node, pod, ns, rt.ip)
         write_pod_etc(lab, pod, rt.ip, result.get("dns"))
         images.run_init_containers(lab, pod, pod_view(rt, pod_etc_dir(lab, pod)), pod_env(lab, pod, rt.ip, init=True),
@@ -285,6 +289,7 @@ def stop_pod(lab: LabInfo, node: NodeInfo | None, pod: Obj, rt: PodRuntime) -> N
         _wait_empty(rt.netns, 1.0)
         if node is not None:
             routerpod.delete_host_ports(node, rt.netns)
+            multus.del_all(node, pod, rt.netns, pod_etc_dir(lab, pod))
             try:
                 run_cni("DEL", node, pod, rt.netns)
             except CniError as exc:
