@@ -25,7 +25,7 @@ from osdn.api import fieldlabels, labels, objects
 from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, by_kind, for_path
-from osdn.apiserver import bodies, discovery, negotiate, reads
+from osdn.apiserver import bodies, discovery, negotiate, reads, scale
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.console_backend import ConsoleBackend
 from osdn.apiserver.fieldmanager import force_of, manager_of
@@ -81,7 +81,8 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
     sub = segments[2] if len(segments) > 2 else ""
     if namespace and not info.namespaced:
         raise NotFoundError(f"{info.plural} is not namespaced")
-    if sub and not (sub == "status" and info.has_status):  # never act on NAME for NAME/garbage
+    # never act on NAME for NAME/garbage
+    if sub and not ((sub == "status" and info.has_status) or (sub == "scale" and scale.scalable(info))):
         raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub})')
     return Target(info, namespace, name, sub)
 
@@ -193,6 +194,8 @@ class Api:
         res = self.resources
         method = request.method
         dry_run = method != "GET" and requested_dry_run(request)
+        if t.subresource == "scale":
+            return await self.scale_subresource(request, user, t, dry_run)
         if method == "GET":
             bodies.check_read_params(q)
         if method == "GET" and not t.name:
@@ -225,6 +228,23 @@ class Api:
                 expected = bodies.expected_version(opts, self.store.get(key_of(t.info, t.namespace, t.name)))
             r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run or opts.dry_run)
             return self.respond(request, r.obj, warnings=r.warnings.items)
+        raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
+
+    async def scale_subresource(self, request: Request, user: User, t: Target, dry_run: bool) -> Response:
+        """GET, PUT or PATCH of an autoscaling/v1 Scale (osdn.apiserver.scale)."""
+        res, method = self.resources, request.method
+        if method == "GET":
+            return self.respond(request, scale.get(res, user, t.info, t.namespace, t.name))
+        if method == "PUT":
+            body = await bodies.read_object(request, self.body_limits, None)
+            return self.respond(request, scale.write(res, user, t.info, t.namespace, t.name, body, "update", dry_run,
+                                                     manager_of(request)))
+        if method == "PATCH":
+            res.authorize(user, "patch", t.info, t.namespace, t.name, "scale")
+            body, ptype = await bodies.read_patch(request, self.body_limits, t.info)
+            new = scale.patched(res, t.info, t.namespace, t.name, body, ptype)
+            return self.respond(request, scale.write(res, user, t.info, t.namespace, t.name, new, "patch", dry_run,
+                                                     manager_of(request)))
         raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
 
     async def _object(self, request: Request, t: Target | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 import osdn
 from osdn.api.registry import KindInfo, all_kinds
 from osdn.apiserver import openapi
+from osdn.apiserver.scale import SCALE_KIND, scalable
 from osdn.errors import NotAcceptableError, NotFoundError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -99,6 +100,9 @@ def _resource(k: KindInfo) -> list[Obj]:
         main["categories"] = ["all"]
     subs = [{"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced, "kind": k.kind,
              "verbs": ["get", "patch", "update"]}] if k.has_status and k.kind != "Project" else []
+    if scalable(k):
+        subs.append({"name": f"{k.plural}/scale", "singularName": "", "namespaced": k.namespaced, **SCALE_KIND,
+                     "verbs": ["get", "patch", "update"]})
     return [main, *subs]
 
 
@@ -121,8 +125,9 @@ def _aggregated_resource(r: Obj, subs: list[Obj], group: str, version: str) -> O
         if key in r:
             out[key] = r[key]
     if subs:
-        out["subresources"] = [{"subresource": s["name"].split("/", 1)[1], "responseKind": kind, "verbs": s["verbs"]}
-                               for s in subs]
+        out["subresources"] = [{"subresource": s["name"].split("/", 1)[1], "verbs": s["verbs"],
+                                "responseKind": {**kind, **{k: s[k] for k in ("group", "version") if k in s},
+                                                 "kind": s["kind"]}} for s in subs]
     return out
 
 

@@ -176,6 +176,11 @@ class Resources:
             new["status"] = body.get("status")
             new["metadata"]["resourceVersion"] = body["metadata"].get("resourceVersion")
             return new
+        if subresource == "scale":   # osdn.apiserver.scale: only spec.replicas changes
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["replicas"] = (body.get("spec") or {}).get("replicas")
+            new["metadata"]["resourceVersion"] = body["metadata"].get("resourceVersion")
+            return new
         if subresource:
             raise NotFoundError(f'{info.plural} has no subresource "{subresource}"')
         if info.has_status:

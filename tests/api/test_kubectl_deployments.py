@@ -1,0 +1,74 @@
+"""The real kubectl runs a Deployment on osdn: create deployment, rollout status, scale (the scale
+subresource), get rs, delete (the ReplicaSets and pods follow). Pods live in the API only: the test
+plays the kubelet by marking them Ready. Skipped only when kubectl is not installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProc, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+NAME = "egress-router-cni-deployment"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def live_pods(api: httpx.Client) -> list[dict[str, Any]]:
+    return [p for p in api.get(PODS, params={"labelSelector": f"app={NAME}"}).json()["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def play_kubelet(api: httpx.Client) -> None:
+    for pod in live_pods(api):
+        if not (pod.get("status") or {}).get("conditions"):
+            api.patch(f"{PODS}/{pod['metadata']['name']}/status",
+                      headers={"Content-Type": "application/merge-patch+json"},
+                      json={"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+
+
+def rollout_status(server: ServerProc, api: httpx.Client) -> subprocess.CompletedProcess[str]:
+    """`kubectl rollout status` (it watches the Deployment) while the pods are made Ready."""
+    env = {"KUBECONFIG": str(server.config), "HOME": str(server.data_dir.parent), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(["kubectl", "rollout", "status", f"deployment/{NAME}", "--timeout=90s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        while proc.poll() is None:
+            play_kubelet(api)
+            time.sleep(0.1)
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_kubectl_create_rollout_scale_delete_deployment(server: ServerProc) -> None:
+    with server.http() as api:
+        server.kubectl("create", "deployment", NAME, "--image=quay.io/openshift/origin-egress-router-cni",
+                       "--replicas=2", check=True)
+        done = rollout_status(server, api)
+        assert done.returncode == 0, done.stderr
+        assert f'deployment "{NAME}" successfully rolled out' in done.stdout
+        assert len(live_pods(api)) == 2
+
+        out = server.kubectl("scale", f"deployment/{NAME}", "--replicas=3", check=True).stdout
+        assert out.strip() == f"deployment.apps/{NAME} scaled"
+        done = rollout_status(server, api)
+        assert done.returncode == 0, done.stderr
+        assert len(live_pods(api)) == 3
+
+        rs = server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "jsonpath={.items[*].spec.replicas}",
+                            check=True).stdout
+        assert rs == "3"
+
+        server.kubectl("delete", f"deployment/{NAME}", check=True)
+        wait_for(lambda: not server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "name", check=True).stdout,
+                 what="the ReplicaSet deleted")
+        wait_for(lambda: not live_pods(api), what="the pods deleted")
