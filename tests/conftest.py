@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import settings
+from polling import wait_for  # noqa: F401  (re-exported: `from tests.conftest import wait_for`)
 
 # Property tests run the same examples on every CI run (a failure reproduces, CI does not flake on a
 # new random draw); HYPOTHESIS_PROFILE=explore draws new examples each run, to hunt for bugs.
@@ -48,18 +49,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "kernel" in item.keywords or "e2e" in item.keywords:
             item.add_marker(skip)
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll `fn` until it returns something true (returned); a generous deadline, as CI is loaded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value {value!r})")
-        time.sleep(0.05)
 
 
 def free_port() -> int:

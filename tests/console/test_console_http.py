@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ServerProc, start_server, wait_for
+from conftest import ServerProc, start_server
 from consolekit import DENY_BY_DEFAULT, PODS, add_pod, make_project_admin, seed_cluster
+from polling import wait_for
 
 ENDPOINTS = [("GET", "/console/api/topology"), ("GET", "/console/api/reachability"),
              ("POST", "/console/api/trace"), ("POST", "/console/api/impact"), ("GET", "/console/api/watch")]

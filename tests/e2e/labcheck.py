@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import wait_for as poll
 from labkit import Lab
+from polling import wait_for as poll
 
 from osdn.cli.clusterstate import fetch_objects
 from osdn.kernel import links, netns

@@ -23,7 +23,7 @@ from labkit import Lab, make_lab, needs_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "console"))
 from browserkit import browser, need_chromium  # noqa: E402
-from conftest import wait_for  # noqa: E402
+from polling import wait_for  # noqa: E402
 
 from osdn.client import load_config  # noqa: E402
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from labkit import Lab, make_lab, needs_agent
+from polling import wait_for
 
 from osdn.api.kinds.networking import MAX_RULES, default_network_policy
 from osdn.api.registry import by_kind

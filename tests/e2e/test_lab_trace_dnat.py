@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from labkit import Lab, make_lab, needs_agent
+from polling import wait_for
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 Obj = dict[str, Any]

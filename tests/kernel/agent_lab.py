@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import start_server, wait_for
+from conftest import start_server
+from polling import wait_for
 
 from osdn.client.config import write_kubeconfig
 from osdn.lab.restart import cni_healthy

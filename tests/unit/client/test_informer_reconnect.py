@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 
 import pytest
-from conftest import wait_for
+from polling import wait_for
 
 from osdn.client import ClientConfig
 from osdn.client.backoff import Backoff, reconnect_backoff

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from polling import wait_for
 
 from osdn.client import ClientConfig
 from osdn.client.backoff import Backoff
