@@ -302,15 +302,8 @@ def compute_ingress_table(policies: Sequence[CompiledPolicy], dst: int, dst_pod:
     for pol in iso:
         for rule in pol.ingress or ():
             pm = rule.port_hit(protocol, port, dst_pod)
-            if pm is None:
-                continue
-            entry = pm if isinstance(pm, PortMatch) else None
-            if rule.peers is None:
-                return PeerTable(iso, hits, RuleHit(pol, rule, None, entry))
-            for peer in rule.peers:
-                hit = RuleHit(pol, rule, peer, entry)
-                for s in peer.pods:
-                    hits.setdefault(s, hit)
+            if pm is not None and (everyone := _record_peers(iso, pol, rule, pm, hits)):
+                return everyone
     return PeerTable(iso, hits, None)
 
 
@@ -321,20 +314,26 @@ def compute_egress_table(policies: Sequence[CompiledPolicy], src: int, pods: Seq
     hits: dict[int, RuleHit] = {}
     for pol in iso:
         for rule in pol.egress or ():
-            if not rule.named:
-                pm = rule.port_hit(protocol, port, None)
-                if pm is None:
-                    continue
-                entry = pm if isinstance(pm, PortMatch) else None
-                if rule.peers is None:
-                    return PeerTable(iso, hits, RuleHit(pol, rule, None, entry))
-                for peer in rule.peers:
-                    hit = RuleHit(pol, rule, peer, entry)
-                    for d in peer.pods:
-                        hits.setdefault(d, hit)
-                continue
-            _named_egress(pol, rule, pods, protocol, port, hits)
+            if rule.named:
+                _named_egress(pol, rule, pods, protocol, port, hits)
+            elif (pm := rule.port_hit(protocol, port, None)) is not None and (
+                    everyone := _record_peers(iso, pol, rule, pm, hits)):
+                return everyone
     return PeerTable(iso, hits, None)
+
+
+def _record_peers(iso: tuple[CompiledPolicy, ...], pol: CompiledPolicy, rule: Rule, pm: PortMatch | bool,
+                  hits: dict[int, RuleHit]) -> PeerTable | None:
+    """Record the pods of `rule`'s peers as allowed by it (the first rule to name a pod wins). A rule
+    without peers allows every pod: the whole table is then that rule's (returned)."""
+    entry = pm if isinstance(pm, PortMatch) else None
+    if rule.peers is None:
+        return PeerTable(iso, hits, RuleHit(pol, rule, None, entry))
+    for peer in rule.peers:
+        hit = RuleHit(pol, rule, peer, entry)
+        for pod in peer.pods:
+            hits.setdefault(pod, hit)
+    return None
 
 
 def _named_egress(pol: CompiledPolicy, rule: Rule, pods: Sequence[o.Pod], protocol: str, port: int,
