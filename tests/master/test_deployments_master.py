@@ -98,7 +98,7 @@ def test_rolling_update_replaces_pods_and_keeps_the_history_limit(srv: ServerPro
             api.patch(f"{DEPLOYS}/web", headers=MERGE, json={"spec": {"template": {"spec": {"containers": [
                 {"name": "c", "image": image}]}}}}).raise_for_status()
             wait_for(lambda: rolled_out(api, "web"), what=f"the rollout of {image}")
-            wait_for(lambda: {p["spec"]["containers"][0]["image"] for p in pods_of(api, "web")} == {image},
+            wait_for(lambda want=image: {p["spec"]["containers"][0]["image"] for p in pods_of(api, "web")} == {want},
                      what=f"only {image} pods")
         sets = wait_for(lambda: r if len(r := replicasets(api, "web")) == 2 else None, what="one old RS kept")
         by_revision = sorted(sets, key=lambda r: int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]))

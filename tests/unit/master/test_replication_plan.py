@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from osdn.master.replicas import active, controller_of, plan_replicas, pod_from_template
+from osdn.master.replicas import RS, active, controller_of, plan_replicas, pod_from_template
 
 
 def pod(name: str, created: str, **status: str) -> dict:
@@ -101,3 +101,37 @@ def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> N
     assert client.created == ["rc-0", "rc-1"]
     controller.reconcile("p/rc")  # rc-1 is not seen yet: still pending, no third pod
     assert client.created == ["rc-0", "rc-1"]
+
+
+class _DeletingClient(_Client):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[str] = []
+
+    def delete(self, kind: str, name: str, namespace: str = "") -> dict:
+        self.deleted.append(name)
+        return {}
+
+
+def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_collected() -> None:
+    """The RS adapter of the same core: apps/v1 owner references; a pod whose controller reference
+    names the same RS name with another uid (deleted and created again) is garbage."""
+    from osdn.master.replicasets import ReplicaSetController
+    informers, client = _Informers(), _DeletingClient()
+    informers.by_kind["ReplicaSet"] = _Informer()
+    informers.by_kind["ReplicaSet"].objs["rs"] = {"metadata": {"name": "rs", "namespace": "p", "uid": "new"},
+                                                  "spec": {"replicas": 1, "template": {}}}
+    stale = {"metadata": {"name": "rs-old", "namespace": "p", "ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "old", "controller": True}]}}
+    informers.by_kind["Pod"].objs["rs-old"] = stale
+    controller = ReplicaSetController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
+    controller.reconcile("p/rs")
+    assert client.deleted == ["rs-old"] and client.created == ["rs-0"]
+    assert pod_from_template(informers.by_kind["ReplicaSet"].objs["rs"], RS)["metadata"]["ownerReferences"] == [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "new", "controller": True,
+         "blockOwnerDeletion": True}]
+    del informers.by_kind["ReplicaSet"].objs["rs"], informers.by_kind["Pod"].objs["rs-old"]
+    informers.by_kind["Pod"].objs["rs-0"] = {"metadata": {"name": "rs-0", "namespace": "p", "ownerReferences": [
+        {"kind": "ReplicaSet", "name": "rs", "uid": "new", "controller": True}]}}
+    controller.reconcile("p/rs")
+    assert client.deleted == ["rs-old", "rs-0"]   # the RS is gone: its pods go too
