@@ -126,10 +126,12 @@ class ClusterState:
         return None
 
     def service_by_ip(self, ip: o.IPv4) -> o.Service | None:
+        """The Service whose ClusterIP is `ip`, else the first (by namespace/name) with `ip` among its
+        externalIPs: the one every node forwards it to (`osdn.node.services.unique_addresses`)."""
         for s in self.services:
             if s.cluster_ip == ip:
                 return s
-        return None
+        return next((s for s in self.services if ip in s.external_ips), None)
 
 
 def _group(objs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

@@ -151,6 +151,7 @@ class Service:
     ports: tuple[ServicePort, ...]
     affinity_timeout: int | None = None  # sessionAffinity ClientIP: seconds; None: no affinity
     node_local: bool = False  # forwards to each node's own gateway (`osdn.model.servicenet`)
+    external_ips: tuple[IPv4, ...] = ()  # spec.externalIPs (IPv4 ones): forwarded like the ClusterIP
 
     @property
     def key(self) -> str:
@@ -172,7 +173,8 @@ def service_from_obj(obj: Obj) -> Service:
         affinity = int(cfg.get("timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT)
     return Service(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
                    parse_ip(spec.get("clusterIP")), frozen_map(selector) if selector else None, tuple(ports),
-                   affinity, is_node_local(meta(obj).get("annotations")))
+                   affinity, is_node_local(meta(obj).get("annotations")),
+                   tuple(ip for ip in map(parse_ip, spec.get("externalIPs") or ()) if ip is not None))
 
 
 @dataclass(frozen=True)

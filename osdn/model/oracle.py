@@ -219,7 +219,7 @@ def _service(state: ClusterState, conn: Connection) -> Verdict:
     if svc.node_local:
         ok, local_steps, target = services.node_local_backend(state, svc, conn.src, conn.protocol, conn.port)
         return Verdict(conn, ok, tuple(local_steps), conn.src.ip if ok else None, target)
-    backends, steps = services.compute_backends(state, svc, conn.protocol, conn.port)
+    backends, steps = services.compute_backends(state, svc, conn.protocol, conn.port, conn.dst.ip)
     subs = []
     for b in backends:
         if b.pod is not None:

@@ -6,6 +6,8 @@ controller would: pods of the service's namespace matching its selector, with an
 port resolved per pod (a named targetPort that a pod lacks excludes that pod). A headless service
 forwards nothing: its name resolves straight to the pods, on the requested port.
 
+A Service's externalIPs forward exactly as its ClusterIP (the node DNATs both through the same maps).
+
 A node-local service (the cluster DNS, `osdn.model.servicenet`) has no endpoints in the API: every
 node DNATs it to its own pod gateway on the targetPort, so from a pod or node it always reaches the
 client's own node, which no isolation or policy polices (`node_local_backend`).
@@ -31,8 +33,10 @@ class Backend:
     port: int
 
 
-def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int) -> tuple[list[Backend], list[Step]]:
-    """The endpoints a connection to `svc` on protocol/port is load-balanced to, with the explanation."""
+def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int, vip: IPv4 | None = None
+                     ) -> tuple[list[Backend], list[Step]]:
+    """The endpoints a connection to `svc` on protocol/port is load-balanced to, with the explanation.
+    `vip`: the address the client used (the ClusterIP, default, or one of the externalIPs)."""
     ref = f"Service {svc.key}"
     if svc.cluster_ip is None:
         pods = _selected(state, svc)
@@ -45,7 +49,9 @@ def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int
             if not backends:
                 return [], [Step(STAGE, DENY, ref, rule, NO_ENDPOINTS)]
             targets = ", ".join(_name(state, b) for b in backends)
-            return backends, [Step(STAGE, INFO, ref, rule, f"{svc.cluster_ip}:{port}/{protocol} -> {targets}")]
+            via = vip if vip is not None and vip != svc.cluster_ip else None
+            what = f"externalIP {via}" if via is not None else f"{svc.cluster_ip}"
+            return backends, [Step(STAGE, INFO, ref, rule, f"{what}:{port}/{protocol} -> {targets}")]
     return [], [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")]
 
 

@@ -58,7 +58,7 @@ from osdn.node.compile import (
 )
 from osdn.node.intent import LocalPod, Node, NodeIntent, Policy, PolicyFailure
 from osdn.node.podindex import ClusterPodIndex
-from osdn.node.services import ServiceVIP, compute_services
+from osdn.node.services import ServiceVIP, compute_services, unique_addresses
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str, str]  # kind, namespace, name
@@ -257,7 +257,7 @@ class IncrementalCompiler:
                                (self._objs["Pod"][(k[1], k[2])] for k in self._pod_keys(ns)))]
                 got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway))
             out.extend(got[1])
-        vips = tuple(sorted(out, key=lambda v: (v.vip, v.proto, v.port, v.key, v.endpoints, v.affinity or -1)))
+        vips = unique_addresses(out)  # one Service per externalIP across services
         self._services_out = (stamp, vips)
         return vips
 

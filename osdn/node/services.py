@@ -6,10 +6,18 @@ the selector, named targetPorts resolved per pod), so the node forwards exactly 
 says. A node-local service (the cluster DNS, `osdn.model.servicenet`) has one endpoint on every
 node: that node's own pod gateway, on the targetPort. Headless services and services without a
 ClusterIP forward nothing and are absent.
+
+Each IPv4 address of a Service's `spec.externalIPs` is one more `ServiceVIP` per port (`external`),
+with the same endpoints, as kube-proxy forwards them. The API server admits only the externalIPs
+its policy allows (`osdn.apiserver.plugins.externalips`); still, addresses are never shared here:
+a ClusterIP is never taken over by another Service's externalIP, and an externalIP claimed by
+several Services belongs to the first by namespace/name (`unique_addresses`; the model's
+`ClusterState.service_by_ip` picks the same one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from osdn.model.cluster import ClusterState
@@ -29,7 +37,8 @@ class ServiceEndpoint:
 class ServiceVIP:
     """Traffic to `vip` on `proto`/`port` is DNATed to one of `endpoints` (none: rejected).
     `affinity`: sessionAffinity ClientIP timeout in seconds (None: a random endpoint per connection).
-    `key` names it (`namespace/name:portname`) for chain names and logs."""
+    `key` names it (`namespace/name:portname`) for chain names and logs. `external`: `vip` is one of
+    the Service's externalIPs (connections from outside the pod network are masqueraded)."""
 
     vip: str
     proto: str
@@ -37,6 +46,7 @@ class ServiceVIP:
     key: str
     endpoints: tuple[ServiceEndpoint, ...] = ()
     affinity: int | None = None
+    external: bool = False
 
 
 def compute_services(state: ClusterState, gateway: str) -> tuple[ServiceVIP, ...]:
@@ -49,9 +59,26 @@ def compute_services(state: ClusterState, gateway: str) -> tuple[ServiceVIP, ...
             proto = _PROTOS.get(sp.protocol)
             if proto is None or not 0 < sp.port < 65536:
                 continue
-            out.append(ServiceVIP(str(svc.cluster_ip), proto, sp.port, f"{svc.key}:{sp.name}",
-                                  _endpoints(state, svc, sp, gateway), svc.affinity_timeout))
-    return tuple(sorted(out))
+            eps = _endpoints(state, svc, sp, gateway)
+            key = f"{svc.key}:{sp.name}"
+            out.append(ServiceVIP(str(svc.cluster_ip), proto, sp.port, key, eps, svc.affinity_timeout))
+            out.extend(ServiceVIP(str(ip), proto, sp.port, key, eps, svc.affinity_timeout, external=True)
+                       for ip in dict.fromkeys(svc.external_ips) if ip != svc.cluster_ip)
+    return unique_addresses(out)
+
+
+def unique_addresses(vips: Iterable[ServiceVIP]) -> tuple[ServiceVIP, ...]:
+    """Pure: `vips` sorted, without the externalIP ones whose address is some Service's ClusterIP or
+    an externalIP of a Service before theirs (by namespace/name): one owner per address."""
+    vips = list(vips)
+    cluster_ips = {v.vip for v in vips if not v.external}
+    owner: dict[str, str] = {}
+    for v in vips:
+        if v.external and v.vip not in cluster_ips:
+            svc = v.key.partition(":")[0]
+            owner[v.vip] = min(owner.get(v.vip, svc), svc)
+    kept = (v for v in vips if not v.external or owner.get(v.vip) == v.key.partition(":")[0])
+    return tuple(sorted(kept, key=lambda v: (v.vip, v.proto, v.port, v.key, v.endpoints, v.affinity or -1)))
 
 
 def _endpoints(state: ClusterState, svc: Service, sp: ServicePort, gateway: str) -> tuple[ServiceEndpoint, ...]:

@@ -73,7 +73,11 @@ def dp(lab: Lab) -> Iterator[Dataplane]:
 
 
 def connects(lab: Lab, src: str, ip: str, port: int, n: int = 1) -> list[str]:
-    r = sh("ip", "netns", "exec", lab.pods[src].ns, sys.executable, "-c", MANY, ip, str(port), str(n))
+    return connects_from(lab.pods[src].ns, ip, port, n)
+
+
+def connects_from(netns: str, ip: str, port: int, n: int = 1) -> list[str]:
+    r = sh("ip", "netns", "exec", netns, sys.executable, "-c", MANY, ip, str(port), str(n))
     return r.stdout.split("\n")[:n]
 
 
@@ -189,3 +193,33 @@ def test_hairpin_ports_do_not_echo_broadcasts(lab: Lab, dp: Dataplane) -> None:
     finally:
         dump.kill()
         dump.wait()
+
+
+def outside_host(lab: Lab) -> str:
+    """A host outside the cluster on a link to the node (198.51.100.0/24) that routes the externalIPs'
+    network 192.0.2.0/24 to the node, as a router in front of a cluster would; the node routes that
+    network out to it (where such addresses live when no Service claims them)."""
+    out = lab._add_ns("out")
+    sh("ip", "link", "add", "eth0", "netns", out, "type", "veth", "peer", "name", "up0", "netns", lab.node)
+    for ns, dev, addr in ((lab.node, "up0", "198.51.100.1/24"), (out, "eth0", "198.51.100.2/24")):
+        sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    sh("ip", "-n", out, "route", "add", "192.0.2.0/24", "via", "198.51.100.1")
+    sh("ip", "-n", lab.node, "route", "add", "192.0.2.0/24", "via", "198.51.100.2")
+    return out
+
+
+def test_external_ips_forward_like_the_cluster_ip_and_outside_clients_are_masqueraded(lab: Lab, dp: Dataplane
+                                                                                      ) -> None:
+    """Pods keep their address (policy judges them); the node and an outside client arriving at the
+    node are masqueraded to the node's bridge address, so replies come back through the node."""
+    out = outside_host(lab)
+    web, empty = vip(80, "p2"), vip(81, key="a/empty:http")
+    external = [replace(v, vip="192.0.2.10", external=True) for v in (web, empty)]
+    dp.sync(with_services(intent_for(lab, "subnet"), web, empty, *external), full=True)
+    assert connects(lab, "p1", "192.0.2.10", 80) == [f"p2 {IP['p1']}"]
+    assert connects_from(out, "192.0.2.10", 80) == ["p2 10.128.0.1"]
+    assert connects_from(lab.node, "192.0.2.10", 80) == ["p2 10.128.0.1"]
+    assert connects(lab, "p1", "172.30.0.20", 80) == [f"p2 {IP['p1']}"]  # the ClusterIP as before
+    for client in (lab.pods["p1"].ns, out):  # no endpoints: refused at once, as for the ClusterIP
+        assert connects_from(client, "192.0.2.10", 81) == ["FAIL ConnectionRefusedError"]

@@ -197,7 +197,7 @@ class _Services:
     """The service part: one `service_part` per service port, and the endpoint counts in use."""
 
     def __init__(self) -> None:
-        self.union: _Union[int] = _Union(("svc_dispatch", "svc_backends", "svc_no_endpoints"))
+        self.union: _Union[int] = _Union(svc.SERVICE_SETS)
         self.vips: IdentityDiff[svc.ServiceVIP] = IdentityDiff()
         self.counts: Counter[int] = Counter()
         self.affinity: dict[int, tuple[Chain, ...]] = {}
@@ -217,8 +217,7 @@ class _Services:
         counts.parts += len(gone) + len(new)
         if self.local[0] != intent.local_pods:
             self.local = (intent.local_pods, svc.hairpin_elements(p.ip for p in intent.local_pods))
-        sets = svc.assemble_service_sets({n: self.union.value(n) for n in ("svc_dispatch", "svc_backends",
-                                                                             "svc_no_endpoints")}, self.local[1])
+        sets = svc.assemble_service_sets({n: self.union.value(n) for n in svc.SERVICE_SETS}, self.local[1])
         chains = svc.assemble_service_chains(self.counts, [c for v in intent.services if id(v) in self.affinity
                                                            for c in self.affinity[id(v)]])
         return sets, chains

@@ -111,8 +111,8 @@ def render_inet_table(intent: NodeIntent, policy: Callable[[NodeIntent], Part] =
         chains.extend(render_egress_chains(intent.service_cidr, intent.egress.bridge))
         counters.append(EGRESS_COUNTER)
         nat = render_egress_nat()
-    chains.append(Chain("postrouting", (*nat, svc.HAIRPIN_MASQUERADE, MASQUERADE), hook="postrouting", type="nat",
-                        prio=SRCNAT_PRIO))
+    chains.append(Chain("postrouting", (*nat, svc.HAIRPIN_MASQUERADE, svc.EXTERNAL_MASQUERADE, MASQUERADE),
+                        hook="postrouting", type="nat", prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 
 

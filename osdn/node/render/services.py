@@ -25,6 +25,12 @@ Pure. Layout (the packet path costs two map lookups whatever the number of servi
   kernel's per-host ICMP rate limit on this kernel (6.18: `IcmpOutRateLimitHost` counts every one,
   tests/kernel/test_render_services.py), while from prerouting it goes out at once. The client sees
   *connection refused* at once, not a timeout.
+- externalIPs (`ServiceVIP.external`) are more keys of the same maps, so they cost nothing more per
+  packet. Their addresses are in `svc_external`: a connection DNATed from one of them whose client is
+  not a pod (from outside, arriving at this node, or the node itself) is masqueraded in postrouting
+  to the node's address towards the endpoint, as kube-proxy does, so the endpoint's replies come
+  back through this node and its conntrack. A pod client keeps its address, as for a ClusterIP, so
+  isolation and NetworkPolicy judge the real client pod.
 - Traffic to the service network that no rule DNATed (an unknown port or address) is dropped in
   forward (`drop_service`).
 DNAT happens before the forward hook, so the isolation and NetworkPolicy checks there judge the
@@ -57,6 +63,8 @@ NO_ENDPOINTS = ("ct state new ip daddr . meta l4proto . th dport vmap @svc_no_en
 REJECT = ("meta l4proto tcp reject with tcp reset", "reject")
 HAIRPIN_ACCEPT = "ip saddr . ip daddr @svc_hairpin accept"
 HAIRPIN_MASQUERADE = "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
+EXTERNAL_MASQUERADE = "ct status dnat ip saddr != @cluster_cidrs ct original ip daddr @svc_external masquerade"
+SERVICE_SETS = ("svc_dispatch", "svc_backends", "svc_no_endpoints", "svc_external")
 
 
 def _h(text: str) -> str:
@@ -74,6 +82,10 @@ def endpoint_chain(v: ServiceVIP, ep: ServiceEndpoint) -> str:
 def affinity_id(v: ServiceVIP, ep: ServiceEndpoint) -> int:
     """A 32-bit id of (service port, endpoint) for the affinity set (0 is never used)."""
     return int(endpoint_chain(v, ep)[4:12], 16) or 1
+
+
+def _external(v: ServiceVIP) -> frozenset[str]:
+    return frozenset((el.ip(v.vip),)) if v.external else frozenset()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -98,7 +110,7 @@ def service_part(v: ServiceVIP) -> tuple[tuple[str, frozenset[str]], ...]:
     (`render.incremental` keeps one part per service port)."""
     d, b, e = _elements(v)
     return (("svc_dispatch", frozenset(() if d is None else (d,))), ("svc_backends", b),
-            ("svc_no_endpoints", frozenset(() if e is None else (e,))))
+            ("svc_no_endpoints", frozenset(() if e is None else (e,))), ("svc_external", _external(v)))
 
 
 def hairpin_elements(local_ips: Iterable[str]) -> frozenset[str]:
@@ -106,9 +118,9 @@ def hairpin_elements(local_ips: Iterable[str]) -> frozenset[str]:
 
 
 def render_service_sets(services: tuple[ServiceVIP, ...], local_ips: Iterable[str]) -> list[Set]:
-    """Pure: the dispatch and backends maps, the no-endpoints set, the hairpin pairs of the local pods
-    and the (packet-path filled) affinity set."""
-    elems: dict[str, set[str]] = {"svc_dispatch": set(), "svc_backends": set(), "svc_no_endpoints": set()}
+    """Pure: the dispatch and backends maps, the no-endpoints set, the externalIPs, the hairpin pairs
+    of the local pods and the (packet-path filled) affinity set."""
+    elems: dict[str, set[str]] = {name: set() for name in SERVICE_SETS}
     for v in services:
         for name, items in service_part(v):
             elems[name] |= items
@@ -120,6 +132,7 @@ def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozense
     return [Set("svc_dispatch", _KEY, elems["svc_dispatch"], map_to="verdict"),
             Set("svc_backends", (*_KEY, "mark"), elems["svc_backends"], map_to="ipv4_addr . inet_service"),
             Set("svc_no_endpoints", _KEY, elems["svc_no_endpoints"], map_to="verdict"),
+            Set("svc_external", ("ipv4_addr",), elems["svc_external"]),
             Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), hairpin),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
 

@@ -99,6 +99,8 @@ def services(draw: st.DrawFn) -> Obj:
                      "ports": [{"name": "web", "port": 80, "targetPort": target}]}
         if draw(st.booleans()):
             spec["selector"] = draw(LABELS)
+        if draw(st.booleans()):  # shared by services, or another's ClusterIP: one owner per address
+            spec["externalIPs"] = draw(st.lists(st.sampled_from(["192.0.2.1", "192.0.2.2", "172.30.0.5"]), max_size=2))
         return {"kind": "Service", "metadata": meta, "spec": spec}
     return {"kind": "Endpoints", "metadata": meta,
             "subsets": [{"addresses": [{"ip": ip} for ip in draw(st.lists(st.sampled_from(IPS), max_size=2))],
