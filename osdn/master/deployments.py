@@ -37,6 +37,7 @@ from osdn.master.rollout import (
     deadline_left,
     deployment_status,
     plan,
+    revision_of,
     strategy_of,
     template_hash,
     without_hash,
@@ -123,6 +124,8 @@ class DeploymentController(Controller):
         created = False
         if new is None and not (deployment.get("spec") or {}).get("paused"):
             new, created = self._create_new(deployment, s, old_views), True
+        if new is not None:
+            new = self._sync_revision(deployment, new, old_views)
         new_view = RSView.of(new) if new is not None else None
         if new_view is not None and not created and not (deployment.get("spec") or {}).get("paused"):
             self._scale(deployment, plan(s, new_view, old_views))
@@ -155,6 +158,20 @@ class DeploymentController(Controller):
         log.info("deployment %s/%s: created replica set %s (%d replicas)", namespace, _meta(deployment).get("name"),
                  name, replicas)
         return rs
+
+    def _sync_revision(self, deployment: Obj, new: Obj, old: list[RSView]) -> Obj:
+        """Kube's revision annotations: the new RS has the highest revision (a rollback to an old
+        template gives its RS the next one), and the Deployment carries it (`kubectl rollout undo`)."""
+        namespace, revision = str(_meta(deployment).get("namespace")), revision_of(new)
+        if revision <= max([r.revision for r in old] + [0]):
+            revision = max(r.revision for r in old) + 1
+            new = self.client.patch("ReplicaSet", str(_meta(new).get("name")),
+                                    {"metadata": {"annotations": {REVISION: str(revision)}}}, namespace)
+            self.writes.record("ReplicaSet", str(_meta(new).get("name")), new, namespace)
+        if revision_of(deployment) != revision:
+            self.client.patch("Deployment", str(_meta(deployment).get("name")),
+                              {"metadata": {"annotations": {REVISION: str(revision)}}}, namespace)
+        return new
 
     def _scale(self, deployment: Obj, targets: dict[str, int]) -> None:
         namespace = str(_meta(deployment).get("namespace"))

@@ -100,12 +100,23 @@ def template_hash(template: Mapping[str, Any], collision_count: int = 0) -> str:
 
 
 def without_hash(template: Mapping[str, Any]) -> Obj:
-    """The template with no `pod-template-hash` label (kube's EqualIgnoreHash compares these)."""
+    """The template with no `pod-template-hash` label, in the form kube's EqualIgnoreHash compares:
+    Go zero values (null, {}, []) are absent (`kubectl rollout undo` writes `resources: {}`,
+    `creationTimestamp: null`)."""
     out = json.loads(json.dumps(template))
     labels = (out.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(HASH_LABEL, None)
-    return out
+    return dict(_semantic(out))
+
+
+def _semantic(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        kept = {k: _semantic(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_semantic(v) for v in value]
+    return value
 
 
 def _by_age(rss: Sequence[RSView]) -> list[RSView]:

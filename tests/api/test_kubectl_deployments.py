@@ -1,5 +1,5 @@
 """The real kubectl runs a Deployment on osdn: create deployment, rollout status, scale (the scale
-subresource), get rs, delete (the ReplicaSets and pods follow). Pods live in the API only: the test
+subresource), get rs, set image and rollout undo, delete (the ReplicaSets and pods follow). Pods live in the API only: the test
 plays the kubelet by marking them Ready. Skipped only when kubectl is not installed."""
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ def test_kubectl_create_rollout_scale_delete_deployment(server: ServerProc) -> N
         rs = server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "jsonpath={.items[*].spec.replicas}",
                             check=True).stdout
         assert rs == "3"
+
+        server.kubectl("set", "image", f"deployment/{NAME}", "origin-egress-router-cni=router:v2", check=True)
+        assert rollout_status(server, api).returncode == 0
+        server.kubectl("rollout", "undo", f"deployment/{NAME}", check=True)   # back to revision 1's RS, as 3
+        assert rollout_status(server, api).returncode == 0
+        revisions = server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "jsonpath={range .items[*]}"
+                                   "{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.replicas} "
+                                   "{end}", check=True).stdout.split()
+        assert sorted(revisions) == ["2=0", "3=3"]
 
         server.kubectl("delete", f"deployment/{NAME}", check=True)
         wait_for(lambda: not server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "name", check=True).stdout,

@@ -53,6 +53,9 @@ def test_template_hash_ignores_its_own_label_and_changes_with_the_template_or_co
     h = template_hash(TEMPLATE)
     labelled = {**TEMPLATE, "metadata": {"labels": {"app": "web", "pod-template-hash": h}}}
     assert template_hash(labelled) == h and set(h) <= set("bcdfghjklmnpqrstvwxz2456789")
+    undone = {"metadata": {"creationTimestamp": None, "labels": {"app": "web"}},   # kubectl rollout undo's copy
+              "spec": {"containers": [{"name": "c", "image": "web:1", "resources": {}, "args": []}]}}
+    assert template_hash(undone) == h
     other = {**TEMPLATE, "spec": {"containers": [{"name": "c", "image": "web:2"}]}}
     assert template_hash(other) != h and template_hash(TEMPLATE, 1) != h
 
