@@ -96,8 +96,11 @@ class DeploymentController(Controller):
                 self.enqueue(f"{_meta(rs).get('namespace')}/{owner}")
 
     def prepare(self) -> None:
+        """Every Deployment, and those named by RSs (one deleted while the master was down leaves garbage)."""
         for deployment in self.deployments.items():
             self.enqueue(self._key(deployment))
+        for rs in self.replicasets.items():
+            self._on_replicaset("ADDED", rs, None)
 
     def _replicasets(self, namespace: str, name: str) -> list[Obj]:
         """The RSs naming Deployment `name` as controller, our own writes included."""

@@ -167,8 +167,12 @@ class ReplicaController(Controller):
                 self.created.setdefault(key, {})[pod_name] = self.clock()
 
     def prepare(self) -> None:
+        """Every owner, and the owners named by pods (one deleted while the master was down leaves garbage)."""
         for owner in self.owners.items():
             self.enqueue(self._key(owner))
+        for pod in self.pods.items():
+            if (named := controller_of(pod, self.owner.kind)) is not None:
+                self.enqueue(f"{_meta(pod).get('namespace')}/{named}")
 
     def _pending(self, book: dict[str, dict[str, float]], key: str, seen: set[str], gone: bool) -> dict[str, float]:
         """Expected writes not yet reflected: created ones not seen, deleted ones still seen."""

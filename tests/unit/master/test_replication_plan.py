@@ -135,3 +135,16 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
         {"kind": "ReplicaSet", "name": "rs", "uid": "new", "controller": True}]}}
     controller.reconcile("p/rs")
     assert client.deleted == ["rs-old", "rs-0"]   # the RS is gone: its pods go too
+
+
+def test_pods_of_an_owner_deleted_while_the_master_was_down_are_collected_after_a_restart() -> None:
+    from osdn.master.replication import ReplicationController
+    informers, client = _Informers(), _DeletingClient()
+    informers.by_kind["Pod"].objs["gone-1"] = {"metadata": {"name": "gone-1", "namespace": "p", "ownerReferences": [
+        {"kind": "ReplicationController", "name": "gone", "uid": "u", "controller": True}]}}
+    controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
+    controller.prepare()
+    key = controller.queue.get(timeout=1.0)
+    assert key == "p/gone"
+    controller.reconcile(key)
+    assert client.deleted == ["gone-1"] and client.created == []
