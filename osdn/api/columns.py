@@ -32,6 +32,11 @@ def _join(values: Any) -> str:
     return ", ".join(str(v) for v in values) if values else ""
 
 
+def _conditions(key: str) -> Callable[[Obj], str]:
+    """A CRD printer column `.status.conditions[*].<key>`: every condition's value."""
+    return lambda o: ",".join(str(c.get(key, "")) for c in (o.get("status") or {}).get("conditions") or [])
+
+
 def _list(values: Any) -> str:
     return "[" + ", ".join(str(v) for v in values) + "]" if values else ""
 
@@ -138,6 +143,7 @@ COLUMNS: dict[str, list[Column]] = {
     "RoleBinding": [("ROLE", lambda o: f"{o.get('roleRef', {}).get('kind')}/{o.get('roleRef', {}).get('name')}")],
     "ClusterRoleBinding": [("ROLE", lambda o: f"ClusterRole/{o.get('roleRef', {}).get('name')}")],
     "EgressNetworkPolicy": [("RULES", lambda o: str(len(o.get("spec", {}).get("egress") or [])))],
+    "EgressRouter": [("CONDITION", _conditions("type")), ("STATUS", _conditions("status"))],
     "Template": [("DESCRIPTION", lambda o: o["metadata"].get("annotations", {}).get("description", "")),
                  ("OBJECTS", lambda o: str(len(o.get("objects") or [])))],
 }

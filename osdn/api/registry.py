@@ -82,6 +82,7 @@ _KINDS: list[KindInfo] = [
     KindInfo("config.openshift.io", "v1", "ClusterOperator", "clusteroperators", False, ("co",), has_status=True),
     KindInfo("k8s.cni.cncf.io", "v1", "NetworkAttachmentDefinition", "network-attachment-definitions", True,
              ("net-attach-def",), singular_name="network-attachment-definition"),
+    KindInfo("network.operator.openshift.io", "v1", "EgressRouter", "egressrouters", True, has_status=True),
 ]
 
 _BY_KIND: dict[str, KindInfo] = {k.kind: k for k in _KINDS}

@@ -34,8 +34,9 @@ _PROJECT_WRITABLE = [
 ]
 # Readable, not writable, by project roles, as OpenShift's aggregated role net-attach-def-project grants
 # them: a NetworkAttachmentDefinition decides what a pod plugs into the node's network (an egress
-# router's underlay address), so only cluster admins create them.
-_SECONDARY_NETWORKS = [("k8s.cni.cncf.io", ["network-attachment-definitions"])]
+# router's underlay address), so only cluster admins create them; so are EgressRouters, which make one.
+_SECONDARY_NETWORKS = [("k8s.cni.cncf.io", ["network-attachment-definitions"]),
+                       ("network.operator.openshift.io", ["egressrouters"])]
 # Readable, not writable, by project roles (as in Kubernetes >= 1.22 and OpenShift): the node owns
 # pod status and events; endpoints and endpointslices are written by controllers (writing them by hand can point a
 # service at another tenant's pods, CVE-2021-25740).

@@ -45,6 +45,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     **{f"{g}.openshift.io": (f"{_OPENSHIFT}.{g}.v1", f"{g}/v1")
        for g in ("route", "template", "project", "network", "operator", "config")},
     "k8s.cni.cncf.io": ("io.cncf.cni.k8s.v1", "k8s.cni.cncf.io/v1"),  # a CRD's name: its group reversed
+    "network.operator.openshift.io": (f"{_OPENSHIFT}.networkoperator.v1", "networkoperator/v1"),
 }
 CORE_MODELS = {"ObjectReference"}   # core/v1 types that other groups' kinds use (EndpointSlice targetRef)
 META_MODELS = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",

@@ -20,6 +20,7 @@ from osdn.master.controller import Controller, Informers
 from osdn.master.deployments import DeploymentController
 from osdn.master.egress import EgressController
 from osdn.master.egressdns import EgressDNSController, EgressDNSOptions, make_resolver
+from osdn.master.egressrouter import EgressRouterController
 from osdn.master.endpoints import EndpointsController
 from osdn.master.endpointslices import EndpointSliceController
 from osdn.master.events import Recorder
@@ -86,6 +87,7 @@ class Master:
             ReplicationController(self.client, self.informers),
             ReplicaSetController(self.client, self.informers),
             DeploymentController(self.client, self.informers),
+            EgressRouterController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]
         self.informers.start()

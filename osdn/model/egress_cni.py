@@ -8,7 +8,9 @@ A NetworkAttachmentDefinition-style config, redirect mode only:
             "destinations": ["80 tcp 203.0.113.25", "8080 tcp 203.0.113.26 80", "203.0.113.27"]}}
 
 `parse_netconf` checks all of it before anything is touched and answers the NAT as the same
-`NatRule`s the env-var router uses (`egress_redirect.render_nat` renders both). The destination
+`NatRule`s the env-var router uses (`egress_redirect.render_nat` renders both). `ip.fallbackIP`, which
+the cluster-network-operator renders from an EgressRouter's redirect.fallbackIP, is the last
+destination (a bare IP: everything no rule matched); upstream's plugin ignores that key. The destination
 grammar is the plugin's own, not EGRESS_DESTINATION's: entries split on single spaces into `IP`,
 `PORT PROTO IP` or `PORT PROTO IP REMOTEPORT`; PROTO tcp, udp or sctp in any case; ports are Go
 `strconv.Atoi` integers 0..65535. Errors are the plugin's (`Invalid destination [..]: ...`), with
@@ -69,7 +71,10 @@ def parse_netconf(conf: Mapping[str, Any]) -> EgressCniConfig:
     dests = ip.get("destinations") or []
     if not isinstance(dests, list) or not all(isinstance(d, str) for d in dests):
         raise EgressConfigError(f"ip.destinations: must be a list of strings, got {dests!r}")
-    rules = parse_destinations(dests)
+    fallback = ip.get("fallbackIP")
+    if fallback is not None and not isinstance(fallback, str):
+        raise EgressConfigError(f"ip.fallbackIP: must be a string, got {fallback!r}")
+    rules = parse_destinations([*dests, fallback] if fallback else dests)
     dns = conf.get("dns") if isinstance(conf.get("dns"), Mapping) else {}
     return EgressCniConfig(str(conf.get("name") or ""), address, source, gateway, args.get("master") or None, mode,
                            _mtu(args.get("mtu")), rules, dns or {})

@@ -72,3 +72,17 @@ def test_project_roles_read_but_only_cluster_admins_write(server: ServerProc, tm
         assert [i["metadata"]["name"] for i in api.get(NADS.format(ns="p1")).json()["items"]] == ["given"]
         assert api.delete(NADS.format(ns="p1") + "/given").status_code == 403
         assert api.get(NADS.format(ns="default")).status_code == 403
+
+
+def test_egress_routers_are_the_cluster_admins_too(server: ServerProc, tmp_path: Path) -> None:
+    routers = "/apis/network.operator.openshift.io/v1/namespaces/p1/egressrouters"
+    router = {"apiVersion": "network.operator.openshift.io/v1", "kind": "EgressRouter", "metadata": {"name": "r"},
+              "spec": {"addresses": [{"ip": "198.18.0.99/24", "gateway": "198.18.0.1"}],
+                       "redirect": {"fallbackIP": "203.0.113.80"}}}
+    alice = make_user(server, tmp_path, "alice")
+    with alice.http as api:
+        assert api.post(PROJECTS, json={"apiVersion": "v1", "kind": "Project",
+                                        "metadata": {"name": "p1"}}).status_code == 201
+        assert api.post(routers, json=router).status_code == 403
+        assert server.http().post(routers, json=router).status_code == 201
+        assert [i["metadata"]["name"] for i in api.get(routers).json()["items"]] == ["r"]

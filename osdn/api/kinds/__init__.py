@@ -31,6 +31,7 @@ def _all() -> dict[str, Hooks]:
         coordination,
         core,
         discovery,
+        egressrouter,
         netattach,
         network,
         networking,
@@ -43,7 +44,7 @@ def _all() -> dict[str, Hooks]:
 
     merged: dict[str, Hooks] = {}
     for module in (core, apps, coordination, networking, discovery, network, operator, rbac, route, template,
-                   project, netattach):
+                   project, netattach, egressrouter):
         merged.update(module.HOOKS)
     return merged
 
