@@ -20,7 +20,12 @@ bottleneck of either proxy.
 Loopback and throw-away namespaces only (redirect: a 1-node lab topology `osdn-b<pid>-*`, destroyed on
 exit). Needs root, wrk, iperf3, squid, haproxy. Prints figures; never fails on timing.
 
-    python bench/egress_router.py [--seconds 5] [--rounds 2] [--only http|dns|redirect]
+    python bench/egress_router.py [--seconds 5] [--rounds 2] [--only http|dns|redirect] [--workers 2,1]
+                                  [--before REV]
+
+--workers gives one osdn column per EGRESS_PROXY_WORKERS count (squid runs one process, haproxy one
+per CPU: `--workers ,1` shows both the default and a single worker); --before REV adds a column with
+the proxies of an older git revision, run beside the current code and the reference in the same rounds.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from osdn.egress.dns_config import parse_dns_destinations, render_haproxy_config
 from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
 
+REPO = Path(__file__).resolve().parents[1]
 ORIGIN = r"""
 import asyncio, sys, uvloop
 SMALL = b"x" * 100
@@ -107,7 +114,7 @@ def tree_cpu(pid: int) -> float:
 @contextlib.contextmanager
 def process(argv: list[str], port: int | None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+                            start_new_session=True, cwd="/")  # the code is the one PYTHONPATH names
     try:
         if port:
             wait_port(port)
@@ -173,47 +180,82 @@ def iperf(port: int, seconds: int, ns: str | None = None, host: str = "127.0.0.1
 
 
 Case = tuple[str, str, Callable[[int], float]]
-Row = tuple[str, str, float, float, float, float]
+Row = tuple[str, str, list[float], list[float]]  # case, unit, best rate and lowest CPU/unit per side
 
 
-def best_of(rounds: int, seconds: int, cases: list[Case], ports: tuple[int, int], pids: tuple[int, int]) -> list[Row]:
-    """Each case on both proxies, alternating, `rounds` times: the best rate of each and its lowest
+@dataclass(frozen=True)
+class Variant:
+    """One osdn proxy under test: its label, worker count and, for a before/after run, a source tree."""
+
+    label: str
+    workers: str
+    code: str | None = None
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        return {**base, "EGRESS_PROXY_WORKERS": self.workers, "PYTHONPATH": self.code or str(REPO)}
+
+
+def variants(workers: str, before: str | None, tmp: Path) -> list[Variant]:
+    """One variant per worker count of `workers` (comma-separated; "" is the default count), and the
+    code of git revision `before` with the first count."""
+    counts = workers.split(",")
+    out = [Variant(f"osdn w{c}" if c else "osdn", c) for c in counts]
+    if before:
+        tree = tmp / "before"
+        tree.mkdir()
+        archive = subprocess.run(["git", "archive", before, "osdn"], capture_output=True, check=True,
+                                 cwd=REPO).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        out.append(Variant(f"{before[:10]}" + (f" w{counts[0]}" if counts[0] else ""), counts[0], str(tree)))
+    return out
+
+
+def best_of(rounds: int, seconds: int, cases: list[Case], ports: list[int], pids: list[int]) -> list[Row]:
+    """Each case on every proxy, alternating, `rounds` times: the best rate of each and its lowest
     CPU cost per unit (CPU seconds of the proxy and its workers over the units moved: what the
     proxy costs, which the neighbours on a shared machine disturb far less than the rate)."""
     out = []
     for name, unit, fn in cases:
-        rates: list[list[float]] = [[], []]
-        costs: list[list[float]] = [[], []]
+        rates: list[list[float]] = [[] for _ in ports]
+        costs: list[list[float]] = [[] for _ in ports]
         for _ in range(rounds):
-            for side in (0, 1):
-                before = tree_cpu(pids[side])
-                rate = fn(ports[side])
+            for side, (port, pid) in enumerate(zip(ports, pids, strict=True)):
+                before = tree_cpu(pid)
+                rate = fn(port)
                 rates[side].append(rate)
-                costs[side].append((tree_cpu(pids[side]) - before) / (rate * seconds) if rate else float("inf"))
-        out.append((name, unit, max(rates[0]), max(rates[1]), min(costs[0]), min(costs[1])))
+                costs[side].append((tree_cpu(pid) - before) / (rate * seconds) if rate else float("inf"))
+        out.append((name, unit, [max(r) for r in rates], [min(c) for c in costs]))
     return out
 
 
-def print_rows(rows: list[Row], theirs: str) -> None:
-    print(f"{'case':34} {'osdn':>14} {theirs:>14}   CPU per unit: {'osdn':>9} {theirs:>11}")
-    for case, unit, a, b, ca, cb in rows:
+def print_rows(rows: list[Row], labels: list[str]) -> None:
+    print(f"{'case':34} " + " ".join(f"{x:>16}" for x in labels) + "   CPU per unit: "
+          + " ".join(f"{x:>12}" for x in labels))
+    for case, unit, rates, costs in rows:
         scale, per = (1e6, "us/" + unit.split("/")[0]) if unit in ("req/s", "tun/s") else (1e3, "ms/" + unit.split("/")[0])
-        print(f"{case:34} {a:>9.{2 if unit == 'Gbit/s' else 0}f} {unit:6} {b:>9.{2 if unit == 'Gbit/s' else 0}f} {unit:6}"
-              f"   {ca * scale:>10.1f} {cb * scale:>10.1f} {per}")
+        digits = 2 if unit == "Gbit/s" else 0
+        print(f"{case:34} " + " ".join(f"{r:>9.{digits}f} {unit:6}" for r in rates) + "   "
+              + "".join(f"{c * scale:>13.1f}" for c in costs) + f" {per}")
 
 
-def bench_http(seconds: int, rounds: int, tmp: Path) -> None:
+HTTP_PROXY = "import os, sys; from osdn.egress.main import run_http_proxy; sys.exit(run_http_proxy(dict(os.environ), port=int(sys.argv[1])))"
+
+
+def bench_http(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     origin, sink, squid = free_port(), free_port(), free_port()
     conf = render_squid_conf(parse_http_destinations("*")).replace("http_port 8080", f"http_port 127.0.0.1:{squid}")
     (tmp / "squid.conf").write_text(conf + f"pid_filename {tmp}/squid.pid\ncache_log /dev/null\n")
     env = {**os.environ, "EGRESS_HTTP_PROXY_DESTINATION": "*"}
     print(f"\nHTTP proxy mode ({seconds} s per figure, best of {rounds} alternating rounds; loopback)")
-    with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
-            process([sys.executable, "-c", SINK, str(sink)], sink), \
-            process([sys.executable, "-m", "osdn", "egress-router", "http-proxy"], 8080, env) as ours, \
-            process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid) as theirs:
-        print_rows(best_of(rounds, seconds, http_cases(origin, sink, seconds), (8080, squid), (ours.pid, theirs.pid)),
-                   "squid 5.7")
+    ports = [free_port() for _ in ours]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process([sys.executable, "-c", ORIGIN, str(origin)], origin))
+        stack.enter_context(process([sys.executable, "-c", SINK, str(sink)], sink))
+        pids = [stack.enter_context(process([sys.executable, "-c", HTTP_PROXY, str(port)], port, v.env(env))).pid
+                for v, port in zip(ours, ports, strict=True)]
+        pids.append(stack.enter_context(process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid)).pid)
+        print_rows(best_of(rounds, seconds, http_cases(origin, sink, seconds), [*ports, squid], pids),
+                   [v.label for v in ours] + ["squid 5.7"])
 
 
 def http_cases(origin: int, sink: int, seconds: int) -> list[Case]:
@@ -228,9 +270,10 @@ def http_cases(origin: int, sink: int, seconds: int) -> list[Case]:
     ]
 
 
-def bench_dns(seconds: int, rounds: int, tmp: Path) -> None:
+def bench_dns(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     origin, backend = free_port(), free_port()
-    ours, theirs = (free_port(), free_port()), (free_port(), free_port())  # (-> HTTP origin, -> iperf3 server)
+    fronts = [(free_port(), free_port()) for _ in range(len(ours) + 1)]  # (-> HTTP origin, -> iperf3 server)
+    theirs = fronts[-1]
 
     def dest(ports: tuple[int, int]) -> str:
         return f"{ports[0]} 127.0.0.1 {origin}\n{ports[1]} 127.0.0.1 {backend}"
@@ -242,21 +285,23 @@ def bench_dns(seconds: int, rounds: int, tmp: Path) -> None:
     (tmp / "haproxy.cfg").write_text(conf)
     print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure, best of {rounds} alternating rounds)")
     small = f"http://127.0.0.1:{origin}/small"
-    env = {**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(ours)}
-    fronts = {ours[0]: ours[1], theirs[0]: theirs[1]}  # HTTP front -> iperf front of the same proxy
+    iperf_of = dict(fronts)  # HTTP front -> iperf front of the same proxy
     cases: list[Case] = [
-        ("iperf3 1 stream", "Gbit/s", lambda p: iperf(fronts[p], seconds)),
+        ("iperf3 1 stream", "Gbit/s", lambda p: iperf(iperf_of[p], seconds)),
         ("new connection per request, 32", "req/s", lambda p: wrk(small, p, seconds, 32, True)[0]),
         ("keep-alive requests, 32 conns", "req/s", lambda p: wrk(small, p, seconds, 32, False)[0])]
-    with process([sys.executable, "-c", ORIGIN, str(origin)], origin), \
-            process(["iperf3", "-s", "-p", str(backend)], backend), \
-            process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], ours[0], env) as ours_proc, \
-            process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0]) as theirs_proc:
-        print_rows(best_of(rounds, seconds, cases, (ours[0], theirs[0]), (ours_proc.pid, theirs_proc.pid)),
-                   "haproxy 2.6")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process([sys.executable, "-c", ORIGIN, str(origin)], origin))
+        stack.enter_context(process(["iperf3", "-s", "-p", str(backend)], backend))
+        pids = [stack.enter_context(process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], f[0],
+                                            v.env({**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(f)}))).pid
+                for v, f in zip(ours, fronts, strict=False)]
+        pids.append(stack.enter_context(process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0])).pid)
+        print_rows(best_of(rounds, seconds, cases, [f[0] for f in fronts], pids),
+                   [v.label for v in ours] + ["haproxy 2.6"])
 
 
-def bench_redirect(seconds: int, rounds: int, tmp: Path) -> None:
+def bench_redirect(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "kernel"))
     from osdn.kernel import links, netns
     from osdn.lab.topology import build, destroy, plan_lab
@@ -303,11 +348,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", choices=("http", "dns", "redirect"))
+    ap.add_argument("--workers", default="", help="EGRESS_PROXY_WORKERS of the osdn proxies, comma-separated: "
+                    "one osdn column per count (default: one per CPU)")
+    ap.add_argument("--before", metavar="REV", help="also run the proxies of git revision REV (before/after)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="osdn-bench-egress-") as tmp:
+        ours = variants(args.workers, args.before, Path(tmp))
         for name, fn in (("http", bench_http), ("dns", bench_dns), ("redirect", bench_redirect)):
             if args.only in (None, name):
-                fn(args.seconds, args.rounds, Path(tmp))
+                fn(args.seconds, args.rounds, Path(tmp), ours)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ IN, OUT, RDHUP, HUP, ERR, ET = (select.EPOLLIN, select.EPOLLOUT, select.EPOLLRDH
                                 select.EPOLLERR, select.EPOLLET)
 MASK = IN | OUT | RDHUP | ET
 ENDED = RDHUP | HUP | ERR
-PIECE = 65536
+PIECE = 262144
 ACCEPT = "_accept"  # the C socket's accept4 (fd, address): no socket.socket wrapper; typeshed omits it
 DONTWAIT = socket.MSG_DONTWAIT  # accepted sockets stay blocking: no fcntl per connection
 
