@@ -106,3 +106,60 @@ def test_a_nad_of_another_project_is_not_usable(lab: Lab, client_ns: str) -> Non
     lab.client.create(pod("lost", "no-such-nad"), P)
     assert f"network-attachment-definition {P}/no-such-nad (pod annotation k8s.v1.cni.cncf.io/networks) " \
         "not found" in sandbox_event(lab, P, "lost")
+
+
+ROUTER_CR = """
+apiVersion: network.operator.openshift.io/v1
+kind: EgressRouter
+metadata:
+  name: egress-router-redirect
+spec:
+  networkInterface:
+    macvlan:
+      mode: Bridge
+  addresses:
+  - ip: "198.18.0.162/24"
+    gateway: "198.18.0.1"
+  mode: Redirect
+  redirect:
+    redirectRules:
+    - destinationIP: "203.0.113.81"
+      port: 8080
+      targetPort: 80
+      protocol: TCP
+    fallbackIP: "203.0.113.80"
+"""
+
+
+def test_egress_router_cr_to_a_service_of_its_deployment(lab: Lab, client_ns: str, tmp_path: Any) -> None:
+    path = tmp_path / "router.yaml"
+    path.write_text(ROUTER_CR)
+    assert lab.cli("create", "-n", OTHER, "-f", str(path)).stdout.strip() == \
+        "egressrouter.network.operator.openshift.io/egress-router-redirect created"
+
+    def router_pod() -> dict[str, Any] | None:
+        pods = lab.client.list("Pod", OTHER, label_selector="app=egress-router-cni")["items"]
+        return next((p for p in pods if p.get("status", {}).get("podIP")
+                     and "k8s.v1.cni.cncf.io/network-status" in p["metadata"].get("annotations", {})), None)
+    pod_obj = wait_for(router_pod, 120, "the egress router's pod running with net1")
+    status = json.loads(pod_obj["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"])
+    assert [(s["name"], s["interface"], s.get("ips"), s.get("default")) for s in status] == [
+        ("openshift-sdn", "eth0", [pod_obj["status"]["podIP"]], None),
+        (f"{OTHER}/egress-router-cni-nad", "net1", ["198.18.0.162"], True)]
+    out = lab.cli("expose", "deployment/egress-router-cni-deployment", "--port", "80", "-n", OTHER).stdout
+    assert out.strip() == "service/egress-router-cni-deployment exposed"
+    vip = lab.client.get("Service", "egress-router-cni-deployment", OTHER)["spec"]["clusterIP"]
+    answer = wait_for(lambda: (r := http(client_ns, f"http://{vip}/")).startswith("you are") and r, 60,
+                      "the outside web server's answer through the router's service")
+    assert answer.startswith("you are 198.18.0.162:")
+    assert http(client_ns, f"http://{pod_obj['status']['podIP']}:8080/").startswith("you are 198.18.0.162:")
+    def available() -> bool:
+        got = lab.client.get("EgressRouter", "egress-router-redirect", OTHER)
+        return ("Available", "True") in [(c["type"], c["status"]) for c in got.get("status", {}).get("conditions", [])]
+    wait_for(available, 60, "the EgressRouter Available")
+
+    ns = pod_netns(pod_obj)
+    lab.cli("delete", "egressrouter", "egress-router-redirect", "-n", OTHER)
+    wait_for(lambda: not lab.client.list("NetworkAttachmentDefinition", OTHER)["items"]
+             and not lab.client.list("Deployment", OTHER)["items"], 60, "the NAD and the Deployment deleted")
+    wait_for(lambda: not netns.netns_exists(ns), 60, "the router's pod stopped")
