@@ -17,6 +17,7 @@ signals wake the loop through a pipe (`Loop.call_soon_threadsafe`, `Loop.stop`).
 from __future__ import annotations
 
 import _socket
+import asyncio
 import collections
 import contextlib
 import errno
@@ -39,9 +40,10 @@ DONTWAIT = socket.MSG_DONTWAIT  # accepted sockets stay blocking: no fcntl per c
 
 
 class Loop:
-    """An epoll loop: `fds` maps a descriptor to the object whose `event(mask)` handles it."""
+    """An epoll loop: `fds` maps a descriptor to the object whose `event(mask)` handles it. It runs on
+    its own (`run`), or inside an asyncio loop (`attach`: its epoll descriptor is one reader there)."""
 
-    def __init__(self) -> None:
+    def __init__(self, waker: bool = True) -> None:
         self.epoll = select.epoll()
         self.fds: dict[int, Side | Listener | _Waker] = {}
         self.heap: list[tuple[float, int, Callable[[float], None]]] = []
@@ -51,8 +53,12 @@ class Loop:
         self.stopping = False
         self.buffer = bytearray(PIECE)
         self.view = memoryview(self.buffer)
-        self.waker = _Waker(self)
-        self.add(self.waker.r, self.waker)
+        self.waker: _Waker | None = None
+        if waker:
+            self.waker = _Waker(self)
+            self.add(self.waker.r, self.waker)
+        self.host: asyncio.AbstractEventLoop | None = None  # when attached
+        self.armed = float("inf")  # the host's timer for the heap's first entry
 
     def add(self, fd: int, handler: Side | Listener | _Waker) -> None:
         self.fds[fd] = handler
@@ -61,38 +67,74 @@ class Loop:
     def at(self, when: float, fn: Callable[[float], None]) -> None:
         """Call fn(now) once `now` >= when."""
         heapq.heappush(self.heap, (when, next(self.seq), fn))
+        if self.host is not None and when < self.armed:
+            self._arm()
 
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
+        assert self.waker is not None
         self.soon.append(fn)
         self.waker.wake()
 
     def stop(self) -> None:
         """From any thread or a signal handler."""
+        assert self.waker is not None
         self.stopping = True
         self.waker.wake()
 
     def run(self) -> None:
-        poll, fds, heap = self.epoll.poll, self.fds, self.heap
+        poll, heap = self.epoll.poll, self.heap
         clock = time.monotonic
         while not self.stopping:
-            timeout = max(0.0, heap[0][0] - self.now) if heap else -1
-            events = poll(timeout, 256)
-            self.now = now = clock()
-            for fd, mask in events:
-                handler = fds.get(fd)
-                if handler is not None:  # closed by an earlier event of this batch
-                    handler.event(mask)
-            while heap and heap[0][0] <= now:
-                heapq.heappop(heap)[2](now)
+            events = poll(max(0.0, heap[0][0] - self.now) if heap else -1, 256)
+            self.now = clock()
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[tuple[int, int]]) -> None:
+        fds, heap, now = self.fds, self.heap, self.now
+        for fd, mask in events:
+            handler = fds.get(fd)
+            if handler is not None:  # else closed by an earlier event of this batch
+                handler.event(mask)
+        while heap and heap[0][0] <= now:
+            heapq.heappop(heap)[2](now)
+
+    def attach(self, host: asyncio.AbstractEventLoop) -> None:
+        """Be driven by `host`: one reader (this epoll's descriptor, never changed) and one timer."""
+        self.host = host
+        host.add_reader(self.epoll.fileno(), self._ready)
+
+    def refresh(self) -> None:
+        """Attached: the time, before a pair is made from outside an event of this loop."""
+        self.now = time.monotonic()
+
+    def _ready(self) -> None:
+        self.now = time.monotonic()
+        self._dispatch(self.epoll.poll(0, 256))
+
+    def _arm(self) -> None:
+        assert self.host is not None
+        self.armed = self.heap[0][0]
+        self.host.call_later(max(0.0, self.armed - time.monotonic()), self._tick, self.armed)
+
+    def _tick(self, armed: float) -> None:
+        if armed != self.armed:  # superseded by an earlier one
+            return
+        self.armed = float("inf")
+        self._ready()
+        if self.heap:
+            self._arm()
 
     def close(self) -> None:
+        if self.host is not None and not self.host.is_closed():
+            self.host.remove_reader(self.epoll.fileno())
         for handler in list(self.fds.values()):
             if isinstance(handler, Side):
                 handler.pair.close()
             elif isinstance(handler, Listener):
                 handler.sock.close()
         self.fds.clear()
-        self.waker.close()
+        if self.waker is not None:
+            self.waker.close()
         self.epoll.close()
 
 
@@ -254,13 +296,19 @@ class Side:
 
 class Pair:
     """A client connection and its upstream: connects (trying `addrs` in turn, `tries` times in
-    all), then forwards both ways. `on_done(pair)` is called once, at the close."""
+    all), then forwards both ways. `on_done(pair)` is called once, at the close; `on_failed(pair)`
+    before it when no try connected (the client socket is still open). `early` is what the client
+    sent that was read before (it goes upstream first), `greeting` what the client gets first once
+    connected (the HTTP proxy's `200 Connection established`)."""
 
     def __init__(self, loop: Loop, client: _socket.socket, peer: tuple[str, int], connect_timeout: float,
-                 inactivity: float, on_done: Callable[[Pair], None]) -> None:
+                 inactivity: float, on_done: Callable[[Pair], None],
+                 on_failed: Callable[[Pair], None] | None = None, early: bytes = b"", greeting: bytes = b"") -> None:
         self.loop, self.peer_addr = loop, peer
         self.connect_timeout, self.inactivity, self.on_done = connect_timeout, inactivity, on_done
+        self.on_failed, self.greeting = on_failed, greeting
         self.client = Side(self, client, writable=True)
+        self.client.rest = early
         self.upstream: Side | None = None
         self.addrs: tuple[str, ...] = ()
         self.port = 0
@@ -282,6 +330,8 @@ class Pair:
             return
         if not self.addrs or self.attempt >= self.tries:
             self.failed = True
+            if self.on_failed is not None:
+                self.on_failed(self)
             self.close()
             return
         addr = self.addrs[self.attempt % len(self.addrs)]
@@ -291,7 +341,7 @@ class Pair:
         code = sock.connect_ex((addr, self.port))
         if code not in (0, errno.EINPROGRESS):
             sock.close()
-            self.error = OSError(code, f"connecting to {addr}:{self.port}: {os.strerror(code)}")
+            self.error = OSError(code, os.strerror(code))
             self._try()
             return
         self.addr, self.connecting = addr, True
@@ -306,12 +356,15 @@ class Pair:
         self.connecting, self.joined = False, True
         self.upstream.writable = True
         self.client.peer, self.upstream.peer = self.upstream, self.client  # the caller pumps
+        if self.greeting:
+            self.upstream.rest = self.greeting
+            self.upstream.pump(self.client)
 
     def connect_failed(self, error: OSError | None = None) -> None:
         assert self.upstream is not None
         if error is None:
             code = self.upstream.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            error = OSError(code, f"connecting to {self.addr}:{self.port}: {os.strerror(code)}")
+            error = OSError(code, os.strerror(code))
         self.error = error
         self._drop(self.upstream)
         self.upstream, self.addr, self.connecting = None, "", False

@@ -4,28 +4,33 @@ Every request is judged by `http_acl.decide` (squid's http_access semantics for 
 EGRESS_HTTP_PROXY_DESTINATION); a denied one gets `403 Forbidden` naming the rule. Bodies stream
 in both directions in bounded pieces (never a whole message in memory); chunked bodies are relayed
 chunk by chunk (de-chunked for an HTTP/1.0 client); client connections are kept alive as HTTP/1.1
-says; idle upstream connections are pooled (`pool`). CONNECT tunnels run on the two transports
-(`tcpfwd.Link`: no streams, half-close passed on, bounded by the transports' flow control) once the
-`200` is sent. Limits (`Limits`): head size and field count, open client connections (more get
-`503`), connect timeout (`504`), idle keep-alive, head and body timeouts (the connection is
-closed), kept by one `relay.Deadline` per client connection; a tunnel has the inactivity timeout
-only. The proxy connects to the very addresses the ACL judged.
+says; idle upstream connections are pooled (`pool`). A CONNECT tunnel leaves asyncio once judged:
+its client socket and a new upstream one become a pair of the worker's `epollfwd` forwarder (one
+epoll descriptor, a reader of the asyncio loop), which connects, sends the `200` and forwards both
+ways (half-close passed on, bounded by one piece per direction). Limits (`Limits`): head size and
+field count, open client connections and tunnels (more get `503`), connect timeout (`504`), idle
+keep-alive, head and body timeouts (the connection is closed), kept by one `relay.Deadline` per
+client connection; a tunnel has the inactivity timeout (io_timeout) only. The proxy connects to
+the very addresses the ACL judged.
 """
 
 from __future__ import annotations
 
+import _socket
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import os
 import socket
 
 from osdn.egress import http_wire as wire
+from osdn.egress.epollfwd import Loop, Pair
 from osdn.egress.http_acl import Decision, HttpAcl, decide
 from osdn.egress.pool import Upstream, UpstreamPool
 from osdn.egress.relay import (
     Deadline,
     Limits,
-    open_link,
     open_upstream,
     pump,
     read_exactly,
@@ -33,11 +38,11 @@ from osdn.egress.relay import (
     relay_length,
     take_buffered,
 )
-from osdn.egress.tcpfwd import Link
 
 log = logging.getLogger(__name__)
 VIA = ("Via", "1.1 osdn-egress-router")
 SMALL_BODY = 65536
+TUNNEL_OPEN = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
 
 class HttpProxy:
@@ -47,9 +52,12 @@ class HttpProxy:
         self.active = 0
         self.pool = UpstreamPool(idle=self.limits.idle_timeout)
         self.loop: asyncio.AbstractEventLoop | None = None  # set by serve: no look-up per connection
+        self.fwd: Loop | None = None  # CONNECT tunnels' forwarder, set by serve
 
     async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> asyncio.Server:
         self.loop = asyncio.get_running_loop()
+        self.fwd = Loop(waker=False)
+        self.fwd.attach(self.loop)
         return await asyncio.start_server(self.handle, host, port, limit=self.limits.max_head,
                                           reuse_address=True, reuse_port=True, backlog=1024)
 
@@ -136,21 +144,29 @@ class HttpProxy:
 
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
                        target: str, dl: Deadline) -> None:
-        """The tunnel runs on the transports (tcpfwd.Link), without streams, until both sides end."""
+        """The tunnel leaves asyncio: the client socket (a duplicate of the transport's, which is then
+        closed) and a new upstream one are an `epollfwd.Pair` of this worker's forwarder, which
+        connects, sends the `200` (or the 502/504) and forwards both ways until both sides end."""
         host, port = wire.split_target(target, 443)
         addrs = await self._judge(host, port, peer)
-        ended = dl.loop.create_future()
-        link = Link(dl.loop, self.limits.io_timeout, lambda up, down: _settle(ended))
-        try:
-            await open_link(link, addrs, port, dl)
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            early = take_buffered(reader)
-            link.adopt_client(writer.transport, early, reader.at_eof())
-            link.join()
-            dl.close()  # the link has its own inactivity timer
-            await ended
-        finally:
-            link.close()
+        transport = writer.transport
+        if transport.get_write_buffer_size():  # earlier responses first
+            transport.set_write_buffer_limits(0)
+            await writer.drain()
+        sock = writer.get_extra_info("socket")
+        client = _socket.socket(sock.family, socket.SOCK_STREAM, 0, os.dup(sock.fileno()))
+        early = take_buffered(reader)  # what the client sent after the head: upstream first
+        transport.close()  # nothing buffered: the duplicate is now the connection
+        dl.close()  # the pair has its own timers: connect_timeout, then io_timeout of inactivity
+        assert self.fwd is not None
+        self.fwd.refresh()
+        self.active += 1
+        pair = Pair(self.fwd, client, (peer, 0), self.limits.connect_timeout, self.limits.io_timeout,
+                    self._tunnel_done, _tunnel_failed, early, TUNNEL_OPEN)
+        pair.connect(addrs, port, len(addrs))
+
+    def _tunnel_done(self, pair: Pair) -> None:
+        self.active -= 1
 
     async def _upstream(self, host: str, port: int, peer: str, dl: Deadline) -> Upstream:
         """An idle pooled connection to host:port (judged when it was opened), or a new judged one."""
@@ -239,9 +255,16 @@ def _why(verdict: Decision) -> str:
     return f"line '{verdict.rule.line}'"
 
 
-def _settle(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _tunnel_failed(pair: Pair) -> None:
+    """No try connected: the 504 or 502 goes to the client (best effort: it is closed next)."""
+    addrs, port = ", ".join(pair.addrs), pair.port
+    if isinstance(pair.error, TimeoutError):
+        reply = wire.error_response(504, _REASONS[504], f"egress router: connecting to port {port} of {addrs} timed out")
+    else:
+        reply = wire.error_response(502, _REASONS[502], f"egress router: cannot connect to port {port} of {addrs}: "
+                                                         f"{pair.error}")
+    with contextlib.suppress(OSError):
+        pair.client.sock.send(reply, socket.MSG_DONTWAIT)
 
 
 def _close(writer: asyncio.StreamWriter) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from osdn.egress.http_wire import WireError
-from osdn.egress.tcpfwd import Link
 
 T = TypeVar("T")
 
@@ -36,11 +35,6 @@ async def open_upstream(addrs: tuple[str, ...], port: int, dl: Deadline,
     """Connect to the first address that answers (each try bounded by connect_timeout)."""
     limit = dl.limits.max_head
     return await _first(addrs, port, dl, lambda addr: asyncio.open_connection(addr, port, limit=limit))
-
-
-async def open_link(link: Link, addrs: tuple[str, ...], port: int, dl: Deadline) -> None:
-    """Connect `link.upstream` (a CONNECT tunnel's) as open_upstream connects a stream."""
-    await _first(addrs, port, dl, lambda addr: dl.loop.create_connection(lambda: link.upstream, addr, port))
 
 
 async def _first(addrs: tuple[str, ...], port: int, dl: Deadline, connect: Callable[[str], Awaitable[T]]) -> T:

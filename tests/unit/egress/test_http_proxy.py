@@ -337,3 +337,35 @@ def test_a_connect_that_hangs_gets_504_and_the_connection_serves_on() -> None:
             queued.close()
             full.close()
     run(t, "*", Limits(connect_timeout=0.3))
+
+
+def test_a_tunnel_upstream_that_speaks_first_and_a_refused_connect() -> None:
+    """The 200 comes before the upstream's greeting; a refused connect is a 502 naming the port."""
+    async def greeter(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b"220 hello\n")  # speaks first, as SMTP does
+        w.write(await r.read(100))
+        w.close()
+
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        srv = await asyncio.start_server(greeter, "127.0.0.1", 0)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"CONNECT 127.0.0.1:{srv.sockets[0].getsockname()[1]} HTTP/1.1\r\n\r\n".encode())
+            assert await r.readuntil(b"\r\n\r\n") == b"HTTP/1.1 200 Connection established\r\n\r\n"
+            assert await r.readline() == b"220 hello\n"
+            w.write(b"EHLO x\n")
+            assert await r.read(-1) == b"EHLO x\n"
+            w.close()
+            free = socket.socket()
+            free.bind(("127.0.0.1", 0))
+            closed_port = free.getsockname()[1]
+            free.close()  # nothing listens there
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"CONNECT 127.0.0.1:{closed_port} HTTP/1.1\r\n\r\n".encode())
+            reply = await r.read(-1)
+            assert reply.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+            assert f"cannot connect to port {closed_port} of 127.0.0.1:".encode() in reply
+            w.close()
+        finally:
+            srv.close()
+    run(t, "*")
