@@ -67,8 +67,10 @@ def check_output(output: str) -> None:
 
 
 def qualified_name(info: KindInfo, name: str) -> str:
-    """`pod/x`, `egressnetworkpolicy.network.openshift.io/default` (as oc prints them)."""
-    return f"{info.singular}.{info.group}/{name}" if info.group else f"{info.singular}/{name}"
+    """`pod/x`, `egressnetworkpolicy.network.openshift.io/default` (as oc prints them: the kind in lower
+    case, also where the singular resource name differs, `networkattachmentdefinition.k8s.cni.cncf.io/x`)."""
+    kind = info.kind.lower()
+    return f"{kind}.{info.group}/{name}" if info.group else f"{kind}/{name}"
 
 
 def _labels(o: Obj) -> Obj:

@@ -36,6 +36,9 @@ def test_discovery_openapi_and_table(server: ServerProc) -> None:
     got = server.kubectl("get", "network-attachment-definition", "egress-nad", "-n", "default", "-o",
                          "jsonpath={.spec.config}", check=True).stdout
     assert json.loads(got)["type"] == "egress-router"
+    names = [server.kubectl("get", "net-attach-def", "-n", "default", "-o", "name", check=True).stdout,
+             server.cli("get", "net-attach-def", "-n", "default", "-o", "name", check=True).stdout]
+    assert names == ["networkattachmentdefinition.k8s.cni.cncf.io/egress-nad\n"] * 2
 
 
 def test_config_is_validated_naming_the_field(server: ServerProc) -> None:
