@@ -14,6 +14,9 @@ the snapshot and a set difference of ids (a few ms at 22k objects), not a resour
 per object (0.1-0.6 s on the sync thread at that size under load, which every event arriving
 meanwhile waited for). The first full sync, and any after an error, go through the compiler's own
 `resync` (the diff by resourceVersion).
+
+With a `HeapFreezer` (the agent's), each full sync first settles the heap (`node.heap`): young
+objects collected, survivors frozen, so no garbage collection walks the 22k cached objects.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from osdn.node.compile import NodeFacts
+from osdn.node.heap import HeapFreezer
 from osdn.node.incremental import IncrementalCompiler, Key, object_key
 from osdn.node.intent import NodeIntent
 
@@ -30,8 +34,9 @@ Obj = Mapping[str, Any]
 
 
 class IntentSource:
-    def __init__(self, snapshot: Callable[[], Iterable[tuple[str, Obj]]]) -> None:
+    def __init__(self, snapshot: Callable[[], Iterable[tuple[str, Obj]]], heap: HeapFreezer | None = None) -> None:
         self.snapshot = snapshot  # (kind, object) for every cached object
+        self.heap = heap
         self.compiler = IncrementalCompiler()
         self._lock = threading.Lock()
         self._pending: dict[Key, Obj | None] = {}
@@ -51,6 +56,8 @@ class IntentSource:
             pending, self._pending = self._pending, {}
         try:
             if full:
+                if self.heap is not None:
+                    self.heap.settle()
                 self._resync(list(self.snapshot()))
             else:
                 for key, obj in pending.items():
