@@ -81,3 +81,9 @@ def test_kubectl_create_rollout_scale_delete_deployment(server: ServerProc) -> N
         wait_for(lambda: not server.kubectl("get", "rs", "-l", f"app={NAME}", "-o", "name", check=True).stdout,
                  what="the ReplicaSet deleted")
         wait_for(lambda: not live_pods(api), what="the pods deleted")
+
+
+def test_kubectl_explain_replicaset_prints_upstream_descriptions(server: ServerProc) -> None:
+    out = server.kubectl("explain", "rs.spec.selector", check=True).stdout
+    assert "KIND:       ReplicaSet" in out
+    assert "It must match the pod template's labels." in out
