@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ServerProc, start_server, wait_for
 
-NS = "dep1"
+NS = "default"
 PODS = f"/api/v1/namespaces/{NS}/pods"
 DEPLOYS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 RSS = f"/apis/apps/v1/namespaces/{NS}/replicasets"
@@ -31,10 +31,9 @@ def deployment(name: str, replicas: int, image: str, strategy: dict[str, Any] | 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    """One server for the module; every test has its own Deployment names in `default`."""
     s = start_server(tmp_path_factory.mktemp("deploy"))
     try:
-        with s.http() as api:
-            api.post("/api/v1/namespaces", json={"metadata": {"name": NS}}).raise_for_status()
         yield s
     finally:
         s.stop()
