@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.api import cells
+from osdn.api.labels import from_label_selector
 from osdn.api.registry import KindInfo
 
 Obj = dict[str, Any]
@@ -168,7 +169,22 @@ def _egress_holders(o: Obj) -> str:
     return ",".join(f"{ip}@{node or '<none>'}" for ip, node in holders.items()) if isinstance(holders, dict) else ""
 
 
+def _template_columns(selector: Callable[[Obj], str]) -> list[Column]:
+    """kubectl's -o wide CONTAINERS, IMAGES, SELECTOR of workloads with a pod template."""
+    def containers(o: Obj, field: str) -> str:
+        template = (o.get("spec") or {}).get("template") or {}
+        return ",".join(str(c.get(field, "")) for c in (template.get("spec") or {}).get("containers") or [])
+    return [("CONTAINERS", lambda o: containers(o, "name")), ("IMAGES", lambda o: containers(o, "image")),
+            ("SELECTOR", selector)]
+
+
+def _workload_selector(o: Obj) -> str:
+    return str(from_label_selector((o.get("spec") or {}).get("selector"))) or "<none>"
+
+
 WIDE: dict[str, list[Column]] = {
+    "Deployment": _template_columns(_workload_selector),
+    "ReplicaSet": _template_columns(_workload_selector),
     "NetNamespace": [("EGRESS", _egress_active), ("HOLDERS", _egress_holders)],
     "Pod": [("IP", _g("status", "podIP", default="<none>")), ("NODE", _g("spec", "nodeName", default="<none>"))],
     "Node": [("INTERNAL-IP", _node_ip)],

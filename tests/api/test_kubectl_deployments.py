@@ -57,6 +57,12 @@ def test_kubectl_create_rollout_scale_delete_deployment(server: ServerProc) -> N
         assert done.returncode == 0, done.stderr
         assert f'deployment "{NAME}" successfully rolled out' in done.stdout
         assert len(live_pods(api)) == 2
+        table = server.kubectl("get", "deploy", NAME, "-o", "wide", check=True).stdout.splitlines()
+        assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
+                                    "SELECTOR"]
+        cells = table[1].split()
+        assert cells[:4] == [NAME, "2/2", "2", "2"]
+        assert cells[5:] == ["origin-egress-router-cni", "quay.io/openshift/origin-egress-router-cni", f"app={NAME}"]
 
         out = server.kubectl("scale", f"deployment/{NAME}", "--replicas=3", check=True).stdout
         assert out.strip() == f"deployment.apps/{NAME} scaled"
