@@ -128,7 +128,7 @@ class DeploymentController(Controller):
         if new is None and not (deployment.get("spec") or {}).get("paused"):
             new, created = self._create_new(deployment, s, old_views), True
         if new is not None:
-            new = self._sync_revision(deployment, new, old_views)
+            new = self._sync_new(deployment, new, old_views)
         new_view = RSView.of(new) if new is not None else None
         if new_view is not None and not created and not (deployment.get("spec") or {}).get("paused"):
             self._scale(deployment, plan(s, new_view, old_views))
@@ -162,14 +162,20 @@ class DeploymentController(Controller):
                  name, replicas)
         return rs
 
-    def _sync_revision(self, deployment: Obj, new: Obj, old: list[RSView]) -> Obj:
-        """Kube's revision annotations: the new RS has the highest revision (a rollback to an old
-        template gives its RS the next one), and the Deployment carries it (`kubectl rollout undo`)."""
+    def _sync_new(self, deployment: Obj, new: Obj, old: list[RSView]) -> Obj:
+        """Kube's getNewReplicaSet on an existing RS: it has the highest revision (a rollback to an old
+        template gives its RS the next one) and the Deployment's minReadySeconds; the Deployment
+        carries the revision (`kubectl rollout undo`)."""
         namespace, revision = str(_meta(deployment).get("namespace")), revision_of(new)
+        min_ready = int((deployment.get("spec") or {}).get("minReadySeconds") or 0)
+        change: Obj = {}
         if revision <= max([r.revision for r in old] + [0]):
             revision = max(r.revision for r in old) + 1
-            new = self.client.patch("ReplicaSet", str(_meta(new).get("name")),
-                                    {"metadata": {"annotations": {REVISION: str(revision)}}}, namespace)
+            change["metadata"] = {"annotations": {REVISION: str(revision)}}
+        if int((new.get("spec") or {}).get("minReadySeconds") or 0) != min_ready:
+            change["spec"] = {"minReadySeconds": min_ready}
+        if change:
+            new = self.client.patch("ReplicaSet", str(_meta(new).get("name")), change, namespace)
             self.writes.record("ReplicaSet", str(_meta(new).get("name")), new, namespace)
         if revision_of(deployment) != revision:
             self.client.patch("Deployment", str(_meta(deployment).get("name")),

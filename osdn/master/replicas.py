@@ -15,7 +15,8 @@ runs before the watch echo neither doubles nor misses pods; a creation counts as
 the informer delivers any event for the pod (as Kubernetes' expectations do), so a pod that is
 created and deleted before a reconcile runs is replaced at once rather than after the TTL.
 `status.replicas`/`readyReplicas`/`availableReplicas`/`observedGeneration` are kept current
-(`availableReplicas` counts ready pods: `minReadySeconds` is not waited for).
+(available: Ready for `spec.minReadySeconds`, by the Ready condition's lastTransitionTime; the key is
+looked at again when the next Ready pod becomes available).
 
 Garbage collection (what kube's garbage collector does with background propagation): when the owner
 is gone, or its uid is not the one a pod's controller reference names (deleted and created again),
@@ -32,6 +33,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from osdn.api.timestamps import parse
 from osdn.client import Client
 from osdn.errors import NotFoundError
 from osdn.master.controller import Controller, Informers
@@ -122,10 +124,23 @@ def pod_from_template(owner: Mapping[str, Any], kind: OwnerKind = RC) -> Obj:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}}
 
 
-def replica_status(owner: Mapping[str, Any], live: Sequence[Mapping[str, Any]]) -> Obj:
+def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:
+    """Pure: seconds until `pod` is available (Ready for `minReadySeconds`, kube's IsPodAvailable):
+    0 when it is, None when it is not Ready (or its Ready condition has no transition time)."""
+    if not pod_ready(pod):
+        return None
+    if min_ready_seconds <= 0:
+        return 0.0
+    cond = next(c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready")
+    since = parse(cond.get("lastTransitionTime"))
+    return None if since is None else max(0.0, since + min_ready_seconds - now)
+
+
+def replica_status(owner: Mapping[str, Any], live: Sequence[Mapping[str, Any]], now: float) -> Obj:
     """Pure: the status fields this controller owns, from the owner's live pods."""
-    ready = sum(1 for p in live if pod_ready(p))
-    return {"replicas": len(live), "readyReplicas": ready, "availableReplicas": ready,
+    min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
+    return {"replicas": len(live), "readyReplicas": sum(1 for p in live if pod_ready(p)),
+            "availableReplicas": sum(1 for p in live if available_in(p, min_ready, now) == 0),
             "observedGeneration": _meta(owner).get("generation") or 1}
 
 
@@ -134,9 +149,10 @@ class ReplicaController(Controller):
 
     owner: OwnerKind = RC
 
-    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         super().__init__(client)
-        self.clock = clock
+        self.clock, self.wall = clock, wall   # expectations; minReadySeconds against Ready's transition time
         self.owners = informers.on(self.owner.kind, lambda _t, new, old: self.enqueue(self._key(new or old)))
         self.pods = informers.on("Pod", self._on_pod)
         self.created: dict[str, dict[str, float]] = {}  # key -> pod name -> when
@@ -208,6 +224,10 @@ class ReplicaController(Controller):
         for pod_name in plan.delete:
             self._delete_pod(key, namespace, pod_name)
         self._status(owner, live)
+        now, min_ready = self.wall(), int((owner.get("spec") or {}).get("minReadySeconds") or 0)
+        waits = [w for p in live if (w := available_in(p, min_ready, now))]
+        if waits:   # a Ready pod becomes available later: look again then
+            self.queue.add_after(key, min(waits))
 
     def _delete_pod(self, key: Hashable, namespace: str, pod_name: str) -> None:
         try:
@@ -219,7 +239,7 @@ class ReplicaController(Controller):
         log.info("%s %s: deleted pod %s", self.owner.kind, key, pod_name)
 
     def _status(self, owner: Obj, live: list[Obj]) -> None:
-        want = replica_status(owner, live)
+        want = replica_status(owner, live, self.wall())
         have = owner.get("status") or {}
         if any(have.get(k) != v for k, v in want.items()):
             self.client.patch(self.owner.kind, str(_meta(owner).get("name")), {"status": want},

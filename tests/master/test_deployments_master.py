@@ -5,12 +5,14 @@ Pods live in the API only: the test plays the kubelet by marking pods Ready (`ma
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from osdn.api.timestamps import format_time
 from tests.conftest import ServerProc, start_server, wait_for
 
 NS = "default"
@@ -49,7 +51,8 @@ def mark_ready(api: httpx.Client, app: str) -> None:
     for pod in pods_of(api, app):
         if not any(c.get("type") == "Ready" for c in pod.get("status", {}).get("conditions") or []):
             api.patch(f"{PODS}/{pod['metadata']['name']}/status", headers=MERGE, json={"status": {
-                "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+                "phase": "Running", "conditions": [{"type": "Ready", "status": "True",
+                                                    "lastTransitionTime": format_time(time.time())}]}})
 
 
 def rolled_out(api: httpx.Client, name: str) -> bool:
@@ -135,3 +138,25 @@ def test_replicaset_validation_names_the_field(srv: ServerProc) -> None:
         assert r.status_code == 422
         assert "spec.template.metadata.labels" in r.json()["message"]
         assert "`selector` does not match template `labels`" in r.json()["message"]
+
+
+def test_min_ready_seconds_holds_availability_back(srv: ServerProc) -> None:
+    with srv.http() as api:
+        body = deployment("slow", 2, "slow:1")
+        body["spec"]["minReadySeconds"] = 3600
+        api.post(DEPLOYS, json=body).raise_for_status()
+
+        def ready_not_available() -> dict[str, Any] | None:
+            mark_ready(api, "slow")
+            rss = replicasets(api, "slow")
+            st = (rss[0].get("status") or {}) if rss else {}
+            return rss[0] if st.get("readyReplicas") == 2 and st.get("availableReplicas") == 0 else None
+        rs = wait_for(ready_not_available, what="2 ready, none available yet")
+        assert rs["spec"]["minReadySeconds"] == 3600
+        d = wait_for(lambda: (o := api.get(f"{DEPLOYS}/slow").json()).get("status", {}).get("readyReplicas") == 2
+                     and o, what="the Deployment's status")
+        available = next(c for c in d["status"]["conditions"] if c["type"] == "Available")
+        assert (available["status"], d["status"]["availableReplicas"]) == ("False", 0)
+        api.patch(f"{DEPLOYS}/slow", headers=MERGE, json={"spec": {"minReadySeconds": 0}}).raise_for_status()
+        wait_for(lambda: rolled_out(api, "slow"), what="available once minReadySeconds is 0")
+        assert [r["metadata"]["name"] for r in replicasets(api, "slow")] == [rs["metadata"]["name"]]

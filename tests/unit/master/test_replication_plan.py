@@ -148,3 +148,21 @@ def test_pods_of_an_owner_deleted_while_the_master_was_down_are_collected_after_
     assert key == "p/gone"
     controller.reconcile(key)
     assert client.deleted == ["gone-1"] and client.created == []
+
+
+def test_available_means_ready_for_min_ready_seconds() -> None:
+    from osdn.api.timestamps import format_time
+    from osdn.master.replicas import available_in, replica_status
+
+    def ready_pod(name: str, since: float | None) -> dict:
+        cond = {"type": "Ready", "status": "True", **({"lastTransitionTime": format_time(since)} if since else {})}
+        return {"metadata": {"name": name}, "status": {"phase": "Running", "conditions": [cond]}}
+    t0 = 1_780_000_000.0
+    old, fresh, unknown = ready_pod("a", t0 - 20), ready_pod("b", t0 - 3), ready_pod("c", None)
+    assert available_in(fresh, 0, t0) == 0 and available_in(fresh, 10, t0) == 7
+    assert available_in(old, 10, t0) == 0 and available_in(unknown, 10, t0) is None
+    assert available_in(pod("d", "1", phase="Running"), 0, t0) is None
+    owner = {"metadata": {"generation": 3}, "spec": {"minReadySeconds": 10}}
+    assert replica_status(owner, [old, fresh, unknown], t0) == {
+        "replicas": 3, "readyReplicas": 3, "availableReplicas": 1, "observedGeneration": 3}
+    assert replica_status(owner, [old, fresh, unknown], t0 + 8)["availableReplicas"] == 2
