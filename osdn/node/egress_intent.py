@@ -243,7 +243,8 @@ def egress_for(intent: NodeIntent, objs: Iterable[Mapping[str, Any]], bridge: st
     if not decisions and not any(o.get("kind") == "HostSubnet" for o in objs):
         return EgressIntent()
     nodes = {n.name: (n.subnet, n.gateway, n.node_ip) for n in intent.nodes}
-    pods = tuple((p.ip, p.namespace, p.node) for p in intent.pods if p.namespace in decisions)
+    # every sync calls this: without any egress decision, no pass over the cluster's (10k) pods
+    pods = tuple((p.ip, p.namespace, p.node) for p in intent.pods if p.namespace in decisions) if decisions else ()
     found = compute_egress(EgressInputs(intent.node_name, nodes, pods, decisions,
                                         active_from_objects(objs, intent.node_name)))
     return replace(found, bridge=bridge)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -106,6 +107,23 @@ def test_egress_for_reads_the_published_annotations() -> None:
     got = egress_for(intent, objs)
     assert dict(got.codes) == {"10.128.0.2": SNAT} and got.addresses == ("192.168.0.100",)
     assert egress_for(intent, [netnamespace("b", None)]).empty
+
+
+class CountedPods(tuple[ClusterPod, ...]):
+    """The cluster's pods, counting the passes over them."""
+
+    passes = 0
+
+    def __iter__(self) -> Iterator[ClusterPod]:
+        CountedPods.passes += 1
+        return super().__iter__()
+
+
+def test_egress_for_without_decisions_makes_no_pass_over_the_pods() -> None:
+    pods = CountedPods(ClusterPod(f"10.128.0.{i}", "a", NetID(10), "n1") for i in range(2, 200))
+    CountedPods.passes = 0
+    got = egress_for(replace(base_intent("networkpolicy"), pods=pods), [netnamespace("a", None), hostsubnet("n1")])
+    assert got.empty and CountedPods.passes == 0  # every sync calls it: no O(cluster pods) work for nothing
 
 
 def test_render_without_egress_is_unchanged_and_with_it_classifies_snats_and_guards() -> None:
