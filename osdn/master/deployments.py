@@ -10,7 +10,8 @@ carries out scaling; when the rollout is complete the old RSs beyond `revisionHi
 deleted. The status (replicas, updatedReplicas, readyReplicas, availableReplicas,
 unavailableReplicas, observedGeneration, conditions Available and Progressing) is written every
 reconcile it changes; a rollout without progress is looked at again when its progress deadline
-passes. A paused Deployment only gets its status. When the Deployment is gone (or was created again:
+passes. A paused Deployment is scaled but not rolled out (kube's scale(): the one active RS, or the
+newest) and its Progressing condition says DeploymentPaused, then DeploymentResumed. When the Deployment is gone (or was created again:
 another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
 collection kube does with background propagation. Orphan RSs are not adopted.
 """
@@ -37,6 +38,7 @@ from osdn.master.rollout import (
     deadline_left,
     deployment_status,
     plan,
+    plan_paused,
     revision_of,
     strategy_of,
     template_hash,
@@ -121,16 +123,18 @@ class DeploymentController(Controller):
         self._sync(key, deployment, [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)])
 
     def _sync(self, key: Hashable, deployment: Obj, rss: list[Obj]) -> None:
-        s = strategy_of(deployment)
+        s, paused = strategy_of(deployment), bool((deployment.get("spec") or {}).get("paused"))
         new, old = split_new(deployment, rss)
         old_views = [RSView.of(rs) for rs in old]
         created = False
-        if new is None and not (deployment.get("spec") or {}).get("paused"):
+        if new is None and not paused:
             new, created = self._create_new(deployment, s, old_views), True
         if new is not None:
             new = self._sync_new(deployment, new, old_views)
         new_view = RSView.of(new) if new is not None else None
-        if new_view is not None and not created and not (deployment.get("spec") or {}).get("paused"):
+        if paused:
+            self._scale(deployment, plan_paused(s.replicas, new_view, old_views))
+        elif new_view is not None and not created:
             self._scale(deployment, plan(s, new_view, old_views))
         status = deployment_status(deployment, s, new_view, old_views, self.clock(), created)
         if not created and complete(s, status):
@@ -138,7 +142,7 @@ class DeploymentController(Controller):
                 self._delete(str(_meta(deployment).get("namespace")), rs_name)
         self._write_status(deployment, status)
         progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
-        if progressing["reason"] in ("ReplicaSetUpdated", "NewReplicaSetCreated"):
+        if progressing["reason"] in ("ReplicaSetUpdated", "NewReplicaSetCreated", "DeploymentResumed"):
             self.queue.add_after(key, deadline_left(deployment, progressing, self.clock()) + 1)
 
     def _create_new(self, deployment: Obj, s: Strategy, old: list[RSView]) -> Obj:

@@ -165,6 +165,17 @@ def plan(s: Strategy, new: RSView, old: Sequence[RSView]) -> dict[str, int]:
     return plan_rolling(s, new, old) if s.type == "RollingUpdate" else plan_recreate(s, new, old)
 
 
+def plan_paused(replicas: int, new: RSView | None, old: Sequence[RSView]) -> dict[str, int]:
+    """Kube's scale() of a paused Deployment (no rollout): the one active RS, or the newest when none
+    is, gets `replicas`; several active ones are left as they are (kube spreads the change over them)."""
+    everything = ([new] if new else []) + list(old)
+    active = [r for r in everything if r.replicas > 0]
+    if len(active) > 1 or not everything:
+        return {}
+    target = active[0] if active else _by_age(everything)[-1]
+    return {} if target.replicas == replicas else {target.name: replicas}
+
+
 def complete(s: Strategy, status: Mapping[str, Any]) -> bool:
     """Kube's DeploymentComplete: every replica updated, available, and no old one left."""
     return all(int(status.get(k) or 0) == s.replicas for k in ("updatedReplicas", "replicas", "availableReplicas"))
@@ -218,6 +229,13 @@ def deployment_status(deployment: Mapping[str, Any], s: Strategy, new: RSView | 
 def _progressing(deployment: Mapping[str, Any], s: Strategy, new: RSView | None, status: Obj,
                  prev: Mapping[str, Any] | None, now: float, created_new: bool) -> Obj:
     name, stamp = new.name if new else "", format_time(now)
+    reason = (prev or {}).get("reason")
+    if (deployment.get("spec") or {}).get("paused"):   # kube's checkPausedConditions
+        if reason in ("ProgressDeadlineExceeded", "DeploymentPaused") and prev is not None:
+            return dict(prev)
+        return _condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", stamp, prev)
+    if reason == "DeploymentPaused":
+        return _condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", stamp, prev)
     if created_new:
         return _condition("Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{name}"', stamp,
                           prev)

@@ -160,3 +160,25 @@ def test_min_ready_seconds_holds_availability_back(srv: ServerProc) -> None:
         api.patch(f"{DEPLOYS}/slow", headers=MERGE, json={"spec": {"minReadySeconds": 0}}).raise_for_status()
         wait_for(lambda: rolled_out(api, "slow"), what="available once minReadySeconds is 0")
         assert [r["metadata"]["name"] for r in replicasets(api, "slow")] == [rs["metadata"]["name"]]
+
+
+def test_a_paused_deployment_scales_but_does_not_roll_out_until_resumed(srv: ServerProc) -> None:
+    with srv.http() as api:
+        api.post(DEPLOYS, json=deployment("paused", 1, "p:1")).raise_for_status()
+        wait_for(lambda: rolled_out(api, "paused"), what="the first rollout")
+        api.patch(f"{DEPLOYS}/paused", headers=MERGE, json={"spec": {"paused": True, "replicas": 2, "template": {
+            "spec": {"containers": [{"name": "c", "image": "p:2"}]}}}}).raise_for_status()
+
+        def paused_at_two() -> bool:
+            mark_ready(api, "paused")
+            d = api.get(f"{DEPLOYS}/paused").json()
+            cond = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+            return cond["reason"] == "DeploymentPaused" and len(pods_of(api, "paused")) == 2 \
+                and d["status"].get("observedGeneration") == d["metadata"]["generation"]
+        wait_for(paused_at_two, what="scaled to 2 while paused")
+        assert len(replicasets(api, "paused")) == 1
+        assert {p["spec"]["containers"][0]["image"] for p in pods_of(api, "paused")} == {"p:1"}
+        api.patch(f"{DEPLOYS}/paused", headers=MERGE, json={"spec": {"paused": False}}).raise_for_status()
+        wait_for(lambda: rolled_out(api, "paused") and
+                 {p["spec"]["containers"][0]["image"] for p in pods_of(api, "paused")} == {"p:2"},
+                 what="the rollout after resume")

@@ -170,3 +170,25 @@ def test_new_replicaset_carries_the_hash_the_revision_and_the_owner() -> None:
     assert TEMPLATE["metadata"]["labels"] == {"app": "web"}   # the Deployment's template is not touched
     new, old = split_new(dep(3), [rs, {**rs, "metadata": {"name": "web-x"}, "spec": {"template": {}}}])
     assert new is rs and [o["metadata"]["name"] for o in old] == ["web-x"]
+
+
+def test_a_paused_deployment_scales_its_one_active_or_newest_replicaset() -> None:
+    from osdn.master.rollout import plan_paused
+    old, new = RSView("a", 2, created="1"), RSView("b", 0, created="2")
+    assert plan_paused(3, new, [old]) == {"a": 3}
+    assert plan_paused(3, replace(new, replicas=0), [replace(old, replicas=0)]) == {"b": 3}
+    assert plan_paused(3, None, [old]) == {"a": 3}
+    assert plan_paused(5, replace(new, replicas=1), [old]) == {}   # two active: left alone
+    assert plan_paused(2, new, [old]) == {}
+
+
+def test_pause_and_resume_conditions() -> None:
+    s = strategy_of(dep(2))
+    rs = RSView("web-abc", 2, available=2, ready=2, current=2)
+    paused = dep(2, paused=True, status={"conditions": [{"type": "Progressing", "status": "True",
+                                                          "reason": "NewReplicaSetAvailable"}]})
+    cond = next(c for c in deployment_status(paused, s, rs, [], T0)["conditions"] if c["type"] == "Progressing")
+    assert (cond["status"], cond["reason"], cond["message"]) == ("Unknown", "DeploymentPaused", "Deployment is paused")
+    resumed = dep(2, status={"conditions": [cond]})
+    cond = next(c for c in deployment_status(resumed, s, rs, [], T0)["conditions"] if c["type"] == "Progressing")
+    assert (cond["status"], cond["reason"]) == ("Unknown", "DeploymentResumed")
