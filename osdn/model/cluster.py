@@ -17,6 +17,7 @@ from typing import Any
 from osdn.errors import BadRequestError
 from osdn.model import objects as o
 from osdn.model.netpol import CompiledPolicy, compile_policies
+from osdn.model.slices import endpoints_of_slices
 
 SUBNET, MULTITENANT, NETWORKPOLICY = "subnet", "multitenant", "networkpolicy"
 _PLUGINS = {
@@ -27,11 +28,11 @@ _PLUGINS = {
 }
 DEFAULT_CLUSTER_CIDR = ipaddress.IPv4Network("10.128.0.0/14")
 DEFAULT_SERVICE_CIDR = ipaddress.IPv4Network("172.30.0.0/16")
-_KINDS = ("Namespace", "NetNamespace", "Pod", "Service", "Endpoints", "NetworkPolicy",
+_KINDS = ("Namespace", "NetNamespace", "Pod", "Service", "Endpoints", "EndpointSlice", "NetworkPolicy",
           "EgressNetworkPolicy", "HostSubnet", "Node", "ClusterNetwork")
 # Every kind the model reads, in the order a reader should fetch them (the rest is ignored).
 MODEL_KINDS = ("ClusterNetwork", "Namespace", "NetNamespace", "HostSubnet", "Node", "Pod", "Service",
-               "Endpoints", "NetworkPolicy", "EgressNetworkPolicy")
+               "Endpoints", "EndpointSlice", "NetworkPolicy", "EgressNetworkPolicy")
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,7 @@ class ClusterState:
             mode=cn[0], cluster_cidrs=cn[1], service_cidr=cn[2],
             namespaces=MappingProxyType(namespaces), netnamespaces=MappingProxyType(netns), pods=pods,
             services=tuple(sorted((o.service_from_obj(s) for s in by_kind["Service"]), key=lambda s: s.key)),
-            endpoints=MappingProxyType({f"{e.namespace}/{e.name}": e for e in
-                                        (o.endpoints_from_obj(x) for x in by_kind["Endpoints"])}),
+            endpoints=MappingProxyType(_endpoints(by_kind)),
             policies=policies,
             egress_firewalls=tuple(sorted((o.egress_firewall_from_obj(e) for e in by_kind["EgressNetworkPolicy"]),
                                           key=lambda e: (e.namespace, e.name))),
@@ -132,6 +132,12 @@ class ClusterState:
             if s.cluster_ip == ip:
                 return s
         return next((s for s in self.services if ip in s.external_ips), None)
+
+
+def _endpoints(by_kind: dict[str, list[Mapping[str, Any]]]) -> dict[str, o.Endpoints]:
+    """A Service's endpoints: from its EndpointSlices if it has any, else its Endpoints (`model.slices`)."""
+    objs = [*by_kind["Endpoints"], *endpoints_of_slices(by_kind["EndpointSlice"])]  # slices last: they win
+    return {f"{e.namespace}/{e.name}": e for e in map(o.endpoints_from_obj, objs)}
 
 
 def _group(objs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

@@ -8,7 +8,9 @@ selection, named ports); this module only reshapes its answer into the node's se
 - NetworkPolicies -> `Policy` with IP sets (ipBlock minus excepts, numeric ports, named ports
   resolved per destination pod). A rule's shape (which kinds of peers/ports it has) never depends on
   how many pods match, so pod churn stays element-only;
-- multicast is enabled for a netid iff every namespace sharing it has the annotation.
+- multicast is enabled for a netid iff every namespace sharing it has the annotation;
+- Services forward to the endpoints of their EndpointSlices, merged as kube-proxy does
+  (`osdn.model.slices`; a Service without any slice: its Endpoints, else its selector's pods).
 
 Fail closed, never fail the node: a policy the model marks unenforceable (over the API's limits,
 malformed), one that does not compile here, or one render cannot number (`render.policy.unrenderable`)

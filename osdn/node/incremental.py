@@ -20,6 +20,9 @@ What is cached and when it is recomputed:
   ipBlock peer or an egress rule with named ports and no `to` (those look at every pod). A miss is
   compiled by the model (`netpol.compile_policies`) against just the pods it reads, so there is one
   semantics; the node's sets are IPs, so the pod indexes of that smaller universe never leak out;
+- per Service its ServiceVIPs, valid while the Service, its EndpointSlices (indexed by their
+  `kubernetes.io/service-name` label, merged by `osdn.model.slices`), the gateway and, for a
+  Service without slices, its Endpoints or else its namespace's pods are unchanged;
 - anything else (ClusterNetwork, HostSubnets) is cheap and recomputed when it changes; a change of
   ClusterNetwork drops every cached policy.
 A sync after one pod or policy change therefore costs O(pods) dictionary work (assembling the pod
@@ -44,6 +47,7 @@ from osdn.model.cluster import (
     namespace_tables,
 )
 from osdn.model.netpol import compile_policies
+from osdn.model.slices import endpoints_from_slices, service_of
 from osdn.model.subnets import gateway_for
 from osdn.node import egress_firewall as efw
 from osdn.node.compile import (
@@ -109,6 +113,7 @@ class IncrementalCompiler:
         self._services_tick = 0  # bumped by every Service or Endpoints change
         self._services_out: tuple[object, tuple[ServiceVIP, ...]] | None = None
         self._services: dict[tuple[str, str], tuple[tuple[object, ...], tuple[ServiceVIP, ...]]] = {}
+        self._slices: dict[tuple[str, str], dict[str, Obj]] = {}  # (namespace, service) -> its slices by name
 
     # -- feeding -----------------------------------------------------------------------------------
     def update(self, kind: str, key: tuple[str, str], obj: Obj | None) -> None:
@@ -127,8 +132,10 @@ class IncrementalCompiler:
         self._tick += 1
         if kind in GLOBAL_KINDS:
             self._globals_tick += 1
-        if kind in ("Service", "Endpoints"):
+        if kind in ("Service", "Endpoints", "EndpointSlice"):
             self._services_tick += 1
+        if kind == "EndpointSlice":
+            self._slice_changed(key[1], old, obj)
         if kind in IMPLYING_KINDS:
             self._count_implied(old, -1)
             self._count_implied(obj, +1)
@@ -165,6 +172,17 @@ class IncrementalCompiler:
             del self._implying[ns]
         if (n == 0) or (n == delta):  # a namespace appeared or went: the tables change
             self._tables_dirty = True
+
+    def _slice_changed(self, name: str, old: Obj | None, new: Obj | None) -> None:
+        """Keep the slices-by-Service index: slice `name` left its old Service and joined its new one."""
+        before = service_of(old) if old is not None else None
+        if before is not None and before in self._slices:
+            self._slices[before].pop(name, None)
+            if not self._slices[before]:
+                del self._slices[before]
+        after = service_of(new) if new is not None else None
+        if new is not None and after is not None:
+            self._slices.setdefault(after, {})[name] = new
 
     def _pod_changed(self, k: Key, obj: Obj | None) -> None:
         old = self._pods.pop(k, None)
@@ -235,12 +253,13 @@ class IncrementalCompiler:
     # -- services ----------------------------------------------------------------------------------
     def _service_vips(self, gateway: str) -> tuple[ServiceVIP, ...]:
         """Every service's VIPs, each recomputed (by `services.compute_services` on a snapshot of just
-        that service, its Endpoints and, without Endpoints, its namespace's pods) when one of those
-        or this node's gateway changed."""
+        that service and the Endpoints equivalent to its slices, or without slices its Endpoints, or
+        without either its namespace's pods) when one of those or this node's gateway changed."""
         services = self._objs.get("Service", {})
         endpoints = self._objs.get("Endpoints", {})
-        # without an Endpoints object a service's endpoints come from its namespace's pods
-        bare = {implied_namespace(svc) for key, svc in services.items() if key not in endpoints}
+        # without EndpointSlices or Endpoints a service's endpoints come from its namespace's pods
+        bare = {implied_namespace(svc) for key, svc in services.items()
+                if key not in self._slices and key not in endpoints}
         stamp = (self._services_tick, gateway, tuple(sorted((ns, self._ns_version.get(ns, 0)) for ns in bare)))
         if self._services_out is not None and self._services_out[0] == stamp:
             return self._services_out[1]
@@ -248,18 +267,27 @@ class IncrementalCompiler:
             del self._services[key]
         out: list[ServiceVIP] = []
         for key, svc in services.items():
-            ep = endpoints.get(key)
+            slices = tuple(sorted(self._slices.get(key, {}).items()))
+            ep = None if slices else endpoints.get(key)
             ns = implied_namespace(svc)
-            inputs = (svc, ep, gateway, None if ep is not None else self._ns_version.get(ns, 0))
+            inputs = (svc, slices, ep, gateway, None if slices or ep is not None else self._ns_version.get(ns, 0))
             got = self._services.get(key)
             if got is None or not _same_inputs(got[0], inputs):
-                objs = [svc, *([ep] if ep is not None else
-                               (self._objs["Pod"][(k[1], k[2])] for k in self._pod_keys(ns)))]
+                objs = [svc, *self._endpoints_of(key, slices, ep, ns)]
                 got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway))
             out.extend(got[1])
         vips = unique_addresses(out)  # one Service per externalIP across services
         self._services_out = (stamp, vips)
         return vips
+
+    def _endpoints_of(self, key: tuple[str, str], slices: tuple[tuple[str, Obj], ...], ep: Obj | None,
+                      ns: str) -> list[Obj]:
+        """What decides a service's endpoints: its slices (as Endpoints), its Endpoints, or its pods."""
+        if slices:
+            return [endpoints_from_slices(*key, (s for _, s in slices))]
+        if ep is not None:
+            return [ep]
+        return [self._objs["Pod"][(k[1], k[2])] for k in self._pod_keys(ns)]
 
     def _pod_keys(self, ns: str) -> list[Key]:
         return [k for k, p in self._pods.items() if p.namespace == ns]

@@ -142,6 +142,32 @@ def test_the_seed_egress_router_services_forward_to_plain_pods(lab: Lab) -> None
     assert wait_for(lambda: _get(client, vip, 443), what="port 443").startswith("egr/egress-1 on port 443")
 
 
+def endpoint_slice(name: str, service: str, *endpoints: tuple[str, bool]) -> dict[str, Any]:
+    """A hand-written EndpointSlice (as another controller would write it) of `service`, port http/80."""
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service,
+                                                  "endpointslice.kubernetes.io/managed-by": "e2e.osdn.io"}},
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in endpoints]}
+
+
+def test_nodes_forward_from_the_endpoint_slices(lab: Lab, pods: dict[str, tuple[str, str]]) -> None:
+    """A selector-less Service with no Endpoints, only slices: every node forwards to their ready
+    endpoints (an endpoint in two slices once), and follows a slice edit."""
+    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "sliced"},
+            "spec": {"ports": [{"name": "http", "port": 80}]}}
+    vip = str(lab.client.create(body, "shop")["spec"]["clusterIP"])
+    web1, web2 = pods["web1"][0], pods["web2"][0]
+    lab.client.create(endpoint_slice("sliced-a", "sliced", (web1, True), (web2, False)), "shop")
+    lab.client.create(endpoint_slice("sliced-b", "sliced", (web1, True)), "shop")
+    for client in ("c1", "g2"):
+        assert wait_for(lambda c=client: who(lab, pods[c][1], vip) == "shop/web1", what=f"{client} via slices")
+    assert set(answers(lab, pods["c1"][1], vip, 20)) == {"shop/web1"}  # web2 is not ready
+    lab.client.patch("EndpointSlice", "sliced-a", {"endpoints": [{"addresses": [web2], "conditions": {"ready": True}}]},
+                     "shop")
+    assert wait_for(lambda: set(answers(lab, pods["g2"][1], vip, 10)) == {"shop/web1", "shop/web2"}, what="web2 ready")
+
+
 def test_adm_verify_probes_every_service_and_agrees(lab: Lab, pods: dict[str, tuple[str, str]]) -> None:
     done = lab.cli("adm", "verify", "-o", "json", check=False)
     report = json.loads(done.stdout)

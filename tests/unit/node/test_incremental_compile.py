@@ -102,9 +102,27 @@ def services(draw: st.DrawFn) -> Obj:
         if draw(st.booleans()):  # shared by services, or another's ClusterIP: one owner per address
             spec["externalIPs"] = draw(st.lists(st.sampled_from(["192.0.2.1", "192.0.2.2", "172.30.0.5"]), max_size=2))
         return {"kind": "Service", "metadata": meta, "spec": spec}
-    return {"kind": "Endpoints", "metadata": meta,
-            "subsets": [{"addresses": [{"ip": ip} for ip in draw(st.lists(st.sampled_from(IPS), max_size=2))],
-                         "ports": [{"name": "web", "port": 8080}]}]}
+    if draw(st.booleans()):  # read only for a service without slices
+        return {"kind": "Endpoints", "metadata": meta,
+                "subsets": [{"addresses": [{"ip": ip} for ip in draw(st.lists(st.sampled_from(IPS), max_size=2))],
+                             "ports": [{"name": "web", "port": 8080}]}]}
+    return draw(endpoint_slices(meta))
+
+
+@st.composite
+def endpoint_slices(draw: st.DrawFn, meta: Obj) -> Obj:
+    """A slice of service `meta` (two per service, so an endpoint can be in both; it can also move
+    to the other service), with random conditions."""
+    conditions = st.fixed_dictionaries({}, optional={"ready": st.booleans(), "serving": st.booleans(),
+                                                     "terminating": st.booleans()})
+    endpoints = st.lists(st.fixed_dictionaries({"addresses": st.sampled_from(IPS).map(lambda ip: [ip]),
+                                                "conditions": conditions}), max_size=3)
+    owner = draw(st.sampled_from(["s1", "s2"]))
+    return {"kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": f"{meta['name']}-{draw(st.sampled_from('ab'))}", "namespace": meta["namespace"],
+                         "labels": {"kubernetes.io/service-name": owner}},
+            "ports": [{"name": "web", "port": draw(st.sampled_from([8080, 8081])), "protocol": "TCP"}],
+            "endpoints": draw(endpoints)}
 
 
 @st.composite
