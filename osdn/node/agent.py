@@ -76,8 +76,9 @@ from osdn.node.runner import SyncRunner
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+# Services forward from their EndpointSlices (`model.slices`); Endpoints: DNS, and Services without slices.
 KINDS = ("Pod", "Namespace", "NetNamespace", "NetworkPolicy", "HostSubnet", "ClusterNetwork", "Service", "Endpoints",
-         "EgressNetworkPolicy")
+         "EndpointSlice", "EgressNetworkPolicy")
 POD_VETH_PREFIX = links.LINK_PREFIX + "p"
 NODE_SYSCTLS: dict[str, str | int] = {"net.ipv4.ip_forward": 1}  # the node routes pod <-> node IP / host ports (portmap)
 VXLAN_VNI = 0  # the netid travels in the nft maps, not in the VNI
