@@ -219,6 +219,7 @@ class DeleteOptions:
     resource_version: int | None = None
     uid: str | None = None
     dry_run: bool = False
+    orphan: bool = False   # propagationPolicy Orphan (osdn.apiserver.orphans)
 
 
 def _preconditions(pre: Any) -> tuple[int | None, str | None]:
@@ -265,7 +266,8 @@ async def read_delete_options(request: Request, limits: BodyLimits) -> DeleteOpt
         raise BadRequestError(f"a DELETE body must be a DeleteOptions object, got {type(body).__name__}")
     _check_delete_fields(body)
     rv, uid = _preconditions(body.get("preconditions"))
-    return DeleteOptions(rv, uid, bool(body.get("dryRun")))
+    orphan = body.get("propagationPolicy") == "Orphan" or body.get("orphanDependents") is True
+    return DeleteOptions(rv, uid, bool(body.get("dryRun")), orphan)
 
 
 def expected_version(opts: DeleteOptions, current: Obj) -> int | None:

@@ -21,6 +21,7 @@ from osdn.api import apply as ssa
 from osdn.api import fieldlabels, labels, objects, patch, strategic
 from osdn.api.patchmeta import schema_for
 from osdn.api.registry import KindInfo, all_kinds, by_kind
+from osdn.apiserver import orphans
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
 from osdn.apiserver.auth import Attributes, Authorizer, User
 from osdn.errors import (
@@ -234,7 +235,7 @@ class Resources:
         return self.update(user, info, namespace, name, new, subresource, dry_run, "patch", manager=None)
 
     def delete(self, user: User, info: KindInfo, namespace: str, name: str, expected_rv: int | None = None,
-               dry_run: bool = False) -> Result:
+               dry_run: bool = False, orphan: bool = False) -> Result:
         self.authorize(user, "delete", info, namespace, name)
         key = key_of(info, namespace, name)
         old = self.store.get(key)
@@ -243,6 +244,8 @@ class Resources:
             return Result(old, warnings)
         if info.kind == "Namespace":
             return Result(self._terminate_namespace(key, old, expected_rv), warnings)
+        if orphan:
+            return Result(orphans.orphan_then_delete(self.store, info, key, old, expected_rv, self.clock()), warnings)
         return Result(self.store.delete(key, expected_rv), warnings)
 
     def _terminate_namespace(self, key: Key, ns: Obj, expected_rv: int | None) -> Obj:

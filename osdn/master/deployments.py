@@ -13,7 +13,8 @@ reconcile it changes; a rollout without progress is looked at again when its pro
 passes. A paused Deployment is scaled but not rolled out (kube's scale(): the one active RS, or the
 newest) and its Progressing condition says DeploymentPaused, then DeploymentResumed. When the Deployment is gone (or was created again:
 another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
-collection kube does with background propagation. Orphan RSs are not adopted.
+collection kube does with background propagation. RSs without a controller that the selector
+matches (orphaned by `kubectl delete --cascade=orphan`, osdn.apiserver.orphans) are adopted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from osdn.api.labels import from_label_selector
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError
 from osdn.master.controller import Controller, Informers
@@ -69,6 +71,15 @@ def new_replicaset(deployment: Mapping[str, Any], pod_hash: str, replicas: int, 
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rs_meta, "spec": rs_spec}
 
 
+def adoptable(rs: Mapping[str, Any], deployment: Mapping[str, Any]) -> bool:
+    """Pure: `rs` has no controller, is not being deleted, and the Deployment's selector matches its labels."""
+    meta = _meta(rs)
+    if meta.get("deletionTimestamp") or any(r.get("controller") for r in meta.get("ownerReferences") or []):
+        return False
+    selector = from_label_selector((deployment.get("spec") or {}).get("selector"))
+    return not selector.empty and selector.matches(meta.get("labels"))
+
+
 def split_new(deployment: Mapping[str, Any], rss: list[Obj]) -> tuple[Obj | None, list[Obj]]:
     """Pure: the RS of the current template (the oldest if several) and the others."""
     want = without_hash((deployment.get("spec") or {}).get("template") or {})
@@ -104,23 +115,52 @@ class DeploymentController(Controller):
         for rs in self.replicasets.items():
             self._on_replicaset("ADDED", rs, None)
 
-    def _replicasets(self, namespace: str, name: str) -> list[Obj]:
-        """The RSs naming Deployment `name` as controller, our own writes included."""
+    def _replicasets(self, namespace: str) -> list[Obj]:
+        """The RSs of `namespace`, our own writes included."""
         names = {str(_meta(rs).get("name")) for rs in self.replicasets.items() if _meta(rs).get("namespace") == namespace}
         found = (self.writes.latest(self.replicasets, n, namespace) for n in names | set(
             self.writes.names("ReplicaSet", namespace)))
-        return [rs for rs in found if rs is not None and controller_of(rs, DEPLOYMENT.kind) == name]
+        return [rs for rs in found if rs is not None]
+
+    def _adopt(self, deployment: Obj, rss: list[Obj]) -> list[Obj]:
+        """Kube's ClaimReplicaSets, adoption half: the RSs with no controller that the selector matches
+        (left by `kubectl delete --cascade=orphan`) get this Deployment as their controller."""
+        namespace, adopted = str(_meta(deployment).get("namespace")), []
+        candidates = [r for r in rss if adoptable(r, deployment)]
+        if candidates and not self._may_adopt(deployment):
+            return []
+        for rs in candidates:
+            refs = [*(_meta(rs).get("ownerReferences") or []), owner_ref(deployment, DEPLOYMENT)]
+            name = str(_meta(rs).get("name"))
+            patched = self.client.patch("ReplicaSet", name, {"metadata": {
+                "ownerReferences": refs, "resourceVersion": _meta(rs).get("resourceVersion")}}, namespace)
+            self.writes.record("ReplicaSet", name, patched, namespace)
+            log.info("deployment %s/%s: adopted replica set %s", namespace, _meta(deployment).get("name"), name)
+            adopted.append(patched)
+        return adopted
 
     def reconcile(self, key: Hashable) -> None:
         namespace, name = str(key).split("/", 1)
         deployment = self.deployments.get(name, namespace)
-        named = self._replicasets(namespace, name)
+        rss = self._replicasets(namespace)
+        named = [rs for rs in rss if controller_of(rs, DEPLOYMENT.kind) == name]
         for rs in named:
             if not owned_by(rs, deployment, DEPLOYMENT.kind):   # the Deployment is gone: collect the garbage
                 self._delete(namespace, str(_meta(rs).get("name")))
         if deployment is None or _meta(deployment).get("deletionTimestamp"):
             return
-        self._sync(key, deployment, [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)])
+        mine = [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)] + self._adopt(deployment, rss)
+        self._sync(key, deployment, mine)
+
+    def _may_adopt(self, deployment: Obj) -> bool:
+        """Kube's RecheckDeletionTimestamp: read the Deployment afresh (the cached copy may not show
+        that it is being deleted with Orphan, releasing the very RSs it would adopt back)."""
+        try:
+            fresh = self.client.get("Deployment", str(_meta(deployment).get("name")),
+                                    str(_meta(deployment).get("namespace")))
+        except NotFoundError:
+            return False
+        return _meta(fresh).get("uid") == _meta(deployment).get("uid") and not _meta(fresh).get("deletionTimestamp")
 
     def _sync(self, key: Hashable, deployment: Obj, rss: list[Obj]) -> None:
         s, paused = strategy_of(deployment), bool((deployment.get("spec") or {}).get("paused"))
@@ -173,8 +213,8 @@ class DeploymentController(Controller):
         namespace, revision = str(_meta(deployment).get("namespace")), revision_of(new)
         min_ready = int((deployment.get("spec") or {}).get("minReadySeconds") or 0)
         change: Obj = {}
-        if revision <= max([r.revision for r in old] + [0]):
-            revision = max(r.revision for r in old) + 1
+        if revision <= (newest := max([r.revision for r in old] + [0])):   # also an adopted RS without one
+            revision = newest + 1
             change["metadata"] = {"annotations": {REVISION: str(revision)}}
         if int((new.get("spec") or {}).get("minReadySeconds") or 0) != min_ready:
             change["spec"] = {"minReadySeconds": min_ready}

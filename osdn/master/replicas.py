@@ -208,7 +208,7 @@ class ReplicaController(Controller):
         for pod in named:
             if not owned_by(pod, owner, self.owner.kind):   # the owner is gone: collect the garbage
                 self._delete_pod(key, namespace, str(_meta(pod).get("name")))
-        if owner is None:
+        if owner is None or _meta(owner).get("deletionTimestamp"):   # gone, or being deleted (Orphan)
             return
         live = [p for p in named if active(p) and owned_by(p, owner, self.owner.kind)]
         seen = {str(_meta(p).get("name")) for p in live}

@@ -93,3 +93,13 @@ def test_kubectl_explain_replicaset_prints_upstream_descriptions(server: ServerP
     out = server.kubectl("explain", "rs.spec.selector", check=True).stdout
     assert "KIND:       ReplicaSet" in out
     assert "It must match the pod template's labels." in out
+
+
+def test_kubectl_delete_cascade_orphan_leaves_the_replicaset(server: ServerProc) -> None:
+    server.kubectl("create", "deployment", "keep", "--image=i", check=True)
+    rs = "jsonpath={range .items[*]}{.metadata.name} {.metadata.ownerReferences[0].kind}{end}"
+    owned = wait_for(lambda: server.kubectl("get", "rs", "-l", "app=keep", "-o", rs, check=True).stdout,
+                     what="the ReplicaSet")
+    assert owned.split()[1] == "Deployment"
+    server.kubectl("delete", "deployment", "keep", "--cascade=orphan", check=True)
+    assert server.kubectl("get", "rs", "-l", "app=keep", "-o", rs, check=True).stdout.split() == [owned.split()[0]]

@@ -182,3 +182,26 @@ def test_a_paused_deployment_scales_but_does_not_roll_out_until_resumed(srv: Ser
         wait_for(lambda: rolled_out(api, "paused") and
                  {p["spec"]["containers"][0]["image"] for p in pods_of(api, "paused")} == {"p:2"},
                  what="the rollout after resume")
+
+
+def test_orphan_deletion_keeps_the_replicaset_and_pods_and_a_new_deployment_adopts_them(srv: ServerProc) -> None:
+    with srv.http() as api:
+        api.post(DEPLOYS, json=deployment("orph", 2, "o:1")).raise_for_status()
+        wait_for(lambda: rolled_out(api, "orph"), what="the rollout")
+        (rs,) = replicasets(api, "orph")
+        pods = sorted(p["metadata"]["name"] for p in pods_of(api, "orph"))
+        r = api.request("DELETE", f"{DEPLOYS}/orph", json={"kind": "DeleteOptions", "apiVersion": "v1",
+                                                           "propagationPolicy": "Orphan"})
+        assert r.status_code == 200, r.text
+        assert api.get(f"{DEPLOYS}/orph").status_code == 404
+        (left,) = replicasets(api, "orph")     # released at once, within the DELETE
+        assert left["metadata"]["uid"] == rs["metadata"]["uid"] and "ownerReferences" not in left["metadata"]
+        assert sorted(p["metadata"]["name"] for p in pods_of(api, "orph")) == pods
+
+        again = api.post(DEPLOYS, json=deployment("orph", 2, "o:1")).json()
+        adopted = wait_for(lambda: [r for r in replicasets(api, "orph") if r["metadata"].get("ownerReferences")],
+                           what="the RS adopted")
+        assert adopted[0]["metadata"]["ownerReferences"][0]["uid"] == again["metadata"]["uid"]
+        wait_for(lambda: rolled_out(api, "orph"), what="the new Deployment's status")
+        assert [r["metadata"]["uid"] for r in replicasets(api, "orph")] == [rs["metadata"]["uid"]]
+        assert sorted(p["metadata"]["name"] for p in pods_of(api, "orph")) == pods

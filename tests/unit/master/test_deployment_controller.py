@@ -39,9 +39,12 @@ class _Informers:
 
 
 class _Client:
-    def __init__(self, taken: dict | None = None) -> None:
+    def __init__(self, taken: dict | None = None, stored: dict[str, dict] | None = None) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.taken = taken   # an RS that already has the name the controller wants
+        self.bodies: list[Any] = []   # of the patches, in order
+        self.fresh = deployment()   # what a GET of the Deployment answers
+        self.stored = {} if stored is None else stored   # what a patch applies to (metadata, spec merged)
 
     def create(self, obj: dict, namespace: str) -> dict:
         if self.taken is not None and self.taken["metadata"]["name"] == obj["metadata"]["name"]:
@@ -50,13 +53,18 @@ class _Client:
         return {**obj, "metadata": {**obj["metadata"], "resourceVersion": "5"}}
 
     def get(self, kind: str, name: str, namespace: str = "") -> dict:
+        if kind == "Deployment":
+            return self.fresh
         assert self.taken is not None
         return self.taken
 
     def patch(self, kind: str, name: str, body: Any, namespace: str = "", subresource: str = "") -> dict:
         self.calls.append(("patch", kind, name, subresource))
-        self.last_patch = body
-        return {"metadata": {"name": name, "resourceVersion": "6"}}
+        self.bodies.append(body)
+        base = self.stored.get(name, {})
+        return {**base, **{k: {**base.get(k, {}), **v} for k, v in body.items() if isinstance(v, dict)},
+                "metadata": {**base.get("metadata", {}), **body.get("metadata", {}), "name": name,
+                             "resourceVersion": "6"}}
 
     def delete(self, kind: str, name: str, namespace: str = "") -> dict:
         self.calls.append(("delete", kind, name))
@@ -104,8 +112,48 @@ def test_a_hash_collision_with_someone_elses_replicaset_bumps_collision_count() 
     with pytest.raises(AlreadyExistsError):   # this reconcile fails and is retried
         controller(client, informers).reconcile("p/web")
     assert client.calls == [("patch", "Deployment", "web", "status")]
-    assert client.last_patch == {"status": {"collisionCount": 1}}
+    assert client.bodies == [{"status": {"collisionCount": 1}}]
     informers.by_kind["Deployment"].objs["web"] = deployment({"collisionCount": 1})
     client.calls.clear()
     controller(client, informers).reconcile("p/web")
     assert client.calls[0] == ("create", f"web-{template_hash(TEMPLATE, 1)}", "2")
+
+
+def test_without_owner_removes_only_that_uids_reference() -> None:
+    from osdn.apiserver.orphans import without_owner
+    a = {"uid": "a", "kind": "Deployment", "controller": True}
+    b = {"uid": "b", "kind": "Other"}
+    obj = {"metadata": {"name": "x", "ownerReferences": [a, b]}}
+    assert without_owner(obj, "a") == {"metadata": {"name": "x", "ownerReferences": [b]}}
+    assert without_owner({"metadata": {"ownerReferences": [a]}}, "a") == {"metadata": {}}
+    assert without_owner(obj, "c") is None
+    assert obj["metadata"]["ownerReferences"] == [a, b]
+
+
+def test_an_orphan_replicaset_the_selector_matches_is_adopted() -> None:
+    from osdn.master.deployments import adoptable
+    informers = _Informers()
+    client = _Client(stored=informers.by_kind["ReplicaSet"].objs)
+    informers.by_kind["Deployment"].objs["web"] = deployment()
+    pod_hash = template_hash(TEMPLATE)
+    informers.by_kind["ReplicaSet"].objs[f"web-{pod_hash}"] = {
+        "metadata": {"name": f"web-{pod_hash}", "namespace": "p", "resourceVersion": "4",
+                     "labels": {"app": "web", "pod-template-hash": pod_hash}},
+        "spec": {"replicas": 2, "template": {**TEMPLATE, "metadata": {"labels": {
+            "app": "web", "pod-template-hash": pod_hash}}}}}
+    dying = deployment()
+    dying["metadata"]["deletionTimestamp"] = "2026-12-04T00:00:00Z"
+    client.fresh = dying   # being deleted (with Orphan), which the cache does not show yet: no adoption
+    controller(client, informers).reconcile("p/web")
+    assert not any(c[:2] == ("patch", "ReplicaSet") for c in client.calls)
+    client.fresh, client.calls, client.bodies = deployment(), [], []
+    controller(client, informers).reconcile("p/web")
+    assert client.calls[0] == ("patch", "ReplicaSet", f"web-{pod_hash}", "")
+    assert client.bodies[0]["metadata"]["ownerReferences"] == [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": True,
+         "blockOwnerDeletion": True}]
+    assert client.bodies[0]["metadata"]["resourceVersion"] == "4"   # adopted only if unchanged
+    assert not any(c[0] == "create" for c in client.calls)
+    other = {"metadata": {"labels": {"app": "other"}}}
+    owned = {"metadata": {"labels": {"app": "web"}, "ownerReferences": [{"controller": True, "uid": "z"}]}}
+    assert not adoptable(other, deployment()) and not adoptable(owned, deployment())
