@@ -5,7 +5,7 @@ same order: the owner is marked (`metadata.deletionTimestamp`: its controller st
 collects none of its dependents), the ownerReferences naming its uid are removed from every object
 of its namespace (for a cluster-scoped owner: every cluster-scoped object), then the owner is
 deleted. Without Orphan (Background, the default; Foreground is treated alike) the owner's
-controller deletes the dependents ([master.md](../../docs/master.md)). A server stopped in between
+controller deletes the dependents (docs/master.md, "Garbage collection"). A server stopped in between
 leaves the owner marked; deleting it again finishes the job.
 """
 
