@@ -10,7 +10,9 @@ its sender. EOF is passed on as a half-close; the pair is closed when both direc
 on an error, or after `inactivity` seconds without an event. Upstream connects are non-blocking,
 each bounded by `connect_timeout`; a failed or timed-out try moves on to the next address.
 
-Timers are a heap checked after each epoll_wait (`Loop.at`). Other threads (a name resolution) and
+Timers are a heap checked after each epoll_wait (`Loop.at`); the pairs' timeouts are one sweep over
+the open pairs every second (or a quarter of the shortest timeout), not a timer per connection (a
+heap entry per short connection lives as long as its timeout). Other threads (a name resolution) and
 signals wake the loop through a pipe (`Loop.call_soon_threadsafe`, `Loop.stop`).
 """
 
@@ -35,6 +37,7 @@ IN, OUT, RDHUP, HUP, ERR, ET = (select.EPOLLIN, select.EPOLLOUT, select.EPOLLRDH
 MASK = IN | OUT | RDHUP | ET
 ENDED = RDHUP | HUP | ERR
 PIECE = 262144
+SWEEP = 1.0  # seconds between timeout checks at most (less when a timeout is shorter)
 ACCEPT = "_accept"  # the C socket's accept4 (fd, address): no socket.socket wrapper; typeshed omits it
 DONTWAIT = socket.MSG_DONTWAIT  # accepted sockets stay blocking: no fcntl per connection
 
@@ -59,6 +62,9 @@ class Loop:
             self.add(self.waker.r, self.waker)
         self.host: asyncio.AbstractEventLoop | None = None  # when attached
         self.armed = float("inf")  # the host's timer for the heap's first entry
+        self.pairs: set[Pair] = set()  # checked by one sweep every `tick` seconds, not a timer each
+        self.tick = SWEEP
+        self.sweeping = False
 
     def add(self, fd: int, handler: Side | Listener | _Waker) -> None:
         self.fds[fd] = handler
@@ -69,6 +75,22 @@ class Loop:
         heapq.heappush(self.heap, (when, next(self.seq), fn))
         if self.host is not None and when < self.armed:
             self._arm()
+
+    def watch(self, pair: Pair, shortest: float) -> None:
+        """Check `pair`'s timeouts from now on; the sweep runs often enough for its shortest one."""
+        self.pairs.add(pair)
+        self.tick = min(self.tick, max(0.01, shortest / 4))
+        if not self.sweeping:
+            self.sweeping = True
+            self.at(self.now + self.tick, self._sweep)
+
+    def _sweep(self, now: float) -> None:
+        for pair in list(self.pairs):
+            if not pair.closed:
+                pair.check(now)
+        self.sweeping = bool(self.pairs)
+        if self.sweeping:
+            self.at(now + self.tick, self._sweep)
 
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         assert self.waker is not None
@@ -227,27 +249,26 @@ class Side:
             return
         if mask & ENDED:
             self.ended = True
-        if self is pair.upstream and pair.connecting:
-            if not mask & OUT:
-                self.readable = True
-                return
-            pair.connected()
         peer = self.peer
-        if peer is None:
-            self.readable = self.readable or bool(mask & (IN | ENDED))
+        if peer is None:  # not joined yet: connecting (the upstream), or waiting for it (the client)
+            if self is pair.upstream and mask & OUT:
+                pair.connected()
+                if not pair.closed:
+                    self.event(mask)
+            elif mask & (IN | ENDED):
+                self.readable = True
             return
         if mask & (IN | ENDED) and not self.eof:  # (an ended socket reports ENDED on every edge)
             self.readable = True
             self.pump(peer)
-        if mask & OUT and not pair.closed:
+        if mask & OUT:
             self.writable = True
-            peer.pump(self)
+            if (peer.rest or peer.readable) and not pair.closed:
+                peer.pump(self)
 
     def pump(self, dst: Side) -> None:
         """Copy from this side to dst while this side has data and dst takes it."""
-        pair = self.pair
-        view, size = pair.loop.view, PIECE
-        recv_into, send = self.sock.recv_into, dst.sock.send
+        pair, view, size, send = self.pair, self.pair.loop.view, PIECE, dst.sock.send
         while True:
             if self.rest:
                 try:
@@ -265,7 +286,7 @@ class Side:
             if not (self.readable and dst.writable):
                 return
             try:
-                n = recv_into(view, size, DONTWAIT)
+                n = self.sock.recv_into(view, size, DONTWAIT)
             except BlockingIOError:
                 self.readable = False
                 return
@@ -320,6 +341,7 @@ class Pair:
         self.closed = False
         self.last = loop.now
         loop.add(self.client.fd, self.client)
+        loop.watch(self, min(connect_timeout, inactivity))
 
     def connect(self, addrs: tuple[str, ...], port: int, tries: int) -> None:
         self.addrs, self.port, self.tries = addrs, port, tries
@@ -348,8 +370,6 @@ class Pair:
         self.upstream = Side(self, sock, writable=False)
         self.loop.add(self.upstream.fd, self.upstream)
         self.connect_due = self.loop.now + self.connect_timeout
-        if self.attempt == 1:  # one timer chain per pair (_check)
-            self.loop.at(min(self.connect_due, self.last + self.inactivity), self._check)
 
     def connected(self) -> None:
         assert self.upstream is not None
@@ -370,19 +390,12 @@ class Pair:
         self.upstream, self.addr, self.connecting = None, "", False
         self._try()
 
-    def _check(self, now: float) -> None:
-        """The pair's one timer: a connect try past connect_timeout fails, an idle pair is closed."""
-        if self.closed:
-            return
+    def check(self, now: float) -> None:
+        """Called by the loop's sweep: a connect try past connect_timeout fails, an idle pair is closed."""
         if self.connecting and now >= self.connect_due:
             self.connect_failed(TimeoutError(f"connecting to {self.addr}:{self.port} timed out"))
-            if self.closed:
-                return
-        due = self.last + self.inactivity
-        if now >= due:
+        elif now >= self.last + self.inactivity:
             self.close()
-            return
-        self.loop.at(min(due, self.connect_due) if self.connecting else due, self._check)
 
     def half_closed(self, src: Side, dst: Side) -> None:
         """src sent EOF: pass it on, or close the pair once both directions have ended (closing sends
@@ -403,6 +416,7 @@ class Pair:
         if self.closed:
             return
         self.closed = True
+        self.loop.pairs.discard(self)
         self._drop(self.client)
         if self.upstream is not None:
             self._drop(self.upstream)

@@ -150,7 +150,12 @@ def _forward(proxy: DnsProxy, err: TextIO) -> int:
         return _die(err, f"cannot listen: {exc}")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: proxy.stop())
-    proxy.run()
+    assert proxy.loop.waker is not None
+    signal.set_wakeup_fd(proxy.loop.waker.w)  # the signal itself wakes the epoll wait
+    try:
+        proxy.run()
+    finally:
+        signal.set_wakeup_fd(-1)
     return 0
 
 
