@@ -11,10 +11,14 @@ right behind two others waits for the bucket by design, as in kube-proxy; that w
 - policy create: a new NetworkPolicy -> its peer element (`np_pip`) in every node's kernel;
 - pod add: a pod's status gets its IP (it is a peer of an existing policy) -> `np_pip` everywhere;
 - endpoint change: a service's first Endpoints address is written -> its `svc_dispatch` entry everywhere.
-Each figure runs from just before the API write, and (second row) from the moment the bench's own
-informer saw the watch event, until the last node's kernel holds the element (polled with `get
-element` after each new nftables generation of each node namespace, see `Kernels.wait_all`): the
-first includes the API server and the watch, the second is about the agents' own part.
+Each figure runs from just before the API write until each node's kernel committed the element: a
+netlink listener per node namespace (bench/nft_probe.py, the group `nft monitor` reads) timestamps the
+NEWSETELEM notification the kernel sends while it commits the agent's transaction, so no node waits for
+another's check and nothing reloads the 32k-element table (the previous probe, a `get element` per node
+one after the other, cost libnftables ~0.6 s per node and per commit). Per node, and for the slowest
+node also from the moment the bench's own informer saw the watch event: the first includes the API
+server and the watch, the second is about the agents' own part. The rounds start once the endpoints
+controller has written the 1,000 services' Endpoints (until then its writes keep the agents syncing).
 """
 
 from __future__ import annotations
@@ -247,14 +251,16 @@ def latency_rows(got: dict[str, list[Round]]) -> list[str]:
 
 
 def endpoints_done(client: Client, timeout: float = 300) -> float:
-    """Seconds until the endpoints controller has written the Endpoints of all 1,000 services, plus 5 s
-    for the agents' syncs of the last ones: until then each of its writes is an event every agent
-    syncs (the model already forwarded to the selected pods, so the syncs change nothing, but they
-    spend the token bucket a measured change would meet)."""
+    """Seconds until the endpoints controllers have written the Endpoints and EndpointSlices of all
+    1,000 services, plus 5 s for the agents' syncs of the last ones: until then each of their writes
+    is an event every agent syncs (the model already forwarded to the selected pods, so the syncs
+    change nothing, but they spend the token bucket a measured change would meet)."""
     t0 = time.perf_counter()
-    while len(client.list("Endpoints", label_selector=MANAGED_LABEL).get("items") or []) < SERVICES:
+    while (len(client.list("Endpoints", label_selector=MANAGED_LABEL).get("items") or []) < SERVICES
+           or len(client.list("EndpointSlice").get("items") or []) < SERVICES):
         if time.perf_counter() - t0 > timeout:
-            raise SystemExit(f"the endpoints controller did not write {SERVICES} Endpoints in {timeout:.0f} s")
+            raise SystemExit(f"the endpoints controllers did not write {SERVICES} Endpoints and slices in "
+                             f"{timeout:.0f} s")
         time.sleep(1)
     time.sleep(5)
     return time.perf_counter() - t0
