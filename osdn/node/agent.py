@@ -66,6 +66,7 @@ from osdn.node.dns.server import AnswerHook, DnsConfig, DnsServer, SharedZone
 from osdn.node.dnshold import DnsHold
 from osdn.node.egress_intent import egress_for
 from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
+from osdn.node.heap import HeapFreezer
 from osdn.node.intent import NodeIntent
 from osdn.node.intentsource import IntentSource
 from osdn.node.ipam import Ipam
@@ -120,7 +121,8 @@ class Agent:
         self.client = Client(cfg.client)
         self.dns_zone = SharedZone()
         self.dns: DnsServer | None = None
-        self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()])
+        self.intents = IntentSource(lambda: [(k, o) for k, inf in self.informers.items() for o in inf.items()],
+                                    heap=HeapFreezer())  # full syncs freeze the long-lived heap (`node.heap`)
         self.informers = {k: Informer(cfg.client, k, handlers=[self._handler(k)], backoff=reconnect_backoff())
                           for k in KINDS}
         self.synced = threading.Event()  # the first sync is done: CNI may wire pods
