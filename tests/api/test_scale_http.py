@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import ServerProc
+from tests.conftest import ServerProc, wait_for
 
 NS = "default"
 DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments"
@@ -42,9 +42,14 @@ def test_scale_of_a_deployment_reads_and_writes_spec_replicas(server: ServerProc
         stale = {**scale, "spec": {"replicas": 2}}
         r = api.put(f"{DEPLOY}/web/scale", json=stale)
         assert r.status_code == 409, r.text
-        fresh = api.get(f"{DEPLOY}/web/scale").json()
-        r = api.put(f"{DEPLOY}/web/scale", json={**fresh, "spec": {"replicas": 2}})
-        assert r.status_code == 200 and api.get(f"{DEPLOY}/web").json()["spec"]["replicas"] == 2
+
+        def put_fresh() -> bool:   # the master writes the Deployment too (status, revision): retry a conflict
+            fresh = api.get(f"{DEPLOY}/web/scale").json()
+            r = api.put(f"{DEPLOY}/web/scale", json={**fresh, "spec": {"replicas": 2}})
+            assert r.status_code in (200, 409), r.text
+            return r.status_code == 200
+        wait_for(put_fresh, what="a PUT with a fresh resourceVersion")
+        assert api.get(f"{DEPLOY}/web").json()["spec"]["replicas"] == 2
 
         r = api.patch(f"{DEPLOY}/web/scale", headers=MERGE, json={"spec": {"replicas": -1}})
         assert r.status_code == 422
