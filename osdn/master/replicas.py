@@ -8,7 +8,8 @@ this owner; fewer than `replicas` -> create the missing ones (`generateName: <ow
 template's labels, annotations and spec, an ownerReference with `controller: true`); more -> delete
 the extra ones least worth keeping (unscheduled, not running, not ready, then the newest, as
 Kubernetes ranks them). A deleted pod (the egress router failover of the seeds: `replicas: 1`) is
-replaced at once on the next reconcile.
+replaced at once on the next reconcile. At most `BURST_REPLICAS` (500, kube's burstReplicas) pods
+are created or deleted per reconcile; their watch events bring the next reconcile.
 
 Writes not yet seen by the pod informer are remembered for `EXPECT_TTL` seconds so a reconcile that
 runs before the watch echo neither doubles nor misses pods; a creation counts as observed the moment
@@ -42,6 +43,7 @@ from osdn.master.endpoints import pod_ready
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 EXPECT_TTL = 30.0
+BURST_REPLICAS = 500   # kube's burstReplicas: pods created or deleted per reconcile; the rest in the next ones
 
 
 @dataclass(frozen=True)
@@ -217,11 +219,11 @@ class ReplicaController(Controller):
         created = self._pending(self.created, str(key), seen, gone=False)
         replicas = int((owner.get("spec") or {}).get("replicas", 1) or 0)
         plan = plan_replicas(replicas, live, len(created))
-        for _ in range(plan.create):
+        for _ in range(min(plan.create, BURST_REPLICAS)):
             pod = self.client.create(pod_from_template(owner, self.owner), namespace)
             self._expect_creation(str(key), pod["metadata"]["name"])
             log.info("%s %s: created pod %s", self.owner.kind, key, pod["metadata"]["name"])
-        for pod_name in plan.delete:
+        for pod_name in plan.delete[:BURST_REPLICAS]:
             self._delete_pod(key, namespace, pod_name)
         self._status(owner, live)
         now, min_ready = self.wall(), int((owner.get("spec") or {}).get("minReadySeconds") or 0)

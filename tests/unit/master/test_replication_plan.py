@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from osdn.master.replicas import RS, active, controller_of, plan_replicas, pod_from_template
 
 
@@ -166,3 +168,17 @@ def test_available_means_ready_for_min_ready_seconds() -> None:
     assert replica_status(owner, [old, fresh, unknown], t0) == {
         "replicas": 3, "readyReplicas": 3, "availableReplicas": 1, "observedGeneration": 3}
     assert replica_status(owner, [old, fresh, unknown], t0 + 8)["availableReplicas"] == 2
+
+
+def test_at_most_burst_replicas_pods_are_created_per_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from osdn.master import replicas
+    from osdn.master.replication import ReplicationController
+    monkeypatch.setattr(replicas, "BURST_REPLICAS", 3)
+    informers, client = _Informers(), _Client()
+    informers.by_kind["ReplicationController"].objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
+                                                             "spec": {"replicas": 5, "template": {}}}
+    controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
+    controller.reconcile("p/rc")
+    assert len(client.created) == 3
+    controller.reconcile("p/rc")   # the three are pending (not seen yet): two more
+    assert len(client.created) == 5
