@@ -21,7 +21,7 @@ Loopback and throw-away namespaces only (redirect: a 1-node lab topology `osdn-b
 exit). Needs root, wrk, iperf3, squid, haproxy. Prints figures; never fails on timing.
 
     python bench/egress_router.py [--seconds 5] [--rounds 2] [--only http|dns|redirect] [--workers 2,1]
-                                  [--before REV]
+                                  [--before REV] [--case TEXT]
 
 --workers gives one osdn column per EGRESS_PROXY_WORKERS count (squid runs one process, haproxy one
 per CPU: `--workers ,1` shows both the default and a single worker); --before REV adds a column with
@@ -49,6 +49,7 @@ from osdn.egress.dns_config import parse_dns_destinations, render_haproxy_config
 from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
 
 REPO = Path(__file__).resolve().parents[1]
+CASE_FILTER = ""  # --case
 ORIGIN = r"""
 import asyncio, sys, uvloop
 SMALL = b"x" * 100
@@ -216,6 +217,8 @@ def best_of(rounds: int, seconds: int, cases: list[Case], ports: list[int], pids
     proxy costs, which the neighbours on a shared machine disturb far less than the rate)."""
     out = []
     for name, unit, fn in cases:
+        if CASE_FILTER not in name:
+            continue
         rates: list[list[float]] = [[] for _ in ports]
         costs: list[list[float]] = [[] for _ in ports]
         for _ in range(rounds):
@@ -350,10 +353,13 @@ def main() -> None:
     ap.add_argument("--only", choices=("http", "dns", "redirect"))
     ap.add_argument("--workers", default="", help="EGRESS_PROXY_WORKERS of the osdn proxies, comma-separated: "
                     "one osdn column per count (default: one per CPU)")
+    ap.add_argument("--case", default="", help="only the cases whose name contains this text")
     ap.add_argument("--before", metavar="REV", help="also run the proxies of git revision REV (before/after)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="osdn-bench-egress-") as tmp:
         ours = variants(args.workers, args.before, Path(tmp))
+        global CASE_FILTER
+        CASE_FILTER = args.case
         for name, fn in (("http", bench_http), ("dns", bench_dns), ("redirect", bench_redirect)):
             if args.only in (None, name):
                 fn(args.seconds, args.rounds, Path(tmp), ours)
