@@ -219,6 +219,11 @@ def _service(state: ClusterState, conn: Connection) -> Verdict:
     if svc.node_local:
         ok, local_steps, target = services.node_local_backend(state, svc, conn.src, conn.protocol, conn.port)
         return Verdict(conn, ok, tuple(local_steps), conn.src.ip if ok else None, target)
+    ip = conn.dst.ip
+    if ip is not None and ip != svc.cluster_ip and services.service_port(svc, conn.protocol, conn.port) is None:
+        # an externalIP on a port the Service does not have: no node translates it; it goes where it is routed
+        r = _to_outside(state, conn.src, ip, conn.protocol, conn.port)
+        return Verdict(conn, r.allowed, r.steps, r.source_ip, r.target)
     backends, steps = services.compute_backends(state, svc, conn.protocol, conn.port, conn.dst.ip)
     subs = []
     for b in backends:

@@ -60,6 +60,9 @@ def test_trace_to_an_external_ip_shows_the_dnat_to_the_endpoints() -> None:
     assert [s.detail for s in v.steps if s.stage == "service"][0] == "externalIP 192.0.2.10:80/TCP -> p/w1:8080"
     assert [s.detail for s in verdict(cluster(), "q/client", "172.30.0.20").steps if s.stage == "service"][0] == \
         "172.30.0.20:80/TCP -> p/w1:8080"
+    other_port = verdict(cluster(), "q/client", "192.0.2.10", port=22)  # not translated: routed as it is
+    assert other_port.allowed and not other_port.backends and other_port.target == "192.0.2.10:22"
+    assert not verdict(cluster(), "q/client", "172.30.0.20", port=22).allowed  # the ClusterIP drops it
 
 
 def inet(services: tuple[ServiceVIP, ...]) -> Table:
