@@ -3,7 +3,6 @@ collection, and a pod-template-hash collision (kube's collisionCount)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,31 +10,10 @@ import pytest
 from osdn.errors import AlreadyExistsError
 from osdn.master.deployments import DeploymentController
 from osdn.master.rollout import template_hash
+from tests.unit.master.informer_fakes import FakeInformers
 
 T0 = 1_780_000_000.0
 TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "web:1"}]}}
-
-
-class _Informer:
-    def __init__(self, kind: str) -> None:
-        self.info = SimpleNamespace(kind=kind)
-        self.objs: dict[str, dict] = {}
-        self.handlers: list = []
-
-    def items(self) -> list[dict]:
-        return list(self.objs.values())
-
-    def get(self, name: str, namespace: str = "") -> dict | None:
-        return self.objs.get(name)
-
-
-class _Informers:
-    def __init__(self) -> None:
-        self.by_kind = {"Deployment": _Informer("Deployment"), "ReplicaSet": _Informer("ReplicaSet")}
-
-    def on(self, kind: str, handler: object) -> _Informer:
-        self.by_kind[kind].handlers.append(handler)
-        return self.by_kind[kind]
 
 
 class _Client:
@@ -78,12 +56,12 @@ def deployment(status: dict | None = None) -> dict:
             "status": status or {}}
 
 
-def controller(client: _Client, informers: _Informers) -> DeploymentController:
+def controller(client: _Client, informers: FakeInformers) -> DeploymentController:
     return DeploymentController(client, informers, clock=lambda: T0)  # type: ignore[arg-type]
 
 
 def test_a_new_deployment_gets_its_hash_named_replicaset_with_the_surge_it_may_have() -> None:
-    informers, client = _Informers(), _Client()
+    informers, client = FakeInformers(), _Client()
     informers.by_kind["Deployment"].objs["web"] = deployment()
     controller(client, informers).reconcile("p/web")
     assert client.calls[0] == ("create", f"web-{template_hash(TEMPLATE)}", "2")
@@ -91,7 +69,7 @@ def test_a_new_deployment_gets_its_hash_named_replicaset_with_the_surge_it_may_h
 
 
 def test_replicasets_of_a_deleted_or_recreated_deployment_are_deleted() -> None:
-    informers, client = _Informers(), _Client()
+    informers, client = FakeInformers(), _Client()
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "old", "controller": True}
     informers.by_kind["ReplicaSet"].objs["web-abc"] = {
         "metadata": {"name": "web-abc", "namespace": "p", "resourceVersion": "3", "ownerReferences": [ref]},
@@ -107,7 +85,7 @@ def test_replicasets_of_a_deleted_or_recreated_deployment_are_deleted() -> None:
 
 def test_a_hash_collision_with_someone_elses_replicaset_bumps_collision_count() -> None:
     taken = {"metadata": {"name": f"web-{template_hash(TEMPLATE)}", "namespace": "p", "uid": "x"}, "spec": {}}
-    informers, client = _Informers(), _Client(taken)
+    informers, client = FakeInformers(), _Client(taken)
     informers.by_kind["Deployment"].objs["web"] = deployment()
     with pytest.raises(AlreadyExistsError):   # this reconcile fails and is retried
         controller(client, informers).reconcile("p/web")
@@ -132,7 +110,7 @@ def test_without_owner_removes_only_that_uids_reference() -> None:
 
 def test_an_orphan_replicaset_the_selector_matches_is_adopted() -> None:
     from osdn.master.deployments import adoptable
-    informers = _Informers()
+    informers = FakeInformers()
     client = _Client(stored=informers.by_kind["ReplicaSet"].objs)
     informers.by_kind["Deployment"].objs["web"] = deployment()
     pod_hash = template_hash(TEMPLATE)

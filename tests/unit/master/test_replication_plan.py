@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from osdn.master.replicas import RS, active, controller_of, plan_replicas, pod_from_template
+from tests.unit.master.informer_fakes import FakeInformers
 
 
 def pod(name: str, created: str, **status: str) -> dict:
@@ -48,27 +49,6 @@ def test_finished_and_terminating_pods_do_not_count() -> None:
     assert controller_of({"metadata": {"ownerReferences": [{"kind": "ReplicationController", "name": "r"}]}}) is None
 
 
-class _Informer:
-    def __init__(self) -> None:
-        self.objs: dict[str, dict] = {}
-        self.handlers: list = []
-
-    def items(self) -> list[dict]:
-        return list(self.objs.values())
-
-    def get(self, name: str, namespace: str = "") -> dict | None:
-        return self.objs.get(name)
-
-
-class _Informers:
-    def __init__(self) -> None:
-        self.by_kind = {"ReplicationController": _Informer(), "Pod": _Informer()}
-
-    def on(self, kind: str, handler: object) -> _Informer:
-        self.by_kind[kind].handlers.append(handler)
-        return self.by_kind[kind]
-
-
 class _Client:
     def __init__(self) -> None:
         self.created: list[str] = []
@@ -87,7 +67,7 @@ def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> N
     creation was observed, so it is not still counted as pending (which held the replacement back
     for the expectation TTL)."""
     from osdn.master.replication import ReplicationController
-    informers, client = _Informers(), _Client()
+    informers, client = FakeInformers(), _Client()
     rcs, pods = informers.by_kind["ReplicationController"], informers.by_kind["Pod"]
     rcs.objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
                       "spec": {"replicas": 1, "template": {"metadata": {"labels": {"a": "b"}}}}}
@@ -119,8 +99,7 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
     """The RS adapter of the same core: apps/v1 owner references; a pod whose controller reference
     names the same RS name with another uid (deleted and created again) is garbage."""
     from osdn.master.replicasets import ReplicaSetController
-    informers, client = _Informers(), _DeletingClient()
-    informers.by_kind["ReplicaSet"] = _Informer()
+    informers, client = FakeInformers(), _DeletingClient()
     informers.by_kind["ReplicaSet"].objs["rs"] = {"metadata": {"name": "rs", "namespace": "p", "uid": "new"},
                                                   "spec": {"replicas": 1, "template": {}}}
     stale = {"metadata": {"name": "rs-old", "namespace": "p", "ownerReferences": [
@@ -141,7 +120,7 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
 
 def test_pods_of_an_owner_deleted_while_the_master_was_down_are_collected_after_a_restart() -> None:
     from osdn.master.replication import ReplicationController
-    informers, client = _Informers(), _DeletingClient()
+    informers, client = FakeInformers(), _DeletingClient()
     informers.by_kind["Pod"].objs["gone-1"] = {"metadata": {"name": "gone-1", "namespace": "p", "ownerReferences": [
         {"kind": "ReplicationController", "name": "gone", "uid": "u", "controller": True}]}}
     controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
@@ -174,7 +153,7 @@ def test_at_most_burst_replicas_pods_are_created_per_reconcile(monkeypatch: pyte
     from osdn.master import replicas
     from osdn.master.replication import ReplicationController
     monkeypatch.setattr(replicas, "BURST_REPLICAS", 3)
-    informers, client = _Informers(), _Client()
+    informers, client = FakeInformers(), _Client()
     informers.by_kind["ReplicationController"].objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
                                                              "spec": {"replicas": 5, "template": {}}}
     controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
