@@ -196,7 +196,7 @@ def _parsed(files: tuple[str, ...], recursive: bool) -> list[tuple[str, Obj, Kin
     return [(src, obj, for_object(obj)) for src, obj in read_manifests(files, recursive)]
 
 
-def _report(info: KindInfo, obj: Obj, verb: str, output: str, suffix: str) -> None:
+def report_object(info: KindInfo, obj: Obj, verb: str, output: str, suffix: str) -> None:
     if output and output != "wide":
         click.echo(render(info, [obj], output, now(), single=True))
     else:
@@ -238,7 +238,7 @@ def create(cctx: click.Context, ctx: Ctx, files: tuple[str, ...], namespace: str
         try:
             created = writer.create(obj, _ns_for(ctx, info, namespace, obj))
             warn(ctx.client)
-            _report(info, created, "created", output, writer.suffix)
+            report_object(info, created, "created", output, writer.suffix)
         except OsdnError as e:
             failed = True
             name = (obj.get("metadata") or {}).get("name", "")
@@ -303,7 +303,7 @@ def apply(ctx: Ctx, files: tuple[str, ...], namespace: str | None, recursive: bo
     for _src, obj, info in objs:
         result, verb = apply_one(writer, info, obj, _ns_for(ctx, info, namespace, obj))
         warn(ctx.client)
-        _report(info, result, verb, output, writer.suffix)
+        report_object(info, result, verb, output, writer.suffix)
     writer.finish()
 
 
@@ -340,7 +340,7 @@ def replace(ctx: Ctx, files: tuple[str, ...], namespace: str | None, force: bool
             new.setdefault("metadata", {}).setdefault("resourceVersion", live["metadata"]["resourceVersion"])
             result = writer.update(new, ns)
         warn(ctx.client)
-        _report(info, result, "replaced", "", writer.suffix)
+        report_object(info, result, "replaced", "", writer.suffix)
     writer.finish()
 
 

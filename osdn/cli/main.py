@@ -21,6 +21,7 @@ from osdn.cli import (
     server_cmd,
     troubleshoot,
     verify,
+    workloads,  # noqa: F401  (registers `create deployment`)
 )
 from osdn.cli.context import Ctx
 from osdn.lab import cli as lab_cli

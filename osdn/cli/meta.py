@@ -224,13 +224,13 @@ def _selector_of(info: KindInfo, obj: Obj) -> dict[str, str]:
         sel = obj["metadata"].get("labels") or {}
     elif info.kind == "ReplicationController":
         sel = spec.get("selector") or (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
-    elif info.kind == "Deployment":
+    elif info.kind in ("Deployment", "ReplicaSet"):
         sel = (spec.get("selector") or {}).get("matchLabels") or {}
     elif info.kind == "Service":
         sel = spec.get("selector") or {}
     else:
         raise BadRequestError(f"cannot expose a {info.kind}: expose pods, replicationcontrollers, "
-                              "deployments or services")
+                              "deployments, replicasets or services")
     if not sel:
         raise BadRequestError(f'{info.kind} "{obj["metadata"]["name"]}" has no labels to select its pods')
     return dict(sel)
@@ -272,7 +272,7 @@ def _parse_selector(text: str) -> dict[str, str]:
 def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
            protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, selector_text: str | None,
            session_affinity: str | None, cluster_ip: str | None, dry_run: str) -> None:
-    """Expose pods/rc/deployments as a Service, or a Service as a Route (like oc expose).
+    """Expose pods/rc/deployments/replicasets as a Service, or a Service as a Route (like oc expose).
 
     The Service selects the pods of the object exposed; --port is the Service port, --target-port
     the pods' port. A Service is exposed as a Route (with --hostname).

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ServerProc, start_server
+from tests.conftest import ServerProc, start_server, wait_for
 
 SEEDS = Path(__file__).parent.parent / "fixtures" / "seeds"
 SEED_FILES = sorted(p for p in SEEDS.iterdir() if p.suffix in (".yaml", ".json"))
@@ -219,3 +219,23 @@ def test_impact_preview_changes_nothing(srv: ServerProc, tmp_path: Path) -> None
     r = srv.cli("apply", "--dry-run=impact", "-f", str(deny), "-n", "imp-a", check=True)
     assert "No connection between existing pods would change." in r.stdout  # multitenant ignores NetworkPolicy
     assert srv.cli("get", "networkpolicy", "-n", "imp-a", "-o", "name").stdout.strip() == ""
+
+
+def test_create_deployment_runs_pods_and_exposes_them(srv: ServerProc) -> None:
+    r = srv.cli("create", "deployment", "hello", "--image=busybox", "--replicas=2", "--port=8080", "-n", "p1",
+                "--", "sleep", "3600", check=True)
+    assert r.stdout.strip() == "deployment.apps/hello created"
+
+    def pods() -> list[dict]:
+        return json.loads(srv.cli("get", "pods", "-l", "app=hello", "-n", "p1", "-o", "json", check=True).stdout)["items"]
+    two = wait_for(lambda: p if len(p := pods()) == 2 else None, what="the Deployment's two pods")
+    container = two[0]["spec"]["containers"][0]
+    assert (container["name"], container["command"], container["imagePullPolicy"]) == ("busybox", ["sleep", "3600"],
+                                                                                         "Always")
+    assert srv.cli("expose", "deployment", "hello", "-n", "p1", check=True).stdout.strip() == "service/hello exposed"
+    svc = json.loads(srv.cli("get", "svc", "hello", "-n", "p1", "-o", "json", check=True).stdout)
+    assert svc["spec"]["selector"] == {"app": "hello"} and svc["spec"]["ports"][0]["port"] == 8080
+    refused = srv.cli("create", "deployment", "two", "--image=a", "--image=b", "-n", "p1", "--", "ls")
+    assert refused.returncode != 0 and "cannot specify multiple --image options and a command" in refused.stderr
+    srv.cli("delete", "deployment", "hello", "-n", "p1", check=True)
+    srv.cli("delete", "svc", "hello", "-n", "p1", check=True)

@@ -131,6 +131,17 @@ def pod_is_privileged(spec: PodSpec | None) -> bool:
 
 # ---- defaulting
 
+def default_pull_policy(image: Any) -> str:
+    """Kubernetes' default imagePullPolicy: Always for the tag `latest`, also when an image names no
+    tag and no digest (which means latest); IfNotPresent otherwise."""
+    if not isinstance(image, str):
+        return "IfNotPresent"
+    name, digest_sep, _ = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    return "Always" if tag == "latest" or (not tag and not digest_sep) else "IfNotPresent"
+
+
 def default_pod_spec(spec: Any) -> None:
     """Kubernetes pod-spec defaults, in place: restartPolicy Always, port protocol TCP, ..."""
     if not isinstance(spec, dict):
@@ -140,7 +151,7 @@ def default_pod_spec(spec: Any) -> None:
     set_default(spec, "terminationGracePeriodSeconds", 30)
     for container in items(spec, "containers") + items(spec, "initContainers"):
         set_default(container, "terminationMessagePath", "/dev/termination-log")
-        set_default(container, "imagePullPolicy", "IfNotPresent")
+        set_default(container, "imagePullPolicy", default_pull_policy(container.get("image")))
         for port in items(container, "ports"):
             set_default(port, "protocol", "TCP")
 
