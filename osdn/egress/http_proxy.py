@@ -168,11 +168,9 @@ class HttpProxy:
     def _tunnel_done(self, pair: Pair) -> None:
         self.active -= 1
 
-    async def _upstream(self, host: str, port: int, peer: str, dl: Deadline) -> Upstream:
-        """An idle pooled connection to host:port (judged when it was opened), or a new judged one."""
-        u = self.pool.take((host, port))
-        if u is not None:
-            return u
+    async def _new_upstream(self, host: str, port: int, peer: str, dl: Deadline) -> Upstream:
+        """A new judged connection to host:port (an idle pooled one is taken first, without a coroutine:
+        it was judged when it was opened)."""
         addrs = await self._judge(host, port, peer)
         ur, uw = await open_upstream(addrs, port, dl)
         return Upstream((host, port), ur, uw)
@@ -190,7 +188,7 @@ class HttpProxy:
         fields += [VIA, ("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)]
         out = wire.render_head(f"{method} {path} HTTP/1.1", fields)
         while True:
-            u = await self._upstream(host, port, peer, dl)
+            u = self.pool.take((host, port)) or await self._new_upstream(host, port, peer, dl)
             try:
                 await self._body(reader, u.writer, framing, False, out, dl)
                 resp = await self._read_head(u.reader, self.limits.io_timeout, False, dl)
@@ -230,19 +228,20 @@ class HttpProxy:
 
     async def _body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, framing: wire.Framing,
                     dechunk: bool, head: bytes, dl: Deadline) -> None:
-        """Send `head`, then relay the body; a small fixed-length body goes out with the head in one write."""
+        """Send `head`, then relay the body; a small fixed-length body goes out with the head in one write.
+        Drained only when something is left in the transport's buffer (a drain is a coroutine each)."""
         if framing.length is not None and framing.length <= SMALL_BODY and not framing.chunked:
-            dst.write(head + await read_exactly(src, framing.length, dl))
+            dst.write(head + await read_exactly(src, framing.length, dl) if framing.length else head)
+        else:
+            dst.write(head)
+            if framing.chunked:
+                await relay_chunked(src, dst, dl, dechunk)
+            elif framing.length is None:
+                await pump(src, dst, dl, half_close=False)
+            elif framing.length:
+                await relay_length(src, dst, framing.length, dl)
+        if dst.transport.get_write_buffer_size():
             await dst.drain()
-            return
-        dst.write(head)
-        if framing.chunked:
-            await relay_chunked(src, dst, dl, dechunk)
-        elif framing.length is None:
-            await pump(src, dst, dl, half_close=False)
-        elif framing.length:
-            await relay_length(src, dst, framing.length, dl)
-        await dst.drain()
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large", 502: "Bad Gateway",
