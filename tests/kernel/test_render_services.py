@@ -119,16 +119,21 @@ print(" ".join(out))
 
 
 def test_udp_to_a_service_without_endpoints_is_refused_by_icmp(lab: Lab, dp: Dataplane) -> None:
-    """A pod's every datagram gets its ICMP port unreachable (the client's socket: ECONNREFUSED, within
+    """A pod's datagram gets an ICMP port unreachable (the client's socket: ECONNREFUSED, within
     the 5 s it waits, not a timeout) and TCP to the same port is reset; on the node itself the reject
-    in the output hook fails the send at once (EPERM). The datagrams are 1.2 s apart: the kernel's
+    in the output hook fails the send at once (EPERM). The pod's datagrams are 1.2 s apart: the kernel's
     ICMP error rate limit per destination host (`net.ipv4.icmp_ratelimit`: a token a second) swallows the error
-    for a datagram sent right behind another one."""
+    for a datagram sent right behind another one; one refusal among timeouts still tells a reject from a
+    drop (which never answers)."""
     udp = replace(vip(80), proto="udp", key="a/dns:udp")
     dp.sync(with_services(intent_for(lab, "subnet"), udp, vip(80)), full=True)
-    for netns, error in ((lab.pods["p1"].ns, "ConnectionRefusedError"), (lab.node, "PermissionError")):
-        r = sh("ip", "netns", "exec", netns, sys.executable, "-c", UDP_PROBE, "172.30.0.20", "80", "3", "1.2")
-        assert r.stdout.split() == [error] * 3, (netns, r.stdout, r.stderr)
+    r = sh("ip", "netns", "exec", lab.pods["p1"].ns, sys.executable, "-c", UDP_PROBE, "172.30.0.20", "80", "3", "1.2")
+    got = r.stdout.split()
+    # a drop would give three timeouts; the kernel's ICMP limits may still eat an error on a loaded host
+    assert len(got) == 3 and set(got) <= {"ConnectionRefusedError", "TimeoutError"} and \
+        "ConnectionRefusedError" in got, (r.stdout, r.stderr)
+    r = sh("ip", "netns", "exec", lab.node, sys.executable, "-c", UDP_PROBE, "172.30.0.20", "80", "3", "0")
+    assert r.stdout.split() == ["PermissionError"] * 3, (r.stdout, r.stderr)  # local: no ICMP, no limit
     assert connects(lab, "p1", "172.30.0.20", 80) == ["FAIL ConnectionRefusedError"]
 
 
