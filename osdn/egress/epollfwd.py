@@ -37,6 +37,7 @@ IN, OUT, RDHUP, HUP, ERR, ET = (select.EPOLLIN, select.EPOLLOUT, select.EPOLLRDH
 MASK = IN | OUT | RDHUP | ET
 ENDED = RDHUP | HUP | ERR
 PIECE = 262144
+ACCEPT_PAUSE = 0.1  # seconds, after accept failed for want of descriptors or memory
 SWEEP = 1.0  # seconds between timeout checks at most (less when a timeout is shorter)
 ACCEPT = "_accept"  # the C socket's accept4 (fd, address): no socket.socket wrapper; typeshed omits it
 DONTWAIT = socket.MSG_DONTWAIT  # accepted sockets stay blocking: no fcntl per connection
@@ -204,7 +205,12 @@ class Listener:
                 fd, peer = accept()
             except BlockingIOError:
                 return
-            except OSError:  # EMFILE, ECONNABORTED...: the rest waits in the backlog
+            except OSError as exc:
+                if exc.errno == errno.ECONNABORTED:  # that one is gone: the next
+                    continue
+                # EMFILE, ENFILE, ENOBUFS...: the rest waits in the backlog; no new edge may come, so
+                # accepting resumes after a pause (as asyncio does)
+                self.loop.at(self.loop.now + ACCEPT_PAUSE, lambda _now: self.event(IN))
                 return
             on_accept(_socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd), peer)
 
