@@ -144,7 +144,7 @@ class Loop:
             return
         self.armed = float("inf")
         self._ready()
-        if self.heap:
+        if self.heap and self.heap[0][0] < self.armed:  # (not armed again by an `at` meanwhile)
             self._arm()
 
     def close(self) -> None:

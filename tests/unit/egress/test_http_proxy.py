@@ -369,3 +369,14 @@ def test_a_tunnel_upstream_that_speaks_first_and_a_refused_connect() -> None:
         finally:
             srv.close()
     run(t, "*")
+
+
+def test_a_silent_tunnel_is_closed_after_io_timeout() -> None:
+    """The forwarder's sweep (a timer of the asyncio loop it is attached to) ends an idle tunnel."""
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"CONNECT 127.0.0.1:{oport} HTTP/1.1\r\n\r\n".encode())
+        assert (await r.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(r.read(-1), 20) == b""  # nothing sent either way: closed
+        w.close()
+    run(t, "*", Limits(io_timeout=0.3))
