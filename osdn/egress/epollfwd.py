@@ -1,7 +1,8 @@
 """TCP forwarding on a plain edge-triggered epoll loop (the DNS proxy's data path), without asyncio.
 
 Every socket is registered once (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET), never modified; closing it
-removes it. A `Side` remembers what the last edges said (readable, writable) and a pump copies from
+removes it (a listener that runs out of descriptors pauses 0.1 s, then accepts again: no new edge
+would come). A `Side` remembers what the last edges said (readable, writable) and a pump copies from
 one side to the other through one preallocated buffer while the source has data and the destination
 takes it: a short read means the socket is drained (as nginx does; unless the peer has half-closed,
 then it reads on to the end), a short send keeps the rest (at most one buffer) and stops reading
