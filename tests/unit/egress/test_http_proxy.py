@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from osdn.egress.http_acl import decide, parse_http_destinations
+from osdn.egress.http_acl import Decision, HttpAcl, decide, parse_http_destinations
 from osdn.egress.http_proxy import HttpProxy
 from osdn.egress.relay import Deadline, Limits
 
@@ -380,3 +380,25 @@ def test_a_silent_tunnel_is_closed_after_io_timeout() -> None:
         assert await asyncio.wait_for(r.read(-1), 20) == b""  # nothing sent either way: closed
         w.close()
     run(t, "*", Limits(io_timeout=0.3))
+
+
+def test_verdicts_are_remembered_per_host_and_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ACL is evaluated once per (host, addresses): the rules never change while the proxy runs;
+    a denied destination stays denied on every connection."""
+    import osdn.egress.http_proxy as http_proxy
+
+    calls: list[str] = []
+
+    def counting(acl: HttpAcl, host: str, addrs: tuple[str, ...], resolved: dict[str, tuple[str, ...]]) -> Decision:
+        calls.append(host)
+        return decide(acl, host, addrs, resolved)
+
+    monkeypatch.setattr(http_proxy, "decide", counting)
+
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        for _ in range(3):  # a new client and a new upstream connection each time
+            c = await asyncio.open_connection("127.0.0.1", pport)
+            head, _ = await send(c, f"GET http://127.0.0.2:{oport}/ HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 403")
+        assert calls == ["127.0.0.2"]
+    run(t, "!127.0.0.2\n*")
