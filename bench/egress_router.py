@@ -21,7 +21,7 @@ Loopback and throw-away namespaces only (redirect: a 1-node lab topology `osdn-b
 exit). Needs root, wrk, iperf3, squid, haproxy. Prints figures; never fails on timing.
 
     python bench/egress_router.py [--seconds 5] [--rounds 2] [--only http|dns|redirect] [--workers 2,1]
-                                  [--before REV] [--case TEXT]
+                                  [--before REV] [--case TEXT] [--acl 'RULES']
 
 --workers gives one osdn column per EGRESS_PROXY_WORKERS count (squid runs one process, haproxy one
 per CPU: `--workers ,1` shows both the default and a single worker); --before REV adds a column with
@@ -50,6 +50,7 @@ from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_FILTER = ""  # --case
+HTTP_ACL = "*"  # --acl: EGRESS_HTTP_PROXY_DESTINATION of both HTTP proxies (it must allow 127.0.0.1)
 ORIGIN = r"""
 import asyncio, sys, uvloop
 SMALL = b"x" * 100
@@ -246,9 +247,9 @@ HTTP_PROXY = "import os, sys; from osdn.egress.main import run_http_proxy; sys.e
 
 def bench_http(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     origin, sink, squid = free_port(), free_port(), free_port()
-    conf = render_squid_conf(parse_http_destinations("*")).replace("http_port 8080", f"http_port 127.0.0.1:{squid}")
+    conf = render_squid_conf(parse_http_destinations(HTTP_ACL)).replace("http_port 8080", f"http_port 127.0.0.1:{squid}")
     (tmp / "squid.conf").write_text(conf + f"pid_filename {tmp}/squid.pid\ncache_log /dev/null\n")
-    env = {**os.environ, "EGRESS_HTTP_PROXY_DESTINATION": "*"}
+    env = {**os.environ, "EGRESS_HTTP_PROXY_DESTINATION": HTTP_ACL}
     print(f"\nHTTP proxy mode ({seconds} s per figure, best of {rounds} alternating rounds; loopback)")
     ports = [free_port() for _ in ours]
     with contextlib.ExitStack() as stack:
@@ -353,13 +354,15 @@ def main() -> None:
     ap.add_argument("--only", choices=("http", "dns", "redirect"))
     ap.add_argument("--workers", default="", help="EGRESS_PROXY_WORKERS of the osdn proxies, comma-separated: "
                     "one osdn column per count (default: one per CPU)")
+    ap.add_argument("--acl", default="*", help="EGRESS_HTTP_PROXY_DESTINATION of osdn and squid (\\n between "
+                    "lines; it must allow 127.0.0.1)")
     ap.add_argument("--case", default="", help="only the cases whose name contains this text")
     ap.add_argument("--before", metavar="REV", help="also run the proxies of git revision REV (before/after)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="osdn-bench-egress-") as tmp:
         ours = variants(args.workers, args.before, Path(tmp))
-        global CASE_FILTER
-        CASE_FILTER = args.case
+        global CASE_FILTER, HTTP_ACL
+        CASE_FILTER, HTTP_ACL = args.case, args.acl.replace("\\n", "\n")
         for name, fn in (("http", bench_http), ("dns", bench_dns), ("redirect", bench_redirect)):
             if args.only in (None, name):
                 fn(args.seconds, args.rounds, Path(tmp), ours)
