@@ -365,12 +365,22 @@ class Pair:
             return
         addr = self.addrs[self.attempt % len(self.addrs)]
         self.attempt += 1
-        sock = _socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        code = sock.connect_ex((addr, self.port))
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        try:
+            sock = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        except OSError as exc:  # EMFILE...
+            self.error = exc
+            self._try()
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            code = sock.connect_ex((addr, self.port))
+        except OSError as exc:  # not an address of that family after all
+            code, self.error = -1, exc
         if code not in (0, errno.EINPROGRESS):
             sock.close()
-            self.error = OSError(code, os.strerror(code))
+            if code != -1:
+                self.error = OSError(code, os.strerror(code))
             self._try()
             return
         self.addr, self.connecting = addr, True

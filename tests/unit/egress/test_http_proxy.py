@@ -402,3 +402,21 @@ def test_verdicts_are_remembered_per_host_and_addresses(monkeypatch: pytest.Monk
             assert head.startswith(b"HTTP/1.1 403")
         assert calls == ["127.0.0.2"]
     run(t, "!127.0.0.2\n*")
+
+
+def test_a_tunnel_to_an_ipv6_address() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        try:
+            srv = await asyncio.start_server(echo, "::1", 0)
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"CONNECT [::1]:{srv.sockets[0].getsockname()[1]} HTTP/1.1\r\n\r\nv6".encode())
+            assert await r.readuntil(b"\r\n\r\n") == b"HTTP/1.1 200 Connection established\r\n\r\n"
+            w.write_eof()
+            assert await asyncio.wait_for(r.read(-1), 20) == b"v6<eof seen>"
+            w.close()
+        finally:
+            srv.close()
+    run(t, "*")
