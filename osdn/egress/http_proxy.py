@@ -175,7 +175,10 @@ class HttpProxy:
             transport.set_write_buffer_limits(0)
             await writer.drain()
         sock = writer.get_extra_info("socket")
-        client = _socket.socket(sock.family, socket.SOCK_STREAM, 0, os.dup(sock.fileno()))
+        try:
+            client = _socket.socket(sock.family, socket.SOCK_STREAM, 0, os.dup(sock.fileno()))
+        except OSError as exc:  # EMFILE
+            raise wire.WireError(503, f"egress router: {exc.strerror}") from None
         early = take_buffered(reader)  # what the client sent after the head: upstream first
         transport.close()  # nothing buffered: the duplicate is now the connection
         dl.close()  # the pair has its own timers: connect_timeout, then io_timeout of inactivity
