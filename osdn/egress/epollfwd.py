@@ -37,6 +37,7 @@ IN, OUT, RDHUP, HUP, ERR, ET = (select.EPOLLIN, select.EPOLLOUT, select.EPOLLRDH
                                 select.EPOLLERR, select.EPOLLET)
 MASK = IN | OUT | RDHUP | ET
 ENDED = RDHUP | HUP | ERR
+READ = IN | ENDED
 PIECE = 262144
 ACCEPT_PAUSE = 0.1  # seconds, after accept failed for want of descriptors or memory
 SWEEP = 1.0  # seconds between timeout checks at most (less when a timeout is shorter)
@@ -262,10 +263,10 @@ class Side:
                 pair.connected()
                 if not pair.closed:
                     self.event(mask)
-            elif mask & (IN | ENDED):
+            elif mask & READ:
                 self.readable = True
             return
-        if mask & (IN | ENDED) and not self.eof:  # (an ended socket reports ENDED on every edge)
+        if mask & READ and not self.eof:  # (an ended socket reports ENDED on every edge)
             self.readable = True
             self.pump(peer)
         if mask & OUT:
