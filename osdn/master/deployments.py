@@ -29,6 +29,7 @@ from osdn.api.labels import from_label_selector
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError
 from osdn.master.controller import Controller, Informers
+from osdn.master.events import Recorder
 from osdn.master.replicas import OwnerKind, controller_of, owned_by, owner_ref
 from osdn.master.rollout import (
     HASH_LABEL,
@@ -92,8 +93,10 @@ def split_new(deployment: Mapping[str, Any], rss: list[Obj]) -> tuple[Obj | None
 class DeploymentController(Controller):
     name = "deployment"
 
-    def __init__(self, client: Client, informers: Informers, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, informers: Informers, recorder: Recorder,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(client)
+        self.recorder = recorder   # ScalingReplicaSet events, as kube's (kubectl describe deployment)
         self.clock = clock   # wall clock: condition times
         self.deployments = informers.on("Deployment", lambda _t, new, old: self.enqueue(self._key(new or old)))
         self.replicasets = informers.on("ReplicaSet", self._on_replicaset)
@@ -172,10 +175,11 @@ class DeploymentController(Controller):
         if new is not None:
             new = self._sync_new(deployment, new, old_views)
         new_view = RSView.of(new) if new is not None else None
+        views = ([new_view] if new_view else []) + old_views
         if paused:
-            self._scale(deployment, plan_paused(s.replicas, new_view, old_views))
+            self._scale(deployment, plan_paused(s.replicas, new_view, old_views), views)
         elif new_view is not None and not created:
-            self._scale(deployment, plan(s, new_view, old_views))
+            self._scale(deployment, plan(s, new_view, old_views), views)
         status = deployment_status(deployment, s, new_view, old_views, self.clock(), created)
         if not created and complete(s, status):
             for rs_name in cleanup(old_views, int((deployment.get("spec") or {}).get("revisionHistoryLimit", 10))):
@@ -192,7 +196,7 @@ class DeploymentController(Controller):
         targets = plan(s, RSView(name, 0), old)
         replicas, revision = targets.pop(name, 0), max([r.revision for r in old] + [0]) + 1
         namespace = str(_meta(deployment).get("namespace"))
-        self._scale(deployment, targets)
+        self._scale(deployment, targets, old)
         try:
             rs = self.client.create(new_replicaset(deployment, pod_hash, replicas, revision), namespace)
         except AlreadyExistsError:
@@ -202,8 +206,10 @@ class DeploymentController(Controller):
                                   {"status": {"collisionCount": collisions + 1}}, namespace, subresource="status")
                 raise
         self.writes.record("ReplicaSet", name, rs, namespace)
-        log.info("deployment %s/%s: created replica set %s (%d replicas)", namespace, _meta(deployment).get("name"),
-                 name, replicas)
+        log.info("deployment %s/%s: created replica set %s", namespace, _meta(deployment).get("name"), name)
+        if replicas:
+            self.recorder.about("Deployment", deployment, "ScalingReplicaSet",
+                                f"Scaled up replica set {name} from 0 to {replicas}")
         return rs
 
     def _sync_new(self, deployment: Obj, new: Obj, old: list[RSView]) -> Obj:
@@ -226,13 +232,15 @@ class DeploymentController(Controller):
                               {"metadata": {"annotations": {REVISION: str(revision)}}}, namespace)
         return new
 
-    def _scale(self, deployment: Obj, targets: dict[str, int]) -> None:
-        namespace = str(_meta(deployment).get("namespace"))
+    def _scale(self, deployment: Obj, targets: dict[str, int], views: list[RSView]) -> None:
+        namespace, was = str(_meta(deployment).get("namespace")), {v.name: v.replicas for v in views}
         for rs_name, replicas in targets.items():
             rs = self.client.patch("ReplicaSet", rs_name, {"spec": {"replicas": replicas}}, namespace)
             self.writes.record("ReplicaSet", rs_name, rs, namespace)
-            log.info("deployment %s/%s: scaled replica set %s to %d", namespace, _meta(deployment).get("name"),
-                     rs_name, replicas)
+            before = was.get(rs_name, 0)
+            how = "up" if replicas > before else "down"
+            self.recorder.about("Deployment", deployment, "ScalingReplicaSet",
+                                f"Scaled {how} replica set {rs_name} from {before} to {replicas}")
 
     def _delete(self, namespace: str, rs_name: str) -> None:
         try:

@@ -27,12 +27,23 @@ def utc_now() -> str:
 class Recorder:
     def __init__(self, client: Client, namespace: str = "default") -> None:
         self.client, self.namespace = client, namespace
-        self._last: dict[tuple[str, str, str, str], Obj] = {}
+        self._last: dict[tuple[str, str, str, str, str], Obj] = {}
         self._lock = threading.Lock()
 
     def event(self, kind: str, name: str, reason: str, message: str, warning: bool = False) -> None:
         """Record one event about `kind`/`name`."""
-        key = (kind, name, reason, message)
+        self._record({"kind": kind, "name": name}, self.namespace, reason, message, warning)
+
+    def about(self, kind: str, obj: Obj, reason: str, message: str, warning: bool = False) -> None:
+        """Record one event about the namespaced `obj` of `kind`, in its namespace and naming its uid
+        (how `kubectl describe` finds the events of an object)."""
+        meta = obj.get("metadata") or {}
+        involved = {"kind": kind, "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+        self._record(involved, str(meta.get("namespace")), reason, message, warning)
+
+    def _record(self, involved: Obj, namespace: str, reason: str, message: str, warning: bool) -> None:
+        kind, name = str(involved["kind"]), str(involved["name"])
+        key = (namespace, kind, name, reason, message)
         now = utc_now()
         with self._lock:
             previous = self._last.get(key)
@@ -40,9 +51,9 @@ class Recorder:
             if previous is not None:
                 body = {**previous, "count": int(previous.get("count", 1)) + 1, "lastTimestamp": now}
                 body["metadata"] = {**previous["metadata"]}
-                stored = self.client.update(body, self.namespace)
+                stored = self.client.update(body, namespace)
             else:
-                stored = self.client.create(self._new(kind, name, reason, message, warning, now), self.namespace)
+                stored = self.client.create(self._new(involved, namespace, reason, message, warning, now), namespace)
         except OsdnError as err:
             log.warning("event %s on %s %s not recorded: %s", reason, kind, name, err.message)
             with self._lock:
@@ -52,11 +63,12 @@ class Recorder:
             self._last[key] = stored
         (log.warning if warning else log.info)("%s %s: %s: %s", kind, name, reason, message)
 
-    def _new(self, kind: str, name: str, reason: str, message: str, warning: bool, now: str) -> Obj:
+    @staticmethod
+    def _new(involved: Obj, namespace: str, reason: str, message: str, warning: bool, now: str) -> Obj:
         return {
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"generateName": f"{name}.", "namespace": self.namespace},
-            "involvedObject": {"kind": kind, "name": name},
+            "metadata": {"generateName": f"{involved['name']}.", "namespace": namespace},
+            "involvedObject": dict(involved),
             "type": "Warning" if warning else "Normal", "reason": reason, "message": message,
             "source": {"component": COMPONENT}, "count": 1, "firstTimestamp": now, "lastTimestamp": now,
         }

@@ -86,7 +86,7 @@ class Master:
             EndpointSliceController(self.client, self.informers),
             ReplicationController(self.client, self.informers),
             ReplicaSetController(self.client, self.informers),
-            DeploymentController(self.client, self.informers),
+            DeploymentController(self.client, self.informers, recorder),
             EgressRouterController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
         ]

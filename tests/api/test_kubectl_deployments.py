@@ -4,6 +4,7 @@ plays the kubelet by marking them Ready. Skipped only when kubectl is not instal
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -62,6 +63,9 @@ def test_kubectl_create_rollout_scale_delete_deployment(server: ServerProc) -> N
                                     "SELECTOR"]
         cells = table[1].split()
         assert cells[:4] == [NAME, "2/2", "2", "2"]
+        described = wait_for(lambda: "ScalingReplicaSet" in (out := server.kubectl(
+            "describe", "deployment", NAME, check=True).stdout) and out, what="the event in kubectl describe")
+        assert re.search(rf"Scaled up replica set {NAME}-\w+ from 0 to 2", described), described
         assert cells[5:] == ["origin-egress-router-cni", "quay.io/openshift/origin-egress-router-cni", f"app={NAME}"]
 
         out = server.kubectl("scale", f"deployment/{NAME}", "--replicas=3", check=True).stdout

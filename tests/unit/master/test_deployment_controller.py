@@ -56,15 +56,25 @@ def deployment(status: dict | None = None) -> dict:
             "status": status or {}}
 
 
-def controller(client: _Client, informers: FakeInformers) -> DeploymentController:
-    return DeploymentController(client, informers, clock=lambda: T0)  # type: ignore[arg-type]
+class _Events:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, str, str]] = []
+
+    def about(self, kind: str, obj: dict, reason: str, message: str, warning: bool = False) -> None:
+        self.recorded.append((kind, reason, message))
+
+
+def controller(client: _Client, informers: FakeInformers, events: _Events | None = None) -> DeploymentController:
+    return DeploymentController(client, informers, events or _Events(), clock=lambda: T0)  # type: ignore[arg-type]
 
 
 def test_a_new_deployment_gets_its_hash_named_replicaset_with_the_surge_it_may_have() -> None:
-    informers, client = FakeInformers(), _Client()
+    informers, client, events = FakeInformers(), _Client(), _Events()
     informers.by_kind["Deployment"].objs["web"] = deployment()
-    controller(client, informers).reconcile("p/web")
+    controller(client, informers, events).reconcile("p/web")
     assert client.calls[0] == ("create", f"web-{template_hash(TEMPLATE)}", "2")
+    assert events.recorded == [("Deployment", "ScalingReplicaSet",
+                                f"Scaled up replica set web-{template_hash(TEMPLATE)} from 0 to 2")]
     assert ("patch", "Deployment", "web", "status") in client.calls
 
 
