@@ -15,7 +15,8 @@ Sections (`--only`):
   sync with nothing to do (nft generation check) against reading the kernel back.
 - latency: in a real `osdn lab` (3 nodes) holding 10,000 pods, 1,000 NetworkPolicies and 1,000
   services (see bench/scale.py), how long a policy create, a pod add and an endpoint change take from
-  the API write until every node's kernel holds the result (target p99 < 100 ms).
+  the API write until each node's kernel committed the result (a netlink listener per node namespace,
+  bench/nft_probe.py), per node and for the slowest (target p99 < 100 ms).
 - traffic: TCP connects/s through a ClusterIP against the same endpoint pod directly, at 1, 1,000
   and 10,000 services, plus the load and +1-service cost (bench/service_traffic.py; namespaces
   `osdnb-<pid>-*`).
