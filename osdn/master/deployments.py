@@ -30,7 +30,7 @@ from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError
 from osdn.master.controller import Controller, Informers
 from osdn.master.events import Recorder
-from osdn.master.replicas import OwnerKind, controller_of, owned_by, owner_ref
+from osdn.master.replicas import OwnerKind, controller_of, owned_by, owner_ref, still_garbage
 from osdn.master.rollout import (
     HASH_LABEL,
     REVISION,
@@ -147,8 +147,9 @@ class DeploymentController(Controller):
         deployment = self.deployments.get(name, namespace)
         rss = self._replicasets(namespace)
         named = [rs for rs in rss if controller_of(rs, DEPLOYMENT.kind) == name]
-        for rs in named:
-            if not owned_by(rs, deployment, DEPLOYMENT.kind):   # the Deployment is gone: collect the garbage
+        for rs in named:   # the Deployment is gone (or created again): collect the garbage
+            if not owned_by(rs, deployment, DEPLOYMENT.kind) and \
+                    still_garbage(self.client, "ReplicaSet", rs, DEPLOYMENT.kind, deployment):
                 self._delete(namespace, str(_meta(rs).get("name")))
         if deployment is None or _meta(deployment).get("deletionTimestamp"):
             return

@@ -87,6 +87,22 @@ def owned_by(obj: Mapping[str, Any], owner: Mapping[str, Any] | None, kind: str)
         ref.get("uid") in (None, _meta(owner).get("uid"))
 
 
+def still_garbage(client: Client, kind: str, dependent: Mapping[str, Any], owner_kind: str,
+                  owner: Mapping[str, Any] | None) -> bool:
+    """`dependent` (of `kind`), read afresh, still has the controller reference the cache showed and
+    it does not name `owner` (gone, or created again). The owner's and the dependent's informers are
+    separate watches: after an Orphan delete (osdn.apiserver.orphans: the dependents are released,
+    then the owner goes) the owner's DELETED event may come before the dependent's release."""
+    meta = _meta(dependent)
+    try:
+        fresh = client.get(kind, str(meta.get("name")), str(meta.get("namespace")))
+    except NotFoundError:
+        return False
+    ref = controller_ref(fresh, owner_kind)
+    return ref is not None and ref.get("uid") == (controller_ref(dependent, owner_kind) or {}).get("uid") \
+        and not owned_by(fresh, owner, owner_kind)
+
+
 def active(pod: Mapping[str, Any]) -> bool:
     return not _meta(pod).get("deletionTimestamp") and \
         (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
@@ -207,8 +223,9 @@ class ReplicaController(Controller):
         owner = self.owners.get(name, namespace)
         named = [p for p in self.pods.items()
                  if _meta(p).get("namespace") == namespace and controller_of(p, self.owner.kind) == name]
-        for pod in named:
-            if not owned_by(pod, owner, self.owner.kind):   # the owner is gone: collect the garbage
+        for pod in named:   # the owner is gone (or created again): collect the garbage
+            if not owned_by(pod, owner, self.owner.kind) and still_garbage(self.client, "Pod", pod, self.owner.kind,
+                                                                           owner):
                 self._delete_pod(key, namespace, str(_meta(pod).get("name")))
         if owner is None or _meta(owner).get("deletionTimestamp"):   # gone, or being deleted (Orphan)
             return

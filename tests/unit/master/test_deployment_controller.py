@@ -33,8 +33,9 @@ class _Client:
     def get(self, kind: str, name: str, namespace: str = "") -> dict:
         if kind == "Deployment":
             return self.fresh
-        assert self.taken is not None
-        return self.taken
+        if self.taken is not None and self.taken["metadata"]["name"] == name:
+            return self.taken
+        return self.stored[name]
 
     def patch(self, kind: str, name: str, body: Any, namespace: str = "", subresource: str = "") -> dict:
         self.calls.append(("patch", kind, name, subresource))
@@ -79,7 +80,8 @@ def test_a_new_deployment_gets_its_hash_named_replicaset_with_the_surge_it_may_h
 
 
 def test_replicasets_of_a_deleted_or_recreated_deployment_are_deleted() -> None:
-    informers, client = FakeInformers(), _Client()
+    informers = FakeInformers()
+    client = _Client(stored=informers.by_kind["ReplicaSet"].objs)
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "old", "controller": True}
     informers.by_kind["ReplicaSet"].objs["web-abc"] = {
         "metadata": {"name": "web-abc", "namespace": "p", "resourceVersion": "3", "ownerReferences": [ref]},
@@ -145,3 +147,16 @@ def test_an_orphan_replicaset_the_selector_matches_is_adopted() -> None:
     other = {"metadata": {"labels": {"app": "other"}}}
     owned = {"metadata": {"labels": {"app": "web"}, "ownerReferences": [{"controller": True, "uid": "z"}]}}
     assert not adoptable(other, deployment()) and not adoptable(owned, deployment())
+
+
+def test_a_replicaset_released_by_an_orphan_delete_is_not_collected_on_a_stale_cache() -> None:
+    """The Deployment's DELETED event came before the RS informer saw the release: the fresh read decides."""
+    informers = FakeInformers()
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": True}
+    cached = {"metadata": {"name": "web-abc", "namespace": "p", "resourceVersion": "3", "ownerReferences": [ref]},
+              "spec": {"replicas": 2, "template": TEMPLATE}}
+    informers.by_kind["ReplicaSet"].objs["web-abc"] = cached
+    released = {**cached, "metadata": {k: v for k, v in cached["metadata"].items() if k != "ownerReferences"}}
+    client = _Client(stored={"web-abc": released})
+    controller(client, informers).reconcile("p/web")
+    assert client.calls == []

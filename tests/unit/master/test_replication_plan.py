@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from osdn.errors import NotFoundError
 from osdn.master.replicas import RS, active, controller_of, plan_replicas, pod_from_template
 from tests.unit.master.informer_fakes import FakeInformers
 
@@ -86,9 +87,17 @@ def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> N
 
 
 class _DeletingClient(_Client):
-    def __init__(self) -> None:
+    """Deletes, and reads pods from `stored` (the pod informer's objects: the store as the cache shows it)."""
+
+    def __init__(self, stored: dict[str, dict]) -> None:
         super().__init__()
         self.deleted: list[str] = []
+        self.stored = stored
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict:
+        if name not in self.stored:
+            raise NotFoundError(f'pods "{name}" not found')
+        return self.stored[name]
 
     def delete(self, kind: str, name: str, namespace: str = "") -> dict:
         self.deleted.append(name)
@@ -99,7 +108,8 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
     """The RS adapter of the same core: apps/v1 owner references; a pod whose controller reference
     names the same RS name with another uid (deleted and created again) is garbage."""
     from osdn.master.replicasets import ReplicaSetController
-    informers, client = FakeInformers(), _DeletingClient()
+    informers = FakeInformers()
+    client = _DeletingClient(informers.by_kind["Pod"].objs)
     informers.by_kind["ReplicaSet"].objs["rs"] = {"metadata": {"name": "rs", "namespace": "p", "uid": "new"},
                                                   "spec": {"replicas": 1, "template": {}}}
     stale = {"metadata": {"name": "rs-old", "namespace": "p", "ownerReferences": [
@@ -120,7 +130,8 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
 
 def test_pods_of_an_owner_deleted_while_the_master_was_down_are_collected_after_a_restart() -> None:
     from osdn.master.replication import ReplicationController
-    informers, client = FakeInformers(), _DeletingClient()
+    informers = FakeInformers()
+    client = _DeletingClient(informers.by_kind["Pod"].objs)
     informers.by_kind["Pod"].objs["gone-1"] = {"metadata": {"name": "gone-1", "namespace": "p", "ownerReferences": [
         {"kind": "ReplicationController", "name": "gone", "uid": "u", "controller": True}]}}
     controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
