@@ -30,7 +30,7 @@ from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError
 from osdn.master.controller import Controller, Informers
 from osdn.master.events import Recorder
-from osdn.master.replicas import OwnerKind, controller_of, owned_by, owner_ref, still_garbage
+from osdn.master.replicas import OwnerKind, alive_afresh, controller_of, owned_by, owner_ref, still_garbage
 from osdn.master.rollout import (
     HASH_LABEL,
     REVISION,
@@ -125,13 +125,10 @@ class DeploymentController(Controller):
             self.writes.names("ReplicaSet", namespace)))
         return [rs for rs in found if rs is not None]
 
-    def _adopt(self, deployment: Obj, rss: list[Obj]) -> list[Obj]:
+    def _adopt(self, deployment: Obj, candidates: list[Obj]) -> list[Obj]:
         """Kube's ClaimReplicaSets, adoption half: the RSs with no controller that the selector matches
         (left by `kubectl delete --cascade=orphan`) get this Deployment as their controller."""
         namespace, adopted = str(_meta(deployment).get("namespace")), []
-        candidates = [r for r in rss if adoptable(r, deployment)]
-        if candidates and not self._may_adopt(deployment):
-            return []
         for rs in candidates:
             refs = [*(_meta(rs).get("ownerReferences") or []), owner_ref(deployment, DEPLOYMENT)]
             name = str(_meta(rs).get("name"))
@@ -153,18 +150,11 @@ class DeploymentController(Controller):
                 self._delete(namespace, str(_meta(rs).get("name")))
         if deployment is None or _meta(deployment).get("deletionTimestamp"):
             return
-        mine = [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)] + self._adopt(deployment, rss)
-        self._sync(key, deployment, mine)
-
-    def _may_adopt(self, deployment: Obj) -> bool:
-        """Kube's RecheckDeletionTimestamp: read the Deployment afresh (the cached copy may not show
-        that it is being deleted with Orphan, releasing the very RSs it would adopt back)."""
-        try:
-            fresh = self.client.get("Deployment", str(_meta(deployment).get("name")),
-                                    str(_meta(deployment).get("namespace")))
-        except NotFoundError:
-            return False
-        return _meta(fresh).get("uid") == _meta(deployment).get("uid") and not _meta(fresh).get("deletionTimestamp")
+        mine = [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)]
+        candidates = [rs for rs in rss if adoptable(rs, deployment)]
+        if (candidates or not mine) and not alive_afresh(self.client, DEPLOYMENT.kind, deployment):
+            return   # being deleted with Orphan (its RSs released): neither adopt them back nor make new ones
+        self._sync(key, deployment, mine + self._adopt(deployment, candidates))
 
     def _sync(self, key: Hashable, deployment: Obj, rss: list[Obj]) -> None:
         s, paused = strategy_of(deployment), bool((deployment.get("spec") or {}).get("paused"))

@@ -103,6 +103,19 @@ def still_garbage(client: Client, kind: str, dependent: Mapping[str, Any], owner
         and not owned_by(fresh, owner, owner_kind)
 
 
+def alive_afresh(client: Client, kind: str, owner: Mapping[str, Any]) -> bool:
+    """`owner` (of `kind`), read afresh, exists with the same uid and is not being deleted (kube's
+    RecheckDeletionTimestamp). Asked before acting on dependents the cache shows as released or
+    missing: an Orphan delete marks the owner, releases its dependents, deletes it, and the owner's
+    cache may not have caught up with the mark."""
+    meta = _meta(owner)
+    try:
+        fresh = client.get(kind, str(meta.get("name")), str(meta.get("namespace")))
+    except NotFoundError:
+        return False
+    return _meta(fresh).get("uid") == meta.get("uid") and not _meta(fresh).get("deletionTimestamp")
+
+
 def active(pod: Mapping[str, Any]) -> bool:
     return not _meta(pod).get("deletionTimestamp") and \
         (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
@@ -236,6 +249,8 @@ class ReplicaController(Controller):
         created = self._pending(self.created, str(key), seen, gone=False)
         replicas = int((owner.get("spec") or {}).get("replicas", 1) or 0)
         plan = plan_replicas(replicas, live, len(created))
+        if plan.create and not alive_afresh(self.client, self.owner.kind, owner):
+            return   # being deleted with Orphan: its pods were released, not lost
         for _ in range(min(plan.create, BURST_REPLICAS)):
             pod = self.client.create(pod_from_template(owner, self.owner), namespace)
             self._expect_creation(str(key), pod["metadata"]["name"])

@@ -135,7 +135,7 @@ def test_an_orphan_replicaset_the_selector_matches_is_adopted() -> None:
     dying["metadata"]["deletionTimestamp"] = "2026-12-04T00:00:00Z"
     client.fresh = dying   # being deleted (with Orphan), which the cache does not show yet: no adoption
     controller(client, informers).reconcile("p/web")
-    assert not any(c[:2] == ("patch", "ReplicaSet") for c in client.calls)
+    assert client.calls == []   # nor a new RS in its place
     client.fresh, client.calls, client.bodies = deployment(), [], []
     controller(client, informers).reconcile("p/web")
     assert client.calls[0] == ("patch", "ReplicaSet", f"web-{pod_hash}", "")

@@ -51,8 +51,16 @@ def test_finished_and_terminating_pods_do_not_count() -> None:
 
 
 class _Client:
-    def __init__(self) -> None:
+    """Creates pods; reads objects as the informers hold them (the store as the cache shows it)."""
+
+    def __init__(self, informers: FakeInformers) -> None:
         self.created: list[str] = []
+        self.informers = informers
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict:
+        if name not in self.informers.by_kind[kind].objs:
+            raise NotFoundError(f'{kind} "{name}" not found')
+        return self.informers.by_kind[kind].objs[name]
 
     def create(self, obj: dict, namespace: str) -> dict:
         name = f"{obj['metadata']['generateName']}{len(self.created)}"
@@ -68,7 +76,8 @@ def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> N
     creation was observed, so it is not still counted as pending (which held the replacement back
     for the expectation TTL)."""
     from osdn.master.replication import ReplicationController
-    informers, client = FakeInformers(), _Client()
+    informers = FakeInformers()
+    client = _Client(informers)
     rcs, pods = informers.by_kind["ReplicationController"], informers.by_kind["Pod"]
     rcs.objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
                       "spec": {"replicas": 1, "template": {"metadata": {"labels": {"a": "b"}}}}}
@@ -87,17 +96,9 @@ def test_a_pod_created_and_deleted_between_reconciles_is_replaced_at_once() -> N
 
 
 class _DeletingClient(_Client):
-    """Deletes, and reads pods from `stored` (the pod informer's objects: the store as the cache shows it)."""
-
-    def __init__(self, stored: dict[str, dict]) -> None:
-        super().__init__()
+    def __init__(self, informers: FakeInformers) -> None:
+        super().__init__(informers)
         self.deleted: list[str] = []
-        self.stored = stored
-
-    def get(self, kind: str, name: str, namespace: str = "") -> dict:
-        if name not in self.stored:
-            raise NotFoundError(f'pods "{name}" not found')
-        return self.stored[name]
 
     def delete(self, kind: str, name: str, namespace: str = "") -> dict:
         self.deleted.append(name)
@@ -109,7 +110,7 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
     names the same RS name with another uid (deleted and created again) is garbage."""
     from osdn.master.replicasets import ReplicaSetController
     informers = FakeInformers()
-    client = _DeletingClient(informers.by_kind["Pod"].objs)
+    client = _DeletingClient(informers)
     informers.by_kind["ReplicaSet"].objs["rs"] = {"metadata": {"name": "rs", "namespace": "p", "uid": "new"},
                                                   "spec": {"replicas": 1, "template": {}}}
     stale = {"metadata": {"name": "rs-old", "namespace": "p", "ownerReferences": [
@@ -131,7 +132,7 @@ def test_replicaset_pods_name_their_owner_and_a_previous_incarnations_pods_are_c
 def test_pods_of_an_owner_deleted_while_the_master_was_down_are_collected_after_a_restart() -> None:
     from osdn.master.replication import ReplicationController
     informers = FakeInformers()
-    client = _DeletingClient(informers.by_kind["Pod"].objs)
+    client = _DeletingClient(informers)
     informers.by_kind["Pod"].objs["gone-1"] = {"metadata": {"name": "gone-1", "namespace": "p", "ownerReferences": [
         {"kind": "ReplicationController", "name": "gone", "uid": "u", "controller": True}]}}
     controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
@@ -164,7 +165,8 @@ def test_at_most_burst_replicas_pods_are_created_per_reconcile(monkeypatch: pyte
     from osdn.master import replicas
     from osdn.master.replication import ReplicationController
     monkeypatch.setattr(replicas, "BURST_REPLICAS", 3)
-    informers, client = FakeInformers(), _Client()
+    informers = FakeInformers()
+    client = _Client(informers)
     informers.by_kind["ReplicationController"].objs["rc"] = {"metadata": {"name": "rc", "namespace": "p", "uid": "u"},
                                                              "spec": {"replicas": 5, "template": {}}}
     controller = ReplicationController(client, informers, clock=lambda: 100.0)  # type: ignore[arg-type]
@@ -172,3 +174,18 @@ def test_at_most_burst_replicas_pods_are_created_per_reconcile(monkeypatch: pyte
     assert len(client.created) == 3
     controller.reconcile("p/rc")   # the three are pending (not seen yet): two more
     assert len(client.created) == 5
+
+
+def test_no_pods_are_made_for_an_owner_being_deleted_that_the_cache_shows_alive() -> None:
+    """An Orphan delete marks the RS and releases its pods before deleting it; the pod informer may
+    show the release before the RS informer shows the mark: the fresh read keeps the RS from replacing
+    the pods it just let go."""
+    from osdn.master.replicasets import ReplicaSetController
+    informers = FakeInformers()
+    cached = {"metadata": {"name": "rs", "namespace": "p", "uid": "u"}, "spec": {"replicas": 2, "template": {}}}
+    informers.by_kind["ReplicaSet"].objs["rs"] = cached
+    client = _Client(informers)
+    client.get = lambda kind, name, namespace="": {**cached, "metadata": {  # type: ignore[method-assign]
+        **cached["metadata"], "deletionTimestamp": "2026-12-04T00:00:00Z"}}
+    ReplicaSetController(client, informers, clock=lambda: 100.0).reconcile("p/rs")  # type: ignore[arg-type]
+    assert client.created == []
