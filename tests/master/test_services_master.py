@@ -144,9 +144,10 @@ def test_endpoints_follow_ready_pods_and_named_ports(srv: ServerProc) -> None:
         make_pod(api, "s2", pod("w2", {"app": "web"}, "10.128.0.6", ready=False, port_name="metrics"))
         make_pod(api, "s2", pod("w3", {"app": "web"}, "10.128.0.7"))  # lacks the named port
         make_pod(api, "s2", pod("x1", {"app": "other"}, "10.128.0.8", port_name="metrics"))
-        wait_for(lambda: addresses(endpoints(api, "s2", "web")) == {("10.128.0.5", 9090)}, what="ready endpoint")
-        ep = endpoints(api, "s2", "web")
-        assert addresses(ep, "notReadyAddresses") == {("10.128.0.6", 9090)}
+        # both in one look: the controller may write the ready pod before it has seen the unready one
+        ep = wait_for(lambda: (e := endpoints(api, "s2", "web")) and addresses(e) == {("10.128.0.5", 9090)} and
+                      addresses(e, "notReadyAddresses") == {("10.128.0.6", 9090)} and e,
+                      what="w1 ready and w2 not ready")
         assert ep["subsets"][0]["addresses"][0]["targetRef"]["name"] == "w1"
         # a label change takes a pod out of the selector; a new pod joins
         api.patch("/api/v1/namespaces/s2/pods/w1", json={"metadata": {"labels": {"app": "gone"}}},
