@@ -7,7 +7,8 @@ its connection forever. `GuardedHttp` adds, per connection:
   request headers are not complete in time (idle after connect, or a slowloris drip) is closed;
 - a header size cap: more than `max_header_bytes` of an incomplete header block is answered 431;
 - a request-body deadline: a body not complete `body_timeout` seconds after its headers (a slow
-  drip of the body) closes the connection;
+  drip of the body) closes the connection; the rest of a body answered before it was read (a 413 by
+  Content-Length) is body, not the next request's headers;
 - a write-stall deadline: while the socket does not take our data (the transport paused writing),
   a client that reads nothing for `write_stall_timeout` seconds is disconnected (a stalled watcher);
   one that reads slowly (the buffer shrinks) is not.
@@ -49,6 +50,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         self._stall_mark = 0
         self._header_bytes = 0
+        self._in_body = False             # between a request's headers and the end of its body
         self._await_headers()
 
     def _await_headers(self) -> None:
@@ -102,16 +104,24 @@ class GuardedHttp(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._cancel("_header_timer")
+        self._in_body = True
         super().on_headers_complete()
         if not self.pipeline:             # a pipelined request's body is read after the current response
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
 
     def on_message_complete(self) -> None:
         self._cancel("_body_timer")
+        self._in_body = False
         super().on_message_complete()
+        if self.cycle.response_complete:  # answered before its body was read (a 413): headers next
+            self._next_headers()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if not self._in_body:             # else the rest of the body is still to come, not headers
+            self._next_headers()
+
+    def _next_headers(self) -> None:
         if not self.transport.is_closing() and not self.pipeline and self.cycle.response_complete:
             self._await_headers()
 

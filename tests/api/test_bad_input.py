@@ -4,6 +4,7 @@ and `?fieldValidation=Strict|Warn|Ignore` as kube-apiserver answers it."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.test_watch_limits import raw_socket
 from tests.conftest import ServerProc, start_server
 from tests.unit.api.test_decode import laughs
 
@@ -67,6 +69,37 @@ def test_body_over_the_limit_is_413_by_content_length(api: httpx.Client) -> None
     msg = status(api.post(CM, content=big, headers=JSON), 413)
     assert "larger than the limit of 65536 bytes" in msg
     assert_nothing_written(api, before)
+
+
+def read_response(sock: socket.socket) -> tuple[str, bytes]:
+    """One HTTP/1.1 response with a Content-Length: (status line, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b"EOF"
+        assert not data.endswith(b"EOF"), data
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n")[0].decode(), body
+
+
+def test_the_rest_of_a_refused_body_is_not_read_as_the_next_request(srv: ServerProc) -> None:
+    """The 413 comes from Content-Length, before the body; the body's 70 KB that follow it are body,
+    not the headers of a next request (which would pass the 64 KiB header cap: a 431 and a cut)."""
+    auth = f"Authorization: Bearer {srv.admin_token}\r\n"
+    with raw_socket(srv) as sock:
+        sock.settimeout(30)
+        sock.sendall(f"POST {CM} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+                     "Content-Length: 70000\r\n\r\n".encode() + b"{" + b" " * 99)
+        line, body = read_response(sock)
+        assert line.startswith("HTTP/1.1 413 ") and b"larger than the limit" in body, (line, body)
+        for piece in (10_000,) * 6 + (9_900,):  # the rest in pieces the server reads one by one (a loaded client)
+            sock.sendall(b" " * piece)
+            time.sleep(0.02)
+        sock.sendall(f"GET {CM}/victim HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
+        line, body = read_response(sock)
+    assert line.startswith("HTTP/1.1 200 ") and json.loads(body)["metadata"]["name"] == "victim", (line, body)
 
 
 def test_streamed_body_over_the_limit_is_413(api: httpx.Client) -> None:
