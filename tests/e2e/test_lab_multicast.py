@@ -11,12 +11,12 @@ never do. Each class has its own lab (run this file alone).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from labkit import Lab, make_lab, needs_agent
 from mcastkit import Pods, enable, expect, expect_stops
+from polling import wait_for
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 
@@ -39,22 +39,21 @@ def place(lab: Lab, spots: dict[str, tuple[str, str]]) -> Pods:
 
 
 def wait_netid(lab: Lab, project: str, same_as: str | None = None, value: int | None = None) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def changed() -> bool:
         mine = lab.client.get("NetNamespace", project)["netid"]
-        if (same_as is not None and mine == lab.client.get("NetNamespace", same_as)["netid"]) or mine == value:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"NetNamespace {project} netid did not change")
+        return (same_as is not None and mine == lab.client.get("NetNamespace", same_as)["netid"]) or mine == value
+    wait_for(changed, what=f"NetNamespace {project}'s netid to change")
 
 
 class TestMultitenant:
     @pytest.fixture(scope="class")
-    def lab(self) -> Iterator[Lab]:
+    @classmethod
+    def lab(cls) -> Iterator[Lab]:
         yield from make_lab("mcmt", "multitenant", 2)
 
     @pytest.fixture(scope="class")
-    def pods(self, lab: Lab) -> Pods:
+    @classmethod
+    def pods(cls, lab: Lab) -> Pods:
         return place(lab, {"off1": ("off", "node1"), "off2": ("off", "node2"),
                            "r1": ("red", "node1"), "r2": ("red", "node2"), "r3": ("red", "node1"),
                            "b1": ("blue", "node1"), "b2": ("blue", "node2"),
@@ -91,10 +90,8 @@ class TestMultitenant:
 
     def test_isolating_a_joined_project_splits_delivery(self, lab: Lab, pods: Pods) -> None:
         lab.cli("adm", "pod-network", "isolate-projects", "j-two")
-        deadline = time.monotonic() + 10
-        while lab.client.get("NetNamespace", "j-two")["netid"] == lab.client.get("NetNamespace", "j-one")["netid"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: lab.client.get("NetNamespace", "j-two")["netid"] != lab.client.get("NetNamespace", "j-one")["netid"],
+                 what="j-two's own netid")
         expect(pods, "j2", {"j3"})
         expect(pods, "j1", set())
 
@@ -107,11 +104,13 @@ class TestMultitenant:
 
 class TestNetworkPolicy:
     @pytest.fixture(scope="class")
-    def lab(self) -> Iterator[Lab]:
+    @classmethod
+    def lab(cls) -> Iterator[Lab]:
         yield from make_lab("mcnp", "networkpolicy", 2)
 
     @pytest.fixture(scope="class")
-    def pods(self, lab: Lab) -> Pods:
+    @classmethod
+    def pods(cls, lab: Lab) -> Pods:
         got = place(lab, {"a1": ("alpha", "node1"), "a2": ("alpha", "node2"), "a3": ("alpha", "node1"),
                           "o1": ("omega", "node1"), "o2": ("omega", "node2")})
         for project, manifest in (("alpha", DENY_ALL), ("omega", ALLOW_ALL)):
