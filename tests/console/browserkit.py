@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,17 +33,21 @@ def need_chromium() -> None:
 
 @contextmanager
 def browser(shots: Path) -> Iterator[Browser]:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
-        opts.add_argument(arg)
-    opts.accept_insecure_certs = True   # the server's certificate is signed by its own CA
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    try:
-        yield Browser(driver, shots)
-    finally:
-        driver.quit()
+    """A headless Chromium whose profile and temporary files (its singleton socket directory, which
+    it leaves behind on quit) live in one directory removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="osdn-chromium-") as home:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1400,1000", "--no-first-run", "--disable-extensions",
+                    f"--user-data-dir={home}/profile"):
+            opts.add_argument(arg)
+        opts.accept_insecure_certs = True   # the server's certificate is signed by its own CA
+        driver = webdriver.Chrome(options=opts, service=Service(DRIVER, env={**os.environ, "TMPDIR": home}))
+        try:
+            yield Browser(driver, shots)
+        finally:
+            driver.quit()
 
 
 class Browser:
