@@ -32,7 +32,7 @@ def edit(srv: ServerProc, tmp_path: Path, script: str, *target: str) -> subproce
     editor = tmp_path / "editor.py"
     editor.write_text("import sys, yaml\np = sys.argv[1]\nd = yaml.safe_load(open(p))\n" + script +
                       "\nopen(p, 'w').write(yaml.safe_dump(d))\n")
-    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}"}
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "TMPDIR": str(tmp_path)}  # kept copies of refused edits
     return subprocess.run([sys.executable, "-m", "osdn", "--config", str(srv.config), "edit", *target],
                           capture_output=True, text=True, env=env, timeout=60)
 
