@@ -2,10 +2,12 @@
 
 Role: the netlink part of the kernel layer. Two levels:
 - primitives that take an `NL` handle (`ensure_bridge`, `ensure_veth`, `set_link`, `ensure_addresses`,
-  `ensure_routes`, `ensure_vxlan_link`, `sync_flood_fdb`, `delete_link`, `observe_link`); they must
-  run inside `with_netlink(netns, fn)`, which calls `fn(nl)` on a thread that has entered `netns`;
+  `ensure_routes`, `ensure_vxlan_link`, `sync_flood_fdb`, `change_fdb`, `delete_link`, `observe_link`);
+  they must run inside `with_netlink(netns, fn)`, which calls `fn(nl)` on a thread that has entered `netns`;
 - whole-object functions that take namespace names (`ensure_node_bridge`, `ensure_vxlan`,
-  `ensure_pod_interface`, `delete_pod_interface`, `ensure_macvlan`, `observe_links`).
+  `ensure_pod_interface`, `delete_pod_interface`, `ensure_macvlan`, `observe_links`, and the bulk FDB
+  functions `observe_fdb_entries` / `apply_fdb_batch`, which run iproute2's `bridge` in the namespace:
+  pyroute2 takes ~1 ms per FDB request and 1.6 s to dump 10k entries, `bridge` 0.2 s and 0.1 s).
 
 Invariants:
 - pyroute2 0.9 opens its netlink socket per *thread*, lazily, in that thread's namespace: an
@@ -24,7 +26,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
+import json
 import os
+import re
+import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,13 +39,16 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from osdn.errors import KernelError
-from osdn.kernel.netns import netns_exists, netns_path, run_in_netns
+from osdn.kernel.netns import netns_exists, netns_path, run_in_netns, spawn_in_netns
 
 IFNAMSIZ = 15  # usable characters of IFNAMSIZ (16 with the NUL)
 LINK_PREFIX = "osdn"
 ZERO_MAC = "00:00:00:00:00:00"
 VXLAN_PORT = 4789
 RTPROT_KERNEL, SCOPE_LINK, IFF_UP, AF_INET = 2, 253, 1, 2
+NUD_PERMANENT, NTF_SELF = 0x80, 0x02
+BRIDGE_TIMEOUT_S = 30.0
+_MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 T = TypeVar("T")
 _VXLAN_KEYS = {"IFLA_VXLAN_ID", "IFLA_VXLAN_LOCAL", "IFLA_VXLAN_PORT", "IFLA_VXLAN_LEARNING",
                "IFLA_VXLAN_LINK"}
@@ -373,10 +381,79 @@ def ensure_vxlan_link(nl: NL, name: str, vni: int, local_ip: str, port: int = VX
 
 def observe_fdb(nl: NL, name: str) -> set[tuple[str, str]]:
     """(MAC, remote IP) entries of a VXLAN device's FDB that have a remote; flood entries use ZERO_MAC."""
+    nl.require(name)
+    return observe_fdb_entries(nl.netns, name)
+
+
+def observe_fdb_entries(netns: str, name: str) -> set[tuple[str, str]]:
+    """(MAC, remote IP) of every `self` entry of VXLAN device `name` in `netns` that has a remote.
+    Read with `bridge -j fdb show` (0.1 s for 10k entries; a pyroute2 dump parses them in 1.6 s)."""
+    out = _bridge(netns, ["-j", "fdb", "show", "dev", check_ifname(name)], f"read the fdb of {name!r}")
+    return {(str(e["mac"]).lower(), str(e["dst"])) for e in json.loads(out or "[]")
+            if e.get("dst") and "self" in e.get("flags", ())}
+
+
+def change_fdb(nl: NL, name: str, remove: Iterable[tuple[str, str]], add: Iterable[tuple[str, str]]) -> int:
+    """Delete the `remove` entries (absent ones are fine), then add or replace the `add` ones as
+    permanent unicast entries MAC -> remote IP, one netlink request each (for a few entries)."""
     idx = nl.require(name)
-    return {(m.get_attr("NDA_LLADDR"), m.get_attr("NDA_DST"))
-            for m in nl.ipr.fdb("dump", ifindex=idx)
-            if m["ifindex"] == idx and m.get_attr("NDA_DST")}
+    done = 0
+    for mac, dst in remove:
+        try:
+            nl.ipr.fdb("del", ifindex=idx, lladdr=mac, dst=dst)
+            done += 1
+        except NetlinkError as exc:
+            if exc.code != errno.ENOENT:
+                raise _fdb_error(f"remove fdb {mac} dst {dst} from {name!r} in netns {nl.netns!r}", exc) from exc
+    for mac, dst in add:
+        with nl_errors(f"add fdb {mac} dst {dst} to {name!r} in netns {nl.netns!r}"):
+            nl.ipr.fdb("replace", ifindex=idx, lladdr=mac, dst=dst, state=NUD_PERMANENT, flags=NTF_SELF)
+        done += 1
+    return done
+
+
+def apply_fdb_batch(netns: str, name: str, remove: Iterable[tuple[str, str]], add: Iterable[tuple[str, str]]) -> int:
+    """`change_fdb` for many entries: one `bridge -batch` process (10k entries in ~0.2 s; pyroute2
+    needs ~1 ms per request). Every MAC and IP is checked first, so no value can add a command."""
+    check_ifname(name)
+    lines = [f"fdb del {_fdb_mac(m)} dev {name} dst {_fdb_ip(d)} self" for m, d in remove]
+    lines += [f"fdb replace {_fdb_mac(m)} dev {name} dst {_fdb_ip(d)} self permanent" for m, d in add]
+    if lines:
+        _bridge(netns, ["-force", "-batch", "-"], f"change {len(lines)} fdb entries of {name!r}",
+                "\n".join(lines) + "\n")
+    return len(lines)
+
+
+def _fdb_mac(mac: str) -> str:
+    if not _MAC_RE.fullmatch(mac):
+        raise LinkError(f"fdb entry: {mac!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+    return mac
+
+
+def _fdb_ip(ip: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(ip))
+    except ValueError as exc:
+        raise LinkError(f"fdb entry: remote {ip!r} is not an IPv4 address") from exc
+
+
+def _fdb_error(what: str, exc: NetlinkError) -> LinkError:
+    return LinkError(f"{what}: {os.strerror(exc.code)} ({errno.errorcode.get(exc.code, exc.code)})")
+
+
+def _bridge(netns: str, args: list[str], what: str, stdin: str | None = None) -> str:
+    """Run iproute2's `bridge` in `netns`; LinkError naming `what` and the namespace on failure."""
+    proc = spawn_in_netns(netns, ["bridge", *args], stdin=subprocess.PIPE if stdin is not None else None,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(stdin, timeout=BRIDGE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise LinkError(f"{what} in netns {netns!r}: bridge timed out after {BRIDGE_TIMEOUT_S:g}s") from None
+    if proc.returncode != 0:
+        raise LinkError(f"{what} in netns {netns!r}: bridge exit {proc.returncode}: {err.strip()[:500]}")
+    return out
 
 
 def sync_fdb(nl: NL, name: str, want: set[tuple[str, str]], macs: Callable[[str], bool]) -> bool:
@@ -441,12 +518,6 @@ def ensure_vxlan(netns: str, name: str, vni: int, local_ip: str, port: int = VXL
         return sync_flood_fdb(nl, name, remote_ips) or changed
 
     return with_netlink(netns, do)
-
-
-def ensure_vxlan_fdb(netns: str, name: str, entries: dict[str, str]) -> bool:
-    """Static unicast entries MAC -> remote node IP for remote pods (skips flooding); exactly these."""
-    want = {(mac.lower(), ip) for mac, ip in entries.items()}
-    return with_netlink(netns, lambda nl: sync_fdb(nl, name, want, lambda mac: mac != ZERO_MAC))
 
 
 class _PeerMissing(Exception):

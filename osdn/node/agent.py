@@ -66,6 +66,7 @@ from osdn.node.dns.server import AnswerHook, DnsConfig, DnsServer, SharedZone
 from osdn.node.dnshold import DnsHold
 from osdn.node.egress_intent import egress_for
 from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
+from osdn.node.fdb import VxlanFdb
 from osdn.node.heap import HeapFreezer
 from osdn.node.intent import NodeIntent
 from osdn.node.intentsource import IntentSource
@@ -130,6 +131,7 @@ class Agent:
         self.dataplane: Dataplane | None = None
         self.dns_hold: DnsHold | None = None
         self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge, cfg.vxlan)
+        self.fdb = VxlanFdb(cfg.netns, cfg.vxlan)  # unicast VXLAN entries for remote pods (`node.fdb`)
         self.bandwidth = PodBandwidth(cfg.netns, cfg.name)  # pods' tc limits, kept in step with annotations
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
         self.runner = SyncRunner(self.sync_once, first.min_sync, first.sync)
@@ -396,6 +398,7 @@ class Agent:
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)
+            self.fdb.sync(intent, full)
             self.egress.sync(intent.egress, full)
             self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
