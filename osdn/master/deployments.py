@@ -10,8 +10,12 @@ carries out scaling; when the rollout is complete the old RSs beyond `revisionHi
 deleted. The status (replicas, updatedReplicas, readyReplicas, availableReplicas,
 unavailableReplicas, observedGeneration, conditions Available and Progressing) is written every
 reconcile it changes; a rollout without progress is looked at again when its progress deadline
-passes. A paused Deployment is scaled but not rolled out (kube's scale(): the one active RS, or the
-newest) and its Progressing condition says DeploymentPaused, then DeploymentResumed. When the Deployment is gone (or was created again:
+passes. A sync that is a scaling event (an active RS's desired-replicas annotation is not the
+Deployment's `replicas`: `kubectl scale` during a rollout) and every sync of a paused Deployment
+scale as kube's scale() does (osdn.master.rollout.plan_scale: the one active RS, or the newest, or
+proportionally over several) and neither create an RS nor roll out; every RS the controller scales
+gets the desired-replicas and max-replicas annotations. A paused Deployment's Progressing
+condition says DeploymentPaused, then DeploymentResumed. When the Deployment is gone (or was created again:
 another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
 collection kube does with background propagation. RSs without a controller that the selector
 matches (orphaned by `kubectl delete --cascade=orphan`, osdn.apiserver.orphans) are adopted.
@@ -36,12 +40,15 @@ from osdn.master.rollout import (
     REVISION,
     RSView,
     Strategy,
+    annotated,
     cleanup,
     complete,
     deadline_left,
     deployment_status,
+    is_scaling_event,
     plan,
-    plan_paused,
+    plan_scale,
+    replicas_annotations,
     revision_of,
     strategy_of,
     template_hash,
@@ -64,8 +71,9 @@ def new_replicaset(deployment: Mapping[str, Any], pod_hash: str, replicas: int, 
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
     selector = copy.deepcopy(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+    notes = {REVISION: str(revision), **replicas_annotations(strategy_of(deployment))}
     rs_meta: Obj = {"name": f"{meta.get('name')}-{pod_hash}", "namespace": meta.get("namespace"),
-                    "labels": dict(template["metadata"]["labels"]), "annotations": {REVISION: str(revision)},
+                    "labels": dict(template["metadata"]["labels"]), "annotations": notes,
                     "ownerReferences": [owner_ref(deployment, DEPLOYMENT)]}
     rs_spec = {"replicas": replicas, "minReadySeconds": int(spec.get("minReadySeconds") or 0),
                "selector": selector, "template": template}
@@ -160,17 +168,19 @@ class DeploymentController(Controller):
         s, paused = strategy_of(deployment), bool((deployment.get("spec") or {}).get("paused"))
         new, old = split_new(deployment, rss)
         old_views = [RSView.of(rs) for rs in old]
+        scaling = paused or is_scaling_event(s, RSView.of(new) if new is not None else None, old_views)
         created = False
-        if new is None and not paused:
+        if new is None and not scaling:
             new, created = self._create_new(deployment, s, old_views), True
         if new is not None:
             new = self._sync_new(deployment, new, old_views)
         new_view = RSView.of(new) if new is not None else None
         views = ([new_view] if new_view else []) + old_views
-        if paused:
-            self._scale(deployment, plan_paused(s.replicas, new_view, old_views), views)
+        if scaling:   # kube's sync(): scale only, no new RS, no rollout step
+            have = int((deployment.get("status") or {}).get("replicas") or 0)
+            self._scale(deployment, s, plan_scale(s, have, new_view, old_views), views)
         elif new_view is not None and not created:
-            self._scale(deployment, plan(s, new_view, old_views), views)
+            self._scale(deployment, s, plan(s, new_view, old_views), views)
         status = deployment_status(deployment, s, new_view, old_views, self.clock(), created)
         if not created and complete(s, status):
             for rs_name in cleanup(old_views, int((deployment.get("spec") or {}).get("revisionHistoryLimit", 10))):
@@ -187,7 +197,7 @@ class DeploymentController(Controller):
         targets = plan(s, RSView(name, 0), old)
         replicas, revision = targets.pop(name, 0), max([r.revision for r in old] + [0]) + 1
         namespace = str(_meta(deployment).get("namespace"))
-        self._scale(deployment, targets, old)
+        self._scale(deployment, s, targets, old)
         try:
             rs = self.client.create(new_replicaset(deployment, pod_hash, replicas, revision), namespace)
         except AlreadyExistsError:
@@ -223,15 +233,22 @@ class DeploymentController(Controller):
                               {"metadata": {"annotations": {REVISION: str(revision)}}}, namespace)
         return new
 
-    def _scale(self, deployment: Obj, targets: dict[str, int], views: list[RSView]) -> None:
-        namespace, was = str(_meta(deployment).get("namespace")), {v.name: v.replicas for v in views}
+    def _scale(self, deployment: Obj, s: Strategy, targets: dict[str, int], views: list[RSView]) -> None:
+        """Kube's scaleReplicaSet: each target RS gets its size and the replicas annotations (a patch
+        only when one of them changes), and a ScalingReplicaSet event when its size changes."""
+        namespace, was = str(_meta(deployment).get("namespace")), {v.name: v for v in views}
         for rs_name, replicas in targets.items():
-            rs = self.client.patch("ReplicaSet", rs_name, {"spec": {"replicas": replicas}}, namespace)
+            view = was.get(rs_name)
+            before = view.replicas if view else 0
+            if view is not None and before == replicas and annotated(s, view):
+                continue
+            rs = self.client.patch("ReplicaSet", rs_name, {"metadata": {"annotations": replicas_annotations(s)},
+                                                           "spec": {"replicas": replicas}}, namespace)
             self.writes.record("ReplicaSet", rs_name, rs, namespace)
-            before = was.get(rs_name, 0)
-            how = "up" if replicas > before else "down"
-            self.recorder.about("Deployment", deployment, "ScalingReplicaSet",
-                                f"Scaled {how} replica set {rs_name} from {before} to {replicas}")
+            if replicas != before:
+                how = "up" if replicas > before else "down"
+                self.recorder.about("Deployment", deployment, "ScalingReplicaSet",
+                                    f"Scaled {how} replica set {rs_name} from {before} to {replicas}")
 
     def _delete(self, namespace: str, rs_name: str) -> None:
         try:

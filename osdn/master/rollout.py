@@ -9,10 +9,20 @@ new RS (`<deployment>-<hash>`, label `pod-template-hash`); `deployment_status` i
 calculateStatus plus the Available and Progressing conditions (ProgressDeadlineExceeded after
 `progressDeadlineSeconds` without progress); `cleanup` picks the old RSs beyond
 `revisionHistoryLimit`. Times are given (seconds since the epoch), never read.
+
+Scaling is kube's sync.go `scale()`: every RS the controller scales carries the Deployment's size
+(`deployment.kubernetes.io/desired-replicas`) and `replicas + maxSurge`
+(`deployment.kubernetes.io/max-replicas`) of that moment; an active RS whose desired-replicas is not
+the Deployment's `replicas` makes a sync a scaling event (`is_scaling_event`), and `plan_scale` then
+gives the one active RS (or the newest) the whole size, or, with several active ones, spreads the
+change over them in proportion to their share of the old max-replicas (`proportion`, kube's
+GetProportion), the leftover of the rounding to the first (largest; newest on scale up, oldest on
+scale down).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +33,8 @@ from osdn.api.timestamps import format_time, parse
 Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -37,14 +49,18 @@ class RSView:
     revision: int = 0
     created: str = ""
     settled: bool = True     # status.observedGeneration >= metadata.generation
+    desired: int | None = None       # the desired-replicas annotation (None: absent or not a number)
+    max_replicas: int | None = None  # the max-replicas annotation
 
     @classmethod
     def of(cls, rs: Mapping[str, Any]) -> RSView:
         meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
+        notes = meta.get("annotations") or {}
         return cls(str(meta.get("name")), int(spec.get("replicas", 1)), int(status.get("availableReplicas") or 0),
                    int(status.get("readyReplicas") or 0), int(status.get("replicas") or 0),
                    revision_of(rs), str(meta.get("creationTimestamp") or ""),
-                   int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 1))
+                   int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 1),
+                   _int_note(notes.get(DESIRED)), _int_note(notes.get(MAX_REPLICAS)))
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,15 @@ class Strategy:
     replicas: int
     max_surge: int
     max_unavailable: int
+
+
+def _int_note(value: Any) -> int | None:
+    """An annotation as kube's strconv.ParseInt(value, 10, 32) reads it; None when it does not parse."""
+    text = str(value) if value is not None else ""
+    body = text[1:] if text[:1] in "+-" else text
+    if not body.isascii() or not body.isdigit() or not -2**31 <= int(text) < 2**31:
+        return None
+    return int(text)
 
 
 def revision_of(obj: Mapping[str, Any]) -> int:
@@ -165,15 +190,93 @@ def plan(s: Strategy, new: RSView, old: Sequence[RSView]) -> dict[str, int]:
     return plan_rolling(s, new, old) if s.type == "RollingUpdate" else plan_recreate(s, new, old)
 
 
-def plan_paused(replicas: int, new: RSView | None, old: Sequence[RSView]) -> dict[str, int]:
-    """Kube's scale() of a paused Deployment (no rollout): the one active RS, or the newest when none
-    is, gets `replicas`; several active ones are left as they are (kube spreads the change over them)."""
-    everything = ([new] if new else []) + list(old)
-    active = [r for r in everything if r.replicas > 0]
-    if len(active) > 1 or not everything:
+def replicas_annotations(s: Strategy) -> dict[str, str]:
+    """The annotations every RS the controller scales gets (kube's SetReplicasAnnotations)."""
+    return {DESIRED: str(s.replicas), MAX_REPLICAS: str(s.replicas + s.max_surge)}
+
+
+def annotated(s: Strategy, rs: RSView) -> bool:
+    return (rs.desired, rs.max_replicas) == (s.replicas, s.replicas + s.max_surge)
+
+
+def _active(rss: Sequence[RSView | None]) -> list[RSView]:
+    return [r for r in rss if r is not None and r.replicas > 0]
+
+
+def is_scaling_event(s: Strategy, new: RSView | None, old: Sequence[RSView]) -> bool:
+    """Kube's isScalingEvent: an active RS was sized for another `replicas` than the Deployment's."""
+    return any(r.desired is not None and r.desired != s.replicas for r in _active([*old, new]))
+
+
+def _active_or_latest(new: RSView | None, old: Sequence[RSView]) -> RSView | None:
+    """Kube's FindActiveOrLatest: the one active RS; with none, the new one or else the newest old one."""
+    active = _active([*old, new])
+    if len(active) == 1:
+        return active[0]
+    if active or (new is None and not old):
+        return None
+    return new if new is not None else _by_age(old)[-1]
+
+
+def saturated(s: Strategy, new: RSView | None) -> bool:
+    """Kube's IsSaturated: the new RS is sized, annotated and available at the Deployment's `replicas`."""
+    return new is not None and new.desired == s.replicas == new.replicas == new.available
+
+
+def _sized(up: bool) -> Any:
+    """Kube's ReplicaSetsBySizeNewer (`up`) / BySizeOlder: the largest first; among equals the newest
+    (scaling up) or the oldest (scaling down) first; equal creation times by name."""
+    def compare(a: RSView, b: RSView) -> int:
+        if a.replicas != b.replicas:
+            return b.replicas - a.replicas
+        older = -1 if (a.created, a.name) < (b.created, b.name) else 1
+        return -older if up else older
+    return functools.cmp_to_key(compare)
+
+
+def _fraction(rs: RSView, s: Strategy, status_replicas: int) -> int:
+    """Kube's getReplicaSetFraction: how many replicas `rs` gains (or loses) for its share of the new
+    max size (replicas + maxSurge) against the one it was sized for (its max-replicas annotation, or
+    else the Deployment's status.replicas)."""
+    if s.replicas == 0:
+        return -rs.replicas
+    before = rs.max_replicas or status_replicas
+    if before <= 0:
+        return 0
+    product = rs.replicas * (s.replicas + s.max_surge)
+    return (2 * product + before) // (2 * before) - rs.replicas   # math.Round of product / before
+
+
+def proportion(rs: RSView, s: Strategy, status_replicas: int, to_add: int, added: int) -> int:
+    """Kube's GetProportion: `rs`'s share of `to_add`, never past what is left of it after `added`."""
+    if rs.replicas == 0 or to_add == 0 or to_add == added:
+        return 0
+    fraction, allowed = _fraction(rs, s, status_replicas), to_add - added
+    return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+
+def plan_scale(s: Strategy, status_replicas: int, new: RSView | None, old: Sequence[RSView]) -> dict[str, int]:
+    """Kube's scale() (a scaling event, or any sync of a paused Deployment): RS name -> spec.replicas
+    for every RS it sizes (the controller also refreshes their replicas annotations). One active RS
+    (or none: the newest) gets `replicas`; a saturated new RS leaves the old ones at 0; otherwise, in
+    a rolling update, the change to `replicas + maxSurge` is spread proportionally over the active RSs."""
+    if (only := _active_or_latest(new, old)) is not None:
+        return {only.name: s.replicas}
+    if saturated(s, new):
+        return {r.name: 0 for r in _active(old)}
+    if s.type != "RollingUpdate":
         return {}
-    target = active[0] if active else _by_age(everything)[-1]
-    return {} if target.replicas == replicas else {target.name: replicas}
+    active = _active([*old, new])
+    to_add = (s.replicas + s.max_surge if s.replicas > 0 else 0) - sum(r.replicas for r in active)
+    if to_add == 0:
+        return {r.name: r.replicas for r in active}
+    active.sort(key=_sized(to_add > 0))
+    sizes, added = {}, 0
+    for rs in active:
+        share = proportion(rs, s, status_replicas, to_add, added)
+        sizes[rs.name], added = rs.replicas + share, added + share
+    sizes[active[0].name] = max(0, sizes[active[0].name] + to_add - added)   # the leftover to the first
+    return sizes
 
 
 def complete(s: Strategy, status: Mapping[str, Any]) -> bool:

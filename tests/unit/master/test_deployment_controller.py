@@ -160,3 +160,40 @@ def test_a_replicaset_released_by_an_orphan_delete_is_not_collected_on_a_stale_c
     client = _Client(stored={"web-abc": released})
     controller(client, informers).reconcile("p/web")
     assert client.calls == []
+
+
+def _owned_rs(name: str, replicas: int, created: str, template: dict, desired: int) -> dict:
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": True}
+    return {"metadata": {"name": name, "namespace": "p", "resourceVersion": "3", "ownerReferences": [ref],
+                         "creationTimestamp": created, "annotations": {
+                             "deployment.kubernetes.io/revision": "2" if name.endswith("new") else "1",
+                             "deployment.kubernetes.io/desired-replicas": str(desired),
+                             "deployment.kubernetes.io/max-replicas": str(desired + 1)}},
+            "spec": {"replicas": replicas, "template": template}}
+
+
+def test_scaling_mid_rollout_spreads_the_change_and_annotates_every_active_replicaset() -> None:
+    """kubectl scale 4 -> 9 while 3 new and 2 old pods run: kube's proportional scale() (max 5 -> 10),
+    not a rollout step; each RS's patch carries its size and the new desired/max-replicas."""
+    informers = FakeInformers()
+    client = _Client(stored=informers.by_kind["ReplicaSet"].objs)
+    scaled = deployment({"replicas": 5})
+    scaled["spec"].update(replicas=9, strategy={"type": "RollingUpdate", "rollingUpdate": {
+        "maxSurge": 1, "maxUnavailable": 1}})
+    informers.by_kind["Deployment"].objs["web"] = scaled
+    old_template = {**TEMPLATE, "spec": {"containers": [{"name": "c", "image": "web:0"}]}}
+    informers.by_kind["ReplicaSet"].objs.update({
+        "web-new": _owned_rs("web-new", 3, "2026-01-02T00:00:00Z", TEMPLATE, 4),
+        "web-old": _owned_rs("web-old", 2, "2026-01-01T00:00:00Z", old_template, 4)})
+    events = _Events()
+    controller(client, informers, events).reconcile("p/web")
+    sizes = {c[2]: b["spec"]["replicas"] for c, b in zip(client.calls, client.bodies, strict=True)
+             if c[1] == "ReplicaSet"}
+    assert sizes == {"web-new": 6, "web-old": 4}
+    notes = [b["metadata"]["annotations"] for c, b in zip(client.calls, client.bodies, strict=True)
+             if c[1] == "ReplicaSet"]
+    assert notes == [{"deployment.kubernetes.io/desired-replicas": "9",
+                      "deployment.kubernetes.io/max-replicas": "10"}] * 2
+    assert sorted(e[2] for e in events.recorded) == ["Scaled up replica set web-new from 3 to 6",
+                                                     "Scaled up replica set web-old from 2 to 4"]
+    assert not any(c[0] == "create" for c in client.calls)

@@ -173,13 +173,13 @@ def test_new_replicaset_carries_the_hash_the_revision_and_the_owner() -> None:
 
 
 def test_a_paused_deployment_scales_its_one_active_or_newest_replicaset() -> None:
-    from osdn.master.rollout import plan_paused
+    from osdn.master.rollout import plan_scale
+    s3 = strategy_of(dep(3))
     old, new = RSView("a", 2, created="1"), RSView("b", 0, created="2")
-    assert plan_paused(3, new, [old]) == {"a": 3}
-    assert plan_paused(3, replace(new, replicas=0), [replace(old, replicas=0)]) == {"b": 3}
-    assert plan_paused(3, None, [old]) == {"a": 3}
-    assert plan_paused(5, replace(new, replicas=1), [old]) == {}   # two active: left alone
-    assert plan_paused(2, new, [old]) == {}
+    assert plan_scale(s3, 2, new, [old]) == {"a": 3}
+    assert plan_scale(s3, 0, replace(new, replicas=0), [replace(old, replicas=0)]) == {"b": 3}
+    assert plan_scale(s3, 2, None, [old]) == {"a": 3}
+    assert plan_scale(strategy_of(dep(2)), 2, new, [replace(old, replicas=2)]) == {"a": 2}
 
 
 def test_pause_and_resume_conditions() -> None:
