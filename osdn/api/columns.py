@@ -94,6 +94,15 @@ def _slice_endpoints(o: Obj) -> str:
     return _first_three([str(a) for e in o.get("endpoints") or [] for a in e.get("addresses") or []])
 
 
+def _quota_cells(o: Obj, limits: bool) -> str:
+    """kubectl's ResourceQuota REQUEST / LIMIT cell: `name: used/hard, ...` from the status, sorted by
+    name; LIMIT has the `limits.*` resources, REQUEST the others."""
+    status = o.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    return ", ".join(f"{n}: {used.get(n, 0)}/{hard[n]}" for n in sorted(hard)
+                     if n.startswith("limits.") == limits)
+
+
 def _g(*path: str, default: str = "") -> Callable[[Obj], str]:
     def get(o: Obj) -> str:
         cur: Any = o
@@ -226,5 +235,8 @@ def columns(info: KindInfo, now: float) -> list[TableColumn]:
         cols += [TableColumn(h, fn) for h, fn in _operator_columns(now)]
     if info.kind not in NO_AGE:
         cols.append(TableColumn("AGE", lambda o: age(o["metadata"].get("creationTimestamp"), now)))
+    if info.kind == "ResourceQuota":   # kubectl: NAME AGE REQUEST LIMIT
+        cols += [TableColumn("REQUEST", lambda o: _quota_cells(o, False)),
+                 TableColumn("LIMIT", lambda o: _quota_cells(o, True))]
     cols += [TableColumn(h, fn, priority=1) for h, fn in WIDE.get(info.kind, [])]
     return cols

@@ -101,6 +101,7 @@ _SCHEMAS: dict[str, Node] = {
     "Node": _kind(spec=struct(Node({"podCIDRs": merge()})),
                   status=struct(Node({"conditions": CONDITIONS, "addresses": merge("type")}))),
     "Event": _kind(),
+    "ResourceQuota": _kind(),
     "Deployment": _kind(spec=struct(Node({"template": struct(POD_TEMPLATE),
                                           "strategy": struct(EMPTY, "retainKeys")})),
                         status=struct(_CONDITIONS_STATUS)),

@@ -94,6 +94,11 @@ MESSAGES: dict[str, str] = {
     "ReplicationControllerStatus": "1 replicas i; 2 fullyLabeledReplicas i; 4 readyReplicas i; 5 availableReplicas i; 3 observedGeneration i; 6 conditions *ReplicationControllerCondition",
     "ReplicationControllerCondition": "1 type s; 2 status s; 3 lastTransitionTime T; 4 reason s; 5 message s",
     "ReplicationControllerSpec": "1 replicas i!; 4 minReadySeconds i; 2 selector {s; 3 template PodTemplateSpec?",
+    "ResourceQuota": "1 metadata ObjectMeta; 2 spec ResourceQuotaSpec; 3 status ResourceQuotaStatus",
+    "ResourceQuotaSpec": "1 hard {Q; 2 scopes *s; 3 scopeSelector ScopeSelector?",
+    "ScopeSelector": "1 matchExpressions *ScopedResourceSelectorRequirement",
+    "ScopedResourceSelectorRequirement": "1 scopeName s; 2 operator s; 3 values *s",
+    "ResourceQuotaStatus": "1 hard {Q; 2 used {Q",
     "NetworkPolicy": "1 metadata ObjectMeta; 2 spec NetworkPolicySpec",
     "NetworkPolicySpec": "1 podSelector LabelSelector; 2 ingress *NetworkPolicyIngressRule; 3 egress *NetworkPolicyEgressRule; 4 policyTypes *s",
     "NetworkPolicyIngressRule": "1 ports *NetworkPolicyPort; 2 from *NetworkPolicyPeer",
@@ -141,7 +146,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Service"): "Service",
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
-    ("apps/v1", "ReplicaSet"): "ReplicaSet",
+    ("apps/v1", "ReplicaSet"): "ReplicaSet", ("v1", "ResourceQuota"): "ResourceQuota",
 }
 # The review requests kubectl's typed clients send (not stored kinds: only the review routes read them).
 REVIEW_KINDS: dict[tuple[str, str], str] = {

@@ -61,6 +61,7 @@ _KINDS: list[KindInfo] = [
     KindInfo(*_CORE, "ReplicationController", "replicationcontrollers", True, ("rc",), has_status=True),
     KindInfo(*_CORE, "Node", "nodes", False, ("no",), has_status=True),
     KindInfo(*_CORE, "Event", "events", True, ("ev",)),
+    KindInfo(*_CORE, "ResourceQuota", "resourcequotas", True, ("quota",), has_status=True),
     KindInfo("apps", "v1", "Deployment", "deployments", True, ("deploy",), has_status=True),
     KindInfo("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), has_status=True),
     KindInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),

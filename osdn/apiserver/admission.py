@@ -30,6 +30,7 @@ class AdmissionContext:
     authorizer: Authorizer
     subresource: str = ""
     warnings: Warnings = field(default_factory=Warnings)
+    dry_run: bool = False          # nothing is stored: plugins that write elsewhere (quota charges) must not
 
     @property
     def namespace(self) -> str:

@@ -40,7 +40,10 @@ _SECONDARY_NETWORKS = [("k8s.cni.cncf.io", ["network-attachment-definitions"]),
 # Readable, not writable, by project roles (as in Kubernetes >= 1.22 and OpenShift): the node owns
 # pod status and events; endpoints and endpointslices are written by controllers (writing them by hand can point a
 # service at another tenant's pods, CVE-2021-25740).
-_PROJECT_READONLY = [("", ["pods/status", "endpoints", "events"]), ("discovery.k8s.io", ["endpointslices"])]
+# ResourceQuotas bound what a project may create, so, as in Kubernetes and OpenShift, project roles read
+# them and only cluster admins write them (a tenant must not raise her own quota).
+_PROJECT_READONLY = [("", ["pods/status", "endpoints", "events", "resourcequotas", "resourcequotas/status"]),
+                     ("discovery.k8s.io", ["endpointslices"])]
 METRICS_URLS = ["/metrics"]
 
 

@@ -90,8 +90,8 @@ class Resources:
                                  "terminated", ObjectRef(info.kind))
 
     def _admit(self, op: str, info: KindInfo, user: User, obj: Obj, old: Obj | None,
-               subresource: str = "") -> Warnings:
-        ctx = AdmissionContext(op, info, user, obj, old, self.store, self.authorizer, subresource)
+               subresource: str = "", dry_run: bool = False) -> Warnings:
+        ctx = AdmissionContext(op, info, user, obj, old, self.store, self.authorizer, subresource, dry_run=dry_run)
         self.admission.admit(ctx)
         return ctx.warnings
 
@@ -138,7 +138,7 @@ class Resources:
         if manager is not None:
             body = ssa.record_update(None, body, manager, ssa.scope_for(info, self.clock()))
         obj = objects.prepare_create(info, body, namespace, self.clock(), str(uuid.uuid4()))
-        warnings = self._admit("CREATE", info, user, obj, None)
+        warnings = self._admit("CREATE", info, user, obj, None, dry_run=dry_run)
         if dry_run:
             return Result(obj, warnings)
         return Result(self.store.create(key_of(info, namespace, obj["metadata"]["name"]), obj), warnings)
@@ -164,7 +164,7 @@ class Resources:
         else:
             body = ssa.record_update(old, body, manager, ssa.scope_for(info, self.clock(), subresource))
         obj = objects.prepare_update(info, body, old)
-        warnings = self._admit("UPDATE", info, user, obj, old, subresource)
+        warnings = self._admit("UPDATE", info, user, obj, old, subresource, dry_run)
         if dry_run:
             return Result(obj, warnings)
         return Result(self.store.update(key, obj, expected), warnings)
@@ -239,7 +239,7 @@ class Resources:
         self.authorize(user, "delete", info, namespace, name)
         key = key_of(info, namespace, name)
         old = self.store.get(key)
-        warnings = self._admit("DELETE", info, user, old, old)
+        warnings = self._admit("DELETE", info, user, old, old, dry_run=dry_run)
         if dry_run:
             return Result(old, warnings)
         if info.kind == "Namespace":

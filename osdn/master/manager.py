@@ -28,6 +28,7 @@ from osdn.master.hostsubnets import HostSubnetController
 from osdn.master.netnamespaces import NetNamespaceController
 from osdn.master.operator import ClusterOperatorController
 from osdn.master.probe import ProbeOptions
+from osdn.master.quota import QuotaController
 from osdn.master.replicasets import ReplicaSetController
 from osdn.master.replication import ReplicationController
 from osdn.model.sdnconfig import NetworkConfig, parse_network_config
@@ -89,6 +90,7 @@ class Master:
             DeploymentController(self.client, self.informers, recorder),
             EgressRouterController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
+            QuotaController(self.client, self.informers),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):

@@ -38,13 +38,14 @@ def _all() -> dict[str, Hooks]:
         operator,
         project,
         rbac,
+        resourcequota,
         route,
         template,
     )
 
     merged: dict[str, Hooks] = {}
     for module in (core, apps, coordination, networking, discovery, network, operator, rbac, route, template,
-                   project, netattach, egressrouter):
+                   project, netattach, egressrouter, resourcequota):
         merged.update(module.HOOKS)
     return merged
 

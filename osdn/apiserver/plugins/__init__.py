@@ -1,7 +1,7 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
 Always on: RBACEscalation, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
-IngressAdmission (allowHostnameChanges false unless configured). RunOnceDuration runs only when configured. Plugin
+IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured. Plugin
 names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
 `configuration` or a `location` (a YAML file). Unknown plugin names are logged and ignored (a real
 master.yaml lists plugins osdn does not have).
@@ -20,6 +20,7 @@ from osdn.apiserver.plugins.clusternetwork import ClusterNetworkMode
 from osdn.apiserver.plugins.egressfirewall import EgressFirewallPlacement
 from osdn.apiserver.plugins.egressip import EgressIPAdmission
 from osdn.apiserver.plugins.externalips import ExternalIPRanger
+from osdn.apiserver.plugins.quota import ResourceQuotaAdmission
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
 from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
 from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
@@ -63,4 +64,4 @@ def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
     ingress = configs.get("IngressAdmission", {})
     plugins += [ClusterNetworkMode(), EgressFirewallPlacement(), EgressIPAdmission(), RouteHostname(), RouteHSTS(),
                 IngressAdmission(bool(ingress.get("allowHostnameChanges", False)))]
-    return plugins
+    return plugins + [ResourceQuotaAdmission()]   # last, as upstream: charge only what every other plugin let pass
