@@ -36,9 +36,11 @@ from typing import Any
 
 from osdn.api.timestamps import parse
 from osdn.client import Client
-from osdn.errors import NotFoundError
+from osdn.errors import ForbiddenError, NotFoundError
+from osdn.master import replicafailure
 from osdn.master.controller import Controller, Informers
 from osdn.master.endpoints import pod_ready
+from osdn.master.events import Recorder
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -190,6 +192,7 @@ class ReplicaController(Controller):
         self.deleted: dict[str, dict[str, float]] = {}
         self.observed: dict[str, dict[str, float]] = {}  # pods the informer saw before their create returned
         self._books = threading.Lock()  # informer thread vs the worker
+        self.recorder = Recorder(client)   # FailedCreate events (osdn.master.replicafailure)
 
     @staticmethod
     def _key(obj: Mapping[str, Any] | None) -> str:
@@ -251,13 +254,21 @@ class ReplicaController(Controller):
         plan = plan_replicas(replicas, live, len(created))
         if plan.create and not alive_afresh(self.client, self.owner.kind, owner):
             return   # being deleted with Orphan: its pods were released, not lost
-        for _ in range(min(plan.create, BURST_REPLICAS)):
-            pod = self.client.create(pod_from_template(owner, self.owner), namespace)
-            self._expect_creation(str(key), pod["metadata"]["name"])
-            log.info("%s %s: created pod %s", self.owner.kind, key, pod["metadata"]["name"])
+        refused: str | None = None
+        try:
+            for _ in range(min(plan.create, BURST_REPLICAS)):
+                pod = self.client.create(pod_from_template(owner, self.owner), namespace)
+                self._expect_creation(str(key), pod["metadata"]["name"])
+                log.info("%s %s: created pod %s", self.owner.kind, key, pod["metadata"]["name"])
+        except ForbiddenError as err:   # ResourceQuota: FailedCreate event, ReplicaFailure condition, backoff
+            refused = replicafailure.refusal_message(err.message, str(_meta(owner).get("name")))
+            self.recorder.about(self.owner.kind, owner, replicafailure.REASON, replicafailure.event_message(refused),
+                                warning=True)
         for pod_name in plan.delete[:BURST_REPLICAS]:
             self._delete_pod(key, namespace, pod_name)
-        self._status(owner, live)
+        self._status(owner, live, refused)
+        if refused is not None:
+            raise ForbiddenError(refused)   # the worker retries this key with capped exponential backoff
         now, min_ready = self.wall(), int((owner.get("spec") or {}).get("minReadySeconds") or 0)
         waits = [w for p in live if (w := available_in(p, min_ready, now))]
         if waits:   # a Ready pod becomes available later: look again then
@@ -272,8 +283,8 @@ class ReplicaController(Controller):
             self.deleted.setdefault(str(key), {})[pod_name] = self.clock()
         log.info("%s %s: deleted pod %s", self.owner.kind, key, pod_name)
 
-    def _status(self, owner: Obj, live: list[Obj]) -> None:
-        want = replica_status(owner, live, self.wall())
+    def _status(self, owner: Obj, live: list[Obj], refused: str | None = None) -> None:
+        want = {**replica_status(owner, live, self.wall()), **replicafailure.failure_status(owner, refused, self.wall())}
         have = owner.get("status") or {}
         if any(have.get(k) != v for k, v in want.items()):
             self.client.patch(self.owner.kind, str(_meta(owner).get("name")), {"status": want},
