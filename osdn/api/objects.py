@@ -142,7 +142,8 @@ def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
     if meta.get("name") != old_meta["name"]:
         raise ValidationError.of(ref_of(info, old), [FieldError(
             "metadata.name", f'field is immutable (was "{old_meta["name"]}")')])
-    for key in ("uid", "creationTimestamp", "namespace"):
+    meta.pop("deletionTimestamp", None)   # set by a DELETE only (osdn.apiserver.foreground), kept by writes
+    for key in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
         if key in old_meta:
             meta[key] = old_meta[key]
     changed_spec = {k: v for k, v in new.items() if k not in ("metadata", "status")} != \

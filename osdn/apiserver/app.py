@@ -226,7 +226,8 @@ class Api:
             if opts.uid is not None:
                 res.authorize(user, "delete", t.info, t.namespace, t.name)
                 expected = bodies.expected_version(opts, self.store.get(key_of(t.info, t.namespace, t.name)))
-            r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run or opts.dry_run, opts.orphan)
+            r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run or opts.dry_run, opts.orphan,
+                           opts.foreground)
             return self.respond(request, r.obj, warnings=r.warnings.items)
         raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
 

@@ -220,6 +220,7 @@ class DeleteOptions:
     uid: str | None = None
     dry_run: bool = False
     orphan: bool = False   # propagationPolicy Orphan (osdn.apiserver.orphans)
+    foreground: bool = False   # propagationPolicy Foreground (osdn.apiserver.foreground)
 
 
 def _preconditions(pre: Any) -> tuple[int | None, str | None]:
@@ -267,7 +268,8 @@ async def read_delete_options(request: Request, limits: BodyLimits) -> DeleteOpt
     _check_delete_fields(body)
     rv, uid = _preconditions(body.get("preconditions"))
     orphan = body.get("propagationPolicy") == "Orphan" or body.get("orphanDependents") is True
-    return DeleteOptions(rv, uid, bool(body.get("dryRun")), orphan)
+    return DeleteOptions(rv, uid, bool(body.get("dryRun")), orphan,
+                         not orphan and body.get("propagationPolicy") == "Foreground")
 
 
 def expected_version(opts: DeleteOptions, current: Obj) -> int | None:

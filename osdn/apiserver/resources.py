@@ -21,7 +21,7 @@ from osdn.api import apply as ssa
 from osdn.api import fieldlabels, labels, objects, patch, strategic
 from osdn.api.patchmeta import schema_for
 from osdn.api.registry import KindInfo, all_kinds, by_kind
-from osdn.apiserver import orphans
+from osdn.apiserver import foreground, orphans
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
 from osdn.apiserver.auth import Attributes, Authorizer, User
 from osdn.errors import (
@@ -67,6 +67,7 @@ class Resources:
     def __init__(self, store: Store, authorizer: Authorizer, admission: AdmissionChain,
                  clock: Callable[[], str] = utc_now) -> None:
         self.store, self.authorizer, self.admission, self.clock = store, authorizer, admission, clock
+        self.collector = foreground.Collector(store, clock)   # finalizers, propagationPolicy Foreground
 
     # ---- helpers -----------------------------------------------------------------------------
     def authorize(self, user: User, verb: str, info: KindInfo, namespace: str = "", name: str = "",
@@ -164,10 +165,15 @@ class Resources:
         else:
             body = ssa.record_update(old, body, manager, ssa.scope_for(info, self.clock(), subresource))
         obj = objects.prepare_update(info, body, old)
+        foreground.check_update(info, old, obj)
         warnings = self._admit("UPDATE", info, user, obj, old, subresource, dry_run)
         if dry_run:
             return Result(obj, warnings)
-        return Result(self.store.update(key, obj, expected), warnings)
+        if foreground.empties_finalizers(old, obj):   # the last finalizer of an object being deleted
+            return Result(self.collector.finish(key, obj, expected), warnings)
+        stored = self.store.update(key, obj, expected)
+        self.collector.unblocked(old, stored)
+        return Result(stored, warnings)
 
     @staticmethod
     def _merge_status(info: KindInfo, body: Obj, old: Obj, subresource: str) -> Obj:
@@ -235,7 +241,7 @@ class Resources:
         return self.update(user, info, namespace, name, new, subresource, dry_run, "patch", manager=None)
 
     def delete(self, user: User, info: KindInfo, namespace: str, name: str, expected_rv: int | None = None,
-               dry_run: bool = False, orphan: bool = False) -> Result:
+               dry_run: bool = False, orphan: bool = False, cascade_foreground: bool = False) -> Result:
         self.authorize(user, "delete", info, namespace, name)
         key = key_of(info, namespace, name)
         old = self.store.get(key)
@@ -246,7 +252,7 @@ class Resources:
             return Result(self._terminate_namespace(key, old, expected_rv), warnings)
         if orphan:
             return Result(orphans.orphan_then_delete(self.store, info, key, old, expected_rv, self.clock()), warnings)
-        return Result(self.store.delete(key, expected_rv), warnings)
+        return Result(self.collector.delete(info, key, old, expected_rv, cascade_foreground), warnings)
 
     def _terminate_namespace(self, key: Key, ns: Obj, expected_rv: int | None) -> Obj:
         """Crash-safe namespace deletion, like kube's namespace finalizer: first persist the namespace as

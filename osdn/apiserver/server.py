@@ -127,6 +127,8 @@ def build(cfg: ServerConfig) -> Server:
     resources = Resources(store, Authorizer(store), AdmissionChain(build_plugins(cfg.master_config)))
     for name in resources.resume_namespace_deletions():
         log.warning("namespace %s was left Terminating by an interrupted delete: deleted it and its contents", name)
+    for name in resources.collector.resume():
+        log.warning("%s was left in a foreground deletion by a stopped server: collected it again", name)
     bootstrap(resources, default_cluster_network(cfg.network_plugin, cfg.cluster_network,
                                                  cfg.host_subnet_length, cfg.service_network))
     projects = Projects(resources)
