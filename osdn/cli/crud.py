@@ -19,6 +19,7 @@ from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
 from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.manifests import read_manifests
 from osdn.cli.printers import OUTPUT_HELP, PrintOptions, check_output, describe_events, qualified_name, render
+from osdn.cli.quota_describe import describe_quota
 from osdn.cli.services import describe_service
 from osdn.client import Client
 from osdn.errors import BadRequestError, ForbiddenError, NotFoundError, OsdnError
@@ -187,7 +188,7 @@ def describe(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, selector
                       if (e.get("involvedObject") or {}).get("name") == name
                       and (e.get("involvedObject") or {}).get("kind") == info.kind]
             out.append(_describe_service(client, obj, events) if info.kind == "Service" else
-                       _describe(info, obj, events))
+                       describe_quota(obj) if info.kind == "ResourceQuota" else _describe(info, obj, events))
     click.echo("\n\n".join(out))
 
 

@@ -16,6 +16,7 @@ from osdn.cli import (
     node_cmd,
     podnetwork,
     pods,
+    quota_cmd,  # noqa: F401  (registers `create quota`)
     route_cmd,  # noqa: F401  (registers `create route ...`)
     router_cmd,
     server_cmd,
