@@ -5,6 +5,10 @@
   and one OpenAPI 3.0 document per group-version (what `kubectl explain` and kubectl's
   fieldValidation check read).
 
+Paths: each kind's collection, item and (with a status) `/status`; the scalable kinds
+(osdn.apiserver.scale) also `/scale` (get, put, patch of an autoscaling/v1 Scale, whose
+`io.k8s.api.autoscaling.v1.Scale`/`ScaleSpec`/`ScaleStatus` schemas are in their documents, as kube's).
+
 Definitions carry kube's names (`io.k8s.api.networking.v1.NetworkPolicySpec`,
 `com.github.openshift.api.network.v1.NetNamespace`), `x-kubernetes-group-version-kind` on kinds and
 operations, and, from `osdn.api.patchmeta`, `x-kubernetes-patch-strategy`/`-patch-merge-key` and the
@@ -29,6 +33,7 @@ from osdn import __version__
 from osdn.api.kinds import hooks_for
 from osdn.api.patchmeta import Node, schema_for
 from osdn.api.registry import KindInfo, all_kinds
+from osdn.apiserver.scale import SCALE_KIND, scalable
 
 Obj = dict[str, Any]
 META = ("io.k8s.apimachinery.pkg.apis.meta.v1", "meta/v1")
@@ -56,6 +61,24 @@ TYPE_META = {"apiVersion": "APIVersion defines the versioned schema of this repr
              "kind": "Kind is a string value representing the REST resource this object represents. Servers "
                      "may infer this from the endpoint the client submits requests to. Cannot be updated. "
                      "In CamelCase."}
+SCALE = "io.k8s.api.autoscaling.v1.Scale"
+_CONVENTIONS = "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+SCALE_DOCS = {   # k8s.io/api autoscaling/v1 types.go
+    "Scale": "Scale represents a scaling request for a resource.",
+    "Scale.metadata": f"Standard object metadata; More info: {_CONVENTIONS}#metadata.",
+    "Scale.spec": f"spec defines the behavior of the scale. More info: {_CONVENTIONS}#spec-and-status.",
+    "Scale.status": f"status is the current status of the scale. More info: {_CONVENTIONS}#spec-and-status. "
+                    "Read-only.",
+    "ScaleSpec": "ScaleSpec describes the attributes of a scale subresource.",
+    "ScaleSpec.replicas": "replicas is the desired number of instances for the scaled object.",
+    "ScaleStatus": "ScaleStatus represents the current status of a scale subresource.",
+    "ScaleStatus.replicas": "replicas is the actual number of observed instances of the scaled object.",
+    "ScaleStatus.selector": "selector is the label query over pods that should match the replicas count. This is "
+                            "same as the label selector but in the string format to avoid introspection by "
+                            "clients. The string will be in the same format as the query-param syntax. More info "
+                            "about label selectors: https://kubernetes.io/docs/concepts/overview/working-with-"
+                            "objects/labels/",
+}
 
 
 @cache
@@ -142,6 +165,25 @@ class _Builder:
                            "metadata": self._describe({"$ref": self.ref + self._list_meta()}, "")}}
         return name
 
+    def scale(self) -> str:
+        """The autoscaling/v1 Scale and its spec and status (once per document)."""
+        int32 = {"type": "integer", "format": "int32"}
+        self.defs[f"{SCALE}Spec"] = {"description": SCALE_DOCS["ScaleSpec"], "type": "object", "properties": {
+            "replicas": {"description": SCALE_DOCS["ScaleSpec.replicas"], **int32}}}
+        self.defs[f"{SCALE}Status"] = {
+            "description": SCALE_DOCS["ScaleStatus"], "type": "object", "required": ["replicas"], "properties": {
+                "replicas": {"description": SCALE_DOCS["ScaleStatus.replicas"], **int32},
+                "selector": {"description": SCALE_DOCS["ScaleStatus.selector"], "type": "string"}}}
+        self.defs[SCALE] = {
+            "description": SCALE_DOCS["Scale"], "type": "object", "x-kubernetes-group-version-kind": [SCALE_KIND],
+            "properties": {
+                "apiVersion": {"description": TYPE_META["apiVersion"], "type": "string"},
+                "kind": {"description": TYPE_META["kind"], "type": "string"},
+                **{field: self._describe({"$ref": self.ref + target}, SCALE_DOCS[f"Scale.{field}"])
+                   for field, target in (("metadata", f"{META[0]}.ObjectMeta"), ("spec", f"{SCALE}Spec"),
+                                         ("status", f"{SCALE}Status"))}}}
+        return SCALE
+
     def _list_meta(self) -> str:
         name = f"{META[0]}.ListMeta"
         docs = _docs(META[1], "ListMeta")
@@ -161,8 +203,10 @@ class _Ops:
     """The operations of one path, as kube-apiserver describes them (v2 or v3 flavour)."""
 
     def __init__(self, info: KindInfo, name: str, ref: str, v3: bool, sub: str = "") -> None:
-        self.info, self.name, self.ref, self.v3 = info, name, ref, v3
-        self.suffix = info.kind + ("Status" if sub == "status" else "")
+        self.info, self.name, self.ref, self.v3, self.sub = info, name, ref, v3, sub
+        self.suffix = info.kind + {"status": "Status", "scale": "Scale"}.get(sub, "")
+        self.gvk = dict(SCALE_KIND) if sub == "scale" else \
+            {"group": info.group, "kind": info.kind, "version": info.version}
 
     def param(self, name: str, ptype: str) -> Obj:
         return {"name": name, "in": "query", "uniqueItems": True,
@@ -175,8 +219,7 @@ class _Ops:
             {"description": "OK", "schema": schema}
         o: Obj = {"operationId": f"{verb}{self.suffix}", "tags": [f"{self.info.group or 'core'}_{self.info.version}"],
                   "x-kubernetes-action": action, "responses": {code: ok, "401": {"description": "Unauthorized"}},
-                  "x-kubernetes-group-version-kind": {"group": self.info.group, "kind": self.info.kind,
-                                                      "version": self.info.version}}
+                  "x-kubernetes-group-version-kind": self.gvk}
         params = [self.param(n, t) for n, t in query]
         types = self.patch_types() if action == "patch" else ["*/*"]
         if body is not None and self.v3:
@@ -188,10 +231,11 @@ class _Ops:
         return o
 
     def patch_types(self) -> list[str]:
-        """Strategic merge patch only for the built-in kinds (kubectl reads this to pick a patch type)."""
+        """Strategic merge patch only for the built-in kinds (kubectl reads this to pick a patch type);
+        no apply patch of a Scale (osdn.apiserver.scale.patched takes the others)."""
         strategic = ["application/strategic-merge-patch+json"] if schema_for(self.info.kind) else []
-        return ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
-                *strategic]
+        apply = [] if self.sub == "scale" else ["application/apply-patch+yaml"]
+        return [*apply, "application/json-patch+json", "application/merge-patch+json", *strategic]
 
     def collection(self) -> Obj:
         return {"get": self.op("list", "list", _LIST, None, "200", f"{self.name}List"),
@@ -204,6 +248,13 @@ class _Ops:
                 "patch": self.op("patch", "patch", (*_WRITE, ("force", "boolean")), {"type": "object"}, "200",
                                  self.name),
                 "delete": self.op("delete", "delete", (("dryRun", "string"),), None, "200", self.name)}
+
+    def scale(self) -> Obj:
+        """The scale subresource: read, replace and patch an autoscaling/v1 Scale (no delete)."""
+        return {"get": self.op("get", "read", (), None, "200", SCALE),
+                "put": self.op("put", "replace", _WRITE, {"$ref": self.ref + SCALE}, "200", SCALE),
+                "patch": self.op("patch", "patch", (*_WRITE, ("force", "boolean")), {"type": "object"}, "200",
+                                 SCALE)}
 
 
 def _document(group_versions: set[str], v3: bool) -> Obj:
@@ -223,6 +274,10 @@ def _document(group_versions: set[str], v3: bool) -> Obj:
         if info.has_status:
             paths[f"{collection}/{{name}}/status"] = {"parameters": [*scoped, nm],
                                                       **_Ops(info, name, ref, v3, "status").item()}
+        if scalable(info):
+            b.scale()
+            paths[f"{collection}/{{name}}/scale"] = {"parameters": [*scoped, nm],
+                                                     **_Ops(info, name, ref, v3, "scale").scale()}
     info_block = {"title": "osdn", "version": f"v{__version__}"}
     if v3:
         return {"openapi": "3.0.0", "info": info_block, "paths": paths,
