@@ -9,39 +9,39 @@ ACL allowed when they were opened are ever pooled, keyed by the request's host a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 
-@dataclass
-class Upstream:
+class Idle(Protocol):
+    """What the pool needs of a connection."""
+
     key: tuple[str, int]
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    reused: bool = False
+    reused: bool
 
-    def alive(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing() and not self.reader.exception()
+    def alive(self) -> bool: ...
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Idle)
 
 
 @dataclass
-class UpstreamPool:
+class UpstreamPool(Generic[C]):
     idle: float = 60.0
     per_key: int = 32
     total: int = 256
     clock: Callable[[], float] = time.monotonic
-    _idle: dict[tuple[str, int], list[tuple[float, Upstream]]] = field(default_factory=dict)
+    _idle: dict[tuple[str, int], list[tuple[float, C]]] = field(default_factory=dict)
     _count: int = 0
 
-    def take(self, key: tuple[str, int]) -> Upstream | None:
-        entries = self._idle.get(key) or []
+    def take(self, key: tuple[str, int]) -> C | None:
+        entries = self._idle.get(key)
+        if not entries:
+            return None
         now = self.clock()
         while entries:
             since, u = entries.pop()
@@ -52,7 +52,7 @@ class UpstreamPool:
             u.close()
         return None
 
-    def give(self, u: Upstream) -> None:
+    def give(self, u: C) -> None:
         if not u.alive():
             u.close()
             return

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
-from typing import cast
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, cast
 
 import pytest
 
 from osdn.egress.http_acl import Decision, HttpAcl, decide, parse_http_destinations
+from osdn.egress.http_conn import ClientConn
 from osdn.egress.http_proxy import HttpProxy
-from osdn.egress.relay import Deadline, Limits
+from osdn.egress.relay import Limits
 
 Client = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+run_loop: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test on asyncio's own loop and on uvloop (what `osdn egress-router` runs on)."""
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        monkeypatch.setattr(sys.modules[__name__], "run_loop", uvloop.run)
 
 
 class Origin:
@@ -81,7 +92,7 @@ def run(test: Callable[[int, int, Origin], Awaitable[None]], config: str = "127.
         finally:
             for s in (osrv, esrv, psrv):
                 s.close()
-    asyncio.run(main())
+    run_loop(main())
 
 
 async def connect_check(pport: int, eport: int, config: str) -> None:
@@ -265,54 +276,59 @@ def test_a_tunnel_outlives_the_idle_timeout() -> None:
 
 
 class FakeLoop:
-    """time() and call_at() under the test's control."""
+    """time() and call_later() under the test's control."""
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.timers: list[tuple[float, Callable[[], None], FakeTask]] = []
+        self.timers: list[tuple[float, Callable[[], None]]] = []
 
     def time(self) -> float:
         return self.now
 
-    def call_at(self, when: float, fn: Callable[[], None]) -> FakeTask:
-        handle = FakeTask()
-        self.timers.append((when, fn, handle))
-        return handle
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        self.timers.append((self.now + delay, fn))
 
     def run_until(self, t: float) -> None:
+        while self.timers and min(self.timers, key=lambda x: x[0])[0] <= t:
+            due = min(self.timers, key=lambda x: x[0])
+            self.timers.remove(due)
+            self.now = due[0]
+            due[1]()
         self.now = t
-        due = [x for x in self.timers if x[0] <= t and not x[2].cancelled]
-        self.timers = [x for x in self.timers if x not in due]
-        for _, fn, _handle in due:
-            fn()
 
 
-class FakeTask:
-    def __init__(self) -> None:
-        self.cancelled = False
+class FakeConn:
+    def __init__(self, proxy: HttpProxy, due: float) -> None:
+        self.proxy, self.due, self.expired_at = proxy, due, -1.0
 
-    def cancel(self) -> None:
-        self.cancelled = True
+    def expire(self) -> None:
+        assert self.proxy.loop is not None
+        self.expired_at = self.proxy.loop.time()
+        self.proxy.conns.discard(cast(ClientConn, self))
 
 
-def test_deadline_moves_without_new_timers_and_cancels_once_passed() -> None:
-    loop, task = FakeLoop(), FakeTask()
-    dl = Deadline(Limits(idle_timeout=10, io_timeout=100), cast(asyncio.AbstractEventLoop, loop),
-                  cast("asyncio.Task[None]", task))
-    dl.after(10)
-    assert len(loop.timers) == 1
-    loop.run_until(5)
-    dl.io()  # later than the armed timer: no new timer now
-    dl.after(10)  # at 15
-    assert len(loop.timers) == 1
-    loop.run_until(10)  # fires early: re-armed at 15, nothing cancelled
-    assert not task.cancelled and [t[0] for t in loop.timers] == [15]
-    dl.after(1)  # earlier than the armed one (at 11): re-armed now
-    assert [t[0] for t in loop.timers if not t[2].cancelled] == [11]
-    loop.run_until(11)
-    assert task.cancelled and dl.expired
-    dl.close()
-    assert all(t[2].cancelled for t in loop.timers)
+def test_the_sweep_ends_connections_past_due_never_before_and_stops_when_none_is_left() -> None:
+    """One timer for all client connections (not one each): `due` comes from the sweep's clock, which
+    may be a tick old, so a connection ends between one and two ticks after it, never before."""
+    proxy = HttpProxy(parse_http_destinations("*"), Limits(idle_timeout=4, io_timeout=100))
+    loop = FakeLoop()
+    proxy.loop = cast(asyncio.AbstractEventLoop, loop)
+    assert proxy.tick == 1.0
+    loop.now = 50.0
+    a, b = FakeConn(proxy, 0), FakeConn(proxy, 0)
+    for conn in (a, b):
+        proxy.watch(cast(ClientConn, conn))
+    assert proxy.now == 50.0 and len(loop.timers) == 1  # one sweep for both
+    a.due, b.due = 53.0, 56.5
+    loop.run_until(53.99)
+    assert a.expired_at < 0
+    loop.run_until(60)
+    assert a.expired_at == 54.0 and b.expired_at == 58.0
+    assert not proxy.sweeping and not loop.timers  # nothing left to check: no timer either
+    c = FakeConn(proxy, 0)
+    loop.now = 100.0
+    proxy.watch(cast(ClientConn, c))
+    assert proxy.now == 100.0  # a fresh clock when the sweep starts again
 
 
 def test_a_connect_that_hangs_gets_504_and_the_connection_serves_on() -> None:
