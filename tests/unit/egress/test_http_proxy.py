@@ -436,3 +436,77 @@ def test_a_tunnel_to_an_ipv6_address() -> None:
         finally:
             srv.close()
     run(t, "*")
+
+
+def test_pipelined_requests_with_a_body_are_answered_in_order() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"POST http://127.0.0.1:{oport}/p1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                f"GET http://127.0.0.1:{oport}/p2 HTTP/1.1\r\n\r\n"
+                f"POST http://127.0.0.1:{oport}/p3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n0\r\n\r\n".encode())  # all three in one write
+        for path, body in (("/p1", b"hello"), ("/p2", b""), ("/p3", b"abc")):
+            head, got = await send((r, w), b"")
+            assert head.startswith(b"HTTP/1.1 200") and got.startswith(f"POST {path}".encode()
+                                                                       if body else f"GET {path}".encode())
+            assert got.endswith(b" " + body)
+        assert origin.connections == 1
+    run(t)
+
+
+def test_a_response_head_cut_short_is_a_502() -> None:
+    async def cut(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+        await w.drain()
+        w.close()
+
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        srv = await asyncio.start_server(cut, "127.0.0.1", 0)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", pport)
+            w.write(f"GET http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/ HTTP/1.1\r\n\r\n".encode())
+            reply = await asyncio.wait_for(r.read(-1), 20)
+            assert reply.startswith(b"HTTP/1.1 502 Bad Gateway") and b"without a complete response" in reply
+        finally:
+            srv.close()
+    run(t)
+
+
+def test_a_client_that_does_not_read_pauses_the_origin_until_it_reads() -> None:
+    """Bounded memory: the response fills the client's write buffer, then the proxy stops reading the
+    origin (whose writes then wait) until the client reads again; the body arrives whole."""
+    size = 48 << 20
+    sent = [0]
+
+    async def big(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        piece = b"b" * 65536
+        while sent[0] < size:
+            w.write(piece)
+            sent[0] += len(piece)
+            await w.drain()
+
+    async def main() -> None:
+        srv = await asyncio.start_server(big, "127.0.0.1", 0)
+        proxy = HttpProxy(parse_http_destinations("*"))
+        psrv = await proxy.serve("127.0.0.1", 0)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", psrv.sockets[0].getsockname()[1])
+            w.write(f"GET http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/ HTTP/1.1\r\n\r\n".encode())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while not any(c.upstream is not None and c.upstream.rpaused for c in proxy.conns):
+                assert loop.time() < deadline, "the origin was never paused"
+                await asyncio.sleep(0.02)
+            assert sent[0] < size  # the origin waits: the proxy holds no more than its buffers
+            await r.readuntil(b"\r\n\r\n")
+            got = 0
+            while got < size:
+                got += len(await r.read(1 << 20))
+            assert got == size
+        finally:
+            srv.close()
+            psrv.close()
+    run_loop(main())
