@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HEAD, BUSY, TUNNEL, CLOSED = range(4)  # ClientConn.state
 VIA = ("Via", "1.1 osdn-egress-router")
+NONE: frozenset[str] = frozenset()  # fields the proxy replaces
+XFF, TE = frozenset({"x-forwarded-for"}), frozenset({"transfer-encoding"})
 JOIN_BELOW = 65536  # a response head and the first body bytes go out in one write below this size
 REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
@@ -146,14 +148,10 @@ class ClientConn(asyncio.Protocol):
     def _rewrite(self, head: wire.Head, target: str) -> None:
         host, port, path = wire.absolute_url(target)
         self.host, self.port, self.framing = host, port, wire.request_framing(head)
-        fields = wire.forward_fields(head)
-        if not head.get("host"):
-            fields.append(("Host", host if port == 80 else f"{host}:{port}"))
+        extra = [] if head.get("host") else [("Host", host if port == 80 else f"{host}:{port}")]
         xff = head.get("x-forwarded-for")
-        if xff is not None:
-            fields = [f for f in fields if f[0].lower() != "x-forwarded-for"]
-        fields += [VIA, ("X-Forwarded-For", f"{xff}, {self.peer}" if xff else self.peer)]
-        self.out = wire.render_head(f"{self.method} {path} HTTP/1.1", fields)
+        extra += [VIA, ("X-Forwarded-For", f"{xff}, {self.peer}" if xff else self.peer)]
+        self.out = wire.forward_head(f"{self.method} {path} HTTP/1.1", head, XFF if xff is not None else NONE, extra)
         self.keep = wire.keep_alive(head, self.version)
 
     def _route(self) -> None:
@@ -361,11 +359,8 @@ class UpstreamConn(asyncio.Protocol):
         framed = framing.chunked or framing.length is not None
         keep = c.keep and framed and not dechunk
         self.reusable = framed and wire.keep_alive(resp, resp.start[0])
-        fields = wire.forward_fields(resp)
-        if dechunk:
-            fields = [f for f in fields if f[0].lower() != "transfer-encoding"]
-        fields += [VIA, ("Connection", "keep-alive" if keep else "close")]
-        head = wire.render_head(f"{self.version} {resp.start[1]} {resp.start[2]}", fields)
+        head = wire.forward_head(f"{self.version} {resp.start[1]} {resp.start[2]}", resp, TE if dechunk else NONE,
+                                 [VIA, ("Connection", "keep-alive" if keep else "close")])
         body = self.body = Body(framing, dechunk, self.proxy.limits.max_head)
         rest, self.buf, c.keep = self.buf, b"", keep
         if body.done or not rest:

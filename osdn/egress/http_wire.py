@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "upgrade"})
-_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
 
 
@@ -30,6 +29,7 @@ class Head:
     start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
     fields: list[tuple[str, str]]
     index: dict[str, list[str]] = field(default_factory=dict)  # lower-case name -> values, built once
+    block: bytes | None = None  # the field lines as received (validated), when parsed
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -44,30 +44,33 @@ class Head:
         return ", ".join(values) if values else None
 
     def tokens(self, name: str) -> list[str]:
-        return [t.strip().lower() for v in self.get_all(name) for t in v.split(",") if t.strip()]
+        values = self.index.get(name)
+        return [t.strip().lower() for v in values for t in v.split(",") if t.strip()] if values else []
+
+
+_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_FIELDS = re.compile(rf"(?:{_NAME}:[^\r\n]*\r\n)*")  # every line a field, no bare CR or LF
+_FIELD = re.compile(rf"({_NAME}):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 
 
 def parse_head(raw: bytes, max_headers: int, request: bool) -> Head:
-    lines = raw.split(b"\r\n")
-    while lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
+    """`raw` ends with the blank line: one pass of a regex validates every field line, one more
+    extracts them (the field lines are kept as received in `block`)."""
+    first = raw.find(b"\r\n")
+    line, block = raw[:first], raw[first + 2:-2]
+    if not line and not block:
         raise WireError(400, "empty request")
-    parts = lines[0].split(b" ", 2)
+    parts = line.split(b" ", 2)
     if len(parts) != 3 or not _VERSION.fullmatch(parts[2] if request else parts[0]):
         raise WireError(400, f"malformed {'request' if request else 'status'} line")
-    if len(lines) - 1 > max_headers:
+    if block.count(b"\r\n") > max_headers:
         raise WireError(431, f"more than {max_headers} header fields")
-    fields = []
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t"):
-            raise WireError(400, "obsolete line folding in a header field")
-        name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.fullmatch(name):
-            raise WireError(400, "malformed header field")
-        fields.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
-    start = tuple(p.decode("latin-1") for p in parts)
-    return Head((start[0], start[1], start[2]), fields)
+    text = block.decode("latin-1")
+    if not _FIELDS.fullmatch(text):
+        raise WireError(400, "obsolete line folding in a header field" if re.search(r"(^|\n)[ \t]", text)
+                        else "malformed header field")
+    start = line.decode("latin-1").split(" ", 2)
+    return Head((start[0], start[1], start[2]), _FIELD.findall(text), block=block)
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,10 @@ class Framing:
 
 
 def content_length(head: Head) -> int | None:
-    values = {v.strip() for v in head.get_all("content-length") for v in v.split(",")}
-    if not values:
+    found = head.index.get("content-length")
+    if not found:
         return None
+    values = {v.strip() for v in found for v in v.split(",")}
     if len(values) != 1 or not next(iter(values)).isdigit():
         raise WireError(400, "invalid Content-Length")
     return int(next(iter(values)))
@@ -103,8 +107,8 @@ def response_framing(head: Head, method: str) -> Framing:
     status = int(head.start[1]) if head.start[1].isdigit() else 0
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return Framing(length=0)
-    if head.tokens("transfer-encoding"):
-        return Framing(chunked=head.tokens("transfer-encoding")[-1] == "chunked", length=None)
+    if codings := head.tokens("transfer-encoding"):
+        return Framing(chunked=codings[-1] == "chunked", length=None)
     length = content_length(head)
     return Framing(length=length)
 
@@ -118,6 +122,15 @@ def forward_fields(head: Head) -> list[tuple[str, str]]:
     """Fields without the hop-by-hop ones (also those named in Connection)."""
     drop = HOP_BY_HOP | set(head.tokens("connection"))
     return [(k, v) for k, v in head.fields if k.lower() not in drop]
+
+
+def forward_head(start: str, head: Head, drop: frozenset[str], extra: list[tuple[str, str]]) -> bytes:
+    """`start`, the fields of `head` but the hop-by-hop ones and those in `drop` (lower case), then
+    `extra`: the field lines as received when none is dropped (the common case), else rendered."""
+    if head.block is not None and HOP_BY_HOP.isdisjoint(head.index) and drop.isdisjoint(head.index):
+        return b"".join((start.encode("latin-1"), b"\r\n", head.block,
+                         "".join(f"{k}: {v}\r\n" for k, v in extra).encode("latin-1"), b"\r\n"))
+    return render_head(start, [f for f in forward_fields(head) if f[0].lower() not in drop] + extra)
 
 
 def split_target(target: str, default_port: int) -> tuple[str, int]:
