@@ -4,9 +4,9 @@ Kube's garbage collector does it with the `orphan` finalizer; osdn does it withi
 same order: the owner is marked (`metadata.deletionTimestamp`: its controller stops acting on it and
 collects none of its dependents), the ownerReferences naming its uid are removed from every object
 of its namespace (for a cluster-scoped owner: every cluster-scoped object), then the owner is
-deleted. Without Orphan (Background, the default; Foreground is treated alike) the owner's
-controller deletes the dependents (docs/master.md, "Garbage collection"). A server stopped in between
-leaves the owner marked; deleting it again finishes the job.
+deleted. With Background (the default) the owner's controller deletes the dependents once the owner
+is gone (docs/master.md, "Garbage collection"); Foreground is osdn.apiserver.foreground. A server
+stopped in between leaves the owner marked; deleting it again finishes the job.
 """
 
 from __future__ import annotations
