@@ -268,7 +268,7 @@ def plan_scale(s: Strategy, status_replicas: int, new: RSView | None, old: Seque
         return {}
     active = _active([*old, new])
     to_add = (s.replicas + s.max_surge if s.replicas > 0 else 0) - sum(r.replicas for r in active)
-    if to_add == 0:
+    if not active or to_add == 0:   # no RS at all (a paused Deployment that never rolled out)
         return {r.name: r.replicas for r in active}
     active.sort(key=_sized(to_add > 0))
     sizes, added = {}, 0

@@ -163,3 +163,7 @@ def test_a_new_replicaset_is_born_with_the_replicas_annotations() -> None:
                            "template": {"metadata": {"labels": {"app": "web"}}}}}
     notes = new_replicaset(deployment, "abc", 2, 1)["metadata"]["annotations"]
     assert (notes[DESIRED], notes[MAX_REPLICAS]) == ("4", "5")   # maxSurge 25 % of 4, rounded up
+
+
+def test_a_paused_deployment_without_replicasets_scales_nothing() -> None:
+    assert plan_scale(strategy(3), 0, None, []) == {}
