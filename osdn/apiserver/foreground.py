@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from osdn.api.objects import ref_of
 from osdn.api.registry import KindInfo, all_kinds, by_kind
-from osdn.errors import ConflictError, FieldError, NotFoundError, ValidationError
+from osdn.errors import ConflictError, FieldError, NotFoundError, OsdnError, ValidationError
 from osdn.store import Key, Store
 
+log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Index = dict[str, list[tuple[KindInfo, Obj]]]   # owner uid -> its dependents
 FOREGROUND = "foregroundDeletion"
@@ -81,8 +83,44 @@ def _key(info: KindInfo, namespace: str, name: str) -> Key:
     return Key(info.resource, namespace if info.namespaced else "", name)
 
 
+class _Indexes:
+    """The objects of a scope by the uids they name as owners, built once per DELETE or write (one
+    pass over the scope); blockers are read afresh from it (an object made since is not seen)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.built: dict[tuple[bool, str], Index] = {}
+
+    def of(self, info: KindInfo, namespace: str) -> Index:
+        scope = (info.namespaced, namespace if info.namespaced else "")
+        if scope not in self.built:
+            index: Index = {}
+            for kind in all_kinds():
+                if kind.namespaced == info.namespaced:
+                    for obj, _raw in self.store.list(kind.resource, scope[1] or None)[0]:
+                        for uid in owner_uids(obj):
+                            index.setdefault(uid, []).append((kind, obj))
+            self.built[scope] = index
+        return self.built[scope]
+
+    def blocked(self, info: KindInfo, key: Key, uid: str) -> bool:
+        """Some dependent of `uid`, read afresh, still has a blockOwnerDeletion reference to it."""
+        for kind, dep in self.of(info, key.namespace).get(uid, []):
+            try:
+                fresh = self.store.get(_key(kind, key.namespace, str(_meta(dep).get("name"))))
+            except NotFoundError:
+                continue
+            if uid in owner_uids(fresh, blocking=True):
+                return True
+        return False
+
+
+Owner = tuple[KindInfo, Key]
+
+
 class Collector:
-    """Finalizer-aware deletes and the foreground garbage collection, over one store."""
+    """Finalizer-aware deletes and the foreground garbage collection, over one store. Iterative:
+    an ownership chain of any length takes no stack."""
 
     def __init__(self, store: Store, clock: Callable[[], str]) -> None:
         self.store, self.clock = store, clock
@@ -94,7 +132,7 @@ class Collector:
         for _ in range(ATTEMPTS):
             try:
                 if foreground:
-                    return self._foreground(info, key, obj, expected_rv, self._index(info, key.namespace), set())
+                    return self._foreground(info, key, obj, expected_rv, _Indexes(self.store))
                 return self._plain(key, obj, expected_rv, notify=True)
             except ConflictError:
                 if expected_rv is not None:
@@ -110,17 +148,8 @@ class Collector:
     def released(self, gone: Obj, only: set[str] | None = None) -> None:
         """`gone` left the store (or dropped its references to `only`): settle the owners it named
         that wait in the foreground."""
-        for ref in _meta(gone).get("ownerReferences") or []:
-            if not isinstance(ref, dict) or (only is not None and ref.get("uid") not in only):
-                continue
-            try:
-                info = by_kind(str(ref.get("kind")))
-                key = _key(info, str(_meta(gone).get("namespace") or ""), str(ref.get("name")))
-                owner = self.store.get(key)
-            except NotFoundError:
-                continue
-            if _meta(owner).get("uid") == ref.get("uid") and FOREGROUND in finalizers_of(owner):
-                self._settle(info, key)
+        if waiting := self._waiting(gone, only):
+            self._settle_all(waiting, _Indexes(self.store))
 
     def unblocked(self, old: Obj, new: Obj) -> None:
         """An update: the owners `old` blocked and `new` no longer does may be done."""
@@ -135,27 +164,16 @@ class Collector:
                 if deleting(obj) and FOREGROUND in finalizers_of(obj):
                     meta = _meta(obj)
                     key = _key(info, str(meta.get("namespace") or ""), str(meta.get("name")))
-                    self._foreground(info, key, obj, None, self._index(info, key.namespace), set())
+                    try:
+                        self.delete(info, key, obj, None, foreground=True)
+                    except OsdnError as err:   # the server starts anyway; deleting it again retries
+                        log.warning("%s %s/%s: the foreground deletion could not be finished: %s", info.kind,
+                                    key.namespace, key.name, err)
+                        continue
                     done.append(f"{info.kind} {key.namespace}/{key.name}")
         return done
 
     # ---- the collection ------------------------------------------------------------------------
-    def _index(self, info: KindInfo, namespace: str) -> Index:
-        """The objects of the owner's scope by the uids they name as owners (one pass per DELETE)."""
-        index: Index = {}
-        for kind in all_kinds():
-            if kind.namespaced == info.namespaced:
-                for obj, _raw in self.store.list(kind.resource, namespace or None)[0]:
-                    for uid in owner_uids(obj):
-                        index.setdefault(uid, []).append((kind, obj))
-        return index
-
-    def _blocked(self, info: KindInfo, namespace: str, uid: str) -> bool:
-        """Some object of the scope still has a blockOwnerDeletion reference to `uid`."""
-        return any(uid in owner_uids(obj, blocking=True)
-                   for kind in all_kinds() if kind.namespaced == info.namespaced
-                   for obj, _raw in self.store.list(kind.resource, namespace or None)[0])
-
     def _mark(self, key: Key, obj: Obj, expected_rv: int | None, finalizer: str | None) -> Obj:
         marked = copy.deepcopy(obj)
         meta = marked["metadata"]
@@ -175,55 +193,92 @@ class Collector:
             self.released(gone)
         return gone
 
-    def _foreground(self, info: KindInfo, key: Key, obj: Obj, expected_rv: int | None, index: Index,
-                    seen: set[str]) -> Obj:
+    def _foreground(self, info: KindInfo, key: Key, obj: Obj, expected_rv: int | None, indexes: _Indexes) -> Obj:
+        """Mark the owner, mark or delete its dependents level by level, then settle the marked
+        ones deepest first; the owner as it is then (or as it went)."""
         owner = self._mark(key, obj, expected_rv, FOREGROUND)
-        uid = str(_meta(owner).get("uid"))
-        seen.add(uid)
-        for dep_info, dep in index.get(uid, []):
-            dep_key = _key(dep_info, key.namespace, str(_meta(dep).get("name")))
-            self._collect(dep_info, dep_key, uid, index, seen)
-        return self._settle(info, key) or owner
+        marked: list[tuple[KindInfo, Key, str]] = [(info, key, str(_meta(owner).get("uid")))]
+        seen = {marked[0][2]}
+        for _kind, owner_key, uid in marked:   # grows while it is walked
+            for dep_info, dep in indexes.of(info, key.namespace).get(uid, []):
+                dep_key = _key(dep_info, owner_key.namespace, str(_meta(dep).get("name")))
+                if (more := self._collect(dep_info, dep_key, uid, indexes, seen)) is not None:
+                    marked.append(more)
+        gone: dict[Key, Obj] = {}
+        for dep_info, dep_key, _uid in reversed(marked):
+            gone.update(self._settle_all([(dep_info, dep_key)], indexes))
+        try:
+            return self.store.get(key)
+        except NotFoundError:
+            return gone.get(key, owner)
 
-    def _collect(self, info: KindInfo, key: Key, owner_uid: str, index: Index, seen: set[str]) -> None:
-        """Delete one dependent of `owner_uid`, read afresh (it may have been released or changed)."""
+    def _collect(self, info: KindInfo, key: Key, owner_uid: str, indexes: _Indexes,
+                 seen: set[str]) -> tuple[KindInfo, Key, str] | None:
+        """Delete one dependent of `owner_uid`, read afresh (it may have been released or changed):
+        marked for the foreground when it has dependents itself (returned), else a plain delete."""
         for _ in range(ATTEMPTS):
             try:
                 dep = self.store.get(key)
                 uid = str(_meta(dep).get("uid"))
                 if owner_uid not in owner_uids(dep) or uid in seen or \
                         (deleting(dep) and FOREGROUND not in finalizers_of(dep)):
-                    return   # released, a cycle, or already going (it waits for its own finalizers)
-                if uid in index or deleting(dep):
-                    self._foreground(info, key, dep, _rv(dep), index, seen)
-                else:
-                    self._plain(key, dep, _rv(dep), notify=False)
-                return
+                    return None   # released, a cycle, or already going (it waits for its own finalizers)
+                if uid in indexes.of(info, key.namespace) or deleting(dep):
+                    self._mark(key, dep, _rv(dep), FOREGROUND)
+                    seen.add(uid)
+                    return info, key, uid
+                self._plain(key, dep, _rv(dep), notify=False)
+                return None
             except NotFoundError:
-                return
+                return None
             except ConflictError:
                 continue
+        return None
 
-    def _settle(self, info: KindInfo, key: Key) -> Obj | None:
+    def _waiting(self, gone: Obj, only: set[str] | None = None) -> list[Owner]:
+        """The owners `gone` names (those in `only`) that wait in the foreground."""
+        waiting = []
+        for ref in _meta(gone).get("ownerReferences") or []:
+            if not isinstance(ref, dict) or (only is not None and ref.get("uid") not in only):
+                continue
+            try:
+                info = by_kind(str(ref.get("kind")))
+                key = _key(info, str(_meta(gone).get("namespace") or ""), str(ref.get("name")))
+                owner = self.store.get(key)
+            except NotFoundError:
+                continue
+            if _meta(owner).get("uid") == ref.get("uid") and FOREGROUND in finalizers_of(owner):
+                waiting.append((info, key))
+        return waiting
+
+    def _settle_all(self, queue: list[Owner], indexes: _Indexes) -> dict[Key, Obj]:
+        """Settle the owners in `queue`, and the owners of those that go, up the chain; what went."""
+        gone: dict[Key, Obj] = {}
+        while queue:
+            info, key = queue.pop()
+            if (went := self._settle(info, key, indexes)) is not None:
+                gone[key] = went
+                queue.extend(self._waiting(went))
+        return gone
+
+    def _settle(self, info: KindInfo, key: Key, indexes: _Indexes) -> Obj | None:
         """Take the foreground finalizer off the owner at `key` once nothing blocks it; the owner
-        as it is then (None: gone before)."""
+        if that deleted it."""
         for _ in range(ATTEMPTS):
             try:
                 owner = self.store.get(key)
             except NotFoundError:
                 return None
             if FOREGROUND not in finalizers_of(owner) or not deleting(owner) or \
-                    self._blocked(info, key.namespace, str(_meta(owner).get("uid"))):
-                return owner
+                    indexes.blocked(info, key, str(_meta(owner).get("uid"))):
+                return None
             kept = [f for f in finalizers_of(owner) if f != FOREGROUND]
             try:
                 if kept:
-                    return self.store.update(key, {**owner, "metadata": {**_meta(owner), "finalizers": kept}},
-                                             _rv(owner))
-                gone = self.store.delete(key, _rv(owner))
+                    self.store.update(key, {**owner, "metadata": {**_meta(owner), "finalizers": kept}}, _rv(owner))
+                    return None
+                return self.store.delete(key, _rv(owner))
             except ConflictError:
                 continue
-            self.released(gone)
-            return gone
         raise ConflictError(f'could not finish the foreground deletion of {key.resource} "{key.name}": '
                             "it kept changing; delete it again")

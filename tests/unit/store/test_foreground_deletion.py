@@ -155,3 +155,21 @@ def test_resume_finishes_a_foreground_deletion_left_by_a_stopped_server(res: Res
     res.store.update(key_of(CM, "p", "owner"), stopped)   # marked, nothing collected yet
     assert res.collector.resume() == ["ConfigMap p/owner"]
     assert exists(res, "owner") is None and exists(res, "child") is None
+
+
+def test_a_chain_longer_than_the_recursion_limit_goes_in_one_delete(res: Resources) -> None:
+    """An ownership chain is walked without recursion: 1200 ConfigMaps, each owning the next."""
+    owner = configmap(res, "c0")
+    for i in range(1, 1200):
+        owner = configmap(res, f"c{i}", owner)
+    res.delete(ADMIN, CM, "p", "c0", cascade_foreground=True)
+    assert res.store.list(CM.resource, "p")[0] == []
+
+
+def test_a_cycle_waits_marked_as_in_kube(res: Resources) -> None:
+    a = configmap(res, "a")
+    b = configmap(res, "b", a)
+    res.patch(ADMIN, CM, "p", "a", {"metadata": {"ownerReferences": [ref(b)]}}, "merge")
+    res.delete(ADMIN, CM, "p", "a", cascade_foreground=True)
+    marked = [exists(res, n) for n in ("a", "b")]
+    assert all(m is not None and m["metadata"]["finalizers"] == [FOREGROUND] for m in marked)
