@@ -8,6 +8,7 @@ output, given the nameservers of /etc/resolv.conf and, per domain target, the nu
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -67,8 +68,8 @@ class DnsDestination:
     def listen_port(self) -> int:
         return _int_port(self.port)
 
-    @property
-    def remote_port(self) -> int:
+    @functools.cached_property
+    def remote_port(self) -> int:  # read for every forwarded connection: parsed once
         return _int_port(self.target_port)
 
 

@@ -87,11 +87,11 @@ class DnsProxy:
             sock.close()
             return
         self.active += 1
-        start = self.clock() if self.options.debug else 0.0
-        pair = Pair(self.loop, sock, peer, self.options.connect_timeout, self.options.inactivity,
-                    functools.partial(self._done, d, start))
+        opts = self.options
+        done = functools.partial(self._done, d, self.clock()) if opts.debug else self._closed
+        pair = Pair(self.loop, sock, peer, opts.connect_timeout, opts.inactivity, done)
         if not d.is_name:
-            pair.connect((d.target,), d.remote_port, self.options.retries + 1)
+            pair.connect((d.target,), d.remote_port, opts.retries + 1)
             return
         ans = self.answers.setdefault(d.target, _Answer())
         if self.clock() - ans.at < self.options.resolve_every:
@@ -142,10 +142,12 @@ class DnsProxy:
             if not pair.closed:
                 self._connect(d, pair, ans)
 
-    def _done(self, d: DnsDestination, start: float, pair: Pair) -> None:
+    def _closed(self, pair: Pair) -> None:
         self.active -= 1
-        if not self.options.debug:
-            return
+
+    def _done(self, d: DnsDestination, start: float, pair: Pair) -> None:
+        """With EGRESS_DNS_PROXY_DEBUG: the connection's log line."""
+        self.active -= 1
         peer = f"{pair.peer_addr[0]}:{pair.peer_addr[1]}"
         if pair.joined:
             self._log(f"{peer} fe{d.number} :{d.port} -> be{d.number}/{pair.addr}:{d.remote_port} "
