@@ -192,3 +192,24 @@ def test_kubectl_create_get_describe_quota(srv: ServerProc, alice: Path) -> None
     assert r.returncode != 0 and 'spec.hard[pods]: Invalid value: "1500m": must be an integer' in r.stderr  # kubectl sends 1.5 as 1500m
     out = srv.cli("create", "quota", "q2", "--hard=services.loadbalancers=0", "-n", "shown", "-o", "json", check=True)
     assert json.loads(out.stdout)["status"]["used"] == {"services.loadbalancers": "0"}
+
+
+TEMPLATE = "/apis/template.openshift.io/v1/namespaces/default/templates/project-request"
+
+
+def test_a_quota_in_the_project_request_template_bounds_every_new_project(srv: ServerProc, alice: Path) -> None:
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "tenant-default"},
+             "spec": {"hard": {"pods": "2", "count/deployments.apps": "1"}}}
+    with srv.http() as c:
+        before = c.get(TEMPLATE).json()
+        r = c.patch(TEMPLATE, json={"objects": [*before.get("objects", []), quota]}, headers=MERGE)
+        assert r.status_code == 200, r.text
+    try:
+        srv.cli("new-project", "templated", config=alice, check=True)
+        with srv.http(token(alice)) as c:
+            got = c.get("/api/v1/namespaces/templated/resourcequotas/tenant-default").json()
+            assert got["status"]["used"] == {"count/deployments.apps": "0", "pods": "0"}
+            assert [post(c, "templated", pod(f"p{i}")).status_code for i in range(3)] == [201, 201, 403]
+    finally:
+        with srv.http() as c:
+            c.patch(TEMPLATE, json={"objects": before.get("objects", [])}, headers=MERGE)
