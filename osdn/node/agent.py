@@ -3,7 +3,8 @@
 Lifecycle: register the Node (InternalIP, Ready heartbeat) -> informers (Pods, Namespaces,
 NetNamespaces, NetworkPolicies, HostSubnets, ClusterNetworks) synced -> wait for this node's
 HostSubnet -> serve CNI -> sync loop. Each sync: compile (pure) -> `Dataplane.sync` (render, plan,
-apply) -> links (bridge with the gateway, VXLAN flooding to every other node) -> one INFO line.
+apply) -> links (bridge with the gateway, VXLAN flooding to every other node) -> VXLAN unicast
+entries for the other nodes' pods (`node.fdb`) -> one INFO line.
 Events only mark the runner dirty (see `runner.SyncRunner`), and only events that can change what
 a node enforces (`compile.relevant_change`): a pod's phase or annotations spend no sync.
 Full syncs (the first, a retry, then every `--sync-period`) also collect garbage (stale pod veths,

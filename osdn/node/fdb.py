@@ -32,6 +32,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from prometheus_client import Gauge
 
@@ -83,7 +84,7 @@ def compute_remote_subnets(nodes: Iterable[Node], me: str, my_ip: str) -> dict[s
     return out
 
 
-def compute_entry(ip: str, node: str, subnets: Mapping[str, RemoteSubnet]) -> Entry | None | bool:
+def compute_entry(ip: str, node: str, subnets: Mapping[str, RemoteSubnet]) -> Entry | Literal[False] | None:
     """Pure: the entry for a pod with `ip` on `node`; None if it needs none (this node's, or a node
     without a HostSubnet); False if refused (the IP is not a pod address of its node's subnet)."""
     sub = subnets.get(node)
