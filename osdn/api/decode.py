@@ -6,8 +6,9 @@ Pure. Whatever the bytes, the cost is bounded and the result is JSON-compatible:
   "billion laughs" document is refused before anything is built), and a recursive alias is refused;
 - YAML timestamps stay the strings they were written as (as sigs.k8s.io/yaml keeps them);
   `!!binary`, `!!set`, `!!omap`, `!!pairs`, non-string mapping keys, `.inf` and `.nan` are refused;
-- JSON `NaN`/`Infinity`, numbers that overflow a float, and lone UTF-16 surrogates (`"\\ud800"`)
-  are refused, naming the field;
+- JSON `NaN`/`Infinity`, numbers that overflow a float, integers beyond 64 bits (no API field holds
+  one; Go clients could not decode it) and lone UTF-16 surrogates (`"\\ud800"`) are refused, naming
+  the field;
 - duplicate keys are reported (not refused) as field paths, for strict field validation to judge.
 """
 
@@ -26,6 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from osdn.errors import BadRequestError
 
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -55,6 +57,9 @@ def path_of(parts: tuple[str | int, ...]) -> str:
 def _check_scalar(value: Any, path: tuple[str | int, ...], surrogates: bool) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRequestError(f"{path_of(path) or 'the request body'}: {value} is not a JSON number")
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise BadRequestError(f"{path_of(path) or 'the request body'}: {value} does not fit in a 64-bit integer "
+                              "(no API field holds it)")
     if surrogates and isinstance(value, str) and _SURROGATE.search(value):
         raise BadRequestError(f"{path_of(path) or 'the request body'}: invalid Unicode (a lone surrogate, "
                               "e.g. \\ud800): strings must be valid UTF-8")

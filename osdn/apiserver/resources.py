@@ -152,9 +152,14 @@ class Resources:
             raise BadRequestError("the request body must be a JSON or YAML object")
         key = key_of(info, namespace, name)
         old = self.store.get(key)
-        body_name = (body.get("metadata") or {}).get("name") if isinstance(body.get("metadata"), dict) else None
+        meta = body.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        body_name, body_ns = meta.get("name"), meta.get("namespace")
         if body_name and body_name != name:
             raise BadRequestError(f'the name of the object ({body_name}) does not match the name on the URL ({name})')
+        if info.namespaced and body_ns and body_ns != namespace:
+            raise BadRequestError(f'the namespace of the object ({body_ns}) does not match the namespace on '
+                                  f'the request ({namespace})')
         body = copy.deepcopy(body)
         body.setdefault("metadata", {})["name"] = name
         expected = _rv_of(body)

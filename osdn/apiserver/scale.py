@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from osdn.api import patch
+from osdn.api.kinds.meta import INT32_MAX
 from osdn.api.labels import from_label_selector
 from osdn.api.registry import KindInfo
 from osdn.apiserver.auth import User
@@ -52,9 +53,9 @@ def to_scale(obj: Obj) -> Obj:
 def replicas_of(scale: Any, name: str) -> int:
     """Pure: `spec.replicas` of a Scale body, or 422 naming the field and value."""
     value = ((scale.get("spec") if isinstance(scale, dict) else None) or {}).get("replicas")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        why = "must be greater than or equal to 0" if isinstance(value, int) and not isinstance(value, bool) \
-            else "must be an integer"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT32_MAX:
+        why = "must be an integer" if isinstance(value, bool) or not isinstance(value, int) \
+            else f"must be less than or equal to {INT32_MAX}" if value > 0 else "must be greater than or equal to 0"
         shown = json.dumps(value)
         err = FieldError("spec.replicas", f"Invalid value: {shown}: {why}")
         raise ValidationError(f'Scale.autoscaling "{name}" is invalid: {err}', ObjectRef("Scale", name,
@@ -72,7 +73,8 @@ def write(res: Resources, user: User, info: KindInfo, namespace: str, name: str,
     """PUT of a Scale (also the end of a PATCH): the object's spec.replicas, its resourceVersion a precondition."""
     res.authorize(user, verb, info, namespace, name, "scale")
     meta = (scale.get("metadata") if isinstance(scale, dict) else None) or {}
-    body = {"metadata": {"name": name, "resourceVersion": meta.get("resourceVersion")},
+    named = {k: meta[k] for k in ("name", "namespace") if meta.get(k)}   # a mismatch with the URL is a 400
+    body = {"metadata": {"name": name, **named, "resourceVersion": meta.get("resourceVersion")},
             "spec": {"replicas": replicas_of(scale, name)}}
     return to_scale(res.update(user, info, namespace, name, body, "scale", dry_run, verb, manager).obj)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import (
+    Int32,
     IntOrString,
     KubeModel,
     LabelSelector,
@@ -37,13 +38,13 @@ class DeploymentStrategy(KubeModel):
 
 
 class DeploymentSpec(KubeModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
     strategy: DeploymentStrategy | None = None
-    revision_history_limit: int | None = None
-    progress_deadline_seconds: int | None = None
-    min_ready_seconds: int | None = None
+    revision_history_limit: Int32 | None = None
+    progress_deadline_seconds: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     paused: bool | None = None
 
 
@@ -53,8 +54,8 @@ class Deployment(TypedObject):
 
 
 class ReplicaSetSpec(KubeModel):
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from osdn.api import timestamps
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
-from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
+from osdn.api.kinds.meta import Int32, KubeModel, Obj, TypedObject, parse_strict
 from osdn.errors import FieldError
 
 MAX_HOLDER_IDENTITY = 253
@@ -23,10 +23,10 @@ FENCED_PREFIX = "fenced: "
 
 class LeaseSpec(KubeModel):
     holder_identity: str | None = None
-    lease_duration_seconds: int | None = None
+    lease_duration_seconds: Int32 | None = None
     acquire_time: str | None = None
     renew_time: str | None = None
-    lease_transitions: int | None = None
+    lease_transitions: Int32 | None = None
     strategy: str | None = None
     preferred_holder: str | None = None
 

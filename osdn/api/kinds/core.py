@@ -13,6 +13,7 @@ from pydantic import Field
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import (
+    Int32,
     KubeModel,
     LabelSelector,
     Obj,
@@ -75,7 +76,7 @@ class ConfigMap(TypedObject):
 
 
 class ReplicationControllerSpec(KubeModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: dict[str, str] | None = None
     template: PodTemplateSpec | None = None
 

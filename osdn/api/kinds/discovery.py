@@ -15,7 +15,7 @@ from typing import Any
 
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
-from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, items, parse_strict, set_default
+from osdn.api.kinds.meta import Int32, KubeModel, Obj, TypedObject, items, parse_strict, set_default
 from osdn.api.objects import validate_labels, validate_qualified_name
 from osdn.errors import FieldError
 
@@ -65,7 +65,7 @@ class Endpoint(KubeModel):
 class EndpointPort(KubeModel):
     name: str | None = None
     protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     app_protocol: str | None = None
 
 

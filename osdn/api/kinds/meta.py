@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
 from pydantic.alias_generators import to_camel
 
 from osdn.api import labels
@@ -33,12 +33,26 @@ class KubeModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+
+
+def _int32(value: int) -> int:
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise ValueError(f"must fit in a 32-bit integer ({INT32_MIN} to {INT32_MAX})")
+    return value
+
+
 def _int_or_string(value: Any) -> int | str:
-    if isinstance(value, (int, str)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int32(value)
+    if isinstance(value, str):
         return value
     raise ValueError("must be an integer or a string")
 
 
+# Upstream's int32 fields: a larger number is refused naming the field, as kube's decoder refuses it.
+Int32 = Annotated[int, AfterValidator(_int32)]
+# Upstream's intstr.IntOrString: an int32 or a string.
 IntOrString = Annotated[int | str, PlainValidator(_int_or_string, json_schema_input_type=int | str)]
 
 

@@ -27,6 +27,7 @@ from pydantic import Field
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import (
+    Int32,
     IntOrString,
     KubeModel,
     LabelSelector,
@@ -57,7 +58,7 @@ class NetworkPolicyPeer(KubeModel):
 class NetworkPolicyPort(KubeModel):
     protocol: str | None = None
     port: IntOrString | None = None
-    end_port: int | None = None
+    end_port: Int32 | None = None
 
 
 class NetworkPolicyIngressRule(KubeModel):

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from osdn.api import validation as v
 from osdn.api.kinds.meta import (
+    Int32,
     KubeModel,
     Obj,
     ObjectMeta,
@@ -40,8 +41,8 @@ _MIN_BANDWIDTH, _MAX_BANDWIDTH = 1000, 10 ** 15
 
 class ContainerPort(KubeModel):
     name: str | None = None
-    container_port: int | None = None
-    host_port: int | None = None
+    container_port: Int32 | None = None
+    host_port: Int32 | None = None
     host_ip: str | None = Field(None, alias="hostIP")
     protocol: str | None = None
 

@@ -12,7 +12,16 @@ from pydantic import Field
 
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
-from osdn.api.kinds.meta import IntOrString, KubeModel, Obj, TypedObject, parse_strict, set_default, sub
+from osdn.api.kinds.meta import (
+    Int32,
+    IntOrString,
+    KubeModel,
+    Obj,
+    TypedObject,
+    parse_strict,
+    set_default,
+    sub,
+)
 from osdn.errors import FieldError
 
 HSTS_ANNOTATION = "haproxy.router.openshift.io/hsts_header"
@@ -24,7 +33,7 @@ WILDCARD_POLICIES = ("None", "Subdomain")
 class RouteTargetReference(KubeModel):
     kind: str | None = None
     name: str | None = None
-    weight: int | None = None
+    weight: Int32 | None = None
 
 
 class RoutePort(KubeModel):

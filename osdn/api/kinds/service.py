@@ -11,6 +11,7 @@ from pydantic import Field
 
 from osdn.api import validation as v
 from osdn.api.kinds.meta import (
+    Int32,
     IntOrString,
     KubeModel,
     Obj,
@@ -31,13 +32,13 @@ DEFAULT_AFFINITY_TIMEOUT = 10800  # 3 hours, as Kubernetes
 class ServicePort(KubeModel):
     name: str | None = None
     protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     target_port: IntOrString | None = None
-    node_port: int | None = None
+    node_port: Int32 | None = None
 
 
 class ClientIPConfig(KubeModel):
-    timeout_seconds: int | None = None
+    timeout_seconds: Int32 | None = None
 
 
 class SessionAffinityConfig(KubeModel):
@@ -72,7 +73,7 @@ class EndpointAddress(KubeModel):
 
 class EndpointPort(KubeModel):
     name: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     protocol: str | None = None
 
 

@@ -75,11 +75,18 @@ def test_yaml_values_stay_json() -> None:
     (b'{"a": NaN}', "NaN is not valid JSON"),
     (b'{"a": -Infinity}', "-Infinity is not valid JSON"),
     (b'{"a": 1e999}', "a: inf is not a JSON number"),
+    (b'{"spec": {"n": 9223372036854775808}}', "spec.n: 9223372036854775808 does not fit in a 64-bit integer"),
+    (b'[-9223372036854775809]', "[0]: -9223372036854775809 does not fit in a 64-bit integer"),
     (b"\xff\xfe{}", "not valid JSON"),
     (b'{"a": 1', "not valid JSON"),
-], ids=["deep-list", "deep-object", "surrogate", "nan", "infinity", "overflow", "bad-utf8", "truncated"])
+], ids=["deep-list", "deep-object", "surrogate", "nan", "infinity", "overflow", "int64-overflow", "int64-underflow", "bad-utf8", "truncated"])
 def test_json_refusals(raw: bytes, words: str) -> None:
     assert words in refused(raw, yaml_body=False)
+
+
+def test_yaml_integers_beyond_64_bits_are_refused() -> None:
+    assert "spec.n: 18446744073709551616 does not fit in a 64-bit integer" in refused(b"spec: {n: 0x10000000000000000}")
+    assert decode_yaml(b"n: 9223372036854775807").value == {"n": 2**63 - 1}
 
 
 def test_duplicates_are_reported_with_paths() -> None:
@@ -101,7 +108,7 @@ def test_limits_are_configurable() -> None:
         decode_yaml(b"a: &a [1, 2, 3]\nb: [*a, *a]", Limits(max_alias_nodes=4))
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(),
                            lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4),
                            max_leaves=20)
 
