@@ -2,21 +2,28 @@
 
 Events only call `request()`; one thread runs `sync(full)` when work is pending, at most `burst`
 times back to back and then no more often than once per `min_period` (a token bucket), and at least
-every `period`. `full` is True for the first sync, for the retry of a failed one and whenever the last
-full sync started `period` or more ago (also under constant churn, when syncs never stop): the
-periodic full resync, in which the caller re-reads the kernel instead of trusting its memory. A
-periodic sync that no event asked for waits until the bucket is full, so it never delays the sync
-of an event that follows it (with `burst` >= 2).
+every `period` (jittered, below). `full` is True for the first sync, for the retry of a failed one and
+for the periodic full resync, in which the caller re-reads the kernel instead of trusting its memory.
+The periodic full sync is due `period * (1 + jitter * r)` after the last one started, r drawn anew
+from `rand` (uniform in [0, 1)) each time (`wait.JitterUntil`'s jitter): agents started together
+(every node of a cluster after an upgrade) drift apart instead of all doing their expensive full
+syncs at the same moment on shared CPUs. It runs when no event is waiting and the bucket is full, so it
+never takes the token of the next event. An event that arrives while the full sync is due is synced
+incrementally first (its change does not wait for the full sync's expensive part); the full sync
+follows once the events stop, and under constant churn no later than one more period after it was due
+(then the event's sync is the full one).
 A failed sync is retried after `min_period` (at least 1 s).
 
 `request()` returns a ticket; `wait(ticket, timeout)` returns once a sync that *started after* the
 ticket was issued has succeeded, and raises the error of such a sync if it failed. That is how a
-CNI ADD waits until its pod's rules are in the kernel. The clock is injectable for tests.
+CNI ADD waits until its pod's rules are in the kernel. The clock and the random source are injectable
+for tests.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,11 +35,17 @@ class SyncTimeoutError(TimeoutError):
     pass
 
 
+JITTER = 0.1  # the periodic full sync comes 0-10 % of `period` late, anew each time
+
+
 class SyncRunner:
     def __init__(self, sync: Callable[[bool], object], min_period: float, period: float, burst: int = 2,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, jitter: float = JITTER,
+                 rand: Callable[[], float] = random.random) -> None:
         self.sync, self.min_period, self.period = sync, min_period, period
         self.burst, self.clock = max(1, burst), clock
+        self.jitter, self.rand = max(0.0, jitter), rand
+        self._draw = 0.0  # this period's jitter draw, in [0, 1): drawn at each full sync
         self._cv = threading.Condition()
         self._issued = 0        # last ticket handed out
         self._done = 0          # every ticket <= this is covered by a successful sync
@@ -94,15 +107,19 @@ class SyncRunner:
         while not self._stop:
             now = self.clock()
             pending = self._pending()
-            due = pending or now - self._last_full >= self.period
+            due = pending or now >= self._full_due()
             # a periodic sync nobody asked for waits for a full bucket, so it never takes the token
-            # the next event's sync needs (under constant churn that sync is the full one instead)
+            # the next event's sync needs (under constant churn a later event's sync is the full one)
             gap = max(self._token_wait(now, 1.0 if pending else float(self.burst)), self._retry_at - now)
             if due and gap <= 0:
                 return True
-            wake = gap if due else self._last_full + self.period - now
+            wake = gap if due else self._full_due() - now
             self._cv.wait(max(0.001, min(wake, 1.0)))
         return False
+
+    def _full_due(self) -> float:
+        """When the next periodic full sync is due: `period`, plus this period's jitter, after the last."""
+        return self._last_full + self.period * (1.0 + self.jitter * self._draw)
 
     def _refill(self, now: float) -> None:
         if self.min_period <= 0:
@@ -117,13 +134,16 @@ class SyncRunner:
         return 0.0 if self._tokens >= need else (need - self._tokens) * self.min_period
 
     def _take_token(self) -> bool:
-        """Under the lock: spend a token; True if this sync is to be a full one."""
+        """Under the lock: spend a token; True if this sync is to be a full one: the first, a retry, or
+        the periodic one when it is due and no event waits (or, under constant churn, a period overdue)."""
         now = self.clock()
         self._refill(now)
         self._tokens = max(0.0, self._tokens - 1)
-        full = self._full_next or now - self._last_full >= self.period
+        due = self._full_due()
+        full = self._full_next or (now >= due and (not self._pending() or now >= due + self.period))
         if full:
             self._last_full, self._full_next = now, False
+            self._draw = self.rand()
         return full
 
     def _run_once(self, covered: int, full: bool) -> None:

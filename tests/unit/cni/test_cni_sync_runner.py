@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -85,24 +86,35 @@ class FakeClock:
         return self.now
 
 
+def step(r: SyncRunner, event: bool = True) -> bool:
+    """One turn of the loop at the fake clock's time (an event first if `event`); whether it was full."""
+    if event:
+        r.request()
+    with r._cv:
+        assert r._wait_for_work()
+        covered, full = r._issued, r._take_token()
+    r._run_once(covered, full)
+    return full
+
+
 def test_first_sync_is_full_then_incremental_until_the_period_passes() -> None:
     """Driven step by step with a fake clock: which syncs are full (re-read the kernel)."""
     clock, rec = FakeClock(), Recorder()
-    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock)
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock, rand=lambda: 0.0)
     r.request()
-    for advance in (0, 1, 10, 25, 1):  # t = 100, 101, 111, 136, 137
+    for advance in (0, 1, 10):  # t = 100, 101, 111
         clock.now += advance
-        r.request()
-        with r._cv:
-            assert r._wait_for_work()
-            covered, full = r._issued, r._take_token()
-        r._run_once(covered, full)
+        step(r)
+    clock.now += 25  # t = 136: the periodic full sync is due; with no event waiting it runs
+    assert step(r, event=False)
+    clock.now += 1
+    step(r)
     assert rec.full == [True, False, False, True, False], "first, then the one 30 s after the first"
 
 
 def test_period_without_events_wakes_for_a_full_sync() -> None:
     clock, rec = FakeClock(), Recorder()
-    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock)
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock, rand=lambda: 0.0)
     with r._cv:
         r._take_token()  # a full sync at t = 100
         r._done = r._issued
@@ -123,7 +135,7 @@ def test_a_failed_sync_is_retried_as_a_full_one() -> None:
 
 def test_a_periodic_sync_waits_for_a_full_bucket_and_leaves_a_token_for_events() -> None:
     clock, rec = FakeClock(), Recorder()
-    r = SyncRunner(rec, min_period=1.0, period=30, burst=2, clock=clock)
+    r = SyncRunner(rec, min_period=1.0, period=30, burst=2, clock=clock, rand=lambda: 0.0)
     with r._cv:
         r._take_token()  # the first (full) sync at t = 100
         r._done = r._issued
@@ -135,5 +147,55 @@ def test_a_periodic_sync_waits_for_a_full_bucket_and_leaves_a_token_for_events()
     clock.now = 130.2  # the period is over, but the bucket holds 1.7 tokens: no periodic sync yet ...
     with r._cv:
         assert r._token_wait(clock.now, 2.0) > 0
-        r._issued += 1  # ... and an event now runs at once, as the full sync
+        r._issued += 1  # ... and an event now runs at once, incrementally: it does not wait for the full sync
+        assert r._wait_for_work() and r._take_token() is False
+        r._done = r._issued
+    clock.now = 131.0  # no event waits, but the bucket is not full again yet
+    with r._cv:
+        assert r._token_wait(clock.now, 2.0) > 0
+    clock.now = 131.6  # full again (0.7 tokens at 130.2, +1.4): the deferred full sync runs
+    with r._cv:
         assert r._wait_for_work() and r._take_token() is True
+
+
+def test_the_periodic_full_sync_is_jittered_anew_each_period() -> None:
+    """Due `period * (1 + jitter * r)` after the last one, r from the injected source, drawn per full sync."""
+    draws = iter([0.5, 0.9, 0.0])
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock, jitter=0.1, rand=lambda: next(draws))
+    assert step(r)  # t = 100: the first sync draws 0.5: the next is due at 100 + 30 * 1.05
+    assert r._full_due() == pytest.approx(131.5)
+    clock.now = 131.4
+    with r._cv:
+        assert r._token_wait(clock.now, 2.0) == 0 and not r._pending() and clock.now < r._full_due()
+    clock.now = 131.5
+    assert step(r, event=False)  # the periodic full sync draws 0.9: due 131.5 + 32.7
+    clock.now = 164.1
+    assert not step(r)
+    clock.now = 164.25
+    assert step(r, event=False)
+    assert rec.full == [True, True, False, True]
+
+
+def test_an_event_while_the_full_sync_is_due_is_synced_first_and_churn_cannot_starve_it() -> None:
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=0.0, period=30, clock=clock, rand=lambda: 0.0)
+    assert step(r)  # t = 100
+    for t in (130, 140, 159.9):  # events keep coming after the full sync is due (130): incremental
+        clock.now = t
+        assert not step(r), t
+    clock.now = 160  # a period overdue: this event's sync is the full one
+    assert step(r)
+    clock.now = 161
+    assert not step(r)
+
+
+def test_agents_started_together_spread_their_full_syncs() -> None:
+    """Two runners with different random sources: their periodic full syncs stop coinciding."""
+    due = []
+    for seed in (1, 2):
+        rng = random.Random(seed)
+        r = SyncRunner(Recorder(), min_period=0.0, period=30, clock=FakeClock(), rand=rng.random)
+        step(r)
+        due.append(r._full_due())
+    assert due[0] != due[1] and all(130 <= d < 133 for d in due)
