@@ -169,13 +169,12 @@ class ClientConn(asyncio.Protocol):
             u.reading(False)
         framing, buf = self.framing, self.buf
         if framing.chunked or framing.length:
-            body = Body(framing, False, self.proxy.limits.max_head)
             if framing.length and len(buf) >= framing.length:
                 n = framing.length
                 u.t.write(self.out + buf[:n])
                 self.buf = buf[n:]
                 return
-            self.body = body
+            self.body = Body(framing, False, self.proxy.limits.max_head)
             u.t.write(self.out)
             self.buf = b""
             if buf:
@@ -258,8 +257,13 @@ class ClientConn(asyncio.Protocol):
         self.close()
 
     def expire(self) -> None:
+        """Timed out: closed without waiting for what is buffered (a client that reads nothing would
+        hold it open)."""
         log.debug("client %s: timed out", self.peer)
-        self.close()
+        self._drop_upstream()
+        if self.state != CLOSED and self.t is not None:
+            self.state = CLOSED
+            self.t.abort()
 
     def close(self) -> None:
         """Close (what is buffered still goes out) with the upstream connection, which is not reused."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -506,6 +507,38 @@ def test_a_client_that_does_not_read_pauses_the_origin_until_it_reads() -> None:
             while got < size:
                 got += len(await r.read(1 << 20))
             assert got == size
+        finally:
+            srv.close()
+            psrv.close()
+    run_loop(main())
+
+
+def test_a_client_that_never_reads_is_cut_off_after_io_timeout() -> None:
+    """Its connection is aborted, not closed after a flush that would never end."""
+    async def big(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (64 << 20))
+        with contextlib.suppress(ConnectionError):
+            while True:
+                w.write(b"b" * 65536)
+                await w.drain()
+
+    async def main() -> None:
+        srv = await asyncio.start_server(big, "127.0.0.1", 0)
+        proxy = HttpProxy(parse_http_destinations("*"), Limits(io_timeout=0.3))
+        psrv = await proxy.serve("127.0.0.1", 0)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", psrv.sockets[0].getsockname()[1])
+            w.write(f"GET http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/ HTTP/1.1\r\n\r\n".encode())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while not proxy.conns:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.01)
+            while proxy.conns or proxy.active:  # never read: gone all the same
+                assert loop.time() < deadline, "the connection outlived its io_timeout"
+                await asyncio.sleep(0.05)
+            w.close()
         finally:
             srv.close()
             psrv.close()
