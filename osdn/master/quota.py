@@ -4,8 +4,9 @@ Kubernetes' resource quota controller does. Key: `namespace/name` of a quota.
 The API server charges admitted creates to `status.used` at once (osdn.apiserver.plugins.quota);
 this controller gives back what is gone. A quota is recounted (its namespace's objects of every
 resource it limits, listed from the API server, counted by osdn.api.quota) when it is created or its
-`spec.hard` no longer matches `status.hard`; when an object of a commonly limited kind (Pod,
-Service, ReplicationController, ConfigMap, ReplicaSet, Deployment) is deleted, or a pod ends
+`spec.hard` no longer matches `status.hard`, or a write lowered `status.used` (an update of the
+quota that carried an older status over a charge); when an object of a commonly limited kind (Pod,
+Service, ReplicationController, ReplicaSet, Deployment) is deleted, or a pod ends
 (Succeeded/Failed) or a Service changes type, in that namespace; and every `RESYNC` seconds (other
 kinds, and charges of creates the store then refused; kube's --resource-quota-sync-period). The new status is written with the
 resourceVersion of the quota read before the count: a charge made meanwhile makes the write conflict
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 RESYNC = 300.0     # kube-controller-manager's --resource-quota-sync-period default (5m)
 RESYNC_KEY = "*resync*"   # not a namespace/name: the periodic pass over every quota
-WATCHED = ("Pod", "Service", "ReplicationController", "ConfigMap", "ReplicaSet", "Deployment")
+# kinds whose deletes trigger a recount; the master caches them already (ConfigMaps, which may be large,
+# are not cached for this: their slots come back at the periodic recount)
+WATCHED = ("Pod", "Service", "ReplicationController", "ReplicaSet", "Deployment")
 
 
 def needs_recount(quota: Mapping[str, Any]) -> bool:
@@ -39,6 +42,15 @@ def needs_recount(quota: Mapping[str, Any]) -> bool:
     used = status.get("used") or {}
     return set(hard) != set(status.get("hard") or {}) or any(n not in used for n in hard) or \
         q.QuotaView.of(quota).hard != q.QuotaView.of({"spec": {"hard": status.get("hard") or {}}}).hard
+
+
+def lowers_used(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """Pure: a write lowered some `status.used` amount (only a recount may do that; anything else,
+    such as a quota update that carried an older status, may have dropped a charge)."""
+    if old is None:
+        return False
+    before, after = q.QuotaView.of(old).used, q.QuotaView.of(new).used
+    return any(after.get(n, amount) < amount for n, amount in before.items())
 
 
 def frees_usage(kind: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> bool:
@@ -70,7 +82,7 @@ class QuotaController(Controller):
         return f"{meta.get('namespace')}/{meta.get('name')}"
 
     def _on_quota(self, _type: str, new: Obj | None, old: Obj | None) -> None:
-        if new is not None and (old is None or needs_recount(new)):
+        if new is not None and (old is None or needs_recount(new) or lowers_used(new, old)):
             self.enqueue(self._key(new))
 
     def _handler(self, kind: str) -> Handler:

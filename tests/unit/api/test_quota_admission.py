@@ -20,7 +20,7 @@ from osdn.cli.quota_cmd import quota_object
 from osdn.cli.quota_describe import describe_quota
 from osdn.errors import BadRequestError, ForbiddenError
 from osdn.master import replicafailure
-from osdn.master.quota import frees_usage, needs_recount
+from osdn.master.quota import frees_usage, lowers_used, needs_recount
 from osdn.store.sqlite import SQLiteStore
 
 Obj = dict[str, Any]
@@ -172,6 +172,15 @@ def test_needs_recount(quota: Obj, expected: bool) -> None:
 ], ids=["pod-deleted", "pod-ended", "pod-added", "pod-running", "service-type", "cm-edited", "cm-deleted"])
 def test_what_frees_usage(kind: str, new: Obj | None, old: Obj | None, expected: bool) -> None:
     assert frees_usage(kind, new, old) is expected
+
+
+@pytest.mark.parametrize(("new", "old", "expected"), [
+    ({"pods": "2"}, {"pods": "3"}, True), ({"pods": "3"}, {"pods": "2"}, False), ({"pods": "3"}, None, False),
+    ({}, {"pods": "1"}, False),
+], ids=["lowered", "charged", "created", "dropped-resource"])
+def test_a_lowered_usage_is_recounted(new: Obj, old: Obj | None, expected: bool) -> None:
+    quota = {"spec": {"hard": {"pods": "9"}}, "status": {"used": new}}
+    assert lowers_used(quota, None if old is None else {"status": {"used": old}}) is expected
 
 
 REFUSAL = 'pods "web-5d8f-" is forbidden: exceeded quota: q1, requested: pods=1, used: pods=3, limited: pods=3'
