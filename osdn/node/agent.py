@@ -399,8 +399,8 @@ class Agent:
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)
-            self.fdb.sync(intent, full)
-            self.egress.sync(intent.egress, full)
+            egress = self.egress.sync(intent.egress, full)
+            self.fdb.sync(intent, full or egress.routes_changed > 0)  # an unpinned gateway goes back (`node.fdb`)
             self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
         self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)

@@ -1,23 +1,30 @@
-"""Unicast VXLAN FDB entries for the pods on other nodes: `pod_mac(ip) -> that node's IP`.
+"""Unicast VXLAN FDB entries for the pods and gateways of other nodes: `pod_mac(ip) -> that node's IP`.
 
 The VXLAN device does not learn, and its all-zeros entries (one per other node) replicate what no
 entry names to every other node: broadcast, multicast (head-end replication, docs/multicast.md) and
 unknown MACs. Without an entry per remote pod, unicast to a pod on another node went to every other
 node too. openshift-sdn sends by destination subnet to one node (OVS table 90); here the node keeps
 one static entry per pod of another node, from the informer caches (the pod's IP and node, that
-node's HostSubnet hostIP). ARP stays as it was: a request is broadcast (flooded), the pod answers.
+node's HostSubnet hostIP), and one per other node's gateway (the bridge's MAC, `pod_mac(gateway)`):
+replies to what a node sends from its gateway address (it reaching a pod elsewhere, or a connection
+to an externalIP masqueraded towards a remote endpoint) go to that node only too. ARP stays as it
+was: a request is broadcast (flooded), the pod answers.
 
 Pure part (`compute_*`, `FdbPlanner`): which entries one node wants, and what changed since the last
 call. Rules, so a pod object cannot poison the table:
 - only pods of another node that has a HostSubnet, and only IPs inside that HostSubnet, neither its
-  network, broadcast nor gateway address (any other IP is refused: no entry, counted and logged);
+  network nor broadcast address, nor any node's gateway (any other IP is refused: no entry, counted
+  and logged), so no pod object can move a gateway's entry;
 - entries are keyed by MAC, and a pod MAC names its IPv4 address (0a:58 + the 4 bytes), so one IP
   has at most one entry, to the node whose subnet holds it;
-- the node's gateway MACs belong to the egress IP code (`egressip._pin_gateways` pins the holders'
-  gateways on the same device): this module never wants, observes or removes a gateway MAC of a
-  known node, so the two writers partition the device's MACs and never undo each other. A pod
-  claiming a gateway IP is refused. Everything else with osdn's 0a:58 prefix (except all-zeros) is
-  this module's, so entries of a vanished node's pods are removed.
+- every entry with osdn's 0a:58 prefix is this module's to keep or remove (a vanished node's go);
+  entries with other MACs (an administrator's) are left alone.
+The egress IP code pins holders' gateway MACs on the same device too (`egressip._pin_gateways`):
+the same MAC -> the same node IP (both from the HostSubnets), so the two never disagree on a value
+and a pin of an entry already there changes nothing. When it unpins one (its last route to that
+holder went), it deletes an entry this module wants: the agent runs this module's full reconcile
+after any egress route change, in the same sync, which puts it back (until then the gateway's
+frames are flooded, as before; nothing is lost).
 
 Applier (`VxlanFdb`, side effects through `osdn.kernel.links`): a full sync reads the device's
 entries and makes them exactly the wanted ones (one `bridge -batch`); other syncs apply only the
@@ -72,42 +79,50 @@ class FdbDelta:
         return len(self.remove) + len(self.add)
 
 
-def compute_remote_subnets(nodes: Iterable[Node], me: str, my_ip: str) -> dict[str, RemoteSubnet]:
-    """Pure: node name -> its subnet, for every node but this one (by name or node IP)."""
-    out = {}
+@dataclass(frozen=True)
+class Topology:
+    """What the entries are computed from: the other nodes' subnets and gateway entries, and every
+    node's gateway address (no pod may claim one)."""
+
+    subnets: Mapping[str, RemoteSubnet]
+    gateways: Mapping[str, str]  # other nodes' gateway MAC -> node IP
+    gateway_ips: frozenset[int]
+
+
+def compute_topology(nodes: Iterable[Node], me: str, my_ip: str) -> Topology:
+    """Pure: the `Topology` seen from node `me` (a node with this node's IP is this node too)."""
+    subnets, gateways, gateway_ips = {}, {}, set()
     for n in nodes:
+        gateway_ips.add(int(ipaddress.IPv4Address(n.gateway)))
         if n.name == me or n.node_ip == my_ip:
             continue
         net = ipaddress.IPv4Network(n.subnet, strict=False)
-        reserved = {int(net.network_address), int(net.broadcast_address), int(ipaddress.IPv4Address(n.gateway))}
-        out[n.name] = RemoteSubnet(n.node_ip, int(net.network_address), int(net.netmask), frozenset(reserved))
-    return out
+        ends = frozenset({int(net.network_address), int(net.broadcast_address)})
+        subnets[n.name] = RemoteSubnet(n.node_ip, int(net.network_address), int(net.netmask), ends)
+        gateways[links.pod_mac(n.gateway)] = n.node_ip
+    return Topology(subnets, gateways, frozenset(gateway_ips))
 
 
-def compute_entry(ip: str, node: str, subnets: Mapping[str, RemoteSubnet]) -> Entry | Literal[False] | None:
+def compute_entry(ip: str, node: str, topo: Topology) -> Entry | Literal[False] | None:
     """Pure: the entry for a pod with `ip` on `node`; None if it needs none (this node's, or a node
     without a HostSubnet); False if refused (the IP is not a pod address of its node's subnet)."""
-    sub = subnets.get(node)
+    sub = topo.subnets.get(node)
     if sub is None:
         return None
     addr = int(ipaddress.IPv4Address(ip))
-    return (links.pod_mac(ip), sub.node_ip) if sub.holds(addr) else False
+    return (links.pod_mac(ip), sub.node_ip) if sub.holds(addr) and addr not in topo.gateway_ips else False
 
 
 def compute_fdb(pods: Iterable[ClusterPod], nodes: Iterable[Node], me: str, my_ip: str) -> dict[str, str]:
     """Pure: the wanted entries, MAC -> remote node IP (the from-scratch form of `FdbPlanner`)."""
-    subnets = compute_remote_subnets(nodes, me, my_ip)
-    entries = (compute_entry(p.ip, p.node, subnets) for p in pods)
-    return dict(e for e in entries if isinstance(e, tuple))
+    topo = compute_topology(nodes, me, my_ip)
+    entries = (compute_entry(p.ip, p.node, topo) for p in pods)
+    return {**topo.gateways, **dict(e for e in entries if isinstance(e, tuple))}
 
 
-def compute_gateway_macs(nodes: Iterable[Node]) -> frozenset[str]:
-    return frozenset(links.pod_mac(n.gateway) for n in nodes)
-
-
-def owns_mac(mac: str, gateway_macs: frozenset[str]) -> bool:
+def owns_mac(mac: str) -> bool:
     """Pure: whether an FDB entry with `mac` is this module's to keep or remove (see the module doc)."""
-    return mac.startswith(POD_MAC_PREFIX) and mac not in gateway_macs
+    return mac.startswith(POD_MAC_PREFIX)
 
 
 def compute_delta(have: Iterable[Entry], want: Mapping[str, str]) -> FdbDelta:
@@ -118,7 +133,7 @@ def compute_delta(have: Iterable[Entry], want: Mapping[str, str]) -> FdbDelta:
 
 @dataclass
 class FdbPlanner:
-    """Pure state: the wanted entries, updated pod by pod. After one pod change `update` costs a pass
+    """Pure state: the wanted entries (the gateways', then the pods'), updated pod by pod. After one pod change `update` costs a pass
     building IP -> node (C-level dict work) and one entry per changed IP; a change of the nodes or
     their subnets recomputes everything."""
 
@@ -127,14 +142,14 @@ class FdbPlanner:
     _where: dict[str, str] = field(default_factory=dict)  # IP -> node, of the pods last seen
     _pods: object = None
     _nodes: object = None
-    _subnets: dict[str, RemoteSubnet] = field(default_factory=dict)
+    _topo: Topology = Topology({}, {}, frozenset())
 
     def reset(self, pods: tuple[ClusterPod, ...], nodes: tuple[Node, ...], me: str, my_ip: str) -> dict[str, str]:
         """Recompute from scratch; the wanted entries."""
         self._pods, self._nodes = pods, (nodes, me, my_ip)
-        self._subnets = compute_remote_subnets(nodes, me, my_ip)
+        self._topo = compute_topology(nodes, me, my_ip)
         self._where = {p.ip: p.node for p in pods}
-        self.want, self.refused = {}, {}
+        self.want, self.refused = dict(self._topo.gateways), {}
         for ip, node in self._where.items():
             self._set(ip, node)
         return self.want
@@ -158,14 +173,16 @@ class FdbPlanner:
                              {m: self.want[m] for m in touched if m in self.want})
 
     def _set(self, ip: str, node: str) -> None:
-        entry = compute_entry(ip, node, self._subnets)
+        entry = compute_entry(ip, node, self._topo)
         if isinstance(entry, tuple):
             self.want[entry[0]] = entry[1]
         elif entry is False:
             self.refused[ip] = node
 
     def _drop(self, ip: str) -> None:
-        self.want.pop(links.pod_mac(ip), None)
+        mac = links.pod_mac(ip)
+        if mac not in self._topo.gateways:  # a pod claiming a gateway IP never had it
+            self.want.pop(mac, None)
         self.refused.pop(ip, None)
 
 
@@ -208,9 +225,8 @@ class VxlanFdb:
         self._ifindex = None
         self.planner.update(intent.pods, intent.nodes, intent.node_name, intent.node_ip)  # pure, incremental
         want = self.planner.want
-        gateways = compute_gateway_macs(intent.nodes)
         ifindex = links.with_netlink(self.netns, lambda nl: nl.require(self.vxlan))
-        have = {e for e in links.observe_fdb_entries(self.netns, self.vxlan) if owns_mac(e[0], gateways)}
+        have = {e for e in links.observe_fdb_entries(self.netns, self.vxlan) if owns_mac(e[0])}
         delta = compute_delta(have, want)
         done = links.apply_fdb_batch(self.netns, self.vxlan, sorted(delta.remove), sorted(delta.add))
         self._ifindex = ifindex

@@ -1,8 +1,9 @@
-"""Unicast VXLAN FDB entries for remote pods (`osdn.node.fdb.VxlanFdb`) in a real 3-node topology,
-proven with packets: unicast between pods on node1 and node2 reaches node3's VXLAN device without
-the entries (flooded) and not with them; the entries follow pod changes exactly (incrementally,
-without reading the table), survive a recreated device, leave the egress IP code's gateway entries
-and foreign entries alone, and 10k of them are installed and reconciled exactly (timings printed).
+"""Unicast VXLAN FDB entries for remote pods and gateways (`osdn.node.fdb.VxlanFdb`) in a real 3-node
+topology, proven with packets: unicast between pods on node1 and node2, and replies to node1 itself,
+reach node3's VXLAN device without the entries (flooded) and not with them; the entries follow pod
+changes exactly (incrementally, without reading the table), survive a recreated device, agree with
+the egress IP code's gateway pins and leave foreign entries alone, and 10k of them are installed
+and reconciled exactly (timings printed).
 
 Namespaces are `osdn-f<pid>-...` (`osdn.lab.topology`, nothing linked to the root namespace); the
 module fixture destroys them also when a test fails.
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.kernel,
 CLUSTER = "10.128.0.0/14"
 BRIDGE, VXLAN = "osdnbr0", "osdnvx0"
 COUNTER_TABLE = "osdnfdbtest"
-DATAGRAMS = 200
+DATAGRAMS, PINGS = 200, 20
 SEND = r"""
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -107,6 +108,11 @@ def two_pods() -> tuple[ClusterPod, ...]:
     return pod(pod_ip(1, 1), 1), pod(pod_ip(2, 1), 2)
 
 
+def gateways(topo, me: int, count: int = 3) -> set[tuple[str, str]]:
+    """The entries of the other nodes' gateways (bridge MACs)."""
+    return {(links.pod_mac(gateway(i)), topo.nodes[i - 1].ip) for i in range(1, count + 1) if i != me}
+
+
 def unicast_entries(node_ns: str) -> set[tuple[str, str]]:
     """The device's `self` entries with a remote, except the flood entries (`bridge -j fdb show`)."""
     out = netns.run_cmd(node_ns, ["bridge", "-j", "fdb", "show", "dev", VXLAN]).stdout
@@ -137,30 +143,38 @@ def udp(topo) -> None:
     netns.run_cmd(f"{topo.prefix}pod-n1", [sys.executable, "-c", SEND, pod_ip(2, 1), str(DATAGRAMS)])
 
 
+def node_ping(topo) -> None:
+    """node1 itself (from its gateway address) pings node2's pod: the replies go to node1's gateway MAC."""
+    netns.run_cmd(topo.nodes[0].netns, ["ping", "-c", str(PINGS), "-i", "0.01", "-W", "5", pod_ip(2, 1)])
+
+
 def tcp(topo) -> None:
     netns.run_cmd(f"{topo.prefix}pod-n1", [sys.executable, "-c", CONNECT, pod_ip(2, 1), "20"])
 
 
 def test_unicast_goes_only_to_the_destination_node(lab):
-    """Without entries, node3 gets a copy of every frame between node1's and node2's pods; with
-    them, not one (node2 gets them all)."""
+    """Without entries, node3 gets a copy of every frame between node1's and node2's pods, and of
+    node2's pod's replies to node1 itself (its gateway address); with them, not one (node2 gets them)."""
     n1, n2, n3 = (n.netns for n in lab.nodes)
-    macs = (links.pod_mac(pod_ip(1, 1)), links.pod_mac(pod_ip(2, 1)))
+    macs = (links.pod_mac(pod_ip(1, 1)), links.pod_mac(pod_ip(2, 1)), links.pod_mac(gateway(1)))
     server = netns.spawn_in_netns(f"{lab.prefix}pod-n2", [sys.executable, "-c", SERVER],
                                   stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        netns.run_cmd(f"{lab.prefix}pod-n1", ["ping", "-c", "1", "-W", "5", pod_ip(2, 1)])  # ARP resolved
+        for src in (f"{lab.prefix}pod-n1", n1):  # ARP resolved
+            netns.run_cmd(src, ["ping", "-c", "1", "-W", "5", pod_ip(2, 1)])
         with frame_counter(n2, macs) as at2, frame_counter(n3, macs) as at3:
             udp(lab)
-            assert at2() >= DATAGRAMS and at3() >= DATAGRAMS, "flooded without entries"
+            node_ping(lab)
+            assert at2() >= DATAGRAMS and at3() >= DATAGRAMS + PINGS, "flooded without entries"
             for me, ns in ((1, n1), (2, n2)):
                 fdb.VxlanFdb(ns, VXLAN).sync(intent(lab, me, two_pods()), full=True)
-            assert unicast_entries(n1) == {(macs[1], lab.nodes[1].ip)}
-            assert unicast_entries(n2) == {(macs[0], lab.nodes[0].ip)}
+            assert unicast_entries(n1) == {(macs[1], lab.nodes[1].ip)} | gateways(lab, 1)
+            assert unicast_entries(n2) == {(macs[0], lab.nodes[0].ip)} | gateways(lab, 2)
             before2, before3 = at2(), at3()
             udp(lab)
             tcp(lab)
+            node_ping(lab)
             assert at2() - before2 >= DATAGRAMS + 20 * 3  # SYN, data, ACKs... per connection
             assert at3() == before3
         flood = netns.run_cmd(n1, ["bridge", "fdb", "show", "dev", VXLAN]).stdout
@@ -178,7 +192,7 @@ def test_entries_follow_pod_changes_without_reading_the_table(lab, monkeypatch):
     table = fdb.VxlanFdb(n1, VXLAN)
     a, b, c = pod("10.128.2.20", 2), pod("10.128.2.21", 2), pod("10.128.4.20", 3)
     try:
-        assert table.sync(intent(lab, 1, (a, b)), full=True) == 2
+        assert table.sync(intent(lab, 1, (a, b)), full=True) == 2 + 2  # and the 2 gateways
 
         def no_dump(*_args: object) -> set[tuple[str, str]]:
             raise AssertionError("a pod change read the whole table")
@@ -189,9 +203,9 @@ def test_entries_follow_pod_changes_without_reading_the_table(lab, monkeypatch):
         assert table.sync(intent(lab, 1, (a, c, bogus)), full=False) == 0
         assert table.planner.refused == {"10.128.4.99": "node2"}
         monkeypatch.undo()
-        assert unicast_entries(n1) == {(links.pod_mac(a.ip), node2), (links.pod_mac(c.ip), node3)}
-        assert table.sync(intent(lab, 1, (a, c), count=2), full=False) == 1  # node3 went
-        assert unicast_entries(n1) == {(links.pod_mac(a.ip), node2)}
+        assert unicast_entries(n1) == {(links.pod_mac(a.ip), node2), (links.pod_mac(c.ip), node3)} | gateways(lab, 1)
+        assert table.sync(intent(lab, 1, (a, c), count=2), full=False) == 2  # node3 went: c and its gateway
+        assert unicast_entries(n1) == {(links.pod_mac(a.ip), node2)} | gateways(lab, 1, count=2)
         assert table.sync(intent(lab, 1, (a, c), count=2), full=True) == 0  # apply twice: nothing to do
     finally:
         links.apply_fdb_batch(n1, VXLAN, unicast_entries(n1), ())
@@ -210,27 +224,35 @@ def test_a_recreated_device_gets_its_entries_back(lab):
         assert unicast_entries(node.netns) == set()
         table.sync(intent(lab, 1, (a, b)), full=False)
         assert unicast_entries(node.netns) == {(links.pod_mac(a.ip), lab.nodes[1].ip),
-                                               (links.pod_mac(b.ip), lab.nodes[2].ip)}
+                                               (links.pod_mac(b.ip), lab.nodes[2].ip)} | gateways(lab, 1)
     finally:
         links.apply_fdb_batch(node.netns, VXLAN, unicast_entries(node.netns), ())
 
 
-def test_egress_gateway_and_foreign_entries_are_left_alone(lab):
-    """The egress IP code pins holder gateways on the same device: the two writers alternate and
-    neither removes the other's entries; an admin's entry stays, a vanished node's pod goes."""
+def test_egress_gateway_pins_agree_and_foreign_entries_stay(lab):
+    """The egress IP code pins a holder's gateway on the same device, with the value this module
+    wants too: alternating, neither changes anything; when egress unpins it, the full reconcile (the
+    agent runs one after any egress route change) puts it back. An administrator's entry stays, a
+    vanished node's pod's goes."""
     node = lab.nodes[0]
     egress, table = EgressIPs(node.netns, node.ip, BRIDGE, VXLAN), fdb.VxlanFdb(node.netns, VXLAN)
     routes = (EgressRoute(1, "node2", gateway(2), lab.nodes[1].ip),)
-    pinned = (links.pod_mac(gateway(2)), lab.nodes[1].ip)
     admin, stale = ("52:54:00:aa:bb:cc", lab.nodes[1].ip), (links.pod_mac("10.131.0.5"), lab.nodes[2].ip)
     a = pod("10.128.2.40", 2)
+    want = {admin, (links.pod_mac(a.ip), lab.nodes[1].ip)} | gateways(lab, 1)
+
+    def pin(routes: tuple[EgressRoute, ...]) -> int:
+        return links.with_netlink(node.netns, lambda nl: egress._pin_gateways(nl, routes))
     try:
         links.apply_fdb_batch(node.netns, VXLAN, (), (admin, stale))
-        assert links.with_netlink(node.netns, lambda nl: egress._pin_gateways(nl, routes)) == 1
-        assert table.sync(intent(lab, 1, (a,)), full=True) == 2  # a added, the stale entry removed
-        assert links.with_netlink(node.netns, lambda nl: egress._pin_gateways(nl, routes)) == 0
+        assert pin(routes) == 1
+        assert table.sync(intent(lab, 1, (a,)), full=True) == 3  # a and node3's gateway added, stale removed
+        assert pin(routes) == 0
         assert table.sync(intent(lab, 1, (a,)), full=True) == 0
-        assert unicast_entries(node.netns) == {admin, pinned, (links.pod_mac(a.ip), lab.nodes[1].ip)}
+        assert unicast_entries(node.netns) == want
+        assert pin(()) == 1  # egress unpins node2's gateway
+        assert table.sync(intent(lab, 1, (a,)), full=True) == 1
+        assert unicast_entries(node.netns) == want
     finally:
         links.apply_fdb_batch(node.netns, VXLAN, unicast_entries(node.netns), ())
 
@@ -248,14 +270,15 @@ def test_ten_thousand_entries_are_installed_and_reconciled_exactly(lab):
     table = fdb.VxlanFdb(n1, VXLAN)
     try:
         t0 = time.perf_counter()
-        assert table.sync(big, full=True) == 10000
+        assert table.sync(big, full=True) == 10000 + 2  # and the 2 gateways
         t1 = time.perf_counter()
         assert table.sync(big, full=True) == 0
         t2 = time.perf_counter()
         assert table.sync(one_more, full=False) == 1
         t3 = time.perf_counter()
         dst = {"node2": ip2, "node3": ip3}
-        assert unicast_entries(n1) == {(links.pod_mac(p.ip), dst[p.node]) for p in one_more.pods}
+        gws = {(links.pod_mac(n.gateway), n.node_ip) for n in nodes[1:]}
+        assert unicast_entries(n1) == {(links.pod_mac(p.ip), dst[p.node]) for p in one_more.pods} | gws
         print(f"\n10k entries: install {t1 - t0:.3f}s, full reconcile with nothing to do {t2 - t1:.3f}s, "
               f"one pod added {1000 * (t3 - t2):.1f} ms")
     finally:

@@ -1,6 +1,6 @@
 """The wanted unicast VXLAN FDB entries (`osdn.node.fdb`): which pods get one, which are refused, the
-incremental planner against the from-scratch computation, and the MAC partition with the egress IP
-code's gateway entries."""
+incremental planner against the from-scratch computation, and the other nodes' gateway entries
+(which the egress IP code pins too, with the same values)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osdn.kernel.links import ZERO_MAC, pod_mac
-from osdn.node.fdb import FdbPlanner, compute_delta, compute_fdb, compute_gateway_macs, owns_mac
+from osdn.node.fdb import FdbPlanner, compute_delta, compute_fdb, owns_mac
 from osdn.node.intent import ClusterPod, NetID, Node
 
 N1 = Node("node1", "198.18.0.11", "10.128.0.0/23", "10.128.0.1")
 N2 = Node("node2", "198.18.0.12", "10.128.2.0/23", "10.128.2.1")
 N3 = Node("node3", "198.18.0.13", "10.128.4.0/23", "10.128.4.1")
 NODES = (N1, N2, N3)
+GATEWAYS = {pod_mac(N2.gateway): N2.node_ip, pod_mac(N3.gateway): N3.node_ip}  # the other nodes' bridges
 
 
 def pod(ip: str, node: str) -> ClusterPod:
@@ -28,7 +29,7 @@ def want(*pods: ClusterPod, nodes: tuple[Node, ...] = NODES) -> dict[str, str]:
 
 def test_a_pod_of_another_node_gets_an_entry_to_that_node():
     assert want(pod("10.128.2.5", "node2"), pod("10.128.4.7", "node3")) == {
-        "0a:58:0a:80:02:05": "198.18.0.12", "0a:58:0a:80:04:07": "198.18.0.13"}
+        **GATEWAYS, "0a:58:0a:80:02:05": "198.18.0.12", "0a:58:0a:80:04:07": "198.18.0.13"}
 
 
 @pytest.mark.parametrize("bogus", [
@@ -37,14 +38,19 @@ def test_a_pod_of_another_node_gets_an_entry_to_that_node():
     pod("10.128.4.5", "node2"),      # node3's subnet, claiming node2
     pod("10.200.0.5", "node2"),      # outside every HostSubnet
     pod("192.0.2.1", "node2"),       # a foreign address
-    pod("10.128.2.1", "node2"),      # node2's gateway (its MAC is the egress IP code's)
+    pod("10.128.2.1", "node2"),      # node2's gateway
     pod("10.128.2.0", "node2"),      # network address
     pod("10.128.3.255", "node2"),    # broadcast address
     pod("10.128.2.5", "node9"),      # a node without a HostSubnet
 ], ids=["local", "foreign-subnet-claims-me", "other-nodes-subnet", "outside", "foreign", "gateway",
         "network", "broadcast", "unknown-node"])
 def test_no_entry_for_an_ip_outside_its_nodes_subnet(bogus):
-    assert want(bogus, pod("10.128.2.9", "node2")) == {pod_mac("10.128.2.9"): "198.18.0.12"}
+    assert want(bogus, pod("10.128.2.9", "node2")) == {**GATEWAYS, pod_mac("10.128.2.9"): N2.node_ip}
+
+
+def test_a_pod_cannot_take_another_nodes_gateway_even_in_overlapping_subnets():
+    wide = (N1, Node("node2", N2.node_ip, "10.128.0.0/16", "10.128.2.1"), N3)  # node2's subnet holds node3's gateway
+    assert want(pod(N3.gateway, "node2"), pod(N1.gateway, "node2"), nodes=wide) == GATEWAYS
 
 
 def test_refused_pods_are_listed_and_leave_with_their_pod():
@@ -58,20 +64,27 @@ def test_refused_pods_are_listed_and_leave_with_their_pod():
 
 def test_a_node_sharing_this_nodes_ip_is_not_remote():
     twin = Node("node1-old", N1.node_ip, "10.128.6.0/23", "10.128.6.1")
-    assert want(pod("10.128.6.5", "node1-old"), nodes=(*NODES, twin)) == {}
+    assert want(pod("10.128.6.5", "node1-old"), nodes=(*NODES, twin)) == GATEWAYS
 
 
-def test_the_gateway_macs_are_never_ours():
-    """The egress IP code pins `pod_mac(holder gateway) -> holder` on the same device with its own
-    filter: neither writer may remove the other's entries, and both never want the same MAC."""
-    gateways = compute_gateway_macs(NODES)
-    assert gateways == {pod_mac(n.gateway) for n in NODES}
-    assert not any(owns_mac(m, gateways) for m in gateways)
-    assert not owns_mac(ZERO_MAC, gateways) and not owns_mac("52:54:00:12:34:56", gateways)
-    assert owns_mac(pod_mac("10.128.2.5"), gateways)
-    assert owns_mac(pod_mac("10.131.0.5"), gateways)  # a vanished node's pod: ours to remove
+def test_every_other_nodes_gateway_has_an_entry_no_pod_can_move():
+    """Replies to a node's gateway address go to that node only. The egress IP code pins a holder's
+    gateway as `pod_mac(gateway) -> node IP` too: the same values, so a pin changes nothing here."""
+    assert want() == GATEWAYS
     every_ip = [pod(f"10.128.{s}.{h}", n.name) for n in NODES for s in (0, 1, 2, 3, 4, 5) for h in (0, 1, 5, 255)]
-    assert not set(want(*every_ip)) & gateways
+    assert {m: d for m, d in want(*every_ip).items() if m in GATEWAYS} == GATEWAYS
+    planner = FdbPlanner()
+    planner.reset((), NODES, "node1", N1.node_ip)
+    claim = (pod(N2.gateway, "node2"),)
+    assert len(planner.update(claim, NODES, "node1", N1.node_ip)) == 0  # refused
+    assert len(planner.update((), NODES, "node1", N1.node_ip)) == 0  # and its going removes nothing
+    assert planner.want == GATEWAYS
+
+
+def test_every_osdn_mac_is_ours_and_no_other():
+    assert owns_mac(pod_mac("10.128.2.5")) and owns_mac(pod_mac(N2.gateway))
+    assert owns_mac(pod_mac("10.131.0.5"))  # a vanished node's pod: ours to remove
+    assert not owns_mac(ZERO_MAC) and not owns_mac("52:54:00:12:34:56")
 
 
 def test_delta_removes_then_adds_a_moved_pod():
@@ -94,7 +107,8 @@ def test_a_node_that_goes_takes_its_pods_entries():
     pods = (pod("10.128.2.5", "node2"), pod("10.128.4.5", "node3"))
     planner.reset(pods, NODES, "node1", N1.node_ip)
     delta = planner.update(pods, (N1, N2), "node1", N1.node_ip)
-    assert delta.remove == {(pod_mac("10.128.4.5"), N3.node_ip)} and not delta.add
+    assert delta.remove == {(pod_mac("10.128.4.5"), N3.node_ip), (pod_mac(N3.gateway), N3.node_ip)}
+    assert not delta.add
 
 
 ips = st.sampled_from([f"10.128.{s}.{h}" for s in (0, 2, 3, 4, 9) for h in (1, 5, 6, 255)])
