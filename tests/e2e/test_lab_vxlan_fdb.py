@@ -1,9 +1,10 @@
 """Unicast between pods on two nodes crosses the underlay only to those nodes, in a real 3-node lab.
 
-The agents keep a static VXLAN FDB entry `pod MAC -> node IP` for every pod on another node
-(`osdn.node.fdb`). With a pod on node1 and one on node2: `bridge fdb show dev osdnvx0` on each
-shows the other's pod; UDP and TCP between them reach node2's VXLAN device and not node3's (before
-the entries every frame was flooded to node3 too); the flood entries stay (broadcast and multicast
+The agents keep a static VXLAN FDB entry `pod MAC -> node IP` for every pod and every gateway of
+another node (`osdn.node.fdb`). With a pod on node1 and one on node2: `bridge fdb show dev osdnvx0`
+on each shows the other's pod and gateway; UDP and TCP between them, and node1's own pings of the
+node2 pod (answered to node1's gateway MAC), reach node2's VXLAN device and not node3's (before the
+entries every frame was flooded to node3 too); the flood entries stay (broadcast and multicast
 still reach every node: tests/e2e/test_lab_multicast.py); a deleted pod's entry goes.
 """
 
@@ -19,6 +20,7 @@ from labkit import Lab, make_lab, needs_agent
 from polling import wait_for
 
 from osdn.kernel import links, netns
+from osdn.model.subnets import gateway_for
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 VXLAN = "osdnvx0"
@@ -78,14 +80,18 @@ def test_unicast_reaches_only_the_destination_node(lab: Lab) -> None:
     wait_for(lambda: entry(lab, b_ip, "node2") in fdb_show(lab, "node1"), what="node1's entry for b")
     wait_for(lambda: entry(lab, a_ip, "node1") in fdb_show(lab, "node2"), what="node2's entry for a")
     wait_for(lambda: entry(lab, b_ip, "node2") in fdb_show(lab, "node3"), what="node3's entry for b")  # every node
+    node1_gw = gateway_for(lab.client.get("HostSubnet", "node1")["subnet"])
+    wait_for(lambda: entry(lab, node1_gw, "node1") in fdb_show(lab, "node2"), what="node2's entry for node1's gateway")
     wait_for(lambda: all(flood_entries(lab, node) for node in ("node1", "node2")), what="the flood entries")
     wait_for(lambda: lab.can_connect(a_ns, b_ip, 80), what="a reaches b")  # ARP resolved
-    macs = (links.pod_mac(a_ip), links.pod_mac(b_ip))
+    macs = (links.pod_mac(a_ip), links.pod_mac(b_ip), links.pod_mac(node1_gw))
     with frame_counter(lab, "node2", macs) as at2, frame_counter(lab, "node3", macs) as at3:
         netns.run_cmd(a_ns, [sys.executable, "-c", SEND, b_ip, str(DATAGRAMS)])
         answered = sum(bool(lab.get(a_ns, b_ip)) for _ in range(10))  # TCP: an HTTP exchange each
+        pinged = netns.run_cmd(lab.node("node1").netns, ["ping", "-c", "10", "-i", "0.05", "-W", "5", b_ip],
+                               check=False).returncode == 0  # node1 itself, from its gateway address
         to2, to3 = at2(), at3()
-    assert answered and to2 >= DATAGRAMS // 2, f"node2 got {to2} frames, {answered} HTTP answers"
+    assert answered and pinged and to2 >= DATAGRAMS // 2, f"node2 got {to2} frames, {answered} HTTP answers"
     assert to3 == 0, f"node3 got {to3} frames of unicast between node1 and node2 (flooded?)"
 
 
