@@ -66,6 +66,7 @@ from osdn.node.services import ServiceVIP, compute_services, unique_addresses
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str, str]  # kind, namespace, name
+PolicyKey = tuple[str, str]  # namespace, name
 ALL = "*"  # a policy that reads every pod
 GLOBAL_KINDS = frozenset({"ClusterNetwork", "HostSubnet", "Namespace", "NetNamespace"})
 _Globals = tuple[str, tuple[o.Net, ...], o.Net, tuple[o.HostSubnet, ...], tuple[Node, ...], frozenset[str] | None]
@@ -108,6 +109,11 @@ class IncrementalCompiler:
         self._tables_version = 0
         self._policies: dict[tuple[str, str], _Compiled] = {}
         self.recompiled = 0  # policies compiled so far (a cache miss each)
+        self.checked = 0  # policies the last compile checked for staleness (the suspects)
+        self._readers: dict[str, set[PolicyKey]] = {}  # dependency (see `_Compiled.deps`) -> policies reading it
+        self._suspects: set[PolicyKey] | None = None  # policies to check for staleness next compile (None: all)
+        self._policies_gen = 0  # bumped by every change of `_policies`
+        self._policies_out: tuple[object, tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
         self._globals_tick = 0  # bumped by every change of a kind `_globals` reads
         self._globals_cache: tuple[int, _Globals] | None = None
         self._services_tick = 0  # bumped by every Service or Endpoints change
@@ -142,11 +148,13 @@ class IncrementalCompiler:
         if kind == "Pod":
             self._pod_changed(k, obj)
         elif kind == "NetworkPolicy":
-            self._policies.pop((k[1] or "default", k[2]), None)
+            self._forget_policy((k[1] or "default", k[2]))
         elif kind in ("Namespace", "NetNamespace"):
             self._tables_dirty = True
         elif kind == "ClusterNetwork":
             self._policies.clear()
+            self._readers, self._suspects = {}, None
+            self._policies_gen += 1
 
     def resync(self, objs: Iterable[tuple[str, Obj]]) -> None:
         """Make the cache hold exactly `objs` ((kind, object) pairs): the full sync's safety net."""
@@ -196,8 +204,15 @@ class IncrementalCompiler:
         if old != new:
             for p in (old, new):
                 if p is not None:
-                    self._ns_version[p.namespace] = self._tick
-            self._ns_version[ALL] = self._tick
+                    self._bump(p.namespace)
+            self._bump(ALL)
+
+    def _bump(self, dep: str) -> None:
+        """Dependency `dep` changed: its version moves, and the policies that read it are suspect."""
+        if dep:
+            self._ns_version[dep] = self._tick
+        if self._suspects is not None:
+            self._suspects |= self._readers.get(dep, set())
 
     # -- compiling ---------------------------------------------------------------------------------
     def _of_kind(self, kind: str) -> list[Obj]:
@@ -244,6 +259,7 @@ class IncrementalCompiler:
             self._tables_dirty = False
             if tables != self._tables:
                 self._tables, self._tables_version = tables, self._tick
+                self._bump("")
         return self._tables
 
     def _known(self, mode: str) -> frozenset[str] | None:
@@ -293,16 +309,48 @@ class IncrementalCompiler:
         return [k for k, p in self._pods.items() if p.namespace == ns]
 
     # -- policies ----------------------------------------------------------------------------------
+    def _forget_policy(self, key: PolicyKey) -> None:
+        """Policy `key`'s object changed: its compiled form goes, and it is to be checked next compile."""
+        self._drop_compiled(key)
+        if self._suspects is not None:
+            self._suspects.add(key)
+
+    def _drop_compiled(self, key: PolicyKey) -> None:
+        gone = self._policies.pop(key, None)
+        for dep, _ in gone.deps if gone is not None else ():
+            self._readers.get(dep, set()).discard(key)
+        self._policies_gen += 1
+
     def _compile_policies(self, mode: str, known: frozenset[str] | None, namespaces: Mapping[str, o.Namespace]
                           ) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
-        objs = {(k[0] or "default", k[1]): v for k, v in self._objs.get("NetworkPolicy", {}).items()}
-        stale = [key for key in objs if not self._valid(self._policies.get(key))]
-        if stale:
-            self._recompile([objs[key] for key in stale], namespaces)
+        """Only the suspects (policies whose object or whose dependencies changed since the last call)
+        are checked and recompiled; the result is reused while no policy changed."""
+        suspects, self._suspects = self._suspects, set()
+        self.checked = 0
+        try:
+            if suspects is None or suspects:
+                objs = self._policy_objects()
+                keys = objs.keys() if suspects is None else suspects & objs.keys()
+                stale = [key for key in keys if not self._valid(self._policies.get(key))]
+                self.checked = len(keys)
+                if stale:
+                    self._recompile([objs[key] for key in sorted(stale)], namespaces)
+        except Exception:
+            self._suspects = None  # whatever was half done: check every policy next time
+            raise
+        skip = known if mode == NETWORKPOLICY else None
+        if self._policies_out is None or self._policies_out[0] != (skip, self._policies_gen):
+            self._policies_out = ((skip, self._policies_gen), self._assemble_policies(skip))
+        return self._policies_out[1]
+
+    def _policy_objects(self) -> dict[PolicyKey, Obj]:
+        return {(k[0] or "default", k[1]): v for k, v in self._objs.get("NetworkPolicy", {}).items()}
+
+    def _assemble_policies(self, skip: frozenset[str] | None) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
+        """Every compiled policy in key order (those of namespaces in `skip`'s complement left out)."""
         policies: list[Policy] = []
         failures: list[PolicyFailure] = []
-        skip = known if mode == NETWORKPOLICY else None
-        for key in sorted(objs):
+        for key in sorted(self._policy_objects()):
             if skip is not None and key[0] not in skip:
                 continue
             c = self._policies[key]
@@ -334,7 +382,10 @@ class IncrementalCompiler:
             key = (implied_namespace(obj), str(o.meta(obj).get("name", "")))
             pol, why = policy_or_closed(by_key[key], ips)
             deps = tuple((ns, self._version(ns)) for ns in sorted(reads[obj_id]))
+            self._drop_compiled(key)
             self._policies[key] = _Compiled(pol, why, deps)
+            for dep, _ in deps:
+                self._readers.setdefault(dep, set()).add(key)
 
 
 def policy_reads(obj: Obj, namespaces: Mapping[str, o.Namespace]) -> set[str]:
