@@ -255,16 +255,20 @@ def _check_delete_fields(body: Obj) -> None:
 
 
 async def read_delete_options(request: Request, limits: BodyLimits) -> DeleteOptions:
-    """A DELETE body (optional): DeleteOptions with preconditions, dryRun, grace period, propagation."""
+    """A DELETE body (optional): DeleteOptions with preconditions, dryRun, grace period, propagation;
+    `?propagationPolicy=` in the query as kube-apiserver takes it (the body's wins)."""
     raw = await read_raw(request, limits)
+    query = {k: request.query_params[k] for k in ("propagationPolicy",) if k in request.query_params}
     if not raw.strip():
-        return DeleteOptions()
-    ctype = media_type(request)
-    if ctype not in ("", *OBJECT_TYPES):
-        raise _unsupported(ctype, OBJECT_TYPES)
-    body = (await _decode(raw, ctype == "application/yaml", limits)).value
+        body: Any = {}
+    else:
+        ctype = media_type(request)
+        if ctype not in ("", *OBJECT_TYPES):
+            raise _unsupported(ctype, OBJECT_TYPES)
+        body = (await _decode(raw, ctype == "application/yaml", limits)).value
     if not isinstance(body, dict):
         raise BadRequestError(f"a DELETE body must be a DeleteOptions object, got {type(body).__name__}")
+    body = {**query, **body}
     _check_delete_fields(body)
     rv, uid = _preconditions(body.get("preconditions"))
     orphan = body.get("propagationPolicy") == "Orphan" or body.get("orphanDependents") is True

@@ -104,3 +104,23 @@ def test_kubectl_delete_rc_cascade_foreground(server: ServerProc) -> None:
         assert ("MODIFIED", True, ["foregroundDeletion"]) in [e[:3] for e in rcs]
         pods = watched(api, "/api/v1/namespaces/default/pods", since, {"labelSelector": "app=rc1"}, until=2)
         assert last_deleted(pods) < last_deleted(rcs)   # the RC went after its pods
+
+
+def test_propagation_policy_in_the_query_string(server: ServerProc) -> None:
+    """`DELETE ...?propagationPolicy=Foreground` (curl users; kube-apiserver reads DeleteOptions from
+    the query too): the owner is marked while a held dependent stays; a bad value is a 400."""
+    cms = "/api/v1/namespaces/default/configmaps"
+    with server.http() as api:
+        owner = api.post(cms, json={"metadata": {"name": "owner"}}).json()["metadata"]
+        ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["uid"],
+               "blockOwnerDeletion": True}
+        api.post(cms, json={"metadata": {"name": "held", "ownerReferences": [ref], "finalizers": ["x.io/hold"]}})
+        bad = api.delete(f"{cms}/owner", params={"propagationPolicy": "Sideways"})
+        assert bad.status_code == 400 and "propagationPolicy: Unsupported value" in bad.json()["message"]
+        marked = api.delete(f"{cms}/owner", params={"propagationPolicy": "Foreground"})
+        assert marked.status_code == 200
+        assert marked.json()["metadata"]["finalizers"] == ["foregroundDeletion"]
+        assert api.get(f"{cms}/owner").status_code == 200
+        api.patch(f"{cms}/held", headers={"Content-Type": "application/merge-patch+json"},
+                  json={"metadata": {"finalizers": None}})
+        wait_for(lambda: api.get(f"{cms}/owner").status_code == 404, what="the owner gone")
