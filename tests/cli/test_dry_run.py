@@ -36,6 +36,7 @@ COMMANDS: dict[str, list[str]] = {
     "create-clusterrole": ["create", "clusterrole", "cr2", "--verb=get", "--resource=pods"],
     "create-namespace": ["create", "namespace", "ns2"],
     "create-deployment": ["create", "deployment", "d2", "--image=busybox", "--port=80", "-n", "dr"],
+    "create-quota": ["create", "quota", "q2", "--hard=pods=10,count/deployments.apps=2", "-n", "dr"],
     "apply": ["apply", "-f", "CONFIGMAP", "-n", "dr"],
     "apply-new": ["apply", "-f", "POLICY", "-n", "dr"],
     "replace": ["replace", "-f", "CONFIGMAP", "-n", "dr"],
