@@ -64,20 +64,23 @@ class _Union(Generic[K]):
         old = self._parts.pop(key, ())
         if part is not None:
             self._parts[key] = part
+        for name, items in part or ():  # added first: an element in both parts never drops to 0
+            self._change(name, items, 1)
         for name, items in old:
             self._change(name, items, -1)
-        for name, items in part or ():
-            self._change(name, items, 1)
 
     def _change(self, name: str, items: frozenset[str], sign: int) -> None:
         count = self._count[name]
+        flipped = False  # an element entered or left the union (a contributor re-handing its elements does not)
         for e in items:
             n = count[e] + sign
             if n:
                 count[e] = n
+                flipped = flipped or (sign > 0 and n == 1)
             else:
                 del count[e]
-        if items:
+                flipped = True
+        if flipped:
             self._dirty.add(name)
 
     def value(self, name: str) -> frozenset[str]:

@@ -180,3 +180,22 @@ def test_a_render_that_fails_forgets_its_state() -> None:
     with pytest.raises(ValueError):
         inc.render(bad)
     assert normalized(inc.render(w.intent())) == normalized(render_node(w.intent())) and inc.last.full
+
+
+def test_a_part_handed_in_again_with_the_same_elements_keeps_the_sets() -> None:
+    """A policy compiled again to an equal value (a new object: its namespace's pods changed, not what it
+    selects) is rendered again, but no set changes: each stays the same object, which the plan skips."""
+    w, inc = big_world(), IncrementalRender()
+    before = inc.render(w.intent())
+    key = ("b", "p1")
+    w.policies[key] = replace(w.policies[key])
+    after = inc.render(w.intent())
+    assert inc.last.parts == 1
+    old, new = before.tables[0].set_by_name(), after.tables[0].set_by_name()
+    assert all(new[n].elements is old[n].elements for n in new if n.startswith(("np_", "svc_"))), "none rebuilt"
+    w.policies[key] = policy("b", "p1", {1, 4}, {7, 8}, 443, False)  # now it does change: only its sets move
+    todo = plan(inc.render(w.intent()), after)
+    moved = {c.set for c in todo.add + todo.remove}
+    rebuilt = {n for n, s in inc.render(w.intent()).tables[0].set_by_name().items()
+               if n.startswith("np_") and s.elements is not new[n].elements}
+    assert moved and rebuilt == moved
