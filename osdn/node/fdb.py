@@ -232,8 +232,8 @@ class VxlanFdb:
         self._ifindex = ifindex
         self._note(len(want))
         if done:
-            log.info("vxlan fdb %s in %s: %d entries for remote pods (+%d -%d)", self.vxlan, self.netns, len(want),
-                     len(delta.add), len(delta.remove))
+            log.info("vxlan fdb %s in %s: %d entries for other nodes' pods and gateways (+%d -%d)", self.vxlan,
+                     self.netns, len(want), len(delta.add), len(delta.remove))
         return done
 
     def _note(self, entries: int) -> None:
