@@ -13,13 +13,14 @@ name and quantity rules. The server and the quota controller keep the status
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 from osdn.api import quota as q
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
-from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
+from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict, sub
 from osdn.api.quantity import QuantityError
 from osdn.errors import FieldError
 
@@ -92,6 +93,18 @@ def validate_scopes(spec: ResourceQuotaSpec) -> list[FieldError]:
     return errs
 
 
+def default_resource_quota(obj: Obj) -> None:
+    """Quantities written as JSON numbers (`pods: 10` in YAML) become strings in canonical form, as the
+    API stores a Quantity (`10`, `1500m`); strings and values that do not parse are left to validation."""
+    hard = sub(sub(obj, "spec"), "hard")
+    if hard is None:
+        return
+    for name, value in list(hard.items()):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            with contextlib.suppress(QuantityError, ValueError, OverflowError):
+                hard[name] = q.format_amount(q.parse_amount(value))
+
+
 def validate_resource_quota(obj: Obj, old: Obj | None) -> list[FieldError]:
     quota, errs = parse_strict(ResourceQuota, obj)
     if quota is None:
@@ -107,4 +120,4 @@ def validate_resource_quota(obj: Obj, old: Obj | None) -> list[FieldError]:
     return errs
 
 
-HOOKS: dict[str, Hooks] = {"ResourceQuota": Hooks(ResourceQuota, None, validate_resource_quota)}
+HOOKS: dict[str, Hooks] = {"ResourceQuota": Hooks(ResourceQuota, default_resource_quota, validate_resource_quota)}

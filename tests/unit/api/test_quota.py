@@ -205,3 +205,8 @@ def test_status_is_validated_and_scopes_are_immutable(problems: Callable[..., li
         'status.used[pods]: Invalid value: "-1": must be greater than or equal to 0']
     old = rq({"hard": {"pods": "1"}, "scopes": ["BestEffort"]})
     assert problems(rq({"hard": {"pods": "1"}}), old) == ['spec.scopes: Invalid value: null: field is immutable']
+
+
+def test_numbers_become_canonical_quantity_strings(created: Callable[[Obj], Obj]) -> None:
+    obj = created(rq({"hard": {"pods": 10, "cpu": 1.5, "count/pods": 1000, "memory": "1Gi"}}))
+    assert obj["spec"]["hard"] == {"pods": "10", "cpu": "1500m", "count/pods": "1k", "memory": "1Gi"}
