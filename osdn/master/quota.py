@@ -10,13 +10,17 @@ Service, ReplicationController, ReplicaSet, Deployment) is deleted, or a pod end
 (Succeeded/Failed) or a Service changes type, in that namespace; and every `RESYNC` seconds (other
 kinds, and charges of creates the store then refused; kube's --resource-quota-sync-period). The new status is written with the
 resourceVersion of the quota read before the count: a charge made meanwhile makes the write conflict
-and the count is made again, so a recount never drops a charge it did not see.
+and the count is made again. A charge made just before the count whose object is not stored yet
+(admitted, the store write under way) would not be counted: so a count that lowers `used` is only
+written when a second count, `SETTLE` seconds later, finds the quota unchanged (no charge in between,
+and the earlier ones' objects stored by then); the write is conditioned on that same resourceVersion.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping
+import time
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from osdn.api import quota as q
@@ -29,6 +33,7 @@ from osdn.master.controller import Controller, Informers
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 RESYNC = 300.0     # kube-controller-manager's --resource-quota-sync-period default (5m)
+SETTLE = 1.0       # a count that lowers `used` is applied only if the quota saw no charge for this long
 RESYNC_KEY = "*resync*"   # not a namespace/name: the periodic pass over every quota
 # kinds whose deletes trigger a recount; the master caches them already (ConfigMaps, which may be large,
 # are not cached for this: their slots come back at the periodic recount)
@@ -69,9 +74,11 @@ def frees_usage(kind: str, new: Mapping[str, Any] | None, old: Mapping[str, Any]
 class QuotaController(Controller):
     name = "resourcequota"
 
-    def __init__(self, client: Client, informers: Informers, resync: float = RESYNC) -> None:
+    def __init__(self, client: Client, informers: Informers, resync: float = RESYNC, settle: float = SETTLE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(client)
-        self.resync = resync
+        self.resync, self.settle, self.clock = resync, settle, clock
+        self._settling: dict[Hashable, tuple[Any, float]] = {}   # key -> (rv a lowering count saw, when)
         self.quotas = informers.on("ResourceQuota", self._on_quota)
         for kind in WATCHED:
             informers.on(kind, self._handler(kind))
@@ -114,6 +121,16 @@ class QuotaController(Controller):
             return []    # `count/deployments` names core deployments, which do not exist
         return list(self.client.list(info, namespace).get("items") or [])
 
+    def _settle_wait(self, key: Hashable, quota: Mapping[str, Any]) -> float:
+        """Seconds before a lowering count of `quota` may be written: `settle` after the first count
+        that saw this resourceVersion (a new charge starts the wait again), 0 when that has passed."""
+        rv, now = (quota.get("metadata") or {}).get("resourceVersion"), self.clock()
+        seen_rv, since = self._settling.get(key, (None, now))
+        if seen_rv != rv:
+            self._settling[key] = (rv, now)
+            return self.settle
+        return max(0.0, since + self.settle - now)
+
     def reconcile(self, key: Hashable) -> None:
         if key == RESYNC_KEY:
             self._resync()
@@ -122,9 +139,14 @@ class QuotaController(Controller):
         try:
             quota = self.client.get("ResourceQuota", name, namespace)
         except NotFoundError:
+            self._settling.pop(key, None)
             return
         view = q.QuotaView.of(quota)
         status = q.status_of(view, q.recount(view, lambda resource: self._list(namespace, resource)))
+        if lowers_used({"status": status}, quota) and (wait := self._settle_wait(key, quota)) > 0:
+            self.queue.add_after(key, wait)   # count again once the quota has had no charge for `settle` s
+            return
+        self._settling.pop(key, None)
         if status != (quota.get("status") or {}):
             body = {**quota, "status": status}
             self.client.update(body, namespace, subresource="status")   # carries the rv read: a charge conflicts

@@ -4,10 +4,12 @@ the pure parts of the quota controller, the ReplicaFailure condition and the CLI
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -18,9 +20,11 @@ from osdn.apiserver.plugins.quota import ResourceQuotaAdmission
 from osdn.apiserver.resources import Resources, key_of
 from osdn.cli.quota_cmd import quota_object
 from osdn.cli.quota_describe import describe_quota
+from osdn.client import Client
 from osdn.errors import BadRequestError, ForbiddenError
 from osdn.master import replicafailure
-from osdn.master.quota import frees_usage, lowers_used, needs_recount
+from osdn.master.controller import Informers
+from osdn.master.quota import QuotaController, frees_usage, lowers_used, needs_recount
 from osdn.store.sqlite import SQLiteStore
 
 Obj = dict[str, Any]
@@ -214,3 +218,64 @@ def test_create_quota_object_and_describe_text() -> None:
         "whose container command is not expected to terminate.",
         "Resource                Used  Hard", "--------                ----  ----",
         "count/deployments.apps  1     2", "pods                    3     10"]
+
+
+class FakeClient:
+    """The API as the quota controller sees it: one quota (with its resourceVersion), a list of pods."""
+
+    def __init__(self, used: str, pods: int) -> None:
+        self.quota: Obj = {"apiVersion": "v1", "kind": "ResourceQuota",
+                           "metadata": {"name": "q1", "namespace": "p1", "resourceVersion": "10"},
+                           "spec": {"hard": {"pods": "5"}}, "status": {"hard": {"pods": "5"}, "used": {"pods": used}}}
+        self.pods = [{"metadata": {"name": f"p{i}"}} for i in range(pods)]
+        self.writes: list[str] = []
+
+    def get(self, kind: str, name: str, namespace: str) -> Obj:
+        return json.loads(json.dumps(self.quota))
+
+    def list(self, info: Any, namespace: str) -> Obj:
+        return {"items": self.pods}
+
+    def charge(self, used: str) -> None:   # what the API server's admission does
+        self.quota["status"]["used"]["pods"] = used
+        self.quota["metadata"]["resourceVersion"] = str(int(self.quota["metadata"]["resourceVersion"]) + 1)
+
+    def update(self, body: Obj, namespace: str, subresource: str = "") -> Obj:
+        assert subresource == "status" and body["metadata"]["resourceVersion"] == self.quota["metadata"][
+            "resourceVersion"], "a stale write would have been refused"
+        self.writes.append(body["status"]["used"]["pods"])
+        self.charge(body["status"]["used"]["pods"])
+        return body
+
+
+class FakeInformers:
+    def on(self, kind: str, handler: Any) -> Any:
+        return SimpleNamespace(items=lambda: [])
+
+
+def controller(client: FakeClient, clock: list[float]) -> QuotaController:
+    return QuotaController(cast(Client, client), cast(Informers, FakeInformers()), settle=1.0,
+                           clock=lambda: clock[0])
+
+
+def test_a_lower_count_waits_until_the_quota_had_no_charge_for_settle_seconds() -> None:
+    client, clock = FakeClient(used="3", pods=2), [0.0]
+    ctl = controller(client, clock)
+    ctl.reconcile("p1/q1")                  # 2 pods, 3 charged: maybe a create not stored yet
+    clock[0] = 0.5
+    ctl.reconcile("p1/q1")                  # woken early by another event: still waiting
+    assert client.writes == []
+    client.charge("4")                      # a create was admitted meanwhile: the wait starts again
+    client.pods.append({"metadata": {"name": "p2"}})
+    clock[0] = 1.2
+    ctl.reconcile("p1/q1")
+    assert client.writes == []
+    clock[0] = 2.3
+    ctl.reconcile("p1/q1")                  # quiet for a second: the count stands
+    assert client.writes == ["3"]
+
+
+def test_a_higher_count_is_written_at_once() -> None:
+    client = FakeClient(used="1", pods=2)
+    controller(client, [0.0]).reconcile("p1/q1")
+    assert client.writes == ["2"]
