@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osdn.api import labels
+from osdn.api.kinds.networking import network_policy_limit_problems
 from osdn.errors import BadRequestError
 from osdn.model import objects as o
 from osdn.model.cluster import (
@@ -111,6 +112,7 @@ class IncrementalCompiler:
         self.recompiled = 0  # policies compiled so far (a cache miss each)
         self.checked = 0  # policies the last compile checked for staleness (the suspects)
         self._readers: dict[str, set[PolicyKey]] = {}  # dependency (see `_Compiled.deps`) -> policies reading it
+        self._pod_filters: dict[PolicyKey, tuple[labels.Selector, ...] | None] = {}  # see `pod_selectors`
         self._suspects: set[PolicyKey] | None = None  # policies to check for staleness next compile (None: all)
         self._policies_gen = 0  # bumped by every change of `_policies`
         self._policies_out: tuple[object, tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
@@ -202,17 +204,25 @@ class IncrementalCompiler:
             self._pods_by_ns.setdefault(new.namespace, {})[new.name] = new
         self._pod_index.update(old, new)
         if old != new:
-            for p in (old, new):
-                if p is not None:
-                    self._bump(p.namespace)
-            self._bump(ALL)
+            changed = tuple(p for p in (old, new) if p is not None)
+            for p in changed:
+                self._bump(p.namespace, changed)
+            self._bump(ALL, changed)
 
-    def _bump(self, dep: str) -> None:
-        """Dependency `dep` changed: its version moves, and the policies that read it are suspect."""
+    def _bump(self, dep: str, pods: tuple[o.Pod, ...] = ()) -> None:
+        """Dependency `dep` changed (through `pods`, old and new, if a pod changed): its version moves,
+        and the policies that read it are suspect, except those none of whose pod selectors match
+        one of `pods` (see `pod_selectors`): their compiled form cannot have changed."""
         if dep:
             self._ns_version[dep] = self._tick
-        if self._suspects is not None:
-            self._suspects |= self._readers.get(dep, set())
+        if self._suspects is None:
+            return
+        readers = self._readers.get(dep, set())
+        if not pods:
+            self._suspects |= readers
+            return
+        filters = self._pod_filters
+        self._suspects.update(k for k in readers if k not in self._suspects and _selects_any(filters.get(k), pods))
 
     # -- compiling ---------------------------------------------------------------------------------
     def _of_kind(self, kind: str) -> list[Obj]:
@@ -316,6 +326,7 @@ class IncrementalCompiler:
             self._suspects.add(key)
 
     def _drop_compiled(self, key: PolicyKey) -> None:
+        self._pod_filters.pop(key, None)
         gone = self._policies.pop(key, None)
         for dep, _ in gone.deps if gone is not None else ():
             self._readers.get(dep, set()).discard(key)
@@ -384,6 +395,7 @@ class IncrementalCompiler:
             deps = tuple((ns, self._version(ns)) for ns in sorted(reads[obj_id]))
             self._drop_compiled(key)
             self._policies[key] = _Compiled(pol, why, deps)
+            self._pod_filters[key] = None if ALL in reads[obj_id] else pod_selectors(obj)
             for dep, _ in deps:
                 self._readers.setdefault(dep, set()).add(key)
 
@@ -409,6 +421,32 @@ def policy_reads(obj: Obj, namespaces: Mapping[str, o.Namespace]) -> set[str]:
         return out
     except (AttributeError, TypeError, ValueError, LookupError, BadRequestError):
         return {ALL}
+
+
+def pod_selectors(obj: Obj) -> tuple[labels.Selector, ...] | None:
+    """Pure, conservative: the pod selectors a NetworkPolicy's compilation tests pods with (its
+    podSelector and every peer's, whatever the peer's namespaces). A pod that matches none of them
+    is in none of the policy's pod sets, so nothing about it (IP, ports) is read: its change cannot
+    change the compiled policy. None: any pod can (an ipBlock peer, a policy the model fails closed,
+    whose selection may be every pod of its namespace, or anything this cannot read)."""
+    try:
+        spec = obj.get("spec") or {}
+        if network_policy_limit_problems(spec):
+            return None
+        out = [labels.from_label_selector(spec.get("podSelector"))]
+        for direction, peer_key in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction) or []:
+                for peer in (rule or {}).get(peer_key) or []:
+                    if (peer or {}).get("ipBlock") is not None:
+                        return None
+                    out.append(labels.from_label_selector((peer or {}).get("podSelector")))
+        return tuple(out)
+    except (AttributeError, TypeError, ValueError, LookupError, BadRequestError):
+        return None
+
+
+def _selects_any(selectors: tuple[labels.Selector, ...] | None, pods: tuple[o.Pod, ...]) -> bool:
+    return selectors is None or any(sel.matches(p.labels) for sel in selectors for p in pods)
 
 
 def _same_inputs(a: tuple[object, ...], b: tuple[object, ...]) -> bool:

@@ -218,3 +218,43 @@ def test_policy_reads_is_conservative() -> None:
     assert "*" in incremental.policy_reads(
         {**own, "spec": {"ingress": [{"from": [{"ipBlock": {"cidr": "1.0.0.0/8"}}]}]}}, ns)
     assert incremental.policy_reads({**own, "spec": {"ingress": "junk"}}, ns) == {"*"}
+
+
+def test_a_pod_change_recompiles_only_the_policies_whose_selectors_match_it() -> None:
+    """Policies of the pod's namespace that select neither it (podSelector) nor it as a peer are not even
+    recompiled: nothing of the pod is read by them. A peer selector counts across namespaces."""
+    def pol(ns: str, name: str, target: str, peer: Obj) -> Obj:
+        return {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns},
+                "spec": {"podSelector": {"matchLabels": {"app": target}}, "ingress": [{"from": [peer]}]}}
+
+    def pod(name: str, ns: str, labels: dict[str, str], rv: str) -> Obj:
+        return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels, "resourceVersion": rv},
+                "spec": {"nodeName": "n2"}, "status": {"podIP": f"10.128.2.{10 + int(rv)}"}}
+
+    role = {"podSelector": {"matchLabels": {"role": "db"}}}
+    world = [cn("networkpolicy"), *HOST_SUBNETS, *({"kind": "Namespace", "metadata": {"name": n, "labels": {"t": "1"}}}
+                                                   for n in "ab"),
+             pol("a", "web", "web", role), pol("a", "api", "api", {"podSelector": {"matchLabels": {"role": "fe"}}}),
+             pol("b", "db", "db", {**role, "namespaceSelector": {"matchLabels": {"t": "1"}}})]
+    inc = IncrementalCompiler()
+    inc.resync([(o["kind"], o) for o in world])
+    inc.compile(facts_of([]))
+    for new, recompiled in ((pod("x", "a", {"app": "other"}, "1"), set()),
+                            (pod("y", "a", {"app": "api"}, "2"), {"a/api"}),
+                            (pod("z", "a", {"role": "db"}, "3"), {"a/web", "b/db"}),
+                            (pod("z", "a", {"role": "none"}, "4"), {"a/web", "b/db"})):  # it leaves their peers
+        before = {k: c.policy for k, c in inc._policies.items()}
+        inc.update("Pod", (new["metadata"]["namespace"], new["metadata"]["name"]), new)
+        world = [o for o in world if object_key(o["kind"], o) != object_key("Pod", new)] + [new]
+        it = inc.compile(facts_of([]))
+        assert it == compile_intent(world, facts_of([])), new["metadata"]
+        assert {"/".join(k) for k, c in inc._policies.items() if c.policy is not before[k]} <= recompiled
+        assert inc.checked == len(recompiled), new["metadata"]
+
+
+def test_pod_selectors_are_conservative() -> None:
+    assert incremental.pod_selectors({"spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}})
+    assert incremental.pod_selectors({"spec": {"ingress": [{"from": [{"ipBlock": {"cidr": "1.0.0.0/8"}}]}]}}) is None
+    bogus = {"matchExpressions": [{"key": "a", "operator": "Bogus"}]}
+    assert incremental.pod_selectors({"spec": {"ingress": [{"from": [{"podSelector": bogus}]}]}}) is None
+    assert incremental.pod_selectors({"spec": {"ingress": "junk"}}) is None
