@@ -330,6 +330,10 @@ class Pair:
     sent that was read before (it goes upstream first), `greeting` what the client gets first once
     connected (the HTTP proxy's `200 Connection established`)."""
 
+    __slots__ = ("loop", "peer_addr", "connect_timeout", "inactivity", "on_done", "on_failed", "greeting", "client",
+                 "upstream", "addrs", "port", "tries", "attempt", "addr", "error", "connecting", "joined", "failed",
+                 "connect_due", "closed", "last")
+
     def __init__(self, loop: Loop, client: _socket.socket, peer: tuple[str, int], connect_timeout: float,
                  inactivity: float, on_done: Callable[[Pair], None],
                  on_failed: Callable[[Pair], None] | None = None, early: bytes = b"", greeting: bytes = b"") -> None:
@@ -439,3 +443,7 @@ class Pair:
         if self.upstream is not None:
             self._drop(self.upstream)
         self.on_done(self)
+        for side in (self.client, self.upstream):  # no cycle left: freed at once, not by the collector
+            if side is not None:
+                side.peer = None
+                del side.pair
