@@ -49,8 +49,8 @@ from osdn.node.intent import ClusterPod, Node, NodeIntent
 log = logging.getLogger(__name__)
 POD_MAC_PREFIX = "0a:58:"
 SMALL_CHANGE = 64  # entries: up to this many go one netlink request each, more take the full reconcile
-ENTRIES = Gauge("osdn_node_vxlan_fdb_entries", "Unicast VXLAN FDB entries for pods on other nodes")
-REFUSED = Gauge("osdn_node_vxlan_fdb_refused", "Pod IPs outside their node's HostSubnet: no VXLAN FDB entry")
+ENTRIES = Gauge("osdn_node_vxlan_fdb_entries", "Unicast VXLAN FDB entries for other nodes' pods and gateways")
+REFUSED = Gauge("osdn_node_vxlan_fdb_refused", "Pod IPs that are no pod address of their node's HostSubnet: no entry")
 
 Entry = tuple[str, str]  # (MAC, remote node IP)
 
@@ -210,6 +210,9 @@ class VxlanFdb:
         except links.LinkError as exc:
             log.warning("vxlan fdb: %s; reading the device's entries again", exc.message)
             return self._reconcile(intent)
+        except Exception:
+            self._ifindex = None  # the planner moved on: the next sync reads the device again
+            raise
         if done is None:  # the device was recreated: its entries are gone
             return self._reconcile(intent)
         self._note(len(self.planner.want))
