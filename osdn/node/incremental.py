@@ -19,14 +19,17 @@ What is cached and when it is recomputed:
   its namespaceSelectors match (plus the namespace tables' version), or every pod when it has an
   ipBlock peer or an egress rule with named ports and no `to` (those look at every pod). A miss is
   compiled by the model (`netpol.compile_policies`) against just the pods it reads, so there is one
-  semantics; the node's sets are IPs, so the pod indexes of that smaller universe never leak out;
+  semantics; the node's sets are IPs, so the pod indexes of that smaller universe never leak out.
+  Only *suspect* policies are checked (an index dependency -> readers; a changed policy object),
+  and a pod change makes a reader suspect only if one of its pod selectors matches the pod, old or
+  new (`pod_selectors`: a pod no selector matches is read for nothing);
 - per Service its ServiceVIPs, valid while the Service, its EndpointSlices (indexed by their
   `kubernetes.io/service-name` label, merged by `osdn.model.slices`), the gateway and, for a
   Service without slices, its Endpoints or else its namespace's pods are unchanged;
 - anything else (ClusterNetwork, HostSubnets) is cheap and recomputed when it changes; a change of
   ClusterNetwork drops every cached policy.
 A sync after one pod or policy change therefore costs O(pods) dictionary work (assembling the pod
-list) plus the policies that read the changed namespace, instead of the whole model.
+list) plus the policies that select the changed pod, instead of the whole model.
 """
 
 from __future__ import annotations
