@@ -106,6 +106,7 @@ class IncrementalCompiler:
         self._pods: dict[Key, o.Pod] = {}
         self._pod_index = ClusterPodIndex()
         self._pods_by_ns: dict[str, dict[str, o.Pod]] = {}
+        self._pod_keys_by_ns: dict[str, dict[Key, None]] = {}  # namespace -> its pods' keys (ordered set)
         self._ns_version: dict[str, int] = {}
         self._implying: dict[str, int] = {}  # namespace -> how many namespaced objects name it
         self._tables_dirty = True
@@ -123,6 +124,7 @@ class IncrementalCompiler:
         self._globals_cache: tuple[int, _Globals] | None = None
         self._services_tick = 0  # bumped by every Service or Endpoints change
         self._services_out: tuple[object, tuple[ServiceVIP, ...]] | None = None
+        self._bare: tuple[int, list[str]] = (-1, [])  # (services tick, namespaces of services without endpoints)
         self._services: dict[tuple[str, str], tuple[tuple[object, ...], tuple[ServiceVIP, ...]]] = {}
         self._slices: dict[tuple[str, str], dict[str, Obj]] = {}  # (namespace, service) -> its slices by name
 
@@ -202,9 +204,11 @@ class IncrementalCompiler:
         new = o.pod_from_obj(obj) if obj is not None else None
         if old is not None:
             _drop(self._pods_by_ns, old.namespace, old.name)
+            _drop(self._pod_keys_by_ns, old.namespace, k)
         if new is not None:
             self._pods[k] = new
             self._pods_by_ns.setdefault(new.namespace, {})[new.name] = new
+            self._pod_keys_by_ns.setdefault(new.namespace, {})[k] = None
         self._pod_index.update(old, new)
         if old != new:
             changed = tuple(p for p in (old, new) if p is not None)
@@ -287,9 +291,10 @@ class IncrementalCompiler:
         services = self._objs.get("Service", {})
         endpoints = self._objs.get("Endpoints", {})
         # without EndpointSlices or Endpoints a service's endpoints come from its namespace's pods
-        bare = {implied_namespace(svc) for key, svc in services.items()
-                if key not in self._slices and key not in endpoints}
-        stamp = (self._services_tick, gateway, tuple(sorted((ns, self._ns_version.get(ns, 0)) for ns in bare)))
+        if self._bare[0] != self._services_tick:  # only a Service, Endpoints or slice change moves it
+            self._bare = (self._services_tick, sorted({implied_namespace(svc) for key, svc in services.items()
+                                                       if key not in self._slices and key not in endpoints}))
+        stamp = (self._services_tick, gateway, tuple((ns, self._ns_version.get(ns, 0)) for ns in self._bare[1]))
         if self._services_out is not None and self._services_out[0] == stamp:
             return self._services_out[1]
         for key in [k for k in self._services if k not in services]:
@@ -319,7 +324,7 @@ class IncrementalCompiler:
         return [self._objs["Pod"][(k[1], k[2])] for k in self._pod_keys(ns)]
 
     def _pod_keys(self, ns: str) -> list[Key]:
-        return [k for k, p in self._pods.items() if p.namespace == ns]
+        return list(self._pod_keys_by_ns.get(ns, ()))
 
     # -- policies ----------------------------------------------------------------------------------
     def _forget_policy(self, key: PolicyKey) -> None:
@@ -456,7 +461,7 @@ def _same_inputs(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     return all(x is y or x == y for x, y in zip(a, b, strict=True))
 
 
-def _drop(index: dict[str, dict[str, o.Pod]], outer: str, inner: str) -> None:
+def _drop(index: dict[str, dict[Any, Any]], outer: str, inner: object) -> None:
     got = index.get(outer)
     if got is not None:
         got.pop(inner, None)
