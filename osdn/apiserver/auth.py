@@ -233,6 +233,8 @@ def rule_allows(rule: dict[str, Any], attrs: Attributes) -> bool:
 
 def _subject_matches(subject: dict[str, Any], user: User) -> bool:
     kind, name = subject.get("kind"), subject.get("name")
+    if kind == "ServiceAccount":   # as kube: the user system:serviceaccount:NAMESPACE:NAME
+        return user.name == f"system:serviceaccount:{subject.get('namespace')}:{name}"
     return (kind == "User" and name == user.name) or (kind == "Group" and name in user.groups)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from osdn.api import podsecurity
 from osdn.api.kinds.operator import network_from_cluster_network
 from osdn.api.registry import by_kind
 from osdn.apiserver.auth import RBAC, User
@@ -82,6 +83,11 @@ def builtin_roles() -> dict[str, list[Obj]]:
         ],
         # Prometheus scrapers: GET /metrics (bind a user or the group system:monitoring).
         "system:monitoring": [{"nonResourceURLs": METRICS_URLS, "verbs": ["get"]}],
+        # Security context constraints beyond `restricted` (osdn.api.podsecurity), as OpenShift 4
+        # names their roles; `osdn adm policy add-scc-to-user NAME` binds them.
+        **{f"system:openshift:scc:{scc}": [{"apiGroups": [podsecurity.GROUP], "resources": [podsecurity.RESOURCE],
+                                             "resourceNames": [scc], "verbs": ["use"]}]
+           for scc in podsecurity.GRANTABLE},
     }
 
 

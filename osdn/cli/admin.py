@@ -133,9 +133,12 @@ def _subject(user: str) -> Obj:
     return {"kind": "User", "apiGroup": RBAC, "name": user}
 
 
-def _change_binding(writer: Writer, kind: str, role: str, users: tuple[str, ...], namespace: str,
-                    add: bool) -> None:
-    """Add/remove users on the binding named after the role (creating it if needed), as oc does."""
+def _same(a: Obj, b: Obj) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("kind", "name", "namespace"))
+
+
+def change_binding(writer: Writer, kind: str, role: str, subjects: list[Obj], namespace: str, add: bool) -> None:
+    """Add/remove subjects on the binding named after the role (creating it if needed), as oc does."""
     client = writer.client
     info = "RoleBinding" if kind == "RoleBinding" else "ClusterRoleBinding"
     # Fail early with NotFound for a typo'd role; a project admin may not read cluster roles (the
@@ -148,16 +151,17 @@ def _change_binding(writer: Writer, kind: str, role: str, users: tuple[str, ...]
         if not add:
             raise
         binding = {"apiVersion": f"{RBAC}/v1", "kind": info, "metadata": {"name": role},
-                   "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": []}
-        subjects = [_subject(u) for u in users]
-        writer.create({**binding, "subjects": subjects}, namespace)
+                   "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}, "subjects": subjects}
+        writer.create(binding, namespace)
         return
-    subjects = [s for s in binding.get("subjects") or []
-                if not (s.get("kind") == "User" and s.get("name") in users)]
-    if add:
-        subjects += [_subject(u) for u in users]
-    binding["subjects"] = subjects
+    kept = [s for s in binding.get("subjects") or [] if not any(_same(s, t) for t in subjects)]
+    binding["subjects"] = kept + subjects if add else kept
     writer.update(binding, namespace)
+
+
+def _change_binding(writer: Writer, kind: str, role: str, users: tuple[str, ...], namespace: str,
+                    add: bool) -> None:
+    change_binding(writer, kind, role, [_subject(u) for u in users], namespace, add)
 
 
 @policy.command("add-role-to-user")

@@ -19,6 +19,7 @@ from osdn.cli import (
     quota_cmd,  # noqa: F401  (registers `create quota`)
     route_cmd,  # noqa: F401  (registers `create route ...`)
     router_cmd,
+    scc_cmd,  # noqa: F401  (registers `adm policy add-scc-to-user ...`)
     server_cmd,
     troubleshoot,
     verify,

@@ -1,6 +1,6 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
-Always on: RBACEscalation, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
+Always on: RBACEscalation, SecurityContextConstraint, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
 IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured. Plugin
 names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
 `configuration` or a `location` (a YAML file). Unknown plugin names are logged and ignored (a real
@@ -24,6 +24,7 @@ from osdn.apiserver.plugins.quota import ResourceQuotaAdmission
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
 from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
 from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
+from osdn.apiserver.plugins.scc import SecurityContextConstraint
 from osdn.apiserver.plugins.serviceips import ServiceIPAllocation
 from osdn.errors import BadRequestError
 
@@ -58,7 +59,7 @@ def plugin_configs(master_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
     configs = plugin_configs(master_config or {})
-    plugins: list[Plugin] = [RBACEscalation(), ServiceIPAllocation(), ExternalIPRanger()]
+    plugins: list[Plugin] = [RBACEscalation(), SecurityContextConstraint(), ServiceIPAllocation(), ExternalIPRanger()]
     if "RunOnceDuration" in configs:
         plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
     ingress = configs.get("IngressAdmission", {})
