@@ -34,6 +34,16 @@ REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too
            503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def grow(buf: bytes | bytearray, data: bytes) -> bytes | bytearray:
+    """`buf` + `data`, appended in place once there are two pieces (a head that arrives a byte at a
+    time costs O(n), not O(n²))."""
+    if not buf:
+        return data
+    grown = buf if isinstance(buf, bytearray) else bytearray(buf)
+    grown += data
+    return grown
+
+
 class ClientConn(asyncio.Protocol):
     """One client connection: its requests, one at a time."""
 
@@ -43,7 +53,8 @@ class ClientConn(asyncio.Protocol):
         self.peer = "?"
         self.state = HEAD
         self.counted = self.eof = self.started = self.rpaused = self.wpaused = False
-        self.buf = b""
+        self.buf: bytes | bytearray = b""
+        self.scanned = 0  # bytes of buf known not to hold the end of a head (but its last 3)
         self.due = 0.0
         self.upstream: UpstreamConn | None = None
         self.body: Body | None = None  # the request body on its way upstream
@@ -75,7 +86,7 @@ class ClientConn(asyncio.Protocol):
         if self.body is not None and self.upstream is not None:
             self._request_body(data)
             return
-        self.buf = self.buf + data if self.buf else data
+        self.buf = grow(self.buf, data)
         if self.state == HEAD:
             self._next()
         elif self.state == BUSY:
@@ -118,7 +129,8 @@ class ClientConn(asyncio.Protocol):
     def _next(self) -> None:
         """Serve the next request in the buffer, if its head is complete."""
         buf, limit = self.buf, self.proxy.limits.max_head
-        end = buf.find(b"\r\n\r\n")
+        end = buf.find(b"\r\n\r\n", max(0, self.scanned - 3))
+        self.scanned = len(buf) if end < 0 else 0
         if end < 0 or end > limit:
             if len(buf) > limit or end > limit:
                 self.fail(wire.WireError(431, f"head larger than {limit} bytes"))
@@ -133,7 +145,7 @@ class ClientConn(asyncio.Protocol):
         self.due = p.now + p.limits.io_timeout
         self.state, self.started, self.upstream = BUSY, False, None
         try:
-            head = wire.parse_head(buf[:end + 4], p.limits.max_headers, True)
+            head = wire.parse_head(bytes(buf[:end + 4]), p.limits.max_headers, True)
             self.method, target, self.version = head.start
             if self.method == "CONNECT":
                 self.host, self.port = wire.split_target(target, 443)
@@ -167,7 +179,7 @@ class ClientConn(asyncio.Protocol):
         self.upstream, u.client, u.method, u.version = u, self, self.method, self.version
         if self.wpaused:
             u.reading(False)
-        framing, buf = self.framing, self.buf
+        framing, buf = self.framing, bytes(self.buf)  # (not a bytearray grown later under the transport)
         if framing.chunked or framing.length:
             if framing.length and len(buf) >= framing.length:
                 n = framing.length
@@ -179,6 +191,9 @@ class ClientConn(asyncio.Protocol):
             self.buf = b""
             if buf:
                 self._request_body(buf)
+            if self.eof and self.body is not None:  # the client has ended before its body did
+                self.close()
+                return
             self._flow()
             return
         u.t.write(self.out)
@@ -287,7 +302,8 @@ class UpstreamConn(asyncio.Protocol):
         self.t: asyncio.Transport  # set by connection_made, before anyone has the connection
         self.client: ClientConn | None = None
         self.reused = self.dead = self.rpaused = self.wpaused = self.reusable = False
-        self.buf = b""
+        self.buf: bytes | bytearray = b""
+        self.scanned = 0
         self.body: Body | None = None
         self.method = self.version = ""
 
@@ -328,21 +344,22 @@ class UpstreamConn(asyncio.Protocol):
         if self.body is not None:
             self._relay(c, self.body, data, None)
             return
-        self.buf = self.buf + data if self.buf else data
+        self.buf = grow(self.buf, data)
         self._head(c)
 
     def _head(self, c: ClientConn) -> None:
         limits = self.proxy.limits
         while True:
             buf = self.buf
-            end = buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", max(0, self.scanned - 3))
+            self.scanned = len(buf) if end < 0 else 0
             try:
                 if end < 0 or end > limits.max_head:
                     if len(buf) > limits.max_head or end > limits.max_head:
                         raise wire.WireError(431, f"head larger than {limits.max_head} bytes")
                     return
                 self.buf = buf[end + 4:]
-                resp = wire.parse_head(buf[:end + 4], limits.max_headers, False)
+                resp = wire.parse_head(bytes(buf[:end + 4]), limits.max_headers, False)
                 status = resp.start[1]
                 if status[:1] != "1" or status == "101":
                     break
@@ -366,7 +383,7 @@ class UpstreamConn(asyncio.Protocol):
         head = wire.forward_head(f"{self.version} {resp.start[1]} {resp.start[2]}", resp, TE if dechunk else NONE,
                                  [VIA, ("Connection", "keep-alive" if keep else "close")])
         body = self.body = Body(framing, dechunk, self.proxy.limits.max_head)
-        rest, self.buf, c.keep = self.buf, b"", keep
+        rest, self.buf, c.keep = bytes(self.buf), b"", keep
         if body.done or not rest:
             c.respond(head, [])
             if body.done:

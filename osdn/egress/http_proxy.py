@@ -196,7 +196,7 @@ class HttpProxy:
         except OSError as exc:  # EMFILE
             c.fail(wire.WireError(503, f"egress router: {exc.strerror}"))
             return
-        early, c.buf, c.state = c.buf, b"", TUNNEL  # what the client sent after the head: upstream first
+        early, c.buf, c.state = bytes(c.buf), b"", TUNNEL  # what the client sent after the head: upstream first
         t.close()  # nothing buffered: the duplicate is now the connection
         self.fwd.refresh()
         self.active += 1

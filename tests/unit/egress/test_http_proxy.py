@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from osdn.egress.http_acl import Decision, HttpAcl, decide, parse_http_destinations
-from osdn.egress.http_conn import ClientConn
+from osdn.egress.http_conn import ClientConn, grow
 from osdn.egress.http_proxy import HttpProxy
 from osdn.egress.relay import Limits
 
@@ -543,3 +543,33 @@ def test_a_client_that_never_reads_is_cut_off_after_io_timeout() -> None:
             srv.close()
             psrv.close()
     run_loop(main())
+
+
+def test_a_buffer_grows_in_place_once_it_has_two_pieces() -> None:
+    one = grow(b"", b"GET ")
+    assert one == b"GET "
+    two = grow(one, b"http")
+    assert grow(two, b"://") is two and two == b"GET http://"  # appended, not copied again
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_served() -> None:
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        raw = f"GET http://127.0.0.1:{oport}/slow HTTP/1.1\r\nX-A: 1\r\n\r\n".encode()
+        for i in range(len(raw)):
+            w.write(raw[i:i + 1])
+            await w.drain()
+            await asyncio.sleep(0.002)
+        head, body = await send((r, w), b"")
+        assert head.startswith(b"HTTP/1.1 200") and body.startswith(b"GET /slow from 127.0.0.1")
+    run(t)
+
+
+def test_a_body_cut_short_by_the_client_is_not_waited_for() -> None:
+    """The client ends (EOF) before its body while the upstream connection is being opened."""
+    async def t(pport: int, oport: int, origin: Origin) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", pport)
+        w.write(f"POST http://127.0.0.1:{oport}/cut HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".encode())
+        w.write_eof()
+        assert await asyncio.wait_for(r.read(-1), 20) == b""  # closed, not held for io_timeout
+    run(t)
