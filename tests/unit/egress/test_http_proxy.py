@@ -573,3 +573,53 @@ def test_a_body_cut_short_by_the_client_is_not_waited_for() -> None:
         w.write_eof()
         assert await asyncio.wait_for(r.read(-1), 20) == b""  # closed, not held for io_timeout
     run(t)
+
+
+def test_a_connect_pipelined_behind_a_response_waits_for_it_to_go_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tunnel takes the client socket only once the earlier response has all been written. Small
+    socket buffers and a client that reads nothing yet keep part of the response (40 KB, less than
+    the transport's 64 KiB high-water mark, so it all arrives) in the proxy's write buffer when the
+    CONNECT is judged."""
+    waited: list[int] = []
+
+    async def main() -> None:
+        osrv = await asyncio.start_server(Origin().handle, "127.0.0.1", 0)
+        esrv = await asyncio.start_server(echo, "127.0.0.1", 0)
+        proxy = HttpProxy(parse_http_destinations("*"))
+        tunnel = proxy.tunnel
+
+        def recording(c: ClientConn, addrs: tuple[str, ...]) -> None:
+            assert c.t is not None
+            waited.append(c.t.get_write_buffer_size())
+            tunnel(c, addrs)
+
+        monkeypatch.setattr(proxy, "tunnel", recording)
+        psrv = await proxy.serve("127.0.0.1", 0)
+        psrv.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # inherited when accepted
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(psrv.sockets[0].getsockname())
+            r, w = await asyncio.open_connection(sock=sock)
+            payload = bytes(range(200)) * 200  # 40 KB, echoed back by the origin
+            oport, eport = osrv.sockets[0].getsockname()[1], esrv.sockets[0].getsockname()[1]
+            w.write(f"POST http://127.0.0.1:{oport}/big HTTP/1.1\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload + f"CONNECT 127.0.0.1:{eport} HTTP/1.1\r\n\r\nearly ".encode())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            while not waited:  # nothing read yet: the response's end waits in the proxy
+                assert loop.time() < deadline, "the CONNECT was never judged"
+                await asyncio.sleep(0.01)
+            assert waited[0] > 0
+            head, body = await send((r, w), b"")
+            assert head.startswith(b"HTTP/1.1 200") and body.endswith(payload)
+            assert await r.readuntil(b"\r\n\r\n") == b"HTTP/1.1 200 Connection established\r\n\r\n"
+            w.write(b"late")
+            w.write_eof()
+            assert await asyncio.wait_for(r.read(-1), 20) == b"early late<eof seen>"
+            assert waited[-1] == 0  # it went on once the buffer had drained
+            w.close()
+        finally:
+            for s in (osrv, esrv, psrv):
+                s.close()
+    run_loop(main())
