@@ -130,14 +130,27 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         key_of(by_kind("ClusterNetwork"), "", "default")).get("serviceNetwork"))))
 
 
+# Every new project's object counts are bounded from its first moment, so a self-provisioned tenant
+# cannot flood the store, the controllers and every node (a Deployment of 2**31 replicas); generous
+# for real projects, counts only (a compute quota would make every pod state its requests). Cluster
+# admins change or drop it in the template, and write projects' quotas (docs/security.md, Quotas).
+DEFAULT_PROJECT_QUOTA = {
+    "pods": "1000", "services": "100", "replicationcontrollers": "100", "count/deployments.apps": "100",
+    "count/replicasets.apps": "1000", "configmaps": "1000", "secrets": "1000",
+    "count/networkpolicies.networking.k8s.io": "500",
+}
+
+
 def project_request_template() -> Obj:
-    """The `project-request` Template whose objects every new project gets (none until an admin adds
-    some, e.g. the seed's default NetworkPolicies, with `osdn edit template project-request -n default`)."""
+    """The `project-request` Template whose objects every new project gets: the `project-default`
+    ResourceQuota; an admin adds more (e.g. the seed's default NetworkPolicies) with `osdn edit
+    template project-request -n default`."""
     return {
         "apiVersion": "template.openshift.io/v1", "kind": "Template",
         "metadata": {"name": "project-request", "namespace": "default",
                      "annotations": {"description": "Objects created in every new project"}},
-        "objects": [],
+        "objects": [{"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "project-default"},
+                     "spec": {"hard": dict(DEFAULT_PROJECT_QUOTA)}}],
         "parameters": [{"name": n} for n in ("PROJECT_NAME", "PROJECT_DISPLAYNAME", "PROJECT_DESCRIPTION",
                                              "PROJECT_ADMIN_USER", "PROJECT_REQUESTING_USER")],
     }

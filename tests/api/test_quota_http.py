@@ -181,7 +181,8 @@ def test_kubectl_create_get_describe_quota(srv: ServerProc, alice: Path) -> None
     wait_for(lambda: used(srv, "shown").get("count/deployments.apps") == "1", 30, "the deployment counted")
     lines = srv.kubectl("get", "quota", "-n", "shown", kubeconfig=alice, check=True).stdout.splitlines()
     assert lines[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
-    assert lines[1].startswith("q1") and "count/deployments.apps: 1/2, pods: " in lines[1]
+    mine_line = next(line for line in lines if line.startswith("q1 "))   # beside the template's project-default
+    assert "count/deployments.apps: 1/2, pods: " in mine_line
     text = srv.kubectl("describe", "quota", "q1", "-n", "shown", kubeconfig=alice, check=True).stdout
     assert text.splitlines()[:5] == ["Name:                   q1", "Namespace:              shown",
                                      "Resource                Used  Hard", "--------                ----  ----",
@@ -213,3 +214,17 @@ def test_a_quota_in_the_project_request_template_bounds_every_new_project(srv: S
     finally:
         with srv.http() as c:
             c.patch(TEMPLATE, json={"objects": before.get("objects", [])}, headers=MERGE)
+
+
+def test_every_new_project_is_bounded_by_the_default_quota(srv: ServerProc, alice: Path) -> None:
+    """The bootstrap template's `project-default` quota: a self-provisioned project is bounded from its
+    first moment, and its admin may read the quota, not lift it."""
+    srv.cli("new-project", "fresh", config=alice, check=True)
+    with srv.http(token(alice)) as c:
+        got = c.get("/api/v1/namespaces/fresh/resourcequotas/project-default").json()
+        assert got["spec"]["hard"]["pods"] == "1000" and got["status"]["hard"]["count/deployments.apps"] == "100"
+        assert got["status"]["used"]["pods"] == "0"
+        lift = c.patch("/api/v1/namespaces/fresh/resourcequotas/project-default", headers=MERGE,
+                       json={"spec": {"hard": {"pods": "1000000"}}})
+        assert lift.status_code == 403, lift.text
+        assert c.delete("/api/v1/namespaces/fresh/resourcequotas/project-default").status_code == 403
