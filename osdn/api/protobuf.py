@@ -123,6 +123,14 @@ MESSAGES: dict[str, str] = {
     "WatchEvent": "1 type s; 2 object RawExtension",
     "RawExtension": "1 raw y",
     "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i?",
+    # rbac.authorization.k8s.io/v1 (kubectl create rolebinding/clusterrole/clusterrolebinding)
+    "ClusterRole": "1 metadata ObjectMeta; 2 rules *PolicyRule; 3 aggregationRule AggregationRule?",
+    "AggregationRule": "1 clusterRoleSelectors *LabelSelector",
+    "PolicyRule": "1 verbs *s; 2 apiGroups *s; 3 resources *s; 4 resourceNames *s; 5 nonResourceURLs *s",
+    "RoleBinding": "1 metadata ObjectMeta; 2 subjects *Subject; 3 roleRef RoleRef",
+    "ClusterRoleBinding": "1 metadata ObjectMeta; 2 subjects *Subject; 3 roleRef RoleRef",
+    "Subject": "1 kind s; 2 apiGroup s; 3 name s; 4 namespace s",
+    "RoleRef": "1 apiGroup s; 2 kind s; 3 name s",
     # authorization/v1 and authentication/v1 reviews (read as requests; the answers go back as JSON)
     "SelfSubjectAccessReview": "1 metadata ObjectMeta; 2 spec SelfSubjectAccessReviewSpec; 3 status SubjectAccessReviewStatus",
     "SelfSubjectAccessReviewSpec": "1 resourceAttributes ResourceAttributes?; 2 nonResourceAttributes NonResourceAttributes?",
@@ -147,6 +155,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
     ("apps/v1", "ReplicaSet"): "ReplicaSet", ("v1", "ResourceQuota"): "ResourceQuota",
+    **{("rbac.authorization.k8s.io/v1", k): k for k in ("ClusterRole", "RoleBinding", "ClusterRoleBinding")},
 }
 # The review requests kubectl's typed clients send (not stored kinds: only the review routes read them).
 REVIEW_KINDS: dict[tuple[str, str], str] = {
