@@ -6,16 +6,18 @@ them (osdn.model.egress_operator), created when missing and updated when a field
 (defaulted fields are left alone), and writes the router's status conditions (Available once the
 Deployment has an available replica, Progressing until then, Degraded with the reason when the
 objects cannot be made). osdn's API server has no garbage collector for ownerReferences, so this
-controller collects: a NAD or Deployment controlled by an EgressRouter that no longer exists (the
-uid of its ownerReference is not a current router's) is deleted, also one left while no master ran
-(every namespace is looked at on start). The names are fixed, as upstream's, so a namespace holds one
+controller collects: a NAD or Deployment controlled by an EgressRouter that no longer exists or is
+being deleted (the uid of its ownerReference is not a current router's) is deleted, also one left
+while no master ran (every namespace is looked at on start). Nothing is made for a router being
+deleted, and a NAD or Deployment that is itself being deleted (held by finalizers, e.g. a
+foreground deletion waiting for its pods) is neither updated nor taken over by another router: it
+is made again once it is gone. The names are fixed, as upstream's, so a namespace holds one
 router: the oldest EgressRouter of a namespace is rendered, any other is Degraded saying which one
 owns the names. The Deployment controller then runs the pod; the lab kubelet gives it net1.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -96,14 +98,21 @@ class EgressRouterController(Controller):
             uid = owned_by(obj) if obj else None
             if obj is None or uid is None or uid in live:
                 continue
-            with contextlib.suppress(NotFoundError):
-                self.client.delete(kind, name, namespace)
-            self.writes.record_delete(kind, name, obj, namespace)
+            try:
+                left = self.client.delete(kind, name, namespace)
+            except NotFoundError:
+                left = obj
+            if _meta(left).get("finalizers"):   # it stays, marked, until its finalizers are done
+                self.writes.record(kind, name, left, namespace)
+            else:
+                self.writes.record_delete(kind, name, obj, namespace)
             log.info("egress router: deleted %s %s/%s (its EgressRouter %s is gone)", kind, namespace, name, uid)
 
     def _apply(self, want: Obj) -> None:
         kind, meta = want["kind"], want["metadata"]
         have = self._current(kind, meta["name"], meta["namespace"])
+        if _meta(have).get("deletionTimestamp"):   # being deleted: made again once gone (its DELETED event)
+            return
         if have is not None and covers(have, want):
             return
         if have is None:

@@ -10,6 +10,10 @@ Key: `namespace/name` of a Service. Level-triggered: each reconcile lists the sl
 - otherwise (the Service is gone, or ExternalName): its managed slices are deleted. osdn has no
   garbage collector, so this is how slices go with their Service; slices of other managers are never
   touched.
+While the owner (the Service, or the mirrored Endpoints) is being deleted (a deletionTimestamp: a
+foreground deletion waits for its dependents, osdn.apiserver.foreground) no slice is created, as
+upstream's reconcilers skip creates then: a slice made again would block the deletion for ever.
+Updates and deletes go on.
 Pod events enqueue the Services whose selector matches the old or new labels; Endpoints and
 EndpointSlice events enqueue the Service of the same name (so hand edits of a managed slice are
 repaired).
@@ -112,19 +116,21 @@ class EndpointSliceController(Controller):
                 out.append(obj)
         return out
 
-    def _desired(self, namespace: str, name: str) -> Desired | None:
+    def _desired(self, namespace: str, name: str) -> tuple[Desired | None, bool]:
+        """The slices wanted, and whether their owner is being deleted (no creates then)."""
         svc = self.services.get(name, namespace)
         if manages(svc):
             assert svc is not None
-            return desired_for_service(svc, [p for p in self.pods.items() if _meta(p).get("namespace") == namespace])
+            pods = [p for p in self.pods.items() if _meta(p).get("namespace") == namespace]
+            return desired_for_service(svc, pods), bool(_meta(svc).get("deletionTimestamp"))
         ep = self.endpoints.get(name, namespace)
         if ep is not None and _mirrored(svc, ep):
-            return desired_for_endpoints(ep)
-        return None
+            return desired_for_endpoints(ep), bool(_meta(ep).get("deletionTimestamp"))
+        return None, False
 
     def reconcile(self, key: Hashable) -> None:
         namespace, name = str(key).split("/", 1)
-        desired = self._desired(namespace, name)
+        desired, owner_deleting = self._desired(namespace, name)
         existing = self._existing(namespace, name)
         if desired is None:
             for obj in existing:
@@ -134,6 +140,8 @@ class EndpointSliceController(Controller):
         for other in (s for s in existing if s not in mine):
             self._delete(namespace, str(_meta(other).get("name")))
         plan = plan_slices(desired, mine)
+        if owner_deleting:   # upstream: `if service.DeletionTimestamp == nil` around the creates
+            plan.create = []
         for obj in plan.create:
             self._record(self.client.create(obj, namespace))
         for obj in plan.update:
