@@ -15,7 +15,9 @@ Deployment's `replicas`: `kubectl scale` during a rollout) and every sync of a p
 scale as kube's scale() does (osdn.master.rollout.plan_scale: the one active RS, or the newest, or
 proportionally over several) and neither create an RS nor roll out; every RS the controller scales
 gets the desired-replicas and max-replicas annotations. A paused Deployment's Progressing
-condition says DeploymentPaused, then DeploymentResumed. When the Deployment is gone (or was created again:
+condition says DeploymentPaused, then DeploymentResumed. A ReplicaSet's ReplicaFailure condition
+(its pod creates refused, e.g. by ResourceQuota) is mirrored into the Deployment's conditions by a
+rollout sync and removed when no RS has one (osdn.master.rollout.replica_failure). When the Deployment is gone (or was created again:
 another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
 collection kube does with background propagation. RSs without a controller that the selector
 matches (orphaned by `kubectl delete --cascade=orphan`, osdn.apiserver.orphans) are adopted.
@@ -48,6 +50,7 @@ from osdn.master.rollout import (
     is_scaling_event,
     plan,
     plan_scale,
+    replica_failure,
     replicas_annotations,
     revision_of,
     strategy_of,
@@ -182,6 +185,8 @@ class DeploymentController(Controller):
         elif new_view is not None and not created:
             self._scale(deployment, s, plan(s, new_view, old_views), views)
         status = deployment_status(deployment, s, new_view, old_views, self.clock(), created)
+        if (failure := replica_failure(deployment, new, old, rollout=not scaling)) is not None:
+            status["conditions"].append(failure)
         if not created and complete(s, status):
             for rs_name in cleanup(old_views, int((deployment.get("spec") or {}).get("revisionHistoryLimit", 10))):
                 self._delete(str(_meta(deployment).get("namespace")), rs_name)

@@ -17,7 +17,8 @@ the Deployment's `replicas` makes a sync a scaling event (`is_scaling_event`), a
 gives the one active RS (or the newest) the whole size, or, with several active ones, spreads the
 change over them in proportion to their share of the old max-replicas (`proportion`, kube's
 GetProportion), the leftover of the rounding to the first (largest; newest on scale up, oldest on
-scale down).
+scale down). `replica_failure` mirrors a ReplicaSet's ReplicaFailure condition (pod creates refused,
+osdn.master.replicafailure) into the Deployment's conditions, as kube's syncRolloutStatus does.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+REPLICA_FAILURE = "ReplicaFailure"   # a ReplicaSet condition the Deployment mirrors
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -354,6 +356,31 @@ def _progressing(deployment: Mapping[str, Any], s: Strategy, new: RSView | None,
         return _condition("Progressing", "False", "ProgressDeadlineExceeded",
                           f'ReplicaSet "{name}" has timed out progressing.', stamp, prev)
     return dict(prev)
+
+
+def replica_failure(deployment: Mapping[str, Any], new: Mapping[str, Any] | None, rss: Sequence[Mapping[str, Any]],
+                    rollout: bool) -> Obj | None:
+    """The Deployment's ReplicaFailure condition after a sync, or None. A rollout sync (kube's
+    syncRolloutStatus) mirrors the new RS's ReplicaFailure, else an old RS's (getReplicaFailures,
+    ReplicaSetToDeploymentCondition), and drops it when none has one; as SetDeploymentCondition, one
+    with the same status and reason is kept as it was, and one with the same status keeps its
+    lastTransitionTime. A scaling-only sync (kube's sync(): syncDeploymentStatus) keeps it as it was."""
+    prev = next((dict(c) for c in (deployment.get("status") or {}).get("conditions") or []
+                 if c.get("type") == REPLICA_FAILURE), None)
+    if not rollout:
+        return prev
+    found = next((c for rs in ([new] if new is not None else []) + list(rss)
+                  for c in (rs.get("status") or {}).get("conditions") or [] if c.get("type") == REPLICA_FAILURE), None)
+    if found is None:
+        return None
+    if prev is not None and prev.get("status") == found.get("status"):
+        if prev.get("reason") == found.get("reason"):
+            return prev
+        since = prev.get("lastTransitionTime")
+    else:
+        since = found.get("lastTransitionTime")
+    return {"type": REPLICA_FAILURE, "status": found.get("status"), "lastUpdateTime": found.get("lastTransitionTime"),
+            "lastTransitionTime": since, "reason": found.get("reason"), "message": found.get("message")}
 
 
 def timed_out(deployment: Mapping[str, Any], prev: Mapping[str, Any] | None, now: float) -> bool:
