@@ -96,7 +96,7 @@ def _resource(k: KindInfo) -> list[Obj]:
     verbs = [v for v in _VERBS if not (k.kind == "Project" and v == "watch")]
     main = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
             "verbs": verbs, **({"shortNames": list(k.short_names)} if k.short_names else {})}
-    if k.kind in ("Pod", "Deployment", "ReplicaSet", "ReplicationController", "Service", "ConfigMap"):
+    if k.kind in ("Pod", "Deployment", "ReplicaSet", "ReplicationController", "Service"):  # kube's "all"
         main["categories"] = ["all"]
     subs = [{"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced, "kind": k.kind,
              "verbs": ["get", "patch", "update"]}] if k.has_status and k.kind != "Project" else []

@@ -5,6 +5,7 @@ kubectl is not installed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from typing import Any
 
@@ -36,3 +37,22 @@ def test_create_rbac_bindings_and_roles_send_protobuf(server: ServerProc) -> Non
     assert get(server, "clusterrolebinding", "crb")["subjects"][0]["name"] == "bob"
     assert get(server, "clusterrole", "cr")["rules"] == [{"apiGroups": [""], "resources": ["pods"],
                                                            "verbs": ["get", "list"]}]
+
+
+def test_new_pods_are_pending_and_namespaces_active(server: ServerProc) -> None:
+    ok(server, "create", "namespace", "x")
+    ok(server, "run", "p", "--image=busybox", "-n", "x")
+    assert get(server, "pod", "p", "-n", "x")["status"]["phase"] == "Pending"
+    assert ok(server, "get", "pods", "-n", "x", "--field-selector", "status.phase=Pending", "-o", "name") == "pod/p\n"
+    assert re.search(r"^Status: +Pending$", ok(server, "describe", "pod", "p", "-n", "x"), re.M)
+    assert ok(server, "get", "ns", "x", "-o", "jsonpath={.status.phase}") == "Active"
+    assert re.search(r"^Status: +Active$", ok(server, "describe", "ns", "x"), re.M)
+
+
+def test_get_all_is_kubes_all_category(server: ServerProc) -> None:
+    ok(server, "create", "namespace", "x")
+    ok(server, "create", "configmap", "c", "--from-literal=a=b", "-n", "x")
+    ok(server, "create", "service", "clusterip", "s", "--tcp=80:8080", "-n", "x")
+    out = ok(server, "get", "all", "-n", "x", "-o", "name")
+    assert "service/s" in out.split()
+    assert "configmap/c" not in out

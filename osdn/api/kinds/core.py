@@ -198,6 +198,13 @@ def validate_node(obj: Obj, old: Obj | None) -> list[FieldError]:
 
 # ---- Namespace and Event
 
+def default_namespace(obj: Obj) -> None:
+    """status.phase Active, as kube-apiserver sets it on create (`kubectl describe ns` shows Status)."""
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        set_default(status, "phase", "Active")
+
+
 def validate_namespace(obj: Obj, old: Obj | None) -> list[FieldError]:
     ns, errs = parse_strict(Namespace, obj)
     return errs if ns is None else v.validate_deadline_override(ns.metadata.annotations)
@@ -211,7 +218,7 @@ def validate_event(obj: Obj, old: Obj | None) -> list[FieldError]:
 
 
 HOOKS: dict[str, Hooks] = {
-    "Namespace": Hooks(Namespace, None, validate_namespace),
+    "Namespace": Hooks(Namespace, default_namespace, validate_namespace),
     "Pod": Hooks(Pod, default_pod, validate_pod),
     "Service": Hooks(Service, default_service, validate_service),
     "Endpoints": Hooks(Endpoints, default_endpoints, validate_endpoints),

@@ -158,7 +158,12 @@ def default_pod_spec(spec: Any) -> None:
 
 
 def default_pod(obj: Obj) -> None:
+    """Spec defaults, and status.phase Pending until a node reports one (kube-apiserver sets it on create,
+    so `--field-selector status.phase=Pending` and `describe` see it)."""
     default_pod_spec(sub(obj, "spec"))
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        set_default(status, "phase", "Pending")
 
 
 # ---- validation
