@@ -17,6 +17,7 @@ cluster role).
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from osdn.api import validation as v
 from osdn.api.kinds.project import DESCRIPTION, DISPLAY_NAME
 from osdn.api.registry import by_kind
 from osdn.apiserver.auth import RBAC, Attributes, User
+from osdn.apiserver.plugins import projectlimit
 from osdn.apiserver.resources import Resources, Result, key_of
 from osdn.errors import FieldError, ForbiddenError, NotFoundError, ObjectRef, ValidationError, Warnings
 from osdn.store import Key
@@ -86,10 +88,19 @@ def immutable_changes(new: Obj, old: Obj) -> list[FieldError]:
 
 
 class Projects:
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, max_projects: int | None = projectlimit.DEFAULT_MAX_PROJECTS) -> None:
         self.resources = resources
         self.store = resources.store
         self.on_created: list[ProjectHook] = []
+        self.max_projects = max_projects   # self-provisioned projects per user (ProjectRequestLimit)
+        self._requests = threading.Lock()  # a user's count and her new project, one request at a time
+
+    def _requested_by(self, user: User) -> int:
+        """Projects `user` requested that are not being deleted."""
+        items, _ = self.store.list(NAMESPACE.resource)
+        return sum(1 for o, _ in items if (o["metadata"].get("annotations") or {}).get(REQUESTER) == user.name
+                   and not o["metadata"].get("deletionTimestamp") and (o.get("status") or {}).get("phase")
+                   != "Terminating")
 
     def _check(self, user: User, verb: str, name: str) -> None:
         """Project verbs are checked in the project's own namespace, so project admins qualify."""
@@ -120,6 +131,10 @@ class Projects:
         return self.resources.authorizer.allowed(user, Attributes("create", "", NAMESPACE.plural))
 
     def create(self, user: User, body: Obj, dry_run: bool = False) -> Result:
+        with self._requests:
+            return self._create(user, body, dry_run)
+
+    def _create(self, user: User, body: Obj, dry_run: bool) -> Result:
         body = copy.deepcopy(body)
         # Validate as a Project first (its name and annotation rules), then store it as a Namespace.
         objects.prepare_create(PROJECT, body, None, self.resources.clock(), "")
@@ -132,6 +147,11 @@ class Projects:
             if problem:
                 raise ForbiddenError(f'projects.project.openshift.io "{meta["name"]}" is forbidden: {problem}',
                                      ObjectRef("Project", meta["name"]))
+            reason = None if self.max_projects is None else \
+                projectlimit.refusal(user.name, self.max_projects, self._requested_by(user))
+            if reason:
+                raise ForbiddenError(f'projects.project.openshift.io "{meta["name"]}" is forbidden: {reason}',
+                                     ObjectRef("Project", meta["name"], "", PROJECT.group))
             meta, dropped = requested_metadata(meta)
             for text in dropped:
                 warnings.add(text)

@@ -29,7 +29,7 @@ from osdn.apiserver.bodies import MAX_BODY_BYTES, BodyLimits
 from osdn.apiserver.bootstrap import bootstrap, default_cluster_network
 from osdn.apiserver.connections import ConnectionLimits, uvicorn_options
 from osdn.apiserver.datadir import announce_new_admin, open_etcd_store, open_store, tokens_lost
-from osdn.apiserver.plugins import build_plugins
+from osdn.apiserver.plugins import build_plugins, plugin_configs, projectlimit
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
@@ -131,7 +131,8 @@ def build(cfg: ServerConfig) -> Server:
         log.warning("%s was left in a foreground deletion by a stopped server: collected it again", name)
     bootstrap(resources, default_cluster_network(cfg.network_plugin, cfg.cluster_network,
                                                  cfg.host_subnet_length, cfg.service_network))
-    projects = Projects(resources)
+    projects = Projects(resources, projectlimit.max_projects(
+        plugin_configs(cfg.master_config or {}).get("ProjectRequestLimit")))
     projects.on_created.append(ProjectRequestTemplate(resources))
     return Server(cfg, store, tokens, resources, projects)
 

@@ -1,7 +1,8 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
 Always on: RBACEscalation, SecurityContextConstraint, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
-IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured. Plugin
+IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured;
+ProjectRequestLimit (osdn.apiserver.plugins.projectlimit) is applied by the projects API. Plugin
 names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
 `configuration` or a `location` (a YAML file). Unknown plugin names are logged and ignored (a real
 master.yaml lists plugins osdn does not have).
@@ -29,7 +30,7 @@ from osdn.apiserver.plugins.serviceips import ServiceIPAllocation
 from osdn.errors import BadRequestError
 
 log = logging.getLogger(__name__)
-KNOWN = ("RunOnceDuration", "IngressAdmission")
+KNOWN = ("RunOnceDuration", "IngressAdmission", "ProjectRequestLimit")
 
 
 def plugin_configs(master_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
