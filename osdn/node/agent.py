@@ -131,7 +131,7 @@ class Agent:
         self.api_error = ""  # why the last heartbeat could not reach the API server ("" while it can)
         self.dataplane: Dataplane | None = None
         self.dns_hold: DnsHold | None = None
-        self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge, cfg.vxlan)
+        self.egress = EgressIPs(cfg.netns, cfg.node_ip, cfg.bridge)
         self.fdb = VxlanFdb(cfg.netns, cfg.vxlan)  # unicast VXLAN entries for remote pods (`node.fdb`)
         self.bandwidth = PodBandwidth(cfg.netns, cfg.name)  # pods' tc limits, kept in step with annotations
         first = effective_periods(None, cfg.sync_period, cfg.min_sync_period)
@@ -399,8 +399,8 @@ class Agent:
             self._forget_departed(intent)
             synced = time.perf_counter()
             self._sync_links(intent, full)
-            egress = self.egress.sync(intent.egress, full)
-            self.fdb.sync(intent, full or egress.routes_changed > 0)  # an unpinned gateway goes back (`node.fdb`)
+            self.egress.sync(intent.egress, full)
+            self.fdb.sync(intent, full)  # every other node's gateway too: egress steering's next hop (`node.fdb`)
             self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
         self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)

@@ -62,8 +62,7 @@ class EgressRoute:
 
     route_id: int
     node: str
-    gateway: str
-    node_ip: str = ""  # the holder's VXLAN endpoint: its gateway's MAC is pinned there (no flooding)
+    gateway: str   # its MAC's unicast VXLAN entry is osdn.node.fdb's (every other node's gateway)
 
     @property
     def mark(self) -> int:
@@ -204,7 +203,7 @@ def compute_egress(inp: EgressInputs) -> EgressIntent:
             snat.append((ip, e.egress_ip))
         elif code & STEER:
             rid = (code & ~STEER) >> 16
-            routes[rid] = EgressRoute(rid, e.node, inp.nodes[e.node][1], inp.nodes[e.node][2])
+            routes[rid] = EgressRoute(rid, e.node, inp.nodes[e.node][1])
     return EgressIntent(tuple(sorted(codes)), tuple(sorted(snat)), tuple(sorted(hosted, key=_ip_key)),
                         tuple(sorted(routes.values())), tuple(per_ns.values()), tuple(problems))
 

@@ -11,9 +11,10 @@ of the data path is rendered with the rest of the ruleset (`render.egress_ip`); 
   leaving from an address that moved to another node. Labelled addresses the agent does not want
   (a previous run's) are removed the same way: a restart leaves no stray address.
 - per route: rule `iif <bridge> fwmark <code>/0xffff0000 lookup <table>` and in that table
-  `default via <holder's pod gateway> dev <bridge> onlink`, and on the VXLAN device a unicast entry
-  for the holder gateway's MAC (the device does not learn: without it every steered frame would be
-  flooded to every node). Stale rules, tables and entries are removed.
+  `default via <holder's pod gateway> dev <bridge> onlink`. Stale rules and tables are removed. The
+  VXLAN device's unicast entry for the holder gateway's MAC (the device does not learn: without it
+  every steered frame would be flooded to every node) is `osdn.node.fdb`'s, which keeps one for
+  every other node's gateway from the same HostSubnets; this module does not touch the device.
 - an address outside the uplink's network, or equal to the node IP, is refused (logged and counted
   in `problems`); the API refuses both up front (`apiserver.plugins.egressip`).
 Call order in a sync: `prepare` (new steering routes), nft (a lost IP stops being used before its
@@ -34,7 +35,7 @@ from osdn.client import Client
 from osdn.errors import KernelError
 from osdn.kernel import arp, conntrack, links, policyroute
 from osdn.kernel.policyroute import FwmarkRule, Uplink
-from osdn.node.egress_intent import EGRESS_MASK, ROUTE_TABLE_BASE, RULE_PRIORITY, EgressIntent, EgressRoute
+from osdn.node.egress_intent import EGRESS_MASK, ROUTE_TABLE_BASE, RULE_PRIORITY, EgressIntent
 
 log = logging.getLogger(__name__)
 REANNOUNCE_S = 1.0
@@ -62,9 +63,8 @@ class EgressChanges:
 class EgressIPs:
     """Egress IP addresses and steering in node namespace `netns` (one caller at a time)."""
 
-    def __init__(self, netns: str, node_ip: str, bridge: str, vxlan: str = "osdnvx0") -> None:
-        self.netns, self.node_ip, self.bridge, self.vxlan = netns, node_ip, bridge, vxlan
-        self._fdb_macs: set[str] = set()  # holder gateway MACs this agent pinned on the VXLAN device
+    def __init__(self, netns: str, node_ip: str, bridge: str) -> None:
+        self.netns, self.node_ip, self.bridge = netns, node_ip, bridge
         self.uplink: Uplink | None = None
         self._applied: tuple[tuple[str, ...], tuple[object, ...]] | None = None
 
@@ -146,18 +146,7 @@ class EgressIPs:
         for rule in removed:
             if rule.table > ROUTE_TABLE_BASE and rule.table not in {r.table for r in egress.routes}:
                 changed += policyroute.delete_default_route(nl, rule.table)
-        return changed + self._pin_gateways(nl, routes)
-
-    def _pin_gateways(self, nl: links.NL, routes: tuple[EgressRoute, ...]) -> int:
-        """Unicast VXLAN entries for the holders' gateway MACs: the VXLAN device does not learn, so a
-        steered frame would otherwise be flooded to every node (head-end replication)."""
-        if nl.index(self.vxlan) is None:
-            return 0
-        want = {(links.pod_mac(r.gateway), r.node_ip) for r in routes if r.node_ip}
-        mine = self._fdb_macs | {mac for mac, _ in want}
-        changed = links.sync_fdb(nl, self.vxlan, want, lambda mac: mac in mine)
-        self._fdb_macs = {mac for mac, _ in want}
-        return int(changed)
+        return changed
 
     def _announce_later(self, ips: tuple[str, ...]) -> None:
         def again() -> None:

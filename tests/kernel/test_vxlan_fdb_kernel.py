@@ -1,8 +1,8 @@
 """Unicast VXLAN FDB entries for remote pods and gateways (`osdn.node.fdb.VxlanFdb`) in a real 3-node
 topology, proven with packets: unicast between pods on node1 and node2, and replies to node1 itself,
 reach node3's VXLAN device without the entries (flooded) and not with them; the entries follow pod
-changes exactly (incrementally, without reading the table), survive a recreated device, agree with
-the egress IP code's gateway pins and leave foreign entries alone, and 10k of them are installed
+changes exactly (incrementally, without reading the table), survive a recreated device, stay as
+they are while egress steering routes come and go, leave foreign entries alone, and 10k of them are installed
 and reconciled exactly (timings printed).
 
 Namespaces are `osdn-f<pid>-...` (`osdn.lab.topology`, nothing linked to the root namespace); the
@@ -26,7 +26,7 @@ import pytest
 from osdn.kernel import links, netns
 from osdn.lab.topology import build, destroy, plan_lab
 from osdn.node import fdb
-from osdn.node.egress_intent import EgressRoute
+from osdn.node.egress_intent import EgressIntent, EgressRoute
 from osdn.node.egressip import EgressIPs
 from osdn.node.intent import ClusterPod, NetID, Node, NodeIntent
 
@@ -229,31 +229,27 @@ def test_a_recreated_device_gets_its_entries_back(lab):
         links.apply_fdb_batch(node.netns, VXLAN, unicast_entries(node.netns), ())
 
 
-def test_egress_gateway_pins_agree_and_foreign_entries_stay(lab):
-    """The egress IP code pins a holder's gateway on the same device, with the value this module
-    wants too: alternating, neither changes anything; when egress unpins it, the full reconcile (the
-    agent runs one after any egress route change) puts it back. An administrator's entry stays, a
+def test_egress_steering_leaves_the_gateway_entries_alone_and_foreign_entries_stay(lab):
+    """This module keeps every other node's gateway entry, so egress steering's next hop (a holder's
+    gateway) has its entry without the egress IP code touching the device: adding and removing a
+    steering route leaves the entries exactly as they were. An administrator's entry stays, a
     vanished node's pod's goes."""
     node = lab.nodes[0]
-    egress, table = EgressIPs(node.netns, node.ip, BRIDGE, VXLAN), fdb.VxlanFdb(node.netns, VXLAN)
-    routes = (EgressRoute(1, "node2", gateway(2), lab.nodes[1].ip),)
+    egress, table = EgressIPs(node.netns, node.ip, BRIDGE), fdb.VxlanFdb(node.netns, VXLAN)
+    steer = EgressIntent(routes=(EgressRoute(1, "node2", gateway(2)),), bridge=BRIDGE)
     admin, stale = ("52:54:00:aa:bb:cc", lab.nodes[1].ip), (links.pod_mac("10.131.0.5"), lab.nodes[2].ip)
     a = pod("10.128.2.40", 2)
     want = {admin, (links.pod_mac(a.ip), lab.nodes[1].ip)} | gateways(lab, 1)
-
-    def pin(routes: tuple[EgressRoute, ...]) -> int:
-        return links.with_netlink(node.netns, lambda nl: egress._pin_gateways(nl, routes))
     try:
         links.apply_fdb_batch(node.netns, VXLAN, (), (admin, stale))
-        assert pin(routes) == 1
-        assert table.sync(intent(lab, 1, (a,)), full=True) == 3  # a and node3's gateway added, stale removed
-        assert pin(routes) == 0
+        assert table.sync(intent(lab, 1, (a,)), full=True) == 4  # a and both gateways added, stale removed
+        assert egress.sync(steer).routes_changed > 0
+        assert unicast_entries(node.netns) == want
+        assert egress.sync(EgressIntent(bridge=BRIDGE)).routes_changed > 0  # the route goes
+        assert unicast_entries(node.netns) == want  # node2's gateway entry stays: no reconcile needed
         assert table.sync(intent(lab, 1, (a,)), full=True) == 0
-        assert unicast_entries(node.netns) == want
-        assert pin(()) == 1  # egress unpins node2's gateway
-        assert table.sync(intent(lab, 1, (a,)), full=True) == 1
-        assert unicast_entries(node.netns) == want
     finally:
+        egress.teardown()
         links.apply_fdb_batch(node.netns, VXLAN, unicast_entries(node.netns), ())
 
 
