@@ -19,12 +19,9 @@ call. Rules, so a pod object cannot poison the table:
   has at most one entry, to the node whose subnet holds it;
 - every entry with osdn's 0a:58 prefix is this module's to keep or remove (a vanished node's go);
   entries with other MACs (an administrator's) are left alone.
-The egress IP code pins holders' gateway MACs on the same device too (`egressip._pin_gateways`):
-the same MAC -> the same node IP (both from the HostSubnets), so the two never disagree on a value
-and a pin of an entry already there changes nothing. When it unpins one (its last route to that
-holder went), it deletes an entry this module wants: the agent runs this module's full reconcile
-after any egress route change, in the same sync, which puts it back (until then the gateway's
-frames are flooded, as before; nothing is lost).
+Egress IP steering sends a namespace's packets to the holder node's gateway (`egressip`): its
+entry is one of the gateways' here (the same nodes, from the same HostSubnets), so the egress IP
+code does not touch the device.
 
 Applier (`VxlanFdb`, side effects through `osdn.kernel.links`): a full sync reads the device's
 entries and makes them exactly the wanted ones (one `bridge -batch`); other syncs apply only the

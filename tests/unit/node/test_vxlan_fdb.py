@@ -1,6 +1,6 @@
 """The wanted unicast VXLAN FDB entries (`osdn.node.fdb`): which pods get one, which are refused, the
 incremental planner against the from-scratch computation, and the other nodes' gateway entries
-(which the egress IP code pins too, with the same values)."""
+(also the next hop of egress IP steering to a holder node)."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def test_a_node_sharing_this_nodes_ip_is_not_remote():
 
 
 def test_every_other_nodes_gateway_has_an_entry_no_pod_can_move():
-    """Replies to a node's gateway address go to that node only. The egress IP code pins a holder's
-    gateway as `pod_mac(gateway) -> node IP` too: the same values, so a pin changes nothing here."""
+    """Replies to a node's gateway address, and packets steered to an egress IP holder's gateway, go to
+    that node only."""
     assert want() == GATEWAYS
     every_ip = [pod(f"10.128.{s}.{h}", n.name) for n in NODES for s in (0, 1, 2, 3, 4, 5) for h in (0, 1, 5, 255)]
     assert {m: d for m, d in want(*every_ip).items() if m in GATEWAYS} == GATEWAYS
