@@ -32,7 +32,7 @@ from osdn.apiserver.fieldmanager import force_of, manager_of
 from osdn.apiserver.impersonation import impersonated
 from osdn.apiserver.paging import Pager, parse_bool, watch_list
 from osdn.apiserver.projects import Projects
-from osdn.apiserver.resources import Resources, key_of
+from osdn.apiserver.resources import Resources, delete_answer, key_of
 from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
@@ -228,7 +228,12 @@ class Api:
                 expected = bodies.expected_version(opts, self.store.get(key_of(t.info, t.namespace, t.name)))
             r = res.delete(user, t.info, t.namespace, t.name, expected, dry_run or opts.dry_run, opts.orphan,
                            opts.foreground)
-            return self.respond(request, r.obj, warnings=r.warnings.items)
+            return self.respond(request, delete_answer(t.info, r.obj), warnings=r.warnings.items)
+        if method == "DELETE" and not t.name and (t.namespace or not t.info.namespaced):
+            opts = await bodies.read_delete_options(request, self.body_limits)
+            return self.respond(request, res.delete_collection(
+                user, t.info, t.namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""),
+                dry_run or opts.dry_run, opts.orphan, opts.foreground))
         raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
 
     async def scale_subresource(self, request: Request, user: User, t: Target, dry_run: bool) -> Response:
@@ -379,7 +384,8 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(routes=[
-        Route("/healthz", healthz), Route("/readyz", healthz), *discovery.routes(authenticated),
+        Route("/healthz", healthz), Route("/readyz", healthz), Route("/livez", healthz),
+        *discovery.routes(authenticated),
         *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
         *Console(ConsoleBackend(api.user, resources)).routes(),

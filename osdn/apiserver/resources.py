@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import json
 import secrets
 import string
 import uuid
@@ -27,6 +28,7 @@ from osdn.apiserver.auth import Attributes, Authorizer, User
 from osdn.errors import (
     BadRequestError,
     ForbiddenError,
+    MethodNotAllowedError,
     NotFoundError,
     ObjectRef,
     UnsupportedMediaTypeError,
@@ -51,6 +53,25 @@ class Result:
 
 def key_of(info: KindInfo, namespace: str, name: str) -> Key:
     return Key(info.resource, namespace if info.namespaced else "", name)
+
+
+# Kinds whose kube storage sets ReturnDeletedObject (pods, services) or answers with the object itself
+# (a namespace, Terminating): a DELETE answers with the object; any other kind with a Status.
+_RETURNS_DELETED = frozenset({"Pod", "Service", "Namespace"})
+
+
+def delete_answer(info: KindInfo, obj: Obj) -> Obj:
+    """The body of a DELETE's answer, as kube-apiserver's store writes it: the object while it stays
+    (finalizers left, e.g. a Foreground deletion), or for a kind of `_RETURNS_DELETED`; else, the
+    object gone, a Status Success whose details name it (kind is the resource, as kube writes it).
+    Its metadata (a ListMeta) carries the deletion's resourceVersion, which osdn's controllers keep."""
+    meta = obj.get("metadata") or {}
+    if info.kind in _RETURNS_DELETED or meta.get("finalizers"):
+        return obj
+    details = {"name": meta.get("name", ""), "group": info.group, "kind": info.plural, "uid": meta.get("uid", "")}
+    rv = {"resourceVersion": meta["resourceVersion"]} if meta.get("resourceVersion") else {}
+    return {"kind": "Status", "apiVersion": "v1", "metadata": rv, "status": "Success",
+            "details": {k: v for k, v in details.items() if v}}
 
 
 def _rv_of(obj: Obj) -> int | None:
@@ -258,6 +279,23 @@ class Resources:
         if orphan:
             return Result(orphans.orphan_then_delete(self.store, info, key, old, expected_rv, self.clock()), warnings)
         return Result(self.collector.delete(info, key, old, expected_rv, cascade_foreground), warnings)
+
+    def delete_collection(self, user: User, info: KindInfo, namespace: str, label_selector: str,
+                          field_selector: str, dry_run: bool = False, orphan: bool = False,
+                          foreground: bool = False) -> Obj:
+        """DELETE of a collection (kube's deletecollection): each object the selectors match is deleted
+        as one DELETE would; the answer is the List of them as each went (or stays, marked). osdn's
+        roles have no `deletecollection` verb, so `delete` on the resource is what is checked."""
+        if info.kind == "Namespace":
+            raise MethodNotAllowedError("namespaces cannot be deleted as a collection; delete each namespace")
+        raws, rv = self.list_raw(user, info, namespace, label_selector, field_selector, verb="delete")
+        gone = []
+        for raw in raws:
+            name = json.loads(raw)["metadata"]["name"]
+            with contextlib.suppress(NotFoundError):   # deleted by someone else meanwhile
+                gone.append(self.delete(user, info, namespace, name, None, dry_run, orphan, foreground).obj)
+        return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": {"resourceVersion": str(rv)},
+                "items": gone}
 
     def _terminate_namespace(self, key: Key, ns: Obj, expected_rv: int | None) -> Obj:
         """Crash-safe namespace deletion, like kube's namespace finalizer: first persist the namespace as

@@ -126,13 +126,14 @@ class HostSubnetController(Controller):
             self.recorder.event("Node", name, "HostSubnetNotAllocated", problem, warning=True)
 
     def _delete(self, name: str) -> None:
+        subnet = self._subnets.get(name)   # a DELETE answers with a Status, not the HostSubnet
         try:
             deleted = self.client.delete("HostSubnet", name)
         except NotFoundError:
             return
         self.writes.record_delete("HostSubnet", name, deleted)
         self._track(name, None)
-        self.recorder.event("HostSubnet", name, "Deleted", f"node {name} is gone; subnet {deleted.get('subnet')} released")
+        self.recorder.event("HostSubnet", name, "Deleted", f"node {name} is gone; subnet {subnet} released")
 
     def _allocate(self, name: str) -> str:
         subnet = self.allocator.allocate()
