@@ -5,8 +5,8 @@ patchMergeKey:"name"`) and k8s.io/apimachinery meta/v1 (ObjectMeta): strategic m
 (`osdn.api.strategic`) and server-side apply (`osdn.api.fieldset`) both read it. A list without an
 entry is atomic (a patch replaces it whole: tolerations, NetworkPolicy rules, Endpoints subsets); a
 map without an entry merges key by key. `schema_for(kind)` is None for kinds that have no Go types
-in kube-apiserver (the OpenShift kinds, which OpenShift 4 serves as CRDs): the API answers a
-strategic merge patch of them with 415, as kube-apiserver does for custom resources.
+in kube-apiserver or openshift-apiserver (the OpenShift kinds that OpenShift 4 serves as CRDs): the
+API answers a strategic merge patch of them with 415, as kube-apiserver does for custom resources.
 """
 
 from __future__ import annotations
@@ -112,6 +112,11 @@ _SCHEMAS: dict[str, Node] = {
     "ClusterRole": _kind(),
     "ClusterRoleBinding": _kind(),
     "RoleBinding": _kind(),
+    "Lease": _kind(),
+    # served by openshift-apiserver as built-in types (strategic merge patch works, as for `oc patch route`)
+    "Route": _kind(),
+    "Template": _kind(),
+    "Project": _kind(),
 }
 
 

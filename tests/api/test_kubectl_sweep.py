@@ -56,3 +56,23 @@ def test_get_all_is_kubes_all_category(server: ServerProc) -> None:
     out = ok(server, "get", "all", "-n", "x", "-o", "name")
     assert "service/s" in out.split()
     assert "configmap/c" not in out
+
+
+def test_raw_health_endpoints(server: ServerProc) -> None:
+    for path in ("/healthz", "/readyz", "/livez"):
+        assert ok(server, "get", "--raw", path) == "ok"
+    assert json.loads(ok(server, "get", "--raw", "/version"))["major"] == "1"
+
+
+def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -> None:
+    """Routes are built-in types of openshift-apiserver (`oc patch route x -p ...` works); NetNamespace
+    is a CRD in OpenShift 4 and keeps kube's 415 for a strategic merge patch."""
+    ok(server, "create", "namespace", "x")
+    route = {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "r", "namespace": "x"},
+             "spec": {"host": "a.example.com", "to": {"kind": "Service", "name": "s"}}}
+    ok(server, "apply", "-f", "-", stdin=json.dumps(route))
+    assert ok(server, "patch", "route", "r", "-n", "x", "-p", '{"spec":{"host":"b.example.com"}}') == \
+        "route.route.openshift.io/r patched\n"
+    assert get(server, "route", "r", "-n", "x")["spec"]["host"] == "b.example.com"
+    r = server.kubectl("patch", "netnamespace", "x", "-p", '{"egressIPs":[]}')
+    assert r.returncode == 1 and "application/merge-patch+json" in r.stderr
