@@ -15,17 +15,20 @@ import gc
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TextIO
 
 from osdn.egress import netsetup
 from osdn.egress.dns_config import (
+    DnsDestination,
     check_numeric_ports,
     nameservers,
     parse_dns_destinations,
     parse_dns_servers,
     render_haproxy_config,
 )
+from osdn.egress.dns_kernel import KernelDnsProxy
 from osdn.egress.dns_proxy import DnsProxy, DnsProxyOptions
 from osdn.egress.http_acl import parse_http_destinations, render_squid_acls, render_squid_conf
 from osdn.egress.http_proxy import HttpProxy
@@ -135,8 +138,23 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
     out.write("Running the egress DNS proxy with config:\n" + "".join(f"  {line}\n" for line in conf.splitlines())
               + "\n\n")
     out.flush()
-    options = DnsProxyOptions(debug=bool(env.get("EGRESS_DNS_PROXY_DEBUG")))
+    if not env.get("EGRESS_DNS_PROXY_DEBUG"):
+        return _forward_in_kernel(dests, err)
+    options = DnsProxyOptions(debug=True)  # the userspace forwarder: one log line per connection
     return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _forward(DnsProxy(dests, options), err))
+
+
+def _forward_in_kernel(dests: list[DnsDestination], err: TextIO) -> int:
+    """DNS proxy mode as nftables DNAT in this namespace until SIGTERM/SIGINT; the table goes on exit."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        netsetup.enable_forwarding()
+        KernelDnsProxy(dests, netsetup.load_own_nft).run(stop)
+    except KernelError as exc:
+        return _die(err, exc.message)
+    return 0
 
 
 def _forward(proxy: DnsProxy, err: TextIO) -> int:

@@ -61,5 +61,14 @@ def setup_network(env: RouterEnv, later: bool = True) -> None:
 
 
 def install_redirect(nft_script: str) -> None:
+    enable_forwarding()
+    ownnet.run_own_nft(nft_script)
+
+
+def enable_forwarding() -> None:
     ownnet.set_own_sysctl("net.ipv4.ip_forward", 1)
+
+
+def load_own_nft(nft_script: str) -> None:
+    """One nftables transaction in this namespace (DNS proxy mode's table, replaced as names move)."""
     ownnet.run_own_nft(nft_script)
