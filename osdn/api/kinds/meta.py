@@ -183,3 +183,11 @@ def set_default(obj: Obj, key: str, value: Any) -> None:
     """obj[key] = value when absent or null."""
     if obj.get(key) is None:
         obj[key] = value
+
+
+def default_load_balancer_status(obj: Obj) -> None:
+    """status.loadBalancer {} (kube's empty ServiceStatus/IngressStatus is written so), so typed
+    clients read `status.load_balancer.ingress` as None rather than failing on a missing status."""
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        set_default(status, "loadBalancer", {})

@@ -33,6 +33,7 @@ from osdn.api.kinds.meta import (
     LabelSelector,
     Obj,
     TypedObject,
+    default_load_balancer_status,
     items,
     parse_strict,
     set_default,
@@ -297,5 +298,5 @@ def validate_ingress(obj: Obj, old: Obj | None) -> list[FieldError]:
 
 HOOKS: dict[str, Hooks] = {
     "NetworkPolicy": Hooks(NetworkPolicy, default_network_policy, validate_network_policy),
-    "Ingress": Hooks(Ingress, None, validate_ingress),
+    "Ingress": Hooks(Ingress, default_load_balancer_status, validate_ingress),
 }

@@ -16,6 +16,7 @@ from osdn.api.kinds.meta import (
     KubeModel,
     Obj,
     TypedObject,
+    default_load_balancer_status,
     items,
     parse_strict,
     set_default,
@@ -88,6 +89,7 @@ class Endpoints(TypedObject):
 
 
 def default_service(obj: Obj) -> None:
+    default_load_balancer_status(obj)
     spec = sub(obj, "spec")
     if spec is None:
         return

@@ -1,0 +1,36 @@
+"""The official `kubernetes` Python client's typed models against osdn: the fields kube-apiserver
+always writes are there, so code written against a real cluster (`svc.status.load_balancer.ingress`)
+runs unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ServerProc
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client, config  # noqa: E402
+
+NS = "default"
+
+
+@pytest.fixture
+def api(server: ServerProc) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(str(server.config)) as c:
+        yield c
+
+
+def test_services_and_ingresses_have_an_empty_load_balancer_status(api: client.ApiClient) -> None:
+    v1, net = client.CoreV1Api(api), client.NetworkingV1Api(api)
+    svc = client.V1Service(metadata=client.V1ObjectMeta(name="s"), spec=client.V1ServiceSpec(
+        selector={"app": "a"}, ports=[client.V1ServicePort(port=80)]))
+    assert v1.create_namespaced_service(NS, svc).status.load_balancer.ingress is None
+    assert v1.read_namespaced_service_status("s", NS).status.load_balancer.ingress is None
+    backend = client.V1IngressBackend(service=client.V1IngressServiceBackend(
+        name="s", port=client.V1ServiceBackendPort(number=80)))
+    ing = client.V1Ingress(metadata=client.V1ObjectMeta(name="i"), spec=client.V1IngressSpec(default_backend=backend))
+    assert net.create_namespaced_ingress(NS, ing).status.load_balancer.ingress is None
+    listed = net.list_namespaced_ingress(NS).items
+    assert [(i.metadata.name, i.status.load_balancer.ingress) for i in listed] == [("i", None)]
