@@ -6,10 +6,15 @@ Same run, same machine, same load generators, one after the other:
   a pid/log path outside /var). wrk drives absolute-URL requests through each proxy to one origin
   (an asyncio/uvloop server with fixed bodies): small (100 B) bodies with keep-alive and with
   `Connection: close`, and 10 MB bodies; CONNECT: a client opens tunnels to a sink and pushes data.
-- DNS proxy mode: `osdn egress-router dns-proxy` and Debian's haproxy with the config
-  egress-dns-proxy.sh generates (chroot/user/pidfile lines adapted to run outside the image): iperf3
-  throughput through the forwarder, and wrk with `Connection: close` (a new forwarded TCP connection
-  per request).
+- DNS proxy mode: `osdn egress-router dns-proxy` (nftables DNAT in the router's namespace; a --before
+  revision older than the kernel mode runs the userspace forwarder) and Debian's haproxy with the
+  config egress-dns-proxy.sh generates (chroot/user/pidfile lines adapted to run outside the image),
+  all in one router namespace between a client and a server namespace (veth pairs, `osdn-bd<pid>-*`,
+  destroyed on exit): iperf3 throughput through the forwarder, wrk with `Connection: close` (a new
+  forwarded TCP connection per request) and with keep-alive. Its CPU figure is the whole run's:
+  load generators, servers, the proxy and the softirq threads (the kernel's forwarding runs in the
+  sending task's context or in ksoftirqd, so a DNAT is not free by construction); the proxy
+  process's own CPU is printed beside it.
 - Redirect mode: iperf3 from a client pod to the router pod's cluster IP (DNAT/SNAT out of macvlan0)
   vs iperf3 from the router pod's own namespace straight to the server (the same wire, no NAT).
 Each proxy figure comes with what it cost the proxy: CPU seconds (user + system, the proxy process
@@ -33,9 +38,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -51,6 +58,8 @@ from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
 REPO = Path(__file__).resolve().parents[1]
 CASE_FILTER = ""  # --case
 HTTP_ACL = "*"  # --acl: EGRESS_HTTP_PROXY_DESTINATION of both HTTP proxies (it must allow 127.0.0.1)
+CLIENT_NS = ""  # DNS proxy mode: the client's namespace (the others: ROUTER_IP's and SERVER_IP's)
+ROUTER_IP, SERVER_IP = "10.99.1.2", "10.99.2.1"
 ORIGIN = r"""
 import asyncio, sys, uvloop
 SMALL = b"x" * 100
@@ -66,7 +75,7 @@ class H(asyncio.Protocol):
             self.t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), b"Connection: close\r\n" if close else b"") + body)
             if close: self.t.close(); return
 async def main():
-    srv = await asyncio.get_running_loop().create_server(H, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    srv = await asyncio.get_running_loop().create_server(H, (sys.argv[2:] or ["127.0.0.1"])[0], int(sys.argv[1]), backlog=4096)
     await srv.serve_forever()
 uvloop.run(main())
 """
@@ -89,14 +98,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 10) -> None:
+def wait_port(port: int, timeout: float = 10, host: str = "127.0.0.1", ns: str | None = None) -> None:
+    """Until a TCP connection to host:port (from namespace `ns`) succeeds."""
+    def attempt() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return True
+        return False
+
     deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
+    while not (netns_run(ns, attempt) if ns else attempt()):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+            raise TimeoutError(f"nothing answers on {host}:{port}")
         time.sleep(0.05)
+
+
+def netns_run(ns: str, fn: Callable[[], bool]) -> bool:
+    from osdn.kernel import netns
+    return bool(netns.run_in_netns(ns, fn))
 
 
 def tree_cpu(pid: int) -> float:
@@ -113,13 +131,44 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def kernel_threads_cpu() -> float:
+    """CPU seconds of the softirq threads (ksoftirqd/N): network work the kernel deferred there."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                head, _, tail = Path(f"/proc/{entry}/stat").read_text().rpartition(")")
+                if "(ksoftirqd/" in head:
+                    fields = tail.split()
+                    total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children (wrk, iperf3 -c)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def whole_cpu(pids: list[int]) -> float:
+    """Everything the experiment costs: the load generators, the servers and proxy `pids`, the
+    softirq threads. On veth pairs the kernel's forwarding (NAT included) runs in the context of the
+    task that sent the packet or in ksoftirqd, so it is counted; the neighbours' processes are not."""
+    return children_cpu() + kernel_threads_cpu() + sum(tree_cpu(p) for p in pids)
+
+
 @contextlib.contextmanager
-def process(argv: list[str], port: int | None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(argv: list[str], port: int | None, env: dict[str, str] | None = None,
+            ns: str | None = None, host: str = "127.0.0.1") -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` running (in namespace `ns`: nsenter execs it, so the pid is the program's) until exit."""
+    from osdn.kernel import netns
+    if ns:
+        argv = ["nsenter", f"--net={netns.netns_path(ns)}", "--", *argv]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True, cwd="/")  # the code is the one PYTHONPATH names
     try:
         if port:
-            wait_port(port)
+            wait_port(port, host=host, ns=None if host == "127.0.0.1" else CLIENT_NS)
         yield proc
     finally:
         proc.terminate()
@@ -130,13 +179,15 @@ def process(argv: list[str], port: int | None, env: dict[str, str] | None = None
             proc.wait()
 
 
-def wrk(url_path: str, port: int, seconds: int, conns: int, close: bool) -> tuple[float, float]:
-    """(requests/s, MB/s) of wrk sending `GET <url_path>` to 127.0.0.1:port."""
+def wrk(url_path: str, port: int, seconds: int, conns: int, close: bool, host: str = "127.0.0.1",
+        ns: str | None = None) -> tuple[float, float]:
+    """(requests/s, MB/s) of wrk sending `GET <url_path>` to host:port (from namespace `ns`)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(f'wrk.path = "{url_path}"\n' + ('wrk.headers["Connection"] = "close"\n' if close else ""))
         lua.flush()
-        out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", lua.name,
-                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 30).stdout
+        argv = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", lua.name, f"http://{host}:{port}"]
+        out = subprocess.run(["ip", "netns", "exec", ns, *argv] if ns else argv, capture_output=True, text=True,
+                             timeout=seconds + 30).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     rps = float(found.group(1)) if found else 0.0
     m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
@@ -178,11 +229,15 @@ def iperf(port: int, seconds: int, ns: str | None = None, host: str = "127.0.0.1
     if ns:
         argv = ["ip", "netns", "exec", ns, *argv]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
-    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
+    result = json.loads(out)
+    if "error" in result:
+        raise RuntimeError(f"iperf3 to {host}:{port}: {result['error']}")
+    return float(result["end"]["sum_received"]["bits_per_second"]) / 1e9
 
 
 Case = tuple[str, str, Callable[[int], float]]
-Row = tuple[str, str, list[float], list[float]]  # case, unit, best rate and lowest CPU/unit per side
+Row = tuple[str, str, list[float], list[list[float]]]  # case, unit, best rate per side, per meter lowest CPU/unit per side
+Meter = Callable[[], float]  # CPU seconds used so far
 
 
 @dataclass(frozen=True)
@@ -212,34 +267,41 @@ def variants(workers: str, before: str | None, tmp: Path) -> list[Variant]:
     return out
 
 
-def best_of(rounds: int, seconds: int, cases: list[Case], ports: list[int], pids: list[int]) -> list[Row]:
-    """Each case on every proxy, alternating, `rounds` times: the best rate of each and its lowest
-    CPU cost per unit (CPU seconds of the proxy and its workers over the units moved: what the
-    proxy costs, which the neighbours on a shared machine disturb far less than the rate)."""
+def proxy_meters(pids: list[int]) -> list[list[Meter]]:
+    """One meter per side: the CPU of the proxy process and its workers."""
+    return [[functools.partial(tree_cpu, pid)] for pid in pids]
+
+
+def best_of(rounds: int, seconds: int, cases: list[Case], ports: list[int], meters: list[list[Meter]]) -> list[Row]:
+    """Each case on every proxy, alternating, `rounds` times: the best rate of each and, per meter,
+    its lowest CPU cost per unit (CPU seconds over the units moved, which the neighbours on a shared
+    machine disturb far less than the rate). `meters[side]` are the side's meters."""
     out = []
     for name, unit, fn in cases:
         if CASE_FILTER not in name:
             continue
         rates: list[list[float]] = [[] for _ in ports]
-        costs: list[list[float]] = [[] for _ in ports]
+        costs: list[list[list[float]]] = [[[] for _ in ports] for _ in meters[0]]
         for _ in range(rounds):
-            for side, (port, pid) in enumerate(zip(ports, pids, strict=True)):
-                before = tree_cpu(pid)
+            for side, port in enumerate(ports):
+                before = [m() for m in meters[side]]
                 rate = fn(port)
                 rates[side].append(rate)
-                costs[side].append((tree_cpu(pid) - before) / (rate * seconds) if rate else float("inf"))
-        out.append((name, unit, [max(r) for r in rates], [min(c) for c in costs]))
+                for k, (m, b) in enumerate(zip(meters[side], before, strict=True)):
+                    costs[k][side].append((m() - b) / (rate * seconds) if rate else float("inf"))
+        out.append((name, unit, [max(r) for r in rates], [[min(c) for c in per] for per in costs]))
     return out
 
 
-def print_rows(rows: list[Row], labels: list[str]) -> None:
-    print(f"{'case':34} " + " ".join(f"{x:>16}" for x in labels) + "   CPU per unit: "
-          + " ".join(f"{x:>12}" for x in labels))
+def print_rows(rows: list[Row], labels: list[str], meters: tuple[str, ...] = ("CPU per unit",)) -> None:
+    print(f"{'case':34} " + " ".join(f"{x:>16}" for x in labels) + "".join(
+        f"   {m}: " + " ".join(f"{x:>12}" for x in labels) for m in meters))
     for case, unit, rates, costs in rows:
         scale, per = (1e6, "us/" + unit.split("/")[0]) if unit in ("req/s", "tun/s") else (1e3, "ms/" + unit.split("/")[0])
         digits = 2 if unit == "Gbit/s" else 0
-        print(f"{case:34} " + " ".join(f"{r:>9.{digits}f} {unit:6}" for r in rates) + "   "
-              + "".join(f"{c * scale:>13.1f}" for c in costs) + f" {per}")
+        print(f"{case:34} " + " ".join(f"{r:>9.{digits}f} {unit:6}" for r in rates) + "".join(
+            "   " + " " * (len(m) - 12) + "".join(f"{c * scale:>13.1f}" for c in side) for m, side in
+            zip(meters, costs, strict=True)) + f" {per}")
 
 
 HTTP_PROXY = "import os, sys; from osdn.egress.main import run_http_proxy; sys.exit(run_http_proxy(dict(os.environ), port=int(sys.argv[1])))"
@@ -258,7 +320,7 @@ def bench_http(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> Non
         pids = [stack.enter_context(process([sys.executable, "-c", HTTP_PROXY, str(port)], port, v.env(env))).pid
                 for v, port in zip(ours, ports, strict=True)]
         pids.append(stack.enter_context(process(["squid", "-N", "-f", str(tmp / "squid.conf")], squid)).pid)
-        print_rows(best_of(rounds, seconds, http_cases(origin, sink, seconds), [*ports, squid], pids),
+        print_rows(best_of(rounds, seconds, http_cases(origin, sink, seconds), [*ports, squid], proxy_meters(pids)),
                    [v.label for v in ours] + ["squid 5.7"])
 
 
@@ -274,35 +336,71 @@ def http_cases(origin: int, sink: int, seconds: int) -> list[Case]:
     ]
 
 
+@contextlib.contextmanager
+def dns_namespaces() -> Iterator[tuple[str, str, str]]:
+    """Three namespaces, client -- router -- server, on veth pairs: 10.99.1.1 -- 10.99.1.2 | 10.99.2.2 --
+    10.99.2.1 (the router's second leg plays macvlan0); destroyed on exit."""
+    c, r, sv = (f"osdn-bd{os.getpid() % 100000}-{x}" for x in ("c", "r", "s"))
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+    try:
+        for ns in (c, r, sv):
+            ip("netns", "add", ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        for a, b in ((c, r), (r, sv)):
+            ip("link", "add", "bdveth0", "netns", a, "type", "veth", "peer", "name", "bdveth1", "netns", b)
+            ip("-n", a, "link", "set", "bdveth0", "name", "eth0" if a == c else "eth1")
+            ip("-n", b, "link", "set", "bdveth1", "name", "eth0")
+        for ns, dev, addr in ((c, "eth0", "10.99.1.1/24"), (r, "eth0", "10.99.1.2/24"), (r, "eth1", "10.99.2.2/24"),
+                              (sv, "eth0", "10.99.2.1/24")):
+            ip("-n", ns, "addr", "add", addr, "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up")
+        ip("-n", c, "route", "add", "default", "via", ROUTER_IP)
+        yield c, r, sv
+    finally:
+        for ns in (c, r, sv):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 def bench_dns(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     origin, backend = free_port(), free_port()
     fronts = [(free_port(), free_port()) for _ in range(len(ours) + 1)]  # (-> HTTP origin, -> iperf3 server)
     theirs = fronts[-1]
 
     def dest(ports: tuple[int, int]) -> str:
-        return f"{ports[0]} 127.0.0.1 {origin}\n{ports[1]} 127.0.0.1 {backend}"
+        return f"{ports[0]} {SERVER_IP} {origin}\n{ports[1]} {SERVER_IP} {backend}"
 
     conf = render_haproxy_config(parse_dns_destinations(dest(theirs)), ["127.0.0.1"], {})
     conf = conf.replace("    chroot      /var/lib/haproxy\n", "").replace(
         "/var/lib/haproxy/run/haproxy.pid", str(tmp / "haproxy.pid")).replace(
-        "    user        haproxy\n    group       haproxy\n", "").replace("bind :", "bind 127.0.0.1:")
+        "    user        haproxy\n    group       haproxy\n", "")
     (tmp / "haproxy.cfg").write_text(conf)
-    print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure, best of {rounds} alternating rounds)")
-    small = f"http://127.0.0.1:{origin}/small"
+    print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure, best of {rounds} alternating rounds; "
+          "client, router and server namespaces on veth pairs)")
+    small = f"http://{SERVER_IP}:{origin}/small"
     iperf_of = dict(fronts)  # HTTP front -> iperf front of the same proxy
-    cases: list[Case] = [
-        ("iperf3 1 stream", "Gbit/s", lambda p: iperf(iperf_of[p], seconds)),
-        ("new connection per request, 32", "req/s", lambda p: wrk(small, p, seconds, 32, True)[0]),
-        ("keep-alive requests, 32 conns", "req/s", lambda p: wrk(small, p, seconds, 32, False)[0])]
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(process([sys.executable, "-c", ORIGIN, str(origin)], origin))
-        stack.enter_context(process(["iperf3", "-s", "-p", str(backend)], backend))
+    global CLIENT_NS
+    with dns_namespaces() as (client, router, server), contextlib.ExitStack() as stack:
+        CLIENT_NS = client
+        cases: list[Case] = [
+            ("iperf3 1 stream", "Gbit/s", lambda p: iperf(iperf_of[p], seconds, client, ROUTER_IP)),
+            ("new connection per request, 32", "req/s", lambda p: wrk(small, p, seconds, 32, True, ROUTER_IP, client)[0]),
+            ("keep-alive requests, 32 conns", "req/s", lambda p: wrk(small, p, seconds, 32, False, ROUTER_IP, client)[0])]
+        servers = [stack.enter_context(process([sys.executable, "-c", ORIGIN, str(origin), "0.0.0.0"], None,
+                                               ns=server)).pid,
+                   stack.enter_context(process(["iperf3", "-s", "-p", str(backend)], None, ns=server)).pid]
+        time.sleep(1)
         pids = [stack.enter_context(process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], f[0],
-                                            v.env({**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(f)}))).pid
+                                            v.env({**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(f)}),
+                                            ns=router, host=ROUTER_IP)).pid
                 for v, f in zip(ours, fronts, strict=False)]
-        pids.append(stack.enter_context(process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0])).pid)
-        print_rows(best_of(rounds, seconds, cases, [f[0] for f in fronts], pids),
-                   [v.label for v in ours] + ["haproxy 2.6"])
+        pids.append(stack.enter_context(process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0],
+                                                ns=router, host=ROUTER_IP)).pid)
+        meters: list[list[Meter]] = [[functools.partial(whole_cpu, [pid, *servers]), functools.partial(tree_cpu, pid)]
+                                     for pid in pids]
+        print_rows(best_of(rounds, seconds, cases, [f[0] for f in fronts], meters),
+                   [v.label for v in ours] + ["haproxy 2.6"], ("whole-run CPU", "proxy process"))
 
 
 def bench_redirect(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
