@@ -1,4 +1,7 @@
-"""The egress DNS proxy (DNS proxy mode): TCP forwarding per EGRESS_DNS_PROXY_DESTINATION.
+"""The egress DNS proxy's userspace forwarder: TCP forwarding per EGRESS_DNS_PROXY_DESTINATION.
+
+Used when EGRESS_DNS_PROXY_DEBUG is set (it logs every connection); otherwise DNS proxy mode forwards
+in the kernel (`dns_kernel`).
 
 What the image's haproxy does with the generated config: one listener per line (`bind :PORT`), each
 connection forwarded to the target's port; a name target is resolved at run time through the pod's

@@ -1,7 +1,8 @@
 """`osdn egress-router [http-proxy|dns-proxy]`: the three egress images' programs, driven by env.
 
 `run_router` is egress-router.sh (EGRESS_ROUTER_MODE init, legacy (default), http-proxy, dns-proxy,
-unit-test), `run_http_proxy` is egress-http-proxy.sh and `run_dns_proxy` is egress-dns-proxy.sh;
+unit-test), `run_http_proxy` is egress-http-proxy.sh and `run_dns_proxy` is egress-dns-proxy.sh
+(nftables DNAT in the pod's namespace; the userspace forwarder when EGRESS_DNS_PROXY_DEBUG is set);
 each takes the environment and returns the exit code. A refused configuration prints the upstream
 message as the last line on stderr and returns 1, before anything in the kernel is touched (the
 rules are validated before the network is set up). Unit-test modes print what the script prints.
