@@ -1,6 +1,8 @@
 """Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and the 3-way merge `apply` uses.
 
-Pure. Errors are BadRequestError naming the failing operation.
+Pure. A JSON patch that cannot be applied (a missing path, a failed test, an unknown operation) is a
+ValidationError (422 Invalid, as kube-apiserver answers) naming the failing operation; a body that is
+not an array of operations is a BadRequestError (400).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from osdn.errors import BadRequestError, ConflictError
+from osdn.errors import BadRequestError, ValidationError
 
 Obj = dict[str, Any]
 
@@ -30,7 +32,7 @@ def _pointer(path: str) -> list[str]:
     if path == "":
         return []
     if not path.startswith("/"):
-        raise BadRequestError(f'json patch: invalid path "{path}": must start with "/"')
+        raise ValidationError(f'json patch: invalid path "{path}": must start with "/"')
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
@@ -40,7 +42,7 @@ def _parent(doc: Any, parts: list[str], path: str) -> tuple[Any, str]:
         try:
             cur = cur[int(part)] if isinstance(cur, list) else cur[part]
         except (KeyError, IndexError, ValueError, TypeError):
-            raise BadRequestError(f'json patch: path "{path}" does not exist') from None
+            raise ValidationError(f'json patch: path "{path}" does not exist') from None
     return cur, parts[-1]
 
 
@@ -50,7 +52,7 @@ def _get(doc: Any, path: str) -> Any:
         try:
             cur = cur[int(part)] if isinstance(cur, list) else cur[part]
         except (KeyError, IndexError, ValueError, TypeError):
-            raise BadRequestError(f'json patch: path "{path}" does not exist') from None
+            raise ValidationError(f'json patch: path "{path}" does not exist') from None
     return cur
 
 
@@ -65,12 +67,12 @@ def _add(doc: Any, path: str, value: Any) -> Any:
         else:
             idx = int(last) if last.isdigit() else -1
             if not 0 <= idx <= len(parent):
-                raise BadRequestError(f'json patch: index "{last}" out of range in "{path}"')
+                raise ValidationError(f'json patch: index "{last}" out of range in "{path}"')
             parent.insert(idx, value)
     elif isinstance(parent, dict):
         parent[last] = value
     else:
-        raise BadRequestError(f'json patch: cannot add at "{path}"')
+        raise ValidationError(f'json patch: cannot add at "{path}"')
     return doc
 
 
@@ -83,7 +85,7 @@ def _remove(doc: Any, path: str) -> Any:
         else:
             del parent[last]
     except (KeyError, IndexError, ValueError, TypeError):
-        raise BadRequestError(f'json patch: cannot remove "{path}": it does not exist') from None
+        raise ValidationError(f'json patch: cannot remove "{path}": it does not exist') from None
     return doc
 
 
@@ -94,10 +96,10 @@ def json_patch(doc: Any, ops: Any) -> Any:
     doc = copy.deepcopy(doc)
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise BadRequestError(f"json patch: operation {i} needs 'op' and 'path'")
+            raise ValidationError(f"json patch: operation {i} needs 'op' and 'path'")
         kind, path = op["op"], op["path"]
         if kind in ("add", "replace", "test") and "value" not in op:
-            raise BadRequestError(f"json patch: operation {i} ({kind} {path}) needs 'value'")
+            raise ValidationError(f"json patch: operation {i} ({kind} {path}) needs 'value'")
         if kind == "add":
             doc = _add(doc, path, copy.deepcopy(op["value"]))
         elif kind == "remove":
@@ -112,9 +114,9 @@ def json_patch(doc: Any, ops: Any) -> Any:
             doc = _add(doc, path, value)
         elif kind == "test":
             if _get(doc, path) != op["value"]:
-                raise ConflictError(f'json patch: test failed at "{path}"')
+                raise ValidationError(f'json patch: test failed at "{path}"')
         else:
-            raise BadRequestError(f'json patch: unknown operation "{kind}"')
+            raise ValidationError(f'json patch: unknown operation "{kind}"')
     return doc
 
 

@@ -4,6 +4,7 @@ runs unchanged."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -34,3 +35,15 @@ def test_services_and_ingresses_have_an_empty_load_balancer_status(api: client.A
     assert net.create_namespaced_ingress(NS, ing).status.load_balancer.ingress is None
     listed = net.list_namespaced_ingress(NS).items
     assert [(i.metadata.name, i.status.load_balancer.ingress) for i in listed] == [("i", None)]
+
+
+def test_a_json_patch_that_cannot_apply_is_422_invalid(api: client.ApiClient) -> None:
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="jp"), data={"a": "1"}))
+    for ops, words in (([{"op": "test", "path": "/data/a", "value": "2"}], 'test failed at "/data/a"'),
+                       ([{"op": "replace", "path": "/data/zz", "value": "2"}], 'path "/data/zz" does not exist')):
+        with pytest.raises(client.ApiException) as e:
+            v1.patch_namespaced_config_map("jp", NS, ops)
+        body = json.loads(e.value.body)
+        assert (e.value.status, body["reason"], body["code"]) == (422, "Invalid", 422) and words in body["message"]
+    assert v1.patch_namespaced_config_map("jp", NS, [{"op": "test", "path": "/data/a", "value": "1"}]).data == {"a": "1"}
