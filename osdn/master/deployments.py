@@ -19,7 +19,9 @@ condition says DeploymentPaused, then DeploymentResumed. A ReplicaSet's ReplicaF
 (its pod creates refused, e.g. by ResourceQuota) is mirrored into the Deployment's conditions by a
 rollout sync and removed when no RS has one (osdn.master.rollout.replica_failure). When the Deployment is gone (or was created again:
 another uid), its RSs are deleted, and the ReplicaSet controller deletes their pods: the garbage
-collection kube does with background propagation. RSs without a controller that the selector
+collection kube does with background propagation. A Deployment being deleted (a deletionTimestamp: Orphan or
+Foreground) gets no RS made, scaled or adopted; only its status counts follow its RSs as they go
+(kube's syncStatusOnly). RSs without a controller that the selector
 matches (orphaned by `kubectl delete --cascade=orphan`, osdn.apiserver.orphans) are adopted.
 """
 
@@ -53,6 +55,7 @@ from osdn.master.rollout import (
     replica_failure,
     replicas_annotations,
     revision_of,
+    status_only,
     strategy_of,
     template_hash,
     without_hash,
@@ -159,9 +162,14 @@ class DeploymentController(Controller):
             if not owned_by(rs, deployment, DEPLOYMENT.kind) and \
                     still_garbage(self.client, "ReplicaSet", rs, DEPLOYMENT.kind, deployment):
                 self._delete(namespace, str(_meta(rs).get("name")))
-        if deployment is None or _meta(deployment).get("deletionTimestamp"):
+        if deployment is None:
             return
         mine = [rs for rs in named if owned_by(rs, deployment, DEPLOYMENT.kind)]
+        if _meta(deployment).get("deletionTimestamp"):   # kube's syncStatusOnly: no RS made, scaled or adopted
+            new, old = split_new(deployment, mine)
+            self._write_status(deployment, status_only(deployment, strategy_of(deployment), RSView.of(new) if new
+                                                       else None, [RSView.of(rs) for rs in old], self.clock()))
+            return
         candidates = [rs for rs in rss if adoptable(rs, deployment)]
         if (candidates or not mine) and not alive_afresh(self.client, DEPLOYMENT.kind, deployment):
             return   # being deleted with Orphan (its RSs released): neither adopt them back nor make new ones

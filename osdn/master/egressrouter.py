@@ -9,7 +9,8 @@ objects cannot be made). osdn's API server has no garbage collector for ownerRef
 controller collects: a NAD or Deployment controlled by an EgressRouter that no longer exists or is
 being deleted (the uid of its ownerReference is not a current router's) is deleted, also one left
 while no master ran (every namespace is looked at on start). Nothing is made for a router being
-deleted, and a NAD or Deployment that is itself being deleted (held by finalizers, e.g. a
+deleted (read afresh before a create: its deletion may delete the objects before the router's watch
+shows the mark), and a NAD or Deployment that is itself being deleted (held by finalizers, e.g. a
 foreground deletion waiting for its pods) is neither updated nor taken over by another router: it
 is made again once it is gone. The names are fixed, as upstream's, so a namespace holds one
 router: the oldest EgressRouter of a namespace is rendered, any other is Degraded saying which one
@@ -27,6 +28,7 @@ from osdn import __version__
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError, OsdnError
 from osdn.master.controller import Controller, Informers
+from osdn.master.replicas import alive_afresh
 from osdn.model.egress_operator import (
     DEPLOYMENT_NAME,
     NAD_NAME,
@@ -78,8 +80,8 @@ class EgressRouterController(Controller):
         owner, *others = routers
         problem = ""
         try:
-            self._apply(render_nad(owner, __version__))
-            self._apply(render_deployment(owner, __version__))
+            self._apply(render_nad(owner, __version__), owner)
+            self._apply(render_deployment(owner, __version__), owner)
         except OsdnError as exc:
             problem = f"could not reconcile Egress Router {namespace}/{_meta(owner).get('name')}: {exc.message}"
         self._write_status(owner, self._available(namespace, owner) and not problem, problem)
@@ -108,13 +110,15 @@ class EgressRouterController(Controller):
                 self.writes.record_delete(kind, name, obj, namespace)
             log.info("egress router: deleted %s %s/%s (its EgressRouter %s is gone)", kind, namespace, name, uid)
 
-    def _apply(self, want: Obj) -> None:
+    def _apply(self, want: Obj, router: Obj) -> None:
         kind, meta = want["kind"], want["metadata"]
         have = self._current(kind, meta["name"], meta["namespace"])
         if _meta(have).get("deletionTimestamp"):   # being deleted: made again once gone (its DELETED event)
             return
         if have is not None and covers(have, want):
             return
+        if have is None and not alive_afresh(self.client, "EgressRouter", router):
+            return   # the router's deletion deleted it; the router's watch has not shown the mark yet
         if have is None:
             try:
                 done = self.client.create(want, meta["namespace"])

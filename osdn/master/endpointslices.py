@@ -13,7 +13,8 @@ Key: `namespace/name` of a Service. Level-triggered: each reconcile lists the sl
 While the owner (the Service, or the mirrored Endpoints) is being deleted (a deletionTimestamp: a
 foreground deletion waits for its dependents, osdn.apiserver.foreground) no slice is created, as
 upstream's reconcilers skip creates then: a slice made again would block the deletion for ever.
-Updates and deletes go on.
+Before creating, the owner is read afresh (the DELETE marks it before it deletes the slices, and
+the slices' watch may show that first). Updates and deletes go on.
 Pod events enqueue the Services whose selector matches the old or new labels; Endpoints and
 EndpointSlice events enqueue the Service of the same name (so hand edits of a managed slice are
 repaired).
@@ -30,6 +31,7 @@ from osdn.client import Client
 from osdn.errors import NotFoundError
 from osdn.master.controller import Controller, Informers
 from osdn.master.endpoints import manages, selects
+from osdn.master.replicas import alive_afresh
 from osdn.master.slices import (
     CONTROLLER,
     MANAGED_BY_LABEL,
@@ -116,23 +118,29 @@ class EndpointSliceController(Controller):
                 out.append(obj)
         return out
 
-    def _desired(self, namespace: str, name: str) -> tuple[Desired | None, bool]:
-        """The slices wanted, and whether their owner is being deleted (no creates then)."""
+    def _desired(self, namespace: str, name: str) -> tuple[Desired | None, Obj | None]:
+        """The slices wanted, and their owner (the Service, or the mirrored Endpoints)."""
         svc = self.services.get(name, namespace)
         if manages(svc):
             assert svc is not None
             pods = [p for p in self.pods.items() if _meta(p).get("namespace") == namespace]
-            return desired_for_service(svc, pods), bool(_meta(svc).get("deletionTimestamp"))
+            return desired_for_service(svc, pods), svc
         ep = self.endpoints.get(name, namespace)
         if ep is not None and _mirrored(svc, ep):
-            return desired_for_endpoints(ep), bool(_meta(ep).get("deletionTimestamp"))
-        return None, False
+            return desired_for_endpoints(ep), ep
+        return None, None
+
+    def _may_create(self, desired: Desired, owner: Obj) -> bool:
+        """The owner is not being deleted, also read afresh: the foreground DELETE marks it before it
+        deletes the slices, and the slices' watch may deliver that before the owner's shows the mark."""
+        kind = "Service" if desired.manager == CONTROLLER else "Endpoints"
+        return not _meta(owner).get("deletionTimestamp") and alive_afresh(self.client, kind, owner)
 
     def reconcile(self, key: Hashable) -> None:
         namespace, name = str(key).split("/", 1)
-        desired, owner_deleting = self._desired(namespace, name)
+        desired, owner = self._desired(namespace, name)
         existing = self._existing(namespace, name)
-        if desired is None:
+        if desired is None or owner is None:
             for obj in existing:
                 self._delete(namespace, str(_meta(obj).get("name")))
             return
@@ -140,7 +148,7 @@ class EndpointSliceController(Controller):
         for other in (s for s in existing if s not in mine):
             self._delete(namespace, str(_meta(other).get("name")))
         plan = plan_slices(desired, mine)
-        if owner_deleting:   # upstream: `if service.DeletionTimestamp == nil` around the creates
+        if plan.create and not self._may_create(desired, owner):   # upstream: `if service.DeletionTimestamp == nil`
             plan.create = []
         for obj in plan.create:
             self._record(self.client.create(obj, namespace))

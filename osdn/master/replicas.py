@@ -21,7 +21,9 @@ looked at again when the next Ready pod becomes available).
 
 Garbage collection (what kube's garbage collector does with background propagation): when the owner
 is gone, or its uid is not the one a pod's controller reference names (deleted and created again),
-the pods are deleted. Orphan pods that match the selector are not adopted. The functions above
+the pods are deleted. Orphan pods that match the selector are not adopted. An owner being deleted
+(a deletionTimestamp: Orphan, or Foreground waiting for its pods) gets no pod created or deleted,
+only its status, as kube's syncReplicaSet (`rs.DeletionTimestamp == nil` guards manageReplicas). The functions above
 `ReplicaController` are pure.
 """
 
@@ -243,9 +245,12 @@ class ReplicaController(Controller):
             if not owned_by(pod, owner, self.owner.kind) and still_garbage(self.client, "Pod", pod, self.owner.kind,
                                                                            owner):
                 self._delete_pod(key, namespace, str(_meta(pod).get("name")))
-        if owner is None or _meta(owner).get("deletionTimestamp"):   # gone, or being deleted (Orphan)
+        if owner is None:
             return
         live = [p for p in named if active(p) and owned_by(p, owner, self.owner.kind)]
+        if _meta(owner).get("deletionTimestamp"):   # being deleted: no pod made or deleted, the status follows
+            self._status(owner, live)
+            return
         seen = {str(_meta(p).get("name")) for p in live}
         deleting = self._pending(self.deleted, str(key), seen, gone=True)
         live = [p for p in live if _meta(p).get("name") not in deleting]

@@ -358,6 +358,20 @@ def _progressing(deployment: Mapping[str, Any], s: Strategy, new: RSView | None,
     return dict(prev)
 
 
+def status_only(deployment: Mapping[str, Any], s: Strategy, new: RSView | None, old: Sequence[RSView],
+                now: float) -> Obj:
+    """Kube's syncStatusOnly (a Deployment being deleted): the counts from its RSs and the Available
+    condition (calculateStatus); every other condition as it was, Progressing included."""
+    status = deployment_status(deployment, s, new, old, now)
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    prev = [dict(c) for c in (deployment.get("status") or {}).get("conditions") or []]
+    if not any(c.get("type") == "Available" and c.get("status") == available["status"]
+               and c.get("reason") == available["reason"] for c in prev):   # SetDeploymentCondition
+        prev = [*(c for c in prev if c.get("type") != "Available"), available]
+    status["conditions"] = prev
+    return status
+
+
 def replica_failure(deployment: Mapping[str, Any], new: Mapping[str, Any] | None, rss: Sequence[Mapping[str, Any]],
                     rollout: bool) -> Obj | None:
     """The Deployment's ReplicaFailure condition after a sync, or None. A rollout sync (kube's

@@ -1,9 +1,11 @@
-"""A Service deleted in the foreground while a dependent with a finalizer holds it: the master's
-EndpointSlice controller makes no slice for it meanwhile (a slice made again, with its
-blockOwnerDeletion reference, would hold the Service for ever), and once the finalizer is removed
-the Service goes, with no slice left."""
+"""Owners held in a foreground deletion by a dependent with a finalizer: the master's controllers make
+nothing for them meanwhile. A Service's EndpointSlice is not made again (with its blockOwnerDeletion
+reference it would hold the Service for ever); a Deployment's ReplicaSet makes no replacement pod,
+and both only count their pods down."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tests.conftest import ServerProc, wait_for
 
@@ -40,3 +42,37 @@ def test_a_service_being_deleted_gets_no_new_endpointslice(server: ServerProc) -
             api.patch(f"{NS}/configmaps/holder", headers=MERGE, json={"metadata": {"finalizers": None}})
             api.delete(f"{NS}/configmaps/holder")
             api.delete(f"{NS}/services/held")
+
+
+def test_a_deployment_held_in_a_foreground_deletion_makes_no_pod_and_counts_down(server: ServerProc) -> None:
+    """Deployment of 2, one pod held by a finalizer, deleted in the foreground: the marked ReplicaSet
+    and Deployment make no pod or RS (kube's controllers skip an owner with a deletionTimestamp) and
+    only their status follows (syncReplicaSet, syncStatusOnly): 0 replicas, while the held pod stays."""
+    apps = "/apis/apps/v1/namespaces/default"
+    with server.http() as api:
+        server.kubectl("create", "deployment", "countdown", "--image=i", "--replicas=2", check=True)
+
+        def pods() -> list[dict[str, Any]]:
+            return list(api.get(f"{NS}/pods", params={"labelSelector": "app=countdown"}).json()["items"])
+
+        def replicas(path: str) -> int | None:
+            got = api.get(path)
+            return int((got.json().get("status") or {}).get("replicas") or 0) if got.status_code == 200 else None
+
+        held = wait_for(lambda: len(found := pods()) == 2 and found[0]["metadata"]["name"], what="two pods")
+        try:
+            api.patch(f"{NS}/pods/{held}", headers=MERGE, json={"metadata": {"finalizers": ["example.com/hold"]}})
+            wait_for(lambda: replicas(f"{apps}/deployments/countdown") == 2, what="the Deployment counting 2")
+            rs = api.get(f"{apps}/replicasets", params={"labelSelector": "app=countdown"}).json()["items"]
+            assert len(rs) == 1
+            rs_path = f"{apps}/replicasets/{rs[0]['metadata']['name']}"
+            marked = api.delete(f"{apps}/deployments/countdown", params={"propagationPolicy": "Foreground"})
+            assert marked.status_code == 200 and marked.json()["metadata"]["deletionTimestamp"]
+            wait_for(lambda: replicas(rs_path) == 0 and replicas(f"{apps}/deployments/countdown") == 0,
+                     what="the marked ReplicaSet and Deployment counting 0")
+            assert [p["metadata"]["name"] for p in pods()] == [held]   # no replacement: only the held pod
+            assert len(api.get(f"{apps}/replicasets", params={"labelSelector": "app=countdown"}).json()["items"]) == 1
+        finally:
+            api.patch(f"{NS}/pods/{held}", headers=MERGE, json={"metadata": {"finalizers": None}})
+        wait_for(lambda: api.get(f"{apps}/deployments/countdown").status_code == 404 and not pods(),
+                 what="the Deployment and its pods gone")
