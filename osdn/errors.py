@@ -71,7 +71,7 @@ class OsdnError(Exception):
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason, "code": self.code,
         }
-        if details:
+        if details or self.code == 404:   # kube's NotFound always has details (kubectl debug reads .Name)
             status["details"] = details
         return _encodable(status)
 

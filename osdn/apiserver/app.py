@@ -65,6 +65,13 @@ class Target:
     subresource: str
 
 
+_NO_RUNTIME = ": osdn's API server has no container runtime behind it"
+# pod subresources served by a kubelet in Kubernetes: a 404 that says why, and what a lab offers instead
+_RUNTIME_HINTS = {"log": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn logs"',
+                  "exec": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn exec"',
+                  **{sub: _NO_RUNTIME for sub in ("attach", "portforward", "ephemeralcontainers", "proxy")}}
+
+
 def parse_target(prefix: str, segments: list[str]) -> Target:
     """Split `/api/v1/...` or `/apis/g/v/...` (segments after the version) into a Target."""
     if "/" in prefix:
@@ -83,7 +90,8 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
         raise NotFoundError(f"{info.plural} is not namespaced")
     # never act on NAME for NAME/garbage
     if sub and not ((sub == "status" and info.has_status) or (sub == "scale" and scale.scalable(info))):
-        raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub})')
+        hint = _RUNTIME_HINTS.get(sub, "") if info.kind == "Pod" else ""
+        raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub}){hint}')
     return Target(info, namespace, name, sub)
 
 

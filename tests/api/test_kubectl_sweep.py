@@ -76,3 +76,17 @@ def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -
     assert get(server, "route", "r", "-n", "x")["spec"]["host"] == "b.example.com"
     r = server.kubectl("patch", "netnamespace", "x", "-p", '{"egressIPs":[]}')
     assert r.returncode == 1 and "application/merge-patch+json" in r.stderr
+
+
+def test_runtime_commands_fail_fast_and_say_why(server: ServerProc) -> None:
+    """logs/exec/attach/port-forward/debug need a kubelet: each ends at once with exit code 1 and a
+    message (kubectl debug used to panic on a NotFound Status without details)."""
+    ok(server, "create", "namespace", "x")
+    ok(server, "run", "p", "--image=busybox", "-n", "x")
+    for args, hint in ((("logs", "p"), 'use "osdn logs"'), (("exec", "p", "--", "ls"), 'use "osdn exec"'),
+                       (("cp", "p:/etc/hosts", "/dev/null"), 'use "osdn exec"')):
+        r = server.kubectl("-n", "x", *args)
+        assert r.returncode == 1 and "no container runtime" in r.stderr and hint in r.stderr, r.stderr
+    r = server.kubectl("debug", "p", "-n", "x", "--image=busybox", "--profile=general")
+    assert r.returncode == 1 and "panic" not in r.stderr, r.stderr
+    assert "ephemeral containers are disabled for this cluster" in r.stderr
