@@ -111,6 +111,11 @@ def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
         raise ValidationError.of(ref_of(info, obj), errs)
 
 
+# A new object's status, as kube serializes the empty status struct: {} (typed clients read its fields
+# as None), with the fields that have no omitempty (and that typed clients require) at zero.
+_EMPTY_STATUS: dict[str, Obj] = {"ReplicaSet": {"replicas": 0}, "ReplicationController": {"replicas": 0}}
+
+
 def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, uid: str) -> Obj:
     """A validated, defaulted copy of `obj` ready to store (resourceVersion is the store's job)."""
     new = {"apiVersion": info.api_version, "kind": info.kind, **clone(obj)}
@@ -127,6 +132,8 @@ def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, ui
         meta["creationTimestamp"] = now
         meta["generation"] = 1
     prune_unknown(info, new)
+    if info.has_status and new.get("status") is None:   # kube writes a kind's empty status struct so
+        new["status"] = dict(_EMPTY_STATUS.get(info.kind, {}))
     _run_hooks(info, new, None)
     return new
 

@@ -47,3 +47,26 @@ def test_a_json_patch_that_cannot_apply_is_422_invalid(api: client.ApiClient) ->
         body = json.loads(e.value.body)
         assert (e.value.status, body["reason"], body["code"]) == (422, "Invalid", 422) and words in body["message"]
     assert v1.patch_namespaced_config_map("jp", NS, [{"op": "test", "path": "/data/a", "value": "1"}]).data == {"a": "1"}
+
+
+def test_a_created_object_with_a_status_has_one_before_any_controller_writes_it(api: client.ApiClient) -> None:
+    """A poll such as `read_namespaced_deployment(...).status.ready_replicas` right after the create."""
+    apps, v1 = client.AppsV1Api(api), client.CoreV1Api(api)
+    labels = {"app": "fresh"}
+    template = client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=client.V1PodSpec(
+        containers=[client.V1Container(name="c", image="busybox")]))
+    deployment = apps.create_namespaced_deployment(NS, client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="fresh"),
+        spec=client.V1DeploymentSpec(selector=client.V1LabelSelector(match_labels=labels), template=template)))
+    assert isinstance(deployment.status, client.V1DeploymentStatus)
+    rs = apps.create_namespaced_replica_set(NS, client.V1ReplicaSet(
+        metadata=client.V1ObjectMeta(name="fresh-rs"), spec=client.V1ReplicaSetSpec(
+            replicas=0, selector=client.V1LabelSelector(match_labels={"rs": "fresh"}),
+            template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels={"rs": "fresh"}),
+                                              spec=template.spec))))
+    assert isinstance(rs.status, client.V1ReplicaSetStatus)
+    quota = v1.create_namespaced_resource_quota(NS, client.V1ResourceQuota(
+        metadata=client.V1ObjectMeta(name="fresh"), spec=client.V1ResourceQuotaSpec(hard={"pods": "50"})))
+    assert isinstance(quota.status, client.V1ResourceQuotaStatus)
+    node = v1.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="fresh")))
+    assert isinstance(node.status, client.V1NodeStatus)
