@@ -5,9 +5,11 @@ The lab has 3 nodes (agents with their defaults: min-sync-period 1 s, burst 2, s
 Its kubelet is stopped first: the 10,000 pods are API objects on 97 other ("ghost") nodes, given an
 IP and Ready through their status, as a real cluster's other nodes would report them; so every lab
 agent holds them all in its sets, and the endpoints controller builds the 1,000 services' Endpoints
-from them. Then, one round after the other; each measured write comes `REFILL` s after the previous
-write of any kind, so it meets a full token bucket (min-sync-period 1 s, burst 2: a change that comes
-right behind two others waits for the bucket by design, as in kube-proxy; that wait is not measured):
+from them. Then, one round after the other; each measured write comes once no object of a kind the
+agents sync on has changed for `REFILL` s, in any namespace (the controllers' follow-on writes, e.g. the
+Endpoints and slices after a pod add, included; at most `QUIET_CAP` s of waiting), so it meets a full
+token bucket (min-sync-period 1 s, burst 2: a change that comes right behind two others waits for the
+bucket by design, as in kube-proxy; that wait is not measured):
 - policy create: a new NetworkPolicy -> its peer element (`np_pip`) in every node's kernel;
 - pod add: a pod's status gets its IP (it is a peer of an existing policy) -> `np_pip` everywhere;
 - endpoint change: a service's first Endpoints address is written -> its `svc_dispatch` entry everywhere.
@@ -227,7 +229,8 @@ def bench_scale_latency(stack: contextlib.ExitStack, quick: bool) -> list[str]:
              f"NetworkPolicies, {SERVICES:,} services with their Endpoints; written in {made:.0f} s, "
              f"every node's kernel had them {settle:.1f} s after the last write, the endpoints controller had "
              f"written all Endpoints {controllers:.0f} s later (the rounds start 5 s after that)",
-             f"{rounds} rounds per change, each write {REFILL} s after the one before; per node, until its kernel "
+             f"{rounds} rounds per change, each write once nothing the agents sync on changed for {REFILL} s "
+             f"(in any namespace; {watch.capped} writes gave up waiting after {QUIET_CAP:.0f} s); per node, until its kernel "
              "committed the element (netlink NEWSETELEM notification; target p99 < 100 ms on every node), from the "
              "API write, and for the slowest node also from the watch event (the bench's own informer); "
              f"load (1 min) {min(loads):.1f}-{max(loads):.1f} during the rounds ({loads[0]:.1f} at the first, "
@@ -266,17 +269,46 @@ def endpoints_done(client: Client, timeout: float = 300) -> float:
     return time.perf_counter() - t0
 
 
+QUIET_KINDS = ("Pod", "NetworkPolicy", "Service", "Endpoints", "EndpointSlice")  # what the agents sync on
+QUIET_CAP = 10.0  # s: a measured write waits at most this long for the cluster to be quiet
+
+
 class Watch:
-    """When the bench's own informers saw each measured object (the agents watch the same server)."""
+    """When the bench's own informers saw each measured object (the agents watch the same server), and
+    when any object of the kinds the agents sync on last changed, in any namespace: the controllers'
+    follow-on writes (an Endpoints update after a pod add, the slice mirrored from a manual Endpoints
+    1-2 s later) spend the agents' tokens too, so a measured write waits until they have stopped."""
 
     def __init__(self, stack: contextlib.ExitStack, conf: str) -> None:
         from osdn.client.informer import Informer
 
         self.seen: dict[tuple[str, str], float] = {}
+        self.last_change = time.perf_counter()
+        self.capped = 0  # measured writes that did not find REFILL s of quiet within QUIET_CAP
         for kind, ns in (("NetworkPolicy", "ns5"), ("Pod", "ns7"), ("Endpoints", "ns9")):
             inf = Informer(load_config(conf), kind, namespace=ns, handlers=[self._handler(kind)]).start()
             stack.callback(inf.stop)
             inf.wait_synced(60)
+        for kind in QUIET_KINDS:
+            inf = Informer(load_config(conf), kind, handlers=[self._changed]).start()
+            stack.callback(inf.stop)
+            inf.wait_synced(120)
+
+    def _changed(self, _type: str, _new: Obj | None, _old: Obj | None) -> None:
+        self.last_change = time.perf_counter()
+
+    def quiet(self, seconds: float) -> None:
+        """Until nothing the agents sync on changed for `seconds` (at most QUIET_CAP): a full token bucket."""
+        start = time.perf_counter()
+        while True:
+            now = time.perf_counter()
+            left = self.last_change + seconds - now
+            if left <= 0:
+                return
+            if now - start >= QUIET_CAP:
+                self.capped += 1
+                return
+            time.sleep(min(left, 0.05))
 
     def _handler(self, kind: str) -> Callable[[str, Obj | None, Obj | None], None]:
         def on_event(_type: str, new: Obj | None, _old: Obj | None) -> None:
@@ -298,11 +330,12 @@ def policy_id(keys: set[tuple[str, str]], key: tuple[str, str]) -> int:
 
 def measure(kernels: Kernels, watch: Watch, set_name: str, elem: tuple[str, tuple[str | int, ...]],
             write: Callable[[], object], kind: str, name: str) -> Round:
-    """`write` once the bucket is full again; per node, seconds until the element is committed."""
+    """`write` once the bucket is full again (nothing synced on for `REFILL` s); per node, seconds until
+    the element is committed."""
     fields, values = elem
     raw = nft_key(fields, *values)
     kernels.expect(set_name, raw)
-    time.sleep(REFILL)
+    watch.quiet(REFILL)
     t0 = time.perf_counter()
     write()
     per_node = kernels.wait_all(set_name, raw, " . ".join(map(str, values)), t0)
