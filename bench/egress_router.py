@@ -9,7 +9,8 @@ Same run, same machine, same load generators, one after the other:
 - DNS proxy mode: `osdn egress-router dns-proxy` (nftables DNAT in the router's namespace; a --before
   revision older than the kernel mode runs the userspace forwarder) and Debian's haproxy with the
   config egress-dns-proxy.sh generates (chroot/user/pidfile lines adapted to run outside the image),
-  all in one router namespace between a client and a server namespace (veth pairs, `osdn-bd<pid>-*`,
+  each in a router namespace of its own between one client and one server namespace (veth pairs,
+  `osdn-bd<pid>-*`,
   destroyed on exit): iperf3 throughput through the forwarder, wrk with `Connection: close` (a new
   forwarded TCP connection per request) and with keep-alive. Its CPU figure is the whole run's:
   load generators, servers, the proxy and the softirq threads (the kernel's forwarding runs in the
@@ -58,8 +59,7 @@ from osdn.egress.http_acl import parse_http_destinations, render_squid_conf
 REPO = Path(__file__).resolve().parents[1]
 CASE_FILTER = ""  # --case
 HTTP_ACL = "*"  # --acl: EGRESS_HTTP_PROXY_DESTINATION of both HTTP proxies (it must allow 127.0.0.1)
-CLIENT_NS = ""  # DNS proxy mode: the client's namespace (the others: ROUTER_IP's and SERVER_IP's)
-ROUTER_IP, SERVER_IP = "10.99.1.2", "10.99.2.1"
+CLIENT_NS = ""  # DNS proxy mode: the client's namespace (wait_port connects from there)
 ORIGIN = r"""
 import asyncio, sys, uvloop
 SMALL = b"x" * 100
@@ -336,40 +336,50 @@ def http_cases(origin: int, sink: int, seconds: int) -> list[Case]:
     ]
 
 
+def router_ip(side: int) -> str:
+    return f"10.99.{10 + side}.2"
+
+
+def server_ip(side: int) -> str:
+    return f"10.99.{30 + side}.1"
+
+
 @contextlib.contextmanager
-def dns_namespaces() -> Iterator[tuple[str, str, str]]:
-    """Three namespaces, client -- router -- server, on veth pairs: 10.99.1.1 -- 10.99.1.2 | 10.99.2.2 --
-    10.99.2.1 (the router's second leg plays macvlan0); destroyed on exit."""
-    c, r, sv = (f"osdn-bd{os.getpid() % 100000}-{x}" for x in ("c", "r", "s"))
+def dns_namespaces(sides: int) -> Iterator[tuple[str, list[str], str]]:
+    """A client and a server namespace and one router namespace per side between them, on veth pairs:
+    client 10.99.(10+i).1 -- 10.99.(10+i).2 router i 10.99.(30+i).2 -- 10.99.(30+i).1 server (the
+    router's second leg plays macvlan0). A router of its own per proxy: the kernel side's conntrack
+    and NAT hooks do not touch the others' connections. Destroyed on exit."""
+    tag = f"osdn-bd{os.getpid() % 100000}"
+    c, sv, routers = f"{tag}-c", f"{tag}-s", [f"{tag}-r{i}" for i in range(sides)]
 
     def ip(*args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True)
     try:
-        for ns in (c, r, sv):
+        for ns in (c, sv, *routers):
             ip("netns", "add", ns)
             ip("-n", ns, "link", "set", "lo", "up")
-        for a, b in ((c, r), (r, sv)):
-            ip("link", "add", "bdveth0", "netns", a, "type", "veth", "peer", "name", "bdveth1", "netns", b)
-            ip("-n", a, "link", "set", "bdveth0", "name", "eth0" if a == c else "eth1")
-            ip("-n", b, "link", "set", "bdveth1", "name", "eth0")
-        for ns, dev, addr in ((c, "eth0", "10.99.1.1/24"), (r, "eth0", "10.99.1.2/24"), (r, "eth1", "10.99.2.2/24"),
-                              (sv, "eth0", "10.99.2.1/24")):
-            ip("-n", ns, "addr", "add", addr, "dev", dev)
-            ip("-n", ns, "link", "set", dev, "up")
-        ip("-n", c, "route", "add", "default", "via", ROUTER_IP)
-        yield c, r, sv
+        for i, r in enumerate(routers):
+            for a, b, net, a_dev, b_dev in ((c, r, 10 + i, f"c{i}", "eth0"), (r, sv, 30 + i, "eth1", f"s{i}")):
+                ip("link", "add", "bdveth0", "netns", a, "type", "veth", "peer", "name", "bdveth1", "netns", b)
+                ip("-n", a, "link", "set", "bdveth0", "name", a_dev)
+                ip("-n", b, "link", "set", "bdveth1", "name", b_dev)
+                for ns, dev, host in ((a, a_dev, 1 if a == c else 2), (b, b_dev, 2 if a == c else 1)):
+                    ip("-n", ns, "addr", "add", f"10.99.{net}.{host}/24", "dev", dev)
+                    ip("-n", ns, "link", "set", dev, "up")
+        yield c, routers, sv
     finally:
-        for ns in (c, r, sv):
+        for ns in (c, sv, *routers):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def bench_dns(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None:
     origin, backend = free_port(), free_port()
     fronts = [(free_port(), free_port()) for _ in range(len(ours) + 1)]  # (-> HTTP origin, -> iperf3 server)
-    theirs = fronts[-1]
+    theirs = len(ours)
 
-    def dest(ports: tuple[int, int]) -> str:
-        return f"{ports[0]} {SERVER_IP} {origin}\n{ports[1]} {SERVER_IP} {backend}"
+    def dest(side: int) -> str:
+        return f"{fronts[side][0]} {server_ip(side)} {origin}\n{fronts[side][1]} {server_ip(side)} {backend}"
 
     conf = render_haproxy_config(parse_dns_destinations(dest(theirs)), ["127.0.0.1"], {})
     conf = conf.replace("    chroot      /var/lib/haproxy\n", "").replace(
@@ -378,25 +388,28 @@ def bench_dns(seconds: int, rounds: int, tmp: Path, ours: list[Variant]) -> None
     (tmp / "haproxy.cfg").write_text(conf)
     print(f"\nDNS proxy mode: TCP forwarding ({seconds} s per figure, best of {rounds} alternating rounds; "
           "client, router and server namespaces on veth pairs)")
-    small = f"http://{SERVER_IP}:{origin}/small"
-    iperf_of = dict(fronts)  # HTTP front -> iperf front of the same proxy
+    side_of = {f[0]: i for i, f in enumerate(fronts)}  # HTTP front -> side
+
+    def request(p: int, close: bool) -> float:
+        return wrk(f"http://{server_ip(side_of[p])}:{origin}/small", p, seconds, 32, close,
+                   router_ip(side_of[p]), CLIENT_NS)[0]
+    cases: list[Case] = [
+        ("iperf3 1 stream", "Gbit/s", lambda p: iperf(fronts[side_of[p]][1], seconds, CLIENT_NS, router_ip(side_of[p]))),
+        ("new connection per request, 32", "req/s", lambda p: request(p, True)),
+        ("keep-alive requests, 32 conns", "req/s", lambda p: request(p, False))]
     global CLIENT_NS
-    with dns_namespaces() as (client, router, server), contextlib.ExitStack() as stack:
+    with dns_namespaces(len(fronts)) as (client, routers, server), contextlib.ExitStack() as stack:
         CLIENT_NS = client
-        cases: list[Case] = [
-            ("iperf3 1 stream", "Gbit/s", lambda p: iperf(iperf_of[p], seconds, client, ROUTER_IP)),
-            ("new connection per request, 32", "req/s", lambda p: wrk(small, p, seconds, 32, True, ROUTER_IP, client)[0]),
-            ("keep-alive requests, 32 conns", "req/s", lambda p: wrk(small, p, seconds, 32, False, ROUTER_IP, client)[0])]
         servers = [stack.enter_context(process([sys.executable, "-c", ORIGIN, str(origin), "0.0.0.0"], None,
                                                ns=server)).pid,
                    stack.enter_context(process(["iperf3", "-s", "-p", str(backend)], None, ns=server)).pid]
         time.sleep(1)
-        pids = [stack.enter_context(process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], f[0],
-                                            v.env({**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(f)}),
-                                            ns=router, host=ROUTER_IP)).pid
-                for v, f in zip(ours, fronts, strict=False)]
-        pids.append(stack.enter_context(process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], theirs[0],
-                                                ns=router, host=ROUTER_IP)).pid)
+        pids = [stack.enter_context(process([sys.executable, "-m", "osdn", "egress-router", "dns-proxy"], fronts[i][0],
+                                            v.env({**os.environ, "EGRESS_DNS_PROXY_DESTINATION": dest(i)}),
+                                            ns=routers[i], host=router_ip(i))).pid
+                for i, v in enumerate(ours)]
+        pids.append(stack.enter_context(process(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], fronts[theirs][0],
+                                                ns=routers[theirs], host=router_ip(theirs))).pid)
         meters: list[list[Meter]] = [[functools.partial(whole_cpu, [pid, *servers]), functools.partial(tree_cpu, pid)]
                                      for pid in pids]
         print_rows(best_of(rounds, seconds, cases, [f[0] for f in fronts], meters),
