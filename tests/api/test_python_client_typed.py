@@ -70,3 +70,6 @@ def test_a_created_object_with_a_status_has_one_before_any_controller_writes_it(
     assert isinstance(quota.status, client.V1ResourceQuotaStatus)
     node = v1.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="fresh")))
     assert isinstance(node.status, client.V1NodeStatus)
+    ns = v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="fresh")))
+    assert (ns.spec.finalizers, ns.status.phase) == (["kubernetes"], "Active")
+    v1.delete_namespace("fresh")

@@ -199,10 +199,14 @@ def validate_node(obj: Obj, old: Obj | None) -> list[FieldError]:
 # ---- Namespace and Event
 
 def default_namespace(obj: Obj) -> None:
-    """status.phase Active, as kube-apiserver sets it on create (`kubectl describe ns` shows Status)."""
+    """status.phase Active, as kube-apiserver sets it on create (`kubectl describe ns` shows Status), and
+    spec.finalizers ["kubernetes"] as kube writes it (osdn empties a namespace before it goes)."""
     status = obj.setdefault("status", {})
     if isinstance(status, dict):
         set_default(status, "phase", "Active")
+    spec = obj.setdefault("spec", {})
+    if isinstance(spec, dict):
+        set_default(spec, "finalizers", ["kubernetes"])
 
 
 def validate_namespace(obj: Obj, old: Obj | None) -> list[FieldError]:
