@@ -81,6 +81,7 @@ class KernelDnsProxy:
     hold_valid: float = 10.0
     resolve_timeout: float = 5.0
     installed: str = ""
+    ever_installed: bool = False   # a table was loaded at least once (a later failure is no reason to fall back)
     names: dict[str, _Name] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +104,7 @@ class KernelDnsProxy:
         if script != self.installed:
             self.apply(script)
             self.installed = script
+            self.ever_installed = True
 
     def resolve_all(self, pool: concurrent.futures.Executor) -> dict[str, Answer]:
         """Every name resolved at once (in `pool`); no answer within `resolve_timeout` is a failure."""

@@ -139,22 +139,34 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
     out.write("Running the egress DNS proxy with config:\n" + "".join(f"  {line}\n" for line in conf.splitlines())
               + "\n\n")
     out.flush()
-    if not env.get("EGRESS_DNS_PROXY_DEBUG"):
-        return _forward_in_kernel(dests, err)
-    options = DnsProxyOptions(debug=True)  # the userspace forwarder: one log line per connection
+    debug = bool(env.get("EGRESS_DNS_PROXY_DEBUG"))
+    if not debug:
+        code = _forward_in_kernel(dests, err)
+        if code is not None:
+            return code
+    options = DnsProxyOptions(debug=debug)  # the userspace forwarder: with debug, one log line per connection
     return run_workers(worker_count(env.get("EGRESS_PROXY_WORKERS")), lambda: _forward(DnsProxy(dests, options), err))
 
 
-def _forward_in_kernel(dests: list[DnsDestination], err: TextIO) -> int:
-    """DNS proxy mode as nftables DNAT in this namespace until SIGTERM/SIGINT; the table goes on exit."""
+def _forward_in_kernel(dests: list[DnsDestination], err: TextIO) -> int | None:
+    """DNS proxy mode as nftables DNAT in this namespace until SIGTERM/SIGINT; the table goes on exit.
+
+    None when the kernel refused before anything was installed (no NET_ADMIN in the container, the
+    host's root namespace): the caller forwards in userspace instead, as before kernel forwarding.
+    """
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    proxy = KernelDnsProxy(dests, netsetup.load_own_nft)
     try:
         netsetup.enable_forwarding()
-        KernelDnsProxy(dests, netsetup.load_own_nft).run(stop)
+        proxy.run(stop)
     except KernelError as exc:
-        return _die(err, exc.message)
+        if proxy.ever_installed:
+            return _die(err, exc.message)
+        err.write(f"cannot forward in the kernel ({exc.message}); forwarding in userspace\n")
+        err.flush()
+        return None
     return 0
 
 
