@@ -137,6 +137,7 @@ COLUMNS: dict[str, list[Column]] = {
         "openshift.io/display-name", "")), ("STATUS", _g("status", "phase", default="Active"))],
     "Node": [("STATUS", _node_ready), ("ROLES", lambda o: "<none>")],
     "ConfigMap": [("DATA", lambda o: str(len(o.get("data") or {}) + len(o.get("binaryData") or {})))],
+    "Secret": [("TYPE", _g("type", default="")), ("DATA", lambda o: str(len(o.get("data") or {})))],
     "ReplicationController": [("DESIRED", _g("spec", "replicas", default="1")), ("CURRENT", _rc_counts),
                               ("READY", _g("status", "readyReplicas", default="0"))],
     "Deployment": [("READY", lambda o: f"{o.get('status', {}).get('readyReplicas', 0)}/"
@@ -191,7 +192,20 @@ def _workload_selector(o: Obj) -> str:
     return str(from_label_selector((o.get("spec") or {}).get("selector"))) or "<none>"
 
 
+def _subjects(kind: str) -> Column:
+    """kubectl's -o wide USERS, GROUPS, SERVICEACCOUNTS of a (Cluster)RoleBinding."""
+    def names(o: Obj) -> str:
+        return ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" if kind == "ServiceAccount"
+                         else str(s.get("name", "")) for s in o.get("subjects") or [] if s.get("kind") == kind)
+    return (f"{kind.upper()}S", names)
+
+
+_BINDING_WIDE = [_subjects("User"), _subjects("Group"), _subjects("ServiceAccount")]
 WIDE: dict[str, list[Column]] = {
+    "RoleBinding": _BINDING_WIDE,
+    "ClusterRoleBinding": _BINDING_WIDE,
+    "ReplicationController": _template_columns(lambda o: ",".join(
+        f"{k}={v}" for k, v in sorted(((o.get("spec") or {}).get("selector") or {}).items())) or "<none>"),
     "Deployment": _template_columns(_workload_selector),
     "ReplicaSet": _template_columns(_workload_selector),
     "NetNamespace": [("EGRESS", _egress_active), ("HOLDERS", _egress_holders)],

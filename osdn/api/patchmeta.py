@@ -96,6 +96,7 @@ _SCHEMAS: dict[str, Node] = {
     "Service": _kind(spec=struct(Node({"ports": merge("port")})), status=struct(_CONDITIONS_STATUS)),
     "Endpoints": _kind(),
     "ConfigMap": _kind(),
+    "Secret": _kind(),
     "ReplicationController": _kind(spec=struct(Node({"template": struct(POD_TEMPLATE)})),
                                    status=struct(_CONDITIONS_STATUS)),
     "Node": _kind(spec=struct(Node({"podCIDRs": merge()})),

@@ -13,7 +13,7 @@ from typing import Any
 
 from osdn.api import podsecurity
 from osdn.api.kinds.operator import network_from_cluster_network
-from osdn.api.registry import by_kind
+from osdn.api.registry import all_kinds, by_kind
 from osdn.apiserver.auth import RBAC, User
 from osdn.apiserver.resources import Resources, key_of
 from osdn.errors import NotFoundError
@@ -52,6 +52,15 @@ def _rule(group: str, resources: list[str], verbs: list[str]) -> Obj:
     return {"apiGroups": [group], "resources": resources, "verbs": verbs}
 
 
+def _read_all_but_secrets() -> list[Obj]:
+    """Read rules for every kind osdn serves (and their status) except Secrets, one rule per group."""
+    groups: dict[str, list[str]] = {}
+    for k in all_kinds():
+        if k.kind != "Secret":
+            groups.setdefault(k.group, []).extend([k.plural, f"{k.plural}/status"] if k.has_status else [k.plural])
+    return [_rule(g, r, _READ) for g, r in groups.items()]
+
+
 def builtin_roles() -> dict[str, list[Obj]]:
     """Rules of the built-in ClusterRoles (bound per project by RoleBindings, or cluster-wide).
 
@@ -59,7 +68,7 @@ def builtin_roles() -> dict[str, list[Obj]]:
     project (RBAC escalation prevention compares rules); she cannot change her Namespace or
     Project labels and annotations (namespaces are read-only to her).
     """
-    edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE]
+    edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE] + [_rule("", ["secrets"], _ALL)]  # not in view
     readonly = [_rule("", ["namespaces"], _READ), _rule("project.openshift.io", ["projects"], _READ),
                 _rule(_NET, ["egressnetworkpolicies"], _READ)] + [
                     _rule(g, r, _READ) for g, r in _PROJECT_READONLY + _SECONDARY_NETWORKS]
@@ -75,9 +84,9 @@ def builtin_roles() -> dict[str, list[Obj]]:
         ],
         "edit": edit + readonly,
         "view": [_rule(g, r, _READ) for g, r in _PROJECT_WRITABLE] + readonly,
-        # Node agents: read the cluster's network state, register their Node, report pod status.
+        # Node agents: read the cluster's network state (not Secrets), register their Node, report pod status.
         "system:node": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": _READ},
+            *_read_all_but_secrets(),
             _rule("", ["nodes", "nodes/status"], ["create", "update", "patch"]),
             _rule("", ["pods", "pods/status", "events"], ["create", "update", "patch", "delete"]),
         ],

@@ -1,5 +1,6 @@
 """Everyday kubectl commands found wrong in a sweep of real kubectl against osdn, each checked as
-kube-apiserver answers it: RBAC generator subcommands (protobuf bodies), ... Skipped only when
+kube-apiserver answers it: RBAC generator subcommands (protobuf bodies), pod and namespace phases,
+`get all`, health paths, strategic patches of Routes, runtime-only commands failing fast, Secrets. Skipped only when
 kubectl is not installed."""
 
 from __future__ import annotations
@@ -7,17 +8,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from osdn.client.config import write_kubeconfig
+from tests.api.test_kubectl import rows
 from tests.conftest import ServerProc
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
-def ok(server: ServerProc, *args: str, stdin: str | None = None) -> str:
-    return server.kubectl(*args, input=stdin, check=True).stdout
+def ok(server: ServerProc, *args: str, stdin: str | None = None, kubeconfig: Path | None = None) -> str:
+    return server.kubectl(*args, input=stdin, kubeconfig=kubeconfig, check=True).stdout
 
 
 def get(server: ServerProc, *args: str) -> Any:
@@ -90,3 +94,49 @@ def test_runtime_commands_fail_fast_and_say_why(server: ServerProc) -> None:
     r = server.kubectl("debug", "p", "-n", "x", "--image=busybox", "--profile=general")
     assert r.returncode == 1 and "panic" not in r.stderr, r.stderr
     assert "ephemeral containers are disabled for this cluster" in r.stderr
+
+
+def _user(server: ServerProc, tmp_path: Path, name: str, role: str) -> Path:
+    token = server.cli("adm", "token", "create", name, check=True).stdout.strip().splitlines()[-1]
+    server.cli("adm", "policy", "add-role-to-user", role, name, "-n", "x", check=True)
+    path = tmp_path / f"{name}.conf"
+    write_kubeconfig(path, "osdn", server.url, name, token, server.ca_file.read_text())
+    return path
+
+
+def test_secrets_generators_columns_and_roles(server: ServerProc, tmp_path: Path) -> None:
+    ok(server, "create", "namespace", "x")
+    alice, bob = _user(server, tmp_path, "alice", "admin"), _user(server, tmp_path, "bob", "view")
+    ok(server, "create", "secret", "generic", "s", "--from-literal=a=b", "-n", "x", kubeconfig=alice)
+    ok(server, "create", "secret", "docker-registry", "d", "--docker-server=r.example.com",
+       "--docker-username=u", "--docker-password=p", "-n", "x")
+    assert [r[:3] for r in rows(ok(server, "get", "secrets", "-n", "x"))] == [
+        ["NAME", "TYPE", "DATA"], ["d", "kubernetes.io/dockerconfigjson", "1"], ["s", "Opaque", "1"]]
+    assert get(server, "secret", "s", "-n", "x")["data"] == {"a": "Yg=="}
+    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t", "namespace": "x"},
+                "stringData": {"k": "v"}}
+    ok(server, "apply", "-f", "-", stdin=json.dumps(manifest))
+    t = get(server, "secret", "t", "-n", "x")
+    assert (t["data"], t["type"], "stringData" in t) == ({"k": "dg=="}, "Opaque", False)
+    r = server.kubectl("patch", "secret", "s", "-n", "x", "-p", '{"data":{"a":"!!"}}')
+    assert r.returncode == 1 and "data[a]: Invalid value" in r.stderr and "must be base64-encoded" in r.stderr
+    r = server.kubectl("get", "secrets", "-n", "x", kubeconfig=bob)   # view reads no Secrets, as in kube
+    assert r.returncode == 1 and 'cannot list resource "secrets"' in r.stderr
+    assert ok(server, "get", "configmaps", "-n", "x", kubeconfig=bob) == ""
+    r = server.kubectl("auth", "can-i", "get", "secrets", "-n", "x", "--as=n1", "--as-group=system:nodes")
+    assert r.stdout.strip() == "no"
+
+
+def test_wide_columns_of_bindings_and_rcs(server: ServerProc) -> None:
+    ok(server, "create", "namespace", "x")
+    ok(server, "create", "rolebinding", "rb", "--clusterrole=view", "--user=bob", "--user=carol", "--group=g",
+       "--serviceaccount=x:robot", "-n", "x")
+    table = rows(ok(server, "get", "rolebinding", "rb", "-n", "x", "-o", "wide"))
+    assert table[0] == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    assert table[1][:2] == ["rb", "ClusterRole/view"] and table[1][3:] == ["bob, carol", "g", "x/robot"]
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r", "namespace": "x"},
+          "spec": {"replicas": 0, "selector": {"app": "r"}, "template": {"metadata": {"labels": {"app": "r"}},
+                   "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    ok(server, "apply", "-f", "-", stdin=json.dumps(rc))
+    table = rows(ok(server, "get", "rc", "r", "-n", "x", "-o", "wide"))
+    assert table[0][-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"] and table[1][-3:] == ["c", "busybox", "app=r"]

@@ -1,7 +1,7 @@
 """Kinds of group 'core' (v1): models, defaulting and validation. Pure.
 
-Namespace, ConfigMap, ReplicationController, Node and Event live here; Pod is in `kinds/pod.py` and
-Service/Endpoints in `kinds/service.py`; all are re-exported, as is the shared `ObjectMeta`.
+Namespace, ConfigMap, ReplicationController, Node and Event live here; Pod is in `kinds/pod.py`,
+Secret in `kinds/secret.py` and Service/Endpoints in `kinds/service.py`; all are re-exported, as is the shared `ObjectMeta`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from osdn.api.kinds.pod import (
     validate_pod,
     validate_template,
 )
+from osdn.api.kinds.secret import Secret, default_secret, validate_secret
 from osdn.api.kinds.service import (
     EndpointAddress,
     EndpointPort,
@@ -57,7 +58,7 @@ from osdn.errors import FieldError
 __all__ = ["ConfigMap", "Container", "ContainerPort", "EndpointAddress", "EndpointPort", "Endpoints",
            "EndpointSubset", "EnvVar", "EnvVarSource", "Event", "HOOKS", "LabelSelector", "Namespace", "Node",
            "NodeAddress", "ObjectMeta", "Pod", "PodSpec", "PodStatus", "PodTemplateSpec", "ReplicationController",
-           "ReplicationControllerSpec", "SecurityContext", "Service", "ServicePort", "ServiceSpec"]
+           "ReplicationControllerSpec", "Secret", "SecurityContext", "Service", "ServicePort", "ServiceSpec"]
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 NODE_ADDRESS_TYPES = ("Hostname", "ExternalIP", "InternalIP", "ExternalDNS", "InternalDNS")
@@ -227,6 +228,7 @@ HOOKS: dict[str, Hooks] = {
     "Service": Hooks(Service, default_service, validate_service),
     "Endpoints": Hooks(Endpoints, default_endpoints, validate_endpoints),
     "ConfigMap": Hooks(ConfigMap, None, validate_config_map),
+    "Secret": Hooks(Secret, default_secret, validate_secret),
     "ReplicationController": Hooks(ReplicationController, default_rc, validate_rc),
     "Node": Hooks(Node, None, validate_node),
     "Event": Hooks(Event, None, validate_event),
