@@ -73,3 +73,16 @@ def test_a_created_object_with_a_status_has_one_before_any_controller_writes_it(
     ns = v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="fresh")))
     assert (ns.spec.finalizers, ns.status.phase) == (["kubernetes"], "Active")
     v1.delete_namespace("fresh")
+
+
+def test_a_pod_gets_its_qos_class_on_create(api: client.ApiClient) -> None:
+    cases: list[tuple[dict[str, dict[str, str]], str]] = [
+        ({}, "BestEffort"),
+        ({"requests": {"cpu": "100m"}}, "Burstable"),
+        ({"limits": {"cpu": "1", "memory": "64Mi"}}, "Guaranteed"),   # requests default to the limits
+        ({"limits": {"cpu": "1", "memory": "64Mi"}, "requests": {"cpu": "500m"}}, "Burstable"),
+    ]
+    for resources, qos in cases:
+        pod = client.V1Pod(metadata=client.V1ObjectMeta(generate_name="qos-"), spec=client.V1PodSpec(containers=[
+            client.V1Container(name="c", image="busybox", resources=client.V1ResourceRequirements(**resources))]))
+        assert client.CoreV1Api(api).create_namespaced_pod(NS, pod).status.qos_class == qos, resources

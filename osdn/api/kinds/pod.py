@@ -7,7 +7,9 @@ Pure. Besides the Kubernetes pod-spec rules this checks the annotations osdn act
 
 from __future__ import annotations
 
+import contextlib
 import re
+from fractions import Fraction
 from typing import Any
 
 from pydantic import Field
@@ -157,13 +159,46 @@ def default_pod_spec(spec: Any) -> None:
             set_default(port, "protocol", "TCP")
 
 
+def _positive(resources: Any, key: str) -> dict[str, Fraction]:
+    """The cpu and memory amounts above zero of resources[key] (a bad quantity, which validation
+    refuses, counts as none)."""
+    out: dict[str, Fraction] = {}
+    for name, text in ((sub(resources, key) or {}).items()):
+        if name in ("cpu", "memory"):
+            with contextlib.suppress(QuantityError):
+                if (amount := parse_quantity(text).amount) > 0:
+                    out[name] = amount
+    return out
+
+
+def qos_class(spec: Obj) -> str:
+    """kube's ComputePodQOS: BestEffort without cpu/memory requests or limits; Guaranteed when every
+    container limits both and the summed requests (defaulted from limits, as kube defaults them)
+    equal the summed limits; else Burstable."""
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for container in items(spec, "containers") + items(spec, "initContainers"):
+        lim = _positive(container.get("resources"), "limits")
+        req = {**lim, **_positive(container.get("resources"), "requests")}
+        for total, part in ((requests, req), (limits, lim)):
+            for name, amount in part.items():
+                total[name] = total.get(name, Fraction(0)) + amount
+        guaranteed = guaranteed and lim.keys() >= {"cpu", "memory"}
+    if not requests and not limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and requests == limits else "Burstable"
+
+
 def default_pod(obj: Obj) -> None:
     """Spec defaults, and status.phase Pending until a node reports one (kube-apiserver sets it on create,
-    so `--field-selector status.phase=Pending` and `describe` see it)."""
-    default_pod_spec(sub(obj, "spec"))
+    so `--field-selector status.phase=Pending` and `describe` see it), with the pod's qosClass."""
+    default_pod_spec(spec := sub(obj, "spec"))
     status = obj.setdefault("status", {})
     if isinstance(status, dict):
         set_default(status, "phase", "Pending")
+        if spec is not None:
+            set_default(status, "qosClass", qos_class(spec))
 
 
 # ---- validation
