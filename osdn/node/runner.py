@@ -8,7 +8,8 @@ The periodic full sync is due `period * (1 + jitter * r)` after the last one sta
 from `rand` (uniform in [0, 1)) each time (`wait.JitterUntil`'s jitter): agents started together
 (every node of a cluster after an upgrade) drift apart instead of all doing their expensive full
 syncs at the same moment on shared CPUs. It runs when no event is waiting and the bucket is full, so it
-never takes the token of the next event. An event that arrives while the full sync is due is synced
+never takes the token of the next event, plus `r * min_period` after the bucket filled (agents that see
+the same writes reach a full bucket together: this keeps their full syncs apart). An event that arrives while the full sync is due is synced
 incrementally first (its change does not wait for the full sync's expensive part); the full sync
 follows once the events stop, and under constant churn no later than one more period after it was due
 (then the event's sync is the full one).
@@ -52,6 +53,7 @@ class SyncRunner:
         self._failed = 0        # every ticket <= this was covered by a failed sync ...
         self._error: BaseException | None = None  # ... with this error
         self._tokens = float(self.burst)
+        self._full_at = float("-inf")  # when the bucket last became full (inf: it is not)
         self._stamp = clock()
         self._last_full = float("-inf")
         self._full_next = True  # first sync, or the retry of a failed one
@@ -108,14 +110,23 @@ class SyncRunner:
             now = self.clock()
             pending = self._pending()
             due = pending or now >= self._full_due()
-            # a periodic sync nobody asked for waits for a full bucket, so it never takes the token
-            # the next event's sync needs (under constant churn a later event's sync is the full one)
-            gap = max(self._token_wait(now, 1.0 if pending else float(self.burst)), self._retry_at - now)
+            gap = max(self._gap(now, pending), self._retry_at - now)
             if due and gap <= 0:
                 return True
             wake = gap if due else self._full_due() - now
             self._cv.wait(max(0.001, min(wake, 1.0)))
         return False
+
+    def _gap(self, now: float, pending: bool) -> float:
+        """Seconds until a sync may start: a token for an event's sync. A periodic sync nobody asked for
+        waits for a full bucket, so it never takes the token the next event's sync needs (under constant
+        churn a later event's sync is the full one), and then for this period's jitter share of
+        `min_period` more: agents that all wait for the same quiet moment (they see the same writes)
+        do not all start their full syncs in it at once."""
+        if pending:
+            return self._token_wait(now, 1.0)
+        wait = self._token_wait(now, float(self.burst))
+        return max(wait, self._full_at + self._draw * self.min_period - now)
 
     def _full_due(self) -> float:
         """When the next periodic full sync is due: `period`, plus this period's jitter, after the last."""
@@ -123,9 +134,12 @@ class SyncRunner:
 
     def _refill(self, now: float) -> None:
         if self.min_period <= 0:
-            self._tokens = float(self.burst)
+            self._tokens, self._full_at = float(self.burst), float("-inf")
         else:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) / self.min_period)
+            before = self._tokens
+            self._tokens = min(float(self.burst), before + (now - self._stamp) / self.min_period)
+            if before < self.burst <= self._tokens:  # the bucket filled up in between: when
+                self._full_at = self._stamp + (self.burst - before) * self.min_period
         self._stamp = now
 
     def _token_wait(self, now: float, need: float = 1.0) -> float:
@@ -139,6 +153,7 @@ class SyncRunner:
         now = self.clock()
         self._refill(now)
         self._tokens = max(0.0, self._tokens - 1)
+        self._full_at = float("inf")  # not full any more
         due = self._full_due()
         full = self._full_next or (now >= due and (not self._pending() or now >= due + self.period))
         if full:

@@ -199,3 +199,21 @@ def test_agents_started_together_spread_their_full_syncs() -> None:
         step(r)
         due.append(r._full_due())
     assert due[0] != due[1] and all(130 <= d < 133 for d in due)
+
+
+def test_a_due_full_sync_waits_its_jitter_share_of_min_period_after_the_bucket_filled() -> None:
+    """Agents that see the same writes reach a full bucket at the same moment: each then waits its own
+    share of `min_period` (this period's draw), so their full syncs do not start together."""
+    clock, rec = FakeClock(), Recorder()
+    r = SyncRunner(rec, min_period=1.0, period=30, burst=2, clock=clock, jitter=0.1, rand=lambda: 0.5)
+    assert step(r)  # t = 100: the first sync; next due at 131.5
+    clock.now = 131.0
+    assert not step(r)  # an event just before: 1 token left; the bucket is full again at 132.0
+    with r._cv:
+        clock.now = 132.0
+        assert r._gap(clock.now, pending=False) == pytest.approx(0.5)
+        clock.now = 132.4
+        assert r._gap(clock.now, pending=False) > 0
+        clock.now = 132.5
+        assert r._gap(clock.now, pending=False) <= 0 and r._wait_for_work() and r._take_token() is True
+        assert r._gap(clock.now, pending=True) == 0, "an event's sync still needs a token only"
