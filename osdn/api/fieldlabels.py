@@ -18,6 +18,7 @@ BY_KIND: dict[str, tuple[str, ...]] = {
               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
               "reason", "reportingComponent", "source", "type"),
     "Namespace": ("status.phase",),
+    "Secret": ("type",),
     "Node": ("spec.unschedulable",),
     "ReplicationController": ("status.replicas",),
     "ReplicaSet": ("status.replicas",),

@@ -113,6 +113,7 @@ _SCHEMAS: dict[str, Node] = {
     "ClusterRole": _kind(),
     "ClusterRoleBinding": _kind(),
     "RoleBinding": _kind(),
+    "Role": _kind(),
     "Lease": _kind(),
     # served by openshift-apiserver as built-in types (strategic merge patch works, as for `oc patch route`)
     "Route": _kind(),

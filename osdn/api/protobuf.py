@@ -126,6 +126,7 @@ MESSAGES: dict[str, str] = {
     "ListMeta": "1 selfLink s; 2 resourceVersion s; 3 continue s; 4 remainingItemCount i?",
     # rbac.authorization.k8s.io/v1 (kubectl create rolebinding/clusterrole/clusterrolebinding)
     "ClusterRole": "1 metadata ObjectMeta; 2 rules *PolicyRule; 3 aggregationRule AggregationRule?",
+    "Role": "1 metadata ObjectMeta; 2 rules *PolicyRule",
     "AggregationRule": "1 clusterRoleSelectors *LabelSelector",
     "PolicyRule": "1 verbs *s; 2 apiGroups *s; 3 resources *s; 4 resourceNames *s; 5 nonResourceURLs *s",
     "RoleBinding": "1 metadata ObjectMeta; 2 subjects *Subject; 3 roleRef RoleRef",
@@ -157,7 +158,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
     ("apps/v1", "ReplicaSet"): "ReplicaSet", ("v1", "ResourceQuota"): "ResourceQuota",
-    **{("rbac.authorization.k8s.io/v1", k): k for k in ("ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    **{("rbac.authorization.k8s.io/v1", k): k for k in ("ClusterRole", "Role", "RoleBinding", "ClusterRoleBinding")},
 }
 # The review requests kubectl's typed clients send (not stored kinds: only the review routes read them).
 REVIEW_KINDS: dict[tuple[str, str], str] = {

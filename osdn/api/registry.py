@@ -72,6 +72,7 @@ _KINDS: list[KindInfo] = [
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     KindInfo("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    KindInfo("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
     KindInfo("route.openshift.io", "v1", "Route", "routes", True, has_status=True),
     KindInfo("template.openshift.io", "v1", "Template", "templates", True),
     KindInfo("project.openshift.io", "v1", "Project", "projects", False, has_status=True),

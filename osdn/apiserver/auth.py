@@ -9,8 +9,8 @@ injected clock.
 Authorization evaluates ClusterRoleBindings (cluster-wide) and RoleBindings (in their namespace)
 against the ClusterRole they reference, like Kubernetes RBAC, for resource requests (verb, group,
 resource[/subresource], name) and non-resource requests (`nonResourceURLs`, e.g. `/metrics`).
-Members of the group `system:cluster-admins` may do everything. The Role kind is not served, so a
-binding whose roleRef is a Role grants nothing.
+Members of the group `system:cluster-admins` may do everything. A RoleBinding may also reference a
+Role of its own namespace.
 """
 
 from __future__ import annotations
@@ -250,14 +250,13 @@ class Authorizer:
         if event.key.resource.endswith(RBAC):
             self._cache.clear()
 
-    def role_ref_rules(self, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rules of the role a binding references; NotFoundError if there is no such role.
-
-        Only ClusterRoles exist (the Role kind is not served), so a Role reference never resolves.
-        """
+    def role_ref_rules(self, role_ref: dict[str, Any], namespace: str = "") -> list[dict[str, Any]]:
+        """The rules of the role a binding references (a Role: in the binding's `namespace`);
+        NotFoundError if there is no such role."""
         kind, name = role_ref.get("kind"), str(role_ref.get("name") or "")
-        if kind == "ClusterRole":
-            items, _ = self.store.list(f"clusterroles.{RBAC}")
+        if kind == "ClusterRole" or (kind == "Role" and namespace):
+            items, _ = self.store.list(f"clusterroles.{RBAC}") if kind == "ClusterRole" else \
+                self.store.list(f"roles.{RBAC}", namespace)
             for obj, _raw in items:
                 if obj["metadata"]["name"] == name:
                     return list(obj.get("rules") or [])
@@ -273,7 +272,7 @@ class Authorizer:
             for obj, _raw in [*bindings, *ns_bindings]:
                 if any(_subject_matches(s, user) for s in obj.get("subjects") or []):
                     try:
-                        rules += self.role_ref_rules(obj.get("roleRef") or {})
+                        rules += self.role_ref_rules(obj.get("roleRef") or {}, obj["metadata"].get("namespace", ""))
                     except NotFoundError:
                         continue
             self._cache[key] = rules

@@ -79,7 +79,7 @@ def builtin_roles() -> dict[str, list[Obj]]:
         # admins may create or edit (seed: "Project administrators can neither create
         # EgressNetworkPolicy objects, nor edit the ones you create in their project").
         "admin": edit + readonly + [
-            _rule(RBAC, ["rolebindings"], _ALL),
+            _rule(RBAC, ["rolebindings", "roles"], _ALL),
             _rule("project.openshift.io", ["projects"], ["get", "update", "patch", "delete"]),
         ],
         "edit": edit + readonly,

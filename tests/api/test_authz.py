@@ -156,7 +156,7 @@ def test_project_admin_cannot_bind_cluster_admin_but_can_bind_project_roles(serv
     assert alice.http.delete(f"{enp_path}/default").status_code == 403
     for role in ("admin", "edit", "view"):
         server.cli("adm", "policy", "add-role-to-user", role, "dave", "-n", "p1", config=alice.config, check=True)
-    # A Role reference (the Role kind is not served) never resolves to the ClusterRole of that name.
+    # A Role reference resolves to a Role of the binding's namespace, never to the ClusterRole of that name.
     r = alice.http.post(rb_path("p1"), json=binding("sneaky", "cluster-admin", "alice", ref_kind="Role"))
     assert r.status_code == 404 and 'roles.rbac.authorization.k8s.io "cluster-admin" not found' in r.json()["message"]
 

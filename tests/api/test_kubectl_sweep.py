@@ -118,6 +118,8 @@ def test_secrets_generators_columns_and_roles(server: ServerProc, tmp_path: Path
     ok(server, "apply", "-f", "-", stdin=json.dumps(manifest))
     t = get(server, "secret", "t", "-n", "x")
     assert (t["data"], t["type"], "stringData" in t) == ({"k": "dg=="}, "Opaque", False)
+    assert ok(server, "get", "secrets", "-A", "--field-selector", "type=Opaque", "-o", "name").split() == \
+        ["secret/s", "secret/t"]
     r = server.kubectl("patch", "secret", "s", "-n", "x", "-p", '{"data":{"a":"!!"}}')
     assert r.returncode == 1 and "data[a]: Invalid value" in r.stderr and "must be base64-encoded" in r.stderr
     r = server.kubectl("get", "secrets", "-n", "x", kubeconfig=bob)   # view reads no Secrets, as in kube
@@ -140,3 +142,24 @@ def test_wide_columns_of_bindings_and_rcs(server: ServerProc) -> None:
     ok(server, "apply", "-f", "-", stdin=json.dumps(rc))
     table = rows(ok(server, "get", "rc", "r", "-n", "x", "-o", "wide"))
     assert table[0][-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"] and table[1][-3:] == ["c", "busybox", "app=r"]
+
+
+def test_roles_grant_in_their_namespace_and_cannot_escalate(server: ServerProc, tmp_path: Path) -> None:
+    ok(server, "create", "namespace", "x")
+    ok(server, "create", "namespace", "y")
+    alice = _user(server, tmp_path, "alice", "admin")
+    ok(server, "create", "role", "reader", "--verb=get,list", "--resource=configmaps", "-n", "x", kubeconfig=alice)
+    ok(server, "create", "rolebinding", "rr", "--role=reader", "--user=carol", "-n", "x", kubeconfig=alice)
+    assert rows(ok(server, "get", "roles", "-n", "x"))[1][0] == "reader"
+    assert get(server, "role", "reader", "-n", "x")["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+
+    def can(verb: str, namespace: str) -> str:
+        return server.kubectl("auth", "can-i", verb, "configmaps", "-n", namespace, "--as=carol").stdout.strip()
+    assert (can("list", "x"), can("create", "x"), can("list", "y")) == ("yes", "no", "no")
+    r = server.kubectl("create", "role", "nodes", "--verb=get", "--resource=nodes", "-n", "x", kubeconfig=alice)
+    assert r.returncode == 1 and "attempting to grant RBAC permissions not currently held" in r.stderr
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "u", "namespace": "x"},
+            "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]}
+    r = server.kubectl("apply", "-f", "-", input=json.dumps(role))
+    assert r.returncode == 1 and "namespaced rules cannot apply to non-resource URLs" in r.stderr

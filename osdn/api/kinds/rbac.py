@@ -37,6 +37,10 @@ class ClusterRole(TypedObject):
     aggregation_rule: AggregationRule | None = None
 
 
+class Role(TypedObject):
+    rules: list[PolicyRule] | None = None
+
+
 class RoleRef(KubeModel):
     api_group: str | None = None
     kind: str | None = None
@@ -88,6 +92,19 @@ def validate_cluster_role(obj: Obj, old: Obj | None) -> list[FieldError]:
         return errs
     for i, rule in enumerate(role.rules or []):
         errs += validate_rule(rule, f"rules[{i}]")
+    return errs
+
+
+def validate_role(obj: Obj, old: Obj | None) -> list[FieldError]:
+    """A ClusterRole's checks; a namespaced role cannot grant non-resource URLs (kube's message)."""
+    role, errs = parse_strict(Role, obj)
+    if role is None:
+        return errs
+    for i, rule in enumerate(role.rules or []):
+        errs += validate_rule(rule, f"rules[{i}]")
+        if rule.non_resource_urls:
+            errs.append(v.invalid(f"rules[{i}].nonResourceURLs", rule.non_resource_urls,
+                                  "namespaced rules cannot apply to non-resource URLs"))
     return errs
 
 
@@ -158,4 +175,5 @@ HOOKS: dict[str, Hooks] = {
     "ClusterRole": Hooks(ClusterRole, None, validate_cluster_role),
     "ClusterRoleBinding": Hooks(ClusterRoleBinding, default_binding, validate_cluster_role_binding),
     "RoleBinding": Hooks(RoleBinding, default_binding, validate_role_binding),
+    "Role": Hooks(Role, None, validate_role),
 }

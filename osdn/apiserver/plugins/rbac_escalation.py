@@ -1,7 +1,7 @@
 """RBAC escalation prevention, as Kubernetes does it (pkg/registry/rbac/validation, escalation_check.go).
 
-A user may create or update a ClusterRole only if she already holds every permission it grants, or
-holds the `escalate` verb on `clusterroles`; she may create or update a (Cluster)RoleBinding only if
+A user may create or update a ClusterRole (a Role) only if she already holds every permission it grants
+(in the Role's namespace), or holds the `escalate` verb on `clusterroles` (`roles`); she may create or update a (Cluster)RoleBinding only if
 she holds every permission of the role it references (in the binding's namespace for a
 RoleBinding, cluster-wide for a ClusterRoleBinding), or holds the `bind` verb on that role. Cluster
 admins hold everything. Deleting is not checked (it takes permissions away).
@@ -79,9 +79,9 @@ class RBACEscalation:
     def admit(self, ctx: AdmissionContext) -> None:
         if ctx.operation not in ("CREATE", "UPDATE") or ctx.info.group != RBAC or ctx.user.is_cluster_admin:
             return
-        if ctx.info.kind == "ClusterRole":
-            if not ctx.user_may("escalate", "clusterroles"):
-                self._confirm(ctx, list(ctx.obj.get("rules") or []), "")
+        if ctx.info.kind in ("ClusterRole", "Role"):
+            if not ctx.user_may("escalate", ctx.info.plural):   # in the Role's namespace
+                self._confirm(ctx, list(ctx.obj.get("rules") or []), ctx.namespace if ctx.info.kind == "Role" else "")
             return
         role_ref = ctx.obj.get("roleRef") or {}
         namespace = ctx.namespace if ctx.info.kind == "RoleBinding" else ""
@@ -89,7 +89,7 @@ class RBACEscalation:
         bind = Attributes("bind", RBAC, plural, "", namespace, str(role_ref.get("name") or ""))
         if ctx.authorizer.allowed(ctx.user, bind):
             return
-        self._confirm(ctx, ctx.authorizer.role_ref_rules(role_ref), namespace)
+        self._confirm(ctx, ctx.authorizer.role_ref_rules(role_ref, namespace), namespace)
 
     @staticmethod
     def _confirm(ctx: AdmissionContext, rules: list[Rule], namespace: str) -> None:
