@@ -153,6 +153,9 @@ COLUMNS: dict[str, list[Column]] = {
                       ("ENDPOINTS", _slice_endpoints)],
     "RoleBinding": [("ROLE", lambda o: f"{o.get('roleRef', {}).get('kind')}/{o.get('roleRef', {}).get('name')}")],
     "ClusterRoleBinding": [("ROLE", lambda o: f"ClusterRole/{o.get('roleRef', {}).get('name')}")],
+    # kubectl: NAME, CREATED AT (RFC 3339, UTC) for roles, not AGE
+    "ClusterRole": [("CREATED AT", _g("metadata", "creationTimestamp"))],
+    "Role": [("CREATED AT", _g("metadata", "creationTimestamp"))],
     "EgressNetworkPolicy": [("RULES", lambda o: str(len(o.get("spec", {}).get("egress") or [])))],
     "EgressRouter": [("CONDITION", _conditions("type")), ("STATUS", _conditions("status"))],
     "Template": [("DESCRIPTION", lambda o: o["metadata"].get("annotations", {}).get("description", "")),
@@ -214,7 +217,7 @@ WIDE: dict[str, list[Column]] = {
     "Service": [("SELECTOR", lambda o: ",".join(f"{k}={v}" for k, v in sorted(
         (o.get("spec", {}).get("selector") or {}).items())) or "<none>")],
 }
-NO_AGE = {"NetNamespace", "HostSubnet", "ClusterNetwork", "Project", "Route", "ClusterOperator"}
+NO_AGE = {"NetNamespace", "HostSubnet", "ClusterNetwork", "Project", "Route", "ClusterOperator", "ClusterRole", "Role"}
 
 
 def _condition(o: Obj, kind: str) -> Obj:

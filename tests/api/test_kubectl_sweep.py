@@ -150,7 +150,8 @@ def test_roles_grant_in_their_namespace_and_cannot_escalate(server: ServerProc, 
     alice = _user(server, tmp_path, "alice", "admin")
     ok(server, "create", "role", "reader", "--verb=get,list", "--resource=configmaps", "-n", "x", kubeconfig=alice)
     ok(server, "create", "rolebinding", "rr", "--role=reader", "--user=carol", "-n", "x", kubeconfig=alice)
-    assert rows(ok(server, "get", "roles", "-n", "x"))[1][0] == "reader"
+    table = rows(ok(server, "get", "roles", "-n", "x"))   # kubectl: CREATED AT, not AGE, for roles
+    assert table[0] == ["NAME", "CREATED AT"] and table[1][0] == "reader" and table[1][1].endswith("Z")
     assert get(server, "role", "reader", "-n", "x")["rules"] == [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
 
