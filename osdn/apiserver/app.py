@@ -372,6 +372,9 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
     api.body_limits = body_limits or api.body_limits
 
     async def healthz(request: Request) -> Response:
+        """"ok"; with ?verbose, kube's per-check lines (osdn's one check: the server answers)."""
+        if "verbose" in request.query_params:
+            return PlainTextResponse(f"[+]ping ok\n{request.url.path.strip('/')} check passed\n")
         return PlainTextResponse("ok")
 
     async def whoami(request: Request) -> Response:

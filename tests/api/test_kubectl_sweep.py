@@ -65,6 +65,7 @@ def test_get_all_is_kubes_all_category(server: ServerProc) -> None:
 def test_raw_health_endpoints(server: ServerProc) -> None:
     for path in ("/healthz", "/readyz", "/livez"):
         assert ok(server, "get", "--raw", path) == "ok"
+        assert ok(server, "get", "--raw", f"{path}?verbose") == f"[+]ping ok\n{path[1:]} check passed\n"
     assert json.loads(ok(server, "get", "--raw", "/version"))["major"] == "1"
 
 
