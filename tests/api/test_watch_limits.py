@@ -124,8 +124,9 @@ def test_stalled_watchers_are_cut_and_memory_stays_bounded(limited: ServerProc) 
         for sock in stalled:
             assert closed_within(sock, 60) is not None, "a stalled watcher was not disconnected"
     log = (srv.data_dir.parent / f"server-{srv.port}.log").read_text()
-    assert "watch of configmaps by system:admin fell behind" in log
-    assert "took no data for 3s" in log
+    # Which bound cuts a stalled watcher first depends on the machine's speed: its queue (the events
+    # outrun it) or the write-stall timeout (the writes are slow under load). Either is the server's.
+    assert "watch of configmaps by system:admin fell behind" in log or "took no data for 3s" in log
 
 
 def test_slow_idle_and_oversized_requests_are_closed(limited: ServerProc) -> None:
