@@ -162,6 +162,19 @@ def start_server(tmp_path: Path, *args: str) -> ServerProc:
     return srv
 
 
+def module_server(name: str, *args: str) -> Any:
+    """A module-scoped fixture (assign it to the fixture's name): one server started with `args` for
+    every test of the module, stopped after the last."""
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+        srv = start_server(tmp_path_factory.mktemp(name), *args)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+    return fixture
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProc]:
     srv = start_server(tmp_path)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProc, start_server
+from tests.conftest import ServerProc, module_server
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client, config  # noqa: E402
@@ -19,13 +19,7 @@ from kubernetes import client, config  # noqa: E402
 NS = "pydel"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
-    s = start_server(tmp_path_factory.mktemp("pydel"))
-    try:
-        yield s
-    finally:
-        s.stop()
+srv = module_server("pydel")
 
 
 @pytest.fixture

@@ -6,27 +6,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ServerProc, start_server
+from tests.conftest import ServerProc, module_server
 from tests.polling import wait_for
 
 Obj = dict[str, Any]
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
-    s = start_server(tmp_path_factory.mktemp("quota"))
-    try:
-        yield s
-    finally:
-        s.stop()
+srv = module_server("quota")
 
 
 @pytest.fixture(scope="module")

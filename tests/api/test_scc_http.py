@@ -8,13 +8,12 @@ herself is an escalation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProc, start_server
+from tests.conftest import ServerProc, module_server
 
 NS = "tenant"
 
@@ -34,13 +33,7 @@ def rc(name: str) -> dict[str, Any]:
                      "template": {"metadata": {"labels": {"name": name}}, "spec": {"containers": PRIVILEGED}}}}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
-    srv = start_server(tmp_path_factory.mktemp("scc"))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+server = module_server("scc")
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ Pods live in the API only: the test plays the kubelet by marking pods Ready (`ma
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from osdn.api.timestamps import format_time
-from tests.conftest import ServerProc, start_server, wait_for
+from tests.conftest import ServerProc, module_server, wait_for
 
 NS = "default"
 PODS = f"/api/v1/namespaces/{NS}/pods"
@@ -31,14 +29,7 @@ def deployment(name: str, replicas: int, image: str, strategy: dict[str, Any] | 
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
-    """One server for the module; every test has its own Deployment names in `default`."""
-    s = start_server(tmp_path_factory.mktemp("deploy"))
-    try:
-        yield s
-    finally:
-        s.stop()
+srv = module_server("deploy")
 
 
 def pods_of(api: httpx.Client, app: str) -> list[dict[str, Any]]:
