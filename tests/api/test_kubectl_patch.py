@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProc
+from tests.conftest import ServerProc, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
@@ -64,6 +64,8 @@ def test_kubectl_patch_strategic_keeps_containers_and_ports(server: ServerProc) 
 
 
 def test_kubectl_patch_of_an_openshift_kind_needs_type_merge(server: ServerProc) -> None:
+    # the master makes NetNamespace default shortly after the server starts
+    wait_for(lambda: kubectl(server, "get", "netnamespace", "default").returncode == 0, what="netnamespace default")
     r = kubectl(server, "patch", "netnamespace", "default", "-p", '{"egressIPs": ["192.168.1.100"]}')
     assert r.returncode != 0 and "the body of the request was in an unknown format" in r.stderr, r.stderr
     ok(server, "patch", "netnamespace", "default", "--type=merge", "-p", '{"egressIPs": ["192.168.1.100"]}')
