@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,12 +63,14 @@ def missing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def invoke(argv: list[str], conf: Path, tmp: Path, editor: str = "true") -> None:
     env = {"OSDN_CONFIG": str(conf), "OSDN_EDITOR": editor, "HOME": str(tmp), "KUBECONFIG": "", "TMPDIR": str(tmp)}
-    here = os.getcwd()
+    here, tempdir = os.getcwd(), tempfile.tempdir
     os.chdir(tmp)  # examples write files (`--write-config bob.conf`): never into the checkout
+    tempfile.tempdir = str(tmp)  # in process, TMPDIR is read once: a refused edit's kept copy goes here
     try:
         result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=True, input="")
     finally:
         os.chdir(here)
+        tempfile.tempdir = tempdir
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
         shown = "".join(traceback.format_exception(result.exception))
