@@ -146,17 +146,25 @@ def validate_hostsubnet(obj: Obj, old: Obj | None) -> list[FieldError]:
 # ---- EgressNetworkPolicy
 
 def _validate_egress_peer(to: EgressNetworkPolicyPeer | None, path: str) -> list[FieldError]:
+    """As the reference: 'not both' does not hide a bad cidrSelector or dnsName (each is still checked)."""
     if to is None or (not to.cidr_selector and not to.dns_name):
         return [v.required(path, "must specify cidrSelector or dnsName")]
+    errs: list[FieldError] = []
     if to.cidr_selector and to.dns_name:
-        return [v.invalid(path, to.to_obj(), "either specify cidrSelector or dnsName but not both")]
+        errs.append(v.invalid(path, to.to_obj(), "either specify cidrSelector or dnsName but not both"))
     if to.cidr_selector:
-        return v.validate_cidr(to.cidr_selector, f"{path}.cidrSelector")
-    name = (to.dns_name or "").removesuffix(".")
+        errs += v.validate_cidr(to.cidr_selector, f"{path}.cidrSelector")
+    if to.dns_name:
+        errs += _validate_dns_name(to.dns_name, f"{path}.dnsName")
+    return errs
+
+
+def _validate_dns_name(dns_name: str, path: str) -> list[FieldError]:
+    name = dns_name.removesuffix(".")
     if name.startswith("*.") and name.count(".") >= 2:  # a wildcard (osdn: matched from DNS answers)
         name = name[2:]
     if not v.is_dns1123_subdomain(name):
-        return [v.invalid(f"{path}.dnsName", to.dns_name, "must conform to DNS 952 subdomain conventions")]
+        return [v.invalid(path, dns_name, "must conform to DNS 952 subdomain conventions")]
     return []
 
 
