@@ -36,10 +36,12 @@ from osdn.apiserver.resources import Resources, delete_answer, key_of
 from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
+from osdn.apiserver.watchwindow import WatchWindow
 from osdn.console.routes import Console
 from osdn.errors import (
     BadRequestError,
     FieldError,
+    GoneError,
     MethodNotAllowedError,
     NotFoundError,
     OsdnError,
@@ -122,6 +124,10 @@ class Api:
         self.watch_limits = watch_limits or WatchLimits()
         self.body_limits = bodies.BodyLimits()
         self.pager = Pager()
+        start_rv = store.current_rv()
+        self.window = WatchWindow(start_rv)
+        for event in store.subscribe(None, None, start_rv, self.window.record)[0]:
+            self.window.record(event)
 
     # ---- plumbing ----------------------------------------------------------------------------
     def user(self, request: Request) -> User:
@@ -335,7 +341,12 @@ class Api:
                 since = int(rv_param)
             except ValueError:
                 raise BadRequestError(f'resourceVersion "{rv_param}" is not valid') from None
-            backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
+            try:   # past authn/authz and a valid rv, kube answers 200 and one ERROR event (410 Expired)
+                self.window.check(t.info.resource, since)
+                backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
+            except GoneError as e:
+                return StreamingResponse(iter([reads.error_event(request, t.info, e.to_status())]),
+                                         media_type=reads.watch_media_type(request, t.info))
 
         def encode(ev: Event) -> bytes | None:
             if not (sel.matches(ev.object["metadata"].get("labels")) and labels.match_fields(ev.object, fields)):

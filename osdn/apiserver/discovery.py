@@ -33,7 +33,11 @@ from osdn.errors import NotAcceptableError, NotFoundError
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 KUBE_API_LEVEL = ("1", "32")   # the Kubernetes API level discovery and OpenAPI follow (kubectl checks skew)
-_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# what osdn serves differently (as kube-apiserver and openshift-apiserver do): no collection delete of
+# namespaces or projects, no watch of projects, a ProjectRequest is only created (and listed, empty)
+_NOT_SERVED = {"Namespace": {"deletecollection"}, "Project": {"deletecollection", "watch"}}
+_ONLY = {"ProjectRequest": ["create", "list"]}
 Obj = dict[str, Any]
 
 
@@ -93,7 +97,7 @@ def group_list() -> Obj:
 
 
 def _resource(k: KindInfo) -> list[Obj]:
-    verbs = [v for v in _VERBS if not (k.kind == "Project" and v == "watch")]
+    verbs = _ONLY.get(k.kind) or [v for v in _VERBS if v not in _NOT_SERVED.get(k.kind, set())]
     main = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
             "verbs": verbs, **({"shortNames": list(k.short_names)} if k.short_names else {})}
     if k.kind in ("Pod", "Deployment", "ReplicaSet", "ReplicationController", "Service"):  # kube's "all"

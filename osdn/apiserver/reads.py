@@ -141,6 +141,13 @@ def _protobuf_event(kind: str, obj: Obj) -> bytes:
         return protobuf.encode_watch_event("ERROR", e.to_status())
 
 
+def error_event(request: Request, info: KindInfo, status: Obj) -> bytes:
+    """An ERROR event carrying a Status, in the stream's encoding (never a Table: kubectl prints the Status)."""
+    if _protobuf_watch(request, info):
+        return protobuf.encode_watch_event("ERROR", status)
+    return json.dumps({"type": "ERROR", "object": status}, separators=(",", ":")).encode() + b"\n"
+
+
 def watch_media_type(request: Request, info: KindInfo) -> str:
     return negotiate.WATCH_MEDIA_TYPE if _protobuf_watch(request, info) else "application/json"
 

@@ -25,7 +25,7 @@ def test_discovery_openapi_and_table(server: ServerProc) -> None:
         res = api.get("/apis/k8s.cni.cncf.io/v1").json()["resources"]
         assert res == [{"name": "network-attachment-definitions", "singularName": "network-attachment-definition",
                         "namespaced": True, "kind": "NetworkAttachmentDefinition",
-                        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
                         "shortNames": ["net-attach-def"]}]
         defs = api.get("/openapi/v2").json()["definitions"]
         assert defs["io.cncf.cni.k8s.v1.NetworkAttachmentDefinition"]["x-kubernetes-group-version-kind"] == [

@@ -1,0 +1,87 @@
+"""The official `kubernetes` Python client, third sweep: a watch from a resourceVersion before the
+API server's watch window gets kube's 200 + ERROR event (Status 410 Expired "too old resource
+version"), which the client's Watch turns into ApiException(410) for the informer to re-list; a
+recent resourceVersion still resumes; discovery offers `deletecollection` exactly where it is served."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ServerProc, module_server
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client, config, watch  # noqa: E402
+
+NS = "pysweep3"
+
+srv = module_server("pysweep3")
+
+
+@pytest.fixture
+def api(srv: ServerProc) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(str(srv.config)) as c:
+        v1 = client.CoreV1Api(c)
+        v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
+        try:
+            yield c
+        finally:
+            v1.delete_namespace(NS)
+
+
+def _cm(name: str) -> client.V1ConfigMap:
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name))
+
+
+def test_watch_from_before_the_window_is_410_expired_and_a_recent_one_resumes(api: client.ApiClient) -> None:
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_config_map(NS, _cm("old"))
+    with pytest.raises(client.ApiException) as e:   # rv 1: before the server started (bootstrap wrote more)
+        for _ in watch.Watch().stream(v1.list_namespaced_config_map, NS, resource_version="1", timeout_seconds=5):
+            pass
+    assert e.value.status == 410 and e.value.reason.startswith("Expired: too old resource version: 1 (")
+    rv = v1.list_namespaced_config_map(NS).metadata.resource_version   # a recent rv still resumes
+    v1.create_namespaced_config_map(NS, _cm("later"))
+    seen = [(ev["type"], ev["object"].metadata.name) for ev in watch.Watch().stream(
+        v1.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=2)]
+    assert seen == [("ADDED", "later")]
+
+
+def test_raw_watch_answers_200_and_one_error_event(srv: ServerProc, api: client.ApiClient) -> None:
+    with srv.http() as http:
+        r = http.get(f"/api/v1/namespaces/{NS}/configmaps", params={"watch": "1", "resourceVersion": "1"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    lines = [json.loads(line) for line in r.text.splitlines() if line]
+    assert len(lines) == 1 and lines[0]["type"] == "ERROR"
+    status = lines[0]["object"]
+    assert {k: status[k] for k in ("kind", "apiVersion", "status", "reason", "code")} == \
+        {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired", "code": 410}
+    assert status["message"].startswith("too old resource version: 1 (")
+
+
+def test_deletecollection_is_offered_where_it_is_served(srv: ServerProc, api: client.ApiClient) -> None:
+    verbs = {r.name: r.verbs for r in client.CoreV1Api(api).get_api_resources().resources}
+    assert verbs["configmaps"] == ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    assert "deletecollection" not in verbs["namespaces"]
+    projects = {r.name: r.verbs for r in client.CustomObjectsApi(api).get_api_resources("project.openshift.io", "v1")
+                .resources}
+    assert projects == {"projects": ["create", "delete", "get", "list", "patch", "update"],
+                        "projectrequests": ["create", "list"]}
+    offered = 0
+    with srv.http() as http:
+        for gv in ["v1", *(f"{g['name']}/{v['version']}" for g in http.get("/apis").json()["groups"]
+                           for v in g["versions"])]:
+            base = "/api/v1" if gv == "v1" else f"/apis/{gv}"
+            for r in http.get(base).json()["resources"]:
+                if "deletecollection" in r["verbs"]:
+                    offered += 1
+                    path = f"{base}/namespaces/{NS}/{r['name']}" if r["namespaced"] else f"{base}/{r['name']}"
+                    got = http.delete(path, params={"labelSelector": "sweep3=none", "dryRun": "All"})
+                    assert got.status_code == 200 and got.json()["items"] == [], (path, got.text)
+    assert offered >= 25
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_config_map(NS, _cm("gone"))
+    v1.delete_collection_namespaced_config_map(NS)
+    assert v1.list_namespaced_config_map(NS).items == []
