@@ -36,7 +36,7 @@ from osdn.egress.http_proxy import HttpProxy
 from osdn.egress.workers import run_workers, worker_count
 from osdn.errors import KernelError
 from osdn.model.egress_grammar import EgressConfigError
-from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_iptables, render_nft
+from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_nft, render_rules
 
 log = logging.getLogger(__name__)
 Env = dict[str, str]
@@ -60,7 +60,7 @@ def run_router(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> 
     if cfg.mode in ("init", "legacy", "unit-test"):
         parsed = parse_destinations(env.get("EGRESS_DESTINATION"))
         if cfg.mode == "unit-test":
-            out.write(render_iptables(parsed, cfg.source_ip))
+            out.write(render_rules(parsed, cfg.source_ip))
             out.flush()
             return _die(err, parsed.error) if parsed.error else 0
         if parsed.error:

@@ -1,11 +1,12 @@
 """Redirect mode (`egress-router.sh`): EGRESS_SOURCE / EGRESS_GATEWAY / EGRESS_DESTINATION. Pure.
 
 `parse_router_env` checks in the script's order (EGRESS_SOURCE, EGRESS_GATEWAY, mode) and
-`parse_destinations` walks EGRESS_DESTINATION line by line exactly as `gen_iptables_rules` does,
+`parse_destinations` walks EGRESS_DESTINATION line by line exactly as `gen_nft_rules` does,
 returning the rules printed before an error too (the script prints them before it dies).
-`render_iptables` is the `unit-test` output; `nat_rules` is what the router enforces (ports as bash
-arithmetic reads them, refused where iptables would refuse them) and `render_nft` the same NAT as one
-nftables table (`ip egress_router`, replaced atomically) for the router's own namespace. The model
+`render_rules` is the `unit-test` output of the current image (nftables `add rule ip nat ...` lines,
+SNAT only out of macvlan0); `nat_rules` is what the router enforces (ports as bash arithmetic reads
+them, refused where nft would refuse them) and `render_nft` the same NAT as one nftables table
+(`ip egress_router`, replaced atomically) for the router's own namespace. The model
 (`osdn.model.egress_router`) answers with `router_config`, so `adm verify`/trace use this grammar too.
 """
 
@@ -28,6 +29,7 @@ from osdn.model.egress_grammar import (
 
 MODES = ("init", "legacy", "http-proxy", "dns-proxy", "unit-test")
 NFT_TABLE = "egress_router"
+MACVLAN = "macvlan0"  # the router's outside interface: the only one its SNAT applies to
 _SOURCE = re.compile(rf"({IP})(/[0-9]+)?")
 _GATEWAY = re.compile(IP)
 _FALLBACK = re.compile(IP)
@@ -46,11 +48,12 @@ class Destination:
     dest_port: str | None = None
     number: int = 0  # the physical line of EGRESS_DESTINATION it starts on (1-based)
 
-    def iptables(self) -> str:
+    def nft_rule(self) -> str:
+        """The line `gen_nft_rules` prints for this entry (ports as written)."""
         if self.port is None:
-            return f"-A PREROUTING -i eth0 -j DNAT --to-destination {self.dest_ip}"
+            return f'add rule ip nat prerouting iifname "eth0" dnat to {self.dest_ip}'
         to = f"{self.dest_ip}:{self.dest_port}" if self.dest_port else self.dest_ip
-        return f"-A PREROUTING -i eth0 -p {self.protocol} --dport {self.port} -j DNAT --to-destination {to}"
+        return f'add rule ip nat prerouting iifname "eth0" {self.protocol} dport {self.port} dnat to {to}'
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def parse_router_env(env: dict[str, str]) -> RouterEnv:
 
 
 def parse_destinations(text: str | None) -> Parsed:
-    """Walk EGRESS_DESTINATION as `gen_iptables_rules` does; stops at the first error."""
+    """Walk EGRESS_DESTINATION as `gen_nft_rules` does; stops at the first error."""
     out = Parsed()
     if not text:
         out.error = "EGRESS_DESTINATION unspecified"
@@ -129,26 +132,30 @@ def _claim_port(port: str, used: set[str]) -> None:
     used.add(port)
 
 
-def render_iptables(parsed: Parsed, source_ip: str) -> str:
-    """The `unit-test` output (without the die message): one rule per line, SNAT last."""
-    lines = [d.iptables() for d in parsed.destinations]
+def render_rules(parsed: Parsed, source_ip: str) -> str:
+    """The `unit-test` output (without the die message): one rule per line, SNAT (out of macvlan0) last."""
+    lines = [d.nft_rule() for d in parsed.destinations]
     if parsed.error is None:
-        lines.append(f"-A POSTROUTING -j SNAT --to-source {source_ip}")
+        lines.append(f'add rule ip nat postrouting oifname "{MACVLAN}" snat to {source_ip}')
     return "".join(f"{line}\n" for line in lines)
 
 
 def _nft_port(text: str, what: str) -> int:
+    """The port nft installs for `text`: a leading 0 is octal when it can be (`010` is 8), else decimal
+    (`080` is 80: bash's check let it through); above 65535 nft refuses it, so do we."""
     value = bash_int(text)
-    if value is None:  # bash lets it through; iptables would refuse it, so do we
-        raise EgressConfigError(f"Invalid port: {text}, {what} is not a number iptables accepts")
+    if value is None:
+        value = int(text, 10)
+    if value > 65535:
+        raise EgressConfigError(f"Invalid port: {text}, {what} is not a port nft accepts")
     return value
 
 
 def _nft_ip(text: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(text)
-    except ValueError:  # the regex lets 999.1.2.3 or 01.2.3.4 through; iptables would refuse it
-        raise EgressConfigError(f"Invalid address: {text}, not an IPv4 address iptables accepts") from None
+    except ValueError:  # the regex lets 999.1.2.3 or 01.2.3.4 through; nft would refuse or misread it
+        raise EgressConfigError(f"Invalid address: {text}, not an IPv4 address nft accepts") from None
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ def router_config(env: Mapping[str, str]) -> RouterConfig:
 
 def render_nft(destinations: list[Destination], source_ip: str) -> str:
     """One nftables transaction that replaces table `ip egress_router` with the redirect NAT."""
-    return render_nat(NFT_TABLE, nat_rules(destinations), source_ip)
+    return render_nat(NFT_TABLE, nat_rules(destinations), source_ip, snat_oif=MACVLAN)
 
 
 def render_nat(table: str, rules: list[NatRule], source_ip: str, snat_oif: str | None = None) -> str:

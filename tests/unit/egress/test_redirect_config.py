@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from osdn.model.egress_grammar import EgressConfigError, read_lines
-from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_iptables, render_nft
+from osdn.model.egress_redirect import parse_destinations, parse_router_env, render_nft, render_rules
 
 SEED_COMMENTED = """
 # My egress-router rules
@@ -26,10 +26,11 @@ SEED_COMMENTED = """
 
 # No, seriously, don't add anything here
 """
-FB = "-A PREROUTING -i eth0 -j DNAT --to-destination 10.1.2.3\n"
-R80 = "-A PREROUTING -i eth0 -p tcp --dport 80 -j DNAT --to-destination 10.4.5.6\n"
-R8080 = "-A PREROUTING -i eth0 -p tcp --dport 8080 -j DNAT --to-destination 10.7.8.9:80\n"
-SNAT = "-A POSTROUTING -j SNAT --to-source 1.2.3.4\n"
+PRE = 'add rule ip nat prerouting iifname "eth0" '
+FB = PRE + "dnat to 10.1.2.3\n"
+R80 = PRE + "tcp dport 80 dnat to 10.4.5.6\n"
+R8080 = PRE + "tcp dport 8080 dnat to 10.7.8.9:80\n"
+SNAT = 'add rule ip nat postrouting oifname "macvlan0" snat to 1.2.3.4\n'
 
 GOOD = [  # (source, destination, output)
     ("1.2.3.4", "10.1.2.3", FB + SNAT),
@@ -42,11 +43,10 @@ GOOD = [  # (source, destination, output)
     ("1.2.3.4", SEED_COMMENTED, R80 + R8080 + FB + SNAT),
     # more: spacing, tabs around, udp, the fallback alone after comments, a continuation line
     ("1.2.3.4", "  80   tcp 10.4.5.6\t\n", R80 + SNAT),
-    ("1.2.3.4", "53 udp 10.4.5.6", "-A PREROUTING -i eth0 -p udp --dport 53 -j DNAT --to-destination 10.4.5.6\n" + SNAT),
+    ("1.2.3.4", "53 udp 10.4.5.6", PRE + "udp dport 53 dnat to 10.4.5.6\n" + SNAT),
     ("1.2.3.4", "80 tcp \\\n10.4.5.6", R80 + SNAT),
     ("1.2.3.4", "# only\n10.1.2.3\n\n# after\n", FB + SNAT),
-    ("1.2.3.4", "010 tcp 10.4.5.6", "-A PREROUTING -i eth0 -p tcp --dport 010 -j DNAT --to-destination 10.4.5.6\n"
-     + SNAT),
+    ("1.2.3.4", "010 tcp 10.4.5.6", PRE + "tcp dport 010 dnat to 10.4.5.6\n" + SNAT),
 ]
 
 BAD = [  # (source, gateway, destination, last line)
@@ -85,7 +85,7 @@ def _unit_test(source: str, gateway: str, dest: str) -> str:
     except EgressConfigError as exc:
         return exc.message + "\n"
     parsed = parse_destinations(dest)
-    return render_iptables(parsed, env.source_ip) + (f"{parsed.error}\n" if parsed.error else "")
+    return render_rules(parsed, env.source_ip) + (f"{parsed.error}\n" if parsed.error else "")
 
 
 @pytest.mark.parametrize(("source", "dest", "output"), GOOD, ids=[f"good{i + 1}" for i in range(len(GOOD))])
@@ -101,7 +101,7 @@ def test_errors_last_line(source: str, gateway: str, dest: str, message: str) ->
 
 def test_rules_printed_before_the_error_stay() -> None:
     out = _unit_test("1.2.3.4", "1.1.1.1", "80 tcp 10.4.5.6\n80 tcp 10.7.8.9")
-    assert out == R80 + "-A PREROUTING -i eth0 -p tcp --dport 80 -j DNAT --to-destination 10.7.8.9\n" \
+    assert out == R80 + PRE + "tcp dport 80 dnat to 10.7.8.9\n" \
         + "EGRESS_DESTINATION localport 80 is already used, must be unique for each destination\n"
 
 
@@ -127,12 +127,15 @@ def test_nft_rules() -> None:
     body = [line.strip() for line in text.splitlines()]
     assert body.index('iifname "eth0" tcp dport 80 dnat to 10.4.5.6') < body.index('iifname "eth0" dnat to 10.1.2.3')
     for rule in ('iifname "eth0" tcp dport 8080 dnat to 10.7.8.9:80', 'iifname "eth0" udp dport 53 dnat to 10.4.5.6',
-                 'iifname "eth0" tcp dport 8 dnat to 10.4.5.6', "snat to 1.2.3.4"):
+                 'iifname "eth0" tcp dport 8 dnat to 10.4.5.6', 'oifname "macvlan0" snat to 1.2.3.4'):
         assert rule in body
 
 
-def test_nft_refuses_what_iptables_would() -> None:
-    parsed = parse_destinations("080 tcp 10.4.5.6")
+def test_nft_reads_ports_as_nft_does_and_refuses_what_it_would() -> None:
+    parsed = parse_destinations("080 tcp 10.4.5.6 090")
     assert parsed.error is None  # bash's arithmetic error lets it pass validation
-    with pytest.raises(EgressConfigError, match="Invalid port: 080"):
+    assert 'iifname "eth0" tcp dport 80 dnat to 10.4.5.6:90' in render_nft(parsed.destinations, "1.2.3.4")
+    parsed = parse_destinations("0800000 tcp 10.4.5.6")
+    assert parsed.error is None
+    with pytest.raises(EgressConfigError, match="Invalid port: 0800000"):
         render_nft(parsed.destinations, "1.2.3.4")

@@ -31,8 +31,8 @@ REFUSED = [
     ("10.1.2.3\n80 tcp 10.4.5.6", "EGRESS_DESTINATION fallback IP must be the last line"),
     ("80 tcp 10.4.5.6\n80 tcp 10.7.8.9", "EGRESS_DESTINATION localport 80 is already used, must be unique for each "
                                          "destination"),
-    ("80 tcp 999.4.5.6", "Invalid address: 999.4.5.6, not an IPv4 address iptables accepts"),
-    ("080 tcp 10.4.5.6", "Invalid port: 080, local port is not a number iptables accepts"),
+    ("80 tcp 999.4.5.6", "Invalid address: 999.4.5.6, not an IPv4 address nft accepts"),
+    ("0800000 tcp 10.4.5.6", "Invalid port: 0800000, local port is not a port nft accepts"),
     ("80 tcp 10.4.5.6 70000", "Invalid port: 70000, must be in the range 1 to 65535"),
     ("", "EGRESS_DESTINATION unspecified"),
 ]
