@@ -370,11 +370,12 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
        pass 2 the rest, on the node with the fewest IPs (then most spare capacity; the reference
        leaves further ties to Go map order, here: the node fewer requested IPs fit, then name);
     5. if nothing was removed, compare with a from-scratch plan: nodes holding fewer than half of what
-       the fresh plan gives them (rounded up: the reference rounds down, so a node the fresh plan gives
-       one IP never counted as empty and the seed's example, two IPs and `egressCIDRs` set on node1
-       and then node2 more than a second apart, stayed on node1), while another node holds at least two
-       more IPs than they do (moving an IP breaks its connections: only for a real gain, so a single IP
-       never bounces between nodes), are "empty"; the IPs the fresh plan puts there that sit on a node
+       the fresh plan gives them (rounded down, as the reference), or nothing while the fresh plan
+       gives them something (the reference's rounding never counts a node the fresh plan gives one IP
+       as empty, so the seed's example, two IPs and `egressCIDRs` set on node1 and then node2 more than
+       a second apart, would stay on node1), while another node holds at least two more IPs than they
+       do (moving an IP breaks its connections: only for a real gain, so a single IP never bounces
+       between nodes), are "empty"; the IPs the fresh plan puts there that sit on a node
        holding at least two more IPs are unassigned now so that the next round can place them there
        (an IP the fresh plan puts there but that is unplaced, or on a node no fuller, is left alone:
        withholding it would gain nothing and never settle).
@@ -389,7 +390,7 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
     plan.place_new(fresh, fresh_done)
     most = max((len(ips) for ips in alloc.values()), default=0)
     starved = [name for name, ips in fresh.items()
-               if len(alloc[name]) < (len(ips) + 1) // 2 and most >= len(alloc[name]) + 2]
+               if _starved(len(alloc[name]), len(ips)) and most >= len(alloc[name]) + 2]
     holder = {ip: name for name, ips in alloc.items() for ip in ips}
     moving = {ip for name in starved for ip in fresh[name]
               if ip in holder and len(alloc[holder[ip]]) >= len(alloc[name]) + 2}
@@ -400,6 +401,12 @@ def reallocate_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable
     plan.keep_existing(alloc, done)
     plan.place_new(alloc, done)
     return EgressAllocation(alloc, again=True)
+
+
+def _starved(held: int, fresh: int) -> bool:
+    """A node holding `held` IPs where a fresh plan puts `fresh`: below half (the reference's
+    `len(incremental) < len(full)/2`), or empty although the fresh plan uses it."""
+    return held < fresh // 2 or held == 0 < fresh
 
 
 def settle_egress_ips(namespaces: Iterable[NamespaceEgress], nodes: Iterable[NodeEgress],
