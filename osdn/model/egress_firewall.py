@@ -5,7 +5,8 @@ matches the addresses the name resolves to in the state's DNS table (a name with
 matches nothing, like a name the node failed to resolve). Restrictions, as openshift-sdn enforces
 them per netid: a policy in a global (netid 0) project is ignored; a policy in a project that shares
 its netid with another project drops all external traffic of those projects; more than one policy
-on one netid drops all external traffic. Not used in subnet mode (the caller checks the mode).
+on one netid drops all external traffic; a policy without rules counts as none (openshift-sdn's
+node never adds it). Not used in subnet mode (the caller checks the mode).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def compute_egress_firewall(state: ClusterState, namespace: str, ip: IPv4) -> tu
     """Is external traffic from a pod of `namespace` to `ip` allowed by the egress firewall?"""
     netid = state.netid(namespace)
     sharing = state.namespaces_with_netid(netid)
-    policies = [e for e in state.egress_firewalls if e.namespace in sharing]
+    policies = [e for e in state.egress_firewalls if e.namespace in sharing and e.rules]  # empty: none
     if not policies:
         return True, [Step(STAGE, ALLOW, "", "", f"no EgressNetworkPolicy in project {namespace}")]
     refs = ", ".join(p.ref for p in policies)

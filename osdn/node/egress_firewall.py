@@ -9,8 +9,8 @@ server learned from answers (`osdn.node.fqdn`). Output: an `EgressFirewallIntent
 Semantics follow openshift-sdn per NetID (and `osdn.model.egress_firewall`, the oracle, which must
 agree): no policy on a NetID -> nothing; NetID 0 (default, global projects) -> ignored; a NetID
 shared by several projects (joined) with a policy -> all external traffic dropped; more than one
-policy on a NetID -> all external traffic dropped; otherwise the policy's rules in order, first match
-wins, unmatched traffic allowed. A dnsName rule matches the name's current addresses (none: nothing).
+policy on a NetID -> all external traffic dropped (policies without rules count as none);
+otherwise the policy's rules in order, first match wins, unmatched traffic allowed. A dnsName rule matches the name's current addresses (none: nothing).
 Only this node's pods are sources: traffic is judged on the node where it starts.
 """
 
@@ -64,10 +64,13 @@ class EgressFirewallIntent:
 
 def compute_programs(firewalls: Sequence[o.EgressFirewall], netids: Mapping[str, int]
                      ) -> tuple[FirewallProgram, ...]:
-    """Pure: one program per NetID that has an EgressNetworkPolicy (NetID 0 ignored)."""
+    """Pure: one program per NetID that has an EgressNetworkPolicy with rules (NetID 0 ignored). A
+    policy with an empty `spec.egress` counts as none, as in openshift-sdn's node (it allows all
+    anyway; it does not make a NetID "shared" or "multiple")."""
     by_netid: dict[int, list[o.EgressFirewall]] = {}
     for fw in firewalls:
-        by_netid.setdefault(netids.get(fw.namespace, 0), []).append(fw)
+        if fw.rules:
+            by_netid.setdefault(netids.get(fw.namespace, 0), []).append(fw)
     programs = []
     for netid, fws in sorted(by_netid.items()):
         if netid == 0:
