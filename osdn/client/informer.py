@@ -43,6 +43,7 @@ class Informer:
         self.handlers: list[Handler] = list(handlers or [])
         self.watch_timeout = watch_timeout
         self.cache: dict[tuple[str, str], Obj] = {}
+        self._by_ns: dict[str, dict[str, Obj]] = {}  # namespace -> name -> object (client-go's namespace index)
         self.lock = threading.RLock()
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -68,9 +69,12 @@ class Informer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def items(self) -> list[Obj]:
+    def items(self, namespace: str | None = None) -> list[Obj]:
+        """The cached objects; with `namespace`, only that namespace's, at the cost of their number."""
         with self.lock:
-            return list(self.cache.values())
+            if namespace is None:
+                return list(self.cache.values())
+            return list(self._by_ns.get(namespace, {}).values())
 
     def get(self, name: str, namespace: str = "") -> Obj | None:
         with self.lock:
@@ -94,9 +98,12 @@ class Informer:
         (after an error) every object is delivered again, as client-go's resync does."""
         listing = client.list(self.info, self.namespace, self.label_selector)
         fresh = {obj_key(o): o for o in listing["items"]}
+        by_ns: dict[str, dict[str, Obj]] = {}
+        for (ns, name), obj in fresh.items():
+            by_ns.setdefault(ns, {})[name] = obj
         with self.lock:
             old = self.cache
-            self.cache = fresh
+            self.cache, self._by_ns = fresh, by_ns
             self._rv = listing["metadata"]["resourceVersion"]
         failures: list[HandlerError] = []
         for kind, new, prev in _changes(old, fresh, resync):
@@ -118,8 +125,13 @@ class Informer:
             old = self.cache.get(key)
             if event["type"] == "DELETED":
                 self.cache.pop(key, None)
+                names = self._by_ns.get(key[0], {})
+                names.pop(key[1], None)
+                if not names:
+                    self._by_ns.pop(key[0], None)
             else:
                 self.cache[key] = obj
+                self._by_ns.setdefault(key[0], {})[key[1]] = obj
         self._emit(event["type"], None if event["type"] == "DELETED" else obj, old)
 
     def _run(self) -> None:

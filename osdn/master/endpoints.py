@@ -145,9 +145,8 @@ class EndpointsController(Controller):
         pod = (new or old) or {}
         ns = _meta(pod).get("namespace")
         labels = [_meta(p).get("labels") for p in (new, old) if p is not None]
-        for svc in self.services.items():
-            if _meta(svc).get("namespace") == ns and any(selects((svc.get("spec") or {}).get("selector"), lb)
-                                                         for lb in labels):
+        for svc in self.services.items(str(ns or "")):
+            if any(selects((svc.get("spec") or {}).get("selector"), lb) for lb in labels):
                 self.enqueue(self._key(svc))
 
     def prepare(self) -> None:
@@ -163,7 +162,7 @@ class EndpointsController(Controller):
                 self._delete(namespace, name)
             return
         assert svc is not None
-        pods = [p for p in self.pods.items() if _meta(p).get("namespace") == namespace]
+        pods = self.pods.items(namespace)
         want = desired_endpoints(svc, pods)
         if have is None:
             self._write(want, namespace, create=True)

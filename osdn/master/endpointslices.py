@@ -94,9 +94,9 @@ class EndpointSliceController(Controller):
     def _on_pod(self, _type: str, new: Obj | None, old: Obj | None) -> None:
         ns = _meta((new or old) or {}).get("namespace")
         labels = [_meta(p).get("labels") for p in (new, old) if p is not None]
-        for svc in self.services.items():
+        for svc in self.services.items(str(ns or "")):
             selector = (svc.get("spec") or {}).get("selector")
-            if _meta(svc).get("namespace") == ns and any(selects(selector, lb) for lb in labels):
+            if any(selects(selector, lb) for lb in labels):
                 self.enqueue(f"{ns}/{_meta(svc).get('name')}")
 
     def prepare(self) -> None:
@@ -123,7 +123,7 @@ class EndpointSliceController(Controller):
         svc = self.services.get(name, namespace)
         if manages(svc):
             assert svc is not None
-            pods = [p for p in self.pods.items() if _meta(p).get("namespace") == namespace]
+            pods = self.pods.items(namespace)
             return desired_for_service(svc, pods), svc
         ep = self.endpoints.get(name, namespace)
         if ep is not None and _mirrored(svc, ep):

@@ -239,8 +239,7 @@ class ReplicaController(Controller):
     def reconcile(self, key: Hashable) -> None:
         namespace, name = str(key).split("/", 1)
         owner = self.owners.get(name, namespace)
-        named = [p for p in self.pods.items()
-                 if _meta(p).get("namespace") == namespace and controller_of(p, self.owner.kind) == name]
+        named = [p for p in self.pods.items(namespace) if controller_of(p, self.owner.kind) == name]
         for pod in named:   # the owner is gone (or created again): collect the garbage
             if not owned_by(pod, owner, self.owner.kind) and still_garbage(self.client, "Pod", pod, self.owner.kind,
                                                                            owner):

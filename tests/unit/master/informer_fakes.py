@@ -11,8 +11,9 @@ class FakeInformer:
         self.objs: dict[str, dict] = {}
         self.handlers: list = []
 
-    def items(self) -> list[dict]:
-        return list(self.objs.values())
+    def items(self, namespace: str | None = None) -> list[dict]:
+        return [o for o in self.objs.values()
+                if namespace is None or (o.get("metadata") or {}).get("namespace", "") == namespace]
 
     def get(self, name: str, namespace: str = "") -> dict | None:
         return self.objs.get(name)
