@@ -8,18 +8,24 @@ policy that mentions it, as the annotation `network.osdn.io/dns-resolved` (JSON 
 which the node agents and the oracle read. Wildcard names (`*.example.com`) cannot be resolved:
 they are matched from DNS answers on the nodes only.
 
-`next_query_in` and `desired_annotation` are pure; the controller thread resolves (dnspython, with
+`next_query_in`, `answer_ttl` and `desired_annotation` are pure. Queries (dnspython, with
 `nameservers` from master.yaml `egressDNS`, else /etc/resolv.conf; inside `netns` if set: the lab
-queries from its router's namespace) and patches policies whose annotation differs.
+queries from its router's namespace) run on a small thread pool started with the controller, so a
+slow or dead name never delays the others (openshift-sdn TestSync: a name answered in 50 ms is
+published, and re-queried after its 1 s TTL, while another takes 3.5 s); each finished query wakes
+the controller thread, which alone keeps the table and patches policies whose annotation differs.
+Without `prepare` (unit tests driving `round`), queries run inline.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +43,9 @@ Obj = dict[str, Any]
 DEFAULT_INTERVAL = 30.0
 MAX_INTERVAL = 1800.0
 ROUND = "round"
+QUERY_WORKERS = 8
 Resolve = Callable[[str], tuple[tuple[str, ...], int]]
+Answer = tuple[tuple[str, ...], int] | Exception     # addresses and TTL, or why the query failed
 
 
 def next_query_in(ttl: int | None) -> float:
@@ -45,6 +53,12 @@ def next_query_in(ttl: int | None) -> float:
     if ttl is None or ttl <= 0:
         return DEFAULT_INTERVAL
     return min(float(ttl), DEFAULT_INTERVAL, MAX_INTERVAL)
+
+
+def answer_ttl(ttls: Iterable[int]) -> int:
+    """Pure: the TTL of a whole answer (CNAMEs included): the smallest non-zero one, as openshift-sdn's
+    `doOneQuery` (records with TTL 0 do not count; none left: 0, i.e. the default interval)."""
+    return min((t for t in ttls if t > 0), default=0)
 
 
 def policy_names(obj: Mapping[str, Any]) -> list[str]:
@@ -91,7 +105,7 @@ def make_resolver(opts: EgressDNSOptions) -> Resolve:
             res.nameservers = list(opts.nameservers)
         res.lifetime = opts.timeout
         ans = res.resolve(name + ".", "A", search=False)
-        return tuple(sorted(r.address for r in ans)), int(ans.rrset.ttl if ans.rrset is not None else 0)
+        return tuple(sorted(r.address for r in ans)), answer_ttl(int(r.ttl) for r in ans.response.answer)
 
     if not opts.netns:
         return query
@@ -112,14 +126,20 @@ class EgressDNSController(Controller):
         self.policies = informers.on("EgressNetworkPolicy", lambda *_: self.enqueue(ROUND))
         self._next = threading.Event()
         self._wait = MAX_INTERVAL
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: set[str] = set()
+        self._answers: queue.SimpleQueue[tuple[str, float, Answer]] = queue.SimpleQueue()
 
     def prepare(self) -> None:
+        self._pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="master-egress-dns-query")
         threading.Thread(target=self._timer, name="master-egress-dns-timer", daemon=True).start()
         self.enqueue(ROUND)
 
     def stop(self) -> None:
         super().stop()
         self._next.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _timer(self) -> None:
         while not self._stop.is_set():
@@ -132,29 +152,65 @@ class EgressDNSController(Controller):
         self._next.set()  # restart the timer with the new wait
 
     def round(self) -> float:
-        """Resolve what is due, publish changes; seconds until the next name is due."""
+        """Take in finished queries, start the due ones, publish changes; seconds until the next name
+        is due (names being queried wake the controller when they finish)."""
         objs = self.policies.items()
         wanted = {n for o in objs for n in policy_names(o)}
         for gone in set(self.names) - wanted:
             del self.names[gone]
+        self._take_answers()
         now = self.clock()
-        for name in sorted(wanted):
-            st = self.names.setdefault(name, NameState())
-            if st.due <= now:
-                self._query(name, st, now)
+        for name in sorted(wanted - self._inflight):
+            if self.names.setdefault(name, NameState()).due <= now:
+                self._start(name)
+        self._take_answers()
         table = {n: s.addresses for n, s in self.names.items() if s.resolved}
         for obj in objs:
             self._publish(obj, table)
-        dues = [s.due for s in self.names.values()]
+        dues = [s.due for n, s in self.names.items() if n not in self._inflight]
         return max(0.05, min(dues) - self.clock()) if dues else MAX_INTERVAL
 
-    def _query(self, name: str, st: NameState, now: float) -> None:
+    def _start(self, name: str) -> None:
+        if self._pool is None:
+            self._answers.put((name, *self._ask(name)))
+            return
+        self._inflight.add(name)
+        self._pool.submit(self._ask_then_wake, name)
+
+    def _ask(self, name: str) -> tuple[float, Answer]:
         try:
-            addrs, ttl = self.resolve(name)
+            got: Answer = self.resolve(name)
         except (dns.exception.DNSException, OSError) as exc:
-            log.warning("egress-dns: %s: %s; keeping %s", name, type(exc).__name__, list(st.addresses) or "nothing")
+            got = exc
+        return self.clock(), got
+
+    def _ask_then_wake(self, name: str) -> None:
+        """On a pool thread: one query; its answer (or failure) goes to the controller thread."""
+        try:
+            when, got = self._ask(name)
+        except Exception as exc:  # a bug in the resolver: still a (failed) answer, never a stuck name
+            log.exception("egress-dns: %s: unexpected error", name)
+            when, got = self.clock(), exc
+        self._answers.put((name, when, got))
+        self.enqueue(ROUND)
+
+    def _take_answers(self) -> None:
+        while True:
+            try:
+                name, when, got = self._answers.get_nowait()
+            except queue.Empty:
+                return
+            self._inflight.discard(name)
+            st = self.names.get(name)
+            if st is not None:      # None: no policy mentions it any more
+                self._record(name, st, when, got)
+
+    def _record(self, name: str, st: NameState, now: float, got: Answer) -> None:
+        if isinstance(got, Exception):
+            log.warning("egress-dns: %s: %s; keeping %s", name, type(got).__name__, list(st.addresses) or "nothing")
             st.due = now + st.interval
             return
+        addrs, ttl = got
         if addrs != st.addresses or not st.resolved:
             log.info("egress-dns: %s -> %s (ttl %ds)", name, ", ".join(addrs) or "-", ttl)
         st.interval = next_query_in(ttl)
