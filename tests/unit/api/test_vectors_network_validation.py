@@ -102,6 +102,9 @@ EGRESS_POLICIES = [
     ("deny-0.0.0.0/32", [rule("Deny", cidrSelector="0.0.0.0/32")], 0),
     ("50-rules", [rule("Allow", cidrSelector=f"10.0.0.{i}/32") for i in range(50)], 0),
     ("51-rules", [rule("Allow", cidrSelector=f"10.0.0.{i}/32") for i in range(51)], 1),
+    # origin test/extended/testdata/egress-firewall/sdn-egressnetworkpolicy-test.yaml
+    ("origin-e2e-manifest", [rule("Allow", dnsName="docs.openshift.com"), rule("Allow", cidrSelector="8.8.8.8/32"),
+                             rule("Deny", cidrSelector="0.0.0.0/0")], 0),
 ]
 
 
