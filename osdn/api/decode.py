@@ -44,6 +44,16 @@ class Decoded:
     duplicates: list[str] = field(default_factory=list)   # paths of keys given twice (last one wins)
 
 
+def parse_uint(text: str) -> int | None:
+    """An unsigned decimal of ASCII digits that fits in an int64 (a resourceVersion, a limit, a list
+    index), as Go's strconv.ParseInt reads one; None otherwise. `str.isdigit` alone would accept
+    '²' or 5,000 digits, on which `int()` raises."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= INT64_MAX else None
+
+
 def path_of(parts: tuple[str | int, ...]) -> str:
     """('spec', 'ports', 0, 'port') -> 'spec.ports[0].port' ("-", a JSON patch's append, as "[-]")."""
     out = ""

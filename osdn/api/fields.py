@@ -21,7 +21,7 @@ from typing import Any, Union, cast
 
 from pydantic import BaseModel
 
-from osdn.api.decode import path_of
+from osdn.api.decode import parse_uint, path_of
 from osdn.api.kinds import hooks_for
 from osdn.api.kinds.core import Event, NodeSpec, NodeStatus, ReplicationControllerSpec
 from osdn.api.kinds.meta import ObjectMeta, OwnerReference
@@ -153,7 +153,8 @@ def unknown_in_json_patch(info: KindInfo, ops: Any) -> list[str]:
         shape, path = kind_shape(info), cast(Path, ())
         for raw in op["path"][1:].split("/"):
             part = raw.replace("~1", "/").replace("~0", "~")
-            path = (*path, int(part) if part.isdigit() else part)
+            index = parse_uint(part)
+            path = (*path, part if index is None else index)
             shape, known = _step(shape, part)
             if not known:
                 out.append(path_of(path))

@@ -2,17 +2,23 @@
 
 Pure. A JSON patch that cannot be applied (a missing path, a failed test, an unknown operation) is a
 ValidationError (422 Invalid, as kube-apiserver answers) naming the failing operation; a body that is
-not an array of operations is a BadRequestError (400).
+not an array of operations is a BadRequestError (400). As kube-apiserver bounds a JSON patch: at most
+`MAX_JSON_PATCH_OPS` operations (413), and `copy` operations may add at most `MAX_COPY_BYTES` of JSON
+in all (422), so a few dozen copies of a copy cannot double an object into gigabytes.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-from osdn.errors import BadRequestError, ValidationError
+from osdn.api.decode import parse_uint
+from osdn.errors import BadRequestError, RequestEntityTooLargeError, ValidationError
 
 Obj = dict[str, Any]
+MAX_JSON_PATCH_OPS = 10_000          # kube-apiserver's maxJSONPatchOperations
+MAX_COPY_BYTES = 3 * 1024 * 1024     # kube-apiserver's JSONPatchMaxCopyBytes
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -28,7 +34,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _pointer(path: str) -> list[str]:
+def _pointer(path: Any) -> list[str]:
+    if not isinstance(path, str):
+        raise ValidationError(f"json patch: invalid path {path!r}: must be a string")
     if path == "":
         return []
     if not path.startswith("/"):
@@ -37,6 +45,8 @@ def _pointer(path: str) -> list[str]:
 
 
 def _parent(doc: Any, parts: list[str], path: str) -> tuple[Any, str]:
+    if not parts:
+        raise ValidationError(f'json patch: path "{path}" names the whole document, which has no parent')
     cur = doc
     for part in parts[:-1]:
         try:
@@ -65,7 +75,8 @@ def _add(doc: Any, path: str, value: Any) -> Any:
         if last == "-":
             parent.append(value)
         else:
-            idx = int(last) if last.isdigit() else -1
+            idx = parse_uint(last)
+            idx = -1 if idx is None else idx
             if not 0 <= idx <= len(parent):
                 raise ValidationError(f'json patch: index "{last}" out of range in "{path}"')
             parent.insert(idx, value)
@@ -93,7 +104,10 @@ def json_patch(doc: Any, ops: Any) -> Any:
     """RFC 6902 operations add, remove, replace, move, copy, test."""
     if not isinstance(ops, list):
         raise BadRequestError("json patch: the patch must be a JSON array of operations")
-    doc = copy.deepcopy(doc)
+    if len(ops) > MAX_JSON_PATCH_OPS:
+        raise RequestEntityTooLargeError(f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPS}, "
+                                         f"got {len(ops)}")
+    doc, copied = copy.deepcopy(doc), 0
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise ValidationError(f"json patch: operation {i} needs 'op' and 'path'")
@@ -108,7 +122,14 @@ def json_patch(doc: Any, ops: Any) -> Any:
             _get(doc, path)
             doc = _add(_remove(doc, path), path, copy.deepcopy(op["value"])) if _pointer(path) else op["value"]
         elif kind in ("move", "copy"):
-            value = copy.deepcopy(_get(doc, op.get("from", "")))
+            value = _get(doc, op.get("from", ""))
+            if kind == "copy":
+                copied += len(json.dumps(value, separators=(",", ":")))
+                if copied > MAX_COPY_BYTES:
+                    raise ValidationError(f"json patch: operation {i} (copy to {path}): Unable to complete the copy, "
+                                          f"the accumulated size increase of copy is {copied}, exceeding the limit "
+                                          f"{MAX_COPY_BYTES}")
+            value = copy.deepcopy(value)
             if kind == "move":
                 doc = _remove(doc, op["from"])
             doc = _add(doc, path, value)

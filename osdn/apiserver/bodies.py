@@ -23,7 +23,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from osdn.api import protobuf
-from osdn.api.decode import Decoded, Limits, decode_json, decode_yaml
+from osdn.api.decode import Decoded, Limits, decode_json, decode_yaml, parse_uint
 from osdn.api.fields import unknown_fields, unknown_in_json_patch
 from osdn.api.registry import KindInfo
 from osdn.apiserver.paging import parse_bool
@@ -95,10 +95,11 @@ def _non_negative_int(q: QueryParams, name: str) -> int | None:
     value = q.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        message = f'{name}: invalid value "{value}": must be a non-negative integer'
+    number = parse_uint(value)
+    if number is None:
+        message = f'{name}: invalid value "{value[:40]}": must be a non-negative 64-bit integer'
         raise BadRequestError(message, causes=[FieldError(name, message)])
-    return int(value)
+    return number
 
 
 def check_read_params(q: QueryParams) -> None:
@@ -229,7 +230,7 @@ def _preconditions(pre: Any) -> tuple[int | None, str | None]:
     if not isinstance(pre, dict):
         raise BadRequestError("preconditions: must be an object", causes=[FieldError("preconditions", "not an object")])
     rv, uid = pre.get("resourceVersion"), pre.get("uid")
-    if rv is not None and not (isinstance(rv, str) and rv.isdigit()):
+    if rv is not None and not (isinstance(rv, str) and parse_uint(rv) is not None):
         raise BadRequestError(f"preconditions.resourceVersion: invalid value {rv!r}: must be a resource version "
                               'string of digits, e.g. "42"', causes=[FieldError("preconditions.resourceVersion",
                                                                                  "not a resource version")])

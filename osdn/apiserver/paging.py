@@ -127,11 +127,18 @@ class Pager:
 
     @staticmethod
     def _decode(token: str) -> tuple[str, int, int]:
+        """A token's snapshot id, resourceVersion and offset; a forged token (nested arrays, 1e400, a
+        negative offset, wrong types) is a 400, never a 500."""
+        invalid = BadRequestError(f'continue: Invalid value: "{token[:40]}": continue key is not valid')
         try:
             data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            return str(data["id"]), int(data["rv"]), int(data["start"])
-        except (ValueError, KeyError, TypeError):
-            raise BadRequestError(f'continue: Invalid value: "{token[:40]}": continue key is not valid') from None
+        except (ValueError, RecursionError):
+            raise invalid from None
+        snap_id, rv, start = (data.get("id"), data.get("rv"), data.get("start")) if isinstance(data, dict) \
+            else (None, None, None)
+        if not (isinstance(snap_id, str) and type(rv) is int and type(start) is int and rv >= 0 and start >= 0):
+            raise invalid
+        return snap_id, rv, start
 
     def _expire(self) -> None:
         now = self.clock()

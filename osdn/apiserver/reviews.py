@@ -12,7 +12,6 @@ bodies are JSON or protobuf (`osdn.api.protobuf.REVIEW_KINDS`: kubectl's typed c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from osdn.api import protobuf
+from osdn.api.decode import decode_json
 from osdn.apiserver import bodies
 from osdn.apiserver.auth import CLUSTER_ADMINS, Attributes, Authorizer, User
 from osdn.apiserver.discovery import EXTRAS, Extra
-from osdn.errors import BadRequestError, OsdnError, UnsupportedMediaTypeError
+from osdn.errors import BadRequestError, FieldError, OsdnError, UnsupportedMediaTypeError
 
 Obj = dict[str, Any]
 AUTHZ, AUTHN = "authorization.k8s.io", "authentication.k8s.io"
@@ -42,25 +42,44 @@ async def _review(request: Request, kind: str, group: str) -> Obj:
         raise UnsupportedMediaTypeError(f'the body of the request was in an unknown format ("{ctype}") - '
                                         f"accepted media types include: application/json, {PROTOBUF}")
     raw = await bodies.read_raw(request, bodies.BodyLimits())
-    try:
-        body = protobuf.decode_object(raw, protobuf.REVIEW_KINDS) if ctype == PROTOBUF else json.loads(raw or b"{}")
+    try:   # decode_json bounds the depth (a deep body was a RecursionError, a 500)
+        body = protobuf.decode_object(raw, protobuf.REVIEW_KINDS) if ctype == PROTOBUF else \
+            decode_json(raw or b"{}").value
     except ValueError as e:
         raise BadRequestError(f"the {kind} is not valid JSON: {e}") from None
     if not isinstance(body, dict) or body.get("kind", kind) != kind:
         raise BadRequestError(f"the request body must be a {kind} object")
     body.setdefault("apiVersion", f"{group}/v1")
     body["kind"] = kind
-    body.setdefault("metadata", {})
+    body["metadata"] = body.get("metadata") or {}
+    for name in ("metadata", "spec"):
+        if not isinstance(body.get(name) or {}, dict):
+            raise BadRequestError(f"{name}: Invalid value: must be an object", causes=[FieldError(name, "not an object")])
     return body
 
 
+def _strings(obj: Any, path: str, names: tuple[str, ...]) -> Obj:
+    """`obj` (an object of string fields `names`, or absent) or a 400 naming the field."""
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise BadRequestError(f"{path}: Invalid value: must be an object", causes=[FieldError(path, "not an object")])
+    for name in names:
+        if not isinstance(obj.get(name, ""), str):
+            raise BadRequestError(f"{path}.{name}: Invalid value: must be a string",
+                                  causes=[FieldError(f"{path}.{name}", "not a string")])
+    return obj
+
+
 def attributes(spec: Obj, namespace_override: str | None = None) -> Attributes:
-    res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-    if isinstance(res, dict):
+    res = _strings(spec.get("resourceAttributes"), "spec.resourceAttributes",
+                   ("namespace", "verb", "group", "version", "resource", "subresource", "name"))
+    non = _strings(spec.get("nonResourceAttributes"), "spec.nonResourceAttributes", ("path", "verb"))
+    if res:
         ns = str(res.get("namespace") or "") if namespace_override is None else namespace_override
         return Attributes(str(res.get("verb") or ""), str(res.get("group") or ""), str(res.get("resource") or ""),
                           str(res.get("subresource") or ""), ns, str(res.get("name") or ""))
-    if isinstance(non, dict):
+    if non:
         return Attributes(str(non.get("verb") or ""), "", "", path=str(non.get("path") or ""))
     raise BadRequestError("spec: Invalid value: exactly one of resourceAttributes or nonResourceAttributes "
                           "must be specified")
@@ -107,7 +126,8 @@ def review_routes(user_of: Callable[[Request], User], authorizer: Authorizer) ->
     async def self_rules(request: Request) -> Obj:
         user = user_of(request)
         body = await _review(request, "SelfSubjectRulesReview", AUTHZ)
-        body["status"] = rules_status(authorizer, user, str((body.get("spec") or {}).get("namespace") or ""))
+        body["status"] = rules_status(authorizer, user, _strings(body.get("spec"), "spec", ("namespace",)).get(
+            "namespace") or "")
         return body
 
     async def subject_access(request: Request) -> Obj:
@@ -129,10 +149,14 @@ def review_routes(user_of: Callable[[Request], User], authorizer: Authorizer) ->
         return _about(body, namespace)
 
     def _about(body: Obj, namespace: str | None) -> Obj:
-        spec = body.get("spec") or {}
-        if not spec.get("user") and not spec.get("groups"):
+        spec = _strings(body.get("spec"), "spec", ("user", "uid"))
+        groups = spec.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise BadRequestError("spec.groups: Invalid value: must be a list of strings",
+                                  causes=[FieldError("spec.groups", "not a list of strings")])
+        if not spec.get("user") and not groups:
             raise BadRequestError("spec.user: Invalid value: at least one of user or groups must be specified")
-        subject = User(str(spec.get("user") or ""), tuple(str(g) for g in spec.get("groups") or []))
+        subject = User(spec.get("user") or "", tuple(groups))
         body["status"] = decide(authorizer, subject, attributes(spec, namespace))
         return body
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from osdn.api.decode import parse_uint
 from osdn.api.kinds.coordination import FENCE_HEADER as HEADER
 from osdn.api.kinds.coordination import FENCED_PREFIX as PREFIX
 from osdn.errors import BadRequestError, ConflictError
@@ -48,9 +49,10 @@ class Fence:
 def parse_fence(value: str) -> Fence:
     """`NAMESPACE/NAME/RV` from the header; BadRequestError naming the header and the value."""
     parts = value.split("/")
-    if len(parts) != 3 or not all(parts) or not parts[2].isdigit():
-        raise BadRequestError(f'header {HEADER}: "{value}" is not NAMESPACE/NAME/RESOURCEVERSION of a Lease')
-    return Fence(Key(LEASES, parts[0], parts[1]), int(parts[2]))
+    rv = parse_uint(parts[2]) if len(parts) == 3 else None
+    if rv is None or not all(parts):
+        raise BadRequestError(f'header {HEADER}: "{value[:300]}" is not NAMESPACE/NAME/RESOURCEVERSION of a Lease')
+    return Fence(Key(LEASES, parts[0], parts[1]), rv)
 
 
 _current: ContextVar[Fence | None] = ContextVar("osdn_store_fence", default=None)

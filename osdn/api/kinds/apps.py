@@ -6,6 +6,8 @@ for both kinds (kube's ValidateDeploymentSpec / ValidateReplicaSetSpec).
 
 from __future__ import annotations
 
+import re
+
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
 from osdn.api.kinds.meta import (
@@ -25,6 +27,8 @@ from osdn.api.kinds.pod import PodTemplateSpec, default_pod_spec, validate_templ
 from osdn.errors import FieldError
 
 STRATEGY_TYPES = ("RollingUpdate", "Recreate")
+_PERCENT = re.compile(r"[0-9]{1,10}%")
+INT32_MAX = 2**31 - 1
 
 
 class RollingUpdateDeployment(KubeModel):
@@ -93,7 +97,37 @@ def _validate_strategy(strategy: DeploymentStrategy | None) -> list[FieldError]:
     if strategy.type == "Recreate" and strategy.rolling_update is not None:
         return [FieldError("spec.strategy.rollingUpdate",
                            "Forbidden: may not be specified when strategy `type` is 'Recreate'")]
-    return []
+    return _validate_rolling_update(strategy.rolling_update)
+
+
+def _int_or_percent(value: int | str | None, path: str) -> tuple[int, list[FieldError]]:
+    """kube's ValidatePositiveIntOrPercent: a non-negative int or "N%" (N also an int32 here, so the
+    controller can compute with it); the number, and the errors."""
+    if value is None:
+        return 1, []   # defaulted to 25%
+    if isinstance(value, int):
+        return value, v.validate_non_negative(value, path)
+    if not _PERCENT.fullmatch(value) or int(value[:-1]) > INT32_MAX:
+        return 1, [v.invalid(path, value, "a valid percent string must be a numeric string followed by an ending "
+                             "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")]
+    return int(value[:-1]), []
+
+
+def _validate_rolling_update(rolling: RollingUpdateDeployment | None) -> list[FieldError]:
+    """kube's ValidateRollingUpdateDeployment: both values ints or percentages (a tenant's "²" or
+    5,000-digit percentage used to reach the master's rollout and fail its every reconcile), not both 0,
+    maxUnavailable at most 100%."""
+    if rolling is None:
+        return []
+    path = "spec.strategy.rollingUpdate"
+    unavailable, errs = _int_or_percent(rolling.max_unavailable, f"{path}.maxUnavailable")
+    surge, surge_errs = _int_or_percent(rolling.max_surge, f"{path}.maxSurge")
+    errs += surge_errs
+    if not errs and unavailable == 0 and surge == 0:
+        errs.append(v.invalid(f"{path}.maxUnavailable", rolling.max_unavailable, "may not be 0 when `maxSurge` is 0"))
+    if not errs and isinstance(rolling.max_unavailable, str) and unavailable > 100:
+        errs.append(v.invalid(f"{path}.maxUnavailable", rolling.max_unavailable, "must not be greater than 100%"))
+    return errs
 
 
 def validate_deployment(obj: Obj, old: Obj | None) -> list[FieldError]:
