@@ -195,6 +195,15 @@ def _workload_selector(o: Obj) -> str:
     return str(from_label_selector((o.get("spec") or {}).get("selector"))) or "<none>"
 
 
+def _gates(o: Obj) -> str:
+    """kubectl's READINESS GATES of a pod: TRUE/TOTAL of spec.readinessGates' conditions, <none> without."""
+    gates = [g.get("conditionType") for g in (o.get("spec") or {}).get("readinessGates") or []]
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in (o.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g in true)}/{len(gates)}"
+
+
 def _subjects(kind: str) -> Column:
     """kubectl's -o wide USERS, GROUPS, SERVICEACCOUNTS of a (Cluster)RoleBinding."""
     def names(o: Obj) -> str:
@@ -212,7 +221,8 @@ WIDE: dict[str, list[Column]] = {
     "Deployment": _template_columns(_workload_selector),
     "ReplicaSet": _template_columns(_workload_selector),
     "NetNamespace": [("EGRESS", _egress_active), ("HOLDERS", _egress_holders)],
-    "Pod": [("IP", _g("status", "podIP", default="<none>")), ("NODE", _g("spec", "nodeName", default="<none>"))],
+    "Pod": [("IP", _g("status", "podIP", default="<none>")), ("NODE", _g("spec", "nodeName", default="<none>")),
+            ("NOMINATED NODE", _g("status", "nominatedNodeName", default="<none>")), ("READINESS GATES", _gates)],
     "Node": [("INTERNAL-IP", _node_ip)],
     "Service": [("SELECTOR", lambda o: ",".join(f"{k}={v}" for k, v in sorted(
         (o.get("spec", {}).get("selector") or {}).items())) or "<none>")],

@@ -128,8 +128,8 @@ def _validate_cluster_ip(spec: ServiceSpec) -> list[FieldError]:
 
 
 def _validate_cluster_ip_update(spec: ServiceSpec, old: Obj | None) -> list[FieldError]:
-    before = (sub(old, "spec") or {}).get("clusterIP")
-    if before and spec.cluster_ip != before:
+    before = (sub(old, "spec") or {}).get("clusterIP")   # an update without one keeps it (kube's patchAllocatedValues)
+    if before and spec.cluster_ip and spec.cluster_ip != before:
         return [v.invalid("spec.clusterIP", spec.cluster_ip, "field is immutable")]
     return []
 

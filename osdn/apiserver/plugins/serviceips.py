@@ -55,9 +55,13 @@ class ServiceIPAllocation:
         spec = ctx.obj.get("spec")
         if not isinstance(spec, dict) or spec.get("type") in _NO_IP_TYPES or spec.get("clusterIP") == "None":
             return
-        old_ip = ((ctx.old or {}).get("spec") or {}).get("clusterIP")
+        old_spec = (ctx.old or {}).get("spec") or {}
+        old_ip = old_spec.get("clusterIP")
         if ctx.operation == "UPDATE" and old_ip and old_ip != "None" and not spec.get("clusterIP"):
-            spec["clusterIP"] = old_ip
+            spec["clusterIP"] = old_ip   # `kubectl replace` of a manifest without one: the old address and families
+            for field in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                if not spec.get(field) and old_spec.get(field):
+                    spec[field] = old_spec[field]
         if ctx.operation == "UPDATE" and spec.get("clusterIP") and spec.get("clusterIP") == old_ip:
             return
         meta = ctx.obj.get("metadata") or {}
