@@ -2,7 +2,8 @@
 
 World (test/e2e/network/netpol's): projects x, y, z with pods a, b, c (label pod=<name>) spread over
 two nodes, each serving TCP and UDP on 80 and 81 (one process; UDP echoes). The pods declare the
-named ports serve-<port>-<proto>, port 81's in a second container. SCTP is not probed: this kernel
+named ports serve-<port>-<proto>, port 81's in a second container, and `web` in a third: 80 on the
+a pods, 81 on the others (a named port resolves on each destination pod). SCTP is not probed: this kernel
 has no SCTP sockets; the model covers SCTP (tests/unit/model/test_model_truth_table.py).
 
 Each step is a whole desired state (policies, extra namespace and pod labels) reached from the one
@@ -82,7 +83,9 @@ def pod_manifest(key: str, node: str) -> Obj:
             "spec": {"nodeName": node, "restartPolicy": "Never", "containers": [
                 {"name": "server", "image": "python", "command": [sys.executable, "-u", "-c", SERVER],
                  "ports": ports(80)},
-                {"name": "sidecar", "image": "python", "command": ["sleep", "infinity"], "ports": ports(81)}]}}
+                {"name": "sidecar", "image": "python", "command": ["sleep", "infinity"], "ports": ports(81)},
+                {"name": "alias", "image": "python", "command": ["sleep", "infinity"],
+                 "ports": [{"name": "web", "containerPort": 80 if name == "a" else 81, "protocol": "TCP"}]}]}}
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +184,12 @@ def steps(ips: Mapping[str, str]) -> list[Step]:
         Step("named-port-in-second-container", (pol("x", "p", {**ALL, "ingress": [
             {"ports": [{"port": "serve-81-tcp"}]}]}),), (TCP80, TCP81, UDP81),
              (("y/a", "x/c", TCP81, True), ("y/a", "x/c", TCP80, False), ("x/a", "x/b", UDP81, False))),
+        Step("named-port-differs-per-pod", (pol("x", "p", {**ALL, "ingress": [{"ports": [{"port": "web"}]}]}),),
+             (TCP80, TCP81), (("y/a", "x/a", TCP80, True), ("y/a", "x/a", TCP81, False),
+                              ("y/a", "x/b", TCP80, False), ("y/a", "x/b", TCP81, True))),
+        Step("named-port-differs-per-destination-egress", (pol("x", "p", {**ALL, "policyTypes": ["Egress"], "egress": [
+            {"to": [{"namespaceSelector": {}}], "ports": [{"port": "web"}]}]}),), (TCP80, TCP81),
+             (("x/b", "z/a", TCP80, True), ("x/b", "z/a", TCP81, False), ("x/b", "z/c", TCP81, True))),
         Step("named-port-egress", (pol("x", "p", {**ALL, "policyTypes": ["Egress"], "egress": [
             {"ports": [{"port": "serve-80-tcp"}]}]}),), (TCP80, TCP81),
              (("x/a", "z/c", TCP80, True), ("x/a", "z/c", TCP81, False))),
@@ -226,6 +235,8 @@ def steps(ips: Mapping[str, str]) -> list[Step]:
              (TCP81,), (("y/a", "x/b", TCP81, False),)),
         Step("policy-updated-to-allow-all", (pol("x", "mutate", {**ALL, "ingress": [{}]}),), (TCP81,),
              (("y/a", "x/b", TCP81, True),)),
+        Step("deny-egress-replies-still-flow", (pol("x", "deny-egress", {**ALL, "policyTypes": ["Egress"]}),),
+             (TCP80, UDP80), (("y/a", "x/a", UDP80, True), ("x/a", "y/a", UDP80, False), ("x/a", "x/b", TCP80, False))),
         Step("egress-only-port-80", (EGRESS_80,), (TCP80, TCP81),
              (("x/a", "y/a", TCP81, False), ("x/a", "y/a", TCP80, True))),
         Step("egress-allow-all-added", (EGRESS_80, pol("x", "egress-all", {**ALL, "policyTypes": ["Egress"],

@@ -27,6 +27,7 @@ from osdn.model.matrix import compute_matrix
 X, Y, Z = ("x/a", "x/b", "x/c"), ("y/a", "y/b", "y/c"), ("z/a", "z/b", "z/c")
 ALL_PEERS = {"podSelector": {}}
 NS_NAME = "kubernetes.io/metadata.name"
+ONLY_A_SEL = {"podSelector": {"matchLabels": {"pod": "a"}}}
 Expect = Callable[[str, int], Reachability]
 
 
@@ -278,6 +279,9 @@ CASES: list[tuple[str, list[dict], Expect]] = [
     ("ns-label-notin-ingress", [policy("x", "p", {"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [
         {"from": [{"namespaceSelector": expr(NS_NAME, "NotIn", "x")}]}]})],
      lambda pr, p: deny_ingress_to("x/a", allow_from=Y + Z)),
+    ("ingress-rules-ignored-without-ingress-type", [policy("x", "p", {**ONLY_A_SEL, "policyTypes": ["Egress"],
+        "ingress": [{"from": [pod_sel(pod="b")]}], "egress": [{"to": [ns_sel(ns="y")]}]})],
+     lambda pr, p: deny_egress_from("x/a", allow_to=Y)),
     ("podselector-exists-doesnotexist", [policy("x", "p", {"podSelector": expr("pod", "Exists"), "ingress": [
         {"from": [{"podSelector": expr("nope", "DoesNotExist"), "namespaceSelector": expr("ns", "Exists")}]}]})],
      lambda pr, p: Reachability()),
