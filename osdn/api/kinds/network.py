@@ -87,11 +87,17 @@ def vnid_problem(netid: int) -> str | None:
     return None
 
 
+def _ipv4_problem(value: str) -> str | None:
+    """The reference's `validateIPv4` wording: "invalid IP address", or "must be an IPv4 address"."""
+    ip = v.parse_ip(value)
+    if ip is None:
+        return "invalid IP address"
+    return None if ip.version == 4 else "must be an IPv4 address"
+
+
 def _validate_ipv4_list(values: list[str] | None, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    for i, ip in enumerate(values or []):
-        errs += v.validate_ipv4(ip, f"{path}[{i}]")
-    return errs
+    return [v.invalid(f"{path}[{i}]", ip, problem) for i, ip in enumerate(values or [])
+            if (problem := _ipv4_problem(ip))]
 
 
 def validate_netnamespace(obj: Obj, old: Obj | None) -> list[FieldError]:
@@ -99,7 +105,7 @@ def validate_netnamespace(obj: Obj, old: Obj | None) -> list[FieldError]:
     if ns is None:
         return errs
     if ns.netname != ns.metadata.name:
-        errs.append(v.invalid("netname", ns.netname, "must match metadata.name"))
+        errs.append(v.invalid("netname", ns.netname, f'must be the same as metadata.name: "{ns.metadata.name}"'))
     problem = vnid_problem(ns.netid) if ns.netid is not None else None
     if problem:
         errs.append(v.invalid("netid", ns.netid, problem))
@@ -135,8 +141,8 @@ def validate_hostsubnet(obj: Obj, old: Obj | None) -> list[FieldError]:
     errs += _validate_subnet(hs, old)
     if not hs.host_ip:
         errs.append(v.required("hostIP"))
-    else:
-        errs += v.validate_ipv4(hs.host_ip, "hostIP")
+    elif _ipv4_problem(hs.host_ip):
+        errs.append(v.invalid("hostIP", hs.host_ip, "invalid IP address"))
     errs += _validate_ipv4_list(hs.egress_ips, "egressIPs")
     for i, cidr in enumerate(hs.egress_cidrs or []):
         errs += v.validate_cidr(cidr, f"egressCIDRs[{i}]")

@@ -28,12 +28,12 @@ NETNS = [
     ("too-big", {"netid": 16777216},
      ["netid: Invalid value: 16777216: VNID must be less than or equal to 16777215"]),
     ("string-netid", {"netid": "100"}, ["netid: must be an integer, got '100'"]),
-    ("netname-mismatch", {"netname": "other"}, ['netname: Invalid value: "other": must match metadata.name']),
+    ("netname-mismatch", {"netname": "other"}, ['netname: Invalid value: "other": must be the same as metadata.name: "p1"']),
     ("egress-ips", {"egressIPs": ["192.168.1.100", "192.168.1.101"]}, []),
     ("egress-ip-bad", {"egressIPs": ["192.168.1.300"]},
-     ['egressIPs[0]: Invalid value: "192.168.1.300": must be a valid IPv4 address']),
+     ['egressIPs[0]: Invalid value: "192.168.1.300": invalid IP address']),
     ("egress-ip-v6", {"egressIPs": ["fd00::1"]},
-     ['egressIPs[0]: Invalid value: "fd00::1": must be a valid IPv4 address']),
+     ['egressIPs[0]: Invalid value: "fd00::1": must be an IPv4 address']),
 ]
 
 
@@ -64,10 +64,10 @@ HOSTSUBNETS = [
     ("subnet-empty", {"subnet": ""}, ["subnet: Required value: field cannot be empty"]),
     ("subnet-ipv6", {"subnet": "fd00::/64"}, ['subnet: Invalid value: "fd00::/64": must be an IPv4 network']),
     ("subnet-empty-assign", {"subnet": "", "metadata": ASSIGN}, []),
-    ("host-ip-bad", {"hostIP": "172.17.0"}, ['hostIP: Invalid value: "172.17.0": must be a valid IPv4 address']),
+    ("host-ip-bad", {"hostIP": "172.17.0"}, ['hostIP: Invalid value: "172.17.0": invalid IP address']),
     ("host-ip-missing", {"hostIP": None}, ["hostIP: Required value"]),
     ("egress", {"egressIPs": ["192.168.1.100"], "egressCIDRs": ["192.168.1.0/24"]}, []),
-    ("egress-ip-bad", {"egressIPs": ["x"]}, ['egressIPs[0]: Invalid value: "x": must be a valid IPv4 address']),
+    ("egress-ip-bad", {"egressIPs": ["x"]}, ['egressIPs[0]: Invalid value: "x": invalid IP address']),
     ("egress-cidr-bad", {"egressCIDRs": ["192.168.1.1/24"]},
      ['egressCIDRs[0]: Invalid value: "192.168.1.1/24": CIDR network specification "192.168.1.1/24" is not in '
       "canonical form (should be 192.168.1.0/24 or 192.168.1.1/32?)"]),

@@ -51,9 +51,22 @@ def test_netnamespace_vectors(problems: Problems, fields: dict[str, Any], count:
     assert len(found) == count, found
 
 
+def test_netnamespace_bad_netname_message(problems: Problems) -> None:
+    assert problems(netns(netname="wrong")) == ['netname: Invalid value: "wrong": must be the same as metadata.name: "abc"']
+
+
 def test_netnamespace_bad_egress_ips_each_named(problems: Problems) -> None:
-    found = problems(netns(egressIPs=["example.com", "", "1234::5678"]))
-    assert [f.split(":")[0] for f in found] == ["egressIPs[0]", "egressIPs[1]", "egressIPs[2]"]
+    assert problems(netns(egressIPs=["example.com", "", "1234::5678"])) == [
+        'egressIPs[0]: Invalid value: "example.com": invalid IP address',
+        'egressIPs[1]: Invalid value: "": invalid IP address',
+        'egressIPs[2]: Invalid value: "1234::5678": must be an IPv4 address']
+
+
+def test_hostsubnet_ip_messages(problems: Problems) -> None:
+    assert problems(hostsubnet(hostIP="10.20.300.40", egressIPs=["192.168.1.0/24", "1234::5678"])) == [
+        'hostIP: Invalid value: "10.20.300.40": invalid IP address',
+        'egressIPs[0]: Invalid value: "192.168.1.0/24": invalid IP address',
+        'egressIPs[1]: Invalid value: "1234::5678": must be an IPv4 address']
 
 
 HOSTSUBNETS = [
