@@ -34,7 +34,7 @@ class ConnectionLimits:
     max_header_bytes: int = 64 * 1024   # bytes of one request line + headers
     body_timeout: float = 60.0          # seconds for a request's body to arrive after its headers
     write_stall_timeout: float = 60.0   # seconds a client may take none of the data waiting for it
-    idle_timeout: int = 5               # seconds an idle keep-alive connection stays open
+    idle_timeout: int = 30              # seconds an idle keep-alive connection stays open (clients: 25)
     max_connections: int = 1000         # open connections (and requests in flight) before 503s
 
 
