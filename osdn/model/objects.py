@@ -112,22 +112,27 @@ class Pod:
         return None
 
 
+def _container_ports(spec: Obj) -> tuple[ContainerPort, ...]:
+    """The pod's ports in upstream FindPort's order: its containers', then its sidecars' (init
+    containers with restartPolicy Always); an init container that runs to completion has none."""
+    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    return tuple(ContainerPort(str(p.get("name") or ""), int(p["containerPort"]),
+                               str(p.get("protocol") or "TCP").upper())
+                 for c in list(spec.get("containers") or []) + sidecars
+                 for p in c.get("ports") or [] if p.get("containerPort"))
+
+
 def pod_from_obj(obj: Obj) -> Pod:
     spec = obj.get("spec") or {}
-    ports: list[ContainerPort] = []
     env: dict[str, str] = {}
     for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
-        for p in c.get("ports") or []:
-            if p.get("containerPort"):
-                ports.append(ContainerPort(str(p.get("name") or ""), int(p["containerPort"]),
-                                           str(p.get("protocol") or "TCP").upper()))
         for e in c.get("env") or []:
             if "value" in e:
                 env[str(e.get("name"))] = str(e.get("value"))
     status = obj.get("status") or {}
     return Pod(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
                frozen_map(meta(obj).get("labels")), parse_ip(status.get("podIP")),
-               str(spec.get("nodeName") or ""), tuple(ports), bool(spec.get("hostNetwork")),
+               str(spec.get("nodeName") or ""), _container_ports(spec), bool(spec.get("hostNetwork")),
                MappingProxyType(env))
 
 

@@ -39,12 +39,17 @@ def _pod(key: str, labels: Mapping[str, str], sidecar: bool) -> dict[str, Any]:
     return obj
 
 
-def world(*policies: dict[str, Any], mode: str = "networkpolicy", ns_labels: Labels | None = None,
-          pod_labels: Labels | None = None, sidecar: bool = False) -> ClusterState:
+def world_objects(mode: str = "networkpolicy", ns_labels: Labels | None = None, pod_labels: Labels | None = None,
+                  sidecar: bool = False) -> list[dict[str, Any]]:
+    """The world's objects (ClusterNetwork, namespaces, pods), to build on."""
     objs: list[dict[str, Any]] = [cluster_network(mode)]
     objs += [namespace(n, ns=n, **(ns_labels or {}).get(n, {})) for n in NAMESPACES]
-    objs += [_pod(k, (pod_labels or {}).get(k, {}), sidecar) for k in KEYS]
-    return ClusterState.from_objects(objs + list(policies))
+    return objs + [_pod(k, (pod_labels or {}).get(k, {}), sidecar) for k in KEYS]
+
+
+def world(*policies: dict[str, Any], mode: str = "networkpolicy", ns_labels: Labels | None = None,
+          pod_labels: Labels | None = None, sidecar: bool = False) -> ClusterState:
+    return ClusterState.from_objects(world_objects(mode, ns_labels, pod_labels, sidecar) + list(policies))
 
 
 class Reachability:

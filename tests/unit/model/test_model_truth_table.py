@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from model_builders import allowed, policy
-from netpol_world import KEYS, Labels, Reachability, ip_of, world
+from netpol_world import KEYS, Labels, Reachability, ip_of, world, world_objects
 
 from osdn.model.cluster import ClusterState
 from osdn.model.matrix import compute_matrix
@@ -427,3 +427,28 @@ NAMED_IN_SIDECAR: list[tuple[str, list[dict], Expect]] = [
 def test_named_port_in_another_container(policies: list[dict], expect: Expect, proto: str, port: int) -> None:
     """The pods declare port 81 in a second container: a named port resolves across all containers."""
     assert_matrix(world(*policies, sidecar=True), expect(proto, port).m, proto, port)
+
+
+def _with_init_port(restart_policy: str | None, name: str) -> ClusterState:
+    """The world, x/a also declaring `name` -> 81/TCP in an init container, and a policy opening x/a's
+    named port `name` only."""
+    objs = world_objects()
+    xa = next(o for o in objs if o["kind"] == "Pod" and o["metadata"] == {**o["metadata"], "namespace": "x",
+                                                                          "name": "a"})
+    init: dict = {"name": "init", "image": "x", "ports": [{"name": name, "containerPort": 81, "protocol": "TCP"}]}
+    if restart_policy:
+        init["restartPolicy"] = restart_policy
+    xa["spec"]["initContainers"] = [init]
+    return ClusterState.from_objects([*objs, policy("x", "p", {**ONLY_A_SEL, "ingress": [{"ports": [{"port": name}]}]})])
+
+
+@pytest.mark.parametrize(("restart_policy", "name", "open_port"), [
+    (None, "web", None), ("OnFailure", "web", None), ("Always", "web", 81), ("Always", "serve-80-tcp", 80)],
+    ids=["init-container", "init-container-onfailure", "sidecar", "container-wins-over-sidecar"])
+def test_named_port_resolves_like_upstream_findport(restart_policy: str | None, name: str,
+                                                     open_port: int | None) -> None:
+    """Upstream's FindPort: the pod's containers first, then sidecars (init containers with
+    restartPolicy Always); an ordinary init container's ports are never a pod's named ports."""
+    state = _with_init_port(restart_policy, name)
+    for port in (80, 81):
+        assert allowed(state, "y/a", "x/a", port) == (port == open_port), f"port {port}"
