@@ -5,7 +5,9 @@ matches `(?i)(?:T\\s*;\\s*)*max-age\\s*=\\s*(?:\\d+|"\\d+")(?:\\s*;\\s*T)*` with
 `includeSubDomains|preload`, and then emits it verbatim
 (`http-response set-header Strict-Transport-Security '<value>'`), on edge and reencrypt routes only.
 Any other value is silently ignored by the router: no header. `ignored_because` says why, for the
-API's Warning header.
+API's Warning header. The pattern is Go's RE2: `\\s` is `[\\t\\n\\f\\r ]` (no vertical tab, no
+Unicode spaces), `\\d` is `[0-9]`, and `(?i)` folds a letter with its simple case-fold orbit only
+(`s` also matches `ſ` U+017F, but `i` does not match `İ` U+0130, as Python's re.I would).
 """
 
 from __future__ import annotations
@@ -13,9 +15,20 @@ from __future__ import annotations
 import re
 
 ANNOTATION = "haproxy.router.openshift.io/hsts_header"  # the same as osdn.api.kinds.route.HSTS_ANNOTATION
-_TOKEN = r"(?:includeSubDomains|preload)"
-PATTERN = re.compile(rf"(?i)\A(?:{_TOKEN}\s*[;]\s*)*max-age\s*=\s*(?:\d+|\"\d+\")(?:\s*[;]\s*{_TOKEN})*\Z")
-_MAX_AGE = re.compile(r'(?i)\Amax-age\s*=\s*(?:\d+|"\d+")\Z')
+_SPACE, _DIGIT = r"[\t\n\f\r ]", "[0-9]"  # RE2's \s and \d
+_FOLD_EXTRA = {"k": "\u212a", "s": "\u017f"}  # Go's unicode.SimpleFold orbits beyond ASCII (KELVIN, LONG S)
+
+
+def _fold(word: str) -> str:
+    """`word` as RE2 matches it under (?i): each letter by its case-fold orbit."""
+    return "".join(f"[{c.lower()}{c.upper()}{_FOLD_EXTRA.get(c.lower(), '')}]" if c.isalpha() else re.escape(c)
+                   for c in word)
+
+
+_TOKEN = f"(?:{_fold('includeSubDomains')}|{_fold('preload')})"
+_AGE = f"{_fold('max-age')}{_SPACE}*={_SPACE}*(?:{_DIGIT}+|\"{_DIGIT}+\")"
+PATTERN = re.compile(f"\\A(?:{_TOKEN}{_SPACE}*;{_SPACE}*)*{_AGE}(?:{_SPACE}*;{_SPACE}*{_TOKEN})*\\Z")
+_MAX_AGE = re.compile(f"\\A{_AGE}\\Z")
 TLS_TERMINATIONS = ("edge", "reencrypt")
 
 

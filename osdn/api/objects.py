@@ -101,7 +101,7 @@ def validate_metadata(info: KindInfo, obj: Obj) -> list[FieldError]:
 
 
 def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
-    hooks = hooks_for(info.kind)
+    hooks = hooks_for(info.kind, info.group)
     errs = validate_metadata(info, obj)
     if not errs and hooks.default is not None:
         hooks.default(obj)

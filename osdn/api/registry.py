@@ -59,6 +59,7 @@ _KINDS: list[KindInfo] = [
     KindInfo(*_CORE, "Endpoints", "endpoints", True, ("ep",)),
     KindInfo(*_CORE, "ConfigMap", "configmaps", True, ("cm",)),
     KindInfo(*_CORE, "Secret", "secrets", True),
+    KindInfo(*_CORE, "ServiceAccount", "serviceaccounts", True, ("sa",)),
     KindInfo(*_CORE, "ReplicationController", "replicationcontrollers", True, ("rc",), has_status=True),
     KindInfo(*_CORE, "Node", "nodes", False, ("no",), has_status=True),
     KindInfo(*_CORE, "Event", "events", True, ("ev",)),
@@ -83,12 +84,15 @@ _KINDS: list[KindInfo] = [
     KindInfo("network.openshift.io", "v1", "EgressNetworkPolicy", "egressnetworkpolicies", True),
     KindInfo("operator.openshift.io", "v1", "Network", "networks", False, has_status=True),
     KindInfo("config.openshift.io", "v1", "ClusterOperator", "clusteroperators", False, ("co",), has_status=True),
+    KindInfo("config.openshift.io", "v1", "Ingress", "ingresses", False, has_status=True),
     KindInfo("k8s.cni.cncf.io", "v1", "NetworkAttachmentDefinition", "network-attachment-definitions", True,
              ("net-attach-def",), singular_name="network-attachment-definition"),
     KindInfo("network.operator.openshift.io", "v1", "EgressRouter", "egressrouters", True, has_status=True),
 ]
 
-_BY_KIND: dict[str, KindInfo] = {k.kind: k for k in _KINDS}
+_BY_KIND: dict[str, KindInfo] = {}
+for _k in _KINDS:
+    _BY_KIND.setdefault(_k.kind, _k)  # `Ingress` is networking.k8s.io's; config.openshift.io's by its apiVersion
 _NAMES: dict[str, KindInfo] = {}
 for _k in _KINDS:
     for _n in (_k.plural, _k.singular, _k.kind, _k.resource, f"{_k.singular}.{_k.group}", *_k.short_names):
@@ -137,7 +141,7 @@ def for_object(obj: Obj) -> KindInfo:
         raise BadRequestError("Object 'Kind' is missing in the manifest")
     if not isinstance(api_version, str) or not api_version:
         raise BadRequestError(f"Object 'apiVersion' is missing in the {kind} manifest")
-    info = _BY_KIND.get(kind)
+    info = next((k for k in _KINDS if k.kind == kind and k.api_version == api_version), _BY_KIND.get(kind))
     if info is None:
         raise BadRequestError(f'no matches for kind "{kind}" in version "{api_version}"')
     if api_version == info.api_version or api_version == "v1":

@@ -89,11 +89,18 @@ def _group_versions() -> dict[str, list[str]]:
     return groups
 
 
+def _group_order(item: tuple[str, list[str]]) -> tuple[bool, str]:
+    """Kubernetes' own groups first, as kube-apiserver lists them: kubectl resolves a resource name
+    two groups serve (`ingresses`: networking.k8s.io and config.openshift.io) to the first group."""
+    group = item[0]
+    return "." in group and not group.endswith(".k8s.io"), group
+
+
 def group_list() -> Obj:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
         {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
          "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
-        for g, vs in sorted(_group_versions().items())]}
+        for g, vs in sorted(_group_versions().items(), key=_group_order)]}
 
 
 def _resource(k: KindInfo) -> list[Obj]:
@@ -139,7 +146,7 @@ def aggregated(core: bool) -> Obj:
     """apidiscovery.k8s.io/v2 APIGroupDiscoveryList: /api (core) or /apis in one answer."""
     groups = {"": ["v1"]} if core else _group_versions()
     items = []
-    for group, versions in sorted(groups.items()):
+    for group, versions in sorted(groups.items(), key=_group_order):
         entries = []
         for version in versions:
             listed = resource_list(f"{group}/{version}" if group else version)["resources"]

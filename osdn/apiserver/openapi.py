@@ -149,7 +149,7 @@ class _Builder:
         return dict(simple.get(ann, {"x-kubernetes-preserve-unknown-fields": True}))
 
     def kind(self, info: KindInfo) -> str | None:
-        model = hooks_for(info.kind).model
+        model = hooks_for(info.kind, info.group).model
         if model is None:
             return None
         name = self.model(model, PACKAGES[info.group], schema_for(info.kind))

@@ -1,6 +1,7 @@
 """Per-kind hooks: the pydantic model, defaulting and validation of every kind in the registry.
 
-Pure. Each module here exports `HOOKS: dict[kind, Hooks]`; `hooks_for(kind)` merges them.
+Pure. Each module here exports `HOOKS: dict[kind, Hooks]` (`Kind.group` where two groups share a
+kind name); `hooks_for(kind, group)` merges them.
 A validator gets the defaulted new object and the stored old one (None on create) and returns
 FieldErrors with kube-style paths; it never raises for bad input.
 """
@@ -32,6 +33,7 @@ def _all() -> dict[str, Hooks]:
         core,
         discovery,
         egressrouter,
+        ingressconfig,
         netattach,
         network,
         networking,
@@ -45,10 +47,12 @@ def _all() -> dict[str, Hooks]:
 
     merged: dict[str, Hooks] = {}
     for module in (core, apps, coordination, networking, discovery, network, operator, rbac, route, template,
-                   project, netattach, egressrouter, resourcequota):
+                   project, netattach, egressrouter, resourcequota, ingressconfig):
         merged.update(module.HOOKS)
     return merged
 
 
-def hooks_for(kind: str) -> Hooks:
-    return _all().get(kind, Hooks())
+def hooks_for(kind: str, group: str = "") -> Hooks:
+    """The hooks of `kind`; those under `Kind.group` first (two groups serve an `Ingress`)."""
+    hooks = _all()
+    return hooks.get(f"{kind}.{group}") or hooks.get(kind, Hooks())

@@ -1,6 +1,7 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
 Always on: RBACEscalation, SecurityContextConstraint, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
+RequiredRouteAnnotations (the required HSTS policies of config.openshift.io Ingress `cluster`),
 IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured;
 ProjectRequestLimit (osdn.apiserver.plugins.projectlimit) is applied by the projects API. Plugin
 names are accepted with or without the `openshift.io/` prefix; each entry holds either an inline
@@ -23,6 +24,7 @@ from osdn.apiserver.plugins.egressip import EgressIPAdmission
 from osdn.apiserver.plugins.externalips import ExternalIPRanger
 from osdn.apiserver.plugins.quota import ResourceQuotaAdmission
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
+from osdn.apiserver.plugins.requiredroute import RequiredRouteAnnotations
 from osdn.apiserver.plugins.routes import IngressAdmission, RouteHostname, RouteHSTS
 from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
 from osdn.apiserver.plugins.scc import SecurityContextConstraint
@@ -65,5 +67,5 @@ def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
         plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
     ingress = configs.get("IngressAdmission", {})
     plugins += [ClusterNetworkMode(), EgressFirewallPlacement(), EgressIPAdmission(), RouteHostname(), RouteHSTS(),
-                IngressAdmission(bool(ingress.get("allowHostnameChanges", False)))]
+                RequiredRouteAnnotations(), IngressAdmission(bool(ingress.get("allowHostnameChanges", False)))]
     return plugins + [ResourceQuotaAdmission()]   # last, as upstream: charge only what every other plugin let pass
