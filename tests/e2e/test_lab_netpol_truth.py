@@ -42,7 +42,7 @@ from osdn.model.matrix import compute_matrix
 pytestmark = [pytest.mark.e2e, needs_agent]
 Obj = dict[str, Any]
 Probe = tuple[str, int]  # (protocol, port)
-Key = tuple[str, str, str, int]  # (src, dst, protocol, port)
+Key = tuple[str, str, str, int, str]  # (src, dst, protocol, port, "pod" or "svc": to the pod IP or its ClusterIP)
 NAMESPACES, PODS = ("x", "y", "z"), ("a", "b", "c")
 KEYS = tuple(f"{n}/{p}" for n in NAMESPACES for p in PODS)
 X, Y, Z = KEYS[0:3], KEYS[3:6], KEYS[6:9]
@@ -88,6 +88,16 @@ def pod_manifest(key: str, node: str) -> Obj:
                  "ports": [{"name": "web", "containerPort": 80 if name == "a" else 81, "protocol": "TCP"}]}]}}
 
 
+def service_manifest(key: str) -> Obj:
+    """Cyclonus' probe path: one Service per pod; port 81's targetPorts are names (second container)."""
+    ns, name = key.split("/")
+    ports = [{"name": f"{p.lower()}-{port}", "port": port, "protocol": p,
+              "targetPort": port if port == 80 else f"serve-{port}-{p.lower()}"}
+             for port in (80, 81) for p in ("TCP", "UDP")]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s-{name}", "namespace": ns},
+            "spec": {"selector": {"pod": name}, "ports": ports}}
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     yield from make_lab("nt", "networkpolicy", 2)
@@ -99,6 +109,7 @@ class World:
 
     lab: Lab
     ips: dict[str, str]
+    vips: dict[str, str]  # the ClusterIP of each pod's Service
     netns: dict[str, str]
     policies: dict[tuple[str, str], Obj] = field(default_factory=dict)
     ns_labels: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -113,7 +124,8 @@ def world(lab: Lab) -> World:
         lab.client.create(pod_manifest(key, f"node{1 + i % 2}"), namespace=key.split("/")[0])
     ips = {k: wait_pod_ip(lab.client, k.split("/")[0], k.split("/")[1], timeout=90) for k in KEYS}
     nss = {k: pod_netns(lab.client.get("Pod", k.split("/")[1], k.split("/")[0])) for k in KEYS}
-    return World(lab, ips, nss)
+    vips = {k: lab.client.create(service_manifest(k), namespace=k.split("/")[0])["spec"]["clusterIP"] for k in KEYS}
+    return World(lab, ips, vips, nss)
 
 
 # -- steps -----------------------------------------------------------------------------------------
@@ -248,6 +260,12 @@ def steps(ips: Mapping[str, str]) -> list[Step]:
     ]
 
 
+# steps that also probe every pair through the destination's Service (cyclonus' default probe path)
+VIA_SERVICE = frozenset({
+    "no-policies", "default-deny-all", "ns-and-pod-in-one-peer", "ports-tcp-81-from-y",
+    "named-port-in-second-container", "named-port-differs-per-pod", "named-port-differs-per-destination-egress",
+    "udp-port-81-from-y", "egress-ipblock-one-pod", "egress-ipblock-except", "ingress-ipblock-except",
+    "client-egress-deny-beats-server-allow", "deny-egress-replies-still-flow", "deny-all-then-deleted-2"})
 STEP_NAMES = [s.name for s in steps({k: "10.128.0.1" for k in KEYS})]
 
 
@@ -282,13 +300,17 @@ def relabel(w: World, kind: str, had: Mapping[str, Mapping[str, str]],
     return {k: dict(v) for k, v in want.items()}
 
 
-def model_answer(w: World, probes: tuple[Probe, ...]) -> dict[Key, bool]:
+def model_answer(w: World, step: Step) -> dict[Key, bool]:
+    """The model's matrix for the step's probes; through a ClusterIP the answer is the endpoint pod's
+    (DNAT comes before policy), so the "svc" keys copy the "pod" ones."""
     state = ClusterState.from_objects(fetch_objects(w.lab.client))
     out: dict[Key, bool] = {}
-    for proto, port in probes:
+    for proto, port in step.probes:
         matrix = compute_matrix(state, proto, port)
-        out.update({(c.src, c.dst, proto, port): c.allowed for c in matrix.cells()
-                    if c.src in w.ips and c.dst in w.ips})
+        for c in matrix.cells():
+            if c.src in w.ips and c.dst in w.ips:
+                for via in ("pod", "svc") if step.name in VIA_SERVICE else ("pod",):
+                    out[(c.src, c.dst, proto, port, via)] = c.allowed
     return out
 
 
@@ -339,7 +361,7 @@ def probe_all(w: World, keys: list[Key]) -> dict[Key, bool]:
         by_src.setdefault(k[0], []).append(k)
 
     def one(src: str) -> list[bool]:
-        targets = [(w.ips[d], proto, port) for _, d, proto, port in by_src[src]]
+        targets = [((w.ips if via == "pod" else w.vips)[d], proto, port) for _, d, proto, port, via in by_src[src]]
         return netns.run_in_netns(w.netns[src], probe_from, targets, PROBE_TIMEOUT)
 
     with ThreadPoolExecutor(max_workers=len(by_src)) as pool:
@@ -348,9 +370,8 @@ def probe_all(w: World, keys: list[Key]) -> dict[Key, bool]:
 
 
 def show(wrong: list[Key], want: Mapping[Key, bool]) -> str:
-    return "\n".join(f"  {s:>4} -> {d:<4} {proto}/{port}: model {'allowed' if want[(s, d, proto, port)] else 'denied'}"
-                     f", kernel {'denied' if want[(s, d, proto, port)] else 'allowed'}"
-                     for s, d, proto, port in wrong)
+    return "\n".join(f"  {k[0]:>4} -> {k[1]:<4} {k[2]}/{k[3]} via {k[4]}: model {'allowed' if want[k] else 'denied'}"
+                      f", kernel {'denied' if want[k] else 'allowed'}" for k in wrong)
 
 
 def expect_kernel_agrees(w: World, want: Mapping[Key, bool]) -> int:
@@ -376,11 +397,11 @@ def expect_kernel_agrees(w: World, want: Mapping[Key, bool]) -> int:
 @pytest.mark.parametrize("name", STEP_NAMES)
 def test_kernel_matches_model(world: World, name: str) -> None:
     step = next(s for s in steps(world.ips) if s.name == name)
-    before = model_answer(world, step.probes)
+    before = model_answer(world, step)
     apply_step(world, step)
-    want = model_answer(world, step.probes)
+    want = model_answer(world, step)
     for src, dst, probe, ok in step.spots:
-        assert want[(src, dst, *probe)] == ok, f"the model says {src} -> {dst} {probe} is " \
+        assert want[(src, dst, *probe, "pod")] == ok, f"the model says {src} -> {dst} {probe} is " \
                                                f"{'allowed' if not ok else 'denied'}, upstream {ok}"
     assert want != before or name == STEP_NAMES[0], "the step changes nothing the probes would see"
     rounds = expect_kernel_agrees(world, want)
