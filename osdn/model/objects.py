@@ -63,7 +63,7 @@ class Namespace:
 def namespace_from_obj(obj: Obj) -> Namespace:
     name = str(meta(obj).get("name", ""))
     labels = dict(meta(obj).get("labels") or {})
-    labels.setdefault(NS_NAME_LABEL, name)  # the API server sets it on every namespace (k8s >= 1.21)
+    labels[NS_NAME_LABEL] = name  # the API server sets it on every namespace write (k8s >= 1.21)
     return Namespace(name, frozen_map(labels))
 
 

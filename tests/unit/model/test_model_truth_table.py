@@ -452,3 +452,13 @@ def test_named_port_resolves_like_upstream_findport(restart_policy: str | None, 
     state = _with_init_port(restart_policy, name)
     for port in (80, 81):
         assert allowed(state, "y/a", "x/a", port) == (port == open_port), f"port {port}"
+
+
+def test_namespace_name_label_cannot_be_borrowed() -> None:
+    """The apiserver sets `kubernetes.io/metadata.name` to the namespace's name on every write, so
+    a namespace labelled with another's name is still itself to a namespaceSelector."""
+    only_x = policy("x", "p", {**ONLY_A_SEL, "ingress": [{"from": [ns_sel(**{NS_NAME: "x"})]}]})
+    state = world(only_x, ns_labels={"y": {NS_NAME: "x"}})
+    want = deny_ingress_to("x/a", allow_from=X).m
+    for proto, port in PROBES:
+        assert_matrix(state, want, proto, port)
