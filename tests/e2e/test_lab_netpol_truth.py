@@ -212,6 +212,8 @@ def steps(ips: Mapping[str, str]) -> list[Step]:
               ("z/a", "x/b", TCP81, False))),
         Step("protocol-only-udp", (pol("x", "p", {**ON_A, "ingress": [{"ports": [{"protocol": "UDP"}]}]}),),
              (TCP80, UDP80, UDP81), (("z/c", "x/a", UDP80, True), ("z/c", "x/a", TCP80, False))),
+        Step("empty-port-entry-is-every-tcp-port", (pol("x", "p", {**ON_A, "ingress": [{"ports": [{}]}]}),),
+             (TCP80, TCP81, UDP80), (("z/c", "x/a", TCP81, True), ("z/c", "x/a", UDP80, False))),
         Step("udp-port-81-from-y", (pol("x", "p", {**ON_A, "ingress": [{"from": [ns_is("y")], "ports": [
             {"port": 81, "protocol": "UDP"}]}]}),), (TCP81, UDP80, UDP81),
              (("y/a", "x/a", UDP81, True), ("y/a", "x/a", TCP81, False), ("x/b", "x/a", UDP81, False))),

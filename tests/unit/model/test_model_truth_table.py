@@ -279,6 +279,8 @@ CASES: list[tuple[str, list[dict], Expect]] = [
     ("ns-label-notin-ingress", [policy("x", "p", {"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [
         {"from": [{"namespaceSelector": expr(NS_NAME, "NotIn", "x")}]}]})],
      lambda pr, p: deny_ingress_to("x/a", allow_from=Y + Z)),
+    ("empty-port-entry-is-every-tcp-port", [policy("x", "p", {**ONLY_A_SEL, "ingress": [{"ports": [{}]}]})],
+     lambda pr, p: deny_ingress_to("x/a", allow_from=KEYS if pr == "TCP" else ())),
     ("ingress-rules-ignored-without-ingress-type", [policy("x", "p", {**ONLY_A_SEL, "policyTypes": ["Egress"],
         "ingress": [{"from": [pod_sel(pod="b")]}], "egress": [{"to": [ns_sel(ns="y")]}]})],
      lambda pr, p: deny_egress_from("x/a", allow_to=Y)),
