@@ -38,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ from osdn.node.egress_intent import egress_for
 from osdn.node.egressip import EGRESS_SYSCTLS, EgressIPs, publish_ipconfig
 from osdn.node.fdb import VxlanFdb
 from osdn.node.heap import HeapFreezer
-from osdn.node.intent import NodeIntent
+from osdn.node.intent import ClusterPod, NodeIntent, delta_from
 from osdn.node.intentsource import IntentSource
 from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
@@ -418,12 +418,23 @@ class Agent:
         or now another pod's), so no pod inherits the flows of the one that had its IP before."""
         if intent.pods is self._owners_of:
             return  # the same pods as last time (the compiler hands back the same tuple)
-        owners = {p.ip: p.owner for p in intent.pods}
-        gone = departed_addresses(self._owners, owners)
+        delta = delta_from(intent.pods, self._owners_of)
+        changes: dict[str, str | None] = {}
+        if delta is not None and self._owners is not None:  # derived from the last tuple: O(changes)
+            owners = self._owners
+            gone, changes = moved_addresses(owners, *delta)
+        else:
+            owners = {p.ip: p.owner for p in intent.pods}
+            gone = departed_addresses(self._owners, owners)
         if gone:
             n = conntrack.delete_flows(self.cfg.netns, gone)
             log.info("node %s: %d conntrack entries of departed pod IPs deleted (%s)", self.cfg.name, n,
                      ", ".join(sorted(gone)))
+        for ip, owner in changes.items():  # once the flows are gone: a failed delete is retried
+            if owner is None:
+                owners.pop(ip, None)
+            else:
+                owners[ip] = owner
         self._owners, self._owners_of = owners, intent.pods
 
     def _sync_links(self, intent: NodeIntent, full: bool) -> None:
@@ -471,6 +482,15 @@ class Agent:
     def _vxlan_port(self) -> int:
         cn = self.informers["ClusterNetwork"].get("default") or {}
         return int(cn.get("vxlanPort") or DEFAULT_VXLAN_PORT)
+
+
+def moved_addresses(owners: Mapping[str, str], gone: Iterable[ClusterPod],
+                    new: Iterable[ClusterPod]) -> tuple[set[str], dict[str, str | None]]:
+    """Pure: when the pods `gone` left and `new` came, the IPs of `departed_addresses`, and the changes
+    to `owners` (IP -> owner; None: no pod has the IP now)."""
+    now: dict[str, str | None] = {p.ip: None for p in gone}
+    now.update((p.ip, p.owner) for p in new)
+    return {ip for ip, owner in now.items() if owners.get(ip) not in (None, owner)}, now
 
 
 def departed_addresses(before: dict[str, str] | None, now: dict[str, str]) -> set[str]:

@@ -41,7 +41,7 @@ from typing import Literal
 from prometheus_client import Gauge
 
 from osdn.kernel import links
-from osdn.node.intent import ClusterPod, Node, NodeIntent
+from osdn.node.intent import ClusterPod, Node, NodeIntent, delta_from
 
 log = logging.getLogger(__name__)
 POD_MAC_PREFIX = "0a:58:"
@@ -158,16 +158,36 @@ class FdbPlanner:
         before = dict(self.want)
         if (nodes, me, my_ip) != self._nodes:
             return compute_delta(before.items(), self.reset(pods, nodes, me, my_ip))
-        where = {p.ip: p.node for p in pods}
-        changed = {ip for ip, _ in where.items() ^ self._where.items()}
-        self._pods, self._where = pods, where
+        changed = self._move(pods)
         for ip in changed:
             self._drop(ip)
-            if ip in where:
-                self._set(ip, where[ip])
+            if ip in self._where:
+                self._set(ip, self._where[ip])
         touched = {links.pod_mac(ip) for ip in changed}
         return compute_delta(((m, before[m]) for m in touched if m in before),
                              {m: self.want[m] for m in touched if m in self.want})
+
+    def _move(self, pods: tuple[ClusterPod, ...]) -> set[str]:
+        """Follow `pods` in `_where`; the IPs whose node changed (by the difference if `pods` was derived
+        from the last tuple, see `intent.Derived`)."""
+        delta = delta_from(pods, self._pods)
+        self._pods = pods
+        if delta is None:
+            where = {p.ip: p.node for p in pods}
+            changed = {ip for ip, _ in where.items() ^ self._where.items()}
+            self._where = where
+            return changed
+        now = {p.ip: p.node for p in delta[1]}
+        changed = set()
+        for ip in {p.ip for p in delta[0]} | now.keys():
+            node = now.get(ip)
+            if self._where.get(ip) != node:
+                changed.add(ip)
+                if node is None:
+                    del self._where[ip]
+                else:
+                    self._where[ip] = node
+        return changed
 
     def _set(self, ip: str, node: str) -> None:
         entry = compute_entry(ip, node, self._topo)

@@ -16,8 +16,9 @@ Invariants that keep the rendered state small (O(pods + policy rules), never O(p
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, NewType
+from typing import Literal, NewType, TypeVar
 
 from osdn.node.egress_firewall import EgressFirewallIntent
 from osdn.node.egress_intent import EgressIntent
@@ -33,6 +34,36 @@ GLOBAL_NETID = NetID(0)
 # here up: above every VNID (24 bits), never 0, so they reach only global pods, as any isolated project.
 UNKNOWN_NETID_BASE = NetID(1 << 24)
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
+T = TypeVar("T")
+
+
+class Derived(tuple[T, ...]):
+    """A tuple that knows how it differs from the tuple it was derived from (`base`): the items of
+    `base` not in it (`gone`) and its items not in `base` (`new`), by identity. A consumer that holds
+    `base` updates by the difference (`delta_from`) instead of comparing every item: the incremental
+    compiler hands `intent.pods` over this way, so one pod change costs its consumers O(1), not O(pods).
+    Only the newest link is kept: deriving the next tuple drops this one's (`derive`), so no chain of
+    old tuples stays alive; a consumer that missed a tuple compares in full, as with a plain tuple."""
+
+    base: tuple[T, ...] | None = None
+    gone: tuple[T, ...] = ()
+    new: tuple[T, ...] = ()
+
+
+def derive(items: tuple[T, ...], base: tuple[T, ...] | None, gone: tuple[T, ...], new: tuple[T, ...]) -> Derived[T]:
+    """`items` as a `Derived` of `base` (None: of nothing, i.e. compare in full)."""
+    if isinstance(base, Derived):
+        base.base, base.gone, base.new = None, (), ()
+    out = Derived(items)
+    out.base, out.gone, out.new = base, gone, new
+    return out
+
+
+def delta_from(seq: Sequence[T], prev: object) -> tuple[tuple[T, ...], tuple[T, ...]] | None:
+    """(gone, new) from `prev` to `seq` if `seq` was derived from exactly `prev`, else None."""
+    if isinstance(seq, Derived) and seq.base is not None and seq.base is prev:
+        return seq.gone, seq.new
+    return None
 
 
 @dataclass(frozen=True, order=True)

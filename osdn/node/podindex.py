@@ -7,6 +7,8 @@ network are in no set; a local attachment wins over any API pod with its IP; a n
 does not know gets a netid of its own (`compile.unknown_netids`), others their NetNamespace's netid
 (0 without one). After one pod change, `cluster_pods` costs one bisect plus a pass over the sorted
 IPs (no parsing, no object creation), unless the netids changed (then every `ClusterPod` is rebuilt).
+The result is an `intent.Derived` of the previous one: which `ClusterPod`s left and came, so its
+consumers (the render, the VXLAN entries, the conntrack cleanup) pay for the change, not the cluster.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 from osdn.model import objects as o
 from osdn.node.compile import NodeFacts, unknown_netids
-from osdn.node.intent import ClusterPod, NetID
+from osdn.node.intent import ClusterPod, NetID, derive
 
 
 class ClusterPodIndex:
@@ -30,6 +32,8 @@ class ClusterPodIndex:
         self._out: dict[str, ClusterPod] = {}
         self._context: object = None  # what the netids in `_out` were computed from
         self._last: tuple[object, tuple[ClusterPod, ...]] | None = None  # the last result and its inputs
+        self._shown: dict[str, ClusterPod] = {}  # the last result by IP
+        self._mine: tuple[object, dict[str, ClusterPod]] = (None, {})  # the local pods' entries, and their inputs
 
     def update(self, old: o.Pod | None, new: o.Pod | None) -> None:
         """A pod changed from `old` to `new` (None: absent)."""
@@ -84,15 +88,24 @@ class ClusterPodIndex:
         memo = (context, facts.name, facts.attachments)
         if not self._dirty and self._last is not None and self._last[0] == memo:
             return self._last[1]
-        self._refresh(context, netid)
-        result = self._assemble(facts, netid)
-        self._last = (memo, result)
-        return result
+        full = context != self._context
+        dirty = self._refresh(context, netid)
+        last_mine = self._mine[1]
+        mine = self._local(facts, netid, context)
+        result = self._assemble(mine)
+        self._last = (memo, derive(result, None if full else self._last[1] if self._last else None,
+                                   *self._delta(dirty, mine, last_mine, full)))
+        return self._last[1]
 
-    def _assemble(self, facts: NodeFacts, netid: Callable[[str], NetID]) -> tuple[ClusterPod, ...]:
-        local = {a.ip: a for a in facts.attachments}
-        mine = {ip: ClusterPod(ip, a.namespace, netid(a.namespace), facts.name, f"{a.namespace}/{a.pod}")
-                for ip, a in local.items()}
+    def _local(self, facts: NodeFacts, netid: Callable[[str], NetID], context: object) -> dict[str, ClusterPod]:
+        """The local attachments' entries, the same objects while the attachments and netids stay."""
+        key = (context, facts.name, facts.attachments)
+        if self._mine[0] != key:
+            self._mine = (key, {a.ip: ClusterPod(a.ip, a.namespace, netid(a.namespace), facts.name,
+                                                 f"{a.namespace}/{a.pod}") for a in facts.attachments})
+        return self._mine[1]
+
+    def _assemble(self, mine: dict[str, ClusterPod]) -> tuple[ClusterPod, ...]:
         out = self._out
         if not mine:
             return tuple(map(out.__getitem__, self._ips))
@@ -102,14 +115,39 @@ class ClusterPodIndex:
         merged.sort(key=lambda p: p.ip)
         return tuple(merged)
 
-    def _refresh(self, context: object, netid: Callable[[str], NetID]) -> None:
+    def _delta(self, dirty: set[str], mine: dict[str, ClusterPod], last_mine: dict[str, ClusterPod],
+               full: bool) -> tuple[tuple[ClusterPod, ...], tuple[ClusterPod, ...]]:
+        """The entries that left and came since the last result (`_shown` follows)."""
+        shown = self._shown
+        if full:
+            self._shown = self._out | mine
+            return (), ()
+        candidates = dirty if mine is last_mine else dirty | mine.keys() | last_mine.keys()
+        gone, new = [], []
+        for ip in candidates:
+            before, after = shown.get(ip), mine.get(ip) or self._out.get(ip)
+            if before is after:
+                continue
+            if before is not None:
+                gone.append(before)
+            if after is None:
+                del shown[ip]
+            else:
+                shown[ip] = after
+                new.append(after)
+        return tuple(gone), tuple(new)
+
+    def _refresh(self, context: object, netid: Callable[[str], NetID]) -> set[str]:
+        """Bring `_out` up to date with the winners; the IPs it changed."""
         if context != self._context:
             self._context, self._dirty = context, set(self._winner)
             self._out = {}
-        for ip in self._dirty:
+        dirty = self._dirty
+        for ip in dirty:
             w = self._winner.get(ip)
             if w is None:
                 self._out.pop(ip, None)
             else:
                 self._out[ip] = ClusterPod(ip, w.namespace, netid(w.namespace), w.node, w.key)
         self._dirty = set()
+        return dirty

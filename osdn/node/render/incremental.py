@@ -29,7 +29,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from osdn.node.intent import ClusterPod, NodeIntent, Policy
+from osdn.node.intent import ClusterPod, NodeIntent, Policy, delta_from
 from osdn.node.render import elements as el
 from osdn.node.render import services as svc
 from osdn.node.render.bridge import render_bridge_table
@@ -93,7 +93,8 @@ class _Union(Generic[K]):
 
 class IdentityDiff(Generic[T]):
     """What changed in a sequence since the last call, by object identity: `update(new)` returns (items
-    gone, items new). The work in Python is O(changes); the rest is C-level set operations on ids.
+    gone, items new). The work in Python is O(changes); the rest is C-level set operations on ids, or
+    nothing when `new` is an `intent.Derived` of the last sequence (it says what changed).
     Holds the last sequence's objects, so their ids stay theirs."""
 
     def __init__(self) -> None:
@@ -103,6 +104,14 @@ class IdentityDiff(Generic[T]):
     def update(self, new: Sequence[T]) -> tuple[list[T], list[T]]:
         if new is self._seq:
             return [], []
+        delta = delta_from(new, self._seq)  # derived from the last sequence (`intent.Derived`): O(changes)
+        if delta is not None and all(id(g) in self._by_id for g in delta[0]) \
+                and not any(id(n) in self._by_id for n in delta[1]):
+            for g in delta[0]:
+                del self._by_id[id(g)]
+            self._by_id.update(zip(map(id, delta[1]), delta[1], strict=True))
+            self._seq = new
+            return list(delta[0]), list(delta[1])
         old, by_id = self._by_id, dict(zip(map(id, new), new, strict=True))
         self._seq, self._by_id = new, by_id
         return [old[i] for i in old.keys() - by_id.keys()], [by_id[i] for i in by_id.keys() - old.keys()]
