@@ -103,7 +103,8 @@ def test_answer_ttl_is_the_smallest_nonzero_of_the_answer(ttls: tuple[int, ...],
 
 
 @pytest.mark.parametrize(("ttls", "wait"), [((600,), 30.0), ((200, 600), 30.0), ((0,), 30.0), ((10, 0), 10.0),
-                                            ((2,), 2.0), ((29,), 29.0), ((1800,), 30.0)])
+                                            ((2,), 2.0), ((29,), 29.0), ((1800,), 30.0),
+                                            ((5,), 5.0), ((500,), 30.0)])   # TestUpdateDNS: 5 -> 0, 600 -> 500
 def test_requery_interval_of_an_answer(ttls: tuple[int, ...], wait: float) -> None:
     """doOneQuery starts from 30 s and only lowers it; normalizeTTL then keeps anything below 30 min."""
     assert next_query_in(answer_ttl(ttls)) == wait
