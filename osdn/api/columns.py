@@ -138,6 +138,7 @@ COLUMNS: dict[str, list[Column]] = {
     "Node": [("STATUS", _node_ready), ("ROLES", lambda o: "<none>")],
     "ConfigMap": [("DATA", lambda o: str(len(o.get("data") or {}) + len(o.get("binaryData") or {})))],
     "Secret": [("TYPE", _g("type", default="")), ("DATA", lambda o: str(len(o.get("data") or {})))],
+    "ServiceAccount": [("SECRETS", lambda o: str(len(o.get("secrets") or [])))],
     "ReplicationController": [("DESIRED", _g("spec", "replicas", default="1")), ("CURRENT", _rc_counts),
                               ("READY", _g("status", "readyReplicas", default="0"))],
     "Deployment": [("READY", lambda o: f"{o.get('status', {}).get('readyReplicas', 0)}/"

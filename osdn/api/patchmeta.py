@@ -97,6 +97,7 @@ _SCHEMAS: dict[str, Node] = {
     "Endpoints": _kind(),
     "ConfigMap": _kind(),
     "Secret": _kind(),
+    "ServiceAccount": _kind(secrets=merge("name")),   # imagePullSecrets is atomic
     "ReplicationController": _kind(spec=struct(Node({"template": struct(POD_TEMPLATE)})),
                                    status=struct(_CONDITIONS_STATUS)),
     "Node": _kind(spec=struct(Node({"podCIDRs": merge()})),

@@ -38,6 +38,8 @@ MESSAGES: dict[str, str] = {
     "NamespaceCondition": "1 type s; 2 status s; 4 lastTransitionTime T; 5 reason s; 6 message s",
     "ConfigMap": "1 metadata ObjectMeta; 4 immutable b!; 2 data {s; 3 binaryData {y",
     "Secret": "1 metadata ObjectMeta; 5 immutable b!; 2 data {y; 4 stringData {s; 3 type s",
+    "ServiceAccount": "1 metadata ObjectMeta; 2 secrets *ObjectReference; 3 imagePullSecrets *LocalObjectReference; "
+                      "4 automountServiceAccountToken b?",
     "Service": "1 metadata ObjectMeta; 2 spec ServiceSpec; 3 status ServiceStatus",
     "ServiceStatus": "1 loadBalancer LoadBalancerStatus; 2 conditions *Condition",
     "LoadBalancerStatus": "1 ingress *LoadBalancerIngress",
@@ -154,7 +156,7 @@ MESSAGES: dict[str, str] = {
 # The kinds a protobuf body may carry: (apiVersion, kind) -> message.
 KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Service"): "Service",
-    ("v1", "Secret"): "Secret",
+    ("v1", "Secret"): "Secret", ("v1", "ServiceAccount"): "ServiceAccount",
     ("v1", "Pod"): "Pod", ("v1", "ReplicationController"): "ReplicationController", ("v1", "Endpoints"): "Endpoints",
     ("apps/v1", "Deployment"): "Deployment", ("networking.k8s.io/v1", "NetworkPolicy"): "NetworkPolicy",
     ("apps/v1", "ReplicaSet"): "ReplicaSet", ("v1", "ResourceQuota"): "ResourceQuota",

@@ -59,6 +59,7 @@ _KINDS: list[KindInfo] = [
     KindInfo(*_CORE, "Endpoints", "endpoints", True, ("ep",)),
     KindInfo(*_CORE, "ConfigMap", "configmaps", True, ("cm",)),
     KindInfo(*_CORE, "Secret", "secrets", True),
+    KindInfo(*_CORE, "ServiceAccount", "serviceaccounts", True, ("sa",)),
     KindInfo(*_CORE, "ReplicationController", "replicationcontrollers", True, ("rc",), has_status=True),
     KindInfo(*_CORE, "Node", "nodes", False, ("no",), has_status=True),
     KindInfo(*_CORE, "Event", "events", True, ("ev",)),

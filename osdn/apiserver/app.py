@@ -72,6 +72,8 @@ _NO_RUNTIME = ": osdn's API server has no container runtime behind it"
 _RUNTIME_HINTS = {"log": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn logs"',
                   "exec": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn exec"',
                   **{sub: _NO_RUNTIME for sub in ("attach", "portforward", "ephemeralcontainers", "proxy")}}
+_TOKEN_HINT = (": osdn serves no TokenRequest API (service accounts get no tokens); bearer tokens for users "
+               'come from "osdn adm token create"')
 
 
 def parse_target(prefix: str, segments: list[str]) -> Target:
@@ -92,7 +94,8 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
         raise NotFoundError(f"{info.plural} is not namespaced")
     # never act on NAME for NAME/garbage
     if sub and not ((sub == "status" and info.has_status) or (sub == "scale" and scale.scalable(info))):
-        hint = _RUNTIME_HINTS.get(sub, "") if info.kind == "Pod" else ""
+        hint = _RUNTIME_HINTS.get(sub, "") if info.kind == "Pod" else _TOKEN_HINT if \
+            (info.kind, sub) == ("ServiceAccount", "token") else ""
         raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub}){hint}')
     return Target(info, namespace, name, sub)
 

@@ -27,7 +27,8 @@ _READ = ["get", "list", "watch"]
 _ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
 _NET = "network.openshift.io"
 _PROJECT_WRITABLE = [
-    ("", ["pods", "services", "configmaps", "replicationcontrollers", "replicationcontrollers/scale"]),
+    ("", ["pods", "services", "configmaps", "serviceaccounts", "replicationcontrollers",
+          "replicationcontrollers/scale"]),
     ("apps", ["deployments", "deployments/scale", "replicasets", "replicasets/scale"]),
     ("route.openshift.io", ["routes", "routes/status"]),
     ("networking.k8s.io", ["networkpolicies", "ingresses"]),

@@ -82,3 +82,21 @@ def test_pods_wide_columns_are_kubes(srv: ServerProc, ns: str) -> None:
     assert re.split(r"\s{2,}", header.strip()) == \
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
     assert row.split()[-4:] == ["<none>", "<none>", "<none>", "<none>"]
+
+
+def test_service_accounts_are_served(srv: ServerProc, ns: str) -> None:
+    assert ok(srv, "create", "serviceaccount", "bot", "-n", ns) == "serviceaccount/bot created\n"  # protobuf body
+    ok(srv, "patch", "sa", "bot", "-n", ns, "-p", '{"secrets":[{"name":"s1"}],"imagePullSecrets":[{"name":"p1"}]}')
+    ok(srv, "patch", "sa", "bot", "-n", ns, "-p", '{"secrets":[{"name":"s2"}],"imagePullSecrets":[{"name":"p2"}]}')
+    sa = json.loads(ok(srv, "get", "sa", "bot", "-n", ns, "-o", "json"))
+    assert (sa["secrets"], sa["imagePullSecrets"]) == ([{"name": "s2"}, {"name": "s1"}], [{"name": "p2"}])
+    header, row = ok(srv, "get", "serviceaccounts", "-n", ns).splitlines()
+    assert header.split() == ["NAME", "SECRETS", "AGE"] and row.split()[:2] == ["bot", "2"]
+    assert "Image pull secrets:  p2" in ok(srv, "describe", "sa", "bot", "-n", ns)
+    assert "FIELD: automountServiceAccountToken <boolean>" in ok(srv, "explain", "sa.automountServiceAccountToken")
+    bad = srv.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: x, "
+                                                 f"namespace: {ns}}}\nautomount: false\n")
+    assert bad.returncode == 1 and 'strict decoding error: unknown field "automount"' in bad.stderr
+    token = srv.kubectl("create", "token", "bot", "-n", ns)
+    assert token.returncode == 1 and 'serviceaccounts "bot"/token): osdn serves no TokenRequest API' in token.stderr
+    assert ok(srv, "delete", "sa", "bot", "-n", ns) == 'serviceaccount "bot" deleted\n'

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,35 @@ def test_deletecollection_is_offered_where_it_is_served(srv: ServerProc, api: cl
     v1.create_namespaced_config_map(NS, _cm("gone"))
     v1.delete_collection_namespaced_config_map(NS)
     assert v1.list_namespaced_config_map(NS).items == []
+
+
+def _client_of(srv: ServerProc, tmp_path: Path, user: str, role: str) -> client.ApiClient:
+    """A client for `user`, bound to ClusterRole `role` in NS."""
+    conf = tmp_path / f"{user}.conf"
+    srv.cli("adm", "token", "create", user, "--write-config", str(conf), check=True)
+    client.RbacAuthorizationV1Api(config.new_client_from_config(str(srv.config))).create_namespaced_role_binding(
+        NS, client.V1RoleBinding(metadata=client.V1ObjectMeta(name=f"{user}-{role}"),
+                                 role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                                           name=role),
+                                 subjects=[client.RbacV1Subject(kind="User", name=user,
+                                                                api_group="rbac.authorization.k8s.io")]))
+    return config.new_client_from_config(str(conf))
+
+
+def test_service_accounts_typed_and_by_role(srv: ServerProc, api: client.ApiClient, tmp_path: Path) -> None:
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_service_account(NS, client.V1ServiceAccount(
+        metadata=client.V1ObjectMeta(name="robot"), automount_service_account_token=False,
+        image_pull_secrets=[client.V1LocalObjectReference(name="pull")]))
+    got = v1.read_namespaced_service_account("robot", NS)
+    assert got.automount_service_account_token is False and got.image_pull_secrets[0].name == "pull"
+    assert [s.metadata.name for s in v1.list_service_account_for_all_namespaces().items] == ["robot"]
+    with _client_of(srv, tmp_path, "viewer", "view") as viewer:
+        assert [s.metadata.name for s in client.CoreV1Api(viewer).list_namespaced_service_account(NS).items] == \
+            ["robot"]
+        with pytest.raises(client.ApiException) as e:
+            client.CoreV1Api(viewer).delete_namespaced_service_account("robot", NS)
+        assert e.value.status == 403
+    with _client_of(srv, tmp_path, "editor", "edit") as editor:
+        client.CoreV1Api(editor).delete_namespaced_service_account("robot", NS)
+    assert v1.list_namespaced_service_account(NS).items == []

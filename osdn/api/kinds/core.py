@@ -1,7 +1,8 @@
 """Kinds of group 'core' (v1): models, defaulting and validation. Pure.
 
 Namespace, ConfigMap, ReplicationController, Node and Event live here; Pod is in `kinds/pod.py`,
-Secret in `kinds/secret.py` and Service/Endpoints in `kinds/service.py`; all are re-exported, as is the shared `ObjectMeta`.
+Secret in `kinds/secret.py`, ServiceAccount in `kinds/serviceaccount.py` and Service/Endpoints in
+`kinds/service.py`; all are re-exported, as is the shared `ObjectMeta`.
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ from osdn.api.kinds.service import (
     validate_endpoints,
     validate_service,
 )
+from osdn.api.kinds.serviceaccount import ServiceAccount, validate_service_account
 from osdn.errors import FieldError
 
 __all__ = ["ConfigMap", "Container", "ContainerPort", "EndpointAddress", "EndpointPort", "Endpoints",
            "EndpointSubset", "EnvVar", "EnvVarSource", "Event", "HOOKS", "LabelSelector", "Namespace", "Node",
            "NodeAddress", "ObjectMeta", "Pod", "PodSpec", "PodStatus", "PodTemplateSpec", "ReplicationController",
-           "ReplicationControllerSpec", "Secret", "SecurityContext", "Service", "ServicePort", "ServiceSpec"]
+           "ReplicationControllerSpec", "Secret", "SecurityContext", "Service", "ServiceAccount", "ServicePort",
+           "ServiceSpec"]
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 NODE_ADDRESS_TYPES = ("Hostname", "ExternalIP", "InternalIP", "ExternalDNS", "InternalDNS")
@@ -229,6 +232,7 @@ HOOKS: dict[str, Hooks] = {
     "Endpoints": Hooks(Endpoints, default_endpoints, validate_endpoints),
     "ConfigMap": Hooks(ConfigMap, None, validate_config_map),
     "Secret": Hooks(Secret, default_secret, validate_secret),
+    "ServiceAccount": Hooks(ServiceAccount, None, validate_service_account),
     "ReplicationController": Hooks(ReplicationController, default_rc, validate_rc),
     "Node": Hooks(Node, None, validate_node),
     "Event": Hooks(Event, None, validate_event),

@@ -76,9 +76,9 @@ def test_bad_magic_truncation_and_unknown_kind_or_field() -> None:
         decode_object(b"{}")
     with pytest.raises(BadRequestError, match="past the end"):
         decode_object(bytes.fromhex(NAMESPACE)[:-10])
-    account = b"k8s\x00" + bytes.fromhex("0a140a027631120e536572766963654163636f756e7412001a002200")
-    with pytest.raises(UnsupportedMediaTypeError, match='kind "ServiceAccount"'):
-        decode_object(account)
+    unknown = b"k8s\x00" + bytes.fromhex("0a100a027631120a4c696d697452616e676512001a002200")
+    with pytest.raises(UnsupportedMediaTypeError, match='kind "LimitRange"'):
+        decode_object(unknown)
     # a Namespace whose metadata has field 99 (unknown to osdn) with content
     raw = bytes.fromhex("0a06" "9a0603616263")
     body = b"k8s\x00" + bytes.fromhex("0a0f0a02763112094e616d657370616365") + b"\x12" + bytes([len(raw)]) + raw

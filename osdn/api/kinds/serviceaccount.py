@@ -1,0 +1,38 @@
+"""ServiceAccount (core/v1): model and validation. Pure.
+
+As kube-apiserver stores it: `secrets` (object references), `imagePullSecrets` (local references by
+name) and `automountServiceAccountToken`; the name is a DNS subdomain (the metadata check). osdn runs
+no token controller: no token Secrets are made for it.
+"""
+
+from __future__ import annotations
+
+from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
+from osdn.errors import FieldError
+
+
+class ObjectReference(KubeModel):
+    """core/v1 ObjectReference (kinds/discovery.py has the same; importing it here would be circular)."""
+
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    api_version: str | None = None
+    resource_version: str | None = None
+    field_path: str | None = None
+
+
+class LocalObjectReference(KubeModel):
+    name: str | None = None
+
+
+class ServiceAccount(TypedObject):
+    secrets: list[ObjectReference] | None = None
+    image_pull_secrets: list[LocalObjectReference] | None = None
+    automount_service_account_token: bool | None = None
+
+
+def validate_service_account(obj: Obj, old: Obj | None) -> list[FieldError]:
+    """Field types only: kube checks nothing else of a ServiceAccount but its metadata."""
+    return parse_strict(ServiceAccount, obj)[1]
