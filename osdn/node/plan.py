@@ -26,7 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from osdn.kernel.nft import element_command, range_key
-from osdn.node.render.ruleset import Chain, Ruleset, Set, Table, chains_text, replace_script, sets_text
+from osdn.node.render.ruleset import (
+    Chain,
+    Ruleset,
+    Set,
+    Table,
+    chains_text,
+    replace_script,
+    set_delta,
+    sets_text,
+)
 
 PACKET_PATH_FLAGS = frozenset({"dynamic", "timeout"})
 
@@ -190,8 +199,7 @@ def _element_diff(want: Table, have: Table) -> tuple[list[ElementChange], list[E
         old = old_sets[s.name].elements if s.name in old_sets else frozenset()
         if old is s.elements:
             continue  # the same object (an incremental render hands back what did not change): nothing to diff
-        gone = old - s.elements
-        new = s.elements - old  # a map entry with a new value: old one removed by key, new one added
+        gone, new = set_delta(s.elements, old)  # a map entry with a new value: old one removed by key, new one added
         if gone:
             concat_interval = "interval" in s.flags and len(s.type) > 1
             removes.append(ElementChange(want.family, want.name, s.name, tuple(sorted(gone)), concat_interval))

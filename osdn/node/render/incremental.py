@@ -35,7 +35,7 @@ from osdn.node.render import services as svc
 from osdn.node.render.bridge import render_bridge_table
 from osdn.node.render.inet import Part, assemble_multitenant, multitenant_chain, render_inet_table
 from osdn.node.render.policy import DISPATCH_MAPS, SETS, PolicyPart, assemble_policy, policy_ids, policy_part
-from osdn.node.render.ruleset import Chain, Ruleset, Table
+from osdn.node.render.ruleset import Chain, Ruleset, Table, derive_set
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -57,6 +57,7 @@ class _Union(Generic[K]):
         self._count: dict[str, Counter[str]] = {n: Counter() for n in names}
         self._frozen: dict[str, frozenset[str]] = {n: frozenset() for n in self._count}
         self._dirty: set[str] = set()
+        self._flips: dict[str, dict[str, bool]] = {n: {} for n in self._count}  # since `value`: element -> in now
         self._parts: dict[K, tuple[tuple[str, frozenset[str]], ...]] = {}
 
     def put(self, key: K, part: tuple[tuple[str, frozenset[str]], ...] | None) -> None:
@@ -70,23 +71,29 @@ class _Union(Generic[K]):
             self._change(name, items, -1)
 
     def _change(self, name: str, items: frozenset[str], sign: int) -> None:
-        count = self._count[name]
+        count, flips = self._count[name], self._flips[name]
         flipped = False  # an element entered or left the union (a contributor re-handing its elements does not)
         for e in items:
             n = count[e] + sign
             if n:
                 count[e] = n
-                flipped = flipped or (sign > 0 and n == 1)
+                if sign > 0 and n == 1:
+                    flipped = flips[e] = True
             else:
                 del count[e]
-                flipped = True
+                flipped, flips[e] = True, False
         if flipped:
             self._dirty.add(name)
 
     def value(self, name: str) -> frozenset[str]:
-        """The current union of `name` (the same object as last time if it did not change)."""
+        """The current union of `name` (the same object as last time if it did not change), derived
+        from the last one (`ruleset.DerivedSet`: what left and came)."""
         if name in self._dirty:
-            self._frozen[name] = frozenset(self._count[name])
+            base, flips = self._frozen[name], self._flips[name]
+            self._frozen[name] = derive_set(self._count[name], base,
+                                            frozenset(e for e, now in flips.items() if not now and e in base),
+                                            frozenset(e for e, now in flips.items() if now and e not in base))
+            flips.clear()
             self._dirty.discard(name)
         return self._frozen[name]
 

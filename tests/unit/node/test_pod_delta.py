@@ -1,23 +1,27 @@
 """`intent.pods` as the incremental compiler hands it over (`intent.Derived`): it says which pods left
 and came since the previous tuple, and every consumer that follows it by that difference (the
 incremental render, the VXLAN entry planner, the departed-IP tracking) ends where a from-scratch
-computation ends, after any sequence of events (the compiler's own random worlds)."""
+computation ends, after any sequence of events (the compiler's own random worlds). Likewise the
+render's set elements (`ruleset.DerivedSet`): the plan by their deltas equals the plan by comparison."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_incremental_compile import ATTACHMENTS, EVENT, HOST_SUBNETS, cn, facts_of
-from test_incremental_render import normalized
+from test_incremental_render import EVENTS, World, apply, normalized
 
 from osdn.node.agent import departed_addresses, moved_addresses
 from osdn.node.fdb import FdbPlanner, compute_fdb
 from osdn.node.incremental import IncrementalCompiler, object_key
 from osdn.node.intent import ClusterPod, Derived, delta_from, derive
+from osdn.node.plan import plan
 from osdn.node.render import render_node
 from osdn.node.render.incremental import IdentityDiff, IncrementalRender
+from osdn.node.render.ruleset import Ruleset, derive_set, set_delta
 
 Obj = dict[str, Any]
 
@@ -113,3 +117,28 @@ def test_one_pod_change_is_handed_over_as_one_pod_gone_and_one_new() -> None:
     assert delta is not None
     assert [p.ip for p in delta[0]] == ["10.128.2.2"] and [p.ip for p in delta[1]] == ["10.128.2.3"]
     assert inc.compile(facts).pods is second  # nothing changed: the same tuple
+
+
+def plain(rs: Ruleset) -> Ruleset:
+    """`rs` with every set's elements a plain frozenset (no delta to take a shortcut by)."""
+    return Ruleset(tuple(replace(t, sets=tuple(replace(s, elements=frozenset(s.elements)) for s in t.sets))
+                         for t in rs.tables))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(EVENTS, min_size=1, max_size=25))
+def test_the_plan_by_set_deltas_equals_the_plan_by_comparing_elements(events: list[tuple[Any, ...]]) -> None:
+    world, inc = World(), IncrementalRender()
+    before = inc.render(world.intent())
+    for ev in events:
+        apply(world, ev)
+        after = inc.render(world.intent())
+        assert plan(after, before) == plan(plain(after), plain(before)), ev
+        before = after
+
+
+def test_a_union_hands_out_each_set_derived_from_the_last() -> None:
+    a = derive_set({"x", "y"}, frozenset({"x", "z"}), frozenset({"z"}), frozenset({"y"}))
+    assert set_delta(a, frozenset({"x", "z"})) == ({"z"}, {"y"})  # another object: compared in full
+    b = derive_set({"y"}, a, frozenset({"x"}), frozenset())
+    assert a.base is None and set_delta(b, a) == (frozenset({"x"}), frozenset())
