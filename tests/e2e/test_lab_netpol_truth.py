@@ -51,6 +51,7 @@ KEYS = tuple(f"{n}/{p}" for n in NAMESPACES for p in PODS)
 X, Y, Z = KEYS[0:3], KEYS[3:6], KEYS[6:9]
 TCP80, TCP81, UDP80, UDP81 = ("TCP", 80), ("TCP", 81), ("UDP", 80), ("UDP", 81)
 NS_NAME = "kubernetes.io/metadata.name"
+SERVICE_PORT_OFFSET = 8000  # a Service port is its target port + this
 PROBE_TIMEOUT = 1.0  # one round: blocked pairs cost this once, all pairs probe at the same time
 DEADLINE = 60.0  # per step, for the kernel to agree (policies take a sync to land; CI is loaded)
 SERVER = """
@@ -92,9 +93,10 @@ def pod_manifest(key: str, node: str) -> Obj:
 
 
 def service_manifest(key: str) -> Obj:
-    """Cyclonus' probe path: one Service per pod; port 81's targetPorts are names (second container)."""
+    """Cyclonus' probe path: one Service per pod, port 80xx -> target 80/81 (policies see the target
+    port: DNAT comes first); port 81's targetPorts are names (declared in the second container)."""
     ns, name = key.split("/")
-    ports = [{"name": f"{p.lower()}-{port}", "port": port, "protocol": p,
+    ports = [{"name": f"{p.lower()}-{port}", "port": SERVICE_PORT_OFFSET + port, "protocol": p,
               "targetPort": port if port == 80 else f"serve-{port}-{p.lower()}"}
              for port in (80, 81) for p in ("TCP", "UDP")]
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s-{name}", "namespace": ns},
@@ -413,7 +415,8 @@ def probe_all(w: World, keys: list[Key]) -> dict[Key, bool]:
         by_src.setdefault(k[0], []).append(k)
 
     def one(src: str) -> list[bool]:
-        targets = [((w.ips if via == "pod" else w.vips)[d], proto, port) for _, d, proto, port, via in by_src[src]]
+        targets = [(w.ips[d], proto, port) if via == "pod" else (w.vips[d], proto, SERVICE_PORT_OFFSET + port)
+                   for _, d, proto, port, via in by_src[src]]
         return netns.run_in_netns(w.netns[src], probe_from, targets, PROBE_TIMEOUT)
 
     with ThreadPoolExecutor(max_workers=len(by_src)) as pool:
