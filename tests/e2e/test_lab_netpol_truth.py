@@ -3,20 +3,20 @@
 World (test/e2e/network/netpol's): projects x, y, z with pods a, b, c (label pod=<name>) spread over
 two nodes, each serving TCP and UDP on 80 and 81 (one process; UDP echoes). The pods declare the
 named ports serve-<port>-<proto>, port 81's in a second container, and `web` in a third: 80 on the
-a pods, 81 on the others (a named port resolves on each destination pod). SCTP is not probed: this kernel
-has no SCTP sockets; the model covers SCTP (tests/unit/model/test_model_truth_table.py).
+a pods, 81 on the others (a named port resolves on each destination pod). SCTP is not probed: this
+kernel has no SCTP sockets; the model covers SCTP (tests/unit/model/test_model_truth_table.py).
 
 Each step is a whole desired state (policies, extra namespace and pod labels) reached from the one
 before through the API: create, update (same name), delete, relabel, so the agents' incremental
 paths are exercised as upstream's "updated policy / namespace / pod" cases do. For every step the
 model's matrix (osdn.model.matrix, from the objects as the API now has them) is computed for the
 step's probes, before and after the step; every step must change it (so a whole round in agreement
-shows the kernel took the change),
-and a few hand-written spots guard the model itself. The whole 9x9 matrix is then probed, all pairs
-at once, until the kernel's answers equal the model's or a generous deadline passes: the kernel
-holds the step when a whole round agrees. Nothing asserts on timing. 14 steps also probe through
-each pod's Service (cyclonus' probe path: DNAT comes before policy), and 8 cyclonus-style generated
-states (fixed seeds, each after a reset to no policies) have no hand-written answer at all.
+shows the kernel took the change), and a few hand-written spots guard the model itself. The whole
+9x9 matrix is then probed, all pairs at once, until the kernel's answers equal the model's or a
+generous deadline passes: the kernel holds the step when a whole round agrees. Nothing asserts on
+timing. 14 steps also probe through each pod's Service (cyclonus' probe path: DNAT comes before
+policy), and 8 cyclonus-style generated states (fixed seeds, each after a reset to no policies)
+have no hand-written answer at all.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ Probe = tuple[str, int]  # (protocol, port)
 Key = tuple[str, str, str, int, str]  # (src, dst, protocol, port, "pod" or "svc": to the pod IP or its ClusterIP)
 NAMESPACES, PODS = ("x", "y", "z"), ("a", "b", "c")
 KEYS = tuple(f"{n}/{p}" for n in NAMESPACES for p in PODS)
-X, Y, Z = KEYS[0:3], KEYS[3:6], KEYS[6:9]
 TCP80, TCP81, UDP80, UDP81 = ("TCP", 80), ("TCP", 81), ("UDP", 80), ("UDP", 81)
 NS_NAME = "kubernetes.io/metadata.name"
 SERVICE_PORT_OFFSET = 8000  # a Service port is its target port + this
@@ -244,6 +243,8 @@ def steps(ips: Mapping[str, str]) -> list[Step]:
         Step("from-namespace-label-not-yet-set", (FROM_NS2,), (TCP80,), (("y/a", "x/a", TCP80, False),)),
         Step("namespace-label-added", (FROM_NS2,), (TCP80,), (("y/a", "x/a", TCP80, True),),
              ns_labels={"y": {"ns2": "updated"}}),
+        Step("namespace-name-label-cannot-be-borrowed", (pol("x", "p", {**ON_A, "ingress": [{"from": [ns_is("x")]}]}),),
+             (TCP80,), (("y/a", "x/a", TCP80, False), ("x/b", "x/a", TCP80, True)), ns_labels={"y": {NS_NAME: "x"}}),
         Step("from-pod-label-not-yet-set", (FROM_POD2,), (TCP80,), (("x/b", "x/a", TCP80, False),)),
         Step("pod-label-added", (FROM_POD2,), (TCP80,), (("x/b", "x/a", TCP80, True),),
              pod_labels={"x/b": {"pod2": "updated"}}),
