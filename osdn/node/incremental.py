@@ -119,6 +119,8 @@ class IncrementalCompiler:
         self._pod_filters: dict[PolicyKey, tuple[labels.Selector, ...] | None] = {}  # see `pod_selectors`
         self._suspects: set[PolicyKey] | None = None  # policies to check for staleness next compile (None: all)
         self._policies_gen = 0  # bumped by every change of `_policies`
+        self._policy_tick = 0  # bumped by every change of a NetworkPolicy object
+        self._policy_objs: tuple[int, dict[PolicyKey, Obj], list[PolicyKey]] | None = None  # by tick, keys sorted
         self._policies_out: tuple[object, tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
         self._globals_tick = 0  # bumped by every change of a kind `_globals` reads
         self._globals_cache: tuple[int, _Globals] | None = None
@@ -155,6 +157,7 @@ class IncrementalCompiler:
         if kind == "Pod":
             self._pod_changed(k, obj)
         elif kind == "NetworkPolicy":
+            self._policy_tick += 1
             self._forget_policy((k[1] or "default", k[2]))
         elif kind in ("Namespace", "NetNamespace"):
             self._tables_dirty = True
@@ -363,13 +366,22 @@ class IncrementalCompiler:
         return self._policies_out[1]
 
     def _policy_objects(self) -> dict[PolicyKey, Obj]:
-        return {(k[0] or "default", k[1]): v for k, v in self._objs.get("NetworkPolicy", {}).items()}
+        """The NetworkPolicy objects by policy key, rebuilt only after one of them changed."""
+        if self._policy_objs is None or self._policy_objs[0] != self._policy_tick:
+            objs = {(k[0] or "default", k[1]): v for k, v in self._objs.get("NetworkPolicy", {}).items()}
+            self._policy_objs = (self._policy_tick, objs, sorted(objs))
+        return self._policy_objs[1]
+
+    def _policy_order(self) -> list[PolicyKey]:
+        self._policy_objects()
+        assert self._policy_objs is not None
+        return self._policy_objs[2]
 
     def _assemble_policies(self, skip: frozenset[str] | None) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
         """Every compiled policy in key order (those of namespaces in `skip`'s complement left out)."""
         policies: list[Policy] = []
         failures: list[PolicyFailure] = []
-        for key in sorted(self._policy_objects()):
+        for key in self._policy_order():
             if skip is not None and key[0] not in skip:
                 continue
             c = self._policies[key]
