@@ -4,9 +4,9 @@ with the model's verdict for that external destination (NetworkPolicy egress, th
 the master's resolution of its dnsNames, egress IPs: `osdn.model.oracle`).
 
 The egress firewall of a node can hold more addresses for a dnsName than the model knows: answers
-its DNS server saw (`osdn.node.dnshold`, wildcards included). Those addresses are allowed by the
-kernel for as long as the answer's TTL; the model only knows the master's resolution, so such a probe
-may disagree, and the report says so.
+its DNS server saw (`osdn.node.dnshold`). Those addresses are allowed by the kernel for as long as
+the answer's TTL; the model only knows the master's resolution, so such a probe may disagree, and
+the report says so.
 
 Pure: `compute_outside_pairs`, `render_outside_matrix`. `observe_outside_ips` reads the lab's web
 namespace; `probe_outside` probes (TCP connections inside lab namespaces only).

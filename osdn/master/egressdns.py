@@ -5,8 +5,7 @@ that asks another resolver is covered by this controller, as openshift-sdn's Egr
 every name is re-queried after min(TTL, 30 s) (TTL 0: 30 s; clamped to 30 min), a failed query keeps
 the old addresses and is retried after the last answer's interval (30 s if it never answered). A name's addresses are published on every
 policy that mentions it, as the annotation `network.osdn.io/dns-resolved` (JSON `{name: [IPs]}`),
-which the node agents and the oracle read. Wildcard names (`*.example.com`) cannot be resolved:
-they are matched from DNS answers on the nodes only.
+which the node agents and the oracle read.
 
 `next_query_in`, `answer_ttl` and `desired_annotation` are pure. Queries (dnspython, with
 `nameservers` from master.yaml `egressDNS`, else /etc/resolv.conf; inside `netns` if set: the lab
@@ -36,7 +35,7 @@ from osdn.client import Client
 from osdn.errors import NotFoundError, OsdnError
 from osdn.kernel import netns as kernel_netns
 from osdn.master.controller import Controller, Informers
-from osdn.model.egress_firewall import RESOLVED_ANNOTATION, WILDCARD, resolved_of
+from osdn.model.egress_firewall import RESOLVED_ANNOTATION, resolved_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -62,10 +61,10 @@ def answer_ttl(ttls: Iterable[int]) -> int:
 
 
 def policy_names(obj: Mapping[str, Any]) -> list[str]:
-    """Pure: the resolvable dnsNames of one policy (wildcards left out), lower case, no final dot."""
+    """Pure: the dnsNames of one policy, lower case, no final dot."""
     rules = (obj.get("spec") or {}).get("egress") or []
     names = {str((r.get("to") or {}).get("dnsName") or "").lower().rstrip(".") for r in rules if isinstance(r, dict)}
-    return sorted(n for n in names if n and not n.startswith(WILDCARD))
+    return sorted(n for n in names if n)
 
 
 def desired_annotation(obj: Mapping[str, Any], table: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:

@@ -18,19 +18,10 @@ from osdn.model.cluster import ClusterState
 from osdn.model.matrix import Change
 from osdn.model.objects import RESOLVED_ANNOTATION, EgressFirewall, EgressRule, IPv4, resolved_of
 
-__all__ = ["RESOLVED_ANNOTATION", "STAGE", "WILDCARD", "compute_egress_firewall", "name_matches", "resolved_of"]
+__all__ = ["RESOLVED_ANNOTATION", "STAGE", "compute_egress_firewall", "resolved_of"]
 from osdn.model.verdict import ALLOW, DENY, EXTERNAL, INFO, Connection, Endpoint, Step
 
 STAGE = "egress-firewall"
-WILDCARD = "*."
-
-
-def name_matches(pattern: str, qname: str) -> bool:
-    """Pure: whether DNS name `qname` is `pattern` (`*.example.com`: any name strictly below)."""
-    qname = qname.lower().rstrip(".")
-    if pattern.startswith(WILDCARD):
-        return qname.endswith(pattern[1:]) and len(qname) > len(pattern) - 1
-    return qname == pattern
 
 
 def compute_egress_firewall(state: ClusterState, namespace: str, ip: IPv4) -> tuple[bool, list[Step]]:
@@ -68,13 +59,9 @@ def _first_match(state: ClusterState, policy: EgressFirewall, ip: IPv4) -> tuple
 
 
 def name_addresses(state: ClusterState, policy: EgressFirewall, name: str) -> tuple[IPv4, ...]:
-    """The addresses a dnsName (or `*.` pattern) has: the state's DNS table (names matching a
-    pattern) and the master's resolution published on the policy."""
-    found = set(dict(policy.resolved).get(name, ()))
-    for qname, addrs in state.dns.items():
-        if name_matches(name, qname):
-            found.update(addrs)
-    return tuple(sorted(found))
+    """The addresses a dnsName has: the state's DNS table and the master's resolution published on
+    the policy."""
+    return tuple(sorted({*dict(policy.resolved).get(name, ()), *state.dns.get(name, ())}))
 
 
 def _matches(state: ClusterState, policy: EgressFirewall, rule: EgressRule, ip: IPv4) -> tuple[bool, str]:

@@ -7,8 +7,8 @@ conntrack listing when addresses expire. Threads: `on_answer` runs on the DNS se
 hold just installed, and its rendered ruleset always carries the held addresses.
 
 - `on_answer(client, name, addresses, ttl)` (the `osdn.node.dns.server` answer hook): if the client
-  is a pod of this node whose project's EgressNetworkPolicy mentions `name` (exactly, or a `*.`
-  pattern matching it), record the addresses (`osdn.node.fqdn.FqdnCache`) and add the new ones to
+  is a pod of this node whose project's EgressNetworkPolicy mentions `name` (case and a final dot
+  aside), record the addresses (`osdn.node.fqdn.FqdnCache`) and add the new ones to
   the sets; return when the kernel has them. A failure raises: the DNS server answers SERVFAIL, the
   pod never sees an address the firewall does not know. Other answers pass untouched.
 - `enabled=False` (`osdn node --no-egress-dns-hold`, or `OSDN_EGRESS_DNS_HOLD=0`): answers are
@@ -25,7 +25,6 @@ from dataclasses import replace
 
 from osdn.errors import KernelError
 from osdn.kernel import conntrack
-from osdn.model.egress_firewall import name_matches
 from osdn.node.dataplane import Dataplane
 from osdn.node.egress_firewall import EgressFirewallIntent
 from osdn.node.fqdn import FqdnCache
@@ -53,16 +52,15 @@ class DnsHold:
     def on_answer(self, client: str, name: str, addresses: tuple[str, ...], ttl: int) -> None:
         if not self.enabled:
             return
+        qname = name.lower().rstrip(".")
         with self._lock:
-            names = sorted(n for n in self.firewall.names_of(client) if name_matches(n, name))
-        if not names:
-            return
+            if qname not in self.firewall.names_of(client):
+                return
         with self.dataplane.lock:  # learn and install atomically with respect to syncs
-            new = self.cache.learn(names, addresses, ttl, self.clock())
+            new = self.cache.learn(qname, addresses, ttl, self.clock())
             if new:
-                added = self.dataplane.add_elements("inet", {dns_set(n): a for n, a in new.items()})
-                log.debug("dns hold: %s -> %s for %s (%s): %d new element(s)", name, addresses, client,
-                          ", ".join(names), added)
+                added = self.dataplane.add_elements("inet", {dns_set(qname): new})
+                log.debug("dns hold: %s -> %s for %s: %d new element(s)", name, addresses, client, added)
         self.held += 1
 
     def overlay(self, desired: Ruleset) -> Ruleset:

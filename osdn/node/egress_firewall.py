@@ -49,7 +49,7 @@ class FirewallProgram:
 @dataclass(frozen=True)
 class EgressFirewallIntent:
     """`programs` by NetID; `sources`: (local pod IP, NetID) of pods whose NetID has a program;
-    `names`: (dnsName or `*.` pattern, its addresses) for every name a program's rules mention."""
+    `names`: (dnsName, its addresses) for every name a program's rules mention."""
 
     programs: tuple[FirewallProgram, ...] = ()
     sources: tuple[tuple[str, int], ...] = ()

@@ -1,14 +1,14 @@
 """Addresses the node's DNS server saw in answers for egress firewall names, with their lifetimes.
 
 Pure: `now` is passed in, no clock, no I/O, no lock (the caller, `osdn.node.dnshold`, holds one).
-A name (or `*.` pattern) keeps each address until `now + max(ttl, min_hold)` of the last answer that
+A name keeps each address until `now + max(ttl, min_hold)` of the last answer that
 carried it: a pod that resolved a name can connect while its answer is valid (and a little longer:
 `min_hold` covers TTL 0 and the time between answer and connect). An address past its time stays
 while `live` says a connection to it is open (the caller asks conntrack), so an open connection is
 never cut because its name's answer expired. Expired addresses leave at the next sync.
 
-A name holds at most `max_addresses` addresses (a wildcard pattern whose answers a tenant controls
-could otherwise grow a node's sets without bound): past it, the addresses closest to expiry are
+A name holds at most `max_addresses` addresses (a name whose answers a tenant controls, e.g. a
+fresh address per query, could otherwise grow a node's sets without bound): past it, the addresses closest to expiry are
 forgotten first, never those of the answer being learned.
 """
 
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 MIN_HOLD = 5.0  # seconds an answered address stays at least (TTL 0 or 1 s answers)
 MAX_HOLD = 1800.0  # at most this long without a new answer (openshift-sdn clamps TTLs at 30 min)
-MAX_ADDRESSES = 4096  # per name or pattern
+MAX_ADDRESSES = 4096  # per name
 
 
 @dataclass
 class FqdnCache:
-    """Per name or pattern: address -> expiry time (seconds, the caller's clock)."""
+    """Per name: address -> expiry time (seconds, the caller's clock)."""
 
     min_hold: float = MIN_HOLD
     max_hold: float = MAX_HOLD
@@ -35,21 +35,17 @@ class FqdnCache:
         """Pure: how long an answer with `ttl` keeps its addresses."""
         return min(max(float(ttl), self.min_hold), self.max_hold)
 
-    def learn(self, names: Iterable[str], addresses: Iterable[str], ttl: int, now: float) -> dict[str, tuple[str, ...]]:
-        """Record an answer for each of `names`; returns, per name, the addresses it did not hold
-        (valid) before: those must be installed before the answer is released."""
+    def learn(self, name: str, addresses: Iterable[str], ttl: int, now: float) -> tuple[str, ...]:
+        """Record an answer for `name`; returns the addresses it did not hold (valid) before: those
+        must be installed before the answer is released."""
         until = now + self.hold_time(ttl)
         addrs = sorted(set(addresses))
-        new: dict[str, tuple[str, ...]] = {}
-        for name in names:
-            held = self.entries.setdefault(name, {})
-            fresh = tuple(a for a in addrs if held.get(a, -1.0) <= now)
-            for a in addrs:
-                held[a] = max(held.get(a, until), until)
-            self._cap(held, keep=set(addrs))
-            if fresh:
-                new[name] = fresh
-        return new
+        held = self.entries.setdefault(name, {})
+        fresh = tuple(a for a in addrs if held.get(a, -1.0) <= now)
+        for a in addrs:
+            held[a] = max(held.get(a, until), until)
+        self._cap(held, keep=set(addrs))
+        return fresh
 
     def _cap(self, held: dict[str, float], keep: set[str]) -> None:
         over = len(held) - self.max_addresses

@@ -1,7 +1,7 @@
 """The egress firewall (EgressNetworkPolicy) with real connections, in multitenant and networkpolicy labs.
 
 Each seed example with the lab's addresses (203.0.113.80 for `1.2.3.0/24`, `www.ext.test` for
-`www.foo.com`), in order and reversed; DNS names following `osdn lab dns set`, wildcards from answers;
+`www.foo.com`), in order and reversed; DNS names following `osdn lab dns set`;
 the DNS race (a name whose address changes every 0.2 s with TTL 1 s while a pod resolves and
 connects 500 times: no failure with the node's DNS hold, failures without it); pod-to-pod, services
 and the cluster DNS never filtered; a policy change cuts an open connection it now denies; the
@@ -39,7 +39,7 @@ ADMIN = "osdn_admin"
 @pytest.fixture(scope="module", params=["multitenant", "networkpolicy"])
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     for the_lab in make_lab("efw" + request.param[0], request.param, 2):
-        for ip in (*POOL, "203.0.113.90", "203.0.113.91", "203.0.113.92", "203.0.113.93", "203.0.113.94"):
+        for ip in (*POOL, "203.0.113.90", "203.0.113.91", "203.0.113.92", "203.0.113.94"):
             the_lab.cli("lab", "outside", "add", ip, "--name", the_lab.info.name, "--dir", the_lab.info.dir)
         yield the_lab
 
@@ -109,10 +109,10 @@ def test_seed_example_cidr_dns_deny_and_reversed(lab: Lab) -> None:
     assert reach(lab, ns, WEB, False) and reach(lab, ns, "203.0.113.90", False, within=2)
 
 
-def test_dns_name_follows_lab_dns_set_and_wildcards(lab: Lab) -> None:
+def test_dns_name_follows_lab_dns_set(lab: Lab) -> None:
     _, ns = client(lab, "d1")
     dns_set(lab, "api", "203.0.113.91", ttl=1)
-    policy(lab, "d1", [("Allow", "api.ext.test"), ("Allow", "*.wild.ext.test"), ("Deny", "0.0.0.0/0")])
+    policy(lab, "d1", [("Allow", "api.ext.test"), ("Deny", "0.0.0.0/0")])
     assert reach(lab, ns, "203.0.113.92", False)
     # the master resolves the name for pods with other resolvers: the address is allowed without a query
     assert reach(lab, ns, "203.0.113.91", True, within=10)
@@ -120,10 +120,6 @@ def test_dns_name_follows_lab_dns_set_and_wildcards(lab: Lab) -> None:
     wait_for("the new answer", lambda: resolve(ns, "api.ext.test") == ["203.0.113.92"], timeout=30)
     assert probe(ns, "203.0.113.92", 80, timeout=1), "the answer reached the pod before its address was allowed"
     assert reach(lab, ns, "203.0.113.91", False, within=20), "the old address stayed allowed"
-    dns_set(lab, "a.wild", "203.0.113.93", ttl=30)
-    assert reach(lab, ns, "203.0.113.93", False, within=2), "a wildcard allowed an address nobody asked for"
-    assert resolve(ns, "a.wild.ext.test") == ["203.0.113.93"]
-    assert probe(ns, "203.0.113.93", 80, timeout=1), "*.wild.ext.test did not allow the answered address"
 
 
 def race(lab: Lab, ns: str, tries: int = 500, enough: int = 0) -> tuple[int, int]:

@@ -166,10 +166,8 @@ def _validate_egress_peer(to: EgressNetworkPolicyPeer | None, path: str) -> list
 
 
 def _validate_dns_name(dns_name: str, path: str) -> list[FieldError]:
-    name = dns_name.removesuffix(".")
-    if name.startswith("*.") and name.count(".") >= 2:  # a wildcard (osdn: matched from DNS answers)
-        name = name[2:]
-    if not v.is_dns1123_subdomain(name):
+    """As origin: a DNS-1123 subdomain, so `*.example.com` is refused (a final dot is allowed, as the 4.x CRD)."""
+    if not v.is_dns1123_subdomain(dns_name.removesuffix(".")):
         return [v.invalid(path, dns_name, "must conform to DNS 952 subdomain conventions")]
     return []
 

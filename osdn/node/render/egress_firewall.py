@@ -7,7 +7,7 @@ Pure. Layout (one verdict-map lookup per packet whatever the number of projects)
   rules with the same action share one step, see `program_rules`); a
   NetID whose policy is invalid (shared, several policies) has one rule that drops everything;
   falling off the end returns: unmatched traffic is allowed;
-- `efw_dns_<hash>`: one address set per dnsName (or `*.` pattern) a program mentions, filled by the
+- `efw_dns_<hash>`: one address set per dnsName a program mentions, filled by the
   master's resolution (rendered here) and by the node's DNS server before the pod sees the answer
   (added as elements at run time, see `osdn.node.fqdn`);
 - `egress_firewall`: the entry chain: `meta mark set ip saddr map @efw_src meta mark vmap

@@ -111,6 +111,7 @@ EGRESS_POLICIES = [
     ("both-cidr-and-dns", [rule("Allow", cidrSelector="1.2.3.4", dnsName="www.example.com")], 2),
     ("neither-cidr-nor-dns", [rule("Allow")], 1),
     ("invalid-dns", [rule("Allow", dnsName="www.Example$.com")], 1),
+    ("wildcard-dns", [rule("Allow", dnsName="*.example.com")], 1),
     # "/32" is wrong but accepted for backward compatibility (the node treats it as 0.0.0.0/0)
     ("deny-0.0.0.0/32", [rule("Deny", cidrSelector="0.0.0.0/32")], 0),
     ("50-rules", [rule("Allow", cidrSelector=f"10.0.0.{i}/32") for i in range(50)], 0),
@@ -145,8 +146,6 @@ def test_egress_network_policy_messages(problems: Problems) -> None:
 DELIBERATE = [
     ("ipv6-cidr", [rule("Allow", cidrSelector="fe80::/64")], 0, 1,
      "3.x accepted IPv6 selectors that no node enforced; the 4.x CRD pattern and osdn accept IPv4 only"),
-    ("wildcard-dns", [rule("Allow", dnsName="*.example.com")], 1, 0,
-     "osdn extension: *.example.com matches names below example.com that pods look up"),
 ]
 
 

@@ -24,8 +24,8 @@ def policy(ns: str, *names: str) -> dict[str, Any]:
                      + [{"type": "Deny", "to": {"cidrSelector": "0.0.0.0/0"}}]}}
 
 
-def test_names_skip_wildcards_and_the_annotation_lists_only_resolved_names() -> None:
-    obj = policy("p1", "WWW.foo.com.", "*.example.com", "api.foo.com")
+def test_names_are_normalized_and_the_annotation_lists_only_resolved_names() -> None:
+    obj = policy("p1", "WWW.foo.com.", "api.foo.com", "www.foo.com")
     assert policy_names(obj) == ["api.foo.com", "www.foo.com"]
     assert desired_annotation(obj, {"www.foo.com": ("5.6.7.9", "5.6.7.8")}) == {"www.foo.com": ["5.6.7.8", "5.6.7.9"]}
 

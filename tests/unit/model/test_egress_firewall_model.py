@@ -1,5 +1,5 @@
-"""The oracle's egress firewall with the master's resolution (policy annotation), wildcards, name
-lookups for `adm trace`, and the impact preview of EgressNetworkPolicy changes."""
+"""The oracle's egress firewall with the master's resolution (policy annotation) and the DNS table,
+name lookups for `adm trace`, and the impact preview of EgressNetworkPolicy changes."""
 
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ def test_dns_rule_uses_the_masters_resolution_and_names_the_addresses() -> None:
         "a name nobody resolved matches nothing"
 
 
-def test_wildcards_match_names_of_the_dns_table() -> None:
-    state = ClusterState.from_objects(objs([("Allow", "*.example.com"), ("Deny", "0.0.0.0/0")]),
-                                      dns={"a.example.com": ["7.7.7.7"], "example.com": ["8.8.8.8"]})
+def test_a_dns_name_matches_its_own_dns_table_entry_not_the_names_below_it() -> None:
+    state = ClusterState.from_objects(objs([("Allow", "WWW.example.com."), ("Deny", "0.0.0.0/0")]),
+                                      dns={"www.example.com": ["7.7.7.7"], "a.www.example.com": ["8.8.8.8"]})
     assert compute_egress_firewall(state, "p1", IP("7.7.7.7"))[0]
     assert not compute_egress_firewall(state, "p1", IP("8.8.8.8"))[0]
 
