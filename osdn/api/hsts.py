@@ -54,4 +54,6 @@ def ignored_because(value: str) -> str | None:
     for d in directives:
         if not _MAX_AGE.match(d) and d.lower() not in ("includesubdomains", "preload"):
             return f"unknown directive {d!r} (allowed: max-age=N, includeSubDomains, preload)"
+    if any(c.isspace() and c not in " \t\n\f\r" for c in value):
+        return "only spaces, tabs, CR, LF and form feeds may surround ';' and '='"
     return "directives must be separated by ';'"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from osdn.api.hsts import hsts_header
+from osdn.api.hsts import hsts_header, ignored_because
 from osdn.api.hsts_policy import glob_match, route_hsts
 from osdn.api.registry import by_kind, for_object
 from osdn.apiserver.admission import AdmissionChain
@@ -59,6 +59,11 @@ def test_router_template_vectors(case: str, value: str, header: str | None) -> N
 ])
 def test_router_ignores_what_go_regexp_does_not_match(value: str) -> None:
     assert hsts_header(value, "edge") is None
+    assert ignored_because(value) is not None
+
+
+def test_the_api_warning_names_a_space_go_does_not_take() -> None:
+    assert ignored_because("max-age=1\v;preload") == "only spaces, tabs, CR, LF and form feeds may surround ';' and '='"
 
 
 @pytest.mark.parametrize("value", ["max-age=1;include\u017fubdomains", "max-age=1\n;\tpreload\f;\rpreload", "MAX-AGE=7"])
