@@ -62,8 +62,11 @@ def owner_uids(obj: Obj, blocking: bool = False) -> set[str]:
 
 def check_update(info: KindInfo, old: Obj, new: Obj) -> None:
     """Pure: kube's rule that no finalizer may be added to an object being deleted (422)."""
-    added = [f for f in finalizers_of(new) if f not in finalizers_of(old)]
-    if deleting(old) and added:
+    if not deleting(old):
+        return
+    before = set(finalizers_of(old))   # one set, not a list per new finalizer (60,000 x 2,000 used to take 15 s)
+    added = [f for f in finalizers_of(new) if f not in before]
+    if added:
         found = "[]string{" + ", ".join(json.dumps(f) for f in added) + "}"
         raise ValidationError.of(ref_of(info, old), [FieldError(
             "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being deleted, "
