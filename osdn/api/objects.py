@@ -25,6 +25,11 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 # System-set metadata the client may not choose on create.
 _SYSTEM_META = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
+# Kinds whose kube-apiserver (or openshift-apiserver) strategy sets no metadata.generation: it counts
+# spec changes of workloads, policies and custom resources only.
+_NO_GENERATION = frozenset({"ConfigMap", "Secret", "ServiceAccount", "Namespace", "Node", "Service", "Endpoints",
+                            "Event", "Pod", "ResourceQuota", "Lease", "Role", "RoleBinding", "ClusterRole",
+                            "ClusterRoleBinding", "Project"})
 
 
 def clone(obj: Obj) -> Obj:
@@ -130,7 +135,8 @@ def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, ui
             meta.pop("namespace", None)
         meta["uid"] = uid
         meta["creationTimestamp"] = now
-        meta["generation"] = 1
+        if info.kind not in _NO_GENERATION:
+            meta["generation"] = 1
     prune_unknown(info, new)
     if info.has_status and new.get("status") is None:   # kube writes a kind's empty status struct so
         new["status"] = dict(_EMPTY_STATUS.get(info.kind, {}))
@@ -156,6 +162,9 @@ def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
     changed_spec = {k: v for k, v in new.items() if k not in ("metadata", "status")} != \
         {k: v for k, v in old.items() if k not in ("metadata", "status")}
     prune_unknown(info, new)
-    meta["generation"] = int(old_meta.get("generation", 1)) + (1 if changed_spec else 0)
+    if info.kind in _NO_GENERATION:
+        meta.pop("generation", None)
+    else:
+        meta["generation"] = int(old_meta.get("generation", 1)) + (1 if changed_spec else 0)
     _run_hooks(info, new, old)
     return new

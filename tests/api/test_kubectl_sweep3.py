@@ -100,3 +100,19 @@ def test_service_accounts_are_served(srv: ServerProc, ns: str) -> None:
     token = srv.kubectl("create", "token", "bot", "-n", ns)
     assert token.returncode == 1 and 'serviceaccounts "bot"/token): osdn serves no TokenRequest API' in token.stderr
     assert ok(srv, "delete", "sa", "bot", "-n", ns) == 'serviceaccount "bot" deleted\n'
+
+
+def test_generation_only_where_kube_keeps_one(srv: ServerProc, ns: str) -> None:
+    ok(srv, "create", "configmap", "c", "--from-literal=a=b", "-n", ns)
+    ok(srv, "create", "secret", "generic", "s", "--from-literal=a=b", "-n", ns)
+    ok(srv, "create", "service", "clusterip", "s", "--tcp=80:8080", "-n", ns)
+    ok(srv, "create", "deployment", "d", "--image=nginx", "-n", ns)
+    ok(srv, "label", "configmap", "c", "x=1", "-n", ns)
+    metas = {o["kind"]: o["metadata"] for o in json.loads(ok(srv, "get", "cm,secret,svc,deploy,ns", "-n", ns,
+                                                                "-o", "json"))["items"]}
+    assert [k for k, meta in sorted(metas.items()) if "generation" in meta] == ["Deployment"]
+    assert "generation" not in json.loads(ok(srv, "get", "namespace", ns, "-o", "json"))["metadata"]
+    changed = ok(srv, "create", "configmap", "c", "--from-literal=a=z", "-n", ns, "--dry-run=client", "-o", "yaml")
+    diff = srv.kubectl("diff", "-f", "-", input=changed)
+    assert diff.returncode == 1 and "-  a: b\n+  a: z" in diff.stdout
+    assert not [line for line in diff.stdout.splitlines() if line[1:].strip().startswith("generation:")]
