@@ -17,7 +17,6 @@ from osdn.model.egress_grammar import (
     IP,
     PORT,
     EgressConfigError,
-    bash_int,
     check_port,
     is_skip,
     read_lines,
@@ -73,9 +72,11 @@ class DnsDestination:
 
 
 def _int_port(text: str) -> int:
-    value = bash_int(text)
-    if value is None:
-        raise EgressConfigError(f"Invalid port: {text}, not a number haproxy accepts")
+    """The port haproxy reads from `text`: decimal always (`010` is 10, `080` is 80, though bash's check
+    read the first as octal and let the second through); above 65535 haproxy refuses it, so do we."""
+    value = int(text, 10)
+    if value > 65535:
+        raise EgressConfigError(f"Invalid port: {text}, not a port haproxy accepts")
     return value
 
 
@@ -108,7 +109,7 @@ def _parse_line(n: int, line: str) -> DnsDestination:
 
 
 def check_numeric_ports(dests: list[DnsDestination]) -> None:
-    """Refuse ports bash lets through but haproxy would not take (a leading 0 and an 8 or 9)."""
+    """Refuse ports bash lets through but haproxy would not take (`070000`: octal for bash, 70000 for it)."""
     for d in dests:
         _int_port(d.port)
         _int_port(d.target_port)

@@ -124,7 +124,8 @@ def run_dns_proxy(env: Env, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
     try:
         counts = parse_dns_servers(env.get("EGRESS_DNS_SERVERS", "")) if unit_test else {}
         dests = parse_dns_destinations(_required(env, "EGRESS_DNS_PROXY_DESTINATION"))
-        check_numeric_ports(dests)
+        if not unit_test:  # the script prints what bash accepted; haproxy then refuses what it cannot bind
+            check_numeric_ports(dests)
     except EgressConfigError as exc:
         return _die(err, exc.message)
     try:

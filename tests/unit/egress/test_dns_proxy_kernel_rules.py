@@ -31,7 +31,8 @@ def body(script: str) -> list[str]:
      {"web.ext.test": "203.0.113.81"},
      [f"{MATCH} 9001 dnat to 203.0.113.80:9001", f"{MATCH} 80 dnat to 203.0.113.81:80",
       f"{MATCH} 9200 dnat to 203.0.113.81:9001"]),
-    ("053 203.0.113.53 0053", {}, [f"{MATCH} 43 dnat to 203.0.113.53:43"]),  # bash's octal, as haproxy got it
+    ("053 203.0.113.53 0053", {}, [f"{MATCH} 53 dnat to 203.0.113.53:53"]),  # haproxy reads ports in decimal
+    ("080 203.0.113.80 09", {}, [f"{MATCH} 80 dnat to 203.0.113.80:9"]),  # bash let them through; haproxy takes them
 ])
 def test_rules_per_destination_form(lines, addrs, rules):
     assert body(render_rules(parse_dns_destinations(lines), addrs)) == rules

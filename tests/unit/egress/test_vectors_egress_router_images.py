@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from osdn.egress.dns_config import parse_dns_destinations
 from osdn.egress.http_acl import decide, parse_http_destinations
 from osdn.egress.main import run_dns_proxy, run_http_proxy, run_router
 from osdn.model.egress_redirect import render_nft, router_config
@@ -283,3 +284,20 @@ def test_dns_proxy_defaults_and_resolvers(resolv: str) -> None:
     assert code == 0 and DEFAULTS in out  # TestHAProxyDefaults: no chroot line any more
     assert re.search("resolvers dns-resolver\n *(nameserver ns.*)+\n +", out)  # TestHAProxyResolver
     assert "    nameserver ns1 172.30.0.10:53\n    nameserver ns2 10.0.0.2:53\n" in out
+
+
+@pytest.mark.parametrize(("dest", "ports"), [("010 11.12.13.14", (10, 10)), ("080 11.12.13.14 0443", (80, 443)),
+                                             ("8080 example.com 09", (8080, 9))])
+def test_dns_proxy_ports_are_what_haproxy_binds(dest: str, ports: tuple[int, int], resolv: str) -> None:
+    code, out = _dns({"EGRESS_DNS_PROXY_DESTINATION": dest}, resolv)
+    assert code == 0  # bash's check passes them; haproxy reads `bind :010` as port 10 (decimal), not 8
+    d = parse_dns_destinations(dest)[0]
+    assert (d.listen_port, d.remote_port) == ports
+
+
+def test_dns_proxy_prints_what_bash_accepts_and_refuses_what_haproxy_would(resolv: str) -> None:
+    dest = {"EGRESS_DNS_PROXY_DESTINATION": "070000 11.12.13.14"}  # bash: octal 28672, in range
+    code, out = _dns(dest, resolv)
+    assert code == 0 and "\nfrontend fe1\n    bind :070000\n" in out
+    code, out = _run(run_dns_proxy, dest, resolv_conf=resolv)  # not unit-test: refused before anything runs
+    assert code == 1 and out.split("\n")[-2] == "Invalid port: 070000, not a port haproxy accepts"
