@@ -52,6 +52,22 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "k8s.cni.cncf.io": ("io.cncf.cni.k8s.v1", "k8s.cni.cncf.io/v1"),  # a CRD's name: its group reversed
     "network.operator.openshift.io": (f"{_OPENSHIFT}.networkoperator.v1", "networkoperator/v1"),
 }
+# apimachinery's scalar types, as kube-openapi writes them (v2: type/format; v3: oneOf), so that
+# `kubectl explain` prints `port <IntOrString>` and `hard <map[string]Quantity>`.
+_SCALARS: dict[frozenset[type], tuple[str, str, Obj, Obj]] = {
+    frozenset({int, str}): (
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        "IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML marshalling and "
+        "unmarshalling, it produces or consumes the inner type.  This allows you to have, for example, a JSON "
+        "field that can accept a name or number.",
+        {"type": "string", "format": "int-or-string"},
+        {"format": "int-or-string", "oneOf": [{"type": "integer"}, {"type": "string"}]}),
+    frozenset({int, str, float}): (
+        "io.k8s.apimachinery.pkg.api.resource.Quantity",
+        "Quantity is a fixed-point representation of a number. It provides convenient marshaling/unmarshaling "
+        "in JSON and YAML, in addition to String() and AsInt64() accessors.",
+        {"type": "string"}, {"oneOf": [{"type": "string"}, {"type": "number"}]}),
+}
 CORE_MODELS = {"ObjectReference"}   # core/v1 types that other groups' kinds use (EndpointSlice targetRef)
 META_MODELS = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
                "Condition"}
@@ -134,8 +150,8 @@ class _Builder:
             return self.annotation(args[0], package, node)
         if origin in (typing.Union, types.UnionType):
             rest = [a for a in args if a is not type(None)]
-            if set(rest) == {int, str}:
-                return {"x-kubernetes-int-or-string": True, "format": "int-or-string"}
+            if frozenset(rest) in _SCALARS:
+                return {"$ref": self.ref + self._scalar(frozenset(rest))}
             return self.annotation(rest[0], package, node) if len(rest) == 1 else {}
         if origin is list:
             return {"type": "array", "items": self.annotation(args[0], package, node) if args else {}}
@@ -147,6 +163,11 @@ class _Builder:
         simple = {str: {"type": "string"}, int: {"type": "integer", "format": "int64"}, bool: {"type": "boolean"},
                   float: {"type": "number", "format": "double"}}
         return dict(simple.get(ann, {"x-kubernetes-preserve-unknown-fields": True}))
+
+    def _scalar(self, types_: frozenset[type]) -> str:
+        name, desc, v2, v3 = _SCALARS[types_]
+        self.defs.setdefault(name, {"description": desc, **(v3 if self.ref.startswith("#/components") else v2)})
+        return name
 
     def kind(self, info: KindInfo) -> str | None:
         model = hooks_for(info.kind, info.group).model

@@ -116,3 +116,11 @@ def test_generation_only_where_kube_keeps_one(srv: ServerProc, ns: str) -> None:
     diff = srv.kubectl("diff", "-f", "-", input=changed)
     assert diff.returncode == 1 and "-  a: b\n+  a: z" in diff.stdout
     assert not [line for line in diff.stdout.splitlines() if line[1:].strip().startswith("generation:")]
+
+
+def test_explain_names_int_or_string_and_quantity(srv: ServerProc) -> None:
+    port = ok(srv, "explain", "networkpolicy.spec.ingress.ports.port")
+    assert "FIELD: port <IntOrString>" in port and "IntOrString is a type that can hold an int32 or a string." in \
+        " ".join(port.split())
+    assert "FIELD: hard <map[string]Quantity>" in ok(srv, "explain", "resourcequota.spec.hard")
+    assert "maxSurge\t<IntOrString>" in ok(srv, "explain", "deployment.spec.strategy", "--recursive")
