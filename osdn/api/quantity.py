@@ -21,6 +21,7 @@ _FORMAT = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
 _EXPONENT = re.compile(r"^[eE][+-]?[0-9]+$")
+MAX_DIGITS = 1000
 
 _BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
 _DECIMAL = {"n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(1, 1000), "": Fraction(1),
@@ -58,6 +59,8 @@ def _multiplier(suffix: str) -> Fraction:
     if suffix in _DECIMAL:
         return _DECIMAL[suffix]
     if _EXPONENT.match(suffix):
+        if len(suffix[1:].lstrip("+-").lstrip("0")) > 4:  # before int(): 5,000 digits would raise
+            raise QuantityError("quantity exponent out of range")
         exp = int(suffix[1:])
         if abs(exp) > 1000:
             raise QuantityError("quantity exponent out of range")
@@ -78,4 +81,6 @@ def parse_quantity(text: str) -> Quantity:
     number, suffix = m.groups()
     if not _NUMBER.match(number):
         raise QuantityError(f"unable to parse numeric part of quantity {text!r}")
+    if len(number) > MAX_DIGITS:  # Python's int() refuses 4,300 digits; no real quantity has 100
+        raise QuantityError(f"numeric part of quantity has more than {MAX_DIGITS} characters")
     return Quantity(Fraction(number) * _multiplier(suffix), text)
