@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 ADMIN = User("system:admin", ("system:cluster-admins",))
 
 _READ = ["get", "list", "watch"]
-_ALL = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_ALL = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 _NET = "network.openshift.io"
 _PROJECT_WRITABLE = [
     ("", ["pods", "services", "configmaps", "serviceaccounts", "replicationcontrollers",

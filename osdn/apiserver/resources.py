@@ -284,11 +284,11 @@ class Resources:
                           field_selector: str, dry_run: bool = False, orphan: bool = False,
                           foreground: bool = False) -> Obj:
         """DELETE of a collection (kube's deletecollection): each object the selectors match is deleted
-        as one DELETE would; the answer is the List of them as each went (or stays, marked). osdn's
-        roles have no `deletecollection` verb, so `delete` on the resource is what is checked."""
+        as one DELETE would; the answer is the List of them as each went (or stays, marked). The
+        `deletecollection` verb on the resource is checked, as kube does (then `delete` per object)."""
         if info.kind == "Namespace":
             raise MethodNotAllowedError("namespaces cannot be deleted as a collection; delete each namespace")
-        raws, rv = self.list_raw(user, info, namespace, label_selector, field_selector, verb="delete")
+        raws, rv = self.list_raw(user, info, namespace, label_selector, field_selector, verb="deletecollection")
         gone = []
         for raw in raws:
             name = json.loads(raw)["metadata"]["name"]

@@ -88,13 +88,14 @@ def test_deletecollection_is_offered_where_it_is_served(srv: ServerProc, api: cl
     assert v1.list_namespaced_config_map(NS).items == []
 
 
-def _client_of(srv: ServerProc, tmp_path: Path, user: str, role: str) -> client.ApiClient:
-    """A client for `user`, bound to ClusterRole `role` in NS."""
+def _client_of(srv: ServerProc, api: client.ApiClient, tmp_path: Path, user: str, role: str,
+               kind: str = "ClusterRole") -> client.ApiClient:
+    """A client for `user`, bound by the admin's `api` to `role` (a ClusterRole, or a Role of NS) in NS."""
     conf = tmp_path / f"{user}.conf"
     srv.cli("adm", "token", "create", user, "--write-config", str(conf), check=True)
-    client.RbacAuthorizationV1Api(config.new_client_from_config(str(srv.config))).create_namespaced_role_binding(
+    client.RbacAuthorizationV1Api(api).create_namespaced_role_binding(
         NS, client.V1RoleBinding(metadata=client.V1ObjectMeta(name=f"{user}-{role}"),
-                                 role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                 role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind=kind,
                                                            name=role),
                                  subjects=[client.RbacV1Subject(kind="User", name=user,
                                                                 api_group="rbac.authorization.k8s.io")]))
@@ -109,12 +110,31 @@ def test_service_accounts_typed_and_by_role(srv: ServerProc, api: client.ApiClie
     got = v1.read_namespaced_service_account("robot", NS)
     assert got.automount_service_account_token is False and got.image_pull_secrets[0].name == "pull"
     assert [s.metadata.name for s in v1.list_service_account_for_all_namespaces().items] == ["robot"]
-    with _client_of(srv, tmp_path, "viewer", "view") as viewer:
+    with _client_of(srv, api, tmp_path, "viewer", "view") as viewer:
         assert [s.metadata.name for s in client.CoreV1Api(viewer).list_namespaced_service_account(NS).items] == \
             ["robot"]
         with pytest.raises(client.ApiException) as e:
             client.CoreV1Api(viewer).delete_namespaced_service_account("robot", NS)
         assert e.value.status == 403
-    with _client_of(srv, tmp_path, "editor", "edit") as editor:
+    with _client_of(srv, api, tmp_path, "editor", "edit") as editor:
         client.CoreV1Api(editor).delete_namespaced_service_account("robot", NS)
     assert v1.list_namespaced_service_account(NS).items == []
+
+
+def test_collection_delete_needs_the_deletecollection_verb(srv: ServerProc, api: client.ApiClient,
+                                                            tmp_path: Path) -> None:
+    v1 = client.CoreV1Api(api)
+    client.RbacAuthorizationV1Api(api).create_namespaced_role(NS, client.V1Role(
+        metadata=client.V1ObjectMeta(name="deleter"),
+        rules=[client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["list", "delete"])]))
+    v1.create_namespaced_config_map(NS, _cm("one"))
+    with _client_of(srv, api, tmp_path, "deleter", "deleter", kind="Role") as deleter:
+        client.CoreV1Api(deleter).delete_namespaced_config_map("one", NS)     # one by one: yes
+        v1.create_namespaced_config_map(NS, _cm("two"))
+        with pytest.raises(client.ApiException) as e:
+            client.CoreV1Api(deleter).delete_collection_namespaced_config_map(NS)
+        assert e.value.status == 403 and 'cannot deletecollection resource "configmaps"' in \
+            json.loads(e.value.body)["message"]
+    with _client_of(srv, api, tmp_path, "editor2", "edit") as editor:
+        client.CoreV1Api(editor).delete_collection_namespaced_config_map(NS)
+    assert v1.list_namespaced_config_map(NS).items == []
