@@ -120,6 +120,13 @@ _SCHEMAS: dict[str, Node] = {
     "Route": _kind(),
     "Template": _kind(),
     "Project": _kind(),
+    # network.openshift.io: built-in types of OpenShift 3.x's API server (CRDs only from 4.x), so the
+    # seeds' `oc patch netnamespace|hostsubnet NAME -p ...` (no --type) works with kubectl too; their
+    # lists (egressIPs, egressCIDRs, spec.egress) have no patch strategy: a patch replaces them whole
+    "ClusterNetwork": _kind(),
+    "HostSubnet": _kind(),
+    "NetNamespace": _kind(),
+    "EgressNetworkPolicy": _kind(),
 }
 
 

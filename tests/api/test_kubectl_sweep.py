@@ -70,8 +70,8 @@ def test_raw_health_endpoints(server: ServerProc) -> None:
 
 
 def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -> None:
-    """Routes are built-in types of openshift-apiserver (`oc patch route x -p ...` works); NetNamespace
-    is a CRD in OpenShift 4 and keeps kube's 415 for a strategic merge patch."""
+    """Routes are built-in types of openshift-apiserver (`oc patch route x -p ...` works); Network
+    (operator.openshift.io) is a CRD in OpenShift 4 and keeps kube's 415 for a strategic merge patch."""
     ok(server, "create", "namespace", "x")
     route = {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "r", "namespace": "x"},
              "spec": {"host": "a.example.com", "to": {"kind": "Service", "name": "s"}}}
@@ -79,7 +79,7 @@ def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -
     assert ok(server, "patch", "route", "r", "-n", "x", "-p", '{"spec":{"host":"b.example.com"}}') == \
         "route.route.openshift.io/r patched\n"
     assert get(server, "route", "r", "-n", "x")["spec"]["host"] == "b.example.com"
-    r = server.kubectl("patch", "netnamespace", "x", "-p", '{"egressIPs":[]}')
+    r = server.kubectl("patch", "network.operator.openshift.io", "cluster", "-p", '{"spec":{}}')
     assert r.returncode == 1 and "application/merge-patch+json" in r.stderr
 
 

@@ -1,4 +1,4 @@
-"""PATCH over HTTP: strategic merge patch of kube kinds (415 for OpenShift kinds), server-side apply
+"""PATCH over HTTP: strategic merge patch of kube kinds (415 for OpenShift 4 CRD kinds), server-side apply
 (create, managedFields, conflicts, force, removal), and managers of updates."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ServerProc
+from tests.conftest import ServerProc, wait_for
 
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
@@ -43,10 +43,21 @@ def test_strategic_patch_keeps_containers_and_ports(http: httpx.Client) -> None:
     assert spec["containers"][1]["image"] == "proxy:2" and "$setElementOrder/containers" not in spec
 
 
-def test_strategic_patch_of_an_openshift_kind_is_415(http: httpx.Client) -> None:
-    r = http.patch("/apis/network.openshift.io/v1/netnamespaces/default", content='{"egressIPs": []}', headers=SMP)
+def test_strategic_patch_of_an_openshift_4_crd_kind_is_415(http: httpx.Client) -> None:
+    r = http.patch("/apis/operator.openshift.io/v1/networks/cluster", content='{"spec": {}}', headers=SMP)
     assert r.status_code == 415 and r.json()["reason"] == "UnsupportedMediaType"
     assert "application/merge-patch+json" in r.json()["message"]
+
+
+def test_strategic_patch_of_a_netnamespace_replaces_its_egress_ips(http: httpx.Client) -> None:
+    """network.openshift.io kinds were openshift-apiserver built-ins (3.x): seed 002's `oc patch
+    netnamespace NAME -p '{"egressIPs": [...]}'` has no --type; egressIPs has no patch strategy."""
+    path = "/apis/network.openshift.io/v1/netnamespaces/sp"
+    http.post("/api/v1/namespaces", json={"metadata": {"name": "sp"}}).raise_for_status()
+    wait_for(lambda: http.get(path).status_code == 200, what="NetNamespace sp")
+    for ips in (["192.168.1.100", "192.168.1.101"], ["192.168.1.102"]):
+        r = http.patch(path, content=json.dumps({"egressIPs": ips}), headers=SMP)
+        assert r.status_code == 200 and r.json()["egressIPs"] == ips, r.text
 
 
 def test_server_side_apply_creates_then_updates_and_removes_dropped_fields(http: httpx.Client) -> None:
