@@ -5,6 +5,9 @@ that floods the node's DNS server with names the upstream answers slowly delays 
 not other pods': another client's query waits behind at most one query of each busy client, not
 behind the whole flood. `put` refuses an item (returns False) past `per_key` items for its key or
 `total` items altogether. Thread-safe; `close` wakes every waiting `get` with None.
+
+`FairSlots` is the same rule for the TCP connections: at most `total` at once and `per_key` of one
+client, so one pod holding connections open cannot lock every other pod out of DNS over TCP.
 """
 
 from __future__ import annotations
@@ -60,3 +63,28 @@ class FairQueue(Generic[T]):
     def __len__(self) -> int:
         with self._ready:
             return self._size
+
+
+class FairSlots:
+    """At most `total` slots held at once, at most `per_key` by one key. Thread-safe."""
+
+    def __init__(self, total: int, per_key: int) -> None:
+        self.total, self.per_key = total, per_key
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> bool:
+        with self._lock:
+            mine = self._held.get(key, 0)
+            if mine >= self.per_key or sum(self._held.values()) >= self.total:
+                return False
+            self._held[key] = mine + 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            left = self._held.get(key, 0) - 1
+            if left > 0:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)

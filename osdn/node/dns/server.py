@@ -8,7 +8,8 @@ Per query (`Resolver.handle`, the whole protocol logic, tested without sockets):
 1. Hostile input: shorter than a header or a response (QR set): dropped; unparsable: FORMERR (id
    echoed, no question); opcode other than QUERY: NOTIMP; not exactly one question: FORMERR; class
    other than IN: REFUSED. A UDP answer larger than the client's buffer (512, or its EDNS size) is
-   sent truncated (TC) so the client retries over TCP.
+   sent truncated (TC) so the client retries over TCP; over TCP an answer may take 64 KiB whatever
+   EDNS size the query names (a larger one is truncated too).
 2. The cluster zone (`zone.answer`, from the informer cache): answered at once, authoritative.
 3. Anything else: the TTL-bounded cache (`cache.AnswerCache`), else the upstream resolvers in
    order, with a fresh query (our own random id, never the client's message), `upstream_timeout`
@@ -25,6 +26,9 @@ Work that may wait (upstream queries, a registered hook) runs on a bounded pool 
 fed by a fair queue (`fairqueue.FairQueue`: `queue_size` queries, at most `client_queue` of one
 client, clients served in turn), so one pod flooding names that resolve slowly delays only itself;
 a query that finds its client's share or the queue full is dropped: the client retries.
+TCP clients get a thread each: at most `max_tcp_clients` at once and `tcp_per_client` of one client
+address (`fairqueue.FairSlots`), each query whole within `tcp_idle` seconds; past a bound the
+connection is closed at once.
 """
 
 from __future__ import annotations
@@ -53,8 +57,8 @@ import dns.rdataclass
 import dns.rdatatype
 
 from osdn.kernel import netns
-from osdn.node.dns.cache import MAX_ENTRIES, MAX_TTL, AnswerCache
-from osdn.node.dns.fairqueue import FairQueue
+from osdn.node.dns.cache import MAX_ENTRIES, MAX_RECORDS, MAX_TTL, AnswerCache
+from osdn.node.dns.fairqueue import FairQueue, FairSlots
 from osdn.node.dns.fastpath import FORWARDED_LIFETIME, FastPath
 from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
 
@@ -72,11 +76,13 @@ class DnsConfig:
     upstreams: tuple[str, ...] = ()  # "ip" or "ip:port"
     upstream_timeout: float = 2.0
     cache_size: int = MAX_ENTRIES
+    cache_records: int = MAX_RECORDS  # records in all cached answers
     max_ttl: int = MAX_TTL
     workers: int = 8
     queue_size: int = 1024
     client_queue: int = 128  # queries of one client waiting for a worker
     max_tcp_clients: int = 64
+    tcp_per_client: int = 8  # connections of one client address
     tcp_idle: float = 5.0
     hold_timeout: float = 2.0
 
@@ -107,7 +113,7 @@ class Resolver:
 
     def __init__(self, cfg: DnsConfig, zone: SharedZone, clock: Clock = time.monotonic) -> None:
         self.cfg, self.zone, self.clock = cfg, zone, clock
-        self.cache = AnswerCache(cfg.cache_size, cfg.max_ttl)
+        self.cache = AnswerCache(cfg.cache_size, cfg.max_ttl, cfg.cache_records)
         self._cache_lock = threading.Lock()
         self.hook: AnswerHook | None = None
 
@@ -235,7 +241,15 @@ def to_udp_wire(query_wire: bytes, response: dns.message.Message | bytes) -> byt
     """The answer for UDP: truncated (TC, no records) if larger than the client accepts."""
     if isinstance(response, bytes):
         return response
-    limit = max(512, response.request_payload if response.request_payload > 0 else 512)
+    return _wire(query_wire, response, max(512, response.request_payload if response.request_payload > 0 else 512))
+
+
+def to_tcp_wire(query_wire: bytes, response: dns.message.Message | bytes) -> bytes:
+    """The answer for TCP: up to 64 KiB (the query's EDNS size is a UDP limit), else truncated."""
+    return response if isinstance(response, bytes) else _wire(query_wire, response, 65535)
+
+
+def _wire(query_wire: bytes, response: dns.message.Message, limit: int) -> bytes:
     try:
         return response.to_wire(max_size=limit)
     except dns.exception.TooBig:
@@ -257,7 +271,7 @@ class DnsServer:
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self._stop = threading.Event()
-        self._tcp_slots = threading.BoundedSemaphore(cfg.max_tcp_clients)
+        self._tcp_slots = FairSlots(cfg.max_tcp_clients, cfg.tcp_per_client)
         self._threads: list[threading.Thread] = []
 
     def set_answer_hook(self, hook: AnswerHook | None, wants: Callable[[str], bool] | None = None) -> None:
@@ -382,8 +396,8 @@ class DnsServer:
                 conn, peer = self._tcp.accept()
             except OSError:
                 return
-            if not self._tcp_slots.acquire(blocking=False):
-                conn.close()  # too many clients
+            if not self._tcp_slots.acquire(peer[0]):
+                conn.close()  # too many clients, or too many of this one
                 continue
             threading.Thread(target=netns.run_in_netns, args=(self.cfg.netns, self._tcp_client, conn, peer),
                              name="dns-tcp-client", daemon=True).start()
@@ -401,13 +415,13 @@ class DnsServer:
                 response = self.resolver.handle(wire, peer[0])
                 if response is None:
                     return
-                out = response if isinstance(response, bytes) else response.to_wire()
+                out = to_tcp_wire(wire, response)
                 conn.sendall(struct.pack("!H", len(out)) + out)
         except (OSError, dns.exception.DNSException):
             return
         finally:
             conn.close()
-            self._tcp_slots.release()
+            self._tcp_slots.release(peer[0])
 
 
 def forwarded_lifetime(response: dns.message.Message | bytes) -> float:
