@@ -7,8 +7,10 @@ controller:
 - only pods with an IP (a host-network pod's is its node's), not terminating and not finished;
   **Ready** pods go to `addresses`, the others to
   `notReadyAddresses` (`spec.publishNotReadyAddresses` makes them all ready);
-- a named `targetPort` is resolved per pod (container port name and protocol); a pod without it is
-  not an endpoint for that port; pods with the same resolved ports share a subset;
+- a named `targetPort` is resolved per pod (container port name and protocol) as upstream's
+  `podutil.FindPort`: containers first, then sidecar init containers (`restartPolicy: Always`), never
+  an init container that runs to completion; a pod without it is not an endpoint for that port;
+  pods with the same resolved ports share a subset;
 - headless services (`clusterIP: None`) get Endpoints too (DNS reads them); ExternalName services and
   services without a selector get none from this controller: manual Endpoints are left alone;
 - the Endpoints of a deleted Service (or one whose selector was removed) are deleted if this
@@ -25,6 +27,7 @@ from typing import Any
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError, NotFoundError
 from osdn.master.controller import Controller, Informers
+from osdn.model.objects import container_ports, find_port
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -54,21 +57,14 @@ def _serving(pod: Mapping[str, Any]) -> bool:
         and status.get("phase") not in ("Succeeded", "Failed")
 
 
-def _named_port(pod: Mapping[str, Any], name: str, protocol: str) -> int | None:
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        for p in c.get("ports") or []:
-            if p.get("name") == name and str(p.get("protocol") or "TCP").upper() == protocol:
-                return int(p.get("containerPort") or 0) or None
-    return None
-
-
 def pod_ports(svc: Mapping[str, Any], pod: Mapping[str, Any]) -> list[Obj]:
     """Pure: the EndpointPorts of `pod` for `svc` (named targetPorts resolved on the pod)."""
     out = []
     for sp in (svc.get("spec") or {}).get("ports") or []:
         protocol = str(sp.get("protocol") or "TCP").upper()
         target = sp.get("targetPort", sp.get("port"))
-        port = int(target) if isinstance(target, int) or str(target).isdigit() else _named_port(pod, str(target), protocol)
+        port = int(target) if isinstance(target, int) or str(target).isdigit() else \
+            find_port(container_ports(pod.get("spec") or {}), str(target), protocol)
         if port:
             out.append({k: v for k, v in (("name", sp.get("name")), ("port", port), ("protocol", protocol)) if v})
     return out

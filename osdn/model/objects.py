@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from osdn.api.kinds.core import NAMESPACE_NAME_LABEL
 from osdn.model.servicenet import is_node_local
 
 Obj = Mapping[str, Any]
@@ -21,7 +22,7 @@ IPv4 = ipaddress.IPv4Address
 Net = ipaddress.IPv4Network
 
 MULTICAST_ANNOTATION = "netnamespace.network.openshift.io/multicast-enabled"
-NS_NAME_LABEL = "kubernetes.io/metadata.name"
+NS_NAME_LABEL = NAMESPACE_NAME_LABEL
 
 
 def meta(obj: Obj) -> Obj:
@@ -106,13 +107,15 @@ class Pod:
 
     def named_port(self, name: str, protocol: str) -> int | None:
         """The container port called `name` with `protocol`, or None."""
-        for p in self.ports:
-            if p.name == name and p.protocol == protocol:
-                return p.port
-        return None
+        return find_port(self.ports, name, protocol)
 
 
-def _container_ports(spec: Obj) -> tuple[ContainerPort, ...]:
+def find_port(ports: Iterable[ContainerPort], name: str, protocol: str) -> int | None:
+    """The first of `ports` called `name` with `protocol` (ports in `container_ports` order), or None."""
+    return next((p.port for p in ports if p.name == name and p.protocol == protocol), None)
+
+
+def container_ports(spec: Obj) -> tuple[ContainerPort, ...]:
     """The pod's ports in upstream FindPort's order: its containers', then its sidecars' (init
     containers with restartPolicy Always); an init container that runs to completion has none."""
     sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
@@ -132,7 +135,7 @@ def pod_from_obj(obj: Obj) -> Pod:
     status = obj.get("status") or {}
     return Pod(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
                frozen_map(meta(obj).get("labels")), parse_ip(status.get("podIP")),
-               str(spec.get("nodeName") or ""), _container_ports(spec), bool(spec.get("hostNetwork")),
+               str(spec.get("nodeName") or ""), container_ports(spec), bool(spec.get("hostNetwork")),
                MappingProxyType(env))
 
 
