@@ -71,7 +71,7 @@ def test_self_provisioned_project_keeps_only_display_name_description_and_reques
     assert "metadata.labels[trusted] dropped" in r.headers["warning"]
     assert f"metadata.annotations[{OVERRIDE}] dropped" in r.headers["warning"]
     meta = server.http().get("/api/v1/namespaces/p2").json()["metadata"]
-    assert not meta.get("labels")
+    assert meta["labels"] == {"kubernetes.io/metadata.name": "p2"}
     assert meta["annotations"] == {"openshift.io/display-name": "Bob's", "openshift.io/requester": "bob"}
 
 
@@ -91,7 +91,8 @@ def test_reserved_project_names_are_refused_to_users(server: ServerProc, tmp_pat
         r = server.http().post(PROJECTS, json={"apiVersion": "v1", "kind": "Project",
                                                "metadata": {"name": name, "labels": {"trusted": "true"}}})
         assert r.status_code == 201, r.text
-        assert server.http().get(f"/api/v1/namespaces/{name}").json()["metadata"]["labels"] == {"trusted": "true"}
+        assert server.http().get(f"/api/v1/namespaces/{name}").json()["metadata"]["labels"] == {
+            "trusted": "true", "kubernetes.io/metadata.name": name}
 
 
 def test_project_admin_cannot_relabel_her_namespace_or_project(server: ServerProc, alice: Tenant) -> None:
@@ -105,7 +106,8 @@ def test_project_admin_cannot_relabel_her_namespace_or_project(server: ServerPro
                          headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 422 and "metadata.labels[trusted]" in r.json()["message"]
     meta = server.http().get("/api/v1/namespaces/p1").json()["metadata"]
-    assert not meta.get("labels") and meta["annotations"] == {"openshift.io/requester": "alice"}
+    assert meta["labels"] == {"kubernetes.io/metadata.name": "p1"}
+    assert meta["annotations"] == {"openshift.io/requester": "alice"}
     # The display name and description are hers to change.
     server.cli("annotate", "project", "p1", "openshift.io/display-name=Alice's", config=alice.config, check=True)
     assert server.http().get("/api/v1/namespaces/p1").json()["metadata"]["annotations"][

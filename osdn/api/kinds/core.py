@@ -66,6 +66,7 @@ __all__ = ["ConfigMap", "Container", "ContainerPort", "EndpointAddress", "Endpoi
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 NODE_ADDRESS_TYPES = ("Hostname", "ExternalIP", "InternalIP", "ExternalDNS", "InternalDNS")
 EVENT_TYPES = ("Normal", "Warning")
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # every Namespace's own name (kube >= 1.21)
 
 
 class Namespace(TypedObject):
@@ -203,8 +204,11 @@ def validate_node(obj: Obj, old: Obj | None) -> list[FieldError]:
 # ---- Namespace and Event
 
 def default_namespace(obj: Obj) -> None:
-    """status.phase Active, as kube-apiserver sets it on create (`kubectl describe ns` shows Status), and
-    spec.finalizers ["kubernetes"] as kube writes it (osdn empties a namespace before it goes)."""
+    """status.phase Active, as kube-apiserver sets it on create (`kubectl describe ns` shows Status),
+    spec.finalizers ["kubernetes"] as kube writes it (osdn empties a namespace before it goes), and the
+    label kubernetes.io/metadata.name=<name> on every write, over any value sent (kube >= 1.21)."""
+    meta = obj["metadata"]   # validate_metadata checked: a dict with a name, labels a map or absent
+    meta["labels"] = {**(meta.get("labels") or {}), NAMESPACE_NAME_LABEL: meta["name"]}
     status = obj.setdefault("status", {})
     if isinstance(status, dict):
         set_default(status, "phase", "Active")
