@@ -5,8 +5,9 @@ Side effects: sockets and threads. Every thread that owns a socket runs inside t
 to the upstream resolvers leave from the node, as a node's own resolver would.
 
 Per query (`Resolver.handle`, the whole protocol logic, tested without sockets):
-1. Hostile input: shorter than a header or a response (QR set): dropped; unparsable: FORMERR (id
-   echoed, no question); opcode other than QUERY: NOTIMP; not exactly one question: FORMERR; class
+1. Hostile input: shorter than a header or a response (QR set): dropped; unparsable or longer than
+   `MAX_QUERY` (parsing costs ~3 µs a byte on the thread that reads every pod's UDP queries: one
+   pod sending 64 KiB queries stalled it): FORMERR (id echoed, no question); opcode other than QUERY: NOTIMP; not exactly one question: FORMERR; class
    other than IN: REFUSED. A UDP answer larger than the client's buffer (512, or its EDNS size) is
    sent truncated (TC) so the client retries over TCP; over TCP an answer may take 64 KiB whatever
    EDNS size the query names (a larger one is truncated too).
@@ -64,6 +65,7 @@ from osdn.node.dns.zone import ZoneAnswer, ZoneData, answer
 
 log = logging.getLogger(__name__)
 EDNS_PAYLOAD = 1232  # the UDP size we advertise (DNS flag day 2020: no IP fragmentation)
+MAX_QUERY = 1232  # bytes; real queries (a 255-byte name, EDNS options, padding) stay under 600
 AnswerHook = Callable[[str, str, tuple[str, ...], int], Any]
 Clock = Callable[[], float]
 
@@ -122,6 +124,8 @@ class Resolver:
         """The query, or the bytes of an immediate error answer, or None (drop)."""
         if len(wire) < 12 or wire[2] & 0x80:
             return None
+        if len(wire) > MAX_QUERY:
+            return _header_only(wire, dns.rcode.FORMERR)
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:

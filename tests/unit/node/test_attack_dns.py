@@ -9,8 +9,10 @@ import struct
 import threading
 from collections.abc import Iterator
 
+import dns.edns
 import dns.flags
 import dns.message
+import dns.rcode
 import dns.rrset
 import pytest
 
@@ -128,3 +130,17 @@ def test_64k_queries_cannot_fill_the_fast_path() -> None:
     assert fast.bytes <= MAX_BYTES and len(fast) * 65000 <= MAX_BYTES
     again = struct.pack("!H", 7) + (399).to_bytes(4, "big") + b"\x00" * 65000
     assert fast.get(again, 1, 0.0) == b"\x00\x07" + answer[2:]
+
+
+def test_oversized_queries_are_refused_before_they_are_parsed() -> None:
+    r = Resolver(DnsConfig("unused", "10.128.0.1"), headless(3))
+    options = [dns.edns.GenericOption(65001, b"") for _ in range(16000)]  # ~0.2 s to parse, on the UDP thread
+    huge = dns.message.make_query("big.p.svc.cluster.local", "A", use_edns=0, options=options)
+    wire = huge.to_wire(max_size=65535)
+    got = r.handle(wire, CLIENT)
+    assert isinstance(got, bytes) and got[:2] == wire[:2]
+    assert dns.message.from_wire(got).rcode() == dns.rcode.FORMERR
+    padded = dns.message.make_query("big.p.svc.cluster.local", "A", use_edns=0,
+                                    options=[dns.edns.GenericOption(12, b"\x00" * 1000)])  # padding
+    ok = r.handle(padded.to_wire(), CLIENT)
+    assert isinstance(ok, dns.message.Message) and len(ok.answer[0]) == 3
