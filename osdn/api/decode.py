@@ -259,6 +259,31 @@ def _yaml_duplicates(root: Node) -> list[str]:
     return sorted(set(out))
 
 
+def decode_yaml_documents(raw: bytes, limits: Limits = Limits()) -> list[Any]:
+    """Every document of a YAML stream (a manifest file), each bounded and checked as `decode_yaml`
+    checks a body; an empty document is None. Errors say "the YAML" (the caller names the file)."""
+    try:
+        loader = JsonYamlLoader(raw)
+    except yaml.YAMLError as e:
+        raise BadRequestError(f"the YAML is not valid: {e}") from None
+    loader.max_depth = limits.max_depth
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            root = loader.get_node()
+            if root is not None:
+                check_node_graph(root, limits)
+            docs.append(None if root is None else loader.construct_document(root))
+            check_value(docs[-1], limits)
+    except yaml.YAMLError as e:
+        raise BadRequestError(f"the YAML is not valid: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise BadRequestError(f"the YAML is not valid: {e}") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
 def decode_yaml(raw: bytes, limits: Limits = Limits()) -> Decoded:
     try:
         loader = JsonYamlLoader(raw)

@@ -6,13 +6,11 @@ file (and document number) so the user can find the bad part; nothing is sent be
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from osdn.api.decode import decode_json, decode_yaml_documents
 from osdn.errors import BadRequestError
 
 Obj = dict[str, Any]
@@ -20,17 +18,15 @@ _EXTS = (".yaml", ".yml", ".json")
 
 
 def _documents(text: str, source: str) -> list[Obj]:
-    stripped = text.lstrip()
+    """The objects of one file, decoded with the API server's bounds (osdn.api.decode: nesting depth,
+    YAML alias expansion, JSON-only values), so a hostile manifest costs the CLI no more than the server."""
+    is_json = text.lstrip().startswith(("{", "["))
     try:
-        if stripped.startswith("{") or stripped.startswith("["):
-            docs: list[Any] = [json.loads(text)]
-        else:
-            docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except json.JSONDecodeError as e:
-        raise BadRequestError(f"error parsing {source}: invalid JSON at line {e.lineno} column {e.colno}: "
-                              f"{e.msg}") from None
-    except yaml.YAMLError as e:
-        raise BadRequestError(f"error parsing {source}: invalid YAML: {e}") from None
+        docs: list[Any] = [decode_json(text.encode()).value] if is_json else \
+            [d for d in decode_yaml_documents(text.encode()) if d is not None]
+    except BadRequestError as e:
+        raise BadRequestError(f"error parsing {source}: invalid {'JSON' if is_json else 'YAML'}: {e.message}") \
+            from None
     out: list[Obj] = []
     for i, doc in enumerate(docs):
         where = source if len(docs) == 1 else f"{source} (document {i + 1})"

@@ -29,6 +29,7 @@ from osdn.errors import BadRequestError
 
 DEFAULT_PATH = Path.home() / ".osdn" / "config"
 KUBE_PATH = Path.home() / ".kube" / "config"
+MAX_CONFIG_BYTES = 16 * 1024 * 1024   # a config file (or what $KUBECONFIG names, e.g. /dev/zero) read at most
 Doc = dict[str, Any]
 
 
@@ -45,7 +46,7 @@ class ClientConfig:
 
 def _read(file: str, origin: str) -> Doc:
     try:
-        data = yaml.safe_load(Path(file).read_text()) or {}
+        data = yaml.safe_load(_read_bounded(file)) or {}
     except FileNotFoundError:
         raise BadRequestError(f"config file {file} does not exist (from {origin})") from None
     except (OSError, yaml.YAMLError) as e:
@@ -68,25 +69,46 @@ def merge_kubeconfigs(docs: list[tuple[str, Doc]]) -> Doc:
         for section, inner, keys in (("clusters", "cluster", ("certificate-authority",)),
                                      ("users", "user", ("tokenFile",)), ("contexts", "context", ())):
             for name, entry in _named(doc.get(section)).items():
-                body = dict(entry.get(inner) or {})
+                body = _mapping(entry.get(inner) or {}, f"{file}: {section}[{name}].{inner}")
                 for k in keys:
-                    if body.get(k) and not os.path.isabs(body[k]):
+                    if body.get(k) and not os.path.isabs(_text(body[k], f"{file}: {section}[{name}].{inner}.{k}")):
                         body[k] = str(base / body[k])
                 merged[section].setdefault(name, body)
         merged["current-context"] = merged["current-context"] or str(doc.get("current-context") or "")
     return merged
 
 
+def _read_bounded(file: str) -> bytes:
+    """A file's bytes, refused past MAX_CONFIG_BYTES (a path naming /dev/zero must not eat the memory)."""
+    with open(file, "rb") as fh:
+        raw = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise BadRequestError(f"{file} is larger than {MAX_CONFIG_BYTES} bytes")
+    return raw
+
+
+def _mapping(value: Any, where: str) -> Doc:
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{where} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequestError(f"{where} must be a string, not {type(value).__name__}")
+    return value
+
+
 def _ca_pem(cluster: Doc) -> str:
     if cluster.get("certificate-authority-data"):
         try:
-            return base64.b64decode(cluster["certificate-authority-data"]).decode()
+            return base64.b64decode(_text(cluster["certificate-authority-data"], "certificate-authority-data")).decode()
         except ValueError as e:
             raise BadRequestError(f"certificate-authority-data is not valid base64: {e}") from None
     if cluster.get("certificate-authority"):
         try:
-            return Path(cluster["certificate-authority"]).read_text()
-        except OSError as e:
+            return _read_bounded(_text(cluster["certificate-authority"], "certificate-authority")).decode()
+        except (OSError, ValueError) as e:
             raise BadRequestError(f"cannot read certificate-authority {cluster['certificate-authority']}: {e}") \
                 from None
     return ""
@@ -99,21 +121,24 @@ def from_kubeconfig(merged: Doc, source: str, context: str | None = None) -> Cli
     ctx = merged["contexts"].get(name)
     if ctx is None:
         raise BadRequestError(f'{source}: context "{name}" does not exist')
-    cluster = merged["clusters"].get(ctx.get("cluster", ""))
+    cluster = merged["clusters"].get(str(ctx.get("cluster", "")))
     if cluster is None or not cluster.get("server"):
         raise BadRequestError(f'{source}: cluster "{ctx.get("cluster", "")}" of context "{name}" has no server')
-    user = merged["users"].get(ctx.get("user", ""), {})
+    user = merged["users"].get(str(ctx.get("user", "")), {})
     token = str(user.get("token") or "")
     if not token and user.get("tokenFile"):
-        token = Path(user["tokenFile"]).read_text().strip()
+        try:
+            token = _read_bounded(_text(user["tokenFile"], "tokenFile")).decode().strip()
+        except (OSError, ValueError) as e:
+            raise BadRequestError(f"cannot read tokenFile {user['tokenFile']} of user {ctx.get('user', '')}: {e}") \
+                from None
     return ClientConfig(normalize(str(cluster["server"])), token, str(ctx.get("user", "")), source,
                         _ca_pem(cluster), bool(cluster.get("insecure-skip-tls-verify")),
                         str(ctx.get("namespace") or ""))
 
 
 def _legacy(data: Doc, source: str) -> ClientConfig:
-    ca = base64.b64decode(data["certificate-authority-data"]).decode() \
-        if data.get("certificate-authority-data") else ""
+    ca = _ca_pem({"certificate-authority-data": data.get("certificate-authority-data")})
     return ClientConfig(normalize(str(data.get("server") or "")), str(data.get("token") or ""),
                         str(data.get("user") or ""), source, ca, bool(data.get("insecure-skip-tls-verify")),
                         str(data.get("namespace") or ""))
