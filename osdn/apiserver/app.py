@@ -25,7 +25,7 @@ from osdn.api import fieldlabels, labels, objects
 from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, by_kind, for_path
-from osdn.apiserver import bodies, discovery, negotiate, reads, scale
+from osdn.apiserver import bodies, discovery, negotiate, reads, scale, tables
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.console_backend import ConsoleBackend
 from osdn.apiserver.fieldmanager import force_of, manager_of
@@ -36,7 +36,7 @@ from osdn.apiserver.resources import Resources, delete_answer, key_of
 from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
-from osdn.apiserver.watchwindow import WatchWindow
+from osdn.apiserver.watchwindow import Bookmarks, WatchWindow
 from osdn.console.routes import Console
 from osdn.errors import (
     BadRequestError,
@@ -358,19 +358,29 @@ class Api:
 
         async def stream() -> AsyncIterator[bytes]:
             deadline = time.monotonic() + timeout if timeout else None
+            marks = Bookmarks(parse_bool("allowWatchBookmarks", q.get("allowWatchBookmarks"))
+                              and not tables.wants_table(request), since, time.monotonic(), deadline)
             try:
                 for added in initial:
                     yield added
                 for ev in backlog:
+                    marks.passed(ev.rv)
                     if (line := encode(ev)) is not None:
                         yield line
                 yield b""
                 while True:
-                    wait = None if deadline is None else deadline - time.monotonic()
-                    if wait is not None and wait <= 0:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        if (rv := marks.due(time.monotonic(), ending=True)) is not None:
+                            yield reads.bookmark(request, t.info, rv)
                         return
-                    if (live := await queue.get(wait)) is None:   # timeout, or the watcher fell behind
+                    live = await queue.get(marks.wait(time.monotonic()))
+                    if live is None and queue.overflow:        # the watcher fell behind
                         return
+                    if live is None:
+                        if (rv := marks.due(time.monotonic())) is not None:
+                            yield reads.bookmark(request, t.info, rv)
+                        continue
+                    marks.passed(live.rv)
                     if (line := encode(live)) is not None:
                         WATCH_EVENTS.inc()
                         yield line

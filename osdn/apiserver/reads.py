@@ -141,6 +141,14 @@ def _protobuf_event(kind: str, obj: Obj) -> bytes:
         return protobuf.encode_watch_event("ERROR", e.to_status())
 
 
+def bookmark(request: Request, info: KindInfo, rv: int) -> bytes:
+    """A BOOKMARK (the kind with only metadata.resourceVersion), in the stream's encoding."""
+    obj = {"kind": info.kind, "apiVersion": info.api_version, "metadata": {"resourceVersion": str(rv)}}
+    if _protobuf_watch(request, info):
+        return _protobuf_event("BOOKMARK", obj)
+    return json.dumps({"type": "BOOKMARK", "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
 def error_event(request: Request, info: KindInfo, status: Obj) -> bytes:
     """An ERROR event carrying a Status, in the stream's encoding (never a Table: kubectl prints the Status)."""
     if _protobuf_watch(request, info):

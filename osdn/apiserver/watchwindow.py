@@ -9,7 +9,8 @@ was dropped) the resourceVersion the cache started from plus one. Informers take
 signal to list again; replaying a long history instead would hand them stale events for minutes.
 
 `WatchWindow` records every store event (from the store's writing thread) and answers `check` from
-the event loop; the clock is injected (monotonic seconds).
+the event loop; the clock is injected (monotonic seconds). `Bookmarks` keeps a watcher's rv inside
+the window while its selectors match nothing, as kube's bookmarks do.
 """
 
 from __future__ import annotations
@@ -78,3 +79,48 @@ class WatchWindow:
             oldest = ring.oldest(self.start_rv) if ring else self.start_rv + 1
         if since < oldest - 1:
             raise GoneError(f"too old resource version: {since} ({oldest - 1})")
+
+
+BOOKMARK_SECONDS = 60.0        # kube's bookmarkFrequency
+BOOKMARK_BEFORE_END = 2.0      # kube sends one 2 s before the watch's own timeout
+
+
+class Bookmarks:
+    """When a watch that allows bookmarks (`allowWatchBookmarks=true`) sends a BOOKMARK, as kube's
+    cacher does: about every minute and 2 s before the watch's timeout. Its resourceVersion is that
+    of the newest event of the resource the stream has passed (sent or filtered out by its
+    selectors), never one it has not: a client that re-watches from it misses nothing, and stays
+    inside the watch window though its selector matched nothing for a long time."""
+
+    def __init__(self, enabled: bool, rv: int, now: float, deadline: float | None) -> None:
+        self.enabled, self.rv, self.sent, self.deadline = enabled, rv, rv, deadline
+        self.next = self._after(now)
+
+    def _after(self, now: float) -> float | None:
+        if not self.enabled:
+            return None
+        at = now + BOOKMARK_SECONDS
+        if self.deadline is not None:
+            at = min(at, self.deadline - BOOKMARK_BEFORE_END)
+        return at if at > now else None
+
+    def passed(self, rv: int) -> None:
+        self.rv = max(self.rv, rv)
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until the next bookmark or the watch's end, whichever is first (None: no limit)."""
+        ends = [t for t in (self.next, self.deadline) if t is not None]
+        return max(0.0, min(ends) - now) if ends else None
+
+    def due(self, now: float, ending: bool = False) -> int | None:
+        """The resourceVersion to send now, if a bookmark is due (or the watch is `ending`: the one
+        kube sends before the timeout, however late the loop woke) and the stream moved since the last."""
+        if not ending and (self.next is None or now < self.next):
+            return None
+        if not self.enabled:
+            return None
+        self.next = self._after(now)
+        if self.rv <= self.sent:
+            return None
+        self.sent = self.rv
+        return self.rv

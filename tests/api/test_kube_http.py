@@ -88,7 +88,8 @@ def test_table_output_with_wide_priorities(api: httpx.Client) -> None:
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Host", "Host Ip", "Subnet", "Egress Cidrs",
                                                               "Egress Ips"]
     pods = api.get("/api/v1/pods", headers={"Accept": TABLE}).json()["columnDefinitions"]
-    assert [(c["name"], c["priority"]) for c in pods][-2:] == [("Ip", 1), ("Node", 1)]
+    assert [(c["name"], c["priority"]) for c in pods][-4:] == [("Ip", 1), ("Node", 1), ("Nominated Node", 1),
+                                                               ("Readiness Gates", 1)]
     row = api.get(CMS, headers={"Accept": TABLE}).json()["rows"][0]
     assert row["cells"][:2] == ["c0", "1"] and row["object"]["kind"] == "PartialObjectMetadata"
     full = api.get(CMS, params={"includeObject": "Object"}, headers={"Accept": TABLE}).json()["rows"][0]

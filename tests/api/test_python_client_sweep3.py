@@ -138,3 +138,22 @@ def test_collection_delete_needs_the_deletecollection_verb(srv: ServerProc, api:
     with _client_of(srv, api, tmp_path, "editor2", "edit") as editor:
         client.CoreV1Api(editor).delete_collection_namespaced_config_map(NS)
     assert v1.list_namespaced_config_map(NS).items == []
+
+
+def test_a_watch_that_allows_bookmarks_ends_with_one_at_the_rv_it_passed(srv: ServerProc,
+                                                                          api: client.ApiClient) -> None:
+    v1 = client.CoreV1Api(api)
+    rv = v1.list_namespaced_config_map(NS).metadata.resource_version
+    other = v1.create_namespaced_config_map(NS, _cm("other")).metadata.resource_version
+    params = {"watch": "1", "resourceVersion": rv, "fieldSelector": "metadata.name=mine",
+              "allowWatchBookmarks": "true", "timeoutSeconds": "1"}
+    with srv.http() as http:
+        lines = [json.loads(x) for x in http.get(f"/api/v1/namespaces/{NS}/configmaps", params=params).text.splitlines() if x]
+        assert lines == [{"type": "BOOKMARK", "object": {"kind": "ConfigMap", "apiVersion": "v1",
+                                                         "metadata": {"resourceVersion": other}}}]
+        without = http.get(f"/api/v1/namespaces/{NS}/configmaps", params={**params, "allowWatchBookmarks": "false"})
+        assert without.text.strip() == ""
+    v1.create_namespaced_config_map(NS, _cm("mine"))
+    seen = [(ev["type"], ev["object"].metadata.name) for ev in watch.Watch().stream(
+        v1.list_namespaced_config_map, NS, resource_version=other, timeout_seconds=2)]
+    assert seen == [("ADDED", "mine")]

@@ -1,12 +1,13 @@
 """The API server's watch window (osdn.apiserver.watchwindow) decides 410 Expired as kube's watch cache
 does: 100 events at first, doubled while the oldest is fresher than 75 s, halved when even the newest
-quarter is stale; before any event is dropped, everything since the server started is served."""
+quarter is stale; before any event is dropped, everything since the server started is served. Watches
+that allow bookmarks get one every minute and before their timeout."""
 
 from __future__ import annotations
 
 import pytest
 
-from osdn.apiserver.watchwindow import LOWER_BOUND, WatchWindow
+from osdn.apiserver.watchwindow import LOWER_BOUND, Bookmarks, WatchWindow
 from osdn.errors import GoneError
 from osdn.store import Event, Key
 
@@ -69,3 +70,24 @@ def test_a_quiet_spell_shrinks_a_grown_window() -> None:
     with pytest.raises(GoneError, match=r"too old resource version: 200 \(201\)"):
         window.check("pods", 200)
     window.check("pods", 201)
+
+
+def test_bookmarks_every_minute_and_before_the_timeout_with_the_rv_passed() -> None:
+    marks = Bookmarks(True, 10, now=0.0, deadline=300.0)
+    assert marks.wait(0.0) == 60.0 and marks.due(59.0) is None
+    assert marks.due(60.0) is None               # nothing passed since rv 10: nothing to say
+    marks.passed(17)
+    marks.passed(12)                             # never backwards
+    assert marks.due(119.0) is None and marks.due(120.0) == 17
+    assert marks.due(180.0) is None               # sent already
+    marks.passed(20)
+    assert marks.due(240.0) == 20
+    assert marks.wait(250.0) == 48.0              # 2 s before the end (298) comes before 300
+    marks.passed(25)
+    assert marks.due(299.0, ending=True) == 25    # however late the loop woke
+
+
+def test_no_bookmarks_unless_allowed() -> None:
+    marks = Bookmarks(False, 10, now=0.0, deadline=None)
+    marks.passed(30)
+    assert marks.wait(0.0) is None and marks.due(1e9) is None and marks.due(1e9, ending=True) is None
