@@ -25,6 +25,11 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 # System-set metadata the client may not choose on create.
 _SYSTEM_META = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
+# Never a writer's: kube-apiserver no longer sets selfLink, and deletionGracePeriodSeconds comes with a
+# graceful deletion (osdn has none). Kept as sent, a tenant's `deletionGracePeriodSeconds: "x"` broke
+# every protobuf (406) and typed Go client listing that kind in any namespace.
+_IGNORED_META = ("selfLink", "deletionGracePeriodSeconds")
+TOTAL_ANNOTATION_SIZE = 256 * 1024   # kube's TotalAnnotationSizeLimitB: keys and values, in bytes
 # Kinds whose kube-apiserver (or openshift-apiserver) strategy sets no metadata.generation: it counts
 # spec changes of workloads, policies and custom resources only.
 _NO_GENERATION = frozenset({"ConfigMap", "Secret", "ServiceAccount", "Namespace", "Node", "Service", "Endpoints",
@@ -87,6 +92,9 @@ def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
             errs.append(FieldError(f"{path}[{k}]", problem))
         if not isinstance(v, str):
             errs.append(FieldError(f"{path}[{k}]", f"value {json.dumps(v)} must be a string (quote it in YAML)"))
+    size = sum(len(str(k).encode()) + len(v.encode()) for k, v in annotations.items() if isinstance(v, str))
+    if size > TOTAL_ANNOTATION_SIZE:
+        errs.append(FieldError(path, f"Too long: must have at most {TOTAL_ANNOTATION_SIZE} bytes", "FieldValueTooLong"))
     return errs
 
 
@@ -127,7 +135,7 @@ def prepare_create(info: KindInfo, obj: Obj, namespace: str | None, now: str, ui
     new["apiVersion"], new["kind"] = info.api_version, info.kind
     meta = new.setdefault("metadata", {}) if isinstance(new.get("metadata", {}), dict) else new["metadata"]
     if isinstance(meta, dict):
-        for key in _SYSTEM_META:
+        for key in (*_SYSTEM_META, *_IGNORED_META):
             meta.pop(key, None)
         if info.namespaced:
             meta["namespace"] = namespace
@@ -155,7 +163,8 @@ def prepare_update(info: KindInfo, obj: Obj, old: Obj) -> Obj:
     if meta.get("name") != old_meta["name"]:
         raise ValidationError.of(ref_of(info, old), [FieldError(
             "metadata.name", f'field is immutable (was "{old_meta["name"]}")')])
-    meta.pop("deletionTimestamp", None)   # set by a DELETE only (osdn.apiserver.foreground), kept by writes
+    for key in ("deletionTimestamp", *_IGNORED_META):   # deletionTimestamp: set by a DELETE only, kept by writes
+        meta.pop(key, None)
     for key in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
         if key in old_meta:
             meta[key] = old_meta[key]
