@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,25 @@ def _meta_command(ctx: Ctx, field: str, args: tuple[str, ...], namespace: str | 
                     raise BadRequestError(f"'{k}' already has a value ({current[k]}), and --overwrite is false")
             patch = {"metadata": {field: {**{k: v for k, v in sets.items()}, **{k: None for k in removes}},
                                   "resourceVersion": obj["metadata"]["resourceVersion"]}}
+            if field == "labels":
+                for k in removes:
+                    if k not in current:
+                        click.echo(f'label "{k}" not found.')
             writer.patch(info, name, patch, ns, "merge")
             warn(client)
-            verb = "labeled" if field == "labels" else "annotated"
+            verb = _label_verb(current, sets, removes, overwrite) if field == "labels" else "annotated"
             click.echo(f"{qualified_name(info, name)} {verb}{writer.suffix}")
     writer.finish()
+
+
+def _label_verb(current: dict[str, str], sets: dict[str, str], removes: list[str], overwrite: bool) -> str:
+    """kubectl label's word: "not labeled" when nothing changes, "unlabeled" when the labels only got
+    shorter (without --overwrite; kubectl compares the JSON lengths), else "labeled"."""
+    new = {k: v for k, v in {**current, **sets}.items() if k not in removes}
+    if new == current:
+        return "not labeled"
+    shorter = len(json.dumps(new, separators=(",", ":"))) < len(json.dumps(current, separators=(",", ":")))
+    return "unlabeled" if shorter and not overwrite else "labeled"
 
 
 _META_OPTS = [namespace_opt,
