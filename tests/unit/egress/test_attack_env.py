@@ -1,0 +1,48 @@
+"""Hostile egress-router environment: EGRESS_HTTP_PROXY_DESTINATION and EGRESS_DNS_PROXY_DESTINATION
+lines of tens of thousands of characters are refused (or accepted) in linear time. The address
+pattern used to backtrack quadratically: 20,000 characters took 8 s, 200,000 would take 15 min."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import pytest
+
+from osdn.egress.dns_config import parse_dns_destinations
+from osdn.egress.http_acl import _IPADDR, parse_http_destinations
+from osdn.model.egress_grammar import EgressConfigError
+
+SCRIPT_IPADDR = re.compile(r"[0-9A-Fa-f.:]*[.:][0-9A-Fa-f.:]+(/[0-9]+)?")  # egress-http-proxy.sh's form
+
+
+def test_the_address_pattern_is_the_scripts_language() -> None:
+    for n in range(7):
+        for chars in itertools.product("a.:/1x", repeat=n):
+            s = "".join(chars)
+            assert bool(_IPADDR.fullmatch(s)) == bool(SCRIPT_IPADDR.fullmatch(s)), s
+
+
+HOSTILE = ["1" + ":" * 200_000 + "x", "a." * 100_000 + "!", "a" * 200_000 + "/", "!" + "0." * 100_000 + "/x"]
+
+
+@pytest.mark.parametrize("line", HOSTILE, ids=["colons", "labels", "hex-slash", "negated"])
+def test_hostile_http_destinations_are_refused_in_linear_time(line: str) -> None:
+    # CPU time of this thread, not the wall clock: a loaded machine does not make it fail.
+    # The quadratic pattern needed minutes for each of these; a linear one needs milliseconds.
+    start = time.thread_time()
+    with pytest.raises(EgressConfigError, match="Bad destination"):
+        parse_http_destinations(line)
+    assert time.thread_time() - start < 5.0
+
+
+def test_hostile_dns_destinations_are_refused() -> None:
+    for line in ("80 " + "a" * 200_000, "80 " + "a-" * 100_000 + ".", "80 " + "1." * 100_000 + " x"):
+        with pytest.raises(EgressConfigError):
+            parse_dns_destinations(line)
+
+
+def test_thousands_of_lines_parse() -> None:
+    acl = parse_http_destinations("\n".join(f"10.{i // 256 % 256}.{i % 256}.0/24" for i in range(5000)))
+    assert len(acl.rules) == 5000 and acl.rules[-1].kind == "dst"
