@@ -5,7 +5,9 @@ that asks another resolver is covered by this controller, as openshift-sdn's Egr
 every name is re-queried after min(TTL, 30 s) (TTL 0: 30 s; clamped to 30 min), a failed query keeps
 the old addresses and is retried after the last answer's interval (30 s if it never answered). A name's addresses are published on every
 policy that mentions it, as the annotation `network.osdn.io/dns-resolved` (JSON `{name: [IPs]}`),
-which the node agents and the oracle read.
+which the node agents and the oracle read. A name publishes at most `MAX_ADDRESSES` addresses (the
+lowest; the rest are logged): whoever answers for a name may return 4,000 records, and 50 such names
+would make a policy's annotation larger than the API's 256 KiB, so no name of it would be published.
 
 `next_query_in`, `answer_ttl` and `desired_annotation` are pure. Queries (dnspython, with
 `nameservers` from master.yaml `egressDNS`, else /etc/resolv.conf; inside `netns` if set: the lab
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 DEFAULT_INTERVAL = 30.0
 MAX_INTERVAL = 1800.0
+MAX_ADDRESSES = 200  # per name: 50 names x 200 addresses stay under the 256 KiB annotation limit
 ROUND = "round"
 QUERY_WORKERS = 8
 Resolve = Callable[[str], tuple[tuple[str, ...], int]]
@@ -52,6 +55,10 @@ def next_query_in(ttl: int | None) -> float:
     if ttl is None or ttl <= 0:
         return DEFAULT_INTERVAL
     return min(float(ttl), DEFAULT_INTERVAL, MAX_INTERVAL)
+
+
+def _address_key(address: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in address.split("."))
 
 
 def answer_ttl(ttls: Iterable[int]) -> int:
@@ -210,6 +217,9 @@ class EgressDNSController(Controller):
             st.due = now + st.interval
             return
         addrs, ttl = got
+        if len(addrs) > MAX_ADDRESSES:
+            log.warning("egress-dns: %s: %d addresses, publishing the lowest %d", name, len(addrs), MAX_ADDRESSES)
+            addrs = tuple(sorted(addrs, key=_address_key)[:MAX_ADDRESSES])
         if addrs != st.addresses or not st.resolved:
             log.info("egress-dns: %s -> %s (ttl %ds)", name, ", ".join(addrs) or "-", ttl)
         st.interval = next_query_in(ttl)
