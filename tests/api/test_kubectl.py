@@ -172,7 +172,7 @@ def test_auth_can_i_and_whoami_for_admin_and_project_admin(server: ServerProc, t
     assert server.kubectl("auth", "can-i", "delete", "netnamespaces", kubeconfig=alice).stdout.strip() == "no"
     assert ["Username", "alice"] in rows(server.kubectl("auth", "whoami", kubeconfig=alice, check=True).stdout)
     listed = server.kubectl("auth", "can-i", "--list", "-n", "p1", kubeconfig=alice, check=True).stdout
-    assert re.search(r"^networkpolicies\.networking\.k8s\.io\s.*\[get list watch create update patch delete\]",
+    assert re.search(r"^networkpolicies\.networking\.k8s\.io\s.*\[get list watch create update patch delete deletecollection\]",
                      listed, re.M)
     assert server.kubectl("auth", "can-i", "get", "pods", "-n", "p1", "--as", "alice").stdout.strip() == "yes"
     assert server.kubectl("auth", "can-i", "get", "pods", "-n", "default", "--as", "alice").stdout.strip() == "no"
