@@ -15,6 +15,7 @@ from osdn.api import validation
 from osdn.api.fields import prune_unknown
 from osdn.api.kinds import hooks_for
 from osdn.api.registry import KindInfo
+from osdn.api.wiretypes import type_errors
 from osdn.errors import FieldError, ObjectRef, ValidationError
 
 Obj = dict[str, Any]
@@ -120,6 +121,8 @@ def _run_hooks(info: KindInfo, obj: Obj, old: Obj | None) -> None:
         hooks.default(obj)
     if not errs and hooks.validate is not None:
         errs += hooks.validate(obj, old)
+    if not errs:   # what the models leave unchecked must still decode in typed (Go, protobuf) clients
+        errs += type_errors(obj)
     if errs:
         raise ValidationError.of(ref_of(info, obj), errs)
 

@@ -433,8 +433,9 @@ def _scalar_bytes(kind: str, value: Any, where: str) -> bytes:
         return b"\x0a" + _len_prefixed(raw) if raw else b""
     if kind == "T":
         return _encode_time(value, where)
-    if kind == "Q":
-        return b"\x0a" + _len_prefixed(_str(value or "0", where).encode())
+    if kind == "Q":   # kube's decoder takes a number (`cpu: 1`) and writes it back as a string
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return b"\x0a" + _len_prefixed((str(value) if number else _str(value or "0", where)).encode())
     return _encode_int_or_string(value, where)
 
 

@@ -4,7 +4,8 @@
 one ConfigMap with `deletionGracePeriodSeconds: "x"` in a tenant's project made every protobuf list of
 ConfigMaps, in any namespace and by anyone (cluster admins, Go controllers), answer 406, and typed Go
 clients fail to decode the list. Both are now system fields a write never sets, as in kube-apiserver.
-Annotations are bounded as kube bounds them: 256 KiB of keys and values in all.
+Annotations are bounded as kube bounds them: 256 KiB of keys and values in all. Fields osdn keeps
+without modelling them are checked against the types of the protobuf table (osdn.api.wiretypes).
 """
 
 from __future__ import annotations
@@ -69,3 +70,46 @@ def test_annotations_are_at_most_256_kib_in_all(eve: httpx.Client) -> None:
     r = eve.patch(f"{CMS}/fits", json={"metadata": {"annotations": {"bb": "z"}}},
                   headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 422 and "Too long" in r.json()["message"], r.text
+
+
+def deployment(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec}}}
+
+
+CONTAINER = {"name": "c", "image": "i"}
+
+
+@pytest.mark.parametrize(("pod_spec", "words"), [
+    ({"terminationGracePeriodSeconds": "x", "containers": [CONTAINER]},
+     "spec.template.spec.terminationGracePeriodSeconds: Invalid value: 'x': must be an integer"),
+    ({"containers": [{**CONTAINER, "stdin": "yes"}]},
+     "spec.template.spec.containers[0].stdin: Invalid value: 'yes': must be a boolean"),
+    ({"enableServiceLinks": "true", "containers": [CONTAINER]},
+     "spec.template.spec.enableServiceLinks: Invalid value: 'true': must be a boolean"),
+    ({"tolerations": [{"key": "k", "tolerationSeconds": "x"}], "containers": [CONTAINER]},
+     "spec.template.spec.tolerations[0].tolerationSeconds: Invalid value: 'x': must be an integer"),
+], ids=["grace-string", "stdin-string", "links-string", "toleration-seconds"])
+def test_unmodelled_fields_must_have_the_type_go_clients_decode(srv: ServerProc, eve: httpx.Client,
+                                                                pod_spec: dict[str, Any], words: str) -> None:
+    """Fields osdn keeps without modelling them used to be stored with any JSON type: a tenant's
+    Deployment made every protobuf list of Deployments 406, cluster-wide."""
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments"
+    r = eve.post(path, json=deployment(pod_spec))
+    assert r.status_code == 422, r.text
+    assert words in r.json()["message"]
+    with srv.http() as admin:
+        assert admin.get("/apis/apps/v1/deployments", headers=PROTOBUF).status_code == 200
+
+
+def test_numeric_quantities_are_accepted_and_answered_as_protobuf(srv: ServerProc, eve: httpx.Client) -> None:
+    """kube's decoder takes `cpu: 1`; osdn stored it and then answered every protobuf list 406."""
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments"
+    spec = {"terminationGracePeriodSeconds": 30,
+            "containers": [{**CONTAINER, "resources": {"limits": {"cpu": 1, "memory": 0.5}}}]}
+    r = eve.post(path, json={**deployment(spec), "metadata": {"name": "numbers"}})
+    assert r.status_code == 201, r.text
+    with srv.http() as admin:
+        r = admin.get("/apis/apps/v1/deployments", headers=PROTOBUF)
+        assert r.status_code == 200 and r.content.startswith(b"k8s\x00"), r.content[:300]
