@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import inspect
 import logging
 import socket
@@ -89,12 +90,22 @@ class DnsConfig:
     hold_timeout: float = 2.0
 
 
+MEMO_ENTRIES = 10_000
+
+
 class SharedZone:
-    """The zone data shared by the informer threads (`update`) and the DNS threads (`answer`)."""
+    """The zone data shared by the informer threads (`update`) and the DNS threads (`answer`).
+
+    Answers are remembered per lower-case name and type until the zone's generation moves (at most
+    `MEMO_ENTRIES`), and handed out with the query's letter case: building the answer of a service
+    with 1,000 endpoints costs ~30 ms on the thread that reads every pod's UDP queries, and the fast
+    path does not see a query in new random case (0x20) as a repeat."""
 
     def __init__(self, data: ZoneData | None = None) -> None:
         self.data = data or ZoneData()
         self._lock = threading.Lock()
+        self._memo: dict[tuple[dns.name.Name, int], ZoneAnswer | None] = {}
+        self._memo_generation = -1
 
     def update(self, kind: str, new: Any, old: Any) -> None:
         if kind in ("Service", "Endpoints", "Pod"):
@@ -102,12 +113,32 @@ class SharedZone:
                 self.data.update(kind, new, old)
 
     def answer(self, qname: dns.name.Name, qtype: int) -> ZoneAnswer | None:
+        key = (qname.canonicalize(), qtype)
         with self._lock:
-            return answer(self.data, qname, qtype)
+            if self._memo_generation != self.data.generation or len(self._memo) >= MEMO_ENTRIES:
+                self._memo, self._memo_generation = {}, self.data.generation
+            if key in self._memo:
+                got = self._memo[key]
+            else:
+                got = self._memo[key] = answer(self.data, key[0], qtype)
+        return None if got is None else _in_case_of(got, key[0], qname)
 
     @property
     def generation(self) -> int:
         return self.data.generation
+
+
+def _in_case_of(got: ZoneAnswer, canonical: dns.name.Name, qname: dns.name.Name) -> ZoneAnswer:
+    """`got` (answered for `canonical`) with the answer records at that name written as `qname`."""
+    if qname.labels == canonical.labels:
+        return got
+    records = []
+    for rr in got.answer:
+        if rr.name.labels == canonical.labels:
+            rr = rr.copy()
+            rr.name = qname
+        records.append(rr)
+    return dataclasses.replace(got, answer=tuple(records))
 
 
 class Resolver:
@@ -254,7 +285,10 @@ def to_tcp_wire(query_wire: bytes, response: dns.message.Message | bytes) -> byt
 
 
 def _wire(query_wire: bytes, response: dns.message.Message, limit: int) -> bytes:
+    records = sum(len(rr) for rr in (*response.answer, *response.authority, *response.additional))
     try:
+        if 12 + 11 * records > limit:  # a header, and 11 bytes at least a record: no need to render them
+            raise dns.exception.TooBig
         return response.to_wire(max_size=limit)
     except dns.exception.TooBig:
         short = dns.message.make_response(dns.message.from_wire(query_wire), our_payload=EDNS_PAYLOAD)

@@ -4,18 +4,22 @@ cache, and 64 KiB queries filling the fast path. No root: sockets on loopback an
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import dns.edns
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rrset
 import pytest
 
+from osdn.node.dns import server as server_module
 from osdn.node.dns.cache import MAX_RECORDS, AnswerCache
 from osdn.node.dns.fastpath import MAX_BYTES, FastPath
 from osdn.node.dns.server import DnsConfig, DnsServer, Resolver, SharedZone, to_tcp_wire
@@ -144,3 +148,33 @@ def test_oversized_queries_are_refused_before_they_are_parsed() -> None:
                                     options=[dns.edns.GenericOption(12, b"\x00" * 1000)])  # padding
     ok = r.handle(padded.to_wire(), CLIENT)
     assert isinstance(ok, dns.message.Message) and len(ok.answer[0]) == 3
+
+
+def test_random_case_floods_build_a_big_answer_once_per_zone_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[str] = []
+    real = server_module.answer
+
+    def counting(data: Any, qname: dns.name.Name, qtype: int) -> Any:
+        builds.append(qname.to_text())
+        return real(data, qname, qtype)
+
+    monkeypatch.setattr(server_module, "answer", counting)
+    zone = headless(1000)  # ~30 ms to build, on the thread reading every pod's UDP queries
+    r = Resolver(DnsConfig("unused", "10.128.0.1"), zone)
+    rng = random.Random(7)
+    for _ in range(50):  # 0x20: each query in new letter case, so the byte-keyed fast path misses
+        name = "".join(c.upper() if rng.random() < 0.5 else c for c in "big.p.svc.cluster.local.")
+        got = r.handle(dns.message.make_query(name, "A").to_wire(), CLIENT)
+        assert isinstance(got, dns.message.Message) and len(got.answer[0]) == 1000
+        assert got.answer[0].name.to_text() == name == got.question[0].name.to_text()  # the query's case
+    assert builds == ["big.p.svc.cluster.local."]
+    zone.update("Endpoints", {"metadata": {"name": "big", "namespace": "p"},
+                              "subsets": [{"addresses": [{"ip": "10.128.9.9"}]}]}, None)
+    assert texts_of(r, "BIG.p.svc.cluster.local") == ["BIG.p.svc.cluster.local. A 10.128.9.9"]  # the new zone
+    assert len(builds) == 2
+
+
+def texts_of(r: Resolver, name: str) -> list[str]:
+    got = r.handle(dns.message.make_query(name, "A").to_wire(), CLIENT)
+    assert isinstance(got, dns.message.Message)
+    return sorted(f"{rr.name} A {rd}" for rr in got.answer for rd in rr)
