@@ -11,6 +11,10 @@ hold just installed, and its rendered ruleset always carries the held addresses.
   aside), record the addresses (`osdn.node.fqdn.FqdnCache`) and add the new ones to
   the sets; return when the kernel has them. A failure raises: the DNS server answers SERVFAIL, the
   pod never sees an address the firewall does not know. Other answers pass untouched.
+- Between two syncs a name gets at most `max_added` (4,096) new addresses in the kernel; past that
+  its answers fail (SERVFAIL, nothing learned) until the next sync has pruned the set to what the
+  cache holds. The cache's own cap forgets old addresses, but only a sync takes them out of the
+  kernel: a name answering 4,000 fresh addresses each time grew its set by millions before.
 - `enabled=False` (`osdn node --no-egress-dns-hold`, or `OSDN_EGRESS_DNS_HOLD=0`): answers are
   never held; names then follow the master's TTL-aware resolution only (openshift-sdn's race).
 """
@@ -23,11 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from osdn.errors import KernelError
+from osdn.errors import KernelError, OsdnError
 from osdn.kernel import conntrack
 from osdn.node.dataplane import Dataplane
 from osdn.node.egress_firewall import EgressFirewallIntent
-from osdn.node.fqdn import FqdnCache
+from osdn.node.fqdn import MAX_ADDRESSES, FqdnCache
 from osdn.node.render.egress_firewall import dns_set
 from osdn.node.render.ruleset import TABLE_NAME, Ruleset
 
@@ -35,11 +39,17 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
+class HoldFull(OsdnError):
+    """A name got more new addresses since the last sync than the kernel may take in between."""
+
+
 class DnsHold:
     def __init__(self, dataplane: Dataplane, enabled: bool = True, clock: Clock = time.monotonic,
-                 cache: FqdnCache | None = None) -> None:
+                 cache: FqdnCache | None = None, max_added: int = MAX_ADDRESSES) -> None:
         self.dataplane, self.enabled, self.clock = dataplane, enabled, clock
         self.cache = cache or FqdnCache()
+        self.max_added = max_added
+        self._added: dict[str, int] = {}  # per name: elements added to the kernel since the last sync
         self.firewall = EgressFirewallIntent()
         self._lock = threading.Lock()
         self.held = 0  # answers held (metrics, tests)
@@ -57,14 +67,21 @@ class DnsHold:
             if qname not in self.firewall.names_of(client):
                 return
         with self.dataplane.lock:  # learn and install atomically with respect to syncs
-            new = self.cache.learn(qname, addresses, ttl, self.clock())
+            now = self.clock()
+            since = self._added.get(qname, 0)
+            if since + len(self.cache.fresh(qname, addresses, now)) > self.max_added:
+                raise HoldFull(f"dns hold: {qname}: {since} new addresses since the last sync, at most "
+                               f"{self.max_added}; answers fail until the next sync")
+            new = self.cache.learn(qname, addresses, ttl, now)
             if new:
                 added = self.dataplane.add_elements("inet", {dns_set(qname): new})
+                self._added[qname] = since + added
                 log.debug("dns hold: %s -> %s for %s: %d new element(s)", name, addresses, client, added)
         self.held += 1
 
     def overlay(self, desired: Ruleset) -> Ruleset:
         """`desired` plus the held addresses of every name whose set it declares (runs in a sync)."""
+        self._added = {}  # this sync takes the set back to what the cache holds
         table = desired.by_id().get(("inet", TABLE_NAME))
         if table is None or not self.cache.entries:
             return desired

@@ -40,12 +40,17 @@ class FqdnCache:
         must be installed before the answer is released."""
         until = now + self.hold_time(ttl)
         addrs = sorted(set(addresses))
+        fresh = self.fresh(name, addrs, now)
         held = self.entries.setdefault(name, {})
-        fresh = tuple(a for a in addrs if held.get(a, -1.0) <= now)
         for a in addrs:
             held[a] = max(held.get(a, until), until)
         self._cap(held, keep=set(addrs))
         return fresh
+
+    def fresh(self, name: str, addresses: Iterable[str], now: float) -> tuple[str, ...]:
+        """The addresses `learn` would return, without learning them."""
+        held = self.entries.get(name, {})
+        return tuple(a for a in sorted(set(addresses)) if held.get(a, -1.0) <= now)
 
     def _cap(self, held: dict[str, float], keep: set[str]) -> None:
         over = len(held) - self.max_addresses

@@ -211,7 +211,8 @@ class Resolver:
         try:
             _wait(hook(client, name, addrs, ttl), self.cfg.hold_timeout)
         except Exception as exc:
-            log.warning("dns: answer hook refused %s %s for %s: %s", name, addrs, client, str(exc) or type(exc).__name__)
+            shown = ", ".join(addrs[:4]) + (f" and {len(addrs) - 4} more" if len(addrs) > 4 else "")
+            log.warning("dns: answer hook refused %s (%s) for %s: %s", name, shown, client, str(exc) or type(exc).__name__)
             return _error_message(query, dns.rcode.SERVFAIL)
         return response
 
