@@ -32,6 +32,7 @@ INGRESS_HANDLE = "ffff:"
 OSDN_HANDLE = "5d:"
 MIN_EGRESS_LIMIT = 48 * 1024
 MIN_BURST = 64 * 1024  # TBF segments GSO packets itself; smaller bursts starve TCP (RECIPES §4)
+MAX_BURST = 2 ** 32 - 1  # tc's burst is a u32: 10 ms at the API's 1 Pbit/s would be 1.25e12 bytes
 LATENCY = "50ms"
 
 
@@ -44,8 +45,8 @@ class Bandwidth:
 
 
 def burst_for(rate_bps: int) -> int:
-    """TBF bucket: 10 ms worth of traffic, at least 64 KiB."""
-    return max(MIN_BURST, rate_bps // 8 // 100)
+    """TBF bucket: 10 ms worth of traffic, at least 64 KiB, at most 4 GiB (from ~3.4 Tbit/s up)."""
+    return min(MAX_BURST, max(MIN_BURST, rate_bps // 8 // 100))
 
 
 def egress_limit(rate_bps: int) -> int:
