@@ -139,6 +139,11 @@ class RequestEntityTooLargeError(OsdnError):
     reason = "RequestEntityTooLarge"
 
 
+class TooManyRequestsError(OsdnError):
+    code = 429
+    reason = "TooManyRequests"
+
+
 class UnsupportedMediaTypeError(OsdnError):
     code = 415
     reason = "UnsupportedMediaType"

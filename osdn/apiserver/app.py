@@ -10,7 +10,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources, delete_answer, key_of
 from osdn.apiserver.reviews import review_routes
 from osdn.apiserver.token_api import token_routes
-from osdn.apiserver.watchqueue import WatchLimits, WatchQueue
+from osdn.apiserver.watchqueue import WatchLimits, WatchQueue, WatchSlots
 from osdn.apiserver.watchwindow import Bookmarks, WatchWindow
 from osdn.console.routes import Console
 from osdn.errors import (
@@ -125,6 +126,7 @@ class Api:
                  watch_limits: WatchLimits | None = None) -> None:
         self.store, self.tokens, self.resources, self.projects = store, tokens, resources, projects
         self.watch_limits = watch_limits or WatchLimits()
+        self.watch_slots = WatchSlots(self.watch_limits.per_user)
         self.body_limits = bodies.BodyLimits()
         self.pager = Pager()
         start_rv = store.current_rv()
@@ -322,6 +324,16 @@ class Api:
         sel = labels.parse(q.get("labelSelector", ""))
         fields = labels.parse_field_selector(q.get("fieldSelector", ""))
         fieldlabels.check(t.info, fields, q.get("fieldSelector", ""))
+        release = self.watch_slots.take(user)   # 429 past WatchLimits.per_user; given back when the stream ends
+        try:
+            return await self._watch(request, user, t, sel, fields, release)
+        except BaseException:
+            release()
+            raise
+
+    async def _watch(self, request: Request, user: User, t: Target, sel: labels.Selector,
+                     fields: dict[str, tuple[str, bool]], release: Callable[[], None]) -> Response:
+        q = request.query_params
         timeout = float(q.get("timeoutSeconds") or 0) or None
         rv_param = q.get("resourceVersion", "")
         loop = asyncio.get_running_loop()
@@ -348,6 +360,7 @@ class Api:
                 self.window.check(t.info.resource, since)
                 backlog, sub = self.store.subscribe(t.info.resource, ns, since, deliver)
             except GoneError as e:
+                release()
                 return StreamingResponse(iter([reads.error_event(request, t.info, e.to_status())]),
                                          media_type=reads.watch_media_type(request, t.info))
 
@@ -386,8 +399,11 @@ class Api:
                         yield line
             finally:
                 sub.cancel()
+                release()
 
-        return StreamingResponse(stream(), media_type=reads.watch_media_type(request, t.info))
+        body = stream()
+        weakref.finalize(body, release)   # a client gone before the stream started: its finally never runs
+        return StreamingResponse(body, media_type=reads.watch_media_type(request, t.info))
 
 
 def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,

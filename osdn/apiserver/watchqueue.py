@@ -13,10 +13,13 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter
 
+from osdn.apiserver.auth import User
+from osdn.errors import TooManyRequestsError
 from osdn.store import Event
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,37 @@ WATCH_OVERFLOWS = Counter("osdn_apiserver_watch_overflows_total", "Watches close
 class WatchLimits:
     max_events: int = 1000              # events queued for one watcher before it is closed
     max_bytes: int = 32 * 1024 * 1024   # bytes of queued objects (serialized) before it is closed
+    per_user: int = 100                 # open watches of one user (cluster admins: not counted)
+
+
+class WatchSlots:
+    """Open watches per user, so one tenant cannot take the server's connections (`--max-connections`,
+    watches included) with watches and leave none to other tenants, nodes and controllers (1,000
+    watches by one project admin used to turn every other request into a 503). Cluster admins are not
+    counted. Used on the event loop only."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._held: dict[str, int] = {}
+
+    def take(self, user: User) -> Callable[[], None]:
+        """A slot for one watch of `user` and the function that gives it back (once); 429 past the limit."""
+        if user.is_cluster_admin:
+            return lambda: None
+        if self._held.get(user.name, 0) >= self.per_user:
+            raise TooManyRequestsError(f'too many watches: user "{user.name}" has {self.per_user} open, the '
+                                       "limit of one user (osdn server --max-watches-per-user)")
+        self._held[user.name] = self._held.get(user.name, 0) + 1
+        given_back = False
+
+        def release() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self._held[user.name] -= 1
+                if not self._held[user.name]:
+                    del self._held[user.name]
+        return release
 
 
 class WatchQueue:

@@ -34,6 +34,8 @@ _OPTIONS = [
                  help="Events queued for one watcher before its stream is closed (it re-watches)."),
     click.option("--watch-queue-bytes", type=click.IntRange(min=1024), default=_W.max_bytes, show_default=True,
                  help="Bytes queued for one watcher before its stream is closed."),
+    click.option("--max-watches-per-user", type=click.IntRange(min=1), default=_W.per_user, show_default=True,
+                 help="Open watches of one user (cluster admins are not counted); 429 past it."),
 ]
 
 
@@ -41,11 +43,11 @@ def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, request_header_timeout: float, max_header_bytes: int, request_body_timeout: float,
                 write_stall_timeout: float, idle_timeout: int, max_connections: int, watch_queue_events: int,
-                watch_queue_bytes: int, **kwargs: Any) -> Any:
+                watch_queue_bytes: int, max_watches_per_user: int, **kwargs: Any) -> Any:
         connections = ConnectionLimits(request_header_timeout, max_header_bytes, request_body_timeout,
                                        write_stall_timeout, idle_timeout, max_connections)
         return command(*args, connection_limits=connections,
-                       watch_limits=WatchLimits(watch_queue_events, watch_queue_bytes), **kwargs)
+                       watch_limits=WatchLimits(watch_queue_events, watch_queue_bytes, max_watches_per_user), **kwargs)
 
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
