@@ -17,6 +17,7 @@ from osdn.model.egress_grammar import (
     IP,
     PORT,
     EgressConfigError,
+    big_int,
     check_port,
     is_skip,
     read_lines,
@@ -74,7 +75,7 @@ class DnsDestination:
 def _int_port(text: str) -> int:
     """The port haproxy reads from `text`: decimal always (`010` is 10, `080` is 80, though bash's check
     read the first as octal and let the second through); above 65535 haproxy refuses it, so do we."""
-    value = int(text, 10)
+    value = big_int(text, 10)
     if value > 65535:
         raise EgressConfigError(f"Invalid port: {text}, not a port haproxy accepts")
     return value
@@ -122,7 +123,7 @@ def parse_dns_servers(text: str) -> dict[str, int]:
         parts = entry.replace(":", " ").split()
         if len(parts) != 2:
             raise EgressConfigError(f"Invalid server entry in EGRESS_DNS_SERVERS: {entry}")
-        out[parts[0]] = int(parts[1]) if parts[1].isdigit() else 1
+        out[parts[0]] = big_int(parts[1]) if parts[1].isdigit() else 1
     return out
 
 

@@ -72,10 +72,17 @@ def is_skip(line: str) -> bool:
 
 
 def bash_int(text: str) -> int | None:
-    """The value bash arithmetic gives a string of digits (leading 0: octal), None on an error."""
+    """The value bash arithmetic gives a string of digits (leading 0: octal), None on an error.
+    Past 2^64 (where bash wraps) the value is 2^64: no port, and never Python's 4,300-digit ValueError."""
     if len(text) > 1 and text.startswith("0"):
-        return int(text, 8) if all(c in "01234567" for c in text) else None
-    return int(text)
+        return big_int(text, 8) if all(c in "01234567" for c in text) else None
+    return big_int(text, 10)
+
+
+def big_int(digits: str, base: int = 10) -> int:
+    """int(digits, base), or 2^64 when the value is at least that."""
+    significant = digits.lstrip("0")
+    return 2 ** 64 if len(significant) > 22 else min(int(significant or "0", base), 2 ** 64)
 
 
 def port_error(text: str) -> str | None:

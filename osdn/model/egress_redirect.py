@@ -22,6 +22,7 @@ from osdn.model.egress_grammar import (
     PORT,
     EgressConfigError,
     bash_int,
+    big_int,
     check_port,
     is_skip,
     read_numbered,
@@ -145,7 +146,7 @@ def _nft_port(text: str, what: str) -> int:
     (`080` is 80: bash's check let it through); above 65535 nft refuses it, so do we."""
     value = bash_int(text)
     if value is None:
-        value = int(text, 10)
+        value = big_int(text, 10)
     if value > 65535:
         raise EgressConfigError(f"Invalid port: {text}, {what} is not a port nft accepts")
     return value
