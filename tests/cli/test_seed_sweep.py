@@ -67,7 +67,7 @@ def new_projects(srv: ServerProc, *names: str) -> None:
     """Projects, and their NetNamespaces (the master makes them shortly after)."""
     for name in names:
         srv.cli("new-project", name, check=True)
-    wait_for(lambda: all(srv.cli("get", "netnamespace", n).returncode == 0 for n in names),
+    wait_for(lambda: all(srv.cli("get", "netnamespace", n).returncode == 0 for n in names), timeout=60,
              what=f"NetNamespaces {names}")
 
 
@@ -290,6 +290,8 @@ def test_edit_commands(srv: ServerProc, client: str, tmp_path: Path, monkeypatch
     assert r.stdout == "network.operator.openshift.io/cluster edited\n"
     got = yaml.safe_load(seed(srv, client, "oc get networks.operator.openshift.io -o yaml", tmp_path).stdout)
     assert got["items"][0]["spec"]["kubeProxyConfig"] == proxy
+    wait_for(lambda: srv.cli("get", "clusteroperator", "network").returncode == 0, timeout=60,
+             what="ClusterOperator network (the master writes it)")
     rows = seed(srv, client, "oc get clusteroperator network", tmp_path).stdout.splitlines()
     assert rows[0].split() == ["NAME", "VERSION", "AVAILABLE", "PROGRESSING", "DEGRADED", "SINCE"]
     assert rows[1].split()[0] == "network"
@@ -307,7 +309,7 @@ def test_expose_egress_router_cni_deployment(srv: ServerProc, client: str, tmp_p
                  "redirect": {"redirectRules": [{"destinationIP": "203.0.113.26", "port": 8080, "targetPort": 80,
                                                  "protocol": "TCP"}]}}}))
     wait_for(lambda: srv.cli("get", "deployment", "egress-router-cni-deployment", "-n", "sw-a").returncode == 0,
-             what="the EgressRouter's Deployment")
+             timeout=60, what="the EgressRouter's Deployment")
     r = seed(srv, client, "oc expose deployment/egress-router-cni-deployment --port <port_number>", tmp_path)
     assert r.stdout == "service/egress-router-cni-deployment exposed\n"
     svc = json.loads(srv.cli("get", "svc", "egress-router-cni-deployment", "-n", "sw-a", "-o", "json",
