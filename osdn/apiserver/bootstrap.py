@@ -47,6 +47,8 @@ _SECONDARY_NETWORKS = [("k8s.cni.cncf.io", ["network-attachment-definitions"]),
 _PROJECT_READONLY = [("", ["pods/status", "endpoints", "events", "resourcequotas", "resourcequotas/status"]),
                      ("discovery.k8s.io", ["endpointslices"])]
 METRICS_URLS = ["/metrics"]
+PUBLIC_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *PUBLIC_URLS]
 
 
 def _rule(group: str, resources: list[str], verbs: list[str]) -> Obj:
@@ -91,6 +93,13 @@ def builtin_roles() -> dict[str, list[Obj]]:
             _rule("", ["nodes", "nodes/status"], ["create", "update", "patch"]),
             _rule("", ["pods", "pods/status", "events"], ["create", "update", "patch", "delete"]),
         ],
+        # What kube grants every authenticated user (bound to system:authenticated below), so that
+        # `kubectl auth can-i --list` shows it: discovery, the health and version URLs, the self reviews.
+        "system:discovery": [{"nonResourceURLs": DISCOVERY_URLS, "verbs": ["get"]}],
+        "system:public-info-viewer": [{"nonResourceURLs": PUBLIC_URLS, "verbs": ["get"]}],
+        "system:basic-user": [_rule("authentication.k8s.io", ["selfsubjectreviews"], ["create"]),
+                              _rule("authorization.k8s.io", ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                                    ["create"])],
         # Prometheus scrapers: GET /metrics (bind a user or the group system:monitoring).
         "system:monitoring": [{"nonResourceURLs": METRICS_URLS, "verbs": ["get"]}],
         # Security context constraints beyond `restricted` (osdn.api.podsecurity), as OpenShift 4
@@ -124,6 +133,11 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
         "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:nodes"},
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "system:node"},
         "subjects": [{"kind": "Group", "name": "system:nodes", "apiGroup": RBAC}]})
+    for everyone in ("system:discovery", "system:public-info-viewer", "system:basic-user"):
+        _ensure(resources, "ClusterRoleBinding", {
+            "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": everyone},
+            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": everyone},
+            "subjects": [{"kind": "Group", "name": "system:authenticated", "apiGroup": RBAC}]})
     _ensure(resources, "ClusterRoleBinding", {
         "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:monitoring"},
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "system:monitoring"},

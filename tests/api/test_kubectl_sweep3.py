@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,14 @@ def test_explain_names_int_or_string_and_quantity(srv: ServerProc) -> None:
         " ".join(port.split())
     assert "FIELD: hard <map[string]Quantity>" in ok(srv, "explain", "resourcequota.spec.hard")
     assert "maxSurge\t<IntOrString>" in ok(srv, "explain", "deployment.spec.strategy", "--recursive")
+
+
+def test_can_i_list_shows_what_every_user_holds(srv: ServerProc, tmp_path: Path) -> None:
+    conf = tmp_path / "nobody.conf"
+    srv.cli("adm", "token", "create", "nobody", "--write-config", str(conf), check=True)
+    rows = [re.split(r"\s{2,}", line.strip()) for line in
+            srv.kubectl("auth", "can-i", "--list", kubeconfig=conf, check=True).stdout.splitlines()[1:]]
+    assert ["selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]"] in rows
+    assert ["[/apis]", "[]", "[get]"] in rows and ["[/version]", "[]", "[get]"] in rows
+    assert not [r for r in rows if "/metrics" in r[0] or r[0].startswith(("pods", "configmaps"))]
+    assert srv.kubectl("auth", "can-i", "get", "/metrics", kubeconfig=conf).stdout.strip() == "no"
