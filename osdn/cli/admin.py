@@ -214,6 +214,11 @@ def remove_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], namespace
     writer.finish()
 
 
+def _quoted(users: tuple[str, ...]) -> str:
+    """The users as oc prints them: "alice", "bob" (double quotes, as Go's %q)."""
+    return ", ".join(f'"{u}"' for u in users)
+
+
 @policy.command("add-cluster-role-to-user")
 @click.argument("role")
 @click.argument("users", nargs=-1, required=True)
@@ -233,7 +238,7 @@ def add_cluster_role_to_user(ctx: Ctx, role: str, users: tuple[str, ...], dry_ru
     """
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "ClusterRoleBinding", role, users, "", True)
-    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {", ".join(repr(u) for u in users)}'
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} added: {_quoted(users)}'
                f'{writer.suffix}')
     writer.finish()
 
@@ -256,7 +261,7 @@ def remove_cluster_role_from_user(ctx: Ctx, role: str, users: tuple[str, ...], d
     """
     writer = Writer(ctx.client, dry_run)
     _change_binding(writer, "ClusterRoleBinding", role, users, "", False)
-    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {", ".join(repr(u) for u in users)}'
+    click.echo(f'clusterrole.rbac.authorization.k8s.io/{role} removed: {_quoted(users)}'
                f'{writer.suffix}')
     writer.finish()
 

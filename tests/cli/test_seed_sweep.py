@@ -218,7 +218,8 @@ def test_route_editor_clusterrole(srv: ServerProc, client: str, tmp_path: Path) 
     assert field(srv, "clusterrole", "route-editor", "rules") == [
         {"apiGroups": ["route.openshift.io"], "resources": ["routes/custom-host"], "verbs": ["update"]}]
     if client == "osdn":   # kubectl has no `adm policy`
-        seed(srv, client, "oc adm policy add-cluster-role-to-user route-editor user", tmp_path)
+        r = seed(srv, client, "oc adm policy add-cluster-role-to-user route-editor user", tmp_path)
+        assert r.stdout == 'clusterrole.rbac.authorization.k8s.io/route-editor added: "user"\n'   # as oc
         subjects = field(srv, "clusterrolebinding", "route-editor", "subjects")
         assert [s["name"] for s in subjects] == ["user"]
 
