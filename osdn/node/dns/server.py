@@ -170,9 +170,14 @@ class Resolver:
         return query
 
     def local(self, query: dns.message.Message) -> dns.message.Message | None:
-        """The zone's answer, or None when the name is forwarded."""
+        """The zone's answer, or None when the name is forwarded; SERVFAIL if the zone's data cannot
+        answer (say an ExternalName stored before validation refused it)."""
         q = query.question[0]
-        got = self.zone.answer(q.name, q.rdtype)
+        try:
+            got = self.zone.answer(q.name, q.rdtype)
+        except Exception as exc:
+            log.warning("dns: cannot answer %s from the cluster zone: %s", q.name, str(exc) or type(exc).__name__)
+            return _error_message(query, dns.rcode.SERVFAIL)
         return None if got is None else _zone_response(query, got)
 
     # -- step 3: the cache and the upstreams -----------------------------------------------------
@@ -367,35 +372,45 @@ class DnsServer:
 
     def _udp_loop(self) -> None:
         assert self._udp is not None
-        r, zone, fast, udp = self.resolver, self.resolver.zone, self.fast, self._udp
         while not self._stop.is_set():
             try:
-                wire, peer = udp.recvfrom(65535)
+                wire, peer = self._udp.recvfrom(65535)
             except OSError:
                 return
             if peer is None:  # shutdown() woke us: `stop` is running
                 continue
-            generation = zone.generation  # before answering: an answer is never newer than its stamp
-            unhooked = self._unhooked(peer[0])
-            if unhooked:
-                hit = fast.get(wire, generation, time.monotonic())
-                if hit is not None:
-                    with contextlib.suppress(OSError):
-                        udp.sendto(hit, peer)
-                    continue
-            query = r.parse(wire)
-            if query is None:
-                continue
-            if isinstance(query, dns.message.Message):
-                local = r.local(query) if unhooked else None
-                if local is None:
-                    self._defer(wire, peer)
-                    continue
-                out = self._send(wire, local, peer)
-                if not local.flags & dns.flags.TC and not out[2] & 0x02:
-                    fast.put(wire, out, generation, float("inf"))
-                continue
+            try:
+                self._udp_one(wire, peer)
+            except Exception:  # one query must never stop the node's DNS; logged at most once a second
+                if time.monotonic() - self._drop_logged > 1.0:
+                    self._drop_logged = time.monotonic()
+                    log.exception("dns: query from %s failed", peer[0])
+
+    def _udp_one(self, wire: bytes, peer: tuple[str, int]) -> None:
+        """One UDP query: the fast path, an immediate answer (error or zone), or the worker queue."""
+        r, fast = self.resolver, self.fast
+        generation = r.zone.generation  # before answering: an answer is never newer than its stamp
+        unhooked = self._unhooked(peer[0])
+        if unhooked:
+            hit = fast.get(wire, generation, time.monotonic())
+            if hit is not None:
+                assert self._udp is not None
+                with contextlib.suppress(OSError):
+                    self._udp.sendto(hit, peer)
+                return
+        query = r.parse(wire)
+        if query is None:
+            return
+        if not isinstance(query, dns.message.Message):
             self._send(wire, query, peer)
+            return
+        local = r.local(query) if unhooked else None
+        if local is None:
+            self._defer(wire, peer)
+            return
+        out = self._send(wire, local, peer)
+        if not local.flags & dns.flags.TC and not out[2] & 0x02:
+            fast.put(wire, out, generation, float("inf"))
 
     def _defer(self, wire: bytes, peer: tuple[str, int]) -> None:
         if not self._queue.put(peer[0], (wire, peer)) and time.monotonic() - self._drop_logged > 1.0:

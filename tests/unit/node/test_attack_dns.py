@@ -4,6 +4,7 @@ cache, and 64 KiB queries filling the fast path. No root: sockets on loopback an
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -178,3 +179,55 @@ def texts_of(r: Resolver, name: str) -> list[str]:
     got = r.handle(dns.message.make_query(name, "A").to_wire(), CLIENT)
     assert isinstance(got, dns.message.Message)
     return sorted(f"{rr.name} A {rd}" for rr in got.answer for rd in rr)
+
+
+def hostile_zone() -> SharedZone:
+    """A zone holding an ExternalName the API refuses today (300 characters), as older data could."""
+    zone = headless(3)
+    zone.update("Service", {"metadata": {"name": "old", "namespace": "p"},
+                            "spec": {"type": "ExternalName", "externalName": "a" * 300}}, None)
+    return zone
+
+
+def test_zone_data_that_cannot_answer_gives_servfail() -> None:
+    r = Resolver(DnsConfig("unused", "10.128.0.1"), hostile_zone())
+    got = r.handle(dns.message.make_query("old.p.svc.cluster.local", "A").to_wire(), CLIENT)
+    assert isinstance(got, dns.message.Message) and got.rcode() == dns.rcode.SERVFAIL
+    assert texts_of(r, "big.p.svc.cluster.local") != []  # the rest of the zone answers
+
+
+def test_a_failing_query_never_stops_the_udp_thread() -> None:
+    server = DnsServer(DnsConfig("unused", "127.0.0.1"), hostile_zone())
+    server._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server._udp.bind(("127.0.0.1", 0))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(20)
+    loop = threading.Thread(target=server._udp_loop, daemon=True)
+    loop.start()
+
+    called = threading.Event()
+
+    def wants(ip: str) -> bool:
+        called.set()
+        raise RuntimeError("a bug in the hook's client filter")
+
+    try:
+        server.set_answer_hook(lambda *a: None, wants)
+        client.sendto(dns.message.make_query("big.p.svc.cluster.local", "A").to_wire(), server._udp.getsockname())
+        assert called.wait(20)
+        server.set_answer_hook(None)
+        for name, rcode in (("old.p.svc.cluster.local", dns.rcode.SERVFAIL), ("big.p.svc.cluster.local", dns.rcode.NOERROR)):
+            query = dns.message.make_query(name, "A")
+            client.sendto(query.to_wire(), server._udp.getsockname())
+            while True:  # skip an answer to the first query, should one come
+                got = dns.message.from_wire(client.recv(4096))
+                if got.id == query.id:
+                    break
+            assert got.rcode() == rcode
+    finally:
+        server._stop.set()
+        with contextlib.suppress(OSError):  # ENOTCONN, and recvfrom wakes all the same (as in `stop`)
+            server._udp.shutdown(socket.SHUT_RDWR)
+        server._udp.close()
+        client.close()
+        loop.join(timeout=20)
