@@ -48,7 +48,7 @@ from osdn.errors import (
     OsdnError,
     UnauthorizedError,
 )
-from osdn.store import Event, Store
+from osdn.store import Event, Store, Subscription
 from osdn.store.fence import HEADER, Fence, fenced, parse_fence
 
 log = logging.getLogger(__name__)
@@ -402,8 +402,15 @@ class Api:
                 release()
 
         body = stream()
-        weakref.finalize(body, release)   # a client gone before the stream started: its finally never runs
+        # a client gone before the stream started: the generator never runs, nor its finally
+        weakref.finalize(body, _end_watch, sub, release)
         return StreamingResponse(body, media_type=reads.watch_media_type(request, t.info))
+
+
+def _end_watch(sub: Subscription, release: Callable[[], None]) -> None:
+    """Stop delivering to a watch and give its slot back (both may already have happened)."""
+    sub.cancel()
+    release()
 
 
 def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
