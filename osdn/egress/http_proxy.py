@@ -13,7 +13,7 @@ asyncio once judged: its client socket and a new upstream one become a pair of t
 connect timeout (`504`), idle keep-alive and io timeouts (the connection is closed), checked by one
 sweep over the client connections every second (or a quarter of the shortest timeout) against a
 clock read by that sweep, not a timer per connection; a tunnel has the inactivity timeout
-(io_timeout) only. The proxy connects to the very addresses the ACL judged. Verdicts are remembered
+(io_timeout) only. The proxy connects to the very addresses the ACL judged (the first `MAX_TRIES` of them). Verdicts are remembered
 per (host, addresses) and IP literals per host (bounded): the rules never change while the proxy
 runs; a name is resolved again for every new upstream connection (the resolver's cache, not this
 proxy's, decides how long an answer lives).
@@ -41,6 +41,8 @@ from osdn.egress.relay import Limits
 log = logging.getLogger(__name__)
 TUNNEL_OPEN = b"HTTP/1.1 200 Connection established\r\n\r\n"
 MEMO = 4096  # remembered IP literals and ACL verdicts (a verdict with 5 rules costs ~20 µs)
+MAX_TRIES = 25  # addresses tried per connection, as squid's forward_max_tries: a name whose owner
+# answers 4,000 addresses would hold a client connection for 4,000 connect timeouts
 SWEEP = 1.0  # seconds between timeout checks at most (less when a timeout is shorter)
 K = TypeVar("K")
 V = TypeVar("V")
@@ -161,6 +163,7 @@ class HttpProxy:
     async def _open(self, c: ClientConn, addrs: tuple[str, ...]) -> None:
         assert self.loop is not None
         key, port, last = (c.host, c.port), c.port, None
+        addrs = addrs[:MAX_TRIES]  # all of them were judged; the first are tried
         for addr in addrs:
             try:
                 _, u = await asyncio.wait_for(self.loop.create_connection(
@@ -202,7 +205,7 @@ class HttpProxy:
         self.active += 1
         pair = Pair(self.fwd, client, (c.peer, 0), self.limits.connect_timeout, self.limits.io_timeout,
                     self._tunnel_done, _tunnel_failed, early, TUNNEL_OPEN)
-        pair.connect(addrs, c.port, len(addrs))
+        pair.connect(addrs[:MAX_TRIES], c.port, min(len(addrs), MAX_TRIES))
 
     def _tunnel_done(self, pair: Pair) -> None:
         self.active -= 1
