@@ -9,18 +9,23 @@ a CNI error object `{"cniVersion", "code", "msg", "details"}`. `GET /healthz` an
 agent says it is ready (its first sync is done), 503 before: the socket opens at start so that a
 runtime gets a clear "not synced yet" error instead of a missing socket.
 Requests are processed strictly serially (as openshift-sdn's CNI server): no two pods are set up
-at the same time, so IPAM and the dataplane never see interleaved half-done pods.
+at the same time, so IPAM and the dataplane never see interleaved half-done pods. So a client gets
+`request_deadline` (30 s) for its whole request, not per read: one that trickled a byte at a time
+used to hold every other ADD and DEL of the node for as long as it liked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import socket
 import socketserver
 import stat
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -39,10 +44,36 @@ class _Server(socketserver.UnixStreamServer):
     ready: Callable[[], bool]
 
 
+class _TooSlow(Exception):
+    """The client did not send its whole request before the deadline."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's bytes, each read bounded by what is left until `deadline` (monotonic seconds)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request not complete in time")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buf)
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
-    timeout = 30  # seconds a client may take to send its request
+    timeout = 30  # seconds for each write of the answer
+    request_deadline = 30.0  # seconds a client may take to send its whole request
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + self.request_deadline))
 
     def address_string(self) -> str:  # AF_UNIX peers have no address
         return "unix"
@@ -67,6 +98,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             version = str((body.get("config") or {}).get("cniVersion") or version)
             req = request_from_wire(body)
             self._send(200, dispatch(req, self.server.handle_cni))
+        except _TooSlow:
+            log.warning("CNI request not complete within %.0f s: connection closed", self.request_deadline)
+            self.close_connection = True
         except CniError as err:
             log.warning("CNI request failed: %s (%s)", err.msg, err.details)
             self._send(500, err.to_obj(version))
@@ -82,7 +116,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length <= 0 or length > MAX_BODY:
             raise CniError(DECODE_FAILURE, "bad request", f"Content-Length {length} out of range")
         try:
-            body = json.loads(self.rfile.read(length))
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise _TooSlow from None
+        try:
+            body = json.loads(raw)
         except ValueError as exc:
             raise CniError(DECODE_FAILURE, "bad request", f"body is not JSON: {exc}") from None
         if not isinstance(body, dict):
@@ -91,6 +129,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, obj: Any) -> None:
         data = json.dumps(obj).encode()
+        self.connection.settimeout(self.timeout)  # reads may have left it short
         self.close_connection = True  # one request per connection: a lingering client must not block the queue
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
