@@ -15,7 +15,16 @@ from typing import Any
 
 from osdn.api import validation as v
 from osdn.api.kinds import Hooks
-from osdn.api.kinds.meta import Int32, KubeModel, Obj, TypedObject, items, parse_strict, set_default
+from osdn.api.kinds.meta import (
+    Int32,
+    KubeModel,
+    Obj,
+    ObjectReference,
+    TypedObject,
+    items,
+    parse_strict,
+    set_default,
+)
 from osdn.api.objects import validate_labels, validate_qualified_name
 from osdn.errors import FieldError
 
@@ -31,16 +40,6 @@ class EndpointConditions(KubeModel):
     ready: bool | None = None
     serving: bool | None = None
     terminating: bool | None = None
-
-
-class ObjectReference(KubeModel):
-    kind: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    uid: str | None = None
-    api_version: str | None = None
-    resource_version: str | None = None
-    field_path: str | None = None
 
 
 class ForZone(KubeModel):

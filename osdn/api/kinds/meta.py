@@ -33,6 +33,18 @@ class KubeModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
+class ObjectReference(KubeModel):
+    """core/v1 ObjectReference (an endpoint's targetRef, a ServiceAccount's secrets)."""
+
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    api_version: str | None = None
+    resource_version: str | None = None
+    field_path: str | None = None
+
+
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 

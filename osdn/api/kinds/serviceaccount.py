@@ -7,20 +7,8 @@ no token controller: no token Secrets are made for it.
 
 from __future__ import annotations
 
-from osdn.api.kinds.meta import KubeModel, Obj, TypedObject, parse_strict
+from osdn.api.kinds.meta import KubeModel, Obj, ObjectReference, TypedObject, parse_strict
 from osdn.errors import FieldError
-
-
-class ObjectReference(KubeModel):
-    """core/v1 ObjectReference (kinds/discovery.py has the same; importing it here would be circular)."""
-
-    kind: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    uid: str | None = None
-    api_version: str | None = None
-    resource_version: str | None = None
-    field_path: str | None = None
 
 
 class LocalObjectReference(KubeModel):
