@@ -151,6 +151,11 @@ MESSAGES: dict[str, str] = {
     "SelfSubjectReview": "1 metadata ObjectMeta; 2 status SelfSubjectReviewStatus",
     "SelfSubjectReviewStatus": "1 userInfo UserInfo",
     "UserInfo": "1 username s; 2 uid s; 3 groups *s",
+    # authentication/v1 TokenRequest (kubectl create token; the answer goes back as JSON)
+    "TokenRequest": "1 metadata ObjectMeta; 2 spec TokenRequestSpec; 3 status TokenRequestStatus",
+    "TokenRequestSpec": "1 audiences *s; 4 expirationSeconds i?; 3 boundObjectRef BoundObjectReference?",
+    "BoundObjectReference": "1 kind s; 2 apiVersion s; 3 name s; 4 uid s",
+    "TokenRequestStatus": "1 token s; 2 expirationTimestamp T",
 }
 
 # The kinds a protobuf body may carry: (apiVersion, kind) -> message.
@@ -169,6 +174,7 @@ REVIEW_KINDS: dict[tuple[str, str], str] = {
                                   "SelfSubjectRulesReview")},
     **{(f"authentication.k8s.io/{v}", "SelfSubjectReview"): "SelfSubjectReview" for v in ("v1", "v1beta1")},
 }
+TOKEN_REQUEST_KINDS = {("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest"}
 
 
 @dataclass(frozen=True)

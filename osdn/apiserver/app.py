@@ -26,6 +26,7 @@ from osdn.api import fieldlabels, labels, objects
 from osdn.api.kinds.project import project_from_request
 from osdn.api.patch import json_patch, merge_patch
 from osdn.api.registry import KindInfo, by_kind, for_path
+from osdn.api.satoken import looks_like_jwt
 from osdn.apiserver import bodies, discovery, negotiate, reads, scale, tables
 from osdn.apiserver.auth import TokenFile, User
 from osdn.apiserver.console_backend import ConsoleBackend
@@ -35,6 +36,7 @@ from osdn.apiserver.paging import Pager, parse_bool, watch_list
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources, delete_answer, key_of
 from osdn.apiserver.reviews import review_routes
+from osdn.apiserver.satoken import ServiceAccountTokens, read_token_request
 from osdn.apiserver.token_api import token_routes
 from osdn.apiserver.watchqueue import WatchLimits, WatchQueue, WatchSlots
 from osdn.apiserver.watchwindow import Bookmarks, WatchWindow
@@ -73,8 +75,6 @@ _NO_RUNTIME = ": osdn's API server has no container runtime behind it"
 _RUNTIME_HINTS = {"log": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn logs"',
                   "exec": f'{_NO_RUNTIME}; for a lab\'s pods use "osdn exec"',
                   **{sub: _NO_RUNTIME for sub in ("attach", "portforward", "ephemeralcontainers", "proxy")}}
-_TOKEN_HINT = (": osdn serves no TokenRequest API (service accounts get no tokens); bearer tokens for users "
-               'come from "osdn adm token create"')
 
 
 def parse_target(prefix: str, segments: list[str]) -> Target:
@@ -94,9 +94,9 @@ def parse_target(prefix: str, segments: list[str]) -> Target:
     if namespace and not info.namespaced:
         raise NotFoundError(f"{info.plural} is not namespaced")
     # never act on NAME for NAME/garbage
-    if sub and not ((sub == "status" and info.has_status) or (sub == "scale" and scale.scalable(info))):
-        hint = _RUNTIME_HINTS.get(sub, "") if info.kind == "Pod" else _TOKEN_HINT if \
-            (info.kind, sub) == ("ServiceAccount", "token") else ""
+    if sub and not ((sub == "status" and info.has_status) or (sub == "scale" and scale.scalable(info))
+                    or (info.kind, sub) == ("ServiceAccount", "token")):
+        hint = _RUNTIME_HINTS.get(sub, "") if info.kind == "Pod" else ""
         raise NotFoundError(f'the server could not find the requested resource ({info.plural} "{name}"/{sub}){hint}')
     return Target(info, namespace, name, sub)
 
@@ -123,8 +123,9 @@ def _with_warnings(response: Response, items: list[str]) -> Response:
 
 class Api:
     def __init__(self, store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
-                 watch_limits: WatchLimits | None = None) -> None:
+                 watch_limits: WatchLimits | None = None, sa_tokens: ServiceAccountTokens | None = None) -> None:
         self.store, self.tokens, self.resources, self.projects = store, tokens, resources, projects
+        self.sa_tokens = sa_tokens
         self.watch_limits = watch_limits or WatchLimits()
         self.watch_slots = WatchSlots(self.watch_limits.per_user)
         self.body_limits = bodies.BodyLimits()
@@ -139,7 +140,10 @@ class Api:
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             raise UnauthorizedError("Unauthorized: no bearer token (use --token or a config file)")
-        return impersonated(request, self.tokens.authenticate(auth[7:].strip()), self.resources.authorizer)
+        token = auth[7:].strip()
+        user = self.sa_tokens.authenticate(token) if self.sa_tokens and looks_like_jwt(token) else \
+            self.tokens.authenticate(token)
+        return impersonated(request, user, self.resources.authorizer)
 
     @staticmethod
     def respond(request: Request, obj: Any, status: int = 200, raw: bytes | None = None,
@@ -215,6 +219,8 @@ class Api:
         dry_run = method != "GET" and requested_dry_run(request)
         if t.subresource == "scale":
             return await self.scale_subresource(request, user, t, dry_run)
+        if t.subresource == "token":
+            return await self.token_request(request, user, t, dry_run)
         if method == "GET":
             bodies.check_read_params(q)
         if method == "GET" and not t.name:
@@ -271,6 +277,16 @@ class Api:
             return self.respond(request, scale.write(res, user, t.info, t.namespace, t.name, new, "patch", dry_run,
                                                      manager_of(request)))
         raise MethodNotAllowedError(f"{method} is not supported on {request.url.path}")
+
+    async def token_request(self, request: Request, user: User, t: Target, dry_run: bool) -> Response:
+        """POST .../serviceaccounts/NAME/token: an authentication.k8s.io/v1 TokenRequest (osdn.apiserver.satoken)."""
+        if request.method != "POST":
+            raise MethodNotAllowedError(f"{request.method} is not supported on {request.url.path}: only POST")
+        self.resources.authorize(user, "create", t.info, t.namespace, t.name, "token")
+        if self.sa_tokens is None:
+            raise NotFoundError("this server has no service account signing key: it serves no TokenRequests")
+        body = await read_token_request(request, self.body_limits)
+        return self.respond(request, self.sa_tokens.issue(t.namespace, t.name, body, dry_run), 201)
 
     async def _object(self, request: Request, t: Target | None = None) -> dict[str, Any]:
         return await bodies.read_object(request, self.body_limits, t.info if t else None)
@@ -414,8 +430,9 @@ def _end_watch(sub: Subscription, release: Callable[[], None]) -> None:
 
 
 def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: Projects,
-               watch_limits: WatchLimits | None = None, body_limits: bodies.BodyLimits | None = None) -> Starlette:
-    api = Api(store, tokens, resources, projects, watch_limits)
+               watch_limits: WatchLimits | None = None, body_limits: bodies.BodyLimits | None = None,
+               sa_tokens: ServiceAccountTokens | None = None) -> Starlette:
+    api = Api(store, tokens, resources, projects, watch_limits, sa_tokens)
     api.body_limits = body_limits or api.body_limits
 
     async def healthz(request: Request) -> Response:

@@ -71,7 +71,9 @@ def builtin_roles() -> dict[str, list[Obj]]:
     project (RBAC escalation prevention compares rules); she cannot change her Namespace or
     Project labels and annotations (namespaces are read-only to her).
     """
-    edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE] + [_rule("", ["secrets"], _ALL)]  # not in view
+    edit = [_rule(g, r, _ALL) for g, r in _PROJECT_WRITABLE] + [_rule("", ["secrets"], _ALL),  # not in view
+                                                                # mint service account tokens, as kube's edit
+                                                                _rule("", ["serviceaccounts/token"], ["create"])]
     readonly = [_rule("", ["namespaces"], _READ), _rule("project.openshift.io", ["projects"], _READ),
                 _rule(_NET, ["egressnetworkpolicies"], _READ)] + [
                     _rule(g, r, _READ) for g, r in _PROJECT_READONLY + _SECONDARY_NETWORKS]

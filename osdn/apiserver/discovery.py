@@ -114,6 +114,9 @@ def _resource(k: KindInfo) -> list[Obj]:
     if scalable(k):
         subs.append({"name": f"{k.plural}/scale", "singularName": "", "namespaced": k.namespaced, **SCALE_KIND,
                      "verbs": ["get", "patch", "update"]})
+    if k.kind == "ServiceAccount":   # the TokenRequest subresource (osdn.apiserver.satoken), as kube lists it
+        subs.append({"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
+                     "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]})
     return [main, *subs]
 
 

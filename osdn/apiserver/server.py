@@ -2,7 +2,8 @@
 
 Data directory layout: `osdn.db` (the SQLite store; with --store etcd://... the objects live in etcd), `tokens` (hashed bearer tokens, 0600),
 `admin.conf` (a kubeconfig with the admin token and the CA, 0600; written on first start),
-`pki/` (the CA and serving certificate, see osdn.apiserver.tls; not used with --insecure-http).
+`pki/` (the CA and serving certificate, see osdn.apiserver.tls; not used with --insecure-http; and `sa.key`,
+the key that signs service account tokens, see osdn.apiserver.satoken).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from osdn.apiserver.plugins import build_plugins, plugin_configs, projectlimit
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
+from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey, TokenOptions
 from osdn.apiserver.shutdown import WatchCloser
 from osdn.apiserver.tls import ServingFiles, ensure_serving_cert, given_files
 from osdn.apiserver.watchqueue import WatchLimits
@@ -68,6 +70,7 @@ class ServerConfig:
     etcd: EtcdURL | None = None                 # --store etcd://...: the objects live there (else osdn.db)
     etcd_options: EtcdOptions = field(default_factory=EtcdOptions)
     max_request_body_bytes: int = MAX_BODY_BYTES  # larger request bodies get 413
+    service_accounts: TokenOptions = field(default_factory=TokenOptions)  # issuer, audiences, max token life
 
     @property
     def url(self) -> str:
@@ -110,6 +113,7 @@ class Server:
     tokens: TokenFile
     resources: Resources
     projects: Projects
+    sa_tokens: ServiceAccountTokens | None = None
 
 
 def build(cfg: ServerConfig) -> Server:
@@ -134,7 +138,8 @@ def build(cfg: ServerConfig) -> Server:
     projects = Projects(resources, projectlimit.max_projects(
         plugin_configs(cfg.master_config or {}).get("ProjectRequestLimit")))
     projects.on_created.append(ProjectRequestTemplate(resources))
-    return Server(cfg, store, tokens, resources, projects)
+    sa_tokens = ServiceAccountTokens(store, SigningKey.load_or_create(cfg.data_dir / "pki"), cfg.service_accounts)
+    return Server(cfg, store, tokens, resources, projects, sa_tokens)
 
 
 class Service(Protocol):
@@ -183,7 +188,8 @@ def _start_when_listening(server: _Uvicorn, services: Sequence[Service]) -> None
 
 def serve(server: Server, services: Sequence[Service] = ()) -> None:
     app = WatchCloser(create_app(server.store, server.tokens, server.resources, server.projects,
-                                 server.cfg.watch_limits, BodyLimits(server.cfg.max_request_body_bytes)))
+                                 server.cfg.watch_limits, BodyLimits(server.cfg.max_request_body_bytes),
+                                 server.sa_tokens))
     log.info("osdn server listening on %s (data dir %s)", server.cfg.url, server.cfg.data_dir)
     tls = server.cfg.tls
     userver = _Uvicorn(uvicorn.Config(app, host=server.cfg.host, port=server.cfg.port, log_level="warning",

@@ -31,6 +31,7 @@ from osdn.master.probe import ProbeOptions
 from osdn.master.quota import QuotaController
 from osdn.master.replicasets import ReplicaSetController
 from osdn.master.replication import ReplicationController
+from osdn.master.serviceaccounts import ServiceAccountsController
 from osdn.model.sdnconfig import NetworkConfig, parse_network_config
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Master:
             EgressRouterController(self.client, self.informers),
             EgressDNSController(self.client, self.informers, make_resolver(self.options.egress_dns)),
             QuotaController(self.client, self.informers),
+            ServiceAccountsController(self.client, self.informers),
         ]
         self.informers.start()
         if not self.informers.wait_synced(sync_timeout):
