@@ -38,6 +38,9 @@ def parse_listen(listen: str) -> tuple[str, int]:
 @click.option("--host-subnet-length", default=9, show_default=True, type=int,
               help="Bits for pods per node (9 -> /23 per node).")
 @click.option("--service-network", default="172.30.0.0/16", show_default=True)
+@click.option("--service-node-port-range", default=None, metavar="FIRST-LAST",
+              help="Ports for NodePort Services (default: the master config's "
+              "kubernetesMasterConfig.servicesNodePortRange, else 30000-32767).")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--controllers/--no-controllers", default=True, show_default=True,
               help="Run the master controllers in this process (else run `osdn master` elsewhere).")
@@ -59,7 +62,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
 @election_options(None)
 @handle_errors
 def server(data_dir: str, listen: str, master_config: str | None, network_plugin: str, cluster_network: str,
-           host_subnet_length: int, service_network: str, log_level: str, controllers: bool,
+           host_subnet_length: int, service_network: str, service_node_port_range: str | None, log_level: str,
+           controllers: bool,
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
            tls_ca_file: str | None, tls_sans: tuple[str, ...], strict_store: bool, max_request_body_bytes: int,
            connection_limits: ConnectionLimits, watch_limits: WatchLimits, store: EtcdStoreChoice | None,
@@ -90,6 +94,8 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     host, port = parse_listen(listen)
     plugin = network_plugin if "/" in network_plugin else f"redhat/openshift-ovs-{network_plugin}"
     mc = yaml.safe_load(Path(master_config).read_text()) or {} if master_config else {}
+    if service_node_port_range:
+        mc.setdefault("kubernetesMasterConfig", {})["servicesNodePortRange"] = service_node_port_range
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc,
                        insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans,
                        connection_limits=connection_limits, watch_limits=watch_limits, strict_store=strict_store,

@@ -1,8 +1,9 @@
 """Service and Endpoints (core/v1): models, defaulting and validation.
 
 Pure. Defaults follow Kubernetes: type ClusterIP, sessionAffinity None (ClientIP: timeout 10800 s),
-port protocol TCP, targetPort = port. The clusterIP itself is allocated by the admission plugin
-`osdn.apiserver.plugins.serviceips`.
+port protocol TCP, targetPort = port, externalTrafficPolicy Cluster for NodePort and LoadBalancer. The
+clusterIP and node ports are allocated by the admission plugins `osdn.apiserver.plugins.serviceips`
+and `osdn.apiserver.plugins.nodeports`. A Service has at most `MAX_SERVICE_PORTS` ports.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from osdn.errors import FieldError
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 SESSION_AFFINITIES = ("None", "ClientIP")
 DEFAULT_AFFINITY_TIMEOUT = 10800  # 3 hours, as Kubernetes
+TRAFFIC_POLICIES = ("Cluster", "Local")
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+MAX_SERVICE_PORTS = 100  # osdn's bound (kube has none): every port is map elements on every node
 
 
 class ServicePort(KubeModel):
@@ -60,6 +64,8 @@ class ServiceSpec(KubeModel):
     external_ips: list[str] | None = Field(None, alias="externalIPs")
     external_name: str | None = None
     session_affinity: str | None = None
+    external_traffic_policy: str | None = None
+    allocate_load_balancer_node_ports: bool | None = None
 
 
 class Service(TypedObject):
@@ -95,6 +101,8 @@ def default_service(obj: Obj) -> None:
         return
     set_default(spec, "type", "ClusterIP")
     set_default(spec, "sessionAffinity", "None")
+    if spec.get("type") in NODE_PORT_TYPES:
+        set_default(spec, "externalTrafficPolicy", "Cluster")
     if spec.get("sessionAffinity") == "ClientIP":
         cfg = spec.setdefault("sessionAffinityConfig", {})
         if isinstance(cfg, dict) and isinstance(cfg.setdefault("clientIP", {}), dict):
@@ -152,6 +160,40 @@ def _validate_external_ip(ip: str, path: str) -> list[FieldError]:
 MAX_AFFINITY_TIMEOUT = 86400  # Kubernetes: 0 < timeoutSeconds <= 86400 (one day)
 
 
+def _old_spec(old: Obj | None) -> ServiceSpec:
+    old_svc, _ = parse_strict(Service, old or {})
+    return (old_svc.spec if old_svc is not None else None) or ServiceSpec.model_validate({})
+
+
+def _validate_node_ports(spec: ServiceSpec, old: ServiceSpec) -> list[FieldError]:
+    """kube's checks of nodePort: only for NodePort/LoadBalancer (on a type change the old ones,
+    left unchanged, are dropped by the allocator), no (nodePort, protocol) twice."""
+    errs: list[FieldError] = []
+    kept = {(p.name or "", p.node_port) for p in old.ports or []} if old.type in NODE_PORT_TYPES else set()
+    seen: set[tuple[int, str | None]] = set()
+    for i, port in enumerate(spec.ports or []):
+        if not port.node_port:
+            continue
+        path = f"spec.ports[{i}].nodePort"
+        if spec.type not in NODE_PORT_TYPES and (port.name or "", port.node_port) not in kept:
+            errs.append(v.forbidden(path, f"may not be used when `type` is '{spec.type}'"))
+        if (port.node_port, port.protocol) in seen:
+            errs.append(v.duplicate(path, port.node_port))
+        seen.add((port.node_port, port.protocol))
+    return errs
+
+
+def _validate_traffic_policy(spec: ServiceSpec, old: ServiceSpec) -> list[FieldError]:
+    policy, path = spec.external_traffic_policy, "spec.externalTrafficPolicy"
+    if policy is None:
+        return []
+    if policy not in TRAFFIC_POLICIES:
+        return [v.not_supported(path, policy, TRAFFIC_POLICIES)]
+    if spec.type not in NODE_PORT_TYPES and not spec.external_ips and policy != old.external_traffic_policy:
+        return [v.invalid(path, policy, "may only be set for externally-accessible services")]
+    return []
+
+
 def _validate_affinity(spec: ServiceSpec) -> list[FieldError]:
     cfg = spec.session_affinity_config
     timeout = cfg.client_ip.timeout_seconds if cfg is not None and cfg.client_ip is not None else None
@@ -177,6 +219,9 @@ def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs += v.validate_dns1123_subdomain(spec.external_name, "spec.externalName")
     elif not ports and spec.cluster_ip != "None":
         errs.append(v.required("spec.ports"))
+    if len(ports) > MAX_SERVICE_PORTS:
+        return errs + [v.too_many("spec.ports", f"Too many: {len(ports)}: must have at most {MAX_SERVICE_PORTS} "
+                                  "items (osdn's limit of ports per Service)")]
     names: set[str] = set()
     for i, port in enumerate(ports):
         errs += _validate_service_port(port, f"spec.ports[{i}]", len(ports) > 1)
@@ -184,6 +229,8 @@ def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
             errs.append(v.duplicate(f"spec.ports[{i}].name", port.name))
         names.add(port.name or "")
     errs += _validate_affinity(spec)
+    old_spec = _old_spec(old)
+    errs += _validate_node_ports(spec, old_spec) + _validate_traffic_policy(spec, old_spec)
     for i, ip in enumerate(spec.external_ips or []):
         errs += _validate_external_ip(ip, f"spec.externalIPs[{i}]")
     errs += _validate_cluster_ip(spec) + _validate_cluster_ip_update(spec, old)

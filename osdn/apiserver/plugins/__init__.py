@@ -1,6 +1,6 @@
 """Admission plugins and the chain built from the master config (`admissionConfig.pluginConfig`).
 
-Always on: RBACEscalation, SecurityContextConstraint, ServiceIPAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
+Always on: RBACEscalation, SecurityContextConstraint, ServiceIPAllocation, NodePortAllocation, ExternalIPRanger, ClusterNetworkMode, EgressFirewallPlacement, RouteHostname, RouteHSTS,
 RequiredRouteAnnotations (the required HSTS policies of config.openshift.io Ingress `cluster`),
 IngressAdmission (allowHostnameChanges false unless configured), ResourceQuota (last). RunOnceDuration runs only when configured;
 ProjectRequestLimit (osdn.apiserver.plugins.projectlimit) is applied by the projects API. Plugin
@@ -22,6 +22,7 @@ from osdn.apiserver.plugins.clusternetwork import ClusterNetworkMode
 from osdn.apiserver.plugins.egressfirewall import EgressFirewallPlacement
 from osdn.apiserver.plugins.egressip import EgressIPAdmission
 from osdn.apiserver.plugins.externalips import ExternalIPRanger
+from osdn.apiserver.plugins.nodeports import NodePortAllocation
 from osdn.apiserver.plugins.quota import ResourceQuotaAdmission
 from osdn.apiserver.plugins.rbac_escalation import RBACEscalation
 from osdn.apiserver.plugins.requiredroute import RequiredRouteAnnotations
@@ -30,6 +31,7 @@ from osdn.apiserver.plugins.runonce import RunOnceDuration, parse_config
 from osdn.apiserver.plugins.scc import SecurityContextConstraint
 from osdn.apiserver.plugins.serviceips import ServiceIPAllocation
 from osdn.errors import BadRequestError
+from osdn.model.nodeports import NodePortRange, parse_range
 
 log = logging.getLogger(__name__)
 KNOWN = ("RunOnceDuration", "IngressAdmission", "ProjectRequestLimit")
@@ -60,9 +62,20 @@ def plugin_configs(master_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def node_port_range(master_config: dict[str, Any]) -> NodePortRange:
+    """`kubernetesMasterConfig.servicesNodePortRange` (OpenShift 3.x's master config; `osdn server
+    --service-node-port-range` sets it), default 30000-32767."""
+    text = ((master_config or {}).get("kubernetesMasterConfig") or {}).get("servicesNodePortRange")
+    try:
+        return parse_range(str(text)) if text else NodePortRange()
+    except ValueError as err:
+        raise BadRequestError(f"master config kubernetesMasterConfig.servicesNodePortRange: {err}") from None
+
+
 def build_plugins(master_config: dict[str, Any] | None) -> list[Plugin]:
     configs = plugin_configs(master_config or {})
-    plugins: list[Plugin] = [RBACEscalation(), SecurityContextConstraint(), ServiceIPAllocation(), ExternalIPRanger()]
+    plugins: list[Plugin] = [RBACEscalation(), SecurityContextConstraint(), ServiceIPAllocation(),
+                             NodePortAllocation(node_port_range(master_config or {})), ExternalIPRanger()]
     if "RunOnceDuration" in configs:
         plugins.append(RunOnceDuration(parse_config(configs["RunOnceDuration"])))
     ingress = configs.get("IngressAdmission", {})

@@ -1,0 +1,89 @@
+"""NodePortAllocation admission: Services of type NodePort (and LoadBalancer) get a node port per
+ServicePort from `--service-node-port-range` (default 30000-32767), as kube-apiserver's service
+registry; the choice itself is pure (`osdn.model.nodeports`).
+
+Level-triggered, as `serviceips`: the ports in use are those of the stored Services, read at each
+allocation, so a delete (or a type change to ClusterIP) releases them and a restart loses nothing.
+Concurrent writes are kept apart by a lock and a short reservation of what was just handed out
+until the Service is in the store (or it is written again, or deleted). Refusals are 422 Invalid with kube's messages; a full range 500.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from osdn.api.registry import by_kind
+from osdn.apiserver.admission import AdmissionContext
+from osdn.errors import ObjectRef, OsdnError, ValidationError
+from osdn.model.nodeports import (
+    NodePortRange,
+    NoFreeNodePort,
+    assign_node_ports,
+    drop_type_dependent,
+    node_ports_of,
+    patch_allocated,
+)
+from osdn.store import Store
+
+RESERVATION_SECONDS = 30.0  # far longer than an admission-to-commit gap
+
+
+class NodePortAllocation:
+    name = "NodePortAllocation"
+
+    def __init__(self, port_range: NodePortRange | None = None, rand: random.Random | None = None,
+                 clock: Any = time.monotonic) -> None:
+        self.range = port_range or NodePortRange()
+        self._lock = threading.Lock()
+        self._reserved: dict[int, tuple[str, float]] = {}  # port -> (namespace/name, expiry)
+        self._rand = rand or random.Random()
+        self._clock = clock
+
+    def admit(self, ctx: AdmissionContext) -> None:
+        if ctx.info.kind != "Service" or ctx.subresource:
+            return
+        meta = ctx.obj.get("metadata") or {}
+        who = f"{meta.get('namespace')}/{meta.get('name')}"
+        with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
+            for port in [p for p, (owner, _) in self._reserved.items() if owner == who]:
+                del self._reserved[port]
+        if ctx.operation not in ("CREATE", "UPDATE"):
+            return
+        spec = ctx.obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        old_spec = (ctx.old or {}).get("spec") or {}
+        if ctx.operation == "UPDATE" and isinstance(old_spec, dict):
+            drop_type_dependent(spec, old_spec)
+            patch_allocated(spec, old_spec)
+        with self._lock:
+            used = self._in_use(ctx.store, who)
+            try:
+                taken, errs = assign_node_ports(spec, node_ports_of(old_spec), used, self.range,
+                                                self._rand.randrange(1 << 30))
+            except NoFreeNodePort as err:
+                raise OsdnError(f"failed to allocate a nodePort for Service {who}: {err}") from None
+            if errs:
+                raise ValidationError.of(ObjectRef("Service", str(meta.get("name")), str(meta.get("namespace"))), errs)
+            expiry = self._clock() + RESERVATION_SECONDS
+            for port in taken:
+                self._reserved[port] = (who, expiry)
+
+    def _in_use(self, store: Store, who: str) -> set[int]:
+        """Node ports held by stored Services (other than `who`) and by live reservations of others."""
+        items, _ = store.list(by_kind("Service").resource)
+        stored: dict[str, set[int]] = {}
+        for obj, _raw in items:
+            meta = obj.get("metadata") or {}
+            stored[f"{meta.get('namespace')}/{meta.get('name')}"] = node_ports_of(obj.get("spec") or {})
+        used = {port for owner, ports in stored.items() if owner != who for port in ports}
+        now = self._clock()
+        for port, (owner, expiry) in list(self._reserved.items()):
+            if expiry < now or port in stored.get(owner, ()):
+                del self._reserved[port]  # expired, or in the store now (a delete there releases it)
+            elif owner != who:
+                used.add(port)
+        return used
