@@ -21,6 +21,7 @@ from osdn.cli import (
     router_cmd,
     scc_cmd,  # noqa: F401  (registers `adm policy add-scc-to-user ...`)
     server_cmd,
+    token_cmd,  # noqa: F401  (registers `create token`)
     troubleshoot,
     verify,
     workloads,  # noqa: F401  (registers `create deployment`)
