@@ -7,7 +7,8 @@
 
 Paths: each kind's collection, item and (with a status) `/status`; the scalable kinds
 (osdn.apiserver.scale) also `/scale` (get, put, patch of an autoscaling/v1 Scale, whose
-`io.k8s.api.autoscaling.v1.Scale`/`ScaleSpec`/`ScaleStatus` schemas are in their documents, as kube's).
+`io.k8s.api.autoscaling.v1.Scale`/`ScaleSpec`/`ScaleStatus` schemas are in their documents, as kube's);
+ServiceAccounts also `/token` (create of an `io.k8s.api.authentication.v1.TokenRequest`).
 
 Definitions carry kube's names (`io.k8s.api.networking.v1.NetworkPolicySpec`,
 `com.github.openshift.api.network.v1.NetNamespace`), `x-kubernetes-group-version-kind` on kinds and
@@ -31,6 +32,7 @@ from pydantic import BaseModel
 
 from osdn import __version__
 from osdn.api.kinds import hooks_for
+from osdn.api.kinds.serviceaccount import TokenRequest
 from osdn.api.patchmeta import Node, schema_for
 from osdn.api.registry import KindInfo, all_kinds
 from osdn.apiserver.scale import SCALE_KIND, scalable
@@ -78,6 +80,7 @@ TYPE_META = {"apiVersion": "APIVersion defines the versioned schema of this repr
                      "may infer this from the endpoint the client submits requests to. Cannot be updated. "
                      "In CamelCase."}
 SCALE = "io.k8s.api.autoscaling.v1.Scale"
+TOKEN_KIND = {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
 _CONVENTIONS = "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
 SCALE_DOCS = {   # k8s.io/api autoscaling/v1 types.go
     "Scale": "Scale represents a scaling request for a resource.",
@@ -205,6 +208,12 @@ class _Builder:
                                          ("status", f"{SCALE}Status"))}}}
         return SCALE
 
+    def token_request(self) -> str:
+        """authentication.k8s.io/v1 TokenRequest, the body and answer of serviceaccounts/NAME/token."""
+        name = self.model(TokenRequest, PACKAGES["authentication.k8s.io"], None)
+        self.defs[name]["x-kubernetes-group-version-kind"] = [TOKEN_KIND]
+        return name
+
     def _list_meta(self) -> str:
         name = f"{META[0]}.ListMeta"
         docs = _docs(META[1], "ListMeta")
@@ -225,8 +234,8 @@ class _Ops:
 
     def __init__(self, info: KindInfo, name: str, ref: str, v3: bool, sub: str = "") -> None:
         self.info, self.name, self.ref, self.v3, self.sub = info, name, ref, v3, sub
-        self.suffix = info.kind + {"status": "Status", "scale": "Scale"}.get(sub, "")
-        self.gvk = dict(SCALE_KIND) if sub == "scale" else \
+        self.suffix = info.kind + {"status": "Status", "scale": "Scale", "token": "Token"}.get(sub, "")
+        self.gvk = dict(SCALE_KIND) if sub == "scale" else dict(TOKEN_KIND) if sub == "token" else \
             {"group": info.group, "kind": info.kind, "version": info.version}
 
     def param(self, name: str, ptype: str) -> Obj:
@@ -295,6 +304,10 @@ def _document(group_versions: set[str], v3: bool) -> Obj:
         if info.has_status:
             paths[f"{collection}/{{name}}/status"] = {"parameters": [*scoped, nm],
                                                       **_Ops(info, name, ref, v3, "status").item()}
+        if info.kind == "ServiceAccount":   # the TokenRequest subresource (osdn.apiserver.satoken): create only
+            token = b.token_request()
+            paths[f"{collection}/{{name}}/token"] = {"parameters": [*scoped, nm], "post": _Ops(
+                info, name, ref, v3, "token").op("post", "create", _WRITE, {"$ref": ref + token}, "201", token)}
         if scalable(info):
             b.scale()
             paths[f"{collection}/{{name}}/scale"] = {"parameters": [*scoped, nm],

@@ -2,7 +2,8 @@
 
 As kube-apiserver stores it: `secrets` (object references), `imagePullSecrets` (local references by
 name) and `automountServiceAccountToken`; the name is a DNS subdomain (the metadata check). osdn runs
-no token controller: no token Secrets are made for it.
+no token controller: no token Secrets are made for it; tokens come from the TokenRequest subresource
+(`TokenRequest` below is its schema; osdn.api.satoken reads it, osdn.apiserver.satoken serves it).
 """
 
 from __future__ import annotations
@@ -24,3 +25,29 @@ class ServiceAccount(TypedObject):
 def validate_service_account(obj: Obj, old: Obj | None) -> list[FieldError]:
     """Field types only: kube checks nothing else of a ServiceAccount but its metadata."""
     return parse_strict(ServiceAccount, obj)[1]
+
+
+class BoundObjectReference(KubeModel):
+    kind: str | None = None
+    api_version: str | None = None
+    name: str | None = None
+    uid: str | None = None
+
+
+class TokenRequestSpec(KubeModel):
+    audiences: list[str] | None = None
+    expiration_seconds: int | None = None
+    bound_object_ref: BoundObjectReference | None = None
+
+
+class TokenRequestStatus(KubeModel):
+    token: str | None = None
+    expiration_timestamp: str | None = None
+
+
+class TokenRequest(TypedObject):
+    """authentication.k8s.io/v1 TokenRequest, the body and answer of `serviceaccounts/NAME/token`
+    (never stored; osdn.api.satoken reads it): the schema OpenAPI shows for the subresource."""
+
+    spec: TokenRequestSpec | None = None
+    status: TokenRequestStatus | None = None
