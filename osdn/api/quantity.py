@@ -7,7 +7,8 @@ Pure. Grammar (k8s.io/apimachinery/pkg/api/resource):
     decimalSI  ::= n | u | m | "" | k | M | G | T | P | E
     exponent   ::= e<signedNumber> | E<signedNumber>
 The amount is kept as a Fraction, so nothing is lost; `value()` rounds up (away from zero) like
-`Quantity.Value()`, `milli_value()` likewise for `MilliValue()`.
+`Quantity.Value()`, `milli_value()` likewise for `MilliValue()`; `canonical()` is kube's
+`Quantity.String()` (the form its error messages show: "2000m" is "2", "1024Mi" is "1Gi").
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _DECIMAL = {"n": Fraction(1, 10 ** 9), "u": Fraction(1, 10 ** 6), "m": Fraction(
             "P": Fraction(10 ** 15), "E": Fraction(10 ** 18)}
 
 
+_DECIMAL_NAMES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+
+
 class QuantityError(ValueError):
     """A string that is not a Kubernetes quantity; the message says which part is wrong."""
 
@@ -45,12 +49,45 @@ class Quantity:
     def milli_value(self) -> int:
         return _round_up(self.amount * 1000)
 
+    def canonical(self) -> str:
+        """kube's canonical form: the largest suffix of the written format that keeps an integer
+        mantissa (binary only for whole numbers of at least 1Ki); nano precision, rounded up."""
+        nanos = _round_up(self.amount * 10 ** 9)
+        if nanos == 0:
+            return "0"
+        suffix = _suffix_of(self.text)
+        if suffix in _BINARY and nanos % 10 ** 9 == 0 and abs(nanos) >= 1024 * 10 ** 9:
+            whole = nanos // 10 ** 9
+            for name, size in reversed(_BINARY.items()):
+                if whole % size == 0:
+                    return f"{whole // size}{name}"
+        exponent = suffix[:1] in ("e", "E")
+        for power in range(18, -10, -3):
+            if nanos % 10 ** (power + 9) == 0:
+                mantissa = nanos // 10 ** (power + 9)
+                if exponent:
+                    return f"{mantissa}e{power}" if power else str(mantissa)
+                return f"{mantissa}{_DECIMAL_NAMES[power]}"
+        return str(nanos)  # unreachable: power -9 always divides
+
     def __str__(self) -> str:
         return self.text
 
 
 def _round_up(x: Fraction) -> int:
     return math.ceil(x) if x >= 0 else math.floor(x)
+
+
+def _suffix_of(text: str) -> str:
+    m = _QUANTITY.match(text.strip())
+    return m.group(2) if m else ""
+
+
+def quantity_text(value: object) -> str:
+    """A quantity as JSON may carry it (kube's decoder takes numbers too) as the string to parse."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise QuantityError(f"quantity must be a string or a number, got {value!r}")
+    return value if isinstance(value, str) else repr(value)
 
 
 def _multiplier(suffix: str) -> Fraction:

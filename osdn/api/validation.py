@@ -259,3 +259,114 @@ def validate_deadline_override(annotations: dict[str, str] | None) -> list[Field
     return [invalid(f"metadata.annotations[{ACTIVE_DEADLINE_OVERRIDE}]", value,
                     "must be a non-negative integer number of seconds, as a string")]
 
+
+
+# ---- upstream's message lists (k8s.io/apimachinery/pkg/util/validation), word for word
+
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
+_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_KEY_RE = re.compile(f"^{_LABEL_KEY_FMT}$")
+_LABEL_VALUE_RE = re.compile(f"^({_LABEL_KEY_FMT})?$")
+_CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+_LABEL_KEY_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """kube's RegexError: the message, its examples and the regex (examples joined as upstream does)."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = "".join(("" if i == 0 else " or ") + f"'{e}', " for i, e in enumerate(examples))
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
+
+
+def inclusive_range_error(lo: int, hi: int) -> str:
+    return f"must be between {lo} and {hi}, inclusive"
+
+
+def dns1123_label_problems(value: str) -> list[str]:
+    """IsDNS1123Label."""
+    out = [f"must be no more than {63} characters"] if len(value) > 63 else []
+    if not _DNS1123_LABEL.match(value):
+        out.append("must not contain dots" if _DNS1123_SUBDOMAIN.match(value) else regex_error(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+            "and end with an alphanumeric character", _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return out
+
+
+def dns1123_subdomain_problems(value: str, prefix: bool = False) -> list[str]:
+    """IsDNS1123Subdomain (NameIsDNSSubdomain: `prefix` allows a trailing '-' of a generateName)."""
+    checked = value[:-1] if prefix and value.endswith("-") else value
+    out = [f"must be no more than {253} characters"] if len(value) > 253 else []
+    if not _DNS1123_SUBDOMAIN.match(checked):
+        out.append(regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                               "'-' or '.', and must start and end with an alphanumeric character",
+                               _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return out
+
+
+def qualified_name_problems(value: str) -> list[str]:
+    """IsQualifiedName (a label key: an optional DNS subdomain prefix and '/', then a name)."""
+    parts = value.split("/")
+    if len(parts) > 2:
+        return ["a valid label key " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    out: list[str] = []
+    if len(parts) == 2:
+        prefix = parts[0]
+        out += ["prefix part must be non-empty"] if not prefix else \
+            [f"prefix part {m}" for m in dns1123_subdomain_problems(prefix)]
+    name = parts[-1]
+    if not name:
+        out.append("name part must be non-empty")
+    elif len(name) > 63:
+        out.append("name part must be no more than 63 characters")
+    if not _LABEL_KEY_RE.match(name):
+        out.append("name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
+    return out
+
+
+def label_value_problems(value: str) -> list[str]:
+    """IsValidLabelValue."""
+    out = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _LABEL_VALUE_RE.match(value):
+        out.append(regex_error("a valid label must be an empty string or consist of alphanumeric characters, '-', "
+                               "'_' or '.', and must start and end with an alphanumeric character",
+                               f"({_LABEL_KEY_FMT})?", "MyValue", "my_value", "12345"))
+    return out
+
+
+def port_name_problems(value: str) -> list[str]:
+    """IsValidPortName: every rule the name breaks, in upstream's order."""
+    out = ["must be no more than 15 characters"] if len(value) > 15 else []
+    if not _IANA_SVC_NAME.match(value):
+        out.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _HAS_LETTER.search(value):
+        out.append("must contain at least one letter (a-z)")
+    if "--" in value:
+        out.append("must not contain consecutive hyphens")
+    if value.startswith("-") or value.endswith("-"):
+        out.append("must not begin or end with a hyphen")
+    return out
+
+
+def config_key_problems(value: str) -> list[str]:
+    """IsConfigMapKey (a key of a ConfigMap or Secret)."""
+    out = ["must be no more than 253 characters"] if len(value) > 253 else []
+    if not _CONFIG_KEY_RE.match(value):
+        out.append(regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                               "[-._a-zA-Z0-9]+", "key.name", "KEY_NAME", "key-name"))
+    if value in (".", ".."):
+        out.append(f"must not be '{value}'")
+    elif value.startswith(".."):
+        out.append("must not start with '..'")
+    return out
+
+
+def invalid_each(path: str, value: Any, problems: list[str]) -> list[FieldError]:
+    """One Invalid error per problem, as upstream's `for _, msg := range ...` loops."""
+    return [invalid(path, value, p) for p in problems]
+
+
+def not_found(path: str, value: Any) -> FieldError:
+    return FieldError(path, f"Not found: {show(value)}", "FieldValueNotFound")

@@ -147,7 +147,10 @@ def validate_deployment(obj: Obj, old: Obj | None) -> list[FieldError]:
 def _validate_pods(selector: LabelSelector | None, template: PodTemplateSpec | None, obj: Obj,
                    old: Obj | None) -> list[FieldError]:
     """The template, the selector (required, not empty, immutable) and that it matches the template."""
-    errs = validate_template(template, "spec.template")
+    errs = validate_template(template, "spec.template", obj, old)
+    policy = template.spec.restart_policy if template is not None and template.spec is not None else None
+    if policy is not None and policy != "Always":   # ValidatePodTemplateSpecForReplicaSet
+        errs.append(v.not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
     if selector is None:
         return errs + [v.required("spec.selector")]
     selector_errs = validate_selector(selector, "spec.selector")

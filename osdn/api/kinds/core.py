@@ -169,7 +169,7 @@ def validate_rc(obj: Obj, old: Obj | None) -> list[FieldError]:
     if not spec.selector:
         errs.append(v.required("spec.selector"))
     errs += validate_label_map(spec.selector, "spec.selector")
-    errs += validate_template(spec.template, "spec.template")
+    errs += validate_template(spec.template, "spec.template", obj, old)
     if spec.template is None:
         return errs
     template_labels = (spec.template.metadata.labels if spec.template.metadata else None) or {}

@@ -8,6 +8,7 @@ Pure. Besides the Kubernetes pod-spec rules this checks the annotations osdn act
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 from fractions import Fraction
 from typing import Any
@@ -16,7 +17,6 @@ from pydantic import Field
 
 from osdn.api import validation as v
 from osdn.api.kinds.meta import (
-    Int32,
     KubeModel,
     Obj,
     ObjectMeta,
@@ -25,84 +25,34 @@ from osdn.api.kinds.meta import (
     parse_strict,
     set_default,
     sub,
-    validate_label_map,
 )
-from osdn.api.quantity import QuantityError, parse_quantity
+from osdn.api.kinds.podspec import RESTART_POLICIES, validate_pod_spec
+from osdn.api.kinds.podtypes import (
+    Container,
+    ContainerPort,
+    EnvVar,
+    EnvVarSource,
+    KeySelector,
+    ObjectFieldSelector,
+    PodSpec,
+    ResourceFieldSelector,
+    SecurityContext,
+)
+from osdn.api.kinds.podupdate import validate_pod_update
+from osdn.api.quantity import QuantityError, parse_quantity, quantity_text
 from osdn.errors import FieldError
+
+__all__ = ["BANDWIDTH_ANNOTATIONS", "MACVLAN_ANNOTATION", "RESTART_POLICIES", "Container", "ContainerPort", "EnvVar",
+           "EnvVarSource", "KeySelector", "ObjectFieldSelector", "Pod", "PodSpec", "PodStatus", "PodTemplateSpec",
+           "ResourceFieldSelector", "SecurityContext", "bandwidth_problem", "default_pod", "default_pod_spec",
+           "default_pull_policy", "pod_is_privileged", "qos_class", "validate_pod", "validate_template"]
 
 MACVLAN_ANNOTATION = "pod.network.openshift.io/assign-macvlan"
 BANDWIDTH_ANNOTATIONS = ("kubernetes.io/ingress-bandwidth", "kubernetes.io/egress-bandwidth")
-RESTART_POLICIES = ("Always", "OnFailure", "Never")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _IFNAME = re.compile(r"^[^/\s:]{1,15}$")
-_FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels",
-                "metadata.annotations", "spec.nodeName", "spec.serviceAccountName", "status.hostIP",
-                "status.hostIPs", "status.podIP", "status.podIPs")
 _MIN_BANDWIDTH, _MAX_BANDWIDTH = 1000, 10 ** 15
-
-
-class ContainerPort(KubeModel):
-    name: str | None = None
-    container_port: Int32 | None = None
-    host_port: Int32 | None = None
-    host_ip: str | None = Field(None, alias="hostIP")
-    protocol: str | None = None
-
-
-class KeySelector(KubeModel):
-    name: str | None = None
-    key: str | None = None
-    optional: bool | None = None
-
-
-class ObjectFieldSelector(KubeModel):
-    api_version: str | None = None
-    field_path: str | None = None
-
-
-class ResourceFieldSelector(KubeModel):
-    container_name: str | None = None
-    resource: str | None = None
-
-
-class EnvVarSource(KubeModel):
-    field_ref: ObjectFieldSelector | None = None
-    resource_field_ref: ResourceFieldSelector | None = None
-    config_map_key_ref: KeySelector | None = None
-    secret_key_ref: KeySelector | None = None
-
-
-class EnvVar(KubeModel):
-    name: str | None = None
-    value: str | None = None
-    value_from: EnvVarSource | None = None
-
-
-class SecurityContext(KubeModel):
-    privileged: bool | None = None
-    run_as_user: int | None = None
-    allow_privilege_escalation: bool | None = None
-
-
-class Container(KubeModel):
-    name: str | None = None
-    image: str | None = None
-    command: list[str] | None = None
-    args: list[str] | None = None
-    ports: list[ContainerPort] | None = None
-    env: list[EnvVar] | None = None
-    security_context: SecurityContext | None = None
-
-
-class PodSpec(KubeModel):
-    containers: list[Container] | None = None
-    init_containers: list[Container] | None = None
-    restart_policy: str | None = None
-    active_deadline_seconds: int | None = None
-    node_name: str | None = None
-    node_selector: dict[str, str] | None = None
-    host_network: bool | None = None
-    service_account_name: str | None = None
+# SetDefaults_Probe: these are defaulted when absent or 0 (Go cannot tell the two apart).
+_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 
 
 class PodStatus(KubeModel):
@@ -145,18 +95,60 @@ def default_pull_policy(image: Any) -> str:
     return "Always" if tag == "latest" or (not tag and not digest_sep) else "IfNotPresent"
 
 
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    for key, value in _PROBE_DEFAULTS.items():
+        if not probe.get(key):
+            probe[key] = value
+    http = sub(probe, "httpGet")
+    if http is not None:
+        set_default(http, "path", "/")
+        set_default(http, "scheme", "HTTP")
+
+
+def _default_container(container: Obj) -> None:
+    set_default(container, "terminationMessagePath", "/dev/termination-log")
+    set_default(container, "terminationMessagePolicy", "File")
+    set_default(container, "imagePullPolicy", default_pull_policy(container.get("image")))
+    for port in items(container, "ports"):
+        set_default(port, "protocol", "TCP")
+    for env in items(container, "env"):
+        field_ref = sub(sub(env, "valueFrom"), "fieldRef")
+        if field_ref is not None:
+            set_default(field_ref, "apiVersion", "v1")
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(container.get(key))
+    for hook in ("postStart", "preStop"):
+        http = sub(sub(sub(container, "lifecycle"), hook), "httpGet")
+        if http is not None:
+            set_default(http, "path", "/")
+            set_default(http, "scheme", "HTTP")
+
+
 def default_pod_spec(spec: Any) -> None:
-    """Kubernetes pod-spec defaults, in place: restartPolicy Always, port protocol TCP, ..."""
+    """Kubernetes pod-spec defaults, in place: restartPolicy Always, port protocol TCP, probe periods,
+    terminationMessagePolicy File, volume file modes 0644, ..."""
     if not isinstance(spec, dict):
         return
     set_default(spec, "restartPolicy", "Always")
     set_default(spec, "dnsPolicy", "ClusterFirst")
     set_default(spec, "terminationGracePeriodSeconds", 30)
     for container in items(spec, "containers") + items(spec, "initContainers"):
-        set_default(container, "terminationMessagePath", "/dev/termination-log")
-        set_default(container, "imagePullPolicy", default_pull_policy(container.get("image")))
-        for port in items(container, "ports"):
-            set_default(port, "protocol", "TCP")
+        _default_container(container)
+    for volume in items(spec, "volumes"):
+        for source in ("secret", "configMap", "downwardAPI", "projected"):
+            if (src := sub(volume, source)) is not None:
+                set_default(src, "defaultMode", 0o644)
+
+
+def default_host_ports(spec: Any) -> None:
+    """SetDefaults_Pod: with hostNetwork, a port's hostPort is its containerPort (pods, not templates)."""
+    if isinstance(spec, dict) and spec.get("hostNetwork") is True:
+        for container in items(spec, "containers") + items(spec, "initContainers"):
+            for port in items(container, "ports"):
+                if not port.get("hostPort"):
+                    port["hostPort"] = port.get("containerPort")
 
 
 def _positive(resources: Any, key: str) -> dict[str, Fraction]:
@@ -166,7 +158,7 @@ def _positive(resources: Any, key: str) -> dict[str, Fraction]:
     for name, text in ((sub(resources, key) or {}).items()):
         if name in ("cpu", "memory"):
             with contextlib.suppress(QuantityError):
-                if (amount := parse_quantity(text).amount) > 0:
+                if (amount := parse_quantity(quantity_text(text)).amount) > 0:
                     out[name] = amount
     return out
 
@@ -194,6 +186,7 @@ def default_pod(obj: Obj) -> None:
     """Spec defaults, and status.phase Pending until a node reports one (kube-apiserver sets it on create,
     so `--field-selector status.phase=Pending` and `describe` see it), with the pod's qosClass."""
     default_pod_spec(spec := sub(obj, "spec"))
+    default_host_ports(spec)
     status = obj.setdefault("status", {})
     if isinstance(status, dict):
         set_default(status, "phase", "Pending")
@@ -202,98 +195,6 @@ def default_pod(obj: Obj) -> None:
 
 
 # ---- validation
-
-def validate_env(env: EnvVar, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    if not env.name:
-        errs.append(v.required(f"{path}.name"))
-    elif not _ENV_NAME.match(env.name):
-        errs.append(v.invalid(f"{path}.name", env.name, "a valid environment variable name must consist of "
-                              "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit"))
-    if env.value_from is None:
-        return errs
-    if env.value:
-        errs.append(FieldError(f"{path}.valueFrom", "may not be specified when `value` is not empty"))
-    return errs + _validate_env_source(env.value_from, f"{path}.valueFrom")
-
-
-def _validate_env_source(src: EnvVarSource, path: str) -> list[FieldError]:
-    sources = [(n, s) for n, s in (("fieldRef", src.field_ref), ("resourceFieldRef", src.resource_field_ref),
-                                   ("configMapKeyRef", src.config_map_key_ref),
-                                   ("secretKeyRef", src.secret_key_ref)) if s is not None]
-    if not sources:
-        return [FieldError(path, "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` "
-                           "or `secretKeyRef`")]
-    if len(sources) > 1:
-        return [FieldError(path, "may not have more than one field specified at a time")]
-    name, ref = sources[0]
-    p = f"{path}.{name}"
-    if isinstance(ref, KeySelector):
-        errs = [] if ref.name else [v.required(f"{p}.name")]
-        return errs + ([] if ref.key else [v.required(f"{p}.key")])
-    if isinstance(ref, ObjectFieldSelector):
-        return _validate_field_path(ref.field_path, f"{p}.fieldPath")
-    if isinstance(ref, ResourceFieldSelector) and not ref.resource:
-        return [v.required(f"{p}.resource")]
-    return []
-
-
-def _validate_field_path(field_path: str | None, path: str) -> list[FieldError]:
-    if not field_path:
-        return [v.required(path)]
-    base = field_path.split("[", 1)[0]
-    if base not in _FIELD_PATHS or ("[" in field_path and base not in ("metadata.labels", "metadata.annotations")):
-        return [v.not_supported(path, field_path, _FIELD_PATHS)]
-    return []
-
-
-def validate_container(c: Container, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    if not c.name:
-        errs.append(v.required(f"{path}.name"))
-    else:
-        errs += v.validate_dns1123_label(c.name, f"{path}.name")
-    if not c.image:
-        errs.append(v.required(f"{path}.image"))
-    port_names: set[str] = set()
-    for i, port in enumerate(c.ports or []):
-        p = f"{path}.ports[{i}]"
-        errs += v.validate_port_number(port.container_port, f"{p}.containerPort")
-        if port.host_port:
-            errs += v.validate_port_number(port.host_port, f"{p}.hostPort")
-        errs += v.validate_protocol(port.protocol, f"{p}.protocol")
-        if port.name is not None:
-            errs += v.validate_port_name(port.name, f"{p}.name")
-            if port.name in port_names:
-                errs.append(v.duplicate(f"{p}.name", port.name))
-            port_names.add(port.name)
-    for i, env in enumerate(c.env or []):
-        errs += validate_env(env, f"{path}.env[{i}]")
-    return errs
-
-
-def validate_pod_spec(spec: PodSpec | None, path: str) -> list[FieldError]:
-    if spec is None:
-        return [v.required(path)]
-    errs: list[FieldError] = []
-    if not spec.containers:
-        errs.append(v.required(f"{path}.containers"))
-    seen: set[str] = set()
-    for field, group in (("initContainers", spec.init_containers or []), ("containers", spec.containers or [])):
-        for i, c in enumerate(group):
-            errs += validate_container(c, f"{path}.{field}[{i}]")
-            if c.name and c.name in seen:
-                errs.append(v.duplicate(f"{path}.{field}[{i}].name", c.name))
-            seen.add(c.name or "")
-    if spec.restart_policy not in RESTART_POLICIES:
-        errs.append(v.not_supported(f"{path}.restartPolicy", spec.restart_policy, RESTART_POLICIES))
-    if spec.active_deadline_seconds is not None and not 1 <= spec.active_deadline_seconds <= 2 ** 31 - 1:
-        errs.append(v.invalid(f"{path}.activeDeadlineSeconds", spec.active_deadline_seconds,
-                              "must be between 1 and 2147483647, inclusive"))
-    if spec.node_name:
-        errs += v.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
-    return errs + validate_label_map(spec.node_selector, f"{path}.nodeSelector")
-
 
 def bandwidth_problem(text: str) -> str | None:
     """Why a bandwidth annotation value is not acceptable (k8s wording), or None."""
@@ -328,16 +229,45 @@ def validate_pod_annotations(meta: ObjectMeta | None, spec: PodSpec | None, path
     return errs
 
 
+def _unchanged(new: Any, old: Any, default: Any) -> bool:
+    """Whether `new` equals `old` once `old` gets today's defaults (an unchanged spec was accepted when
+    it was written: status and metadata writes must not fail on a rule added since)."""
+    if old is None:
+        return False
+    before = copy.deepcopy(old)
+    default(before)
+    return bool(new == before)
+
+
+def _default_pod_copy(spec: Any) -> None:
+    default_pod_spec(spec)
+    default_host_ports(spec)
+
+
 def validate_pod(obj: Obj, old: Obj | None) -> list[FieldError]:
     pod, errs = parse_strict(Pod, obj)
     if pod is None:
         return errs
-    return validate_pod_spec(pod.spec, "spec") + validate_pod_annotations(pod.metadata, pod.spec,
-                                                                           "metadata.annotations")
+    annotations = validate_pod_annotations(pod.metadata, pod.spec, "metadata.annotations")
+    new_spec, old_spec = sub(obj, "spec"), sub(old, "spec")
+    if _unchanged(new_spec, old_spec, _default_pod_copy):
+        return annotations
+    errs = validate_pod_spec(pod.spec, "spec") + annotations
+    if old_spec is not None and new_spec is not None and not errs:
+        before = copy.deepcopy(old_spec)
+        _default_pod_copy(before)
+        errs = validate_pod_update(new_spec, before)
+    return errs
 
 
-def validate_template(template: PodTemplateSpec | None, path: str) -> list[FieldError]:
+def validate_template(template: PodTemplateSpec | None, path: str, obj: Obj | None = None,
+                      old: Obj | None = None) -> list[FieldError]:
+    """A pod template at `path` ("spec.template"); `obj`/`old` (the whole new and stored objects) let
+    an unchanged template of a stored object pass rules added since it was written."""
     if template is None:
         return [v.required(path)]
-    return (validate_pod_spec(template.spec, f"{path}.spec")
-            + validate_pod_annotations(template.metadata, template.spec, f"{path}.metadata.annotations"))
+    errs = validate_pod_annotations(template.metadata, template.spec, f"{path}.metadata.annotations")
+    new_spec = sub(sub(sub(obj, "spec"), "template"), "spec")
+    if _unchanged(new_spec, sub(sub(sub(old, "spec"), "template"), "spec"), default_pod_spec):
+        return errs
+    return validate_pod_spec(template.spec, f"{path}.spec", is_pod=False) + errs
