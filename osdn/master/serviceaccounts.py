@@ -5,7 +5,8 @@ Key: a namespace name. Level-triggered: a namespace is reconciled when it is add
 when one of its ServiceAccounts is deleted; the accounts it misses are created (one deleted by hand
 comes back, with a new uid, so tokens of the old one stay revoked). A namespace being deleted is
 left alone (kube's controller skips namespaces that are not Active); a create the API server refuses
-because the namespace started terminating meanwhile is not retried.
+because the namespace started terminating meanwhile is not retried. The informer's cache says what
+exists; a reconcile that runs before the echo of its own create gets AlreadyExists, which is success.
 """
 
 from __future__ import annotations
@@ -58,14 +59,14 @@ class ServiceAccountsController(Controller):
 
     def reconcile(self, key: Hashable) -> None:
         namespace = str(key)
-        present = {n for n in ACCOUNTS if self.writes.latest(self.accounts, n, namespace) is not None}
+        present = {n for n in ACCOUNTS if self.accounts.get(n, namespace) is not None}
         for name in missing_accounts(self.namespaces.get(namespace), present):
             self._create(namespace, name)
 
     def _create(self, namespace: str, name: str) -> None:
         body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
         try:
-            self.writes.record("ServiceAccount", name, self.client.create(body, namespace), namespace)
+            self.client.create(body, namespace)
             log.info("serviceaccounts: created %s/%s", namespace, name)
         except AlreadyExistsError:
             log.debug("serviceaccounts: %s/%s exists already", namespace, name)
