@@ -148,6 +148,7 @@ class ServicePort:
     port: int
     protocol: str
     target: int | str  # number or container port name
+    node_port: int | None = None  # spec.ports[].nodePort of a NodePort/LoadBalancer Service
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Service:
     affinity_timeout: int | None = None  # sessionAffinity ClientIP: seconds; None: no affinity
     node_local: bool = False  # forwards to each node's own gateway (`osdn.model.servicenet`)
     external_ips: tuple[IPv4, ...] = ()  # spec.externalIPs (IPv4 ones): forwarded like the ClusterIP
+    external_local: bool = False  # externalTrafficPolicy Local: node ports forward to the node's own endpoints
 
     @property
     def key(self) -> str:
@@ -173,7 +175,9 @@ def service_from_obj(obj: Obj) -> Service:
         port = int(p.get("port") or 0)
         target = p.get("targetPort", port)
         target = int(target) if isinstance(target, int) or str(target).isdigit() else str(target)
-        ports.append(ServicePort(str(p.get("name") or ""), port, str(p.get("protocol") or "TCP").upper(), target))
+        node_port = p.get("nodePort") if spec.get("type") in ("NodePort", "LoadBalancer") else None
+        ports.append(ServicePort(str(p.get("name") or ""), port, str(p.get("protocol") or "TCP").upper(), target,
+                                 node_port if isinstance(node_port, int) and 0 < node_port < 65536 else None))
     selector = spec.get("selector")
     affinity = None
     if spec.get("sessionAffinity") == "ClientIP":
@@ -182,7 +186,8 @@ def service_from_obj(obj: Obj) -> Service:
     return Service(str(meta(obj).get("namespace") or "default"), str(meta(obj).get("name", "")),
                    parse_ip(spec.get("clusterIP")), frozen_map(selector) if selector else None, tuple(ports),
                    affinity, is_node_local(meta(obj).get("annotations")),
-                   tuple(ip for ip in map(parse_ip, spec.get("externalIPs") or ()) if ip is not None))
+                   tuple(ip for ip in map(parse_ip, spec.get("externalIPs") or ()) if ip is not None),
+                   spec.get("externalTrafficPolicy") == "Local")
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def compile_intent(objs: Iterable[Mapping[str, Any]], facts: NodeFacts) -> NodeI
         policies=policies,
         multicast_netids=compute_multicast_netids(state.netnamespaces),
         policy_failures=failures if state.mode == NETWORKPOLICY else (),
-        services=compute_services(state, gateway_for(subnet)),
+        services=compute_services(state, gateway_for(subnet), subnet),
         egress_firewall=efw.compute_node_firewall(state.mode, (x for x in objs if x.get("kind") == "EgressNetworkPolicy"),
                                                   state.netnamespaces, ((a.ip, a.namespace) for a in facts.attachments)),
     )

@@ -257,7 +257,7 @@ class IncrementalCompiler:
             local_subnet=subnet, gateway=gateway, node_ip=facts.node_ip, nodes=nodes,
             pods=pods, local_pods=tuple(sorted(LocalPod(a.ip, a.mac, a.host_veth) for a in facts.attachments)),
             uplinks=facts.uplinks, policies=policies, multicast_netids=compute_multicast_netids(netns),
-            policy_failures=failures if mode == NETWORKPOLICY else (), services=self._service_vips(gateway),
+            policy_failures=failures if mode == NETWORKPOLICY else (), services=self._service_vips(subnet),
             egress_firewall=efw.compute_node_firewall(mode, self._of_kind("EgressNetworkPolicy"), netns,
                                                       ((a.ip, a.namespace) for a in facts.attachments)),
         )
@@ -287,17 +287,18 @@ class IncrementalCompiler:
         return known_namespaces(self._of_kind(kind), mode)
 
     # -- services ----------------------------------------------------------------------------------
-    def _service_vips(self, gateway: str) -> tuple[ServiceVIP, ...]:
+    def _service_vips(self, subnet: str) -> tuple[ServiceVIP, ...]:
         """Every service's VIPs, each recomputed (by `services.compute_services` on a snapshot of just
         that service and the Endpoints equivalent to its slices, or without slices its Endpoints, or
-        without either its namespace's pods) when one of those or this node's gateway changed."""
+        without either its namespace's pods) when one of those or this node's subnet changed."""
+        gateway = gateway_for(subnet)
         services = self._objs.get("Service", {})
         endpoints = self._objs.get("Endpoints", {})
         # without EndpointSlices or Endpoints a service's endpoints come from its namespace's pods
         if self._bare[0] != self._services_tick:  # only a Service, Endpoints or slice change moves it
             self._bare = (self._services_tick, sorted({implied_namespace(svc) for key, svc in services.items()
                                                        if key not in self._slices and key not in endpoints}))
-        stamp = (self._services_tick, gateway, tuple((ns, self._ns_version.get(ns, 0)) for ns in self._bare[1]))
+        stamp = (self._services_tick, subnet, tuple((ns, self._ns_version.get(ns, 0)) for ns in self._bare[1]))
         if self._services_out is not None and self._services_out[0] == stamp:
             return self._services_out[1]
         for key in [k for k in self._services if k not in services]:
@@ -307,11 +308,11 @@ class IncrementalCompiler:
             slices = tuple(sorted(self._slices.get(key, {}).items()))
             ep = None if slices else endpoints.get(key)
             ns = implied_namespace(svc)
-            inputs = (svc, slices, ep, gateway, None if slices or ep is not None else self._ns_version.get(ns, 0))
+            inputs = (svc, slices, ep, subnet, None if slices or ep is not None else self._ns_version.get(ns, 0))
             got = self._services.get(key)
             if got is None or not _same_inputs(got[0], inputs):
                 objs = [svc, *self._endpoints_of(key, slices, ep, ns)]
-                got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway))
+                got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway, subnet))
             out.extend(got[1])
         vips = unique_addresses(out)  # one Service per externalIP across services
         self._services_out = (stamp, vips)

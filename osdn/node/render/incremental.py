@@ -218,9 +218,10 @@ class _Services:
     def __init__(self) -> None:
         self.union: _Union[int] = _Union(svc.SERVICE_SETS)
         self.vips: IdentityDiff[svc.ServiceVIP] = IdentityDiff()
-        self.counts: Counter[int] = Counter()
+        self.counts: Counter[tuple[int, bool]] = Counter()
         self.affinity: dict[int, tuple[Chain, ...]] = {}
         self.local: tuple[object, frozenset[str]] = ((), frozenset())
+        self.node_ips: tuple[str, frozenset[str]] = ("", frozenset())
 
     def render(self, intent: NodeIntent, counts: RenderCounts) -> Part:
         gone, new = self.vips.update(intent.services)
@@ -236,7 +237,10 @@ class _Services:
         counts.parts += len(gone) + len(new)
         if self.local[0] != intent.local_pods:
             self.local = (intent.local_pods, svc.hairpin_elements(p.ip for p in intent.local_pods))
-        sets = svc.assemble_service_sets({n: self.union.value(n) for n in svc.SERVICE_SETS}, self.local[1])
+        if self.node_ips[0] != intent.node_ip:
+            self.node_ips = (intent.node_ip, svc.node_port_ips((intent.node_ip,)))
+        sets = svc.assemble_service_sets({n: self.union.value(n) for n in svc.SERVICE_SETS}, self.local[1],
+                                         self.node_ips[1])
         chains = svc.assemble_service_chains(self.counts, [c for v in intent.services if id(v) in self.affinity
                                                            for c in self.affinity[id(v)]])
         return sets, chains

@@ -61,7 +61,7 @@ Part = tuple[list[Set], list[Chain]]
 
 def full_services(intent: NodeIntent) -> Part:
     """Pure: the service sets and chains of `intent`, rendered from scratch."""
-    return (svc.render_service_sets(intent.services, (p.ip for p in intent.local_pods)),
+    return (svc.render_service_sets(intent.services, (p.ip for p in intent.local_pods), (intent.node_ip,)),
             svc.render_service_chains(intent.services))
 
 
@@ -111,7 +111,8 @@ def render_inet_table(intent: NodeIntent, policy: Callable[[NodeIntent], Part] =
         chains.extend(render_egress_chains(intent.service_cidr, intent.egress.bridge))
         counters.append(EGRESS_COUNTER)
         nat = render_egress_nat()
-    chains.append(Chain("postrouting", (*nat, svc.HAIRPIN_MASQUERADE, svc.EXTERNAL_MASQUERADE, MASQUERADE),
+    chains.append(Chain("postrouting", (*nat, svc.HAIRPIN_MASQUERADE, svc.EXTERNAL_MASQUERADE,
+                                                   svc.NODEPORT_MASQUERADE, MASQUERADE),
                         hook="postrouting", type="nat", prio=SRCNAT_PRIO))
     return Table("inet", counters=tuple(counters), sets=tuple(sets), chains=tuple(chains))
 

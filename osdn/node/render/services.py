@@ -31,6 +31,16 @@ Pure. Layout (the packet path costs two map lookups whatever the number of servi
   to the node's address towards the endpoint, as kube-proxy does, so the endpoint's replies come
   back through this node and its conntrack. A pod client keeps its address, as for a ClusterIP, so
   isolation and NetworkPolicy judge the real client pod.
+- Node ports (`ServiceVIP.node_port`, kube-proxy's `nodeport-ips` / `service-nodeports`): after the
+  ClusterIP lookup, a packet to one of this node's addresses (`svc_nodeport_ips`, the node IP, kube's
+  `--nodeport-addresses primary`) is looked up by `proto . port` in the verdict map `svc_nodeports`
+  -> `goto svc_np<N>`, which DNATs through `svc_np_backends` (`proto . port . slot -> endpoint`);
+  sessionAffinity ClientIP services get their affinity chains as for a ClusterIP. Without
+  endpoints, `svc_np_no_endpoints` rejects (none anywhere) or drops (externalTrafficPolicy Local and
+  none on this node) in the filter chains, before DNAT. Cluster policy node ports are in
+  `svc_np_masq`: the nat chain sets bit `NODEPORT_MASQ` of the conntrack mark (bits 0-15 are free,
+  see `node.egress_intent`) and postrouting masquerades such connections whose client is not a pod,
+  so the replies come back through this node; Local ones keep the client's address.
 - Traffic to the service network that no rule DNATed (an unknown port or address) is dropped in
   forward (`drop_service`).
 DNAT happens before the forward hook, so the isolation and NetworkPolicy checks there judge the
@@ -64,7 +74,16 @@ REJECT = ("meta l4proto tcp reject with tcp reset", "reject")
 HAIRPIN_ACCEPT = "ip saddr . ip daddr @svc_hairpin accept"
 HAIRPIN_MASQUERADE = "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
 EXTERNAL_MASQUERADE = "ct status dnat ip saddr != @cluster_cidrs ct original ip daddr @svc_external masquerade"
-SERVICE_SETS = ("svc_dispatch", "svc_backends", "svc_no_endpoints", "svc_external")
+NODEPORT_MASQ = "0x00000001"  # conntrack mark bit: a connection to a Cluster policy node port
+NODEPORT_DISPATCH = "ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @svc_nodeports"
+NODEPORT_MARK = f"ip daddr @svc_nodeport_ips meta l4proto . th dport @svc_np_masq ct mark set ct mark or {NODEPORT_MASQ}"
+NODEPORT_NO_ENDPOINTS = "ct state new ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @svc_np_no_endpoints"
+NODEPORT_PICK = ("meta mark set numgen random mod {n} meta l4proto {{ tcp, udp, sctp }} "
+                 "dnat ip to meta l4proto . th dport . meta mark map @svc_np_backends")
+NODEPORT_MASQUERADE = f"ct mark and {NODEPORT_MASQ} == {NODEPORT_MASQ} ip saddr != @cluster_cidrs masquerade"
+SERVICE_SETS = ("svc_dispatch", "svc_backends", "svc_no_endpoints", "svc_external",
+                "svc_nodeports", "svc_np_backends", "svc_np_no_endpoints", "svc_np_masq")
+_NP_KEY = "inet_proto", "inet_service"
 
 
 def _h(text: str) -> str:
@@ -90,56 +109,79 @@ def _external(v: ServiceVIP) -> frozenset[str]:
 
 @lru_cache(maxsize=1 << 16)
 def _elements(v: ServiceVIP) -> tuple[str | None, frozenset[str], str | None]:
-    """Memoized: the service port's `svc_dispatch` element, its `svc_backends` elements and its
-    `svc_no_endpoints` element (one of the first and the last is None)."""
-    key = f"{el.ip(v.vip)} . {v.proto} . {v.port}"
+    """Memoized: the service port's dispatch element, its backends elements and its no-endpoints
+    element (one of the first and the last is None)."""
+    key = f"{v.proto} . {v.port}" if v.node_port else f"{el.ip(v.vip)} . {v.proto} . {v.port}"
     if not v.endpoints:
-        return None, frozenset(), f"{key} : goto svc_reject"
+        return None, frozenset(), f"{key} : {'drop' if v.local else 'goto svc_reject'}"
     if v.affinity is not None:
         return f"{key} : goto {service_chain(v)}", frozenset(), None
     backends = frozenset(f"{key} . {i} : {el.ip(ep.ip)} . {ep.port}" for i, ep in enumerate(v.endpoints))
-    return f"{key} : goto {pick_chain(len(v.endpoints))}", backends, None
+    return f"{key} : goto {pick_chain(len(v.endpoints), v.node_port)}", backends, None
 
 
-def pick_chain(n: int) -> str:
-    return f"svc_n{n}"
+def pick_chain(n: int, node_port: bool = False) -> str:
+    return f"svc_np{n}" if node_port else f"svc_n{n}"
+
+
+def _one(item: str | None) -> frozenset[str]:
+    return frozenset(() if item is None else (item,))
 
 
 def service_part(v: ServiceVIP) -> tuple[tuple[str, frozenset[str]], ...]:
     """Pure, memoized through `_elements`: what one service port adds to the service sets and maps
     (`render.incremental` keeps one part per service port)."""
     d, b, e = _elements(v)
-    return (("svc_dispatch", frozenset(() if d is None else (d,))), ("svc_backends", b),
-            ("svc_no_endpoints", frozenset(() if e is None else (e,))), ("svc_external", _external(v)))
+    if v.node_port:
+        masq = _one(f"{v.proto} . {v.port}" if v.external and v.endpoints else None)
+        return (("svc_nodeports", _one(d)), ("svc_np_backends", b), ("svc_np_no_endpoints", _one(e)),
+                ("svc_np_masq", masq))
+    return (("svc_dispatch", _one(d)), ("svc_backends", b), ("svc_no_endpoints", _one(e)),
+            ("svc_external", _external(v)))
 
 
 def hairpin_elements(local_ips: Iterable[str]) -> frozenset[str]:
     return frozenset(f"{el.ip(a)} . {el.ip(a)}" for a in local_ips)
 
 
-def render_service_sets(services: tuple[ServiceVIP, ...], local_ips: Iterable[str]) -> list[Set]:
-    """Pure: the dispatch and backends maps, the no-endpoints set, the externalIPs, the hairpin pairs
-    of the local pods and the (packet-path filled) affinity set."""
+def render_service_sets(services: tuple[ServiceVIP, ...], local_ips: Iterable[str],
+                        node_ips: Iterable[str] = ()) -> list[Set]:
+    """Pure: the dispatch and backends maps, the no-endpoints set, the externalIPs, the node port
+    maps, the hairpin pairs of the local pods, this node's addresses (node ports) and the
+    (packet-path filled) affinity set."""
     elems: dict[str, set[str]] = {name: set() for name in SERVICE_SETS}
     for v in services:
         for name, items in service_part(v):
             elems[name] |= items
-    return assemble_service_sets({k: frozenset(v) for k, v in elems.items()}, hairpin_elements(local_ips))
+    return assemble_service_sets({k: frozenset(v) for k, v in elems.items()}, hairpin_elements(local_ips),
+                                 node_port_ips(node_ips))
 
 
-def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozenset[str]) -> list[Set]:
-    """Pure: the service sets from their elements (per set name) and the hairpin pairs."""
+def node_port_ips(node_ips: Iterable[str]) -> frozenset[str]:
+    return frozenset(el.ip(a) for a in node_ips if a)
+
+
+def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozenset[str],
+                          node_ips: frozenset[str] = frozenset()) -> list[Set]:
+    """Pure: the service sets from their elements (per set name), the hairpin pairs and the node's
+    addresses."""
     return [Set("svc_dispatch", _KEY, elems["svc_dispatch"], map_to="verdict"),
             Set("svc_backends", (*_KEY, "mark"), elems["svc_backends"], map_to="ipv4_addr . inet_service"),
             Set("svc_no_endpoints", _KEY, elems["svc_no_endpoints"], map_to="verdict"),
             Set("svc_external", ("ipv4_addr",), elems["svc_external"]),
+            Set("svc_nodeport_ips", ("ipv4_addr",), node_ips),
+            Set("svc_nodeports", _NP_KEY, elems["svc_nodeports"], map_to="verdict"),
+            Set("svc_np_backends", (*_NP_KEY, "mark"), elems["svc_np_backends"], map_to="ipv4_addr . inet_service"),
+            Set("svc_np_no_endpoints", _NP_KEY, elems["svc_np_no_endpoints"], map_to="verdict"),
+            Set("svc_np_masq", _NP_KEY, elems["svc_np_masq"]),
             Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), hairpin),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
 
 
-def pick_count(v: ServiceVIP) -> int | None:
-    """The endpoint count whose pick chain `v` uses (None: it has none: no endpoints, or affinity)."""
-    return len(v.endpoints) if v.endpoints and v.affinity is None else None
+def pick_count(v: ServiceVIP) -> tuple[int, bool] | None:
+    """The pick chain `v` uses: its endpoint count, and whether it is a node port's (None: it has
+    none: no endpoints, or affinity)."""
+    return (len(v.endpoints), v.node_port) if v.endpoints and v.affinity is None else None
 
 
 def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
@@ -150,14 +192,18 @@ def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
                                             for c in affinity_chains(v)])
 
 
-def assemble_service_chains(counts: Iterable[int], affinity: Iterable[Chain]) -> list[Chain]:
-    """Pure: the service chains, from the endpoint counts in use and the affinity chains."""
-    chains = [Chain("svc_prerouting", (DISPATCH,), hook="prerouting", type="nat", prio=DSTNAT_PRIO),
-              Chain("svc_output", (DISPATCH,), hook="output", type="nat", prio=DSTNAT_PRIO),
-              Chain("svc_filter_prerouting", NO_ENDPOINTS, hook="prerouting", prio=FILTER_PRIO),
-              Chain("svc_filter_output", NO_ENDPOINTS, hook="output", prio=FILTER_PRIO),
+def assemble_service_chains(counts: Iterable[tuple[int, bool]], affinity: Iterable[Chain]) -> list[Chain]:
+    """Pure: the service chains, from the pick chains in use (endpoint count, node port) and the
+    affinity chains."""
+    nat = (DISPATCH, NODEPORT_MARK, NODEPORT_DISPATCH)
+    chains = [Chain("svc_prerouting", nat, hook="prerouting", type="nat", prio=DSTNAT_PRIO),
+              Chain("svc_output", nat, hook="output", type="nat", prio=DSTNAT_PRIO),
+              Chain("svc_filter_prerouting", (*NO_ENDPOINTS, NODEPORT_NO_ENDPOINTS), hook="prerouting",
+                    prio=FILTER_PRIO),
+              Chain("svc_filter_output", (*NO_ENDPOINTS, NODEPORT_NO_ENDPOINTS), hook="output", prio=FILTER_PRIO),
               Chain("svc_reject", REJECT)]
-    chains.extend(Chain(pick_chain(n), (PICK.format(n=n),)) for n in sorted(counts))
+    chains.extend(Chain(pick_chain(n, np), ((NODEPORT_PICK if np else PICK).format(n=n),))
+                  for n, np in sorted(counts))
     chains.extend(affinity)
     return chains
 

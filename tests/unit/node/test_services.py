@@ -79,7 +79,8 @@ def test_render_dispatch_and_backends_maps_and_no_endpoints_reject() -> None:
     assert not any("svc_no_endpoints" in r for r in forward)  # rejected before DNAT, in prerouting and output
     for name, hook in (("svc_filter_prerouting", "prerouting"), ("svc_filter_output", "output")):
         assert chains[name].hook == hook and chains[name].prio == -110 and chains[name].rules == (
-            "ct state new ip daddr . meta l4proto . th dport vmap @svc_no_endpoints",)
+            "ct state new ip daddr . meta l4proto . th dport vmap @svc_no_endpoints",
+            "ct state new ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @svc_np_no_endpoints")
     assert chains["svc_reject"].rules == ("meta l4proto tcp reject with tcp reset", "reject")
     assert "ip daddr 172.30.0.0/16 counter name drop_service drop" in forward
     assert chains["postrouting"].rules[0] == "ct status dnat ip saddr . ip daddr @svc_hairpin masquerade"
