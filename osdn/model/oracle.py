@@ -4,6 +4,11 @@ Pure. `compute_verdict(state, connection)` walks the same decisions the data pla
 - to a pod: loopback, then the mode (subnet: all; multitenant: netids; networkpolicy: egress policy of
   the source pod AND ingress policy of the destination pod), then an egress-router redirect;
 - to a service: the endpoints (policy is applied to each endpoint pod, after DNAT);
+- to a node's address on a Service's node port: as to the service, with that node's endpoints only
+  for externalTrafficPolicy Local. The client as it arrives at the node (a pod of another node is
+  masqueraded to its own node first); with Cluster a client that is not a pod of that node is
+  masqueraded to the node's pod gateway after the node's own checks, so an endpoint on another node
+  sees (and its policy judges) that node as the source;
 - to an address outside the pod and service networks: DNS to the pod's own node, egress policy
   (networkpolicy mode, ipBlock only; never for the pod's own node), the project's
   EgressNetworkPolicy, and the source address.
@@ -16,15 +21,18 @@ policies with that address as source, so only ipBlock peers can match it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from osdn.errors import BadRequestError
 from osdn.model import egress_firewall, egress_source, multitenant, services
+from osdn.model import objects as o
 from osdn.model.cluster import MULTITENANT, NETWORKPOLICY, SUBNET, ClusterState
 from osdn.model.egress_router import parse_egress_router
 from osdn.model.netpol import EGRESS, INGRESS, RuleHit, first_allow, isolating
 from osdn.model.objects import IPv4
 from osdn.model.resolve import pod_endpoint, resolve_endpoint
+from osdn.model.subnets import gateway_for
 from osdn.model.verdict import (
     ALLOW,
     DENY,
@@ -59,6 +67,9 @@ def compute_verdict(state: ClusterState, conn: Connection) -> Verdict:
     dst = conn.dst
     if dst.kind == SERVICE:
         return _service(state, conn)
+    node_port = services.node_port_of(state, conn.protocol, conn.port) if dst.kind == NODE else None
+    if node_port is not None and dst.node and dst.ip == state.node_ips.get(dst.node):
+        return _node_port(state, conn, dst.node, *node_port)
     if dst.kind == POD:
         r = _to_pod(state, conn.src, state.pod_index[dst.pod or ""], conn.protocol, conn.port)
     else:
@@ -225,16 +236,42 @@ def _service(state: ClusterState, conn: Connection) -> Verdict:
         r = _to_outside(state, conn.src, ip, conn.protocol, conn.port)
         return Verdict(conn, r.allowed, r.steps, r.source_ip, r.target)
     backends, steps = services.compute_backends(state, svc, conn.protocol, conn.port, conn.dst.ip)
+    return _through(state, conn, svc, backends, steps, conn.src)
+
+
+def _node_port(state: ClusterState, conn: Connection, node: str, svc: o.Service, i: int, sp: o.ServicePort
+               ) -> Verdict:
+    backends, steps = services.compute_node_port_backends(state, svc, i, sp, node)
+    src = conn.src
+    pod = state.pod(src.pod) if src.kind == POD and src.pod else None
+    if pod is not None and pod.node != node:   # leaves its node for a node address: masqueraded there
+        src = Endpoint(NODE, ip=state.node_ips.get(pod.node), node=pod.node)
+    if svc.external_local or (pod is not None and pod.node == node):
+        return _through(state, conn, svc, backends, steps, src)
+    subnet = next((h.subnet for h in state.host_subnets if h.node == node and h.subnet is not None), None)
+    masq = Endpoint(NODE, ip=o.parse_ip(gateway_for(str(subnet))) if subnet else None, node=node)
+    steps.append(Step("service", INFO, f"Service {svc.key}", "spec.externalTrafficPolicy",
+                      f"Cluster: the client is not a pod of node {node}: masqueraded to the node's address {masq.ip}"))
+    return _through(state, conn, svc, backends, steps, src, lambda b: b.pod is None or state.pods[b.pod].node != node,
+                    masq)
+
+
+def _through(state: ClusterState, conn: Connection, svc: o.Service, backends: list[services.Backend],
+             steps: list[Step], client: Endpoint, masqueraded: Callable[[services.Backend], bool] = lambda b: False,
+             masq: Endpoint | None = None) -> Verdict:
+    """The verdict of a connection DNATed to one of `backends`, each judged with `client` as the source,
+    or `masq` for the backends `masqueraded` says arrive from the node that translated it."""
     subs = []
     for b in backends:
+        source = masq if masq is not None and masqueraded(b) else client
         if b.pod is not None:
             dst = pod_endpoint(state, b.pod)
-            r = (_to_pod(state, conn.src, b.pod, conn.protocol, b.port) if dst.kind == POD
-                 else _to_outside(state, conn.src, b.ip, conn.protocol, b.port))
+            r = (_to_pod(state, source, b.pod, conn.protocol, b.port) if dst.kind == POD
+                 else _to_outside(state, source, b.ip, conn.protocol, b.port))
         else:
             dst = Endpoint(EXTERNAL, ip=b.ip)
-            r = _to_outside(state, conn.src, b.ip, conn.protocol, b.port)
-        subs.append(Verdict(Connection(conn.src, dst, conn.protocol, b.port), r.allowed, r.steps, r.source_ip,
+            r = _to_outside(state, source, b.ip, conn.protocol, b.port)
+        subs.append(Verdict(Connection(source, dst, conn.protocol, b.port), r.allowed, r.steps, r.source_ip,
                             r.target))
     n_ok = sum(v.allowed for v in subs)
     if subs:

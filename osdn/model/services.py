@@ -8,6 +8,10 @@ forwards nothing: its name resolves straight to the pods, on the requested port.
 
 A Service's externalIPs forward exactly as its ClusterIP (the node DNATs both through the same maps).
 
+A node port (`nodePort` of a NodePort/LoadBalancer Service) on a node's address forwards as the
+ClusterIP, to every endpoint (externalTrafficPolicy Cluster) or to the endpoints on that node (Local,
+those in the node's pod subnet, as the node decides; none: dropped) (`compute_node_port_backends`).
+
 A node-local service (the cluster DNS, `osdn.model.servicenet`) has no endpoints in the API: every
 node DNATs it to its own pod gateway on the targetPort, so from a pod or node it always reaches the
 client's own node, which no isolation or policy polices (`node_local_backend`).
@@ -53,6 +57,33 @@ def compute_backends(state: ClusterState, svc: Service, protocol: str, port: int
             what = f"externalIP {via}" if via is not None else f"{svc.cluster_ip}"
             return backends, [Step(STAGE, INFO, ref, rule, f"{what}:{port}/{protocol} -> {targets}")]
     return [], [Step(STAGE, DENY, ref, "spec.ports", f"service has no port {protocol}/{port}; dropped")]
+
+
+def node_port_of(state: ClusterState, protocol: str, node_port: int) -> tuple[Service, int, ServicePort] | None:
+    """Pure: the Service (the first by namespace/name, as the nodes pick it), index and port holding
+    `node_port` for `protocol`, if any."""
+    found = ((svc, i, sp) for svc in sorted(state.services, key=lambda s: s.key) if svc.cluster_ip is not None
+             for i, sp in enumerate(svc.ports) if sp.node_port == node_port and sp.protocol == protocol)
+    return next(found, None)
+
+
+def compute_node_port_backends(state: ClusterState, svc: Service, i: int, sp: ServicePort, node: str
+                               ) -> tuple[list[Backend], list[Step]]:
+    """The endpoints a connection to `node`'s address on `sp`'s node port goes to, with the explanation."""
+    ref, rule = f"Service {svc.key}", f"spec.ports[{i}].nodePort"
+    backends = _from_endpoints(state, svc, sp) if svc.key in state.endpoints else _from_pods(state, svc, sp)
+    if not backends:
+        return [], [Step(STAGE, DENY, ref, rule, NO_ENDPOINTS)]
+    if svc.external_local:
+        subnet = next((h.subnet for h in state.host_subnets if h.node == node and h.subnet is not None), None)
+        backends = [b for b in backends if subnet is not None and b.ip in subnet]
+        if not backends:
+            return [], [Step(STAGE, DENY, ref, "spec.externalTrafficPolicy",
+                             f"Local: node {node} has no endpoint of this service; dropped")]
+    targets = ", ".join(_name(state, b) for b in backends)
+    policy = "Local: this node's endpoints only" if svc.external_local else "Cluster"
+    return backends, [Step(STAGE, INFO, ref, rule, f"node {node} nodePort {sp.node_port}/{sp.protocol} -> {targets} "
+                           f"(externalTrafficPolicy {policy})")]
 
 
 def service_port(svc: Service, protocol: str, port: int) -> tuple[int, ServicePort] | None:
