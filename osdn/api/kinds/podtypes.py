@@ -57,17 +57,20 @@ class EnvVar(KubeModel):
     value_from: EnvVarSource | None = None
 
 
-class LocalRef(KubeModel):
-    """ConfigMapEnvSource / SecretEnvSource."""
+class ConfigMapEnvSource(KubeModel):
+    name: str | None = None
+    optional: bool | None = None
 
+
+class SecretEnvSource(KubeModel):
     name: str | None = None
     optional: bool | None = None
 
 
 class EnvFromSource(KubeModel):
     prefix: str | None = None
-    config_map_ref: LocalRef | None = None
-    secret_ref: LocalRef | None = None
+    config_map_ref: ConfigMapEnvSource | None = None
+    secret_ref: SecretEnvSource | None = None
 
 
 class SecurityContext(KubeModel):
@@ -104,11 +107,13 @@ class HTTPGetAction(KubeModel):
     http_headers: list[Opaque] | None = None
 
 
-class PortAction(KubeModel):
-    """TCPSocketAction (port, host) and GRPCAction (port, service)."""
-
+class TCPSocketAction(KubeModel):
     port: IntOrString | None = None
     host: str | None = None
+
+
+class GRPCAction(KubeModel):
+    port: Int32 | None = None
     service: str | None = None
 
 
@@ -119,8 +124,8 @@ class SleepAction(KubeModel):
 class Probe(KubeModel):
     exec: ExecAction | None = None
     http_get: HTTPGetAction | None = None
-    tcp_socket: PortAction | None = None
-    grpc: PortAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    grpc: GRPCAction | None = None
     initial_delay_seconds: Int32 | None = None
     timeout_seconds: Int32 | None = None
     period_seconds: Int32 | None = None
@@ -132,7 +137,7 @@ class Probe(KubeModel):
 class LifecycleHandler(KubeModel):
     exec: ExecAction | None = None
     http_get: HTTPGetAction | None = None
-    tcp_socket: PortAction | None = None
+    tcp_socket: TCPSocketAction | None = None
     sleep: SleepAction | None = None
 
 

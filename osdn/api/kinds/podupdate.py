@@ -10,6 +10,7 @@ Both specs are compared after defaulting, so a default added since the pod was s
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from osdn.api import validation as v
@@ -48,10 +49,11 @@ def _deadline(new: Obj, old: Obj) -> list[FieldError]:
 
 
 def _tolerations(new: Obj, old: Obj) -> list[FieldError]:
-    """Every old toleration is still there (its tolerationSeconds may change)."""
-    def bare(t: Any) -> Any:
-        return {k: x for k, x in t.items() if k != "tolerationSeconds"} if isinstance(t, dict) else t
-    kept = [bare(t) for t in _list(new, "tolerations")]
+    """Every old toleration is still there (its tolerationSeconds may change); linear, by JSON text."""
+    def bare(t: Any) -> str:
+        kept = {k: x for k, x in t.items() if k != "tolerationSeconds"} if isinstance(t, dict) else t
+        return json.dumps(kept, sort_keys=True)
+    kept = {bare(t) for t in _list(new, "tolerations")}
     if any(bare(t) not in kept for t in _list(old, "tolerations")):
         return [v.forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds")]
     return []
