@@ -52,7 +52,9 @@ def _selector(sel: Any) -> str:
 
 
 def _ports(svc: Obj) -> str:
-    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in svc.get("spec", {}).get("ports") or [])
+    """kubectl's PORT(S): `80/TCP`, with a node port `80:30080/TCP`."""
+    return ",".join(f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+                    for p in svc.get("spec", {}).get("ports") or [])
 
 
 def _node_ip(node: Obj) -> str:

@@ -276,7 +276,10 @@ def _parse_selector(text: str) -> dict[str, str]:
 @click.option("--target-port", default=None, help="Container port or name (default: --port).")
 @click.option("--protocol", default="TCP", type=click.Choice(["TCP", "UDP", "SCTP"]))
 @click.option("--name", "svc_name", default=None, help="Name of the new Service/Route.")
-@click.option("--type", "svc_type", default="ClusterIP")
+@click.option("--type", "svc_type", default="ClusterIP",
+              type=click.Choice(["ClusterIP", "NodePort", "LoadBalancer"]), help="Type of the Service.")
+@click.option("--node-port", type=click.IntRange(1, 65535), default=None,
+              help="The node port to ask for (type NodePort/LoadBalancer; default: one is allocated).")
 @click.option("--hostname", default=None, help="Route host name (exposing a service).")
 @click.option("--selector", "selector_text", default=None, help="Pod selector k=v[,k=v] (default: the object's).")
 @click.option("--session-affinity", default=None, type=click.Choice(["None", "ClientIP"]))
@@ -285,8 +288,8 @@ def _parse_selector(text: str) -> dict[str, str]:
 @pass_ctx
 @handle_errors
 def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int | None, target_port: str | None,
-           protocol: str, svc_name: str | None, svc_type: str, hostname: str | None, selector_text: str | None,
-           session_affinity: str | None, cluster_ip: str | None, dry_run: str) -> None:
+           protocol: str, svc_name: str | None, svc_type: str, node_port: int | None, hostname: str | None,
+           selector_text: str | None, session_affinity: str | None, cluster_ip: str | None, dry_run: str) -> None:
     """Expose pods/rc/deployments/replicasets as a Service, or a Service as a Route (like oc expose).
 
     The Service selects the pods of the object exposed; --port is the Service port, --target-port
@@ -298,6 +301,7 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
       osdn expose pod web --port=80 --target-port=8080 --name=web -n p1
       osdn expose service web --hostname=www.example.com -n p1
       osdn expose pod web --port=80 --name=sticky --session-affinity=ClientIP -n p1
+      osdn expose deployment web --port=80 --type=NodePort --node-port=30080 -n p1
     """
     (info, names), = split_targets(targets)
     if len(names) != 1:
@@ -323,6 +327,10 @@ def expose(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, port: int 
     svc_ports = [{"name": f"port-{p}" if len(ports) > 1 else None, "port": p, "protocol": protocol,
                   "targetPort": (int(target_port) if target_port and target_port.isdigit() else target_port) or p}
                  for p in ports]
+    if node_port is not None:
+        if svc_type == "ClusterIP" or len(svc_ports) != 1:
+            raise BadRequestError("--node-port needs --type=NodePort or LoadBalancer and exactly one port")
+        svc_ports[0]["nodePort"] = node_port
     svc_ports = [{k: v for k, v in sp.items() if v is not None} for sp in svc_ports]
     spec: Obj = {"selector": selector, "ports": svc_ports, "type": svc_type}
     spec.update({k: v for k, v in (("sessionAffinity", session_affinity), ("clusterIP", cluster_ip)) if v})

@@ -13,12 +13,13 @@ from typing import Any
 from osdn.cli.printers import describe_events
 
 Obj = dict[str, Any]
-WIDTH = 19  # label column, as kubectl's describe for services
+WIDTH = 19  # label column, as kubectl's describe for services (its tabwriter widens it for longer labels)
+TRAFFIC_POLICY = "External Traffic Policy"
 MAX_ENDPOINTS = 3  # kubectl shows the first three, then "+ N more..."
 
 
-def _row(label: str, value: object) -> str:
-    return f"{label + ':':<{max(WIDTH, len(label) + 3)}}{value}"
+def _row(label: str, value: object, width: int = WIDTH) -> str:
+    return f"{label + ':':<{max(width, len(label) + 3)}}{value}"
 
 
 def _map(values: dict[str, str] | None, skip: tuple[str, ...] = ()) -> list[str]:
@@ -26,8 +27,8 @@ def _map(values: dict[str, str] | None, skip: tuple[str, ...] = ()) -> list[str]
     return items or ["<none>"]
 
 
-def _multi(label: str, items: list[str]) -> list[str]:
-    return [_row(label, items[0])] + [" " * WIDTH + i for i in items[1:]]
+def _multi(label: str, items: list[str], width: int = WIDTH) -> list[str]:
+    return [_row(label, items[0], width)] + [" " * width + i for i in items[1:]]
 
 
 def endpoint_text(endpoints: Obj | None, port: Obj) -> str:
@@ -53,29 +54,40 @@ def slice_endpoint_text(slices: list[Obj], port: Obj) -> str:
     return ",".join(found[:MAX_ENDPOINTS]) + (f" + {more} more..." if more > 0 else "")
 
 
+def _port_rows(port: Obj, endpoints: Obj | None, slices: list[Obj] | None, w: int) -> list[str]:
+    """Port, TargetPort, NodePort (if any) and Endpoints of one service port, as kubectl."""
+    protocol, name = port.get("protocol") or "TCP", port.get("name") or "<unset>"
+    rows = [_row("Port", f"{name}  {port.get('port')}/{protocol}", w),
+            _row("TargetPort", f"{port.get('targetPort', port.get('port'))}/{protocol}", w)]
+    if port.get("nodePort"):
+        rows.append(_row("NodePort", f"{name}  {port['nodePort']}/{protocol}", w))
+    rows.append(_row("Endpoints", slice_endpoint_text(slices, port) if slices else endpoint_text(endpoints, port), w))
+    return rows
+
+
 def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: Any,
                      slices: list[Obj] | None = None) -> str:
     """Pure: the describe text."""
     meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
-    lines = [_row("Name", meta.get("name")), _row("Namespace", meta.get("namespace"))]
-    lines += _multi("Labels", _map(meta.get("labels")))
-    lines += _multi("Annotations", _map(meta.get("annotations"), ("kubectl.kubernetes.io/last-applied-configuration",)))
-    lines.append(_row("Selector", ",".join(_map(spec.get("selector")))))
-    lines.append(_row("Type", spec.get("type") or "ClusterIP"))
+    w = len(TRAFFIC_POLICY) + 3 if spec.get("externalTrafficPolicy") else WIDTH
+    lines = [_row("Name", meta.get("name"), w), _row("Namespace", meta.get("namespace"), w)]
+    lines += _multi("Labels", _map(meta.get("labels")), w)
+    lines += _multi("Annotations", _map(meta.get("annotations"), ("kubectl.kubernetes.io/last-applied-configuration",)), w)
+    lines.append(_row("Selector", ",".join(_map(spec.get("selector"))), w))
+    lines.append(_row("Type", spec.get("type") or "ClusterIP", w))
     if spec.get("ipFamilyPolicy"):
-        lines.append(_row("IP Family Policy", spec["ipFamilyPolicy"]))
+        lines.append(_row("IP Family Policy", spec["ipFamilyPolicy"], w))
     if spec.get("ipFamilies"):
-        lines.append(_row("IP Families", ",".join(spec["ipFamilies"])))
-    lines.append(_row("IP", spec.get("clusterIP") or "<none>"))
-    lines.append(_row("IPs", ",".join(spec.get("clusterIPs") or [spec.get("clusterIP") or "<none>"])))
+        lines.append(_row("IP Families", ",".join(spec["ipFamilies"]), w))
+    lines.append(_row("IP", spec.get("clusterIP") or "<none>", w))
+    lines.append(_row("IPs", ",".join(spec.get("clusterIPs") or [spec.get("clusterIP") or "<none>"]), w))
     if spec.get("externalIPs"):
-        lines.append(_row("External IPs", ",".join(spec["externalIPs"])))
+        lines.append(_row("External IPs", ",".join(spec["externalIPs"]), w))
     for port in spec.get("ports") or []:
-        protocol = port.get("protocol") or "TCP"
-        lines.append(_row("Port", f"{port.get('name') or '<unset>'}  {port.get('port')}/{protocol}"))
-        lines.append(_row("TargetPort", f"{port.get('targetPort', port.get('port'))}/{protocol}"))
-        lines.append(_row("Endpoints", slice_endpoint_text(slices, port) if slices else endpoint_text(endpoints, port)))
-    lines.append(_row("Session Affinity", spec.get("sessionAffinity") or "None"))
+        lines += _port_rows(port, endpoints, slices, w)
+    lines.append(_row("Session Affinity", spec.get("sessionAffinity") or "None", w))
+    if spec.get("externalTrafficPolicy"):
+        lines.append(_row(TRAFFIC_POLICY, spec["externalTrafficPolicy"], w))
     timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
     if spec.get("sessionAffinity") == "ClientIP" and timeout:
         lines.append(_row("Session Affinity Timeout", f"{timeout}s"))
