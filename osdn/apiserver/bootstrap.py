@@ -1,6 +1,7 @@
 """What a fresh cluster starts with: built-in cluster roles, the `default` namespace, ClusterNetwork,
 the operator `Network cluster` that mirrors it, the cluster DNS Service `openshift-dns/dns-default`
-(`osdn.model.servicenet`) and the namespace `kube-system` (the master's leader Lease).
+(`osdn.model.servicenet`), the namespace `kube-system` (the master's leader Lease) and the
+ServiceAccounts default, builder and deployer of these namespaces.
 
 Bootstrap is idempotent: on every start, missing objects are created and built-in roles are
 reconciled to their current rules; nothing an administrator created is touched.
@@ -13,6 +14,7 @@ from typing import Any
 
 from osdn.api import podsecurity
 from osdn.api.kinds.operator import network_from_cluster_network
+from osdn.api.kinds.serviceaccount import DEFAULT_ACCOUNTS
 from osdn.api.registry import all_kinds, by_kind
 from osdn.apiserver.auth import RBAC, User
 from osdn.apiserver.resources import Resources, key_of
@@ -152,6 +154,10 @@ def bootstrap(resources: Resources, cluster_network: Obj) -> None:
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DNS_NAMESPACE}})
     # the master controllers' leader Lease lives here (osdn.master.leader), as kube-controller-manager's does
     _ensure(resources, "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
+    for namespace in ("default", DNS_NAMESPACE, "kube-system"):   # before serving; the master's
+        for account in DEFAULT_ACCOUNTS:                             # serviceaccounts controller does the rest
+            _ensure(resources, "ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                  "metadata": {"name": account, "namespace": namespace}})
     _ensure(resources, "Service", dns_service(str(resources.store.get(
         key_of(by_kind("ClusterNetwork"), "", "default")).get("serviceNetwork"))))
 

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from osdn.api.kinds.serviceaccount import DEFAULT_ACCOUNTS as ACCOUNTS
 from osdn.client import Client
 from osdn.errors import AlreadyExistsError, ForbiddenError, NotFoundError
 from osdn.master.controller import Controller, Informers
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-ACCOUNTS = ("default", "builder", "deployer")
 
 
 def active(namespace: Mapping[str, Any] | None) -> bool:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from osdn.api.kinds.meta import KubeModel, Obj, ObjectReference, TypedObject, parse_strict
 from osdn.errors import FieldError
 
+# made in every namespace (osdn.master.serviceaccounts; the bootstrapped ones at start): kube's
+# `default`, OpenShift's `builder` and `deployer`
+DEFAULT_ACCOUNTS = ("default", "builder", "deployer")
+
 
 class LocalObjectReference(KubeModel):
     name: str | None = None
