@@ -24,6 +24,7 @@ from osdn.api.kinds.podtypes import (
     ObjectFieldSelector,
     Probe,
     ResourceFieldSelector,
+    SecurityContext,
     Volume,
 )
 from osdn.api.kinds.podvolumes import validate_mounts
@@ -40,6 +41,7 @@ _CONVERTIBLE = frozenset({*ENV_FIELD_PATHS, "metadata.labels", "metadata.annotat
                           "spec.schedulerName", "status.phase"})
 RESOURCE_FIELDS = ("limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
                    "requests.ephemeral-storage", "requests.memory")
+MAX_ID = 2 ** 32 - 1   # IsValidUserID / IsValidGroupID
 _SUBSCRIPTED = re.compile(r"^(.*)\['(.*)'\]$", re.S)
 _HEADER = re.compile(r"^[-A-Za-z0-9]+$")
 _DIVISORS = {"cpu": ("1m", "1"), "memory": ("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti",
@@ -253,6 +255,21 @@ def validate_probes_and_hooks(c: Container, grace: int | None, path: str) -> lis
     return errs
 
 
+def validate_security_context(sc: SecurityContext | None, path: str) -> list[FieldError]:
+    """ValidateSecurityContext: user and group ids are uint32; no privilege escalation switched off
+    for a privileged container."""
+    if sc is None:
+        return []
+    errs: list[FieldError] = []
+    for field, value in (("runAsUser", sc.run_as_user), ("runAsGroup", sc.run_as_group)):
+        if value is not None and not 0 <= value <= MAX_ID:
+            errs.append(v.invalid(f"{path}.{field}", value, v.inclusive_range_error(0, MAX_ID)))
+    if sc.allow_privilege_escalation is False and sc.privileged:
+        errs.append(v.invalid(path, sc.allow_privilege_escalation,
+                              "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+    return errs
+
+
 def validate_container_common(c: Container, volumes: dict[str, Volume], path: str) -> list[FieldError]:
     """validateContainerCommon."""
     name = c.name or ""
@@ -268,4 +285,5 @@ def validate_container_common(c: Container, volumes: dict[str, Volume], path: st
     pull = c.image_pull_policy
     errs += [v.required(f"{path}.imagePullPolicy")] if not pull else \
         [] if pull in PULL_POLICIES else [v.not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES)]
-    return errs + validate_resources(c.resources, f"{path}.resources")
+    errs += validate_resources(c.resources, f"{path}.resources")
+    return errs + validate_security_context(c.security_context, f"{path}.securityContext")

@@ -11,7 +11,6 @@ not set a restartPolicy. Messages and field paths are upstream's.
 from __future__ import annotations
 
 from osdn.api import validation as v
-from osdn.api.kinds.meta import validate_label_map
 from osdn.api.kinds.podcontainers import validate_container_common, validate_probes_and_hooks
 from osdn.api.kinds.podtypes import Container, PodSpec, Toleration, Volume
 from osdn.api.kinds.podvolumes import validate_volumes
@@ -120,6 +119,15 @@ def _enums(spec: PodSpec, path: str) -> list[FieldError]:
     return errs
 
 
+def validate_node_selector(selector: dict[str, str] | None, path: str) -> list[FieldError]:
+    """unversionedvalidation.ValidateLabels (its errors name the map, not the key)."""
+    errs: list[FieldError] = []
+    for key, value in (selector or {}).items():
+        errs += v.invalid_each(path, key, v.qualified_name_problems(key))
+        errs += v.invalid_each(path, value, v.label_value_problems(value))
+    return errs
+
+
 def _names(spec: PodSpec, path: str) -> list[FieldError]:
     """serviceAccountName and nodeName (DNS subdomains), hostname and subdomain (DNS labels)."""
     errs: list[FieldError] = []
@@ -164,7 +172,7 @@ def validate_pod_spec(spec: PodSpec | None, path: str, is_pod: bool = True) -> l
         errs.append(v.forbidden(f"{path}.ephemeralContainers", "cannot be set on create" if is_pod else
                                 "ephemeral containers not allowed in pod template"))
     errs += _host_network(spec, path, is_pod) + _enums(spec, path)
-    errs += validate_label_map(spec.node_selector, f"{path}.nodeSelector") + _names(spec, path)
+    errs += validate_node_selector(spec.node_selector, f"{path}.nodeSelector") + _names(spec, path)
     errs += validate_tolerations(spec.tolerations, f"{path}.tolerations")
     if is_pod:   # validateContainersOnlyForPod
         for field, group in (("containers", spec.containers or []), ("initContainers", spec.init_containers or [])):

@@ -76,6 +76,7 @@ class EnvFromSource(KubeModel):
 class SecurityContext(KubeModel):
     privileged: bool | None = None
     run_as_user: int | None = None
+    run_as_group: int | None = None
     allow_privilege_escalation: bool | None = None
 
 

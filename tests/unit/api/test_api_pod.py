@@ -98,8 +98,9 @@ SPECS = [
       "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]),
     ("node-selector", {"containers": [c()], "nodeSelector": {"site": "springfield-1"}}, []),
     ("node-selector-bad", {"containers": [c()], "nodeSelector": {"site": "-x"}},
-     ['spec.nodeSelector[site]: invalid label value "-x": at most 63 characters, alphanumeric, \'-\', \'_\' or '
-      "'.', starting and ending alphanumeric"]),
+     ['spec.nodeSelector: Invalid value: "-x": a valid label must be an empty string or consist of alphanumeric '
+      "characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+      "'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"]),
     ("privileged-not-bool", {"containers": [c(securityContext={"privileged": "yes"})]},
      ["spec.containers[0].securityContext.privileged: must be a boolean, got 'yes'"]),
 ]

@@ -230,6 +230,21 @@ CASES: list[tuple[str, Obj, list[str]]] = [
      ['spec.serviceAccountName: Invalid value: "Bad_SA": a lowercase RFC 1123 subdomain must consist of lower case '
       "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
       "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]),
+    ("node-selector", {"containers": [c()], "nodeSelector": {"a/b/c": "ok", "site": "-x"}},
+     ["spec.nodeSelector: Invalid value: \"a/b/c\": a valid label key must consist of alphanumeric characters, "
+      "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+      "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS "
+      "subdomain prefix and '/' (e.g. 'example.com/MyName')",
+      'spec.nodeSelector: Invalid value: "-x": a valid label must be an empty string or consist of alphanumeric '
+      "characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+      "'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"]),
+    ("security-context", {"containers": [c(securityContext={"runAsUser": -1, "runAsGroup": 2 ** 32,
+                                                            "privileged": True, "allowPrivilegeEscalation": False})]},
+     ["spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 4294967295, inclusive",
+      "spec.containers[0].securityContext.runAsGroup: Invalid value: 4294967296: must be between 0 and 4294967295, "
+      "inclusive",
+      "spec.containers[0].securityContext: Invalid value: false: cannot set `allowPrivilegeEscalation` to false and "
+      "`privileged` to true"]),
     ("ephemeral-on-create", {"containers": [c()], "ephemeralContainers": [{"name": "dbg", "image": "busybox"}]},
      ["spec.ephemeralContainers: Forbidden: cannot be set on create"]),
     ("tolerations", {"containers": [c()], "tolerations": [
