@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from osdn.errors import KernelError, ObjectRef
-from osdn.kernel.nfgen import read_generation
+from osdn.kernel.nfgen import GenerationReader
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class _Ctx:
             raise KernelError("nft_ctx_new failed")
         self.lib.nft_ctx_buffer_output(self.ctx)
         self.lib.nft_ctx_buffer_error(self.ctx)
+        self.generation = GenerationReader()
 
     def cmd(self, text: str, as_json: bool) -> str:
         flags = self.lib.nft_ctx_output_get_flags(self.ctx)
@@ -99,6 +100,7 @@ class _Ctx:
         return out
 
     def free(self) -> None:
+        self.generation.close()
         self.lib.nft_ctx_free(self.ctx)
 
 
@@ -172,7 +174,7 @@ class Nft:
 
     def generation(self) -> int:
         """The namespace's nftables generation id: bumped by every committed transaction (`nfgen`)."""
-        return self._submit(lambda ctx: read_generation())
+        return self._submit(lambda ctx: ctx.generation.read())
 
     def table_exists(self, family: str, table: str) -> bool:
         """True if FAMILY TABLE exists (listing only table names, cheap)."""

@@ -11,6 +11,7 @@ import pytest
 from nsutil import PREFIX, leftovers, sh
 
 from osdn.errors import KernelError
+from osdn.kernel import nfgen
 from osdn.kernel.nft import Nft, range_key
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -79,6 +80,27 @@ def test_closed_handle_refuses_work(netns) -> None:  # type: ignore[no-untyped-d
     nft.close()
     with pytest.raises(KernelError, match="closed"):
         nft.run(TABLE)
+
+
+def test_generation_counts_each_namespaces_transactions_over_one_kept_socket(netns) -> None:  # type: ignore[no-untyped-def]
+    """One generation step per committed transaction, also one that deletes a chain; another namespace's
+    transactions and reads do not move it; every read goes over the same socket (a socket per read
+    made the read after a chain deletion wait for the kernel); a queued stale reply is skipped."""
+    with Nft(netns("g1")) as na, Nft(netns("g2")) as nb:
+        start = na.generation()
+        na.run("add table inet osdn\nadd chain inet osdn c\nadd map inet osdn m { type ipv4_addr : verdict; }")
+        na.run("add element inet osdn m { 10.0.0.1 : jump c }")
+        na.run("delete element inet osdn m { 10.0.0.1 }\ndelete chain inet osdn c")
+        nb.run(TABLE)
+        na.list_table_json("inet", "osdn")
+        assert na.generation() == start + 3
+        sockets = na._submit(lambda ctx: ctx.generation._sock.fileno())
+        request = nfgen._HDR.pack(20, (nfgen.NFNL_SUBSYS_NFTABLES << 8) | nfgen.NFT_MSG_GETGEN, nfgen.NLM_F_REQUEST,
+                                  0, 0) + nfgen._NFGEN.pack(0, 0, 0)
+        na._submit(lambda ctx: ctx.generation._sock.send(request))  # its reply (the old generation) stays queued
+        na.run("delete table inet osdn")
+        assert na.generation() == start + 4
+        assert na._submit(lambda ctx: ctx.generation._sock.fileno()) == sockets
 
 
 def test_single_element_add_in_process_timing(netns) -> None:  # type: ignore[no-untyped-def]
