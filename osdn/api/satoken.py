@@ -37,7 +37,17 @@ MAX_TOKEN_BYTES = 8192               # a token longer than this is refused befor
 LEEWAY = 60                          # seconds of clock skew accepted for exp and nbf (go-jose's DefaultLeeway)
 ALGORITHM = "RS256"
 ALL_SERVICE_ACCOUNTS = "system:serviceaccounts"
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 _BINDABLE = ("Pod", "Secret")
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    """kube-apiserver's --service-account-issuer, --api-audiences, --service-account-max-token-expiration."""
+
+    issuer: str = DEFAULT_ISSUER
+    audiences: tuple[str, ...] = (DEFAULT_ISSUER,)
+    max_expiration: int = 24 * 3600
 
 
 def username(namespace: str, name: str) -> str:

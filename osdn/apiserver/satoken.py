@@ -22,7 +22,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from starlette.requests import Request
 
 from osdn.api import protobuf, satoken
 from osdn.api.registry import by_kind
+from osdn.api.satoken import TokenOptions
 from osdn.apiserver import bodies
 from osdn.apiserver.auth import AUTHENTICATED, User
 from osdn.apiserver.bodies import BodyLimits
@@ -41,18 +41,8 @@ from osdn.errors import BadRequestError, ConflictError, NotFoundError, ObjectRef
 from osdn.store import Store
 
 Obj = dict[str, Any]
-DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KEY_FILE = "sa.key"
 RSA_BITS = 2048
-
-
-@dataclass(frozen=True)
-class TokenOptions:
-    """kube-apiserver's --service-account-issuer, --api-audiences, --service-account-max-token-expiration."""
-
-    issuer: str = DEFAULT_ISSUER
-    audiences: tuple[str, ...] = (DEFAULT_ISSUER,)
-    max_expiration: int = 24 * 3600
 
 
 class SigningKey:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from osdn.api.satoken import TokenOptions
 from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.app import create_app
 from osdn.apiserver.auth import Authorizer, TokenFile
@@ -34,7 +35,7 @@ from osdn.apiserver.plugins import build_plugins, plugin_configs, projectlimit
 from osdn.apiserver.plugins.project_request import ProjectRequestTemplate
 from osdn.apiserver.projects import Projects
 from osdn.apiserver.resources import Resources
-from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey, TokenOptions
+from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey
 from osdn.apiserver.shutdown import WatchCloser
 from osdn.apiserver.tls import ServingFiles, ensure_serving_cert, given_files
 from osdn.apiserver.watchqueue import WatchLimits

@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 import yaml
 
+from osdn.api.satoken import TokenOptions
 from osdn.apiserver.connections import ConnectionLimits
 from osdn.apiserver.watchqueue import WatchLimits
 from osdn.cli.context import handle_errors
 from osdn.cli.server_election import election_options
 from osdn.cli.server_limits import limit_options
+from osdn.cli.server_satoken import service_account_options
 from osdn.cli.server_store import EtcdStoreChoice, store_options
 from osdn.errors import BadRequestError
 from osdn.model.leaderelection import ElectionConfig
@@ -58,6 +60,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
 @click.option("--max-request-body-bytes", type=click.IntRange(min=1024), default=3 * 1024 * 1024,
               show_default=True, help="Largest request body accepted (413 past it).")
 @limit_options
+@service_account_options
 @store_options
 @election_options(None)
 @handle_errors
@@ -67,7 +70,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
            insecure_http: bool, tls_cert_file: str | None, tls_private_key_file: str | None,
            tls_ca_file: str | None, tls_sans: tuple[str, ...], strict_store: bool, max_request_body_bytes: int,
            connection_limits: ConnectionLimits, watch_limits: WatchLimits, store: EtcdStoreChoice | None,
-           election: ElectionConfig | None) -> None:
+           election: ElectionConfig | None, service_accounts: TokenOptions) -> None:
     """Run the osdn API server (and, unless --no-controllers, the master controllers).
 
     Several servers may share one etcd (--store): the controllers run on the one holding the Lease
@@ -99,7 +102,7 @@ def server(data_dir: str, listen: str, master_config: str | None, network_plugin
     cfg = ServerConfig(Path(data_dir), host, port, plugin, cluster_network, host_subnet_length, service_network, mc,
                        insecure_http, tls_cert_file, tls_private_key_file, tls_ca_file, tls_sans,
                        connection_limits=connection_limits, watch_limits=watch_limits, strict_store=strict_store,
-                       max_request_body_bytes=max_request_body_bytes)
+                       max_request_body_bytes=max_request_body_bytes, service_accounts=service_accounts)
     if store:
         cfg.etcd, cfg.etcd_options = store.url, store.options
     options = MasterOptions.from_config(mc)

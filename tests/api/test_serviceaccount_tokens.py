@@ -18,9 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from osdn.api import satoken
-from osdn.apiserver.satoken import DEFAULT_ISSUER, SigningKey
+from osdn.api.satoken import DEFAULT_ISSUER
+from osdn.apiserver.satoken import SigningKey
 from tests.api.test_authz import make_user
-from tests.conftest import ServerProc, module_server
+from tests.conftest import ServerProc, module_server, start_server
 from tests.polling import wait_for
 
 Obj = dict[str, Any]
@@ -211,3 +212,18 @@ def test_osdn_create_token_and_the_subresources_answers(srv: ServerProc, ns: str
             "version": "v1", "kind": "TokenRequest", "verbs": ["create"]} in core
     v3 = admin.get("/openapi/v3/api/v1").json()
     assert "post" in v3["paths"]["/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"]
+
+
+def test_the_servers_issuer_audiences_and_maximum_are_flags(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--no-controllers", "--service-account-issuer=https://osdn.test",
+                          "--api-audiences=osdn", "--api-audiences=other", "--service-account-max-token-expiration=2h")
+    try:
+        r = mint(server.http(), "default", "default", expirationSeconds=86400)    # bootstrapped: no controller
+        assert r.status_code == 201, r.text
+        assert (r.json()["spec"]["expirationSeconds"], r.json()["spec"]["audiences"]) == (7200, ["osdn", "other"])
+        claims = json.loads(satoken.unb64url(r.json()["status"]["token"].split(".")[1]))
+        assert claims["iss"] == "https://osdn.test"
+        assert whoami(server, token_of(server.http(), "default", "default", audiences=["other"])).status_code == 201
+        assert whoami(server, token_of(server.http(), "default", "default", audiences=["vault"])).status_code == 401
+    finally:
+        server.stop()

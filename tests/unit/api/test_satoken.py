@@ -19,7 +19,8 @@ from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionChain
 from osdn.apiserver.auth import CLUSTER_ADMINS, Authorizer, User
 from osdn.apiserver.resources import Resources
-from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey, TokenOptions
+from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey
+from osdn.cli.server_satoken import token_options
 from osdn.errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError, ValidationError
 from osdn.master.serviceaccounts import missing_accounts
 from osdn.store.sqlite import SQLiteStore
@@ -133,7 +134,7 @@ def world(tmp_path: Path, key: SigningKey) -> Iterator[tuple[Resources, ServiceA
         res.create(ADMIN, by_kind("Namespace"), "", {"metadata": {"name": "p1"}})
         res.create(ADMIN, by_kind("ServiceAccount"), "p1", {"metadata": {"name": "bot"}})
         clock = Clock()
-        yield res, ServiceAccountTokens(store, key, TokenOptions(ISSUER, AUD, 86400), clock), clock
+        yield res, ServiceAccountTokens(store, key, satoken.TokenOptions(ISSUER, AUD, 86400), clock), clock
     finally:
         store.close()
 
@@ -251,3 +252,16 @@ def test_a_huge_token_is_refused_before_decoding(key: SigningKey) -> None:
 def test_the_controller_makes_the_missing_accounts_of_active_namespaces(namespace: Obj | None, present: set[str],
                                                                          missing: list[str]) -> None:
     assert missing_accounts(namespace, present) == missing
+
+
+# ---- pure: the server's flags -----------------------------------------------------------------------
+
+def test_server_flags_become_token_options() -> None:
+    assert token_options("https://i", (), "48h") == satoken.TokenOptions("https://i", ("https://i",), 48 * 3600)
+    assert token_options("https://i", ("a", "b"), "1h").audiences == ("a", "b")
+    for issuer, audiences, maximum, flag in (("", (), "24h", "--service-account-issuer"),
+                                             ("i", ("",), "24h", "--api-audiences"),
+                                             ("i", (), "59m", "--service-account-max-token-expiration"),
+                                             ("i", (), "soon", "--service-account-max-token-expiration")):
+        with pytest.raises(BadRequestError, match=flag):
+            token_options(issuer, audiences, maximum)
