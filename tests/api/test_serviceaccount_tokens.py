@@ -227,3 +227,15 @@ def test_the_servers_issuer_audiences_and_maximum_are_flags(tmp_path: Path) -> N
         assert whoami(server, token_of(server.http(), "default", "default", audiences=["vault"])).status_code == 401
     finally:
         server.stop()
+
+
+def test_the_python_client_mints_and_uses_a_token(srv: ServerProc, ns: str) -> None:
+    from kubernetes import client, config  # the official client, as in test_python_client*.py
+
+    with config.new_client_from_config(str(srv.config)) as api:
+        request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
+                                                                                    expiration_seconds=1200))
+        answer = client.CoreV1Api(api).create_namespaced_service_account_token("deployer", ns, request)
+    assert answer.spec.expiration_seconds == 1200 and answer.status.expiration_timestamp is not None
+    assert whoami(srv, answer.status.token).json()["status"]["userInfo"]["username"] == \
+        f"system:serviceaccount:{ns}:deployer"
