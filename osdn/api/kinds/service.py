@@ -219,6 +219,8 @@ def validate_service(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs += v.validate_dns1123_subdomain(spec.external_name, "spec.externalName")
     elif not ports and spec.cluster_ip != "None":
         errs.append(v.required("spec.ports"))
+    if spec.type in NODE_PORT_TYPES and spec.cluster_ip == "None":
+        errs.append(v.invalid("spec.clusterIP", "None", f"may not be set to 'None' for {spec.type} services"))
     if len(ports) > MAX_SERVICE_PORTS:
         return errs + [v.too_many("spec.ports", f"Too many: {len(ports)}: must have at most {MAX_SERVICE_PORTS} "
                                   "items (osdn's limit of ports per Service)")]
