@@ -5,7 +5,8 @@ Key: a namespace name. Level-triggered: a namespace is reconciled when it is add
 when one of its ServiceAccounts is deleted; the accounts it misses are created (one deleted by hand
 comes back, with a new uid, so tokens of the old one stay revoked). A namespace being deleted is
 left alone (kube's controller skips namespaces that are not Active); a create the API server refuses
-because the namespace started terminating meanwhile is not retried. The informer's cache says what
+because the namespace started terminating meanwhile is not retried (any other refusal, such as a
+quota, is retried with the worker's backoff). The informer's cache says what
 exists; a reconcile that runs before the echo of its own create gets AlreadyExists, which is success.
 """
 
@@ -30,6 +31,12 @@ def active(namespace: Mapping[str, Any] | None) -> bool:
         return False
     meta, status = namespace.get("metadata") or {}, namespace.get("status") or {}
     return not meta.get("deletionTimestamp") and status.get("phase", "Active") == "Active"
+
+
+def terminating(err: ForbiddenError) -> bool:
+    """Pure: the API server refused a create because the namespace is being deleted (its
+    NamespaceLifecycle message), not for another reason such as a quota."""
+    return "because it is being terminated" in err.message
 
 
 def missing_accounts(namespace: Mapping[str, Any] | None, present: set[str]) -> list[str]:
@@ -70,5 +77,9 @@ class ServiceAccountsController(Controller):
             log.info("serviceaccounts: created %s/%s", namespace, name)
         except AlreadyExistsError:
             log.debug("serviceaccounts: %s/%s exists already", namespace, name)
-        except (ForbiddenError, NotFoundError) as err:   # the namespace is terminating or gone
+        except NotFoundError as err:                     # the namespace is gone
+            log.debug("serviceaccounts: not creating %s/%s: %s", namespace, name, err.message)
+        except ForbiddenError as err:                    # terminating: done; anything else (a quota): retried
+            if not terminating(err):
+                raise
             log.debug("serviceaccounts: not creating %s/%s: %s", namespace, name, err.message)

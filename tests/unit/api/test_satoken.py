@@ -21,8 +21,15 @@ from osdn.apiserver.auth import CLUSTER_ADMINS, Authorizer, User
 from osdn.apiserver.resources import Resources
 from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey
 from osdn.cli.server_satoken import token_options
-from osdn.errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError, ValidationError
-from osdn.master.serviceaccounts import missing_accounts
+from osdn.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    ValidationError,
+)
+from osdn.master.serviceaccounts import missing_accounts, terminating
 from osdn.store.sqlite import SQLiteStore
 
 Obj = dict[str, Any]
@@ -265,3 +272,9 @@ def test_server_flags_become_token_options() -> None:
                                              ("i", (), "soon", "--service-account-max-token-expiration")):
         with pytest.raises(BadRequestError, match=flag):
             token_options(issuer, audiences, maximum)
+
+
+def test_only_a_terminating_namespace_stops_the_controllers_create() -> None:
+    assert terminating(ForbiddenError("unable to create new content in namespace p1 because it is being terminated"))
+    assert not terminating(ForbiddenError('serviceaccounts "default" is forbidden: exceeded quota: q, requested: '
+                                          "count/serviceaccounts=1"))
