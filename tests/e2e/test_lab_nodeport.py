@@ -1,7 +1,7 @@
 """NodePort Services in a real lab, real packets: from the outside world (the lab's web namespace,
 through the lab router) to node1's address on the node port reaches the endpoint pod on node2,
-masqueraded to node1 (externalTrafficPolicy Cluster); from a pod on node1 to its node's address
-with the pod's own address; with externalTrafficPolicy Local only the endpoint's node forwards, and
+masqueraded to node1 (externalTrafficPolicy Cluster), and NetworkPolicy on the endpoint still
+applies; from a pod on node1 to its node's address with the pod's own address; with externalTrafficPolicy Local only the endpoint's node forwards, and
 the endpoint sees the real client; deleting the Service stops it."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from osdn.lab.topology import plan_lab
 
 pytestmark = [pytest.mark.e2e, needs_agent]
 CLUSTER_PORT, LOCAL_PORT = 30080, 30081
+DENY_INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"},
+                "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,12 @@ def test_cluster_policy_from_outside_and_from_a_pod_then_delete(lab: Lab, pods: 
     assert body.startswith("shop/web1 ") and f"you are {gateway}:" in body, body   # masqueraded to node1
     body = wait_for(lambda: answer(pods["c1"][1], node1.ip, CLUSTER_PORT), timeout=30, what="pod -> its node")
     assert body.startswith("shop/web1 ") and f"you are {pods['c1'][0]}:" in body, body   # a pod keeps its address
+    lab.client.create(DENY_INGRESS, "shop")   # policy judges the endpoint after DNAT
+    try:
+        assert wait_for(lambda: answer(web, node1.ip, CLUSTER_PORT) == "", timeout=60, what="the policy blocks it")
+    finally:
+        lab.client.delete("NetworkPolicy", "deny", "shop")
+    assert wait_for(lambda: answer(web, node1.ip, CLUSTER_PORT), timeout=60, what="open again")
     lab.client.delete("Service", "web", "shop")
     assert wait_for(lambda: answer(web, node1.ip, CLUSTER_PORT) == "", timeout=60, what="forwarding stops")
 
