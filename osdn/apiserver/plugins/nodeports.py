@@ -69,7 +69,7 @@ class NodePortAllocation:
             if errs:
                 raise ValidationError.of(ObjectRef("Service", str(meta.get("name")), str(meta.get("namespace"))), errs)
             expiry = self._clock() + RESERVATION_SECONDS
-            for port in taken:
+            for port in () if ctx.dry_run else taken:   # a dry run stores nothing, so holds nothing
                 self._reserved[port] = (who, expiry)
 
     def _in_use(self, store: Store, who: str) -> set[int]:

@@ -142,6 +142,12 @@ def test_an_update_keeps_the_ports_and_gets_them_back_by_name(res: Resources) ->
     assert node_ports(res.update(ADMIN, SVC, "p1", "a", replaced).obj) == first
 
 
+def test_a_dry_run_shows_a_port_and_holds_none(res: Resources) -> None:
+    shown = res.create(ADMIN, SVC, "p1", svc("a", port(80, 30080)), dry_run=True).obj
+    assert node_ports(shown) == [30080]
+    assert node_ports(res.create(ADMIN, SVC, "p1", svc("b", port(80, 30080))).obj) == [30080]
+
+
 def test_a_restart_rebuilds_what_is_used_from_the_stored_services(tmp_path: Path) -> None:
     rng = NodePortRange(30000, 30002)
     res, store = make(tmp_path / "db", rng)
