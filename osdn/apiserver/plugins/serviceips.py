@@ -9,7 +9,8 @@ the ClusterNetwork's `serviceNetwork`, as kube-apiserver's service registry does
   (an ExternalName service turned ClusterIP gets one).
 Level-triggered: the addresses in use are those of the stored Services, read at each allocation, so
 a delete releases its address and a restart loses nothing. Concurrent creates are kept apart by a
-short-lived reservation (under a lock) until the new Service is in the store.
+short-lived reservation (under a lock) until the new Service is in the store (or it is written
+again, or deleted: then its address is free at once); a dry run reserves nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ class ServiceIPAllocation:
         self._clock = clock
 
     def admit(self, ctx: AdmissionContext) -> None:
-        if ctx.info.kind != "Service" or ctx.operation not in ("CREATE", "UPDATE") or ctx.subresource:
+        if ctx.info.kind != "Service" or ctx.subresource:
+            return
+        meta = ctx.obj.get("metadata") or {}
+        who = f"{meta.get('namespace')}/{meta.get('name')}"
+        with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
+            for ip in [ip for ip, (owner, _) in self._reserved.items() if owner == who]:
+                del self._reserved[ip]
+        if ctx.operation not in ("CREATE", "UPDATE"):
             return
         spec = ctx.obj.get("spec")
         if not isinstance(spec, dict) or spec.get("type") in _NO_IP_TYPES or spec.get("clusterIP") == "None":
@@ -64,15 +72,13 @@ class ServiceIPAllocation:
                     spec[field] = old_spec[field]
         if ctx.operation == "UPDATE" and spec.get("clusterIP") and spec.get("clusterIP") == old_ip:
             return
-        meta = ctx.obj.get("metadata") or {}
-        who = f"{meta.get('namespace')}/{meta.get('name')}"
-        ip = self._take(ctx.store, who, spec.get("clusterIP") or None)
+        ip = self._take(ctx.store, who, spec.get("clusterIP") or None, reserve=not ctx.dry_run)
         spec["clusterIP"] = ip
         spec["clusterIPs"] = [ip]
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
 
-    def _take(self, store: Store, who: str, wanted: str | None) -> str:
+    def _take(self, store: Store, who: str, wanted: str | None, reserve: bool = True) -> str:
         cidr = service_network(store)
         namespace, name = who.split("/", 1)
         with self._lock:
@@ -88,7 +94,8 @@ class ServiceIPAllocation:
                 if problem:
                     raise ValidationError.of(ObjectRef("Service", name, namespace), [FieldError(
                         "spec.clusterIP", f'Invalid value: "{ip}": failed to allocate IP {ip}: {problem}')])
-            self._reserved[ip] = (who, self._clock() + RESERVATION_SECONDS)
+            if reserve:   # a dry run stores nothing, so holds nothing
+                self._reserved[ip] = (who, self._clock() + RESERVATION_SECONDS)
             return ip
 
     def _in_use(self, store: Store, who: str) -> set[str]:
