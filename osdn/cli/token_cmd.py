@@ -80,7 +80,8 @@ def create_token(ctx: Ctx, service_account: str, namespace: str | None, duration
     system:serviceaccounts:NAMESPACE); it grants what RoleBindings to the ServiceAccount grant.
     It stops working when it expires or when the ServiceAccount (or the bound object) is deleted.
     Needs `create` on serviceaccounts/token in the namespace (the admin and edit roles have it).
-    Every project has the ServiceAccounts default, builder and deployer.
+    Every project has the ServiceAccounts default, builder and deployer. Use the token with
+    `osdn --token TOKEN ...` or `kubectl --token=TOKEN ...`.
 
     \b
     Examples:
@@ -88,7 +89,7 @@ def create_token(ctx: Ctx, service_account: str, namespace: str | None, duration
       osdn create token robot -n p1 --duration=8h
       osdn create token robot -n p1 --audience=https://vault.example.com
       osdn create token robot -n p1 --bound-object-kind=Secret --bound-object-name=robot-key
-      osdn --token "$(osdn create token robot -n p1)" get pods -n p1
+      osdn create token default -n p1 -o json
     """
     body = token_request(duration, audiences, bound_object_kind, bound_object_name, bound_object_uid)
     ns = ctx.namespace(namespace)
