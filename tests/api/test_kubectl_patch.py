@@ -32,6 +32,27 @@ spec:
 """
 
 
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: app
+        image: app:1
+        ports:
+        - containerPort: 80
+      - name: side
+        image: proxy:1
+"""
+
+
 def kubectl(server: ServerProc, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUBECONFIG": str(server.config), "HOME": str(server.data_dir.parent)}
     return subprocess.run(["kubectl", *args], capture_output=True, text=True, input=stdin, env=env, timeout=60)
@@ -56,10 +77,11 @@ def test_client_side_apply_of_a_changed_pod_keeps_both_containers(server: Server
 
 
 def test_kubectl_patch_strategic_keeps_containers_and_ports(server: ServerProc) -> None:
-    ok(server, "apply", "--validate=false", "-f", "-", stdin=POD.replace("IMAGE", "proxy:1"))
-    ok(server, "patch", "pod", "web", "-n", "default", "-p",
-       '{"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 8080}]}]}}')
-    app, side = get(server, "pod", "web", "-n", "default")["spec"]["containers"]
+    """On a pod template: a Pod's ports cannot change after create (kube's pod update rules)."""
+    ok(server, "apply", "--validate=false", "-f", "-", stdin=DEPLOYMENT)
+    ok(server, "patch", "deployment", "web", "-n", "default", "-p",
+       '{"spec": {"template": {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 8080}]}]}}}}')
+    app, side = get(server, "deployment", "web", "-n", "default")["spec"]["template"]["spec"]["containers"]
     assert [p["containerPort"] for p in app["ports"]] == [8080, 80] and side["name"] == "side"
 
 

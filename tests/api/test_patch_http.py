@@ -14,7 +14,7 @@ from tests.conftest import ServerProc, wait_for
 
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
-PODS = "/api/v1/namespaces/default/pods"
+RCS = "/api/v1/namespaces/default/replicationcontrollers"
 CMS = "/api/v1/namespaces/default/configmaps"
 
 
@@ -24,20 +24,22 @@ def http(server: ServerProc) -> Iterator[httpx.Client]:
         yield client
 
 
-def _pod() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [
-        {"name": "app", "image": "app:1", "ports": [{"containerPort": 80}]},
-        {"name": "side", "image": "proxy:1"}]}}
+def _rc() -> dict[str, Any]:
+    """A pod template (a Pod's containers and ports cannot change after create, as in kube)."""
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"}, "spec": {
+        "replicas": 0, "selector": {"app": "web"}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+            "containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}]},
+                           {"name": "side", "image": "proxy:1"}]}}}}
 
 
 def test_strategic_patch_keeps_containers_and_ports(http: httpx.Client) -> None:
-    assert http.post(PODS, json=_pod()).status_code == 201
-    patch = {"spec": {"$setElementOrder/containers": [{"name": "app"}, {"name": "side"}],
-                      "containers": [{"name": "app", "ports": [{"containerPort": 8080}]},
-                                     {"name": "side", "image": "proxy:2"}]}}
-    r = http.patch(f"{PODS}/web", content=json.dumps(patch), headers=SMP)
+    assert http.post(RCS, json=_rc()).status_code == 201
+    patch = {"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "app"}, {"name": "side"}],
+        "containers": [{"name": "app", "ports": [{"containerPort": 8080}]}, {"name": "side", "image": "proxy:2"}]}}}}
+    r = http.patch(f"{RCS}/web", content=json.dumps(patch), headers=SMP)
     assert r.status_code == 200, r.text
-    spec = r.json()["spec"]
+    spec = r.json()["spec"]["template"]["spec"]
     assert [c["name"] for c in spec["containers"]] == ["app", "side"]
     assert [p["containerPort"] for p in spec["containers"][0]["ports"]] == [8080, 80]
     assert spec["containers"][1]["image"] == "proxy:2" and "$setElementOrder/containers" not in spec
