@@ -25,7 +25,9 @@ What is cached and when it is recomputed:
   new (`pod_selectors`: a pod no selector matches is read for nothing);
 - per Service its ServiceVIPs, valid while the Service, its EndpointSlices (indexed by their
   `kubernetes.io/service-name` label, merged by `osdn.model.slices`), the gateway and, for a
-  Service without slices, its Endpoints or else its namespace's pods are unchanged;
+  Service without slices, its Endpoints or else its namespace's pods are unchanged; only the
+  services an event names (its Service, Endpoints or slices, or a pod of its namespace) are
+  checked, and the VIP list is assembled again only when some service's VIPs moved;
 - anything else (ClusterNetwork, HostSubnets) is cheap and recomputed when it changes; a change of
   ClusterNetwork drops every cached policy.
 A sync after one pod or policy change therefore costs O(pods) dictionary work (assembling the pod
@@ -124,9 +126,10 @@ class IncrementalCompiler:
         self._policies_out: tuple[object, tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
         self._globals_tick = 0  # bumped by every change of a kind `_globals` reads
         self._globals_cache: tuple[int, _Globals] | None = None
-        self._services_tick = 0  # bumped by every Service or Endpoints change
-        self._services_out: tuple[object, tuple[ServiceVIP, ...]] | None = None
-        self._bare: tuple[int, list[str]] = (-1, [])  # (services tick, namespaces of services without endpoints)
+        self._services_out: tuple[ServiceVIP, ...] | None = None
+        self._services_subnet = ""  # the node subnet `_services_out` was computed for
+        self._dirty_services: set[tuple[str, str]] = set()  # services whose inputs may have changed
+        self._services_by_ns: dict[str, dict[tuple[str, str], None]] = {}  # implied namespace -> its services' keys
         self._services: dict[tuple[str, str], tuple[tuple[object, ...], tuple[ServiceVIP, ...]]] = {}
         self._slices: dict[tuple[str, str], dict[str, Obj]] = {}  # (namespace, service) -> its slices by name
 
@@ -147,8 +150,10 @@ class IncrementalCompiler:
         self._tick += 1
         if kind in GLOBAL_KINDS:
             self._globals_tick += 1
-        if kind in ("Service", "Endpoints", "EndpointSlice"):
-            self._services_tick += 1
+        if kind in ("Service", "Endpoints"):
+            self._dirty_services.add(key)
+        if kind == "Service":
+            self._index_service(key, old, obj)
         if kind == "EndpointSlice":
             self._slice_changed(key[1], old, obj)
         if kind in IMPLYING_KINDS:
@@ -191,9 +196,17 @@ class IncrementalCompiler:
         if (n == 0) or (n == delta):  # a namespace appeared or went: the tables change
             self._tables_dirty = True
 
+    def _index_service(self, key: tuple[str, str], old: Obj | None, new: Obj | None) -> None:
+        """Keep the services-by-namespace index (the namespace whose pods a service without endpoints reads)."""
+        if old is not None:
+            _drop(self._services_by_ns, implied_namespace(old), key)
+        if new is not None:
+            self._services_by_ns.setdefault(implied_namespace(new), {})[key] = None
+
     def _slice_changed(self, name: str, old: Obj | None, new: Obj | None) -> None:
         """Keep the slices-by-Service index: slice `name` left its old Service and joined its new one."""
         before = service_of(old) if old is not None else None
+        self._dirty_services.update(k for k in (before, service_of(new) if new is not None else None) if k is not None)
         if before is not None and before in self._slices:
             self._slices[before].pop(name, None)
             if not self._slices[before]:
@@ -217,6 +230,7 @@ class IncrementalCompiler:
             changed = tuple(p for p in (old, new) if p is not None)
             for p in changed:
                 self._bump(p.namespace, changed)
+                self._dirty_services.update(self._services_by_ns.get(p.namespace, ()))  # those without endpoints read pods
             self._bump(ALL, changed)
 
     def _bump(self, dep: str, pods: tuple[o.Pod, ...] = ()) -> None:
@@ -288,35 +302,40 @@ class IncrementalCompiler:
 
     # -- services ----------------------------------------------------------------------------------
     def _service_vips(self, subnet: str) -> tuple[ServiceVIP, ...]:
-        """Every service's VIPs, each recomputed (by `services.compute_services` on a snapshot of just
-        that service and the Endpoints equivalent to its slices, or without slices its Endpoints, or
-        without either its namespace's pods) when one of those or this node's subnet changed."""
-        gateway = gateway_for(subnet)
+        """Every service's VIPs; a service's are recomputed (by `services.compute_services` on a snapshot
+        of just that service and the Endpoints equivalent to its slices, or without slices its
+        Endpoints, or without either its namespace's pods) only when one of those or this node's subnet
+        changed: only the services an event touched are looked at (`_dirty_services`), so a sync after
+        one endpoint change costs O(that service), plus the assembly when some service's VIPs moved."""
         services = self._objs.get("Service", {})
-        endpoints = self._objs.get("Endpoints", {})
-        # without EndpointSlices or Endpoints a service's endpoints come from its namespace's pods
-        if self._bare[0] != self._services_tick:  # only a Service, Endpoints or slice change moves it
-            self._bare = (self._services_tick, sorted({implied_namespace(svc) for key, svc in services.items()
-                                                       if key not in self._slices and key not in endpoints}))
-        stamp = (self._services_tick, subnet, tuple((ns, self._ns_version.get(ns, 0)) for ns in self._bare[1]))
-        if self._services_out is not None and self._services_out[0] == stamp:
-            return self._services_out[1]
-        for key in [k for k in self._services if k not in services]:
-            del self._services[key]
-        out: list[ServiceVIP] = []
-        for key, svc in services.items():
-            slices = tuple(sorted(self._slices.get(key, {}).items()))
-            ep = None if slices else endpoints.get(key)
-            ns = implied_namespace(svc)
-            inputs = (svc, slices, ep, subnet, None if slices or ep is not None else self._ns_version.get(ns, 0))
-            got = self._services.get(key)
-            if got is None or not _same_inputs(got[0], inputs):
-                objs = [svc, *self._endpoints_of(key, slices, ep, ns)]
-                got = self._services[key] = (inputs, compute_services(ClusterState.from_objects(objs), gateway, subnet))
-            out.extend(got[1])
-        vips = unique_addresses(out)  # one Service per externalIP across services
-        self._services_out = (stamp, vips)
-        return vips
+        dirty: Iterable[tuple[str, str]] = self._dirty_services
+        self._dirty_services = set()
+        if subnet != self._services_subnet or self._services_out is None:
+            dirty, self._services_subnet = [*services, *self._services], subnet
+        changed = self._services_out is None
+        for key in dirty:
+            changed |= self._service_changed(key, services.get(key), subnet)
+        if changed:
+            self._services_out = unique_addresses(v for _, vips in self._services.values() for v in vips)
+        assert self._services_out is not None
+        return self._services_out
+
+    def _service_changed(self, key: tuple[str, str], svc: Obj | None, subnet: str) -> bool:
+        """Bring service `key`'s VIPs up to date; whether they changed (equal VIPs keep their objects)."""
+        got = self._services.get(key)
+        if svc is None:
+            return self._services.pop(key, None) is not None
+        slices = tuple(sorted(self._slices.get(key, {}).items()))
+        ep = None if slices else self._objs.get("Endpoints", {}).get(key)
+        ns = implied_namespace(svc)
+        inputs = (svc, slices, ep, subnet, None if slices or ep is not None else self._ns_version.get(ns, 0))
+        if got is not None and _same_inputs(got[0], inputs):
+            return False
+        objs = [svc, *self._endpoints_of(key, slices, ep, ns)]
+        vips = compute_services(ClusterState.from_objects(objs), gateway_for(subnet), subnet)
+        same = got is not None and got[1] == vips
+        self._services[key] = (inputs, got[1] if same and got is not None else vips)
+        return not same
 
     def _endpoints_of(self, key: tuple[str, str], slices: tuple[tuple[str, Obj], ...], ep: Obj | None,
                       ns: str) -> list[Obj]:

@@ -241,8 +241,9 @@ class _Services:
             self.node_ips = (intent.node_ip, svc.node_port_ips((intent.node_ip,)))
         sets = svc.assemble_service_sets({n: self.union.value(n) for n in svc.SERVICE_SETS}, self.local[1],
                                          self.node_ips[1])
-        chains = svc.assemble_service_chains(self.counts, [c for v in intent.services if id(v) in self.affinity
-                                                           for c in self.affinity[id(v)]])
+        affinity = self.affinity  # in the services' order; most clusters have none: no walk of every VIP
+        chains = svc.assemble_service_chains(self.counts, [c for v in intent.services if id(v) in affinity
+                                                           for c in affinity[id(v)]] if affinity else [])
         return sets, chains
 
     def _count(self, v: svc.ServiceVIP, sign: int) -> None:

@@ -258,3 +258,57 @@ def test_pod_selectors_are_conservative() -> None:
     bogus = {"matchExpressions": [{"key": "a", "operator": "Bogus"}]}
     assert incremental.pod_selectors({"spec": {"ingress": [{"from": [{"podSelector": bogus}]}]}}) is None
     assert incremental.pod_selectors({"spec": {"ingress": "junk"}}) is None
+
+
+def test_only_the_services_an_event_touches_are_recomputed_and_each_source_counts() -> None:
+    """A service's VIPs follow its pods (no Endpoints or slices), then its Endpoints, then a slice that
+    names it, then one that moves to another service; the other services are not even looked at, and
+    a sync that moved no VIP hands back the same tuple."""
+    def svc(name: str, ns: str = "a") -> Obj:
+        return {"kind": "Service", "metadata": {"name": name, "namespace": ns},
+                "spec": {"clusterIP": f"172.30.0.{10 + int(name[1:])}", "selector": {"app": "x"},
+                         "ports": [{"name": "web", "port": 80, "targetPort": 8080}]}}
+
+    def pod(ip: str, rv: str) -> Obj:
+        return {"kind": "Pod", "metadata": {"name": "p", "namespace": "a", "labels": {"app": "x"}, "resourceVersion": rv},
+                "spec": {"nodeName": "n2"}, "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}}
+
+    def sliced(owner: str, ip: str) -> Obj:
+        return {"kind": "EndpointSlice", "addressType": "IPv4",
+                "metadata": {"name": "s1-x", "namespace": "a", "labels": {"kubernetes.io/service-name": owner}},
+                "ports": [{"name": "web", "port": 8080, "protocol": "TCP"}],
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}]}
+
+    world: dict[tuple[str, str, str], Obj] = {}
+    inc = IncrementalCompiler()
+
+    def put(obj: Obj, check: bool = True) -> tuple[Any, ...]:
+        key = object_key(obj["kind"], obj)
+        world[key] = obj
+        inc.update(obj["kind"], key[1:], obj)
+        if not check:
+            return ()
+        got = inc.compile(facts_of([]))
+        assert got == compile_intent(list(world.values()), facts_of([])), key
+        return got.services
+
+    for obj in [cn("networkpolicy"), *HOST_SUBNETS]:
+        put(obj, check=False)
+    for obj in (svc(f"s{i}", ns) for i, ns in enumerate("aabbcc")):
+        put(obj)
+    first = put(pod("10.128.2.5", "1"))
+    assert [v.endpoints for v in first if v.key == "a/s1:web"][0][0].ip == "10.128.2.5"  # from the pod
+    assert put(pod("10.128.2.5", "2")) is first  # a pod event that moved no VIP: the same tuple
+    put({"kind": "Endpoints", "metadata": {"name": "s1", "namespace": "a"},
+         "subsets": [{"addresses": [{"ip": "10.128.2.6"}], "ports": [{"name": "web", "port": 8080}]}]})
+    put(sliced("s1", "10.128.2.7"))
+    moved = put(sliced("s0", "10.128.2.7"))
+    assert {v.key: v.endpoints[0].ip for v in moved if v.key.startswith("a/") and v.endpoints} == \
+        {"a/s0:web": "10.128.2.7", "a/s1:web": "10.128.2.6"}
+    kept = {v.key: v for v in moved}
+    put(svc("s3", "b") | {"metadata": {"name": "s3", "namespace": "b", "labels": {"new": "label"}}}, check=False)
+    after = {v.key: v for v in put({"kind": "Endpoints", "metadata": {"name": "s2", "namespace": "b"},  # same sync
+                                    "subsets": [{"addresses": [{"ip": "10.128.2.9"}],
+                                                 "ports": [{"name": "web", "port": 8080}]}]})}
+    assert after["b/s2:web"].endpoints[0].ip == "10.128.2.9"
+    assert after["b/s3:web"] is kept["b/s3:web"], "VIPs that did not change keep their objects"
