@@ -61,14 +61,14 @@ class Quantity:
             for name, size in reversed(_BINARY.items()):
                 if whole % size == 0:
                     return f"{whole // size}{name}"
-        exponent = suffix[:1] in ("e", "E")
-        for power in range(18, -10, -3):
-            if nanos % 10 ** (power + 9) == 0:
-                mantissa = nanos // 10 ** (power + 9)
-                if exponent:
-                    return f"{mantissa}e{power}" if power else str(mantissa)
-                return f"{mantissa}{_DECIMAL_NAMES[power]}"
-        return str(nanos)  # unreachable: power -9 always divides
+        digits = str(abs(nanos))
+        zeros = len(digits) - len(digits.rstrip("0"))
+        if suffix[:1] in ("e", "E"):   # any multiple of 3 as the exponent
+            power = (zeros - 9) // 3 * 3
+            mantissa = nanos // 10 ** (power + 9)
+            return f"{mantissa}e{power}" if power else str(mantissa)
+        power = min((zeros - 9) // 3 * 3, 18)   # n, u, m, "", k, M, G, T, P, E
+        return f"{nanos // 10 ** (power + 9)}{_DECIMAL_NAMES[power]}"
 
     def __str__(self) -> str:
         return self.text

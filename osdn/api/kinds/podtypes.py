@@ -8,14 +8,23 @@ not inspect are typed as opaque objects (one per upstream source, so "exactly on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainValidator
 
 from osdn.api.kinds.meta import Int32, IntOrString, KubeModel
 
 Opaque = dict[str, Any]
-QuantityValue = str | int | float   # kube's decoder takes a quantity as a string or a number
+
+
+def _quantity(value: Any) -> str | int | float:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return value
+    raise ValueError("must be a quantity (a string or a number)")
+
+
+# kube's decoder takes a quantity as a string or a number; whether it parses is validation's business
+QuantityValue = Annotated[str | int | float, PlainValidator(_quantity, json_schema_input_type=str | int | float)]
 ResourceList = dict[str, QuantityValue]
 
 
