@@ -50,6 +50,7 @@ CASES: list[tuple[str, Obj, list[str]]] = [
     # ---- resources (ValidateContainerResourceRequirements; quantities decode)
     ("qty-garbage", res({"cpu": "garbage"}), [f'{R}.limits.cpu: Invalid value: "garbage": {QTY_RE}']),
     ("qty-garbage-request", res(requests={"memory": "12XB"}), [f'{R}.requests.memory: Invalid value: "12XB": {QTY_RE}']),
+    ("qty-not-a-quantity", res({"cpu": True}), [f"{R}.limits.cpu: must be a quantity (a string or a number), got True"]),
     ("qty-number-ok", res({"cpu": 1, "memory": 1.5e9}, {"cpu": 0.5}), []),
     ("qty-negative", res({"memory": "-1Gi"}),
      [f'{R}.limits[memory]: Invalid value: "-1Gi": must be greater than or equal to 0']),
@@ -368,7 +369,8 @@ def test_unchanged_spec_of_a_stored_object_is_not_judged_again(problems: Problem
 
 
 CANONICAL = [("2000m", "2"), ("1.5", "1500m"), ("1024Mi", "1Gi"), ("1.5Gi", "1536Mi"), ("1000", "1k"),
-             ("0.1", "100m"), ("0", "0"), ("1e3", "1e3"), ("100Ki", "100Ki"), ("1500", "1500")]
+             ("0.1", "100m"), ("0", "0"), ("1e3", "1e3"), ("100Ki", "100Ki"), ("1500", "1500"),
+             ("1e999", "1e999"), ("1e1000", "10e999"), ("1.5e3", "1500")]
 
 
 @pytest.mark.parametrize("text,shown", CANONICAL, ids=[t for t, _ in CANONICAL])
