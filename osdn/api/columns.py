@@ -57,6 +57,19 @@ def _ports(svc: Obj) -> str:
                     for p in svc.get("spec", {}).get("ports") or [])
 
 
+def _external_ip(svc: Obj) -> str:
+    """kubectl's EXTERNAL-IP: an ExternalName's name; a LoadBalancer's ingress and externalIPs, or
+    `<pending>` (osdn provisions no load balancer); else the externalIPs or `<none>`."""
+    spec = svc.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "")
+    if spec.get("type") == "LoadBalancer":
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        found = [str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")]
+        return ",".join(found + [str(ip) for ip in spec.get("externalIPs") or []]) or "<pending>"
+    return _join(spec.get("externalIPs")) or "<none>"
+
+
 def _node_ip(node: Obj) -> str:
     for a in node.get("status", {}).get("addresses") or []:
         if a.get("type") == "InternalIP":
@@ -124,7 +137,7 @@ COLUMNS: dict[str, list[Column]] = {
                        ("SERVICE NETWORK", _g("serviceNetwork")), ("PLUGIN NAME", _g("pluginName"))],
     "Service": [("TYPE", _g("spec", "type", default="ClusterIP")),
                 ("CLUSTER-IP", _g("spec", "clusterIP", default="<none>")),
-                ("EXTERNAL-IP", lambda o: _join(o.get("spec", {}).get("externalIPs")) or "<none>"),
+                ("EXTERNAL-IP", _external_ip),
                 ("PORT(S)", _ports)],
     "NetworkPolicy": [("POD-SELECTOR", lambda o: _selector(o.get("spec", {}).get("podSelector")))],
     "Route": [("HOST/PORT", _route_host), ("PATH", _g("spec", "path")),

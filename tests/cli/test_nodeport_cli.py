@@ -66,3 +66,12 @@ def test_kubectl_create_service_nodeport_and_back_to_clusterip(srv: ServerProc) 
     srv.kubectl("patch", "svc", "kn", "-n", "shop", "-p", '{"spec":{"type":"ClusterIP"}}', check=True)
     assert row(srv, "kn")[1] == "ClusterIP" and row(srv, "kn")[4] == "80/TCP"   # released, as kube
     srv.kubectl("create", "service", "nodeport", "kn2", "-n", "shop", "--tcp=80:8080", "--node-port=31090", check=True)
+
+
+def test_a_loadbalancer_gets_node_ports_and_stays_pending_as_kubectl_shows_it(srv: ServerProc) -> None:
+    srv.kubectl("create", "service", "loadbalancer", "lb", "-n", "shop", "--tcp=80:8080", check=True)
+    got = row(srv, "lb")
+    assert got[1] == "LoadBalancer" and got[3] == "<pending>" and got[4].startswith("80:31"), got
+    srv.kubectl("create", "service", "externalname", "ext", "-n", "shop", "--external-name", "db.example.com",
+                check=True)
+    assert row(srv, "ext")[1:4] == ["ExternalName", "<none>", "db.example.com"]
