@@ -20,7 +20,8 @@ The data path (rendered by `render.egress_ip`, routes and addresses applied by `
 Mark layout (the conntrack mark, `ct mark`; 32 bits):
     bits 16-31  egress (this module; `EGRESS_MASK`)  0 = not an egress connection
                 0x0001 SNAT here, 0x0002 drop, 0x8000 | route id (1..0x7fff) steer to a node
-    bits 0-15   free for other features
+    bits 1-15   free for other features
+    bit 0       a connection to a Cluster policy node port, to masquerade (`render.services`)
 `meta mark` stays the policy chains' scratch space: the egress code is copied into it in prerouting
 only (for the routing decision, which happens before the forward hook overwrites it).
 Route ids are per holder node, from its pod subnet's number (stable while the node exists);
