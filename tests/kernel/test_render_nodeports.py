@@ -86,3 +86,11 @@ def test_local_policy_keeps_the_client_and_drops_without_a_local_endpoint(lab: t
     assert connects_from(out, NODE_IP, 30082) == ["FAIL TimeoutError"]   # dropped, not refused
     dp.sync(intent(node), full=True)   # the Service is gone: nothing forwards, the node refuses
     assert connects_from(out, NODE_IP, 30081) == ["FAIL ConnectionRefusedError"]
+
+
+def test_isolation_judges_the_endpoint_after_dnat(lab: tuple[Lab, str], dp: Dataplane) -> None:
+    node, out = lab
+    dp.sync(replace(intent(node, node_port(30080, IP["p3"])), mode="multitenant"), full=True)   # p3: netid 11
+    assert connects(node, "p1", NODE_IP, 30080) == ["FAIL TimeoutError"]   # a pod of netid 10: isolated
+    assert connects(node, "p4", NODE_IP, 30080)[0].startswith("p3 ")   # a global pod reaches anyone
+    assert connects_from(out, NODE_IP, 30080) == ["p3 10.128.0.1"]   # from outside: the node, netid 0
