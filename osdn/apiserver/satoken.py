@@ -168,6 +168,8 @@ class ServiceAccountTokens:
             meta = self._get(ref.kind, namespace, ref.name)["metadata"]
         except NotFoundError:
             raise UnauthorizedError(f"Unauthorized: the token was revoked: the {what} was deleted") from None
-        if meta.get("uid") != ref.uid or meta.get("deletionTimestamp"):
+        if meta.get("uid") != ref.uid:
             raise UnauthorizedError(f"Unauthorized: the token was revoked: the {what} was deleted "
                                     f"(uid {meta.get('uid')} is not the token's {ref.uid})")
+        if meta.get("deletionTimestamp"):
+            raise UnauthorizedError(f"Unauthorized: the token was revoked: the {what} is being deleted")
