@@ -83,13 +83,13 @@ CONTAINER = {"name": "c", "image": "i"}
 
 @pytest.mark.parametrize(("pod_spec", "words"), [
     ({"terminationGracePeriodSeconds": "x", "containers": [CONTAINER]},
-     "spec.template.spec.terminationGracePeriodSeconds: Invalid value: 'x': must be an integer"),
+     "spec.template.spec.terminationGracePeriodSeconds: must be an integer, got 'x'"),   # modelled now
     ({"containers": [{**CONTAINER, "stdin": "yes"}]},
      "spec.template.spec.containers[0].stdin: Invalid value: 'yes': must be a boolean"),
     ({"enableServiceLinks": "true", "containers": [CONTAINER]},
      "spec.template.spec.enableServiceLinks: Invalid value: 'true': must be a boolean"),
     ({"tolerations": [{"key": "k", "tolerationSeconds": "x"}], "containers": [CONTAINER]},
-     "spec.template.spec.tolerations[0].tolerationSeconds: Invalid value: 'x': must be an integer"),
+     "spec.template.spec.tolerations[0].tolerationSeconds: must be an integer, got 'x'"),   # modelled now
 ], ids=["grace-string", "stdin-string", "links-string", "toleration-seconds"])
 def test_unmodelled_fields_must_have_the_type_go_clients_decode(srv: ServerProc, eve: httpx.Client,
                                                                 pod_spec: dict[str, Any], words: str) -> None:
