@@ -1,6 +1,10 @@
-"""Pod (core/v1): models, defaulting and validation, also used for pod templates (RC, Deployment).
+"""Pod (core/v1): the Pod and PodTemplateSpec models, defaulting and validation, also used for pod
+templates (RC, ReplicaSet, Deployment).
 
-Pure. Besides the Kubernetes pod-spec rules this checks the annotations osdn acts on:
+Pure. The pod-spec models are in `podtypes.py`, kube's spec rules in `podspec.py` (with
+`podcontainers.py`, `podvolumes.py`, `podresources.py`) and the update rules in `podupdate.py`. A spec
+an update leaves unchanged is not judged again (rules added since it was stored must not block status
+or metadata writes). Besides the Kubernetes rules this checks the annotations osdn acts on:
 `kubernetes.io/{ingress,egress}-bandwidth` (quantities in bits/s within [1k, 1P]) and
 `pod.network.openshift.io/assign-macvlan` ("true" or an interface name; needs a privileged container).
 """
@@ -26,14 +30,12 @@ from osdn.api.kinds.meta import (
     set_default,
     sub,
 )
-from osdn.api.kinds.podspec import RESTART_POLICIES, validate_pod_spec
+from osdn.api.kinds.podspec import validate_pod_spec
 from osdn.api.kinds.podtypes import (
     Container,
     ContainerPort,
     EnvVar,
     EnvVarSource,
-    KeySelector,
-    ObjectFieldSelector,
     PodSpec,
     ResourceFieldSelector,
     SecurityContext,
@@ -42,10 +44,10 @@ from osdn.api.kinds.podupdate import validate_pod_update
 from osdn.api.quantity import QuantityError, parse_quantity, quantity_text
 from osdn.errors import FieldError
 
-__all__ = ["BANDWIDTH_ANNOTATIONS", "MACVLAN_ANNOTATION", "RESTART_POLICIES", "Container", "ContainerPort", "EnvVar",
-           "EnvVarSource", "KeySelector", "ObjectFieldSelector", "Pod", "PodSpec", "PodStatus", "PodTemplateSpec",
-           "ResourceFieldSelector", "SecurityContext", "bandwidth_problem", "default_pod", "default_pod_spec",
-           "default_pull_policy", "pod_is_privileged", "qos_class", "validate_pod", "validate_template"]
+__all__ = ["BANDWIDTH_ANNOTATIONS", "MACVLAN_ANNOTATION", "Container", "ContainerPort", "EnvVar", "EnvVarSource",
+           "Pod", "PodSpec", "PodStatus", "PodTemplateSpec", "ResourceFieldSelector", "SecurityContext",
+           "bandwidth_problem", "default_pod", "default_pod_spec", "default_pull_policy", "pod_is_privileged",
+           "qos_class", "validate_pod", "validate_template"]
 
 MACVLAN_ANNOTATION = "pod.network.openshift.io/assign-macvlan"
 BANDWIDTH_ANNOTATIONS = ("kubernetes.io/ingress-bandwidth", "kubernetes.io/egress-bandwidth")
