@@ -66,7 +66,7 @@ from osdn.node.compile import (
     policy_or_closed,
     unknown_namespace_policies,
 )
-from osdn.node.intent import LocalPod, Node, NodeIntent, Policy, PolicyFailure
+from osdn.node.intent import LocalPod, Node, NodeIntent, Policy, PolicyFailure, derive
 from osdn.node.podindex import ClusterPodIndex
 from osdn.node.services import ServiceVIP, compute_services, unique_addresses
 
@@ -123,7 +123,10 @@ class IncrementalCompiler:
         self._policies_gen = 0  # bumped by every change of `_policies`
         self._policy_tick = 0  # bumped by every change of a NetworkPolicy object
         self._policy_objs: tuple[int, dict[PolicyKey, Obj], list[PolicyKey]] | None = None  # by tick, keys sorted
-        self._policies_out: tuple[object, tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
+        self._policies_out: tuple[tuple[frozenset[str] | None, int],
+                                  tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]] | None = None
+        self._out_policies: dict[PolicyKey, Policy] = {}  # the policies of `_policies_out`, by key
+        self._touched: set[PolicyKey] = set()  # policies (re)compiled or dropped since `_policies_out`
         self._globals_tick = 0  # bumped by every change of a kind `_globals` reads
         self._globals_cache: tuple[int, _Globals] | None = None
         self._services_out: tuple[ServiceVIP, ...] | None = None
@@ -362,6 +365,7 @@ class IncrementalCompiler:
         for dep, _ in gone.deps if gone is not None else ():
             self._readers.get(dep, set()).discard(key)
         self._policies_gen += 1
+        self._touched.add(key)
 
     def _compile_policies(self, mode: str, known: frozenset[str] | None, namespaces: Mapping[str, o.Namespace]
                           ) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
@@ -382,8 +386,32 @@ class IncrementalCompiler:
             raise
         skip = known if mode == NETWORKPOLICY else None
         if self._policies_out is None or self._policies_out[0] != (skip, self._policies_gen):
-            self._policies_out = ((skip, self._policies_gen), self._assemble_policies(skip))
+            self._policies_out = ((skip, self._policies_gen), self._derived(skip, self._assemble_policies(skip)))
         return self._policies_out[1]
+
+    def _derived(self, skip: frozenset[str] | None, out: tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]
+                 ) -> tuple[tuple[Policy, ...], tuple[PolicyFailure, ...]]:
+        """`out` with its policies as an `intent.Derived` of the last ones (what left and came, from the
+        policies touched since), so the render follows one policy change at O(1)."""
+        touched, self._touched = self._touched, set()
+        last = self._policies_out
+        if last is None or last[0][0] != skip:  # what is skipped changed: compare in full
+            self._out_policies = {(p.namespace, p.name): p for p in out[0]}
+            return derive(out[0], None, (), ()), out[1]
+        gone: list[Policy] = []
+        came: list[Policy] = []
+        for key in touched:
+            before, c = self._out_policies.get(key), self._policies.get(key)
+            now = c.policy if c is not None and (skip is None or key[0] in skip) else None
+            if before is now:
+                continue
+            if before is not None:
+                gone.append(before)
+                del self._out_policies[key]
+            if now is not None:
+                came.append(now)
+                self._out_policies[key] = now
+        return derive(out[0], last[1][0], tuple(gone), tuple(came)), out[1]
 
     def _policy_objects(self) -> dict[PolicyKey, Obj]:
         """The NetworkPolicy objects by policy key, rebuilt only after one of them changed."""

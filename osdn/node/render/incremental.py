@@ -34,7 +34,7 @@ from osdn.node.render import elements as el
 from osdn.node.render import services as svc
 from osdn.node.render.bridge import render_bridge_table
 from osdn.node.render.inet import Part, assemble_multitenant, multitenant_chain, render_inet_table
-from osdn.node.render.policy import DISPATCH_MAPS, SETS, PolicyPart, assemble_policy, policy_ids, policy_part
+from osdn.node.render.policy import DISPATCH_MAPS, SETS, PolicyIds, PolicyPart, assemble_policy, policy_part
 from osdn.node.render.ruleset import Chain, Ruleset, Table, derive_set
 
 K = TypeVar("K", bound=Hashable)
@@ -130,29 +130,45 @@ class _Policies:
     def __init__(self) -> None:
         self.union: _Union[tuple[str, str]] = _Union((*SETS, *DISPATCH_MAPS))
         self.policies: dict[tuple[str, str], Policy] = {}
-        self.ids: dict[tuple[str, str], int] = {}
+        self.seq: tuple[Policy, ...] = ()  # the last `intent.policies`
+        self.ids = PolicyIds()
         self.by_target: dict[str, set[tuple[str, str]]] = {}  # canonical IP -> policies selecting it
         self.rules: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {}  # chain -> policy -> its rules
         self.chains_of: dict[tuple[str, str], tuple[str, ...]] = {}  # policy -> the chains it has rules in
         self.chain_rules: dict[str, tuple[str, ...]] = {}
 
     def render(self, intent: NodeIntent, view: _PodView, counts: RenderCounts) -> Part:
-        new = {(p.namespace, p.name): p for p in intent.policies}
-        todo = {k for k, p in new.items() if self.policies.get(k) is not p} | (self.policies.keys() - new.keys())
-        if new.keys() != self.policies.keys():
-            ids = policy_ids(intent.policies)
-            todo |= {k for k, i in ids.items() if self.ids.get(k) != i}
-            self.ids = ids
+        changes = self._changes(intent.policies)
+        gone = [k for k, p in changes.items() if p is None]
+        todo = set(changes) | self.ids.update(intent.policies, gone,
+                                              [k for k, p in changes.items() if p is not None and k not in self.policies])
         for ip in view.changed_ips:
             todo |= self.by_target.get(ip, set())
         touched: set[str] = set()
         for key in sorted(todo):
-            touched |= self._put(key, new.get(key), view)
-        self.policies = new
+            touched |= self._put(key, changes[key] if key in changes else self.policies.get(key), view)
+        for key, pol in changes.items():
+            if pol is None:
+                del self.policies[key]
+            else:
+                self.policies[key] = pol
+        self.seq = intent.policies
         counts.parts += len(todo)
         for chain in touched:
             self._chain(chain)
         return assemble_policy({n: self.union.value(n) for n in (*SETS, *DISPATCH_MAPS)}, self.chain_rules)
+
+    def _changes(self, policies: tuple[Policy, ...]) -> dict[tuple[str, str], Policy | None]:
+        """The policies that changed since the last render (None: gone), by key: from the compiler's
+        `intent.Derived` tuple at O(changes), else by comparing every policy."""
+        delta = delta_from(policies, self.seq)
+        if delta is None:
+            new = {(p.namespace, p.name): p for p in policies}
+            return {**{k: None for k in self.policies.keys() - new.keys()},
+                    **{k: p for k, p in new.items() if self.policies.get(k) is not p}}
+        out: dict[tuple[str, str], Policy | None] = {(p.namespace, p.name): None for p in delta[0]}
+        out.update(((p.namespace, p.name), p) for p in delta[1])
+        return out
 
     def _put(self, key: tuple[str, str], pol: Policy | None, view: _PodView) -> set[str]:
         """Re-render policy `key` (None: deleted); the chains whose rules may have changed."""
@@ -164,7 +180,7 @@ class _Policies:
             for ip in map(el.ip, pol.targets):
                 self.by_target.setdefault(ip, set()).add(key)
             targets = frozenset(a for a in map(el.ip, pol.targets) if view.local_in(a, pol.namespace))
-            part = policy_part(pol, self.ids[key], targets)
+            part = policy_part(pol, self.ids.ids[key], targets)
         self.union.put(key, None if part is None else part.elements + part.dispatch)
         touched = set(self.chains_of.pop(key, ()))
         for chain in touched:
@@ -218,7 +234,7 @@ class _Services:
     def __init__(self) -> None:
         self.union: _Union[int] = _Union(svc.SERVICE_SETS)
         self.vips: IdentityDiff[svc.ServiceVIP] = IdentityDiff()
-        self.counts: Counter[tuple[int, bool]] = Counter()
+        self.counts: Counter[tuple[int, str]] = Counter()
         self.affinity: dict[int, tuple[Chain, ...]] = {}
         self.local: tuple[object, frozenset[str]] = ((), frozenset())
         self.node_ips: tuple[str, frozenset[str]] = ("", frozenset())

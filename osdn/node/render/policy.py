@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,16 +47,51 @@ DISPATCH_MAPS = ("np_egress_dispatch", "np_ingress_dispatch")
 
 
 def policy_ids(policies: tuple[Policy, ...]) -> dict[tuple[str, str], int]:
-    """Pure: a stable, unique id (multiple of 256) per policy."""
+    """Pure: a stable, unique id (multiple of 256) per policy: its key's own slot, or on a collision
+    the next free one, keys taken in order."""
     ids: dict[tuple[str, str], int] = {}
     used: set[int] = set()
     for key in sorted({(p.namespace, p.name) for p in policies}):
-        slot = int.from_bytes(hashlib.sha256("/".join(key).encode()).digest()[:3], "big") or 1
+        slot = _own_slot(key)
         while slot in used:
             slot = slot % 0xFFFFFF + 1
         used.add(slot)
         ids[key] = slot << 8
     return ids
+
+
+def _own_slot(key: tuple[str, str]) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(key).encode()).digest()[:3], "big") or 1
+
+
+class PolicyIds:
+    """`policy_ids` of a changing set of policy keys, kept by the keys that came and went: O(changes)
+    while every id is its key's own slot (no two keys collide, the common case with 2^24 slots), and
+    computed again in full otherwise."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str], int] = {}
+        self._used: set[int] = set()  # the slots of `ids`
+        self._own = True  # every key holds its own slot
+
+    def update(self, policies: tuple[Policy, ...], gone: Iterable[tuple[str, str]],
+               came: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Make `ids` those of `policies`, whose keys are the last ones without `gone` plus `came`;
+        the keys whose id is new or changed."""
+        gone, slots = list(gone), {key: _own_slot(key) for key in came}
+        free = {self.ids[key] >> 8 for key in gone}
+        if self._own and len(set(slots.values())) == len(slots) and \
+                not any(s in self._used and s not in free for s in slots.values()):
+            for key in gone:
+                del self.ids[key]
+            self._used -= free
+            self._used.update(slots.values())
+            self.ids.update((key, s << 8) for key, s in slots.items())
+            return set(slots)
+        old, self.ids = self.ids, policy_ids(policies)
+        self._used = {i >> 8 for i in self.ids.values()}
+        self._own = all(i >> 8 == _own_slot(k) for k, i in self.ids.items())
+        return {k for k, i in self.ids.items() if old.get(k) != i}
 
 
 def unrenderable(pol: Policy) -> str | None:

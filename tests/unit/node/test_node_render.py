@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from node_builders import base_intent, intents, local_pod, sample_intent
 
 from osdn.node.intent import ClusterPod, NetID, Policy, PolicyRule, PortRange, ipblock_cidrs
-from osdn.node.render import render_node, render_node_text
+from osdn.node.render import policy, render_node, render_node_text
 from osdn.node.render.elements import merge_ports, nets, proto_ports
 from osdn.node.render.policy import policy_ids
 from osdn.node.render.ruleset import Ruleset, Table
@@ -131,6 +132,30 @@ def test_policy_ids_are_unique_stable_and_leave_room_for_rules() -> None:
     ids = policy_ids(pols)
     assert len(set(ids.values())) == 3000 and all(v % 256 == 0 and v > 0 for v in ids.values())
     assert policy_ids(pols[:10])[("ns", "p3")] == ids[("ns", "p3")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(st.sets(st.integers(0, 11), max_size=3), st.sets(st.integers(0, 11), max_size=3)),
+                      min_size=1, max_size=12))
+def test_policy_ids_kept_by_changes_equal_policy_ids(steps: list[tuple[set[int], set[int]]]) -> None:
+    """`PolicyIds` follows keys that come and go; with 8 slots collisions are frequent, and then it
+    computes in full: after every step its ids are `policy_ids` of the current keys, and it names
+    every key whose id is new or moved."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(policy, "_own_slot", lambda key: 1 + int(key[1][1:]) % 8)
+        ids_follow(steps)
+
+
+def ids_follow(steps: list[tuple[set[int], set[int]]]) -> None:
+    kept, keys = policy.PolicyIds(), set[int]()
+    for add, remove in steps:
+        after = (keys - remove) | add
+        gone, came, keys = sorted(keys - after), sorted(after - keys), after
+        before = dict(kept.ids)
+        pols = tuple(Policy("ns", f"p{i}", frozenset()) for i in sorted(keys))
+        changed = kept.update(pols, [("ns", f"p{i}") for i in gone], [("ns", f"p{i}") for i in came])
+        assert kept.ids == policy.policy_ids(pols)
+        assert changed >= {k for k, i in kept.ids.items() if before.get(k) != i}
 
 
 def test_ipblock_except_matches_openshift_vector() -> None:

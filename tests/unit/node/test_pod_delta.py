@@ -17,7 +17,7 @@ from test_incremental_render import EVENTS, World, apply, normalized
 from osdn.node.agent import departed_addresses, moved_addresses
 from osdn.node.fdb import FdbPlanner, compute_fdb
 from osdn.node.incremental import IncrementalCompiler, object_key
-from osdn.node.intent import ClusterPod, Derived, delta_from, derive
+from osdn.node.intent import ClusterPod, Derived, Policy, delta_from, derive
 from osdn.node.plan import plan
 from osdn.node.render import render_node
 from osdn.node.render.incremental import IdentityDiff, IncrementalRender
@@ -59,6 +59,7 @@ def test_consumers_of_the_pod_delta_equal_a_from_scratch_computation(
     for obj in [cn(mode), *HOST_SUBNETS]:
         inc.update(obj["kind"], object_key(obj["kind"], obj)[1:], obj)
     prev: tuple[ClusterPod, ...] | None = None
+    prev_policies: tuple[Policy, ...] = ()
     owners: dict[str, str] | None = None
 
     for rv, ((op, obj), atts, batch) in enumerate(events):
@@ -81,6 +82,12 @@ def test_consumers_of_the_pod_delta_equal_a_from_scratch_computation(
             assert {id(g) for g in delta[0]} <= {id(p) for p in prev}
             assert not {id(n) for n in delta[1]} & kept
             assert kept | {id(n) for n in delta[1]} == {id(p) for p in pods}
+        pol_delta = delta_from(intent.policies, prev_policies)
+        if pol_delta is not None:  # the policies are handed over the same way: what left and came, by identity
+            assert {id(p) for p in prev_policies} - {id(g) for g in pol_delta[0]} | {id(n) for n in pol_delta[1]} \
+                == {id(p) for p in intent.policies}
+            assert {id(g) for g in pol_delta[0]} <= {id(p) for p in prev_policies}
+        prev_policies = intent.policies
         assert normalized(render.render(intent)) == normalized(render_node(intent))
         planner.update(pods, intent.nodes, intent.node_name, intent.node_ip)
         assert planner.want == compute_fdb(pods, intent.nodes, intent.node_name, intent.node_ip)
