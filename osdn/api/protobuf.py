@@ -156,6 +156,9 @@ MESSAGES: dict[str, str] = {
     "TokenRequestSpec": "1 audiences *s; 4 expirationSeconds i?; 3 boundObjectRef BoundObjectReference?",
     "BoundObjectReference": "1 kind s; 2 apiVersion s; 3 name s; 4 uid s",
     "TokenRequestStatus": "1 token s; 2 expirationTimestamp T",
+    "TokenReview": "1 metadata ObjectMeta; 2 spec TokenReviewSpec; 3 status TokenReviewStatus",
+    "TokenReviewSpec": "1 token s; 2 audiences *s",
+    "TokenReviewStatus": "1 authenticated b; 2 user UserInfo; 4 audiences *s; 3 error s",
 }
 
 # The kinds a protobuf body may carry: (apiVersion, kind) -> message.
@@ -173,6 +176,7 @@ REVIEW_KINDS: dict[tuple[str, str], str] = {
        for v in ("v1",) for k in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview",
                                   "SelfSubjectRulesReview")},
     **{(f"authentication.k8s.io/{v}", "SelfSubjectReview"): "SelfSubjectReview" for v in ("v1", "v1beta1")},
+    ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
 }
 TOKEN_REQUEST_KINDS = {("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest"}
 

@@ -464,7 +464,8 @@ def create_app(store: Store, tokens: TokenFile, resources: Resources, projects: 
         *token_routes(tokens, api.user, api._object, resources.authorizer),
         Route("/osdn/v1/whoami", whoami),
         *Console(ConsoleBackend(api.user, resources)).routes(),
-        *review_routes(api.user, resources.authorizer),
+        *review_routes(api.user, resources.authorizer,
+                       None if sa_tokens is None else lambda token, auds: sa_tokens.review(token, auds, tokens)),
         Route("/api", api.handle, methods=methods), Route("/api/{rest:path}", api.handle, methods=methods),
         Route("/apis", api.handle, methods=methods), Route("/apis/{rest:path}", api.handle, methods=methods),
     ])

@@ -104,6 +104,9 @@ def builtin_roles() -> dict[str, list[Obj]]:
         "system:basic-user": [_rule("authentication.k8s.io", ["selfsubjectreviews"], ["create"]),
                               _rule("authorization.k8s.io", ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                                     ["create"])],
+        # Services that check callers' tokens and rights (kube's role of that name): TokenReview, SubjectAccessReview.
+        "system:auth-delegator": [_rule("authentication.k8s.io", ["tokenreviews"], ["create"]),
+                                  _rule("authorization.k8s.io", ["subjectaccessreviews"], ["create"])],
         # Prometheus scrapers: GET /metrics (bind a user or the group system:monitoring).
         "system:monitoring": [{"nonResourceURLs": METRICS_URLS, "verbs": ["get"]}],
         # Security context constraints beyond `restricted` (osdn.api.podsecurity), as OpenShift 4

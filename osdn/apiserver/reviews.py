@@ -4,7 +4,10 @@
   (`can-i --list`): any authenticated user, about themselves;
 - SubjectAccessReview (cluster) and LocalSubjectAccessReview (namespaced): about any user and groups;
   the caller needs `create` on that resource (cluster admins);
-- authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`).
+- authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`);
+- authentication.k8s.io/v1 TokenReview: is this bearer token valid, for whom, for which audiences
+  (osdn.apiserver.satoken.ServiceAccountTokens.review); the caller needs `create` on `tokenreviews`
+  (cluster admins, `system:auth-delegator`).
 
 Nothing is stored; the answer is the request with `status` filled in (kube's shape), as JSON. Request
 bodies are JSON or protobuf (`osdn.api.protobuf.REVIEW_KINDS`: kubectl's typed clients send protobuf).
@@ -33,7 +36,9 @@ EXTRAS.extend([Extra(AUTHZ, "v1", "SelfSubjectAccessReview", "selfsubjectaccessr
                Extra(AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews"),
                Extra(AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews"),
                Extra(AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", namespaced=True),
-               Extra(AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews")])
+               Extra(AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews"),
+               Extra(AUTHN, "v1", "TokenReview", "tokenreviews")])
+TokenReviewer = Callable[[str, tuple[str, ...]], Obj]   # (token, audiences) -> TokenReview status
 
 
 async def _review(request: Request, kind: str, group: str) -> Obj:
@@ -108,7 +113,8 @@ def rules_status(authorizer: Authorizer, user: User, namespace: str) -> Obj:
     return {"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": False}
 
 
-def review_routes(user_of: Callable[[Request], User], authorizer: Authorizer) -> list[Route]:
+def review_routes(user_of: Callable[[Request], User], authorizer: Authorizer,
+                  token_reviewer: TokenReviewer | None = None) -> list[Route]:
     def guarded(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
             try:
@@ -167,10 +173,25 @@ def review_routes(user_of: Callable[[Request], User], authorizer: Authorizer) ->
         body["status"] = {"userInfo": {"username": user.name, "groups": list(user.groups)}}
         return body
 
+    async def token_review(request: Request) -> Obj:
+        authorizer.check(user_of(request), Attributes("create", AUTHN, "tokenreviews"))
+        body = await _review(request, "TokenReview", AUTHN)
+        spec = _strings(body.get("spec"), "spec", ("token",))
+        audiences = spec.get("audiences") or []
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise BadRequestError("spec.audiences: Invalid value: must be a list of strings",
+                                  causes=[FieldError("spec.audiences", "not a list of strings")])
+        if not spec.get("token") or token_reviewer is None:
+            raise BadRequestError("spec.token: Required value: the token to review")
+        body["metadata"].setdefault("creationTimestamp", None)
+        body["status"] = token_reviewer(str(spec["token"]), tuple(audiences))
+        return body
+
     base = f"/apis/{AUTHZ}/v1"
     return [Route(f"{base}/selfsubjectaccessreviews", guarded(self_access), methods=["POST"]),
             Route(f"{base}/selfsubjectrulesreviews", guarded(self_rules), methods=["POST"]),
             Route(f"{base}/subjectaccessreviews", guarded(subject_access), methods=["POST"]),
             Route(f"{base}/namespaces/{{namespace}}/localsubjectaccessreviews", guarded(local_access),
                   methods=["POST"]),
-            Route(f"/apis/{AUTHN}/v1/selfsubjectreviews", guarded(self_subject), methods=["POST"])]
+            Route(f"/apis/{AUTHN}/v1/selfsubjectreviews", guarded(self_subject), methods=["POST"]),
+            Route(f"/apis/{AUTHN}/v1/tokenreviews", guarded(token_review), methods=["POST"])]

@@ -10,6 +10,7 @@ for `create` on `serviceaccounts/token`); `authenticate` turns a presented token
 `system:serviceaccount:NS:NAME` with the groups `system:serviceaccounts`, `system:serviceaccounts:NS`
 and `system:authenticated`, if the signature is ours, the claims hold now, the service account still
 exists with the uid in the token (deleting it revokes its tokens) and so does the bound Pod or Secret.
+`review` answers a TokenReview (osdn.apiserver.reviews) the same way, for the audiences it names.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from osdn.api import protobuf, satoken
 from osdn.api.registry import by_kind
 from osdn.api.satoken import TokenOptions
 from osdn.apiserver import bodies
-from osdn.apiserver.auth import AUTHENTICATED, User
+from osdn.apiserver.auth import AUTHENTICATED, TokenFile, User
 from osdn.apiserver.bodies import BodyLimits
 from osdn.apiserver.resources import key_of
 from osdn.errors import BadRequestError, ConflictError, NotFoundError, ObjectRef, UnauthorizedError
@@ -152,9 +153,10 @@ class ServiceAccountTokens:
                                 "have been deleted and then recreated", ObjectRef(ref.kind, ref.name, namespace))
         return satoken.Ref(ref.kind, ref.name, uid)
 
-    def authenticate(self, token: str) -> User:
+    def authenticate(self, token: str, audiences: Sequence[str] = ()) -> User:
+        """The user of a valid token meant for `audiences` (default: the API server's)."""
         subject = satoken.check_claims(self.key.verify(token), int(self.clock()), self.options.issuer,
-                                       self.options.audiences)
+                                       audiences or self.options.audiences)
         account = subject.account
         self._still_there(subject.namespace, account, f"service account {subject.namespace}/{account.name}")
         if subject.bound is not None:
@@ -162,6 +164,25 @@ class ServiceAccountTokens:
                               f"{subject.bound.kind.lower()} {subject.namespace}/{subject.bound.name} it is bound to")
         return User(satoken.username(subject.namespace, account.name),
                     (*satoken.groups_of(subject.namespace), AUTHENTICATED))
+
+    def review(self, token: str, audiences: Sequence[str], tokens: TokenFile) -> Obj:
+        """A TokenReview's status for any bearer token this server accepts (a ServiceAccount token
+        meant for one of `audiences`, default the server's; an `osdn adm token` token for the server)."""
+        wanted = tuple(audiences) or self.options.audiences
+        try:
+            if satoken.looks_like_jwt(token):
+                user = self.authenticate(token, wanted)
+                aud = json.loads(satoken.unb64url(token.split(".")[1])).get("aud")
+                matched = [a for a in wanted if a in ([aud] if isinstance(aud, str) else aud)]
+            else:
+                matched = [a for a in wanted if a in self.options.audiences]
+                if not matched:
+                    raise UnauthorizedError(f"Unauthorized: the token is valid only for {list(self.options.audiences)}")
+                user = tokens.authenticate(token)
+        except UnauthorizedError as e:
+            return {"authenticated": False, "user": {}, "error": e.message}
+        return {"authenticated": True, "user": {"username": user.name, "groups": list(user.groups)},
+                "audiences": matched}
 
     def _still_there(self, namespace: str, ref: satoken.Ref, what: str) -> None:
         try:

@@ -239,3 +239,30 @@ def test_the_python_client_mints_and_uses_a_token(srv: ServerProc, ns: str) -> N
     assert answer.spec.expiration_seconds == 1200 and answer.status.expiration_timestamp is not None
     assert whoami(srv, answer.status.token).json()["status"]["userInfo"]["username"] == \
         f"system:serviceaccount:{ns}:deployer"
+
+
+def test_token_review_answers_for_service_account_and_user_tokens(srv: ServerProc, ns: str, tmp_path: Path) -> None:
+    def review(http: httpx.Client, token: str, *audiences: str) -> httpx.Response:
+        return http.post("/apis/authentication.k8s.io/v1/tokenreviews", json={
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "spec": {"token": token, **({"audiences": list(audiences)} if audiences else {})}})
+
+    admin = srv.http()
+    status = review(admin, token_of(admin, ns, "builder")).json()["status"]
+    assert (status["authenticated"], status["user"]["username"], status["audiences"]) == (
+        True, f"system:serviceaccount:{ns}:builder", [DEFAULT_ISSUER])
+    vault = token_of(admin, ns, "builder", audiences=["vault"])
+    assert review(admin, vault, "vault").json()["status"]["audiences"] == ["vault"]
+    assert review(admin, vault).json()["status"]["authenticated"] is False
+    assert review(admin, "a.b.c").json()["status"]["authenticated"] is False
+    erin = make_user(srv, tmp_path, "erin")
+    try:
+        assert review(admin, erin.token).json()["status"]["user"]["username"] == "erin"
+        r = review(erin.http, vault, "vault")
+        assert r.status_code == 403 and 'cannot create resource "tokenreviews"' in r.json()["message"]
+        srv.kubectl("create", "clusterrolebinding", "erin-delegator", "--clusterrole=system:auth-delegator",
+                    "--user=erin", check=True)
+        wait_for(lambda: review(erin.http, vault, "vault").status_code == 201, 30, "erin as auth-delegator")
+    finally:
+        erin.http.close()
+        admin.delete(f"/apis/{RBAC}/v1/clusterrolebindings/erin-delegator")

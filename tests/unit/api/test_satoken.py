@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from osdn.api import satoken
 from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionChain
-from osdn.apiserver.auth import CLUSTER_ADMINS, Authorizer, User
+from osdn.apiserver.auth import CLUSTER_ADMINS, Authorizer, TokenFile, User
 from osdn.apiserver.resources import Resources
 from osdn.apiserver.satoken import ServiceAccountTokens, SigningKey
 from osdn.cli.server_satoken import token_options
@@ -278,3 +278,20 @@ def test_only_a_terminating_namespace_stops_the_controllers_create() -> None:
     assert terminating(ForbiddenError("unable to create new content in namespace p1 because it is being terminated"))
     assert not terminating(ForbiddenError('serviceaccounts "default" is forbidden: exceeded quota: q, requested: '
                                           "count/serviceaccounts=1"))
+
+
+def test_a_token_review_judges_both_kinds_of_token_for_the_audiences_asked(world: Any, tmp_path: Path) -> None:
+    _res, tokens, _clock = world
+    users = TokenFile(tmp_path / "tokens")
+    alice = users.create("alice")
+    vault = _token(tokens, {"audiences": ["vault", "other"]})
+    assert tokens.review(vault, ("vault",), users) == {
+        "authenticated": True, "audiences": ["vault"],
+        "user": {"username": "system:serviceaccount:p1:bot",
+                 "groups": ["system:serviceaccounts", "system:serviceaccounts:p1", "system:authenticated"]}}
+    refused = tokens.review(vault, (), users)                     # not meant for the API server
+    assert not refused["authenticated"] and "not meant for this server" in refused["error"]
+    assert tokens.review(alice, (), users)["user"]["username"] == "alice"
+    assert not tokens.review(alice, ("vault",), users)["authenticated"]   # a user token is the server's only
+    assert not tokens.review("garbage", (), users)["authenticated"]
+    assert not tokens.review("a.b.c", (), users)["authenticated"]
