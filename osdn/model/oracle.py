@@ -5,7 +5,8 @@ Pure. `compute_verdict(state, connection)` walks the same decisions the data pla
   the source pod AND ingress policy of the destination pod), then an egress-router redirect;
 - to a service: the endpoints (policy is applied to each endpoint pod, after DNAT);
 - to a node's address on a Service's node port: as to the service, with that node's endpoints only
-  for externalTrafficPolicy Local. The client as it arrives at the node (a pod of another node is
+  for externalTrafficPolicy Local (every endpoint for a pod of that node or the node itself, as
+  kube-proxy's short-circuit). The client as it arrives at the node (a pod of another node is
   masqueraded to its own node first); with Cluster a client that is not a pod of that node is
   masqueraded to the node's pod gateway after the node's own checks, so an endpoint on another node
   sees (and its policy judges) that node as the source;
@@ -241,9 +242,10 @@ def _service(state: ClusterState, conn: Connection) -> Verdict:
 
 def _node_port(state: ClusterState, conn: Connection, node: str, svc: o.Service, i: int, sp: o.ServicePort
                ) -> Verdict:
-    backends, steps = services.compute_node_port_backends(state, svc, i, sp, node)
     src = conn.src
     pod = state.pod(src.pod) if src.kind == POD and src.pod else None
+    own = (pod.node == node) if pod is not None else (src.kind == NODE and src.node == node)
+    backends, steps = services.compute_node_port_backends(state, svc, i, sp, node, own)
     if pod is not None and pod.node != node:   # leaves its node for a node address: masqueraded there
         src = Endpoint(NODE, ip=state.node_ips.get(pod.node), node=pod.node)
     if svc.external_local or (pod is not None and pod.node == node):

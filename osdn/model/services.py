@@ -10,7 +10,8 @@ A Service's externalIPs forward exactly as its ClusterIP (the node DNATs both th
 
 A node port (`nodePort` of a NodePort/LoadBalancer Service) on a node's address forwards as the
 ClusterIP, to every endpoint (externalTrafficPolicy Cluster) or to the endpoints on that node (Local,
-those in the node's pod subnet, as the node decides; none: dropped) (`compute_node_port_backends`).
+those in the node's pod subnet, as the node decides; none: dropped; but a pod of that node or the
+node itself reaches every endpoint, as kube-proxy's short-circuit) (`compute_node_port_backends`).
 
 A node-local service (the cluster DNS, `osdn.model.servicenet`) has no endpoints in the API: every
 node DNATs it to its own pod gateway on the targetPort, so from a pod or node it always reaches the
@@ -67,21 +68,26 @@ def node_port_of(state: ClusterState, protocol: str, node_port: int) -> tuple[Se
     return next(found, None)
 
 
-def compute_node_port_backends(state: ClusterState, svc: Service, i: int, sp: ServicePort, node: str
-                               ) -> tuple[list[Backend], list[Step]]:
-    """The endpoints a connection to `node`'s address on `sp`'s node port goes to, with the explanation."""
+def compute_node_port_backends(state: ClusterState, svc: Service, i: int, sp: ServicePort, node: str,
+                               own: bool = False) -> tuple[list[Backend], list[Step]]:
+    """The endpoints a connection to `node`'s address on `sp`'s node port goes to, with the
+    explanation. `own`: the client is a pod of that node or the node itself."""
     ref, rule = f"Service {svc.key}", f"spec.ports[{i}].nodePort"
     backends = _from_endpoints(state, svc, sp) if svc.key in state.endpoints else _from_pods(state, svc, sp)
     if not backends:
         return [], [Step(STAGE, DENY, ref, rule, NO_ENDPOINTS)]
-    if svc.external_local:
+    if svc.external_local and own:
+        policy = "Local, but the client is on the node: every endpoint (kube-proxy's short-circuit)"
+    elif svc.external_local:
         subnet = next((h.subnet for h in state.host_subnets if h.node == node and h.subnet is not None), None)
         backends = [b for b in backends if subnet is not None and b.ip in subnet]
         if not backends:
             return [], [Step(STAGE, DENY, ref, "spec.externalTrafficPolicy",
                              f"Local: node {node} has no endpoint of this service; dropped")]
+        policy = "Local: this node's endpoints only"
+    else:
+        policy = "Cluster"
     targets = ", ".join(_name(state, b) for b in backends)
-    policy = "Local: this node's endpoints only" if svc.external_local else "Cluster"
     return backends, [Step(STAGE, INFO, ref, rule, f"node {node} nodePort {sp.node_port}/{sp.protocol} -> {targets} "
                            f"(externalTrafficPolicy {policy})")]
 

@@ -18,7 +18,9 @@ Each `nodePort` of a NodePort/LoadBalancer Service is one more `ServiceVIP` (`no
 empty: this node's addresses) on the node port: externalTrafficPolicy Cluster forwards to every
 endpoint and masquerades clients that are not pods (`external`); Local forwards only to this
 node's endpoints (those in its pod subnet), keeps the client's address, and drops when there are
-none. One owner per protocol and node port too (the first Service by namespace/name).
+none, except for this node's pods and the node itself, which reach every endpoint (`internal`, a
+second ServiceVIP: kube-proxy's "short-circuit pod traffic" and "local traffic"). One owner per
+protocol and node port too (the first Service by namespace/name).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class ServiceVIP:
     the Service's externalIPs (connections from outside the pod network are masqueraded).
     `node_port`: `port` is a node port on this node's addresses (`vip` is empty); `external` then
     says whether clients that are not pods are masqueraded (externalTrafficPolicy Cluster); `local`:
-    the endpoints are this node's only (Local), so having none drops instead of rejecting."""
+    the endpoints are this node's only (Local), so having none drops instead of rejecting;
+    `internal`: Local's way for this node's pods and the node itself, to every endpoint."""
 
     vip: str
     proto: str
@@ -59,6 +62,7 @@ class ServiceVIP:
     external: bool = False
     node_port: bool = False
     local: bool = False
+    internal: bool = False
 
 
 def compute_services(state: ClusterState, gateway: str, subnet: str | None = None) -> tuple[ServiceVIP, ...]:
@@ -78,18 +82,22 @@ def compute_services(state: ClusterState, gateway: str, subnet: str | None = Non
             out.extend(ServiceVIP(str(ip), proto, sp.port, key, eps, svc.affinity_timeout, external=True)
                        for ip in dict.fromkeys(svc.external_ips) if ip != svc.cluster_ip)
             if sp.node_port:
-                out.append(_node_port(svc, sp, proto, key, eps, subnet))
+                out.extend(_node_port(svc, sp, proto, key, eps, subnet))
     return unique_addresses(out)
 
 
 def _node_port(svc: Service, sp: ServicePort, proto: str, key: str, eps: tuple[ServiceEndpoint, ...],
-               subnet: str | None) -> ServiceVIP:
+               subnet: str | None) -> tuple[ServiceVIP, ...]:
+    port = sp.node_port or 0
     if not svc.external_local:
-        return ServiceVIP("", proto, sp.node_port or 0, key, eps, svc.affinity_timeout, external=True, node_port=True)
+        return (ServiceVIP("", proto, port, key, eps, svc.affinity_timeout, external=True, node_port=True),)
     net = ipaddress.ip_network(subnet, strict=False) if subnet else None
     local = tuple(e for e in eps if net is not None and ipaddress.ip_address(e.ip) in net)
-    return ServiceVIP("", proto, sp.node_port or 0, key, local, svc.affinity_timeout, node_port=True,
-                      local=bool(eps))   # no endpoint anywhere: rejected, as a Cluster one
+    vip = ServiceVIP("", proto, port, key, local, svc.affinity_timeout, node_port=True,
+                     local=bool(eps))   # no endpoint anywhere: rejected, as a Cluster one
+    if not eps:
+        return (vip,)
+    return vip, ServiceVIP("", proto, port, key, eps, svc.affinity_timeout, node_port=True, internal=True)
 
 
 def unique_addresses(vips: Iterable[ServiceVIP]) -> tuple[ServiceVIP, ...]:

@@ -1,8 +1,10 @@
 """NodePort Services in a real lab, real packets: from the outside world (the lab's web namespace,
 through the lab router) to node1's address on the node port reaches the endpoint pod on node2,
 masqueraded to node1 (externalTrafficPolicy Cluster), and NetworkPolicy on the endpoint still
-applies; from a pod on node1 to its node's address with the pod's own address; with externalTrafficPolicy Local only the endpoint's node forwards, and
-the endpoint sees the real client; deleting the Service stops it."""
+applies; from a pod on node1 to its node's address with the pod's own address; with
+externalTrafficPolicy Local only the endpoint's node forwards outside clients, and the endpoint sees
+the real client, while a node's own pods and the node itself reach it from any node (kube-proxy's
+short-circuit); deleting the Service stops it."""
 
 from __future__ import annotations
 
@@ -76,5 +78,9 @@ def test_local_policy_only_on_the_endpoints_node_with_the_real_client(lab: Lab,
         body = wait_for(lambda: answer(topo.web_netns, node2.ip, LOCAL_PORT), timeout=60, what="outside -> node2")
         assert body.startswith("shop/web1 ") and any(f"you are {ip}:" in body for ip in topo.web_ips), body
         assert answer(topo.web_netns, node1.ip, LOCAL_PORT) == ""   # node1 has no endpoint: dropped
+        body = wait_for(lambda: answer(pods["c1"][1], node1.ip, LOCAL_PORT), timeout=30, what="a pod of node1")
+        assert body.startswith("shop/web1 ") and f"you are {pods['c1'][0]}:" in body, body   # short-circuit
+        body = wait_for(lambda: answer(node1.netns, node1.ip, LOCAL_PORT), timeout=30, what="node1 itself")
+        assert body.startswith("shop/web1 ") and f"you are {node1.ip}:" in body, body
     finally:
         lab.client.delete("Service", "local", "shop")

@@ -80,10 +80,13 @@ def test_cluster_policy_from_outside_the_node_and_a_pod(lab: tuple[Lab, str], dp
 def test_local_policy_keeps_the_client_and_drops_without_a_local_endpoint(lab: tuple[Lab, str],
                                                                           dp: Dataplane) -> None:
     node, out = lab
-    dp.sync(intent(node, node_port(30081, IP["p3"], local=True),
-                   replace(node_port(30082, local=True, key="a/far:http"), local=True)), full=True)
+    far = replace(node_port(30082, local=True, key="a/far:http"), local=True)   # its endpoints are elsewhere
+    own = replace(node_port(30082, IP["p2"], key="a/far:http"), external=False, internal=True)   # ... such as p2
+    dp.sync(intent(node, node_port(30081, IP["p3"], local=True), far, own), full=True)
     assert connects_from(out, NODE_IP, 30081) == [f"p3 {OUTSIDE}"]   # the real client
     assert connects_from(out, NODE_IP, 30082) == ["FAIL TimeoutError"]   # dropped, not refused
+    assert connects(node, "p1", NODE_IP, 30082) == [f"p2 {IP['p1']}"]   # but this node's pods reach any endpoint
+    assert connects_from(node.node, NODE_IP, 30082) == [f"p2 {NODE_IP}"]   # and so does the node itself
     dp.sync(intent(node), full=True)   # the Service is gone: nothing forwards, the node refuses
     assert connects_from(out, NODE_IP, 30081) == ["FAIL ConnectionRefusedError"]
 

@@ -35,9 +35,12 @@ Pure. Layout (the packet path costs two map lookups whatever the number of servi
   ClusterIP lookup, a packet to one of this node's addresses (`svc_nodeport_ips`, the node IP, kube's
   `--nodeport-addresses primary`) is looked up by `proto . port` in the verdict map `svc_nodeports`
   -> `goto svc_np<N>`, which DNATs through `svc_np_backends` (`proto . port . slot -> endpoint`);
-  sessionAffinity ClientIP services get their affinity chains as for a ClusterIP. Without
-  endpoints, `svc_np_no_endpoints` rejects (none anywhere) or drops (externalTrafficPolicy Local and
-  none on this node) in the filter chains, before DNAT. Cluster policy node ports are in
+  sessionAffinity ClientIP services get their affinity chains as for a ClusterIP. Without any
+  endpoint, `svc_np_no_endpoints` rejects in the filter chains, before DNAT. externalTrafficPolicy
+  Local: `svc_nodeports` has this node's endpoints only, or `drop`; this node's pods
+  (`ip saddr @cluster_cidrs` in prerouting: pods of other nodes arrive masqueraded to their node)
+  and the node itself (output) are looked up first in `svc_np_internal` -> `svc_npi<N>` ->
+  `svc_npi_backends`, every endpoint (kube-proxy's short-circuit). Cluster policy node ports are in
   `svc_np_masq`: the nat chain sets bit `NODEPORT_MASQ` of the conntrack mark (bits 0-15 are free,
   see `node.egress_intent`) and postrouting masquerades such connections whose client is not a pod,
   so the replies come back through this node; Local ones keep the client's address.
@@ -79,10 +82,13 @@ NODEPORT_DISPATCH = "ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @sv
 NODEPORT_MARK = f"ip daddr @svc_nodeport_ips meta l4proto . th dport @svc_np_masq ct mark set ct mark or {NODEPORT_MASQ}"
 NODEPORT_NO_ENDPOINTS = "ct state new ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @svc_np_no_endpoints"
 NODEPORT_PICK = ("meta mark set numgen random mod {n} meta l4proto {{ tcp, udp, sctp }} "
-                 "dnat ip to meta l4proto . th dport . meta mark map @svc_np_backends")
+                 "dnat ip to meta l4proto . th dport . meta mark map @svc_{kind}_backends")
+NODEPORT_PODS = "ip daddr @svc_nodeport_ips ip saddr @cluster_cidrs meta l4proto . th dport vmap @svc_np_internal"
+NODEPORT_HOST = "ip daddr @svc_nodeport_ips meta l4proto . th dport vmap @svc_np_internal"
 NODEPORT_MASQUERADE = f"ct mark and {NODEPORT_MASQ} == {NODEPORT_MASQ} ip saddr != @cluster_cidrs masquerade"
 SERVICE_SETS = ("svc_dispatch", "svc_backends", "svc_no_endpoints", "svc_external",
-                "svc_nodeports", "svc_np_backends", "svc_np_no_endpoints", "svc_np_masq")
+                "svc_nodeports", "svc_np_backends", "svc_np_no_endpoints", "svc_np_masq",
+                "svc_np_internal", "svc_npi_backends")
 _NP_KEY = "inet_proto", "inet_service"
 
 
@@ -90,12 +96,16 @@ def _h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _id(v: ServiceVIP) -> str:
+    return f"{v.key}/{v.vip}/{v.proto}/{v.port}" + ("/internal" if v.internal else "")
+
+
 def service_chain(v: ServiceVIP) -> str:
-    return f"svc_{_h(f'{v.key}/{v.vip}/{v.proto}/{v.port}')}"
+    return f"svc_{_h(_id(v))}"
 
 
 def endpoint_chain(v: ServiceVIP, ep: ServiceEndpoint) -> str:
-    return f"sep_{_h(f'{v.key}/{v.vip}/{v.proto}/{v.port}/{ep.ip}/{ep.port}')}"
+    return f"sep_{_h(f'{_id(v)}/{ep.ip}/{ep.port}')}"
 
 
 def affinity_id(v: ServiceVIP, ep: ServiceEndpoint) -> int:
@@ -112,16 +122,22 @@ def _elements(v: ServiceVIP) -> tuple[str | None, frozenset[str], str | None]:
     """Memoized: the service port's dispatch element, its backends elements and its no-endpoints
     element (one of the first and the last is None)."""
     key = f"{v.proto} . {v.port}" if v.node_port else f"{el.ip(v.vip)} . {v.proto} . {v.port}"
-    if not v.endpoints:
-        return None, frozenset(), f"{key} : {'drop' if v.local else 'goto svc_reject'}"
+    if not v.endpoints:   # Local without a local endpoint: dropped in nat, after this node's own clients
+        return (f"{key} : drop", frozenset(), None) if v.local else (None, frozenset(), f"{key} : goto svc_reject")
     if v.affinity is not None:
         return f"{key} : goto {service_chain(v)}", frozenset(), None
     backends = frozenset(f"{key} . {i} : {el.ip(ep.ip)} . {ep.port}" for i, ep in enumerate(v.endpoints))
-    return f"{key} : goto {pick_chain(len(v.endpoints), v.node_port)}", backends, None
+    return f"{key} : goto {pick_chain(len(v.endpoints), _kind(v))}", backends, None
 
 
-def pick_chain(n: int, node_port: bool = False) -> str:
-    return f"svc_np{n}" if node_port else f"svc_n{n}"
+def _kind(v: ServiceVIP) -> str:
+    """Which pick chains and backends map `v` uses: ClusterIPs and externalIPs (""), node ports
+    ("np"), Local node ports for this node's own clients ("npi")."""
+    return "npi" if v.internal else "np" if v.node_port else ""
+
+
+def pick_chain(n: int, kind: str = "") -> str:
+    return f"svc_{kind or 'n'}{n}"
 
 
 def _one(item: str | None) -> frozenset[str]:
@@ -132,6 +148,8 @@ def service_part(v: ServiceVIP) -> tuple[tuple[str, frozenset[str]], ...]:
     """Pure, memoized through `_elements`: what one service port adds to the service sets and maps
     (`render.incremental` keeps one part per service port)."""
     d, b, e = _elements(v)
+    if v.internal:
+        return (("svc_np_internal", _one(d)), ("svc_npi_backends", b))
     if v.node_port:
         masq = _one(f"{v.proto} . {v.port}" if v.external and v.endpoints else None)
         return (("svc_nodeports", _one(d)), ("svc_np_backends", b), ("svc_np_no_endpoints", _one(e)),
@@ -174,14 +192,16 @@ def assemble_service_sets(elems: Mapping[str, frozenset[str]], hairpin: frozense
             Set("svc_np_backends", (*_NP_KEY, "mark"), elems["svc_np_backends"], map_to="ipv4_addr . inet_service"),
             Set("svc_np_no_endpoints", _NP_KEY, elems["svc_np_no_endpoints"], map_to="verdict"),
             Set("svc_np_masq", _NP_KEY, elems["svc_np_masq"]),
+            Set("svc_np_internal", _NP_KEY, elems["svc_np_internal"], map_to="verdict"),
+            Set("svc_npi_backends", (*_NP_KEY, "mark"), elems["svc_npi_backends"], map_to="ipv4_addr . inet_service"),
             Set("svc_hairpin", ("ipv4_addr", "ipv4_addr"), hairpin),
             Set("svc_affinity", ("ipv4_addr", "mark"), flags=("timeout",))]
 
 
-def pick_count(v: ServiceVIP) -> tuple[int, bool] | None:
-    """The pick chain `v` uses: its endpoint count, and whether it is a node port's (None: it has
-    none: no endpoints, or affinity)."""
-    return (len(v.endpoints), v.node_port) if v.endpoints and v.affinity is None else None
+def pick_count(v: ServiceVIP) -> tuple[int, str] | None:
+    """The pick chain `v` uses: its endpoint count and kind (`_kind`) (None: it has none: no
+    endpoints, or affinity)."""
+    return (len(v.endpoints), _kind(v)) if v.endpoints and v.affinity is None else None
 
 
 def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
@@ -192,18 +212,19 @@ def render_service_chains(services: tuple[ServiceVIP, ...]) -> list[Chain]:
                                             for c in affinity_chains(v)])
 
 
-def assemble_service_chains(counts: Iterable[tuple[int, bool]], affinity: Iterable[Chain]) -> list[Chain]:
-    """Pure: the service chains, from the pick chains in use (endpoint count, node port) and the
+def assemble_service_chains(counts: Iterable[tuple[int, str]], affinity: Iterable[Chain]) -> list[Chain]:
+    """Pure: the service chains, from the pick chains in use (endpoint count, kind) and the
     affinity chains."""
-    nat = (DISPATCH, NODEPORT_MARK, NODEPORT_DISPATCH)
-    chains = [Chain("svc_prerouting", nat, hook="prerouting", type="nat", prio=DSTNAT_PRIO),
-              Chain("svc_output", nat, hook="output", type="nat", prio=DSTNAT_PRIO),
+    chains = [Chain("svc_prerouting", (DISPATCH, NODEPORT_PODS, NODEPORT_MARK, NODEPORT_DISPATCH), hook="prerouting",
+                    type="nat", prio=DSTNAT_PRIO),
+              Chain("svc_output", (DISPATCH, NODEPORT_HOST, NODEPORT_MARK, NODEPORT_DISPATCH), hook="output",
+                    type="nat", prio=DSTNAT_PRIO),
               Chain("svc_filter_prerouting", (*NO_ENDPOINTS, NODEPORT_NO_ENDPOINTS), hook="prerouting",
                     prio=FILTER_PRIO),
               Chain("svc_filter_output", (*NO_ENDPOINTS, NODEPORT_NO_ENDPOINTS), hook="output", prio=FILTER_PRIO),
               Chain("svc_reject", REJECT)]
-    chains.extend(Chain(pick_chain(n, np), ((NODEPORT_PICK if np else PICK).format(n=n),))
-                  for n, np in sorted(counts))
+    chains.extend(Chain(pick_chain(n, kind), ((NODEPORT_PICK if kind else PICK).format(n=n, kind=kind),))
+                  for n, kind in sorted(counts))
     chains.extend(affinity)
     return chains
 

@@ -53,6 +53,10 @@ def test_a_pod_of_the_node_keeps_its_address_and_local_policy_needs_a_local_endp
     dropped = verdict(cluster(), OUTSIDE, N1, 30081)
     assert not dropped.allowed
     assert "Local: node n1 has no endpoint of this service; dropped" in render_trace(dropped)
+    own = verdict(cluster(), "p/client", N1, 30081)   # a pod of n1: every endpoint, as kube-proxy's short-circuit
+    assert own.allowed and str(own.source_ip) == "10.128.0.5"
+    assert "Local, but the client is on the node: every endpoint" in render_trace(own)
+    assert verdict(cluster(), "node/n1", N1, 30081).allowed   # the node itself too
 
 
 def test_policy_judges_the_endpoint_with_the_source_it_sees() -> None:
