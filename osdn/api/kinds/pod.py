@@ -53,8 +53,6 @@ MACVLAN_ANNOTATION = "pod.network.openshift.io/assign-macvlan"
 BANDWIDTH_ANNOTATIONS = ("kubernetes.io/ingress-bandwidth", "kubernetes.io/egress-bandwidth")
 _IFNAME = re.compile(r"^[^/\s:]{1,15}$")
 _MIN_BANDWIDTH, _MAX_BANDWIDTH = 1000, 10 ** 15
-# SetDefaults_Probe: these are defaulted when absent or 0 (Go cannot tell the two apart).
-_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 
 
 class PodStatus(KubeModel):
@@ -97,51 +95,28 @@ def default_pull_policy(image: Any) -> str:
     return "Always" if tag == "latest" or (not tag and not digest_sep) else "IfNotPresent"
 
 
-def _default_probe(probe: Any) -> None:
-    if not isinstance(probe, dict):
-        return
-    for key, value in _PROBE_DEFAULTS.items():
-        if not probe.get(key):
-            probe[key] = value
-    http = sub(probe, "httpGet")
-    if http is not None:
-        set_default(http, "path", "/")
-        set_default(http, "scheme", "HTTP")
-
-
-def _default_container(container: Obj) -> None:
-    set_default(container, "terminationMessagePath", "/dev/termination-log")
-    set_default(container, "terminationMessagePolicy", "File")
-    set_default(container, "imagePullPolicy", default_pull_policy(container.get("image")))
-    for port in items(container, "ports"):
-        set_default(port, "protocol", "TCP")
-    for env in items(container, "env"):
-        field_ref = sub(sub(env, "valueFrom"), "fieldRef")
-        if field_ref is not None:
-            set_default(field_ref, "apiVersion", "v1")
-    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
-        _default_probe(container.get(key))
-    for hook in ("postStart", "preStop"):
-        http = sub(sub(sub(container, "lifecycle"), hook), "httpGet")
-        if http is not None:
-            set_default(http, "path", "/")
-            set_default(http, "scheme", "HTTP")
+def _default_empty(obj: Obj, key: str, value: Any) -> None:
+    """obj[key] = value when absent, null or "" (Go's zero value, which kube's defaulting replaces)."""
+    if obj.get(key) in (None, ""):
+        obj[key] = value
 
 
 def default_pod_spec(spec: Any) -> None:
-    """Kubernetes pod-spec defaults, in place: restartPolicy Always, port protocol TCP, probe periods,
-    terminationMessagePolicy File, volume file modes 0644, ..."""
+    """Kubernetes pod-spec defaults, in place: restartPolicy Always, dnsPolicy ClusterFirst, a 30 s grace
+    period, imagePullPolicy by tag, port protocol TCP. Deliberately no others (kube also defaults probe
+    periods, terminationMessagePolicy, volume modes): a default added to stored templates would make the
+    next write of every Deployment differ from its ReplicaSet and roll all its pods; validation reads an
+    unset value as kube's default instead."""
     if not isinstance(spec, dict):
         return
-    set_default(spec, "restartPolicy", "Always")
-    set_default(spec, "dnsPolicy", "ClusterFirst")
+    _default_empty(spec, "restartPolicy", "Always")
+    _default_empty(spec, "dnsPolicy", "ClusterFirst")
     set_default(spec, "terminationGracePeriodSeconds", 30)
     for container in items(spec, "containers") + items(spec, "initContainers"):
-        _default_container(container)
-    for volume in items(spec, "volumes"):
-        for source in ("secret", "configMap", "downwardAPI", "projected"):
-            if (src := sub(volume, source)) is not None:
-                set_default(src, "defaultMode", 0o644)
+        set_default(container, "terminationMessagePath", "/dev/termination-log")
+        _default_empty(container, "imagePullPolicy", default_pull_policy(container.get("image")))
+        for port in items(container, "ports"):
+            _default_empty(port, "protocol", "TCP")
 
 
 def default_host_ports(spec: Any) -> None:

@@ -57,13 +57,11 @@ def env_name_problems(name: str) -> list[str]:
 
 def _field_ref(ref: ObjectFieldSelector, path: str) -> list[FieldError]:
     """validateObjectFieldSelector for env (after ConvertDownwardAPIFieldLabel)."""
-    if not ref.api_version:
-        return [v.required(f"{path}.apiVersion")]
     if not ref.field_path:
         return [v.required(f"{path}.fieldPath")]
-    fp = ref.field_path
+    fp, version = ref.field_path, ref.api_version or "v1"   # kube defaults apiVersion to v1
     sub = _SUBSCRIPTED.match(fp)
-    problem = (f"unsupported pod version: {ref.api_version}" if ref.api_version != "v1" else
+    problem = (f"unsupported pod version: {version}" if version != "v1" else
                f"field label does not support subscript: {fp}" if sub and sub.group(1) not in (
                    "metadata.labels", "metadata.annotations") else
                f"field label not supported: {fp}" if not sub and fp not in _CONVERTIBLE else None)
@@ -172,8 +170,7 @@ def validate_ports(ports: list[ContainerPort] | None, path: str) -> list[FieldEr
         hp = port.host_port or 0
         errs += [v.invalid(f"{p}.hostPort", hp, v.inclusive_range_error(1, 65535))] if hp and not 1 <= hp <= 65535 \
             else []
-        errs += [v.required(f"{p}.protocol")] if not port.protocol else \
-            [] if port.protocol in PROTOCOLS else [v.not_supported(f"{p}.protocol", port.protocol, PROTOCOLS)]
+        errs += [] if port.protocol in PROTOCOLS else [v.not_supported(f"{p}.protocol", port.protocol, PROTOCOLS)]
     return errs
 
 
@@ -186,9 +183,9 @@ def _port(port: int | str | None, path: str) -> list[FieldError]:
 
 
 def _http_get(h: HTTPGetAction, path: str) -> list[FieldError]:
-    errs = [] if h.path else [v.required(f"{path}.path")]
-    errs += _port(h.port, f"{path}.port")
-    errs += [] if h.scheme in ("HTTP", "HTTPS") else [v.not_supported(f"{path}.scheme", h.scheme, ("HTTP", "HTTPS"))]
+    errs = _port(h.port, f"{path}.port")   # an unset path is "/" and an unset scheme HTTP, as kube defaults them
+    errs += [] if h.scheme in (None, "", "HTTP", "HTTPS") else \
+        [v.not_supported(f"{path}.scheme", h.scheme, ("HTTP", "HTTPS"))]
     for header in h.http_headers or []:
         name = header.get("name")
         if not isinstance(name, str) or not _HEADER.match(name):
@@ -237,8 +234,8 @@ def validate_probe(probe: Probe | None, kind: str, grace: int | None, path: str)
     tgps = probe.termination_grace_period_seconds
     if tgps is not None and tgps <= 0:
         errs.append(v.invalid(f"{path}.terminationGracePeriodSeconds", tgps, "must be greater than 0"))
-    if kind != "readinessProbe" and (probe.success_threshold or 0) != 1:
-        errs.append(v.invalid(f"{path}.successThreshold", probe.success_threshold or 0, "must be 1"))
+    if kind != "readinessProbe" and (probe.success_threshold or 1) != 1:   # unset (or 0) is kube's default 1
+        errs.append(v.invalid(f"{path}.successThreshold", probe.success_threshold, "must be 1"))
     if kind == "readinessProbe" and tgps is not None:
         errs.append(v.invalid(f"{path}.terminationGracePeriodSeconds", tgps, "must not be set for readinessProbes"))
     return errs
@@ -275,15 +272,14 @@ def validate_container_common(c: Container, volumes: dict[str, Volume], path: st
     name = c.name or ""
     errs = v.invalid_each(f"{path}.name", name, v.dns1123_label_problems(name)) if name else [v.required(f"{path}.name")]
     errs += [] if c.image else [v.required(f"{path}.image")]
-    tmp = c.termination_message_policy
-    errs += [v.required(f"{path}.terminationMessagePolicy")] if not tmp else \
-        [] if tmp in MESSAGE_POLICIES else [v.not_supported(f"{path}.terminationMessagePolicy", tmp, MESSAGE_POLICIES)]
+    tmp = c.termination_message_policy   # unset is kube's default File
+    errs += [] if tmp in (None, "", *MESSAGE_POLICIES) else \
+        [v.not_supported(f"{path}.terminationMessagePolicy", tmp, MESSAGE_POLICIES)]
     errs += validate_ports(c.ports, f"{path}.ports") + validate_env(c.env, f"{path}.env")
     errs += validate_env_from(c.env_from, f"{path}.envFrom")
     privileged = bool(c.security_context and c.security_context.privileged)
     errs += validate_mounts(c.volume_mounts, volumes, privileged, f"{path}.volumeMounts")
-    pull = c.image_pull_policy
-    errs += [v.required(f"{path}.imagePullPolicy")] if not pull else \
-        [] if pull in PULL_POLICIES else [v.not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES)]
+    pull = c.image_pull_policy   # defaulted from the image tag when unset
+    errs += [] if pull in PULL_POLICIES else [v.not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES)]
     errs += validate_resources(c.resources, f"{path}.resources")
     return errs + validate_security_context(c.security_context, f"{path}.securityContext")

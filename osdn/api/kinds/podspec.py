@@ -108,8 +108,7 @@ def _enums(spec: PodSpec, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for field, value, allowed in (("restartPolicy", spec.restart_policy, RESTART_POLICIES),
                                   ("dnsPolicy", spec.dns_policy, DNS_POLICIES)):
-        errs += [v.required(f"{path}.{field}")] if not value else \
-            [] if value in allowed else [v.not_supported(f"{path}.{field}", value, allowed)]
+        errs += [] if value in allowed else [v.not_supported(f"{path}.{field}", value, allowed)]   # defaulted
     if spec.dns_policy == "None":
         if spec.dns_config is None:
             errs.append(v.required(f"{path}.dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"))
@@ -140,9 +139,7 @@ def _names(spec: PodSpec, path: str) -> list[FieldError]:
 
 
 def _numbers(spec: PodSpec, path: str) -> list[FieldError]:
-    grace = spec.termination_grace_period_seconds
-    errs = [v.required(f"{path}.terminationGracePeriodSeconds")] if grace is None else \
-        v.validate_non_negative(grace, f"{path}.terminationGracePeriodSeconds")
+    errs = v.validate_non_negative(spec.termination_grace_period_seconds, f"{path}.terminationGracePeriodSeconds")
     deadline = spec.active_deadline_seconds
     if deadline is not None and not 1 <= deadline <= MAX_INT32:
         errs.append(v.invalid(f"{path}.activeDeadlineSeconds", deadline, v.inclusive_range_error(1, MAX_INT32)))

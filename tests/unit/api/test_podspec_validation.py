@@ -296,30 +296,31 @@ def test_apps_template_restart_policy_always(problems: Problems, api_version: st
         'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"']
 
 
-def test_full_pod_accepted_with_upstream_defaults(created: Callable[[Obj], Obj]) -> None:
-    """A pod using every checked part is stored, with kube's defaults for probes, hooks, fieldRef,
-    terminationMessagePolicy and volume modes."""
+def test_full_pod_accepted_and_unset_values_read_as_kube_defaults(created: Callable[[Obj], Obj]) -> None:
+    """A pod using every checked part is stored as sent: unset probe fields, httpGet path/scheme, fieldRef
+    apiVersion and terminationMessagePolicy are read as kube's defaults, not written (a default added
+    to stored templates would roll every Deployment on its next write); "" enums become kube's default."""
     spec = {"volumes": [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}, {"name": "cfg", "configMap": {"name": "m"}}],
             "initContainers": [c(name="init", restartPolicy="Always", startupProbe={"tcpSocket": {"port": 80}})],
             "containers": [c(resources={"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": 0.1}},
                              volumeMounts=[{"name": "data", "mountPath": "/data"},
                                            {"name": "cfg", "mountPath": "/cfg", "readOnly": True}],
-                             ports=[{"name": "http", "containerPort": 8080}],
-                             livenessProbe={"httpGet": {"port": "http"}, "periodSeconds": 0},
+                             ports=[{"name": "http", "containerPort": 8080, "protocol": ""}],
+                             livenessProbe={"httpGet": {"port": "http"}, "successThreshold": 0},
                              lifecycle={"preStop": {"sleep": {"seconds": 5}}},
                              env=[{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                                   {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu",
                                                                                      "divisor": "1m"}}}])],
             "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
                              "tolerationSeconds": 300}],
+            "restartPolicy": "", "dnsPolicy": "",
             "hostname": "web", "subdomain": "svc", "serviceAccountName": "default"}
-    stored = created(pod(spec))["spec"]
+    stored = created(pod(copy.deepcopy(spec)))["spec"]
     main = stored["containers"][0]
-    assert main["livenessProbe"] == {"httpGet": {"port": "http", "path": "/", "scheme": "HTTP"}, "periodSeconds": 10,
-                                     "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3}
-    assert main["terminationMessagePolicy"] == "File"
-    assert main["env"][0]["valueFrom"]["fieldRef"] == {"fieldPath": "metadata.name", "apiVersion": "v1"}
-    assert stored["volumes"][1]["configMap"] == {"name": "m", "defaultMode": 0o644}
+    assert main["livenessProbe"] == spec["containers"][0]["livenessProbe"]
+    assert "terminationMessagePolicy" not in main and main["env"] == spec["containers"][0]["env"]
+    assert (stored["restartPolicy"], stored["dnsPolicy"], main["ports"][0]["protocol"]) == ("Always", "ClusterFirst",
+                                                                                           "TCP")
 
 
 UPDATE_OLD = {"containers": [c()], "tolerations": [{"key": "a", "operator": "Exists"}], "activeDeadlineSeconds": 60}
