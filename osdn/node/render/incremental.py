@@ -34,7 +34,15 @@ from osdn.node.render import elements as el
 from osdn.node.render import services as svc
 from osdn.node.render.bridge import render_bridge_table
 from osdn.node.render.inet import Part, assemble_multitenant, multitenant_chain, render_inet_table
-from osdn.node.render.policy import DISPATCH_MAPS, SETS, PolicyIds, PolicyPart, assemble_policy, policy_part
+from osdn.node.render.policy import (
+    DISPATCH_MAPS,
+    SETS,
+    PolicyIds,
+    PolicyPart,
+    assemble_policy,
+    namespace_chain,
+    policy_part,
+)
 from osdn.node.render.ruleset import Chain, Ruleset, Table, derive_set
 
 K = TypeVar("K", bound=Hashable)
@@ -135,7 +143,7 @@ class _Policies:
         self.by_target: dict[str, set[tuple[str, str]]] = {}  # canonical IP -> policies selecting it
         self.rules: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {}  # chain -> policy -> its rules
         self.chains_of: dict[tuple[str, str], tuple[str, ...]] = {}  # policy -> the chains it has rules in
-        self.chain_rules: dict[str, tuple[str, ...]] = {}
+        self.chains: dict[str, Chain] = {}  # namespace chain name -> the chain (made again only when its rules change)
 
     def render(self, intent: NodeIntent, view: _PodView, counts: RenderCounts) -> Part:
         changes = self._changes(intent.policies)
@@ -156,7 +164,7 @@ class _Policies:
         counts.parts += len(todo)
         for chain in touched:
             self._chain(chain)
-        return assemble_policy({n: self.union.value(n) for n in (*SETS, *DISPATCH_MAPS)}, self.chain_rules)
+        return assemble_policy({n: self.union.value(n) for n in (*SETS, *DISPATCH_MAPS)}, self.chains)
 
     def _changes(self, policies: tuple[Policy, ...]) -> dict[tuple[str, str], Policy | None]:
         """The policies that changed since the last render (None: gone), by key: from the compiler's
@@ -197,9 +205,9 @@ class _Policies:
         by_policy = self.rules.get(name)
         if not by_policy:
             self.rules.pop(name, None)
-            self.chain_rules.pop(name, None)
+            self.chains.pop(name, None)
             return
-        self.chain_rules[name] = tuple(r for k in sorted(by_policy) for r in by_policy[k])
+        self.chains[name] = namespace_chain(name, tuple(r for k in sorted(by_policy) for r in by_policy[k]))
 
 
 class _PodView:

@@ -159,21 +159,21 @@ def render_policy(intent: NodeIntent) -> tuple[list[Set], list[Chain]]:
             elems[name].update(items)
         for chain, texts in part.rules:
             rules.setdefault(chain, []).extend(texts)
-    return assemble_policy({k: frozenset(v) for k, v in elems.items()}, {k: tuple(v) for k, v in rules.items()})
+    return assemble_policy({k: frozenset(v) for k, v in elems.items()},
+                           {k: namespace_chain(k, tuple(v)) for k, v in rules.items()})
 
 
-def assemble_policy(elems: Mapping[str, frozenset[str]],
-                    rules: Mapping[str, tuple[str, ...]]) -> tuple[list[Set], list[Chain]]:
-    """Pure: the sets (elements per set and map name) and chains (each namespace chain's policy rules)
-    of the networkpolicy part, in render order."""
-    chains = [namespace_chain(name, body) for name, body in sorted(rules.items())]
-    chains.append(Chain("networkpolicy", (
+def assemble_policy(elems: Mapping[str, frozenset[str]], chains: Mapping[str, Chain]) -> tuple[list[Set], list[Chain]]:
+    """Pure: the sets (elements per set and map name) and chains (each namespace chain, by name) of the
+    networkpolicy part, in render order."""
+    ordered = [chains[name] for name in sorted(chains)]
+    ordered.append(Chain("networkpolicy", (
         "ip saddr vmap @np_egress_dispatch",
         "ip daddr vmap @np_ingress_dispatch",
     )))
     sets = [Set(name, typ, elems.get(name, frozenset()), flags) for name, (typ, flags) in SETS.items()]
     sets += [Set(name, ("ipv4_addr",), elems.get(name, frozenset()), map_to="verdict") for name in DISPATCH_MAPS]
-    return sets, chains
+    return sets, ordered
 
 
 def namespace_chain(name: str, body: tuple[str, ...]) -> Chain:
