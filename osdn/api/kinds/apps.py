@@ -148,9 +148,12 @@ def _validate_pods(selector: LabelSelector | None, template: PodTemplateSpec | N
                    old: Obj | None) -> list[FieldError]:
     """The template, the selector (required, not empty, immutable) and that it matches the template."""
     errs = validate_template(template, "spec.template", obj, old)
-    policy = template.spec.restart_policy if template is not None and template.spec is not None else None
-    if policy is not None and policy != "Always":   # ValidatePodTemplateSpecForReplicaSet
-        errs.append(v.not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
+    pod_spec = template.spec if template is not None else None
+    if pod_spec is not None and pod_spec.restart_policy not in (None, "Always"):   # ValidatePodTemplateSpecForReplicaSet
+        errs.append(v.not_supported("spec.template.spec.restartPolicy", pod_spec.restart_policy, ["Always"]))
+    if pod_spec is not None and pod_spec.active_deadline_seconds is not None:
+        errs.append(v.forbidden("spec.template.spec.activeDeadlineSeconds",
+                                "activeDeadlineSeconds in ReplicaSet is not Supported"))
     if selector is None:
         return errs + [v.required("spec.selector")]
     selector_errs = validate_selector(selector, "spec.selector")

@@ -179,6 +179,9 @@ def validate_rc(obj: Obj, old: Obj | None) -> list[FieldError]:
     policy = spec.template.spec.restart_policy if spec.template.spec else None
     if policy is not None and policy != "Always":
         errs.append(v.not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
+    if spec.template.spec is not None and spec.template.spec.active_deadline_seconds is not None:
+        errs.append(v.forbidden("spec.template.spec.activeDeadlineSeconds",
+                                "activeDeadlineSeconds in ReplicationController is not Supported"))
     return errs
 
 

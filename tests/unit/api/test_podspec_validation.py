@@ -290,10 +290,14 @@ def test_template_spec_parity(problems: Problems, api_version: str, kind: str) -
         "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template"]
 
 
-@pytest.mark.parametrize("api_version,kind", TEMPLATE_KINDS[:2], ids=[k for _, k in TEMPLATE_KINDS[:2]])
-def test_apps_template_restart_policy_always(problems: Problems, api_version: str, kind: str) -> None:
-    assert problems(workload(api_version, kind, {"containers": [c()], "restartPolicy": "Never"})) == [
-        'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"']
+@pytest.mark.parametrize("api_version,kind", TEMPLATE_KINDS, ids=[k for _, k in TEMPLATE_KINDS])
+def test_template_restart_policy_always_and_no_deadline(problems: Problems, api_version: str, kind: str) -> None:
+    """ValidatePodTemplateSpecForReplicaSet / ForRC (a Deployment's template is a ReplicaSet's)."""
+    owner = "ReplicationController" if kind == "ReplicationController" else "ReplicaSet"
+    spec = {"containers": [c()], "restartPolicy": "Never", "activeDeadlineSeconds": 60}
+    assert problems(workload(api_version, kind, spec)) == [
+        'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"',
+        f"spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in {owner} is not Supported"]
 
 
 def test_full_pod_accepted_and_unset_values_read_as_kube_defaults(created: Callable[[Obj], Obj]) -> None:
