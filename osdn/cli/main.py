@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from osdn import __version__
 from osdn.cli import (
     admin,
     analysis,
-    console_cmd,
     crud,
-    egress_cmd,
-    master_cmd,
     meta,
-    node_cmd,
     podnetwork,
     pods,
     quota_cmd,  # noqa: F401  (registers `create quota`)
     route_cmd,  # noqa: F401  (registers `create route ...`)
-    router_cmd,
     scc_cmd,  # noqa: F401  (registers `adm policy add-scc-to-user ...`)
-    server_cmd,
     token_cmd,  # noqa: F401  (registers `create token`)
     troubleshoot,
     verify,
     workloads,  # noqa: F401  (registers `create deployment`)
 )
 from osdn.cli.context import Ctx
-from osdn.lab import cli as lab_cli
+
+# The process commands, imported only when named (or listed by --help): they pull in uvicorn,
+# pyroute2 and the agents, which `osdn get ...` and the other object commands never need.
+LAZY_COMMANDS = {
+    "console": "osdn.cli.console_cmd:console",
+    "egress-router": "osdn.cli.egress_cmd:egress_router",
+    "lab": "osdn.lab.cli:lab",
+    "master": "osdn.cli.master_cmd:master",
+    "node": "osdn.cli.node_cmd:node",
+    "router": "osdn.cli.router_cmd:router",
+    "server": "osdn.cli.server_cmd:server",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """A click group that imports the commands of LAZY_COMMANDS the first time they are looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "--kubeconfig", "config_path", envvar="OSDN_CONFIG", default=None, metavar="FILE",
               help="Client config file (a kubeconfig, or the older osdn format); default $OSDN_CONFIG, "
                    "$KUBECONFIG, ~/.osdn/config, ~/.kube/config.")
@@ -60,7 +80,7 @@ def cli(cctx: click.Context, config_path: str | None, context: str | None, serve
 
 for command in (crud.get, crud.describe, crud.create, crud.apply, crud.replace, crud.delete, crud.patch,
                 crud.edit, meta.label, meta.annotate, meta.expose, admin.adm, admin.new_project,
-                admin.project, admin.whoami, admin.version, server_cmd.server, master_cmd.master, node_cmd.node):
+                admin.project, admin.whoami, admin.version):
     cli.add_command(command)
 admin.adm.add_command(analysis.reachability)
 admin.adm.add_command(analysis.trace)
@@ -68,10 +88,8 @@ admin.adm.add_command(verify.verify)
 admin.adm.add_command(podnetwork.pod_network)
 admin.adm.add_command(troubleshoot.diagnose)
 admin.adm.add_command(troubleshoot.capture)
-cli.add_command(pods.exec_); cli.add_command(pods.logs); cli.add_command(lab_cli.lab)  # noqa: E702
-cli.add_command(egress_cmd.egress_router)
-cli.add_command(router_cmd.router)
-cli.add_command(console_cmd.console)
+cli.add_command(pods.exec_)
+cli.add_command(pods.logs)
 
 
 def main() -> None:

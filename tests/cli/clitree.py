@@ -53,8 +53,10 @@ def walk(cmd: click.Command = cli, path: tuple[str, ...] = (), groups: bool = Fa
     if isinstance(cmd, click.Group):
         if (path and cmd.invoke_without_command) or groups:
             yield Command(path, cmd)
-        for name, sub in sorted(cmd.commands.items()):
-            if not sub.hidden:
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):  # loads lazily imported commands (osdn.cli.main.LazyGroup)
+            sub = cmd.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
                 yield from walk(sub, (*path, name), groups)
     elif path:
         yield Command(path, cmd)

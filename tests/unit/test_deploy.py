@@ -71,8 +71,8 @@ def check_argv(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
                 unknown.append(flag)
             elif param is not None and not param.is_flag and "=" not in word and words:
                 words.pop(0)  # its value
-        elif isinstance(command, click.Group) and word in command.commands:
-            command = command.commands[word]
+        elif isinstance(command, click.Group) and word in command.list_commands(click.Context(command)):
+            command = command.get_command(click.Context(command), word) or command
             path.append(word)
     return tuple(path), unknown
 
