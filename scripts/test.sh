@@ -15,4 +15,5 @@ lint-imports pyproject.toml
 echo "== pytest"
 # Two workers (the machines have 2 cores); a test file stays on one worker, so a module's lab is
 # brought up once. Labs, namespaces and ports are named per process, so workers never collide.
-python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile "$@"
+# --durations=25: CI output ends with the slowest tests, so the suite's runtime stays visible.
+python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 "$@"
