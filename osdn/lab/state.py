@@ -99,8 +99,10 @@ class DestroyReport:
     namespaces: list[str] = field(default_factory=list)
 
 
-def destroy(state: LabState, grace: float = 2.0) -> DestroyReport:
-    """Stop the lab's processes, delete its namespaces (recorded and by prefix), drop the state file."""
+def destroy(state: LabState, grace: float = 10.0) -> DestroyReport:
+    """Stop the lab's processes (SIGKILL after `grace` s of SIGTERM: an API server holding 10k objects
+    needs more than 2 s to end its watches and close its store), delete its namespaces (recorded and
+    by prefix), drop the state file."""
     if not state.prefix.startswith("osdn-") or len(state.prefix) < 7:
         raise ValueError(f"lab {state.name!r}: refusing to destroy by unsafe prefix {state.prefix!r}")
     report = DestroyReport(killed=_stop_processes(state.processes, grace))
