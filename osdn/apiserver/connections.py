@@ -68,8 +68,9 @@ class GuardedHttp(HttpToolsProtocol):
         return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
 
     def _headers_too_slow(self) -> None:
-        log.warning("closing connection from %s: no complete request headers within %gs",
-                    self._peer(), self.limits.header_timeout)
+        if not self.transport.is_closing():  # else closed as idle already, its TLS goodbye unanswered: no news
+            log.warning("closing connection from %s: no complete request headers within %gs",
+                        self._peer(), self.limits.header_timeout)
         self.transport.abort()
 
     def _body_too_slow(self) -> None:

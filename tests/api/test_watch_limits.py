@@ -218,3 +218,23 @@ def test_the_write_stall_deadline_spares_a_slow_reader_and_cuts_a_stalled_one() 
         return seen
 
     assert asyncio.run(run()) == [("slow reader", False), ("stalled", True)]
+
+
+def test_an_idle_keep_alive_connection_is_closed_quietly(tmp_path: Path) -> None:
+    """A client that got its answer and then went silent (it does not even answer the TLS goodbye) is
+    closed by the idle timeout; the header deadline that runs out after it is no news for the log."""
+    srv = start_server(tmp_path, "--no-controllers", "--idle-timeout", "1", "--request-header-timeout", "2")
+    try:
+        with raw_socket(srv) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
+            answered = time.monotonic()
+            time.sleep(3.5)  # silent past the idle timeout (1 s) and the header deadline (2 s)
+            assert time.monotonic() - answered > 2
+        with srv.http() as http:
+            assert http.get("/healthz").status_code == 200
+        log = (srv.data_dir.parent / f"server-{srv.port}.log").read_text()
+        assert "no complete request headers" not in log, log
+    finally:
+        srv.stop()
