@@ -13,18 +13,19 @@ Managers are told apart by name, operation and subresource, as kube does.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from osdn.api.fieldset import (
     Path,
+    Values,
     fields_of,
     from_fields_v1,
     is_missing,
     path_string,
-    remove_path,
+    remove_paths,
     to_fields_v1,
-    value_at,
 )
 from osdn.api.patchmeta import EMPTY, Node, schema_for
 from osdn.api.registry import KindInfo, for_object
@@ -95,8 +96,8 @@ def _write(obj: Obj, owners: Owners, entries: dict[Manager, Obj], touched: Manag
     return obj
 
 
-def _changed(old: Obj | None, new: Obj, path: Path) -> bool:
-    before, after = value_at(old or {}, path), value_at(new, path)
+def _changed(old: Values, new: Values, path: Path) -> bool:
+    before, after = old.at(path), new.at(path)
     if path[-1].startswith(("k:", "v:")):
         return is_missing(before) != is_missing(after)
     return is_missing(before) or before != after
@@ -106,7 +107,8 @@ def record_update(old: Obj | None, new: Obj, manager: str, scope: Scope) -> Obj:
     """`new` with managedFields after an Update by `manager` (old is None on create)."""
     owners, entries = owners_of(old)
     old_set, new_set = scope.fields(old), scope.fields(new)
-    changed = {p for p in new_set if p not in old_set or _changed(old, new, p)}
+    before, after = Values(old or {}), Values(new)
+    changed = {p for p in new_set if p not in old_set or _changed(before, after, p)}
     gone = old_set - new_set
     me = Manager(manager, "Update", scope.subresource, scope.api_version)
     for m in owners:
@@ -133,18 +135,28 @@ def merge_applied(live: Obj, config: Obj, schema: Node) -> Obj:
 
 
 def _merge_list(live: list[Any], applied: list[Any], key: str, node: Node) -> list[Any]:
+    """Linear: live items are found by a table of their keys (values), not by a scan per item."""
     if not key:
-        return live + [v for v in applied if v not in live]
+        have = {_key(v) for v in live}
+        return live + [v for v in applied if _key(v) not in have]
     if not all(isinstance(i, dict) and key in i for i in live + applied):
         return copy.deepcopy(applied)
-    out = list(live)
+    out, where = list(live), dict[Any, int]()
+    for n, item in enumerate(out):
+        where.setdefault(_key(item[key]), n)
     for item in applied:
-        at = next((n for n, i in enumerate(out) if i[key] == item[key]), -1)
+        at = where.get(_key(item[key]), -1)
         if at >= 0:
             out[at] = merge_applied(out[at], item, node)
         else:
+            where[_key(item[key])] = len(out)
             out.append(copy.deepcopy(item))
     return out
+
+
+def _key(value: Any) -> Any:
+    """`value` as a table key: itself, or its canonical JSON when it is an object or a list."""
+    return ("json", json.dumps(value, sort_keys=True)) if isinstance(value, dict | list) else value
 
 
 def _who(m: Manager) -> str:
@@ -188,16 +200,15 @@ def apply(live: Obj | None, config: Obj, manager: str, force: bool, scope: Scope
     applied = scope.fields(config)
     merged = merge_applied(live or {}, config, scope.schema)
     me = Manager(manager, "Apply", scope.subresource)
+    before, after = Values(live or {}), Values(merged)
     conflicts = sorted(((m, p) for m, paths in owners.items() if m != me for p in applied & paths
-                        if _changed(live, merged, p)), key=lambda c: (c[0].name, c[1]))
+                        if _changed(before, after, p)), key=lambda c: (c[0].name, c[1]))
     if conflicts and not force:
         raise _conflict_error(conflicts)
     for m, p in conflicts:
         owners[m].discard(p)
-    others = [p for m, paths in owners.items() if m != me for p in paths]
-    for path in sorted(owners.get(me, set()) - applied, key=len):   # an item before its fields
-        if not any(o[:len(path)] == path for o in others):
-            remove_path(merged, path)
+    others = {p[:n] for m, paths in owners.items() if m != me for p in paths for n in range(1, len(p) + 1)}
+    remove_paths(merged, (p for p in owners.get(me, set()) - applied if p not in others))
     owners[me] = applied
     return _write(merged, owners, entries, me, scope)
 

@@ -11,6 +11,7 @@ of ports), every other list is atomic, and maps are never atomic.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from osdn.api.patchmeta import EMPTY, Node
@@ -66,46 +67,99 @@ def _walk_list(items: list[Any], key: str, node: Node, path: Path, out: set[Path
 _MISSING = object()
 
 
+class Values:
+    """Reads the values at paths of one object, which must not change while it is read.
+
+    Each list is indexed once, on its first lookup (by merge key, or by value for a set), so a
+    lookup costs the length of the path, not the length of the lists on it: an object with n keyed
+    items answers n lookups in O(n), where scanning each list per lookup cost O(n^2). The answers are
+    those of a scan (the first item whose key equals the wanted value, by Python's `==`).
+    """
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self._index: dict[tuple[int, str], dict[Any, int]] = {}
+
+    def at(self, path: Path) -> Any:
+        """The value at `path`, or `MISSING`."""
+        cur = self.obj
+        for element in path:
+            cur = self._step(cur, element)
+            if cur is _MISSING:
+                break
+        return cur
+
+    def _step(self, cur: Any, element: str) -> Any:
+        if element.startswith("f:"):
+            return cur.get(element[2:], _MISSING) if isinstance(cur, dict) else _MISSING
+        if not isinstance(cur, list):
+            return _MISSING
+        at = self.position(cur, element)
+        return cur[at] if at >= 0 else _MISSING
+
+    def position(self, items: list[Any], element: str) -> int:
+        """Where in `items` the `k:` or `v:` element is (its first match), or -1."""
+        try:
+            want = json.loads(element[2:])
+        except ValueError:
+            return -1
+        if element.startswith("v:"):
+            if not _hashable(want):
+                return next((n for n, item in enumerate(items) if item == want), -1)
+            return self._indexed(items, "", lambda item: item).get(want, -1)
+        if not isinstance(want, dict):
+            return -1
+        if len(want) != 1 or not _hashable(next(iter(want.values()))):
+            return next((n for n, item in enumerate(items) if isinstance(item, dict)
+                         and all(item.get(k) == v for k, v in want.items())), -1)
+        (key, value), = want.items()
+        return self._indexed(items, key, lambda item: item.get(key) if isinstance(item, dict) else _MISSING
+                             ).get(value, -1)
+
+    def _indexed(self, items: list[Any], key: str, of: Any) -> dict[Any, int]:
+        index = self._index.get((id(items), key))
+        if index is None:
+            index = {}
+            for n, item in enumerate(items):
+                value = of(item)
+                if value is not _MISSING and _hashable(value):
+                    index.setdefault(value, n)
+            self._index[(id(items), key)] = index
+        return index
+
+
+def _hashable(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
 def value_at(obj: Any, path: Path) -> Any:
-    """The value at `path`, or `MISSING`."""
-    cur = obj
-    for element in path:
-        cur = _step(cur, element)
-        if cur is _MISSING:
-            break
-    return cur
-
-
-def _step(cur: Any, element: str) -> Any:
-    kind, text = element[:2], element[2:]
-    if kind == "f:":
-        return cur.get(text, _MISSING) if isinstance(cur, dict) else _MISSING
-    if not isinstance(cur, list):
-        return _MISSING
-    if kind == "v:":
-        value = json.loads(text)
-        return value if value in cur else _MISSING
-    want = json.loads(text)
-    for item in cur:
-        if isinstance(item, dict) and all(item.get(k) == v for k, v in want.items()):
-            return item
-    return _MISSING
+    """The value at `path`, or `MISSING` (one lookup; use `Values` for many)."""
+    return Values(obj).at(path)
 
 
 def is_missing(value: Any) -> bool:
     return value is _MISSING
 
 
-def remove_path(obj: Obj, path: Path) -> None:
-    """Remove what `path` names (a field, a keyed item, a set value) if it is there."""
-    parent = value_at(obj, path[:-1])
-    element = path[-1]
-    if element.startswith("f:") and isinstance(parent, dict):
-        parent.pop(element[2:], None)
-    elif isinstance(parent, list):
-        target = value_at(obj, path)
-        if not is_missing(target):
-            parent.remove(target)
+def remove_paths(obj: Obj, paths: Iterable[Path]) -> None:
+    """Remove what each path names (a field, a keyed item, a set value) if it is there, shortest path
+    first, so nothing under a removed member is looked for; each list is rebuilt once."""
+    values, removed = Values(obj), set[Path]()
+    drop: dict[int, tuple[list[Any], set[int]]] = {}
+    for path in sorted(paths, key=len):
+        if any(path[:n] in removed for n in range(1, len(path))):
+            continue
+        parent, element = values.at(path[:-1]), path[-1]
+        if element.startswith("f:") and isinstance(parent, dict) and element[2:] in parent:
+            del parent[element[2:]]
+            removed.add(path)
+        elif not element.startswith("f:") and isinstance(parent, list):
+            at = values.position(parent, element)
+            if at >= 0:
+                drop.setdefault(id(parent), (parent, set()))[1].add(at)
+                removed.add(path)
+    for items, positions in drop.values():
+        items[:] = [item for n, item in enumerate(items) if n not in positions]
 
 
 def path_string(path: Path) -> str:
