@@ -169,6 +169,8 @@ class _Policies:
     def _changes(self, policies: tuple[Policy, ...]) -> dict[tuple[str, str], Policy | None]:
         """The policies that changed since the last render (None: gone), by key: from the compiler's
         `intent.Derived` tuple at O(changes), else by comparing every policy."""
+        if policies is self.seq:
+            return {}
         delta = delta_from(policies, self.seq)
         if delta is None:
             new = {(p.namespace, p.name): p for p in policies}
