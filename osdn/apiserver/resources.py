@@ -25,6 +25,7 @@ from osdn.api.registry import KindInfo, all_kinds, by_kind
 from osdn.apiserver import foreground, orphans
 from osdn.apiserver.admission import AdmissionChain, AdmissionContext
 from osdn.apiserver.auth import Attributes, Authorizer, User
+from osdn.apiserver.objectsize import check_object_size
 from osdn.errors import (
     BadRequestError,
     ForbiddenError,
@@ -160,6 +161,7 @@ class Resources:
         if manager is not None:
             body = ssa.record_update(None, body, manager, ssa.scope_for(info, self.clock()))
         obj = objects.prepare_create(info, body, namespace, self.clock(), str(uuid.uuid4()))
+        check_object_size(info, obj)
         warnings = self._admit("CREATE", info, user, obj, None, dry_run=dry_run)
         if dry_run:
             return Result(obj, warnings)
@@ -191,6 +193,7 @@ class Resources:
         else:
             body = ssa.record_update(old, body, manager, ssa.scope_for(info, self.clock(), subresource))
         obj = objects.prepare_update(info, body, old)
+        check_object_size(info, obj)
         foreground.check_update(info, old, obj)
         warnings = self._admit("UPDATE", info, user, obj, old, subresource, dry_run)
         if dry_run:
