@@ -1,7 +1,7 @@
 """Everyday kubectl commands found wrong in a sweep of real kubectl against osdn, each checked as
 kube-apiserver answers it: RBAC generator subcommands (protobuf bodies), pod and namespace phases,
 `get all`, health paths, strategic patches of Routes, runtime-only commands failing fast, Secrets. Skipped only when
-kubectl is not installed."""
+kubectl is not installed. One server for the module: each test works in its own namespace, with its own users."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pytest
 
 from osdn.client.config import write_kubeconfig
 from tests.api.test_kubectl import rows
-from tests.conftest import ServerProc
+from tests.conftest import ServerProc, module_server
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+server = module_server("kubectl-sweep")
 
 
 def ok(server: ServerProc, *args: str, stdin: str | None = None, kubeconfig: Path | None = None) -> str:
@@ -29,12 +30,12 @@ def get(server: ServerProc, *args: str) -> Any:
 
 
 def test_create_rbac_bindings_and_roles_send_protobuf(server: ServerProc) -> None:
-    ok(server, "create", "namespace", "x")
+    ok(server, "create", "namespace", "rbac")
     ok(server, "create", "rolebinding", "rb", "--clusterrole=view", "--user=bob", "--group=g",
-       "--serviceaccount=x:default", "-n", "x")
+       "--serviceaccount=rbac:default", "-n", "rbac")
     ok(server, "create", "clusterrolebinding", "crb", "--clusterrole=view", "--user=bob")
     ok(server, "create", "clusterrole", "cr", "--verb=get,list", "--resource=pods")
-    rb = get(server, "rolebinding", "rb", "-n", "x")
+    rb = get(server, "rolebinding", "rb", "-n", "rbac")
     assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
     assert {(s["kind"], s["name"]) for s in rb["subjects"]} == {("User", "bob"), ("Group", "g"),
                                                                  ("ServiceAccount", "default")}
@@ -44,20 +45,20 @@ def test_create_rbac_bindings_and_roles_send_protobuf(server: ServerProc) -> Non
 
 
 def test_new_pods_are_pending_and_namespaces_active(server: ServerProc) -> None:
-    ok(server, "create", "namespace", "x")
-    ok(server, "run", "p", "--image=busybox", "-n", "x")
-    assert get(server, "pod", "p", "-n", "x")["status"]["phase"] == "Pending"
-    assert ok(server, "get", "pods", "-n", "x", "--field-selector", "status.phase=Pending", "-o", "name") == "pod/p\n"
-    assert re.search(r"^Status: +Pending$", ok(server, "describe", "pod", "p", "-n", "x"), re.M)
-    assert ok(server, "get", "ns", "x", "-o", "jsonpath={.status.phase}") == "Active"
-    assert re.search(r"^Status: +Active$", ok(server, "describe", "ns", "x"), re.M)
+    ok(server, "create", "namespace", "phases")
+    ok(server, "run", "p", "--image=busybox", "-n", "phases")
+    assert get(server, "pod", "p", "-n", "phases")["status"]["phase"] == "Pending"
+    assert ok(server, "get", "pods", "-n", "phases", "--field-selector", "status.phase=Pending", "-o", "name") == "pod/p\n"
+    assert re.search(r"^Status: +Pending$", ok(server, "describe", "pod", "p", "-n", "phases"), re.M)
+    assert ok(server, "get", "ns", "phases", "-o", "jsonpath={.status.phase}") == "Active"
+    assert re.search(r"^Status: +Active$", ok(server, "describe", "ns", "phases"), re.M)
 
 
 def test_get_all_is_kubes_all_category(server: ServerProc) -> None:
-    ok(server, "create", "namespace", "x")
-    ok(server, "create", "configmap", "c", "--from-literal=a=b", "-n", "x")
-    ok(server, "create", "service", "clusterip", "s", "--tcp=80:8080", "-n", "x")
-    out = ok(server, "get", "all", "-n", "x", "-o", "name")
+    ok(server, "create", "namespace", "every")
+    ok(server, "create", "configmap", "c", "--from-literal=a=b", "-n", "every")
+    ok(server, "create", "service", "clusterip", "s", "--tcp=80:8080", "-n", "every")
+    out = ok(server, "get", "all", "-n", "every", "-o", "name")
     assert "service/s" in out.split()
     assert "configmap/c" not in out
 
@@ -72,13 +73,13 @@ def test_raw_health_endpoints(server: ServerProc) -> None:
 def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -> None:
     """Routes are built-in types of openshift-apiserver (`oc patch route x -p ...` works); Network
     (operator.openshift.io) is a CRD in OpenShift 4 and keeps kube's 415 for a strategic merge patch."""
-    ok(server, "create", "namespace", "x")
-    route = {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "r", "namespace": "x"},
+    ok(server, "create", "namespace", "routes")
+    route = {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "r", "namespace": "routes"},
              "spec": {"host": "a.example.com", "to": {"kind": "Service", "name": "s"}}}
     ok(server, "apply", "-f", "-", stdin=json.dumps(route))
-    assert ok(server, "patch", "route", "r", "-n", "x", "-p", '{"spec":{"host":"b.example.com"}}') == \
+    assert ok(server, "patch", "route", "r", "-n", "routes", "-p", '{"spec":{"host":"b.example.com"}}') == \
         "route.route.openshift.io/r patched\n"
-    assert get(server, "route", "r", "-n", "x")["spec"]["host"] == "b.example.com"
+    assert get(server, "route", "r", "-n", "routes")["spec"]["host"] == "b.example.com"
     r = server.kubectl("patch", "network.operator.openshift.io", "cluster", "-p", '{"spec":{}}')
     assert r.returncode == 1 and "application/merge-patch+json" in r.stderr
 
@@ -86,82 +87,83 @@ def test_strategic_patch_of_a_route_as_openshift_apiserver(server: ServerProc) -
 def test_runtime_commands_fail_fast_and_say_why(server: ServerProc) -> None:
     """logs/exec/attach/port-forward/debug need a kubelet: each ends at once with exit code 1 and a
     message (kubectl debug used to panic on a NotFound Status without details)."""
-    ok(server, "create", "namespace", "x")
-    ok(server, "run", "p", "--image=busybox", "-n", "x")
+    ok(server, "create", "namespace", "runtime")
+    ok(server, "run", "p", "--image=busybox", "-n", "runtime")
     for args, hint in ((("logs", "p"), 'use "osdn logs"'), (("exec", "p", "--", "ls"), 'use "osdn exec"'),
                        (("cp", "p:/etc/hosts", "/dev/null"), 'use "osdn exec"')):
-        r = server.kubectl("-n", "x", *args)
+        r = server.kubectl("-n", "runtime", *args)
         assert r.returncode == 1 and "no container runtime" in r.stderr and hint in r.stderr, r.stderr
-    r = server.kubectl("debug", "p", "-n", "x", "--image=busybox", "--profile=general")
+    r = server.kubectl("debug", "p", "-n", "runtime", "--image=busybox", "--profile=general")
     assert r.returncode == 1 and "panic" not in r.stderr, r.stderr
     assert "ephemeral containers are disabled for this cluster" in r.stderr
 
 
-def _user(server: ServerProc, tmp_path: Path, name: str, role: str) -> Path:
+def _user(server: ServerProc, tmp_path: Path, name: str, role: str, namespace: str) -> Path:
     token = server.cli("adm", "token", "create", name, check=True).stdout.strip().splitlines()[-1]
-    server.cli("adm", "policy", "add-role-to-user", role, name, "-n", "x", check=True)
+    server.cli("adm", "policy", "add-role-to-user", role, name, "-n", namespace, check=True)
     path = tmp_path / f"{name}.conf"
     write_kubeconfig(path, "osdn", server.url, name, token, server.ca_file.read_text())
     return path
 
 
 def test_secrets_generators_columns_and_roles(server: ServerProc, tmp_path: Path) -> None:
-    ok(server, "create", "namespace", "x")
-    alice, bob = _user(server, tmp_path, "alice", "admin"), _user(server, tmp_path, "bob", "view")
-    ok(server, "create", "secret", "generic", "s", "--from-literal=a=b", "-n", "x", kubeconfig=alice)
+    ok(server, "create", "namespace", "secrets")
+    alice = _user(server, tmp_path, "secrets-admin", "admin", "secrets")
+    bob = _user(server, tmp_path, "secrets-viewer", "view", "secrets")
+    ok(server, "create", "secret", "generic", "s", "--from-literal=a=b", "-n", "secrets", kubeconfig=alice)
     ok(server, "create", "secret", "docker-registry", "d", "--docker-server=r.example.com",
-       "--docker-username=u", "--docker-password=p", "-n", "x")
-    assert [r[:3] for r in rows(ok(server, "get", "secrets", "-n", "x"))] == [
+       "--docker-username=u", "--docker-password=p", "-n", "secrets")
+    assert [r[:3] for r in rows(ok(server, "get", "secrets", "-n", "secrets"))] == [
         ["NAME", "TYPE", "DATA"], ["d", "kubernetes.io/dockerconfigjson", "1"], ["s", "Opaque", "1"]]
-    assert get(server, "secret", "s", "-n", "x")["data"] == {"a": "Yg=="}
-    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t", "namespace": "x"},
+    assert get(server, "secret", "s", "-n", "secrets")["data"] == {"a": "Yg=="}
+    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t", "namespace": "secrets"},
                 "stringData": {"k": "v"}}
     ok(server, "apply", "-f", "-", stdin=json.dumps(manifest))
-    t = get(server, "secret", "t", "-n", "x")
+    t = get(server, "secret", "t", "-n", "secrets")
     assert (t["data"], t["type"], "stringData" in t) == ({"k": "dg=="}, "Opaque", False)
     assert ok(server, "get", "secrets", "-A", "--field-selector", "type=Opaque", "-o", "name").split() == \
         ["secret/s", "secret/t"]
-    r = server.kubectl("patch", "secret", "s", "-n", "x", "-p", '{"data":{"a":"!!"}}')
+    r = server.kubectl("patch", "secret", "s", "-n", "secrets", "-p", '{"data":{"a":"!!"}}')
     assert r.returncode == 1 and "data[a]: Invalid value" in r.stderr and "must be base64-encoded" in r.stderr
-    r = server.kubectl("get", "secrets", "-n", "x", kubeconfig=bob)   # view reads no Secrets, as in kube
+    r = server.kubectl("get", "secrets", "-n", "secrets", kubeconfig=bob)   # view reads no Secrets, as in kube
     assert r.returncode == 1 and 'cannot list resource "secrets"' in r.stderr
-    assert ok(server, "get", "configmaps", "-n", "x", kubeconfig=bob) == ""
-    r = server.kubectl("auth", "can-i", "get", "secrets", "-n", "x", "--as=n1", "--as-group=system:nodes")
+    assert ok(server, "get", "configmaps", "-n", "secrets", kubeconfig=bob) == ""
+    r = server.kubectl("auth", "can-i", "get", "secrets", "-n", "secrets", "--as=n1", "--as-group=system:nodes")
     assert r.stdout.strip() == "no"
 
 
 def test_wide_columns_of_bindings_and_rcs(server: ServerProc) -> None:
-    ok(server, "create", "namespace", "x")
+    ok(server, "create", "namespace", "wide")
     ok(server, "create", "rolebinding", "rb", "--clusterrole=view", "--user=bob", "--user=carol", "--group=g",
-       "--serviceaccount=x:robot", "-n", "x")
-    table = rows(ok(server, "get", "rolebinding", "rb", "-n", "x", "-o", "wide"))
+       "--serviceaccount=wide:robot", "-n", "wide")
+    table = rows(ok(server, "get", "rolebinding", "rb", "-n", "wide", "-o", "wide"))
     assert table[0] == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
-    assert table[1][:2] == ["rb", "ClusterRole/view"] and table[1][3:] == ["bob, carol", "g", "x/robot"]
-    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r", "namespace": "x"},
+    assert table[1][:2] == ["rb", "ClusterRole/view"] and table[1][3:] == ["bob, carol", "g", "wide/robot"]
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r", "namespace": "wide"},
           "spec": {"replicas": 0, "selector": {"app": "r"}, "template": {"metadata": {"labels": {"app": "r"}},
                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
     ok(server, "apply", "-f", "-", stdin=json.dumps(rc))
-    table = rows(ok(server, "get", "rc", "r", "-n", "x", "-o", "wide"))
+    table = rows(ok(server, "get", "rc", "r", "-n", "wide", "-o", "wide"))
     assert table[0][-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"] and table[1][-3:] == ["c", "busybox", "app=r"]
 
 
 def test_roles_grant_in_their_namespace_and_cannot_escalate(server: ServerProc, tmp_path: Path) -> None:
-    ok(server, "create", "namespace", "x")
-    ok(server, "create", "namespace", "y")
-    alice = _user(server, tmp_path, "alice", "admin")
-    ok(server, "create", "role", "reader", "--verb=get,list", "--resource=configmaps", "-n", "x", kubeconfig=alice)
-    ok(server, "create", "rolebinding", "rr", "--role=reader", "--user=carol", "-n", "x", kubeconfig=alice)
-    table = rows(ok(server, "get", "roles", "-n", "x"))   # kubectl: CREATED AT, not AGE, for roles
+    ok(server, "create", "namespace", "roles")
+    ok(server, "create", "namespace", "roles-y")
+    alice = _user(server, tmp_path, "roles-admin", "admin", "roles")
+    ok(server, "create", "role", "reader", "--verb=get,list", "--resource=configmaps", "-n", "roles", kubeconfig=alice)
+    ok(server, "create", "rolebinding", "rr", "--role=reader", "--user=carol", "-n", "roles", kubeconfig=alice)
+    table = rows(ok(server, "get", "roles", "-n", "roles"))   # kubectl: CREATED AT, not AGE, for roles
     assert table[0] == ["NAME", "CREATED AT"] and table[1][0] == "reader" and table[1][1].endswith("Z")
-    assert get(server, "role", "reader", "-n", "x")["rules"] == [
+    assert get(server, "role", "reader", "-n", "roles")["rules"] == [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
 
     def can(verb: str, namespace: str) -> str:
         return server.kubectl("auth", "can-i", verb, "configmaps", "-n", namespace, "--as=carol").stdout.strip()
-    assert (can("list", "x"), can("create", "x"), can("list", "y")) == ("yes", "no", "no")
-    r = server.kubectl("create", "role", "nodes", "--verb=get", "--resource=nodes", "-n", "x", kubeconfig=alice)
+    assert (can("list", "roles"), can("create", "roles"), can("list", "roles-y")) == ("yes", "no", "no")
+    r = server.kubectl("create", "role", "nodes", "--verb=get", "--resource=nodes", "-n", "roles", kubeconfig=alice)
     assert r.returncode == 1 and "attempting to grant RBAC permissions not currently held" in r.stderr
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "u", "namespace": "x"},
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "u", "namespace": "roles"},
             "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]}
     r = server.kubectl("apply", "-f", "-", input=json.dumps(role))
     assert r.returncode == 1 and "namespaced rules cannot apply to non-resource URLs" in r.stderr
