@@ -16,6 +16,7 @@ from osdn.api import patch as patching
 from osdn.api.cells import event_time
 from osdn.api.registry import KindInfo, for_object, resolve
 from osdn.cli.context import Ctx, handle_errors, pass_ctx, warn
+from osdn.cli.describe_kinds import describe_as_kubectl
 from osdn.cli.dryrun import Writer, dry_run_option
 from osdn.cli.manifests import read_manifests
 from osdn.cli.printers import OUTPUT_HELP, PrintOptions, check_output, describe_events, qualified_name, render
@@ -187,7 +188,9 @@ def describe(ctx: Ctx, targets: tuple[str, ...], namespace: str | None, selector
             events = [e for e in client.list("events", obj["metadata"].get("namespace") or "default")["items"]
                       if (e.get("involvedObject") or {}).get("name") == name
                       and (e.get("involvedObject") or {}).get("kind") == info.kind]
-            out.append(_describe_service(client, obj, events) if info.kind == "Service" else
+            text = describe_as_kubectl(client, info.kind, obj, events, now())
+            out.append(text.rstrip("\n") if text is not None else
+                       _describe_service(client, obj, events) if info.kind == "Service" else
                        describe_quota(obj) if info.kind == "ResourceQuota" else _describe(info, obj, events))
     click.echo("\n\n".join(out))
 
