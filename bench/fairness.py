@@ -7,7 +7,7 @@ prints its wall time and the server's CPU time, while a second client (another u
 object in a loop: its latency p50/p99/max during the big request is "what the other tenant felt".
 Prints figures; never fails on timing. Usage:
 
-    python bench/fairness.py [--list-objects 10000] [--items 10000]
+    python bench/fairness.py [--list-objects 10000] [--items 5000]
 """
 
 from __future__ import annotations
@@ -162,5 +162,5 @@ def list_cases(c: httpx.Client, count: int) -> list[tuple[str, Callable[[], http
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list-objects", type=int, default=10_000)
-    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=5_000)
     run(parser.parse_args())

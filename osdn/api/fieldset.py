@@ -35,7 +35,7 @@ def fields_of(obj: Obj, schema: Node, only: str = "", skip: str = "") -> set[Pat
     """The paths `obj` sets; `only`/`skip` keep or drop one top-level field (`status`)."""
     out: set[Path] = set()
     _walk(obj, schema, (), out)
-    return {p for p in out if not any(p[:len(i)] == i for i in _IGNORED)
+    return {p for p in out if p[:1] not in _IGNORED and p[:2] not in _IGNORED   # _IGNORED: 1 or 2 long
             and (not only or p[0] == f"f:{only}") and (not skip or p[0] != f"f:{skip}")}
 
 
@@ -79,15 +79,16 @@ class Values:
     def __init__(self, obj: Any) -> None:
         self.obj = obj
         self._index: dict[tuple[int, str], dict[Any, int]] = {}
+        self._at: dict[Path, Any] = {(): obj}   # paths share their prefixes: each is walked once
 
     def at(self, path: Path) -> Any:
         """The value at `path`, or `MISSING`."""
-        cur = self.obj
-        for element in path:
-            cur = self._step(cur, element)
-            if cur is _MISSING:
-                break
-        return cur
+        found = self._at.get(path, _MISSING)
+        if found is _MISSING and path:
+            parent = self.at(path[:-1])
+            found = _MISSING if parent is _MISSING else self._step(parent, path[-1])
+            self._at[path] = found
+        return found
 
     def _step(self, cur: Any, element: str) -> Any:
         if element.startswith("f:"):
