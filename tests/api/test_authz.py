@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ServerProc
+from tests.conftest import ServerProc, module_server
 
 RBAC = "rbac.authorization.k8s.io"
 PROJECTS = "/apis/project.openshift.io/v1/projects"
@@ -202,11 +202,22 @@ def test_cluster_role_and_binding_writers_need_escalate_or_bind(server: ServerPr
 
 # ---- item 3: names and paths ------------------------------------------------------------------------
 
+names_server = module_server("authz-names")
+
+
+@pytest.fixture(scope="module")
+def with_p1(names_server: ServerProc) -> ServerProc:
+    """One server with project p1 for the name and path checks: each refuses its write (or, for the
+    extra path segments, touches only its own ConfigMap), so they share it."""
+    names_server.cli("new-project", "p1", check=True)
+    return names_server
+
+
 @pytest.mark.parametrize("name", ["a/b", "..", ".", "a%2", "two\nlines", "x" * 300], ids=[
     "slash", "dotdot", "dot", "percent", "newline", "300-chars"])
 @pytest.mark.parametrize("kind", ["ClusterRoleBinding", "ClusterRole", "RoleBinding"])
-def test_rbac_names_are_path_segments(server: ServerProc, kind: str, name: str) -> None:
-    server.cli("new-project", "p1", check=True)
+def test_rbac_names_are_path_segments(with_p1: ServerProc, kind: str, name: str) -> None:
+    server = with_p1
     obj = _role(name, []) if kind == "ClusterRole" else binding(name, "view", "bob", kind)
     path = {"ClusterRole": f"/apis/{RBAC}/v1/clusterroles", "ClusterRoleBinding": f"/apis/{RBAC}/v1/clusterrolebindings",
             "RoleBinding": rb_path("p1")}[kind]
@@ -214,16 +225,15 @@ def test_rbac_names_are_path_segments(server: ServerProc, kind: str, name: str) 
     assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "metadata.name", r.text
 
 
-def test_service_names_are_dns1035_labels(server: ServerProc) -> None:
-    server.cli("new-project", "p1", check=True)
+def test_service_names_are_dns1035_labels(with_p1: ServerProc) -> None:
+    server = with_p1
     r = server.http().post("/api/v1/namespaces/p1/services", json={
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}})
     assert r.status_code == 422 and "DNS-1035" in r.json()["message"], r.text
 
 
-def test_extra_path_segments_are_404_and_touch_nothing(server: ServerProc) -> None:
-    admin = server.http()
-    server.cli("new-project", "p1", check=True)
+def test_extra_path_segments_are_404_and_touch_nothing(with_p1: ServerProc) -> None:
+    admin = with_p1.http()
     cm = "/api/v1/namespaces/p1/configmaps"
     assert admin.post(cm, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "victim"}}).is_success
     for method in ("DELETE", "GET", "PUT", "PATCH"):
