@@ -1,12 +1,14 @@
 """What `osdn describe` fetches beside an object for kubectl's describers (osdn/cli/describers.py):
-a controller's pods (by its selector), a deployment's replica sets, a namespace's quotas. Kinds
-without a kubectl describer here give None (the caller prints them its own way).
+a controller's pods (by its selector), a deployment's replica sets, a namespace's quotas. Kinds kubectl
+has no describer for get its generic one; the other kinds kubectl has a describer for and osdn has
+not ported give None (the caller prints them its own way).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from osdn.cli.describe_generic import KUBECTL_TYPED, describe_generic
 from osdn.cli.describers import (
     describe_deployment,
     describe_namespace,
@@ -20,7 +22,6 @@ from osdn.client import Client
 from osdn.errors import ForbiddenError, NotFoundError
 
 Obj = dict[str, Any]
-KINDS = ("Pod", "ReplicationController", "ReplicaSet", "Deployment", "Namespace")
 
 
 def _list(client: Client, kind: str, namespace: str, selector: str = "") -> list[Obj]:
@@ -52,4 +53,4 @@ def describe_as_kubectl(client: Client, kind: str, obj: Obj, events: list[Obj], 
     if kind == "Namespace":
         name = obj["metadata"]["name"]
         return describe_namespace(obj, _list(client, "ResourceQuota", name))
-    return None
+    return None if kind in KUBECTL_TYPED else describe_generic(obj, events, now)

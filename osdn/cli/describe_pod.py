@@ -99,9 +99,7 @@ def describe_events(w: PrefixWriter, events: list[Obj], now: float) -> None:
                     else age(first, now))
         source = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
         message = str(e.get("message") or "").strip()
-        field = (e.get("involvedObject") or {}).get("fieldPath")
-        w.write(1, f"{e.get('type') or ''}\t{e.get('reason') or ''}\t{interval}\t{source}\t"
-                   f"{f'{field}: ' if field else ''}{message}\n")
+        w.write(1, f"{e.get('type') or ''}\t{e.get('reason') or ''}\t{interval}\t{source}\t{message}\n")
 
 
 # ------------------------------------------------------------------------------------------ containers
