@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProc, wait_for
+from tests.conftest import ServerProc, module_server, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+server = module_server("kubectl-patch")  # the tests' objects differ by kind, name or namespace
 
 POD = """apiVersion: v1
 kind: Pod
