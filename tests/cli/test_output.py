@@ -197,4 +197,4 @@ def test_describe_ends_with_the_objects_events(srv: ServerProc) -> None:
     assert lines[start + 2].split() == ["----", "------", "----", "----", "-------"]
     body = lines[start + 3:]
     assert [line.split()[1] for line in body] == ["Scheduled", "Failed", "Started"]
-    assert "(x4 over" in body[1] and "osdn-kubelet" in body[1] and "node1" not in body[1]  # From: the component, as kubectl
+    assert "(x4 over" in body[1] and "osdn-kubelet" in body[1] and "node1" not in body[1]  # From: as kubectl
