@@ -4,8 +4,9 @@ Every write of an object costs time in proportion to its size (decode, server-si
 managedFields, validation, encode, every watcher's copy), and the request body limit (3 MiB) alone
 does not bound it: an apply by a second manager doubles the managedFields, and each update may add
 to an object again. Capping the object as stored bounds the cost of every later request on it. The
-size is that of the object's compact JSON, managedFields included; a write that would pass it is
-refused with 413, nothing written.
+size is that of the object's compact JSON, managedFields included; a write that would store more is
+refused with 413, nothing written. Dry runs store nothing and are not checked (kube's limit is
+etcd's, which a dry run never reaches); their cost is bounded by the body limit.
 """
 
 from __future__ import annotations

@@ -161,7 +161,8 @@ class Resources:
         if manager is not None:
             body = ssa.record_update(None, body, manager, ssa.scope_for(info, self.clock()))
         obj = objects.prepare_create(info, body, namespace, self.clock(), str(uuid.uuid4()))
-        check_object_size(info, obj)
+        if not dry_run:   # as in kube, where the limit is etcd's and a dry run never reaches etcd
+            check_object_size(info, obj)
         warnings = self._admit("CREATE", info, user, obj, None, dry_run=dry_run)
         if dry_run:
             return Result(obj, warnings)
@@ -193,7 +194,8 @@ class Resources:
         else:
             body = ssa.record_update(old, body, manager, ssa.scope_for(info, self.clock(), subresource))
         obj = objects.prepare_update(info, body, old)
-        check_object_size(info, obj)
+        if not dry_run:   # as in kube, where the limit is etcd's and a dry run never reaches etcd
+            check_object_size(info, obj)
         foreground.check_update(info, old, obj)
         warnings = self._admit("UPDATE", info, user, obj, old, subresource, dry_run)
         if dry_run:
