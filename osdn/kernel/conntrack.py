@@ -7,7 +7,8 @@ addresses, inside one network namespace (a thread that entered it, `netns.run_in
 ctnetlink in process (pyroute2): one dump of the table for all the addresses, then one delete per
 matching entry (an entry that expired meanwhile is not an error). Running `conntrack -D` twice per
 address cost two process starts and two table dumps each (~14 ms per address, so ~1.4 s of a
-node's sync thread for a rollout of 100 pods). `delete_nat_flows` does the same by reply destination.
+node's sync thread for a rollout of 100 pods). `delete_nat_flows` does the same by reply destination,
+`list_destinations` reads every entry's original destination (the DNS hold's open connections).
 `observe_flows` lists the entries to one destination with the `conntrack` tool (conntrack-tools)
 run there by `nsenter` (what `adm trace` reads to show the endpoint a service connection was DNATed
 to); `parse_flows` is its pure parser.
@@ -21,7 +22,7 @@ import re
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pyroute2 import Conntrack
 from pyroute2.netlink.exceptions import NetlinkError
@@ -29,8 +30,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 from osdn.errors import KernelError
 from osdn.kernel.netns import run_in_netns
 
+T = TypeVar("T")
+
 _TUPLE = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
-_ORIG_DST = re.compile(r"^\S+\s+\d+\s.*?\bdst=(\S+)", re.MULTILINE)  # the first dst= of a line: the original one
 
 
 def netns_path(netns: str) -> str:
@@ -52,19 +54,30 @@ def delete_nat_flows(netns: str, addresses: Iterable[str]) -> int:
 
 def _delete(netns: str, match: Callable[[Any, Any], bool]) -> int:
     """Delete every IPv4 entry of `netns` whose (original, reply) tuples `match`; how many went."""
-    def body() -> int:
+    def delete(ct: Conntrack) -> int:
+        deleted = 0
+        for orig in [e.tuple_orig for e in ct.dump_entries() if match(e.tuple_orig, e.tuple_reply)]:
+            try:
+                ct.entry("del", tuple_orig=orig)
+                deleted += 1
+            except NetlinkError as exc:
+                if exc.code != errno.ENOENT:  # ENOENT: it expired or was deleted meanwhile
+                    raise
+        return deleted
+    return _in(netns, delete)
+
+
+def list_destinations(netns: str) -> set[str]:
+    """The original destination address of every IPv4 conntrack entry in `netns` (open connections)."""
+    return _in(netns, lambda ct: {str(e.tuple_orig.daddr) for e in ct.dump_entries()})
+
+
+def _in(netns: str, fn: Callable[[Conntrack], T]) -> T:
+    """`fn` with a ctnetlink socket opened in `netns` (closed afterwards); netlink errors as KernelError."""
+    def body() -> T:
         ct = Conntrack()
         try:
-            victims = [e.tuple_orig for e in ct.dump_entries() if match(e.tuple_orig, e.tuple_reply)]
-            deleted = 0
-            for orig in victims:
-                try:
-                    ct.entry("del", tuple_orig=orig)
-                    deleted += 1
-                except NetlinkError as exc:
-                    if exc.code != errno.ENOENT:  # ENOENT: it expired or was deleted meanwhile
-                        raise
-            return deleted
+            return fn(ct)
         finally:
             ct.close()
 
@@ -72,15 +85,6 @@ def _delete(netns: str, match: Callable[[Any, Any], bool]) -> int:
         return run_in_netns(netns, body)
     except NetlinkError as exc:
         raise KernelError(f"conntrack in netns {netns!r}: {os.strerror(exc.code)}") from exc
-
-
-def list_destinations(netns: str) -> set[str]:
-    """The original destination address of every IPv4 conntrack entry in `netns` (open connections)."""
-    proc = subprocess.run(["nsenter", f"--net={netns_path(netns)}", "conntrack", "-L", "-f", "ipv4"],
-                          capture_output=True, text=True, check=False, timeout=10)
-    if proc.returncode != 0:
-        raise KernelError(f"conntrack -L in netns {netns}: {proc.stderr.strip() or proc.returncode}")
-    return {m.group(1) for m in _ORIG_DST.finditer(proc.stdout)}
 
 
 Tuple = tuple[str, str, int, int]  # src, dst, sport, dport

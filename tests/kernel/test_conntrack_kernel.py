@@ -45,6 +45,7 @@ def test_the_flows_of_departed_addresses_go_and_nothing_else(ns: str) -> None:
     for i, (src, dst) in enumerate(flows):
         insert(ns, src, dst, 1000 + i, "udp" if i == 3 else "tcp")
     assert origins(ns) == set(flows)
+    assert conntrack.list_destinations(ns) == {"10.128.1.9", "10.128.0.5", "172.30.0.10"}
     assert conntrack.delete_flows(ns, ["10.128.0.5", "10.128.2.7", "10.128.9.9"]) == 3
     assert origins(ns) == {("10.128.0.6", "10.128.1.9"), ("10.128.0.55", "10.128.1.9")}
     assert conntrack.delete_flows(ns, ["10.128.0.5"]) == 0  # nothing left of it: no error
