@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from osdn.api.cells import age
 from osdn.cli.describe_pod import (
     annotations_multiline,
     controller_of,
@@ -189,7 +190,7 @@ def qos_class(pod: Obj) -> str:
     return "Burstable"
 
 
-def _pod_head(w: PrefixWriter, pod: Obj) -> None:
+def _pod_head(w: PrefixWriter, pod: Obj, now: float) -> None:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     _head(w, meta)
     if spec.get("priority") is not None:
@@ -205,7 +206,7 @@ def _pod_head(w: PrefixWriter, pod: Obj) -> None:
     labels_multiline(w, "Labels", meta.get("labels"))
     annotations_multiline(w, "Annotations", meta.get("annotations"))
     if meta.get("deletionTimestamp") and status.get("phase") not in ("Failed", "Succeeded"):
-        w.write(0, "Status:\tTerminating\n")
+        w.write(0, f"Status:\tTerminating (lasts {age(meta['deletionTimestamp'], now)})\n")
         w.write(0, f"Termination Grace Period:\t{meta.get('deletionGracePeriodSeconds') or 0}s\n")
     else:
         w.write(0, f"Status:\t{status.get('phase') or ''}\n")
@@ -230,7 +231,7 @@ def _pod_network(w: PrefixWriter, pod: Obj) -> None:
 def describe_pod(pod: Obj, events: list[Obj], now: float) -> str:
     """describePod."""
     w, spec, status = PrefixWriter(), pod.get("spec") or {}, pod.get("status") or {}
-    _pod_head(w, pod)
+    _pod_head(w, pod, now)
     _pod_network(w, pod)
     if spec.get("resources") is not None:
         w.write(0, "Resources:\n")

@@ -227,3 +227,11 @@ def test_generic_describer_nests_fields_sorted() -> None:
 
 def test_rfc1123z() -> None:
     assert rfc1123z("2026-12-05T05:00:00Z") == "Sat, 05 Dec 2026 05:00:00 +0000"
+
+
+def test_a_deleted_pod_is_terminating_for_as_long_as_it_lasts() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "n", "deletionTimestamp": "2026-12-05T05:59:30Z",
+                        "deletionGracePeriodSeconds": 30}, "spec": {"containers": []}, "status": {"phase": "Running"}}
+    lines = describe_pod(pod, [], NOW).splitlines()
+    assert "Status:                    Terminating (lasts 30s)" in lines
+    assert "Termination Grace Period:  30s" in lines
