@@ -21,20 +21,11 @@ from osdn.cli.describe_pod import (
     rfc1123z,
     tolerations_multiline,
 )
+from osdn.cli.quota_describe import SCOPE_NOTES
 from osdn.cli.tabwriter import PrefixWriter
 
 Obj = dict[str, Any]
 PHASE_COUNTS = ("Running", "Pending", "Succeeded", "Failed")
-QUOTA_SCOPE_HELP = {
-    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
-                   "before being actively terminated by the system.",
-    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
-                      "running pods whose container command is not expected to terminate.",
-    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
-                  "quality of service.",
-    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
-                     "burstable or guaranteed quality of service.",
-}
 
 
 def format_labels(labels: dict[str, str] | None) -> str:
@@ -271,8 +262,8 @@ def _quotas(w: PrefixWriter, quotas: list[Obj]) -> None:
         if scopes:
             w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
             for s in scopes:
-                if s in QUOTA_SCOPE_HELP:
-                    w.write(1, f"* {QUOTA_SCOPE_HELP[s]}\n")
+                if s in SCOPE_NOTES:
+                    w.write(1, f"* {SCOPE_NOTES[s]}\n")
         w.write(1, "Resource\tUsed\tHard\n")
         w.write(1, "--------\t---\t---\n")
         status = q.get("status") or {}
