@@ -17,6 +17,7 @@ from typing import Any
 
 from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionContext
+from osdn.apiserver.plugins.reservations import Reservations
 from osdn.errors import ObjectRef, OsdnError, ValidationError
 from osdn.model.nodeports import (
     NodePortRange,
@@ -28,8 +29,6 @@ from osdn.model.nodeports import (
 )
 from osdn.store import Store
 
-RESERVATION_SECONDS = 30.0  # far longer than an admission-to-commit gap
-
 
 class NodePortAllocation:
     name = "NodePortAllocation"
@@ -38,9 +37,8 @@ class NodePortAllocation:
                  clock: Any = time.monotonic) -> None:
         self.range = port_range or NodePortRange()
         self._lock = threading.Lock()
-        self._reserved: dict[int, tuple[str, float]] = {}  # port -> (namespace/name, expiry)
+        self._held: Reservations[int] = Reservations(clock)
         self._rand = rand or random.Random()
-        self._clock = clock
 
     def admit(self, ctx: AdmissionContext) -> None:
         if ctx.info.kind != "Service" or ctx.subresource:
@@ -48,8 +46,7 @@ class NodePortAllocation:
         meta = ctx.obj.get("metadata") or {}
         who = f"{meta.get('namespace')}/{meta.get('name')}"
         with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
-            for port in [p for p, (owner, _) in self._reserved.items() if owner == who]:
-                del self._reserved[port]
+            self._held.release(who)
         if ctx.operation not in ("CREATE", "UPDATE"):
             return
         spec = ctx.obj.get("spec")
@@ -68,22 +65,11 @@ class NodePortAllocation:
                 raise OsdnError(f"failed to allocate a nodePort for Service {who}: {err}") from None
             if errs:
                 raise ValidationError.of(ObjectRef("Service", str(meta.get("name")), str(meta.get("namespace"))), errs)
-            expiry = self._clock() + RESERVATION_SECONDS
-            for port in () if ctx.dry_run else taken:   # a dry run stores nothing, so holds nothing
-                self._reserved[port] = (who, expiry)
+            if not ctx.dry_run:   # a dry run stores nothing, so holds nothing
+                self._held.hold(taken, who)
 
     def _in_use(self, store: Store, who: str) -> set[int]:
         """Node ports held by stored Services (other than `who`) and by live reservations of others."""
         items, _ = store.list(by_kind("Service").resource)
-        stored: dict[str, set[int]] = {}
-        for obj, _raw in items:
-            meta = obj.get("metadata") or {}
-            stored[f"{meta.get('namespace')}/{meta.get('name')}"] = node_ports_of(obj.get("spec") or {})
-        used = {port for owner, ports in stored.items() if owner != who for port in ports}
-        now = self._clock()
-        for port, (owner, expiry) in list(self._reserved.items()):
-            if expiry < now or port in stored.get(owner, ()):
-                del self._reserved[port]  # expired, or in the store now (a delete there releases it)
-            elif owner != who:
-                used.add(port)
-        return used
+        return self._held.in_use({f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}":
+                                  node_ports_of(o.get("spec") or {}) for o, _raw in items}, who)

@@ -22,13 +22,13 @@ from typing import Any
 
 from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionContext
+from osdn.apiserver.plugins.reservations import Reservations
 from osdn.apiserver.resources import key_of
 from osdn.errors import FieldError, NotFoundError, ObjectRef, OsdnError, ValidationError
 from osdn.model.servicenet import allocate_ip, ip_problem
 from osdn.store import Store
 
 Obj = dict[str, Any]
-RESERVATION_SECONDS = 30.0  # far longer than an admission-to-commit gap
 _NO_IP_TYPES = ("ExternalName",)
 
 
@@ -46,9 +46,8 @@ class ServiceIPAllocation:
 
     def __init__(self, rand: random.Random | None = None, clock: Any = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._reserved: dict[str, tuple[str, float]] = {}  # ip -> (namespace/name, expiry)
+        self._held: Reservations[str] = Reservations(clock)
         self._rand = rand or random.Random()
-        self._clock = clock
 
     def admit(self, ctx: AdmissionContext) -> None:
         if ctx.info.kind != "Service" or ctx.subresource:
@@ -56,8 +55,7 @@ class ServiceIPAllocation:
         meta = ctx.obj.get("metadata") or {}
         who = f"{meta.get('namespace')}/{meta.get('name')}"
         with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
-            for ip in [ip for ip, (owner, _) in self._reserved.items() if owner == who]:
-                del self._reserved[ip]
+            self._held.release(who)
         if ctx.operation not in ("CREATE", "UPDATE"):
             return
         spec = ctx.obj.get("spec")
@@ -95,19 +93,12 @@ class ServiceIPAllocation:
                     raise ValidationError.of(ObjectRef("Service", name, namespace), [FieldError(
                         "spec.clusterIP", f'Invalid value: "{ip}": failed to allocate IP {ip}: {problem}')])
             if reserve:   # a dry run stores nothing, so holds nothing
-                self._reserved[ip] = (who, self._clock() + RESERVATION_SECONDS)
+                self._held.hold((ip,), who)
             return ip
 
     def _in_use(self, store: Store, who: str) -> set[str]:
         """Addresses held by stored Services (other than `who`) and by live reservations of others."""
         items, _ = store.list(by_kind("Service").resource)
-        stored = {f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}":
-                  (o.get("spec") or {}).get("clusterIP") for o, _raw in items}
-        used = {ip for owner, ip in stored.items() if owner != who and ip}
-        now = self._clock()
-        for ip, (owner, expiry) in list(self._reserved.items()):
-            if expiry < now or stored.get(owner) == ip:
-                del self._reserved[ip]  # expired, or in the store now (a delete there releases it)
-            elif owner != who:
-                used.add(ip)
-        return used
+        return self._held.in_use({f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}":
+                                  (ip,) if (ip := (o.get("spec") or {}).get("clusterIP")) else ()
+                                  for o, _raw in items}, who)
