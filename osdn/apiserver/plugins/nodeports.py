@@ -17,7 +17,7 @@ from typing import Any
 
 from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionContext
-from osdn.apiserver.plugins.reservations import Reservations
+from osdn.apiserver.plugins.reservations import Reservations, service_write
 from osdn.errors import ObjectRef, OsdnError, ValidationError
 from osdn.model.nodeports import (
     NodePortRange,
@@ -41,13 +41,8 @@ class NodePortAllocation:
         self._rand = rand or random.Random()
 
     def admit(self, ctx: AdmissionContext) -> None:
-        if ctx.info.kind != "Service" or ctx.subresource:
-            return
-        meta = ctx.obj.get("metadata") or {}
-        who = f"{meta.get('namespace')}/{meta.get('name')}"
-        with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
-            self._held.release(who)
-        if ctx.operation not in ("CREATE", "UPDATE"):
+        who = service_write(ctx, self._lock, self._held)
+        if who is None:
             return
         spec = ctx.obj.get("spec")
         if not isinstance(spec, dict):
@@ -64,7 +59,8 @@ class NodePortAllocation:
             except NoFreeNodePort as err:
                 raise OsdnError(f"failed to allocate a nodePort for Service {who}: {err}") from None
             if errs:
-                raise ValidationError.of(ObjectRef("Service", str(meta.get("name")), str(meta.get("namespace"))), errs)
+                namespace, name = who.split("/", 1)
+                raise ValidationError.of(ObjectRef("Service", name, namespace), errs)
             if not ctx.dry_run:   # a dry run stores nothing, so holds nothing
                 self._held.hold(taken, who)
 

@@ -10,8 +10,11 @@ record from then on: a delete there releases it), or when the owner is written a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from osdn.apiserver.admission import AdmissionContext
 
 K = TypeVar("K", bound=Hashable)
 RESERVATION_SECONDS = 30.0  # far longer than an admission-to-commit gap
@@ -42,3 +45,16 @@ class Reservations(Generic[K]):
             elif o != owner:
                 used.add(value)
         return used
+
+
+def service_write(ctx: AdmissionContext, lock: threading.Lock, held: Reservations[Any]) -> str | None:
+    """For a write of a Service (not of a subresource): what an earlier write of it held is released
+    (a new write, or the delete, supersedes it); its owner name `namespace/name` if the write is a
+    create or an update (then it may allocate), else None."""
+    if ctx.info.kind != "Service" or ctx.subresource:
+        return None
+    meta = ctx.obj.get("metadata") or {}
+    owner = f"{meta.get('namespace')}/{meta.get('name')}"
+    with lock:
+        held.release(owner)
+    return owner if ctx.operation in ("CREATE", "UPDATE") else None

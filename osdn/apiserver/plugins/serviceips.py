@@ -22,7 +22,7 @@ from typing import Any
 
 from osdn.api.registry import by_kind
 from osdn.apiserver.admission import AdmissionContext
-from osdn.apiserver.plugins.reservations import Reservations
+from osdn.apiserver.plugins.reservations import Reservations, service_write
 from osdn.apiserver.resources import key_of
 from osdn.errors import FieldError, NotFoundError, ObjectRef, OsdnError, ValidationError
 from osdn.model.servicenet import allocate_ip, ip_problem
@@ -50,13 +50,8 @@ class ServiceIPAllocation:
         self._rand = rand or random.Random()
 
     def admit(self, ctx: AdmissionContext) -> None:
-        if ctx.info.kind != "Service" or ctx.subresource:
-            return
-        meta = ctx.obj.get("metadata") or {}
-        who = f"{meta.get('namespace')}/{meta.get('name')}"
-        with self._lock:   # a new write (or the delete) of a Service supersedes what it reserved before
-            self._held.release(who)
-        if ctx.operation not in ("CREATE", "UPDATE"):
+        who = service_write(ctx, self._lock, self._held)
+        if who is None:
             return
         spec = ctx.obj.get("spec")
         if not isinstance(spec, dict) or spec.get("type") in _NO_IP_TYPES or spec.get("clusterIP") == "None":
