@@ -91,5 +91,5 @@ def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: An
     timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
     if spec.get("sessionAffinity") == "ClientIP" and timeout:
         lines.append(_row("Session Affinity Timeout", f"{timeout}s"))
-    lines += describe_events(events, now)
+    lines += describe_events(events, now) if events else [_row("Events", "<none>", w)]  # aligned, as kubectl's
     return "\n".join(lines)

@@ -153,3 +153,11 @@ def test_kinds_kubectl_describes_generically(srv: ServerProc) -> None:
     assert_same(srv, "hostsubnet", "node9")
     assert_same(srv, "netnamespace", NS)
     assert "Egress CID Rs:\n  192.168.1.0/24" in srv.cli("describe", "hostsubnet", "node9", check=True).stdout
+
+
+def test_services_without_events(srv: ServerProc) -> None:
+    """`Events:  <none>` sits in the block above it, aligned as kubectl's tabwriter aligns it."""
+    srv.kubectl("create", "service", "clusterip", "plain", "--tcp=80:8080", "-n", NS, check=True)
+    srv.kubectl("create", "service", "nodeport", "exposed", "--tcp=80:8080", "-n", NS, check=True)
+    assert_same(srv, "svc", "plain", "-n", NS)
+    assert_same(srv, "svc", "exposed", "-n", NS)
