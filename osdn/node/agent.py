@@ -75,7 +75,7 @@ from osdn.node.ipam import Ipam
 from osdn.node.netconfig import Periods, ProxyConfig, effective_periods
 from osdn.node.podnet import PodNetConfig, PodNetwork, pod_identity
 from osdn.node.report import PolicyReporter
-from osdn.node.runner import SyncRunner
+from osdn.node.runner import SyncRunner, Yielded
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -381,7 +381,9 @@ class Agent:
         return NodeFacts(self.cfg.name, self.cfg.node_ip, atts, uplinks=(self.cfg.vxlan,))
 
     def sync_once(self, full: bool = True) -> None:
-        """One reconcile of the node's kernel state with the API state (`full`: see the module doc)."""
+        """One reconcile of the node's kernel state with the API state (`full`: see the module doc).
+        A periodic full sync stops between its steps when an event arrived meanwhile (`Yielded`, see
+        `runner.SyncRunner.should_yield`): what it did so far is consistent, the rest comes later."""
         assert self.dataplane is not None
         start = time.perf_counter()
         with metrics.SYNC_ERRORS.count_exceptions(), self.proxy_config.reporting_errors():
@@ -391,17 +393,33 @@ class Agent:
             intent = replace(intent, egress=egress_for(intent, objs, self.cfg.bridge))
             self.egress.prepare(intent.egress)  # new steering routes before the rules that use them
             compiled = time.perf_counter()
-            if self.dns_hold is not None:  # before the sync: see `node.dnshold`
-                self.dns_hold.configure(intent.egress_firewall)
-            stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
-            if full:
-                ensure_admin_chain(self.dataplane.nft, self.cfg.bridge)
-            self._forget_departed(intent)
-            synced = time.perf_counter()
-            self._sync_links(intent, full)
-            self.egress.sync(intent.egress, full)
-            self.fdb.sync(intent, full)  # every other node's gateway too: egress steering's next hop (`node.fdb`)
-            self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
+            if full and self.runner.should_yield():
+                cut = "after compile"   # the event's sync applies the resynced compiler's intent
+            else:
+                cut = self._apply(intent, full, (start, compiled), stale)
+        if cut:
+            log.info("full sync of node %s yielded to an event %s (%.3fs); it runs again at the next quiet "
+                     "moment", self.cfg.name, cut, time.perf_counter() - start)
+            raise Yielded
+
+    def _apply(self, intent: NodeIntent, full: bool, times: tuple[float, float], stale: int) -> str:
+        """Rules, then links, egress, VXLAN entries and bandwidth; "" when done, else where it stopped
+        (`times`: when the sync started and when its compile ended)."""
+        assert self.dataplane is not None
+        start, compiled = times
+        if self.dns_hold is not None:  # before the sync: see `node.dnshold`
+            self.dns_hold.configure(intent.egress_firewall)
+        stats = self.dataplane.sync(intent, full=full)  # rules first: they wait for no link
+        if full:
+            ensure_admin_chain(self.dataplane.nft, self.cfg.bridge)
+        self._forget_departed(intent)
+        synced = time.perf_counter()
+        if full and self.runner.should_yield():
+            return "after the rules"   # links, egress, VXLAN entries and bandwidth wait for the next full sync
+        self._sync_links(intent, full)
+        self.egress.sync(intent.egress, full)
+        self.fdb.sync(intent, full)  # every other node's gateway too: egress steering's next hop (`node.fdb`)
+        self.bandwidth.sync(self.ipam.all() if self.ipam else (), self._pod, full)
         failed = {(f.namespace, f.name) for f in intent.policy_failures}
         self.reporter.update(intent.policy_failures, {(p.namespace, p.name) for p in intent.policies} - failed)
         took = time.perf_counter() - start
@@ -412,6 +430,7 @@ class Agent:
                  len(intent.nodes), len(intent.policies), stale, stats.elements_added, stats.elements_removed,
                  stats.elements_total, ",".join(stats.replaced_tables) or "-", took, compiled - start,
                  start + took - synced, stats.duration_s)
+        return ""
 
     def _forget_departed(self, intent: NodeIntent) -> None:
         """Delete the conntrack entries of pod IPs that left their pod since the last sync (deleted,

@@ -14,6 +14,11 @@ incrementally first (its change does not wait for the full sync's expensive part
 follows once the events stop, and under constant churn no later than one more period after it was due
 (then the event's sync is the full one).
 A failed sync is retried after `min_period` (at least 1 s).
+The periodic full sync yields to an event: while it runs, `should_yield()` says whether an event
+arrived since it started; the sync may then stop early by raising `Yielded` (the agent checks
+between its steps), the event's incremental sync runs next, and the full sync stays due, for the
+next quiet moment. Only the periodic one yields: the first sync, a retry and the full sync under
+constant churn (a period overdue) run to the end.
 
 `request()` returns a ticket; `wait(ticket, timeout)` returns once a sync that *started after* the
 ticket was issued has succeeded, and raises the error of such a sync if it failed. That is how a
@@ -34,6 +39,10 @@ log = logging.getLogger(__name__)
 
 class SyncTimeoutError(TimeoutError):
     pass
+
+
+class Yielded(Exception):
+    """Raised by a periodic full sync that stopped early for an event (`SyncRunner.should_yield`)."""
 
 
 JITTER = 0.1  # the periodic full sync comes 0-10 % of `period` late, anew each time
@@ -59,6 +68,9 @@ class SyncRunner:
         self._full_next = True  # first sync, or the retry of a failed one
         self._retry_at = float("-inf")
         self._stop = False
+        self._yieldable = False  # the running sync is a periodic full one, which an event may cut short
+        self._running_covered = 0  # the tickets the running sync covers
+        self._last_full_before = float("-inf")  # `_last_full` before the running full sync started
 
     # -- callers ---------------------------------------------------------------------------------
     def request(self) -> int:
@@ -88,6 +100,11 @@ class SyncRunner:
         with self._cv:
             self._stop = True
             self._cv.notify_all()
+
+    def should_yield(self) -> bool:
+        """True while the running sync is a periodic full one and an event arrived since it started."""
+        with self._cv:
+            return self._yieldable and self._issued > self._running_covered
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -155,8 +172,11 @@ class SyncRunner:
         self._tokens = max(0.0, self._tokens - 1)
         self._full_at = float("inf")  # not full any more
         due = self._full_due()
-        full = self._full_next or (now >= due and (not self._pending() or now >= due + self.period))
+        periodic = not self._full_next and now >= due and not self._pending()
+        full = self._full_next or periodic or now >= due + self.period  # a period overdue: churn cannot starve it
+        self._yieldable, self._running_covered = periodic, self._issued
         if full:
+            self._last_full_before = self._last_full
             self._last_full, self._full_next = now, False
             self._draw = self.rand()
         return full
@@ -164,11 +184,17 @@ class SyncRunner:
     def _run_once(self, covered: int, full: bool) -> None:
         try:
             self.sync(full)
+        except Yielded:
+            with self._cv:  # what it covered was synced before it started; it is still due
+                self._yieldable, self._last_full = False, self._last_full_before
+                self._done = max(self._done, covered)
+                self._cv.notify_all()
+            return
         except Exception as exc:
             log.warning("dataplane sync failed (retrying): %s", exc)
             with self._cv:
                 self._failed, self._error = max(self._failed, covered), exc
-                self._full_next = True
+                self._full_next, self._yieldable = True, False
                 self._issued += 1  # pending again: retried ...
                 self._retry_at = self.clock() + max(self.min_period, 1.0)  # ... after a pause
                 self._cv.notify_all()
@@ -177,4 +203,5 @@ class SyncRunner:
             self._done = max(self._done, covered)
             self._error = None
             self._retry_at = float("-inf")
+            self._yieldable = False
             self._cv.notify_all()

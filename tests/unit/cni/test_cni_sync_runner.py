@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from osdn.node.runner import SyncRunner, SyncTimeoutError
+from osdn.node.runner import SyncRunner, SyncTimeoutError, Yielded
 
 
 class Recorder:
@@ -217,3 +217,64 @@ def test_a_due_full_sync_waits_its_jitter_share_of_min_period_after_the_bucket_f
         clock.now = 132.5
         assert r._gap(clock.now, pending=False) <= 0 and r._wait_for_work() and r._take_token() is True
         assert r._gap(clock.now, pending=True) == 0, "an event's sync still needs a token only"
+
+
+class Interrupted:
+    """A sync that, when told to, has an event arrive while it runs, and yields if the runner says so."""
+
+    def __init__(self) -> None:
+        self.runner: SyncRunner | None = None
+        self.event_during = False
+        self.calls: list[tuple[bool, bool]] = []  # (full, yielded)
+
+    def __call__(self, full: bool) -> None:
+        assert self.runner is not None
+        if self.event_during:
+            self.event_during = False
+            self.runner.request()
+        yielded = self.runner.should_yield()
+        self.calls.append((full, yielded))
+        if yielded:
+            raise Yielded
+
+
+def test_a_periodic_full_sync_yields_to_an_event_and_stays_due() -> None:
+    """An event arriving during the periodic full sync cuts it short: the event's incremental sync
+    runs next and the full sync follows at the next quiet moment. The first sync and the full sync
+    of a period overdue (constant churn) never yield."""
+    clock, sync = FakeClock(), Interrupted()
+    r = sync.runner = SyncRunner(sync, min_period=0.0, period=30, clock=clock, rand=lambda: 0.0)
+    sync.event_during = True
+    assert step(r, event=False) is True  # t = 100, the first sync: an event during it does not stop it
+    assert sync.calls == [(True, False)]
+    assert step(r, event=False) is False  # that event's sync
+    clock.now = 131.0  # the periodic full sync is due, nothing waits: it starts ...
+    sync.event_during = True
+    assert step(r, event=False) is True
+    assert sync.calls[-1] == (True, True)  # ... and yields to the event that came meanwhile
+    with r._cv:
+        assert r._pending() and r._full_due() == 130.0, "the event waits, the full sync is still due"
+    assert step(r, event=False) is False  # the event's sync: incremental
+    assert step(r, event=False) is True and sync.calls[-1] == (True, False)  # then the full one, to the end
+    with r._cv:
+        assert r._full_due() == 161.0 and not r._pending()
+    for t in (161.0, 170.0, 190.9):  # churn after the next full sync is due: incremental syncs
+        clock.now = t
+        assert step(r) is False
+    clock.now = 191.0  # a period overdue: this event's sync is the full one and runs to the end
+    sync.event_during = True
+    assert step(r) is True and sync.calls[-1] == (True, False)
+
+
+def test_a_yielding_sync_answers_the_waiters_it_covered() -> None:
+    """Tickets the yielded full sync covered were synced before it started: their waiters return."""
+    clock, sync = FakeClock(), Interrupted()
+    r = sync.runner = SyncRunner(sync, min_period=0.0, period=30, clock=clock, rand=lambda: 0.0)
+    ticket = r.request()
+    step(r, event=False)  # the first sync covers it
+    clock.now = 131.0
+    sync.event_during = True
+    step(r, event=False)  # the periodic one yields
+    r.wait(ticket, 0.01)  # answered at once
+    with pytest.raises(SyncTimeoutError):
+        r.wait(r._issued, 0.01)  # the event that cut it short is not synced yet
