@@ -24,6 +24,7 @@ import os
 import socket
 import socketserver
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,15 @@ MAX_BODY = 1 << 20
 class _Server(socketserver.UnixStreamServer):
     handle_cni: Handler
     ready: Callable[[], bool]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its answer was written (a readiness probe that timed out) is
+        no error of ours: logged at debug, not a traceback on stderr; anything else is logged."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            log.debug("CNI client left before its answer: %s", exc)
+        else:
+            log.exception("CNI request failed")
 
 
 class _TooSlow(Exception):

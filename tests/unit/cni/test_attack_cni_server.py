@@ -56,3 +56,29 @@ def test_a_trickling_client_does_not_hold_the_other_requests(tmp_path: Path, mon
         stop.set()
         slow.join(timeout=20)
         server.stop()
+
+
+def test_a_client_that_leaves_before_its_answer_is_no_traceback(tmp_path: Path, capfd: pytest.CaptureFixture[str]
+                                                               ) -> None:
+    """A readiness probe that gives up before the answer (the agent still starting): the server's
+    write fails with a broken pipe, which is the client's doing; nothing on stderr, and the next
+    request is served."""
+    gone, asked = threading.Event(), threading.Event()
+
+    def ready() -> bool:
+        asked.set()
+        return gone.wait(20)  # answer only once the client has closed its end
+
+    path = str(tmp_path / "cni.sock")
+    server = CniServer(path, lambda req: {}, ready=ready).start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(path)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert asked.wait(20)
+        gone.set()
+        status, answer = post_json(path, "/cni", VERSION, timeout=20)
+        assert status == 200 and answer["supportedVersions"]
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
